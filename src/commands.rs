@@ -1,0 +1,326 @@
+//! What each command does, behind the command line's parsing. Output meant for people is in
+//! French; `--json` output is for scripts.
+
+use crate::cli::{ConfigAction, DbAction, ExportArgs, ExportFormat, Period, RateArgs, ReviewsWhich, StatsArgs};
+use crate::clock::SystemClock;
+use crate::config::{self, Config, DEFAULT_CONFIG};
+use crate::export;
+use crate::kiosk;
+use crate::review::{Indicators, QuestionIndicator, ReviewDraft, Score, french_decimal, indicators};
+use crate::store::{DayRange, Integrity, Outbox, StatusFilter, Store};
+use anyhow::{Context, Result, bail};
+use chrono::NaiveDate;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+/// What every command needs: the validated configuration and where the data lives.
+pub struct App {
+    pub config: Config,
+    pub data_dir: PathBuf,
+}
+
+impl App {
+    pub fn new(config: Config, data_dir_override: Option<&Path>) -> App {
+        let data_dir = config.resolve_data_dir(data_dir_override);
+        App { config, data_dir }
+    }
+
+    pub fn open_store(&self, integrity: Integrity) -> Result<Store> {
+        let (store, report) = Store::open(&self.data_dir, integrity)?;
+        if let Some(aside) = report.moved_aside {
+            eprintln!(
+                "ATTENTION : la base était endommagée ; elle a été mise de côté sous {} et une base neuve a été créée.",
+                aside.display()
+            );
+        }
+        Ok(store)
+    }
+
+    fn clock(&self) -> SystemClock {
+        SystemClock { source: self.config.clock_source }
+    }
+}
+
+/// `borne` with no command, until the touchscreen lands: opens the store as the kiosk does
+/// (integrity check, clock correction, retention), then prints its status and indicators.
+pub fn run(app: &App, out: &mut dyn Write) -> Result<()> {
+    let mut store = app.open_store(Integrity::CheckAndRecover)?;
+    maintain(app, &mut store)?;
+    writeln!(out, "Borne {} — {}", env!("CARGO_PKG_VERSION"), app.config.site_name)?;
+    writeln!(out, "Configuration : {}", app.config.source)?;
+    status(app, &store, out)?;
+    writeln!(out)?;
+    let ind = indicators_for(app, &store, DayRange::default())?;
+    print_indicators(&ind, out)?;
+    Ok(())
+}
+
+/// Periodic housekeeping the kiosk does: timestamps corrected once the clock is synchronised,
+/// old comments erased.
+pub fn maintain(app: &App, store: &mut Store) -> Result<()> {
+    let clock = app.clock();
+    let reading = crate::clock::Clock::read(&clock);
+    let corrected = store.correct_unsynced(&reading, |at| crate::clock::Clock::offset_at(&clock, at))?;
+    if corrected > 0 {
+        tracing::info!(corrected, "timestamps corrected after clock synchronisation");
+    }
+    let erased = store.erase_old_comments(reading.now_utc, app.config.comment_retention_days)?;
+    if erased > 0 {
+        tracing::info!(erased, "old comments erased");
+    }
+    Ok(())
+}
+
+fn status(app: &App, store: &Store, out: &mut dyn Write) -> Result<()> {
+    let summary = store.outbox_summary()?;
+    writeln!(out, "Données : {} ({} Mo)", app.data_dir.display(), store.size_bytes() / 1_000_000)?;
+    writeln!(
+        out,
+        "Avis enregistrés : {} — en attente d'envoi : {}, envoyés : {}, rejetés : {}",
+        summary.total, summary.pending, summary.uploaded, summary.rejected
+    )?;
+    if let Some(oldest) = summary.oldest_pending_at {
+        writeln!(out, "Plus ancien avis en attente : {}", local_time(oldest))?;
+    }
+    if summary.unsynced_clock > 0 {
+        writeln!(out, "Avis horodatés sans horloge synchronisée : {}", summary.unsynced_clock)?;
+    }
+    let upload = match &app.config.upload {
+        Some(upload) => format!("activé vers {}", upload.base_url),
+        None => "désactivé (upload.enabled = false)".to_string(),
+    };
+    writeln!(out, "Envoi à la plateforme : {upload}")?;
+    Ok(())
+}
+
+fn local_time(at: chrono::DateTime<chrono::Utc>) -> String {
+    at.with_timezone(&chrono::Local).format("%d/%m/%Y %H:%M").to_string()
+}
+
+pub fn rate(app: &App, args: &RateArgs, out: &mut dyn Write) -> Result<()> {
+    let mut answers = Vec::with_capacity(args.answers.len());
+    for given in &args.answers {
+        let (code, item) = given
+            .split_once('=')
+            .with_context(|| format!("--answer « {given} » : la forme attendue est CODE=NUMÉRO"))?;
+        let item: i64 = item
+            .trim()
+            .parse()
+            .with_context(|| format!("--answer « {given} » : « {item} » n'est pas un numéro de réponse"))?;
+        answers.push((code.trim().to_string(), item));
+    }
+    let draft = ReviewDraft {
+        satisfaction: args.satisfaction,
+        answers,
+        comment: args.comment.clone(),
+        language: args.lang.clone(),
+    };
+    // Validate before touching the disk: a bad invocation must not create a store.
+    kiosk::build_review(&app.config.survey, &app.clock(), &draft)?;
+    let mut store = app.open_store(Integrity::Trust)?;
+    let review = kiosk::commit_review(&mut store, &app.config.survey, &app.clock(), &draft)?;
+    writeln!(out, "{}", review.client_review_id)?;
+    Ok(())
+}
+
+pub fn parse_period(period: &Period) -> Result<DayRange> {
+    let day = |flag: &str, value: &Option<String>| -> Result<Option<NaiveDate>> {
+        value
+            .as_deref()
+            .map(|v| {
+                NaiveDate::parse_from_str(v.trim(), "%Y-%m-%d")
+                    .with_context(|| format!("{flag} « {v} » : date attendue sous la forme AAAA-MM-JJ"))
+            })
+            .transpose()
+    };
+    let range = DayRange { since: day("--since", &period.since)?, until: day("--until", &period.until)? };
+    if let (Some(since), Some(until)) = (range.since, range.until)
+        && since > until
+    {
+        bail!("--since {since} est après --until {until}");
+    }
+    Ok(range)
+}
+
+pub fn indicators_for(app: &App, store: &Store, range: DayRange) -> Result<Indicators> {
+    let counts = store.question_counts(range)?;
+    Ok(indicators(&app.config.survey, &counts, app.config.min_reviews_for_score))
+}
+
+pub fn stats(app: &App, args: &StatsArgs, out: &mut dyn Write) -> Result<()> {
+    let range = parse_period(&args.period)?;
+    let store = app.open_store(Integrity::Trust)?;
+    let ind = indicators_for(app, &store, range)?;
+    if args.json {
+        let value = serde_json::json!({
+            "since": range.since,
+            "until": range.until,
+            "indicators": ind,
+        });
+        writeln!(out, "{}", serde_json::to_string_pretty(&value)?)?;
+    } else {
+        let period = match (range.since, range.until) {
+            (None, None) => "depuis le début".to_string(),
+            (Some(s), None) => format!("depuis le {}", s.format("%d/%m/%Y")),
+            (None, Some(u)) => format!("jusqu'au {}", u.format("%d/%m/%Y")),
+            (Some(s), Some(u)) => format!("du {} au {}", s.format("%d/%m/%Y"), u.format("%d/%m/%Y")),
+        };
+        writeln!(out, "Période : {period}")?;
+        print_indicators(&ind, out)?;
+    }
+    Ok(())
+}
+
+fn print_indicators(ind: &Indicators, out: &mut dyn Write) -> Result<()> {
+    write!(out, "Satisfaction usager : ")?;
+    print_score(&ind.satisfaction.score, out)?;
+    writeln!(out, " — {} avis, {} commentaires", ind.reviews, ind.comments)?;
+    print_distribution(&ind.satisfaction, out)?;
+    for q in &ind.follow_ups {
+        writeln!(out)?;
+        writeln!(out, "« {} » ({}) — {} réponses", q.label, q.field_code, q.respondents)?;
+        if !matches!(q.score, Score::NotScored) {
+            write!(out, "  Note : ")?;
+            print_score(&q.score, out)?;
+            writeln!(out)?;
+        }
+        if let Some(share) = q.share_percent {
+            writeln!(out, "  Part de « Oui » : {} %", french_decimal(share))?;
+        }
+        print_distribution(q, out)?;
+    }
+    Ok(())
+}
+
+fn print_score(score: &Score, out: &mut dyn Write) -> Result<()> {
+    match score {
+        Score::Ok { value, band_label, .. } => write!(out, "{} / 10 ({band_label})", french_decimal(*value))?,
+        Score::Insufficient { count, minimum } => {
+            write!(out, "nombre d'avis insuffisant ({count} sur les {minimum} nécessaires)")?
+        }
+        Score::NotScored => write!(out, "sans note")?,
+    }
+    Ok(())
+}
+
+fn print_distribution(q: &QuestionIndicator, out: &mut dyn Write) -> Result<()> {
+    let width = q.distribution.iter().map(|d| d.answer_text.chars().count()).max().unwrap_or(0);
+    for d in q.distribution.iter().rev() {
+        let pad = " ".repeat(width - d.answer_text.chars().count());
+        writeln!(out, "  {}{pad}  {:>7}  {:>5} %", d.answer_text, d.count, french_decimal(d.percent))?;
+    }
+    Ok(())
+}
+
+pub fn export(app: &App, args: &ExportArgs, stdout: &mut dyn Write) -> Result<()> {
+    let range = parse_period(&args.period)?;
+    if !args.separator.is_ascii() || args.separator.is_ascii_alphanumeric() || args.separator == '"' {
+        bail!(
+            "--separator « {} » : un caractère ASCII de ponctuation (par exemple ; , ou une tabulation)",
+            args.separator
+        );
+    }
+    let store = app.open_store(Integrity::Trust)?;
+    let mut file;
+    let sink: &mut dyn Write = match &args.output {
+        Some(path) => {
+            file = std::io::BufWriter::new(
+                std::fs::File::create(path).with_context(|| format!("impossible de créer {}", path.display()))?,
+            );
+            &mut file
+        }
+        None => stdout,
+    };
+    let rows = match args.format {
+        ExportFormat::Csv => export::csv(&store, &app.config.survey, range, args.separator as u8, sink)?,
+        ExportFormat::Jsonl => export::jsonl(&store, range, sink)?,
+    };
+    sink.flush()?;
+    if let Some(path) = &args.output {
+        eprintln!("{rows} avis exportés dans {}", path.display());
+    }
+    Ok(())
+}
+
+pub fn reviews(app: &App, which: ReviewsWhich, json: bool, out: &mut dyn Write) -> Result<()> {
+    let store = app.open_store(Integrity::Trust)?;
+    let filter = match which {
+        ReviewsWhich::Pending => StatusFilter::Pending,
+        ReviewsWhich::Rejected => StatusFilter::Rejected,
+    };
+    let mut count = 0u64;
+    store.for_each_review(filter, DayRange::default(), |r| {
+        count += 1;
+        if json {
+            writeln!(out, "{}", serde_json::to_string(&export::json_record(&r))?)?;
+        } else {
+            let satisfaction = r.review.satisfaction().map(|a| a.answer_text.as_str()).unwrap_or("?");
+            let reason = match &r.outbox {
+                Outbox::Rejected { reason, .. } => format!("  motif : {reason}"),
+                _ => String::new(),
+            };
+            writeln!(
+                out,
+                "{}  {}  {}{}",
+                r.review.client_review_id,
+                r.review.submitted_at.format("%d/%m/%Y %H:%M"),
+                satisfaction,
+                reason
+            )?;
+        }
+        Ok(())
+    })?;
+    if !json {
+        let what = match which {
+            ReviewsWhich::Pending => "en attente d'envoi",
+            ReviewsWhich::Rejected => "rejeté(s) par la plateforme",
+        };
+        writeln!(out, "{count} avis {what}")?;
+    }
+    Ok(())
+}
+
+pub fn config_action(action: &ConfigAction, explicit: Option<&Path>, out: &mut dyn Write) -> Result<()> {
+    match action {
+        ConfigAction::Default => {
+            out.write_all(DEFAULT_CONFIG.as_bytes())?;
+        }
+        ConfigAction::Check { file } => {
+            let config = match file.as_deref().or(explicit) {
+                Some(path) => config::load_file(path)?,
+                None => config::load(None)?,
+            };
+            if let Some(upload) = &config.upload {
+                upload.read_token().map_err(anyhow::Error::msg)?;
+                if let Some(ca) = &upload.ca_file
+                    && !ca.is_file()
+                {
+                    bail!("upload.ca_file : {} est introuvable", ca.display());
+                }
+            }
+            writeln!(
+                out,
+                "configuration valide : {} ({} question(s) complémentaire(s), {} langue(s), envoi {})",
+                config.source,
+                config.survey.follow_ups.len(),
+                config.survey.languages.len(),
+                if config.upload.is_some() { "activé" } else { "désactivé" }
+            )?;
+        }
+    }
+    Ok(())
+}
+
+pub fn db_action(app: &App, action: &DbAction, out: &mut dyn Write) -> Result<()> {
+    match action {
+        DbAction::Check => {
+            let store = app.open_store(Integrity::CheckAndRecover)?;
+            let verdict = store.integrity_check()?;
+            if verdict != "ok" {
+                bail!("intégrité : {verdict}");
+            }
+            writeln!(out, "intégrité : ok ({})", store.path().display())?;
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,828 @@
+//! Configuration: TOML parsed into `RawConfig` (serde, unknown keys refused), then validated
+//! once into `Config`. The rest of the code never sees raw strings.
+//!
+//! Looked up in order: `--config FILE`, `$BORNE_CONFIG`, `/etc/borne/borne.toml`; with none of
+//! them, the embedded default (`DEFAULT_CONFIG`, also what `borne config default` prints).
+//! Every error names the key and its line.
+
+use crate::clock::SyncSource;
+use crate::review::{AnswerKind, Intention, Item, JDMA_CODES, Question, SATISFACTION, Satisfaction, Survey, VERBATIM};
+use serde::{Deserialize, Serialize};
+use std::fmt;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+/// The commented example printed by `borne config default`, and the embedded defaults.
+pub const DEFAULT_CONFIG: &str = include_str!("default-config.toml");
+pub const SYSTEM_CONFIG_PATH: &str = "/etc/borne/borne.toml";
+/// Languages the kiosk's interface is translated into.
+pub const SUPPORTED_LANGUAGES: [&str; 7] = ["fr", "en", "es", "de", "it", "pt", "ar"];
+
+#[derive(Debug, Default, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawConfig {
+    #[serde(default)]
+    pub kiosk: RawKiosk,
+    #[serde(default)]
+    pub storage: RawStorage,
+    #[serde(default)]
+    pub survey: RawSurvey,
+    #[serde(default)]
+    pub clock: RawClock,
+    #[serde(default)]
+    pub upload: RawUpload,
+}
+
+#[derive(Debug, Default, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawKiosk {
+    pub device_id: Option<String>,
+    pub site_name: Option<String>,
+    pub languages: Option<Vec<String>>,
+    pub response_interval_s: Option<u64>,
+}
+
+#[derive(Debug, Default, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawStorage {
+    pub data_dir: Option<PathBuf>,
+    pub comment_retention_days: Option<u32>,
+}
+
+#[derive(Debug, Default, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawSurvey {
+    pub comment: Option<bool>,
+    pub comment_max_chars: Option<usize>,
+    pub min_reviews_for_score: Option<u64>,
+    pub follow_up: Option<Vec<RawQuestion>>,
+}
+
+#[derive(Debug, Default, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawQuestion {
+    pub code: String,
+    pub label: Option<String>,
+    pub kind: Option<String>,
+    pub show_after: Option<Vec<String>>,
+    pub items: Option<Vec<RawItem>>,
+}
+
+#[derive(Debug, Default, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawItem {
+    pub id: i64,
+    pub text: String,
+    pub intention: String,
+    pub exclusive: Option<bool>,
+}
+
+#[derive(Debug, Default, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawClock {
+    pub sync_source: Option<String>,
+}
+
+#[derive(Debug, Default, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawUpload {
+    pub enabled: Option<bool>,
+    pub base_url: Option<String>,
+    pub token_file: Option<PathBuf>,
+    pub product_id: Option<u64>,
+    pub form_id: Option<u64>,
+    pub button_id: Option<u64>,
+    pub batch_size: Option<usize>,
+    pub ca_file: Option<PathBuf>,
+    pub connect_timeout_s: Option<u64>,
+    pub request_timeout_s: Option<u64>,
+    pub max_backoff_s: Option<u64>,
+    pub heartbeat_interval_s: Option<u64>,
+}
+
+/// Where the configuration came from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ConfigSource {
+    Embedded,
+    File(PathBuf),
+}
+
+impl fmt::Display for ConfigSource {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            ConfigSource::Embedded => f.write_str("configuration par défaut intégrée"),
+            ConfigSource::File(path) => write!(f, "{}", path.display()),
+        }
+    }
+}
+
+/// A validated configuration.
+#[derive(Debug, Clone)]
+pub struct Config {
+    pub source: ConfigSource,
+    pub device_id: String,
+    pub site_name: String,
+    pub response_interval: Duration,
+    /// `None`: resolved at run time (see `resolve_data_dir`).
+    pub data_dir: Option<PathBuf>,
+    pub comment_retention_days: u32,
+    pub min_reviews_for_score: u64,
+    pub survey: Survey,
+    pub clock_source: SyncSource,
+    pub upload: Option<UploadConfig>,
+}
+
+/// Where and how to upload; present only when uploads are enabled.
+#[derive(Debug, Clone)]
+pub struct UploadConfig {
+    pub base_url: String,
+    pub token_file: PathBuf,
+    pub product_id: u64,
+    pub form_id: u64,
+    pub button_id: u64,
+    pub batch_size: usize,
+    pub ca_file: Option<PathBuf>,
+    pub connect_timeout: Duration,
+    pub request_timeout: Duration,
+    pub max_backoff: Duration,
+    pub heartbeat_interval: Option<Duration>,
+}
+
+/// A secret read from a file: never printed, never logged.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Secret(String);
+
+impl Secret {
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Secret(***)")
+    }
+}
+
+impl UploadConfig {
+    /// Reads the platform token from its file (first line, trimmed).
+    pub fn read_token(&self) -> Result<Secret, String> {
+        let text = std::fs::read_to_string(&self.token_file)
+            .map_err(|e| format!("impossible de lire le fichier du jeton {} : {e}", self.token_file.display()))?;
+        let token = text.lines().next().unwrap_or("").trim().to_string();
+        if token.is_empty() {
+            return Err(format!("le fichier du jeton {} est vide", self.token_file.display()));
+        }
+        if token.chars().any(|c| c.is_whitespace() || c.is_control()) {
+            return Err(format!(
+                "le fichier du jeton {} contient des espaces ou des caractères de contrôle",
+                self.token_file.display()
+            ));
+        }
+        Ok(Secret(token))
+    }
+}
+
+/// A configuration error, located.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConfigError {
+    pub source: String,
+    pub key: Option<String>,
+    pub line: Option<usize>,
+    pub message: String,
+}
+
+impl fmt::Display for ConfigError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}", self.source)?;
+        if let Some(line) = self.line {
+            write!(f, ", ligne {line}")?;
+        }
+        if let Some(key) = &self.key {
+            write!(f, ", clé « {key} »")?;
+        }
+        write!(f, " : {}", self.message)
+    }
+}
+
+impl std::error::Error for ConfigError {}
+
+/// Finds and loads the configuration, in the documented order.
+pub fn load(explicit: Option<&Path>) -> Result<Config, ConfigError> {
+    let from_env = std::env::var_os("BORNE_CONFIG").filter(|v| !v.is_empty()).map(PathBuf::from);
+    let path = match (explicit, from_env) {
+        (Some(path), _) => Some(path.to_path_buf()),
+        (None, Some(path)) => Some(path),
+        (None, None) => Some(PathBuf::from(SYSTEM_CONFIG_PATH)).filter(|p| p.exists()),
+    };
+    match path {
+        Some(path) => load_file(&path),
+        None => parse(DEFAULT_CONFIG, ConfigSource::Embedded),
+    }
+}
+
+pub fn load_file(path: &Path) -> Result<Config, ConfigError> {
+    let text = std::fs::read_to_string(path).map_err(|e| ConfigError {
+        source: path.display().to_string(),
+        key: None,
+        line: None,
+        message: format!("impossible de lire le fichier : {e}"),
+    })?;
+    parse(&text, ConfigSource::File(path.to_path_buf()))
+}
+
+/// Parses and validates configuration text.
+pub fn parse(text: &str, source: ConfigSource) -> Result<Config, ConfigError> {
+    let source_name = source.to_string();
+    let raw: RawConfig = toml::from_str(text).map_err(|e| {
+        let (key, line) = match e.span() {
+            Some(span) => (key_path_at(text, span.start), Some(line_of(text, span.start))),
+            None => (None, None),
+        };
+        ConfigError { source: source_name.clone(), key, line, message: french_serde_message(e.message()) }
+    })?;
+    validate(raw, source).map_err(|(path, message)| ConfigError {
+        line: line_of_key(text, &path),
+        key: Some(path),
+        source: source_name,
+        message,
+    })
+}
+
+type Invalid = (String, String);
+
+fn invalid(key: impl Into<String>, message: impl Into<String>) -> Invalid {
+    (key.into(), message.into())
+}
+
+fn validate(raw: RawConfig, source: ConfigSource) -> Result<Config, Invalid> {
+    let device_id = raw.kiosk.device_id.unwrap_or_else(|| "borne-demo-01".into());
+    if device_id.is_empty()
+        || device_id.len() > 64
+        || !device_id.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'))
+    {
+        return Err(invalid(
+            "kiosk.device_id",
+            "1 à 64 caractères parmi lettres sans accent, chiffres, « - », « _ » et « . »",
+        ));
+    }
+    let site_name = raw.kiosk.site_name.unwrap_or_else(|| "Accueil du public".into());
+    if site_name.trim().is_empty() || site_name.chars().count() > 120 {
+        return Err(invalid("kiosk.site_name", "un nom de 1 à 120 caractères"));
+    }
+    let languages = raw.kiosk.languages.unwrap_or_else(|| SUPPORTED_LANGUAGES.iter().map(|s| s.to_string()).collect());
+    for (i, lang) in languages.iter().enumerate() {
+        if !SUPPORTED_LANGUAGES.contains(&lang.as_str()) {
+            return Err(invalid(
+                format!("kiosk.languages[{i}]"),
+                format!("langue « {lang} » non prise en charge (possibles : {})", SUPPORTED_LANGUAGES.join(", ")),
+            ));
+        }
+        if languages[..i].contains(lang) {
+            return Err(invalid(format!("kiosk.languages[{i}]"), format!("langue « {lang} » en double")));
+        }
+    }
+    if !languages.iter().any(|l| l == "fr") {
+        return Err(invalid("kiosk.languages", "le français (« fr ») est obligatoire : c'est la langue par défaut"));
+    }
+    let response_interval_s = raw.kiosk.response_interval_s.unwrap_or(5);
+    if response_interval_s > 600 {
+        return Err(invalid("kiosk.response_interval_s", "au plus 600 secondes"));
+    }
+
+    let comment_retention_days = raw.storage.comment_retention_days.unwrap_or(30);
+    if comment_retention_days == 0 || comment_retention_days > 3650 {
+        return Err(invalid("storage.comment_retention_days", "entre 1 et 3650 jours"));
+    }
+    if let Some(dir) = &raw.storage.data_dir
+        && (dir.as_os_str().is_empty() || dir.is_relative())
+    {
+        return Err(invalid("storage.data_dir", "un chemin absolu"));
+    }
+
+    let comment_max_chars = raw.survey.comment_max_chars.unwrap_or(500);
+    if comment_max_chars == 0 || comment_max_chars > crate::review::VERBATIM_MAX_CHARS {
+        return Err(invalid(
+            "survey.comment_max_chars",
+            format!("entre 1 et {} caractères (limite de la plateforme)", crate::review::VERBATIM_MAX_CHARS),
+        ));
+    }
+    let min_reviews_for_score = raw.survey.min_reviews_for_score.unwrap_or(100);
+    if min_reviews_for_score == 0 {
+        return Err(invalid("survey.min_reviews_for_score", "au moins 1"));
+    }
+    let follow_ups = match raw.survey.follow_up {
+        Some(questions) => {
+            questions.into_iter().enumerate().map(|(i, q)| validate_question(i, q)).collect::<Result<Vec<_>, _>>()?
+        }
+        None => default_follow_ups(),
+    };
+    for (i, q) in follow_ups.iter().enumerate() {
+        if follow_ups[..i].iter().any(|other| other.code == q.code) {
+            return Err(invalid(format!("survey.follow_up[{i}].code"), format!("question « {} » en double", q.code)));
+        }
+    }
+
+    let clock_source = match raw.clock.sync_source.as_deref().unwrap_or("kernel") {
+        "kernel" => SyncSource::Kernel,
+        "assume_synced" => SyncSource::AssumeSynced,
+        other => {
+            return Err(invalid("clock.sync_source", format!("« {other} » inconnu : « kernel » ou « assume_synced »")));
+        }
+    };
+
+    let upload = validate_upload(raw.upload)?;
+    Ok(Config {
+        source,
+        device_id,
+        site_name,
+        response_interval: Duration::from_secs(response_interval_s),
+        data_dir: raw.storage.data_dir,
+        comment_retention_days,
+        min_reviews_for_score,
+        survey: Survey {
+            follow_ups,
+            comment_enabled: raw.survey.comment.unwrap_or(true),
+            comment_max_chars,
+            languages,
+        },
+        clock_source,
+        upload,
+    })
+}
+
+fn validate_question(index: usize, raw: RawQuestion) -> Result<Question, Invalid> {
+    let at = |field: &str| format!("survey.follow_up[{index}].{field}");
+    let code = raw.code;
+    if code.is_empty()
+        || code.len() > 64
+        || !code.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_')
+    {
+        return Err(invalid(at("code"), "lettres minuscules sans accent, chiffres et « _ » (64 au plus)"));
+    }
+    if code == SATISFACTION || code == VERBATIM {
+        return Err(invalid(
+            at("code"),
+            format!("« {code} » est déjà posée par la borne : choisissez une autre question"),
+        ));
+    }
+    let mut show_after = Vec::new();
+    for (j, key) in raw.show_after.unwrap_or_default().iter().enumerate() {
+        let s = Satisfaction::from_key(key).ok_or_else(|| {
+            invalid(
+                format!("{}[{j}]", at("show_after")),
+                format!("« {key} » inconnu : « pas_bien », « moyen » ou « tres_bien »"),
+            )
+        })?;
+        if !show_after.contains(&s) {
+            show_after.push(s);
+        }
+    }
+    if let Some(mut question) = crate::review::jdma_question(&code) {
+        // The platform defines these questions: their wording and answers are not ours to change.
+        for (field, given) in
+            [("label", raw.label.is_some()), ("kind", raw.kind.is_some()), ("items", raw.items.is_some())]
+        {
+            if given {
+                return Err(invalid(
+                    at(field),
+                    format!("« {code} » est une question de la plateforme : ne précisez que « show_after »"),
+                ));
+            }
+        }
+        question.show_after = show_after;
+        return Ok(question);
+    }
+    let label = raw.label.filter(|l| !l.trim().is_empty()).ok_or_else(|| {
+        invalid(
+            at("label"),
+            format!(
+                "le texte de la question « {code} » est obligatoire (codes de la plateforme : {})",
+                JDMA_CODES.join(", ")
+            ),
+        )
+    })?;
+    let kind = match raw.kind.as_deref() {
+        Some("radio") => AnswerKind::Radio,
+        Some("checkbox") => AnswerKind::Checkbox,
+        Some(other) => return Err(invalid(at("kind"), format!("« {other} » inconnu : « radio » ou « checkbox »"))),
+        None => return Err(invalid(at("kind"), "obligatoire : « radio » (une réponse) ou « checkbox » (plusieurs)")),
+    };
+    let raw_items = raw.items.unwrap_or_default();
+    if raw_items.is_empty() || raw_items.len() > 12 {
+        return Err(invalid(at("items"), "de 1 à 12 réponses possibles"));
+    }
+    let mut items: Vec<Item> = Vec::with_capacity(raw_items.len());
+    for (j, item) in raw_items.into_iter().enumerate() {
+        let item_at = |field: &str| format!("survey.follow_up[{index}].items[{j}].{field}");
+        if item.id < 0 || items.iter().any(|i| i.id == item.id) {
+            return Err(invalid(item_at("id"), format!("identifiant {} négatif ou en double", item.id)));
+        }
+        if item.text.trim().is_empty() || item.text.chars().count() > 80 {
+            return Err(invalid(item_at("text"), "un texte de 1 à 80 caractères"));
+        }
+        let intention = Intention::parse(&item.intention).ok_or_else(|| {
+            invalid(
+                item_at("intention"),
+                format!("« {} » inconnue : very_good, good, medium, bad, very_bad ou neutral", item.intention),
+            )
+        })?;
+        let exclusive = item.exclusive.unwrap_or(false);
+        if exclusive && kind != AnswerKind::Checkbox {
+            return Err(invalid(item_at("exclusive"), "n'a de sens que pour une question « checkbox »"));
+        }
+        items.push(Item { id: item.id, text: item.text, intention, exclusive });
+    }
+    Ok(Question { code, label, kind, items, show_after })
+}
+
+/// After « Pas bien » or « Moyen »: what went wrong.
+pub fn default_follow_ups() -> Vec<Question> {
+    let items = [
+        (1, "L'attente"),
+        (2, "L'accueil"),
+        (3, "Les informations reçues"),
+        (4, "L'orientation"),
+        (5, "Les locaux"),
+        (6, "Autre chose"),
+    ];
+    vec![Question {
+        code: "kiosk_motif".into(),
+        label: "Qu'est-ce qui n'a pas été ?".into(),
+        kind: AnswerKind::Checkbox,
+        items: items
+            .iter()
+            .map(|(id, text)| Item { id: *id, text: text.to_string(), intention: Intention::Neutral, exclusive: false })
+            .collect(),
+        show_after: vec![Satisfaction::Bad, Satisfaction::Medium],
+    }]
+}
+
+fn validate_upload(raw: RawUpload) -> Result<Option<UploadConfig>, Invalid> {
+    if !raw.enabled.unwrap_or(false) {
+        return Ok(None);
+    }
+    let base_url = raw.base_url.ok_or_else(|| invalid("upload.base_url", "obligatoire quand upload.enabled = true"))?;
+    let host_and_path = base_url.strip_prefix("https://").or_else(|| base_url.strip_prefix("http://"));
+    let url_ok = host_and_path.is_some_and(|rest| !rest.is_empty() && !rest.starts_with('/'))
+        && !base_url.contains(char::is_whitespace);
+    if !url_ok {
+        return Err(invalid("upload.base_url", format!("« {base_url} » n'est pas une adresse http:// ou https://")));
+    }
+    let token_file =
+        raw.token_file.ok_or_else(|| invalid("upload.token_file", "obligatoire quand upload.enabled = true"))?;
+    let id = |key: &str, value: Option<u64>| {
+        value.filter(|v| *v > 0).ok_or_else(|| {
+            invalid(format!("upload.{key}"), "identifiant de la plateforme obligatoire (entier positif)")
+        })
+    };
+    let product_id = id("product_id", raw.product_id)?;
+    let form_id = id("form_id", raw.form_id)?;
+    let button_id = id("button_id", raw.button_id)?;
+    let batch_size = raw.batch_size.unwrap_or(200);
+    if !(1..=500).contains(&batch_size) {
+        return Err(invalid("upload.batch_size", "entre 1 et 500 avis (limite du contrat)"));
+    }
+    let seconds = |key: &str, value: Option<u64>, default: u64, max: u64| {
+        let v = value.unwrap_or(default);
+        if v == 0 || v > max {
+            Err(invalid(format!("upload.{key}"), format!("entre 1 et {max} secondes")))
+        } else {
+            Ok(Duration::from_secs(v))
+        }
+    };
+    let heartbeat_interval = match raw.heartbeat_interval_s {
+        Some(0) => None,
+        other => Some(seconds("heartbeat_interval_s", other, 300, 86_400)?),
+    };
+    Ok(Some(UploadConfig {
+        base_url: base_url.trim_end_matches('/').to_string(),
+        token_file,
+        product_id,
+        form_id,
+        button_id,
+        batch_size,
+        ca_file: raw.ca_file,
+        connect_timeout: seconds("connect_timeout_s", raw.connect_timeout_s, 10, 300)?,
+        request_timeout: seconds("request_timeout_s", raw.request_timeout_s, 30, 600)?,
+        max_backoff: seconds("max_backoff_s", raw.max_backoff_s, 1800, 86_400)?,
+        heartbeat_interval,
+    }))
+}
+
+impl Config {
+    /// The built-in configuration.
+    pub fn embedded() -> Config {
+        match parse(DEFAULT_CONFIG, ConfigSource::Embedded) {
+            Ok(config) => config,
+            // A test proves the embedded text parses; this branch cannot run.
+            Err(e) => unreachable!("embedded configuration is invalid: {e}"),
+        }
+    }
+
+    /// The data directory: the configured one, else `$STATE_DIRECTORY` (systemd), else a
+    /// per-user location.
+    pub fn resolve_data_dir(&self, override_dir: Option<&Path>) -> PathBuf {
+        if let Some(dir) = override_dir {
+            return dir.to_path_buf();
+        }
+        if let Some(dir) = &self.data_dir {
+            return dir.clone();
+        }
+        if let Some(state) = std::env::var_os("STATE_DIRECTORY").filter(|v| !v.is_empty()) {
+            // systemd may pass several, colon-separated: the first is ours.
+            let first = state.to_string_lossy().split(':').next().unwrap_or_default().to_string();
+            return PathBuf::from(first);
+        }
+        directories::ProjectDirs::from("fr", "Borne", "borne")
+            .map(|dirs| dirs.data_local_dir().to_path_buf())
+            .unwrap_or_else(|| PathBuf::from("borne-data"))
+    }
+}
+
+fn line_of(text: &str, offset: usize) -> usize {
+    text[..offset.min(text.len())].bytes().filter(|b| *b == b'\n').count() + 1
+}
+
+/// The dotted path of the deepest key whose key or value covers `offset`.
+fn key_path_at(text: &str, offset: usize) -> Option<String> {
+    let doc = toml_edit::Document::parse(text).ok()?;
+    let mut path = Vec::new();
+    if find_in_table(doc.as_table(), offset, &mut path) { Some(path.join(".")) } else { None }
+}
+
+fn find_in_table(table: &dyn toml_edit::TableLike, offset: usize, path: &mut Vec<String>) -> bool {
+    for (key, item) in table.iter() {
+        let key_span = table.key(key).and_then(|k| k.span());
+        let covers = |span: Option<std::ops::Range<usize>>| span.is_some_and(|s| s.contains(&offset));
+        path.push(key.to_string());
+        if find_in_item(item, offset, path) {
+            return true;
+        }
+        if covers(key_span) || covers(item.span()) {
+            return true;
+        }
+        path.pop();
+    }
+    false
+}
+
+fn find_in_item(item: &toml_edit::Item, offset: usize, path: &mut Vec<String>) -> bool {
+    match item {
+        toml_edit::Item::Table(t) => find_in_table(t, offset, path),
+        toml_edit::Item::ArrayOfTables(array) => {
+            for (i, t) in array.iter().enumerate() {
+                let last = path.pop().unwrap_or_default();
+                path.push(format!("{last}[{i}]"));
+                if find_in_table(t, offset, path) {
+                    return true;
+                }
+                let indexed = path.pop().unwrap_or_default();
+                path.push(indexed.rsplit_once('[').map(|(k, _)| k.to_string()).unwrap_or(last));
+            }
+            false
+        }
+        toml_edit::Item::Value(value) => find_in_value(value, offset, path),
+        toml_edit::Item::None => false,
+    }
+}
+
+fn find_in_value(value: &toml_edit::Value, offset: usize, path: &mut Vec<String>) -> bool {
+    match value {
+        toml_edit::Value::InlineTable(t) => find_in_table(t, offset, path),
+        toml_edit::Value::Array(array) => {
+            for (i, v) in array.iter().enumerate() {
+                let last = path.pop().unwrap_or_default();
+                path.push(format!("{last}[{i}]"));
+                if find_in_value(v, offset, path) || v.span().is_some_and(|s| s.contains(&offset)) {
+                    return true;
+                }
+                let indexed = path.pop().unwrap_or_default();
+                path.push(indexed.rsplit_once('[').map(|(k, _)| k.to_string()).unwrap_or(last));
+            }
+            false
+        }
+        _ => false,
+    }
+}
+
+/// The line where a dotted key path (with `[i]` indexes) is written, or its closest parent.
+fn line_of_key(text: &str, path: &str) -> Option<usize> {
+    let doc = toml_edit::Document::parse(text).ok()?;
+    let mut best: Option<usize> = None;
+    let mut table: Option<&dyn toml_edit::TableLike> = Some(doc.as_table());
+    for part in path.split('.') {
+        let (name, index) = match part.split_once('[') {
+            Some((name, rest)) => (name, rest.trim_end_matches(']').parse::<usize>().ok()),
+            None => (part, None),
+        };
+        let Some((key, found)) = table.and_then(|t| t.get_key_value(name)) else {
+            return best;
+        };
+        if let Some(span) = key.span() {
+            best = Some(line_of(text, span.start));
+        }
+        table = found.as_table_like();
+        if let Some(i) = index {
+            match found {
+                toml_edit::Item::ArrayOfTables(array) => {
+                    let Some(t) = array.get(i) else { return best };
+                    if let Some(span) = t.span() {
+                        best = Some(line_of(text, span.start));
+                    }
+                    table = Some(t);
+                }
+                toml_edit::Item::Value(toml_edit::Value::Array(array)) => {
+                    let Some(v) = array.get(i) else { return best };
+                    if let Some(span) = v.span() {
+                        best = Some(line_of(text, span.start));
+                    }
+                    table = v.as_inline_table().map(|t| t as &dyn toml_edit::TableLike);
+                }
+                _ => return best,
+            }
+        }
+    }
+    best
+}
+
+/// serde's messages, in French where they are the common ones.
+fn french_serde_message(message: &str) -> String {
+    let message = message.trim();
+    if let Some(rest) = message.strip_prefix("unknown field `") {
+        let (field, expected) = rest.split_once('`').unwrap_or((rest, ""));
+        let expected = expected.trim_start_matches(", expected ").replace("one of ", "").replace('`', "");
+        return format!("clé « {field} » inconnue (clés possibles : {expected})");
+    }
+    if let Some(rest) = message.strip_prefix("invalid type: ") {
+        return format!("type incorrect : {rest}");
+    }
+    if let Some(rest) = message.strip_prefix("missing field `") {
+        return format!("clé « {} » obligatoire", rest.trim_end_matches('`'));
+    }
+    format!("syntaxe TOML invalide : {message}")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse_text(text: &str) -> Result<Config, ConfigError> {
+        parse(text, ConfigSource::File("test.toml".into()))
+    }
+
+    #[test]
+    fn embedded_default_is_valid_and_matches_built_in_defaults() {
+        let config = Config::embedded();
+        assert_eq!(config.device_id, "borne-demo-01");
+        assert_eq!(config.survey.comment_max_chars, 500);
+        assert_eq!(config.min_reviews_for_score, 100);
+        assert_eq!(config.comment_retention_days, 30);
+        assert_eq!(config.survey.follow_ups, default_follow_ups());
+        assert!(config.upload.is_none());
+        // An empty file means the same as the embedded text.
+        let empty = parse_text("").unwrap();
+        assert_eq!(empty.survey.follow_ups, config.survey.follow_ups);
+        assert_eq!(empty.survey.languages, config.survey.languages);
+    }
+
+    #[test]
+    fn commented_example_names_every_key() {
+        // Uncomment every "# key = value" line: the result must still parse (so each is a real
+        // key) and must mention every key of the schema.
+        let uncommented: String = DEFAULT_CONFIG
+            .lines()
+            .map(|l| match l.strip_prefix("# ") {
+                Some(rest) if rest.split_once(" = ").is_some_and(|(k, _)| !k.contains(' ')) => rest,
+                _ => l,
+            })
+            .collect::<Vec<_>>()
+            .join("\n");
+        let raw: RawConfig = toml::from_str(&uncommented).expect("uncommented example parses");
+        let printed = toml::to_string(&raw).unwrap();
+        let full = toml::to_string(&full_raw()).unwrap();
+        let keys = |text: &str| -> std::collections::BTreeSet<String> {
+            text.lines().filter_map(|l| l.split_once(" = ").map(|(k, _)| k.trim().to_string())).collect()
+        };
+        let missing: Vec<_> = keys(&full).difference(&keys(&printed)).cloned().collect();
+        assert!(missing.is_empty(), "keys missing from the example: {missing:?}");
+    }
+
+    fn full_raw() -> RawConfig {
+        RawConfig {
+            kiosk: RawKiosk {
+                device_id: Some("a".into()),
+                site_name: Some("a".into()),
+                languages: Some(vec!["fr".into()]),
+                response_interval_s: Some(1),
+            },
+            storage: RawStorage { data_dir: Some("/a".into()), comment_retention_days: Some(1) },
+            survey: RawSurvey {
+                comment: Some(true),
+                comment_max_chars: Some(1),
+                min_reviews_for_score: Some(1),
+                follow_up: Some(vec![RawQuestion {
+                    code: "a".into(),
+                    label: Some("a".into()),
+                    kind: Some("radio".into()),
+                    show_after: Some(vec!["moyen".into()]),
+                    items: Some(vec![RawItem {
+                        id: 1,
+                        text: "a".into(),
+                        intention: "good".into(),
+                        exclusive: Some(false),
+                    }]),
+                }]),
+            },
+            clock: RawClock { sync_source: Some("kernel".into()) },
+            upload: RawUpload {
+                enabled: Some(true),
+                base_url: Some("http://a".into()),
+                token_file: Some("/a".into()),
+                product_id: Some(1),
+                form_id: Some(1),
+                button_id: Some(1),
+                batch_size: Some(1),
+                ca_file: Some("/a".into()),
+                connect_timeout_s: Some(1),
+                request_timeout_s: Some(1),
+                max_backoff_s: Some(1),
+                heartbeat_interval_s: Some(1),
+            },
+        }
+    }
+
+    #[test]
+    fn unknown_key_names_key_and_line() {
+        let err = parse_text("[kiosk]\ndevice_id = \"x\"\ncolour = \"red\"\n").unwrap_err();
+        assert_eq!(err.line, Some(3));
+        assert_eq!(err.key.as_deref(), Some("kiosk.colour"));
+        assert!(err.message.contains("colour"), "{err}");
+        let shown = err.to_string();
+        assert!(shown.contains("ligne 3") && shown.contains("kiosk.colour"), "{shown}");
+
+        let err = parse_text("[survey]\n\n[[survey.follow_up]]\ncode = \"x\"\nfoo = 1\n").unwrap_err();
+        assert_eq!(err.line, Some(5));
+        assert_eq!(err.key.as_deref(), Some("survey.follow_up[0].foo"));
+
+        let err = parse_text("[nope]\n").unwrap_err();
+        assert_eq!(err.line, Some(1));
+    }
+
+    #[test]
+    fn wrong_type_and_bad_values_name_key_and_line() {
+        let err = parse_text("[kiosk]\nresponse_interval_s = \"five\"\n").unwrap_err();
+        assert_eq!((err.line, err.key.as_deref()), (Some(2), Some("kiosk.response_interval_s")));
+
+        let err = parse_text("[upload]\nenabled = true\nbase_url = \"ftp://x\"\n").unwrap_err();
+        assert_eq!((err.line, err.key.as_deref()), (Some(3), Some("upload.base_url")));
+
+        let err = parse_text("[kiosk]\nlanguages = [\"fr\",\n  \"xx\"]\n").unwrap_err();
+        assert_eq!((err.line, err.key.as_deref()), (Some(3), Some("kiosk.languages[1]")));
+
+        let text = "[[survey.follow_up]]\ncode = \"a\"\nlabel = \"Q\"\nkind = \"radio\"\nitems = [\n { id = 1, text = \"x\", intention = \"good\" },\n { id = 2, text = \"y\", intention = \"great\" },\n]\n";
+        let err = parse_text(text).unwrap_err();
+        assert_eq!((err.line, err.key.as_deref()), (Some(7), Some("survey.follow_up[0].items[1].intention")));
+
+        let err = parse_text("[storage]\ncomment_retention_days = 0\n").unwrap_err();
+        assert_eq!(err.line, Some(2));
+        let err = parse_text("[kiosk\n").unwrap_err();
+        assert_eq!(err.line, Some(1));
+        assert!(err.message.contains("TOML"));
+    }
+
+    #[test]
+    fn follow_ups_can_be_none_jdma_or_custom() {
+        let none = parse_text("[survey]\nfollow_up = []\n").unwrap();
+        assert!(none.survey.follow_ups.is_empty());
+        let jdma =
+            parse_text("[[survey.follow_up]]\ncode = \"comprehension\"\nshow_after = [\"tres_bien\"]\n").unwrap();
+        assert_eq!(jdma.survey.follow_ups[0].items.len(), 5);
+        assert_eq!(jdma.survey.follow_ups[0].show_after, vec![Satisfaction::Good]);
+        let err = parse_text("[[survey.follow_up]]\ncode = \"comprehension\"\nlabel = \"x\"\n").unwrap_err();
+        assert_eq!(err.key.as_deref(), Some("survey.follow_up[0].label"));
+        let err = parse_text("[[survey.follow_up]]\ncode = \"satisfaction\"\n").unwrap_err();
+        assert_eq!(err.key.as_deref(), Some("survey.follow_up[0].code"));
+    }
+
+    #[test]
+    fn upload_section_and_secret() {
+        let dir = std::env::temp_dir().join(format!("borne-cfg-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let token = dir.join("token");
+        std::fs::write(&token, "abc123\n").unwrap();
+        let text = format!(
+            "[upload]\nenabled = true\nbase_url = \"http://127.0.0.1:1/\"\ntoken_file = \"{}\"\nproduct_id = 1\nform_id = 2\nbutton_id = 3\n",
+            token.display()
+        );
+        let config = parse_text(&text).unwrap();
+        let upload = config.upload.unwrap();
+        assert_eq!(upload.base_url, "http://127.0.0.1:1");
+        let secret = upload.read_token().unwrap();
+        assert_eq!(secret.expose(), "abc123");
+        assert_eq!(format!("{secret:?}"), "Secret(***)");
+        let err = parse_text("[upload]\nenabled = true\nbase_url = \"http://x\"\ntoken_file = \"/t\"\n").unwrap_err();
+        assert_eq!(err.key.as_deref(), Some("upload.product_id"));
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+}

@@ -1,0 +1,13 @@
+//! Borne: firmware for the satisfaction kiosk of French public services.
+//! See ARCHITECTURE.md for the map.
+
+pub mod cli;
+pub mod clock;
+pub mod commands;
+pub mod config;
+pub mod export;
+pub mod kiosk;
+pub mod redact;
+pub mod review;
+pub mod store;
+pub mod sys;

@@ -1,0 +1,52 @@
+//! The `borne` binary: command-line parsing and wiring only.
+
+use borne::cli::{Cli, Command};
+use borne::commands::{self, App};
+use borne::config;
+use clap::Parser;
+use std::io::Write;
+use std::process::ExitCode;
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    init_logging();
+    let mut stdout = std::io::stdout().lock();
+    match dispatch(&cli, &mut stdout) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(error) => {
+            let _ = stdout.flush();
+            // The chain, outermost first: each cause on its own line.
+            eprintln!("erreur : {error}");
+            for cause in error.chain().skip(1) {
+                eprintln!("  cause : {cause}");
+            }
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn dispatch(cli: &Cli, out: &mut dyn Write) -> anyhow::Result<()> {
+    if let Some(Command::Config { action }) = &cli.command {
+        return commands::config_action(action, cli.config.as_deref(), out);
+    }
+    let app = App::new(config::load(cli.config.as_deref())?, cli.data_dir.as_deref());
+    match &cli.command {
+        None | Some(Command::Run) => commands::run(&app, out),
+        Some(Command::Rate(args)) => commands::rate(&app, args, out),
+        Some(Command::Stats(args)) => commands::stats(&app, args, out),
+        Some(Command::Export(args)) => commands::export(&app, args, out),
+        Some(Command::Reviews { which, json }) => commands::reviews(&app, *which, *json, out),
+        Some(Command::Db { action }) => commands::db_action(&app, action, out),
+        Some(Command::Config { .. }) => Ok(()),
+    }
+}
+
+/// Logs go to standard error; `BORNE_LOG` (or `RUST_LOG`) sets the filter, `warn` by default.
+fn init_logging() {
+    let filter =
+        std::env::var("BORNE_LOG").or_else(|_| std::env::var("RUST_LOG")).unwrap_or_else(|_| "warn".to_string());
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(tracing_subscriber::EnvFilter::new(filter))
+        .with_writer(std::io::stderr)
+        .try_init();
+}

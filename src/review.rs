@@ -1,0 +1,880 @@
+//! The domain: a review in the national platform's ("Je donne mon avis", JDMA) model, the
+//! questions a kiosk may ask, and the indicators exactly as the State computes them.
+//!
+//! Invariant: no IO here. Everything is a pure function of its arguments, so the kiosk, the
+//! command line, the uploader and the reference receiver share one definition of a valid review.
+
+use chrono::{DateTime, FixedOffset, Utc};
+use serde::{Deserialize, Serialize};
+use std::fmt;
+use uuid::Uuid;
+
+/// How an answer item leans, in JDMA's vocabulary.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Intention {
+    VeryGood,
+    Good,
+    Medium,
+    Bad,
+    VeryBad,
+    Neutral,
+}
+
+impl Intention {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Intention::VeryGood => "very_good",
+            Intention::Good => "good",
+            Intention::Medium => "medium",
+            Intention::Bad => "bad",
+            Intention::VeryBad => "very_bad",
+            Intention::Neutral => "neutral",
+        }
+    }
+
+    pub fn parse(text: &str) -> Option<Intention> {
+        Some(match text {
+            "very_good" => Intention::VeryGood,
+            "good" => Intention::Good,
+            "medium" => Intention::Medium,
+            "bad" => Intention::Bad,
+            "very_bad" => Intention::VeryBad,
+            "neutral" => Intention::Neutral,
+            _ => return None,
+        })
+    }
+
+    /// Score on ten of a graded intention, as JDMA computes `comprehension` and
+    /// `contact_satisfaction` (very_good 10, good 7.5, medium 5, bad 2.5, very_bad 0).
+    pub fn five_level_score(self) -> Option<f64> {
+        match self {
+            Intention::VeryGood => Some(10.0),
+            Intention::Good => Some(7.5),
+            Intention::Medium => Some(5.0),
+            Intention::Bad => Some(2.5),
+            Intention::VeryBad => Some(0.0),
+            Intention::Neutral => None,
+        }
+    }
+}
+
+/// The widget kind of a question, in JDMA's vocabulary.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum AnswerKind {
+    Radio,
+    Checkbox,
+    Text,
+}
+
+impl AnswerKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            AnswerKind::Radio => "radio",
+            AnswerKind::Checkbox => "checkbox",
+            AnswerKind::Text => "text",
+        }
+    }
+
+    pub fn parse(text: &str) -> Option<AnswerKind> {
+        Some(match text {
+            "radio" => AnswerKind::Radio,
+            "checkbox" => AnswerKind::Checkbox,
+            "text" => AnswerKind::Text,
+            _ => return None,
+        })
+    }
+}
+
+/// One answer, as JDMA stores it (`field_label` is derived from the question, not stored here).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Answer {
+    pub field_code: String,
+    pub kind: AnswerKind,
+    pub answer_item_id: i64,
+    pub answer_text: String,
+    pub intention: Intention,
+}
+
+/// Whether the kiosk's clock was known good when a timestamp was taken.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ClockState {
+    Synced,
+    Unsynced,
+}
+
+impl ClockState {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ClockState::Synced => "synced",
+            ClockState::Unsynced => "unsynced",
+        }
+    }
+
+    pub fn parse(text: &str) -> Option<ClockState> {
+        match text {
+            "synced" => Some(ClockState::Synced),
+            "unsynced" => Some(ClockState::Unsynced),
+            _ => None,
+        }
+    }
+}
+
+/// Where a timestamp sits on this machine's monotonic clock, so that it can be corrected once
+/// the wall clock synchronises during the same boot.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BootStamp {
+    pub boot_id: String,
+    pub boottime_ms: i64,
+}
+
+/// A review as committed by the kiosk.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Review {
+    pub client_review_id: Uuid,
+    /// The instant, with the local UTC offset in force when it was taken.
+    pub submitted_at: DateTime<FixedOffset>,
+    pub clock: ClockState,
+    pub boot: Option<BootStamp>,
+    pub language: String,
+    pub answers: Vec<Answer>,
+}
+
+impl Review {
+    pub fn satisfaction(&self) -> Option<&Answer> {
+        self.answers.iter().find(|a| a.field_code == SATISFACTION)
+    }
+
+    pub fn comment(&self) -> Option<&str> {
+        self.answers.iter().find(|a| a.field_code == VERBATIM).map(|a| a.answer_text.as_str())
+    }
+
+    pub fn submitted_at_utc(&self) -> DateTime<Utc> {
+        self.submitted_at.with_timezone(&Utc)
+    }
+}
+
+pub const SATISFACTION: &str = "satisfaction";
+pub const VERBATIM: &str = "verbatim";
+/// JDMA's cap on the free comment.
+pub const VERBATIM_MAX_CHARS: usize = 15_000;
+
+/// The main question's three answers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub enum Satisfaction {
+    Bad = 1,
+    Medium = 2,
+    Good = 3,
+}
+
+impl Satisfaction {
+    pub const ALL: [Satisfaction; 3] = [Satisfaction::Bad, Satisfaction::Medium, Satisfaction::Good];
+
+    pub fn from_item_id(id: i64) -> Option<Satisfaction> {
+        match id {
+            1 => Some(Satisfaction::Bad),
+            2 => Some(Satisfaction::Medium),
+            3 => Some(Satisfaction::Good),
+            _ => None,
+        }
+    }
+
+    pub fn item_id(self) -> i64 {
+        self as i64
+    }
+
+    /// The French label JDMA stores as `answer_text`.
+    pub fn label(self) -> &'static str {
+        match self {
+            Satisfaction::Bad => "Pas bien",
+            Satisfaction::Medium => "Moyen",
+            Satisfaction::Good => "Très bien",
+        }
+    }
+
+    /// The value the State averages into "Satisfaction usager" (good 10, medium 5, bad 0).
+    pub fn points(self) -> f64 {
+        match self {
+            Satisfaction::Bad => 0.0,
+            Satisfaction::Medium => 5.0,
+            Satisfaction::Good => 10.0,
+        }
+    }
+
+    pub fn intention(self) -> Intention {
+        match self {
+            Satisfaction::Bad => Intention::Bad,
+            Satisfaction::Medium => Intention::Medium,
+            Satisfaction::Good => Intention::Good,
+        }
+    }
+
+    /// A stable name for configuration files.
+    pub fn key(self) -> &'static str {
+        match self {
+            Satisfaction::Bad => "pas_bien",
+            Satisfaction::Medium => "moyen",
+            Satisfaction::Good => "tres_bien",
+        }
+    }
+
+    pub fn from_key(key: &str) -> Option<Satisfaction> {
+        Satisfaction::ALL.into_iter().find(|s| s.key() == key)
+    }
+}
+
+/// One possible answer to a question.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Item {
+    pub id: i64,
+    pub text: String,
+    pub intention: Intention,
+    /// Ticking this item excludes every other item of a checkbox question.
+    pub exclusive: bool,
+}
+
+/// A question: JDMA's own, or a kiosk-only one with its own code.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Question {
+    pub code: String,
+    pub label: String,
+    pub kind: AnswerKind,
+    pub items: Vec<Item>,
+    /// The satisfaction answers after which the kiosk asks it; empty means "always".
+    pub show_after: Vec<Satisfaction>,
+}
+
+impl Question {
+    pub fn item(&self, id: i64) -> Option<&Item> {
+        self.items.iter().find(|i| i.id == id)
+    }
+
+    pub fn is_asked_after(&self, satisfaction: Satisfaction) -> bool {
+        self.show_after.is_empty() || self.show_after.contains(&satisfaction)
+    }
+
+    /// How answers to this question turn into a score on ten, if they do.
+    pub fn scoring(&self) -> Scoring {
+        match self.code.as_str() {
+            SATISFACTION => Scoring::Satisfaction,
+            "contact_reached" => Scoring::ShareOf(17),
+            _ if !self.items.is_empty()
+                && self.kind == AnswerKind::Radio
+                && self.items.iter().all(|i| i.intention != Intention::Neutral) =>
+            {
+                Scoring::FiveLevel
+            }
+            _ => Scoring::None,
+        }
+    }
+}
+
+/// How a question is scored.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Scoring {
+    /// good 10, medium 5, bad 0.
+    Satisfaction,
+    /// very_good 10, good 7.5, medium 5, bad 2.5, very_bad 0.
+    FiveLevel,
+    /// A percentage: the share of answers with this item id ("Aide joignable").
+    ShareOf(i64),
+    None,
+}
+
+fn item(id: i64, text: &str, intention: Intention) -> Item {
+    Item { id, text: text.to_string(), intention, exclusive: false }
+}
+
+/// JDMA's `root` form, as the platform defines it (labels in French, as stored).
+pub fn jdma_question(code: &str) -> Option<Question> {
+    use Intention::*;
+    let (label, kind, items) = match code {
+        SATISFACTION => (
+            "De façon générale, comment ça s’est passé ?",
+            AnswerKind::Radio,
+            Satisfaction::ALL.iter().map(|s| item(s.item_id(), s.label(), s.intention())).collect(),
+        ),
+        "comprehension" => (
+            "Qu'avez-vous pensé des informations et des instructions fournies ?",
+            AnswerKind::Radio,
+            vec![
+                item(4, "1", VeryBad),
+                item(5, "2", Bad),
+                item(6, "3", Medium),
+                item(7, "4", Good),
+                item(8, "5", VeryGood),
+            ],
+        ),
+        "contact_tried" => {
+            let mut items = vec![
+                item(9, "Au guichet avec l’administration", Neutral),
+                item(10, "Par téléphone avec l’administration", Neutral),
+                item(11, "Par e-mail avec l’administration", Neutral),
+                item(12, "Par chat avec l’administration", Neutral),
+                item(13, "Une personne proche", Neutral),
+                item(14, "Une association", Neutral),
+                item(15, "Des sites internet", Neutral),
+                item(16, "Autres, précisez", Neutral),
+                item(17, "Je n'ai pas eu besoin d'aide", Good),
+            ];
+            items[8].exclusive = true;
+            (
+                "Durant votre parcours, avez-vous tenté d’obtenir de l’aide par l’un des moyens suivants ?",
+                AnswerKind::Checkbox,
+                items,
+            )
+        }
+        "contact_reached" => (
+            "Avez-vous réussi à joindre l'administration ?",
+            AnswerKind::Radio,
+            vec![item(17, "Oui", Good), item(18, "Non", Bad)],
+        ),
+        "contact_satisfaction" => (
+            "Comment évaluez-vous la qualité de l'aide que vous avez obtenue de la part de l'administration ?",
+            AnswerKind::Radio,
+            vec![
+                item(19, "Très mauvaise", VeryBad),
+                item(20, "Mauvaise", Bad),
+                item(21, "Ni bonne, ni mauvaise", Medium),
+                item(22, "Bonne", Good),
+                item(23, "Excellente", VeryGood),
+            ],
+        ),
+        VERBATIM => ("Souhaitez-vous nous en dire plus ?", AnswerKind::Text, Vec::new()),
+        _ => return None,
+    };
+    Some(Question { code: code.to_string(), label: label.to_string(), kind, items, show_after: Vec::new() })
+}
+
+/// Field codes of JDMA's `root` form.
+pub const JDMA_CODES: [&str; 6] =
+    [SATISFACTION, "comprehension", "contact_tried", "contact_reached", "contact_satisfaction", VERBATIM];
+
+/// Why an answer or a review is not valid.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum InvalidReview {
+    #[error("la note de satisfaction doit être 1 (Pas bien), 2 (Moyen) ou 3 (Très bien), pas {0}")]
+    Satisfaction(i64),
+    #[error("question inconnue : « {0} »")]
+    UnknownQuestion(String),
+    #[error("la question « {code} » n'a pas de réponse n° {item}")]
+    UnknownItem { code: String, item: i64 },
+    #[error("la question « {code} » n'est pas posée après « {after} »")]
+    NotAsked { code: String, after: &'static str },
+    #[error("la question « {0} » n'accepte qu'une réponse")]
+    SingleChoice(String),
+    #[error("la réponse n° {item} à « {code} » est donnée deux fois")]
+    Repeated { code: String, item: i64 },
+    #[error("la réponse n° {item} à « {code} » exclut toute autre réponse")]
+    Exclusive { code: String, item: i64 },
+    #[error("le commentaire dépasse {max} caractères ({len})")]
+    CommentTooLong { len: usize, max: usize },
+    #[error("les commentaires sont désactivés sur cette borne (survey.comment)")]
+    CommentDisabled,
+    #[error("la langue « {0} » n'est pas proposée sur cette borne")]
+    Language(String),
+}
+
+/// What a visitor (or `borne rate`) gave, before validation.
+#[derive(Debug, Clone, Default)]
+pub struct ReviewDraft {
+    pub satisfaction: i64,
+    /// (field code, answer item id) pairs for the follow-up questions.
+    pub answers: Vec<(String, i64)>,
+    pub comment: Option<String>,
+    pub language: String,
+}
+
+/// The questions a kiosk asks, and the rules a draft must satisfy to become a review.
+#[derive(Debug, Clone)]
+pub struct Survey {
+    pub follow_ups: Vec<Question>,
+    pub comment_enabled: bool,
+    pub comment_max_chars: usize,
+    pub languages: Vec<String>,
+}
+
+impl Survey {
+    pub fn question(&self, code: &str) -> Option<Question> {
+        if code == SATISFACTION || code == VERBATIM {
+            return jdma_question(code);
+        }
+        self.follow_ups.iter().find(|q| q.code == code).cloned()
+    }
+
+    /// Every question whose answers are counted, the main one first.
+    pub fn counted_questions(&self) -> Vec<Question> {
+        let mut questions = Vec::with_capacity(self.follow_ups.len() + 1);
+        questions.extend(jdma_question(SATISFACTION));
+        questions.extend(self.follow_ups.iter().cloned());
+        questions
+    }
+
+    /// Validates the rating and follow-up answers of a draft and turns them into answers.
+    /// The comment is checked for length only; it is cleaned and redacted separately
+    /// (see `redact`), and appended by the caller.
+    pub fn answers_for(&self, draft: &ReviewDraft) -> Result<Vec<Answer>, InvalidReview> {
+        let satisfaction =
+            Satisfaction::from_item_id(draft.satisfaction).ok_or(InvalidReview::Satisfaction(draft.satisfaction))?;
+        if !self.languages.iter().any(|l| l == &draft.language) {
+            return Err(InvalidReview::Language(draft.language.clone()));
+        }
+        let mut answers = vec![Answer {
+            field_code: SATISFACTION.to_string(),
+            kind: AnswerKind::Radio,
+            answer_item_id: satisfaction.item_id(),
+            answer_text: satisfaction.label().to_string(),
+            intention: satisfaction.intention(),
+        }];
+        for (code, item_id) in &draft.answers {
+            let question = self
+                .follow_ups
+                .iter()
+                .find(|q| &q.code == code)
+                .ok_or_else(|| InvalidReview::UnknownQuestion(code.clone()))?;
+            if !question.is_asked_after(satisfaction) {
+                return Err(InvalidReview::NotAsked { code: code.clone(), after: satisfaction.label() });
+            }
+            let item = question
+                .item(*item_id)
+                .ok_or_else(|| InvalidReview::UnknownItem { code: code.clone(), item: *item_id })?;
+            let earlier: Vec<&Answer> = answers.iter().filter(|a| &a.field_code == code).collect();
+            if earlier.iter().any(|a| a.answer_item_id == *item_id) {
+                return Err(InvalidReview::Repeated { code: code.clone(), item: *item_id });
+            }
+            if !earlier.is_empty() {
+                if question.kind != AnswerKind::Checkbox {
+                    return Err(InvalidReview::SingleChoice(code.clone()));
+                }
+                let exclusive = std::iter::once(item)
+                    .chain(earlier.iter().filter_map(|a| question.item(a.answer_item_id)))
+                    .find(|i| i.exclusive);
+                if let Some(exclusive) = exclusive {
+                    return Err(InvalidReview::Exclusive { code: code.clone(), item: exclusive.id });
+                }
+            }
+            answers.push(Answer {
+                field_code: code.clone(),
+                kind: question.kind,
+                answer_item_id: item.id,
+                answer_text: item.text.clone(),
+                intention: item.intention,
+            });
+        }
+        if let Some(comment) = &draft.comment {
+            if !self.comment_enabled {
+                return Err(InvalidReview::CommentDisabled);
+            }
+            let len = comment.chars().count();
+            if len > self.comment_max_chars {
+                return Err(InvalidReview::CommentTooLong { len, max: self.comment_max_chars });
+            }
+        }
+        Ok(answers)
+    }
+}
+
+/// Checks one answer against JDMA's `root` form: a known code must carry exactly the item id,
+/// text and intention the platform defines. Kiosk-only codes pass (they carry their own).
+pub fn check_against_jdma(answer: &Answer) -> Result<(), String> {
+    let Some(question) = jdma_question(&answer.field_code) else {
+        return Ok(());
+    };
+    if question.kind != answer.kind {
+        return Err(format!(
+            "kind {} is not valid for {} (expected {})",
+            answer.kind.as_str(),
+            answer.field_code,
+            question.kind.as_str()
+        ));
+    }
+    if answer.field_code == VERBATIM {
+        if answer.answer_item_id != 0 || answer.intention != Intention::Neutral {
+            return Err("verbatim must have answer_item_id 0 and intention neutral".to_string());
+        }
+        return check_verbatim_text(&answer.answer_text);
+    }
+    let item = question
+        .item(answer.answer_item_id)
+        .ok_or_else(|| format!("answer_item_id {} is not valid for {}", answer.answer_item_id, answer.field_code))?;
+    if item.text != answer.answer_text {
+        return Err(format!(
+            "answer_text {:?} does not match answer_item_id {} of {} (expected {:?})",
+            answer.answer_text, item.id, answer.field_code, item.text
+        ));
+    }
+    if item.intention != answer.intention {
+        return Err(format!(
+            "intention {} does not match answer_item_id {} of {} (expected {})",
+            answer.intention.as_str(),
+            item.id,
+            answer.field_code,
+            item.intention.as_str()
+        ));
+    }
+    Ok(())
+}
+
+/// The contract's rule for comment text: at most 15 000 characters, no control characters
+/// except newline.
+pub fn check_verbatim_text(text: &str) -> Result<(), String> {
+    let len = text.chars().count();
+    if len > VERBATIM_MAX_CHARS {
+        return Err(format!("verbatim is {len} characters long, more than {VERBATIM_MAX_CHARS}"));
+    }
+    if let Some(c) = text.chars().find(|c| c.is_control() && *c != '\n') {
+        return Err(format!("verbatim contains the control character U+{:04X}", c as u32));
+    }
+    Ok(())
+}
+
+/// The State's colour bands for a score on ten.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Band {
+    /// ≥ 8, green « Bien ».
+    Good,
+    /// 5 to < 8, yellow « Moyen ».
+    Medium,
+    /// < 5, red « Pas bien ».
+    Bad,
+}
+
+impl Band {
+    pub fn of(score: f64) -> Band {
+        if score >= 8.0 {
+            Band::Good
+        } else if score >= 5.0 {
+            Band::Medium
+        } else {
+            Band::Bad
+        }
+    }
+
+    pub fn label(self) -> &'static str {
+        match self {
+            Band::Good => "Bien",
+            Band::Medium => "Moyen",
+            Band::Bad => "Pas bien",
+        }
+    }
+
+    /// The colour the State's dashboard uses for the band.
+    pub fn colour_hex(self) -> &'static str {
+        match self {
+            Band::Good => "#18753c",
+            Band::Medium => "#b34000",
+            Band::Bad => "#ce0500",
+        }
+    }
+}
+
+/// How many times each answer item of a question was given over a period, plus how many
+/// reviews answered the question at all (for checkbox questions the two differ).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct QuestionCounts {
+    pub respondents: u64,
+    pub by_item: Vec<(i64, u64)>,
+}
+
+impl QuestionCounts {
+    pub fn count_of(&self, item_id: i64) -> u64 {
+        self.by_item.iter().filter(|(id, _)| *id == item_id).map(|(_, n)| n).sum()
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ItemShare {
+    pub answer_item_id: i64,
+    pub answer_text: String,
+    pub intention: Intention,
+    pub count: u64,
+    /// Share of the question's respondents, in percent.
+    pub percent: f64,
+}
+
+/// A score on ten, or the reason there is none.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(tag = "status", rename_all = "snake_case")]
+pub enum Score {
+    Ok {
+        value: f64,
+        band: Band,
+        band_label: &'static str,
+    },
+    /// Fewer reviews than the configured minimum (« Nombre d'avis insuffisant »).
+    Insufficient {
+        count: u64,
+        minimum: u64,
+    },
+    /// The question's answers carry no grade.
+    NotScored,
+}
+
+impl Score {
+    pub fn value(&self) -> Option<f64> {
+        match self {
+            Score::Ok { value, .. } => Some(*value),
+            _ => None,
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct QuestionIndicator {
+    pub field_code: String,
+    pub label: String,
+    pub respondents: u64,
+    pub score: Score,
+    /// For « Aide joignable »: the share of « Oui », in percent.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub share_percent: Option<f64>,
+    pub distribution: Vec<ItemShare>,
+}
+
+/// Computes a question's indicator from its counts, as the State does: a mean of points over
+/// the answers, shown only from `minimum` respondents on.
+pub fn question_indicator(question: &Question, counts: &QuestionCounts, minimum: u64) -> QuestionIndicator {
+    let distribution: Vec<ItemShare> = question
+        .items
+        .iter()
+        .map(|item| {
+            let count = counts.count_of(item.id);
+            ItemShare {
+                answer_item_id: item.id,
+                answer_text: item.text.clone(),
+                intention: item.intention,
+                count,
+                percent: percent(count, counts.respondents),
+            }
+        })
+        .collect();
+    let graded: Vec<(f64, u64)> = match question.scoring() {
+        Scoring::Satisfaction => question
+            .items
+            .iter()
+            .filter_map(|i| Satisfaction::from_item_id(i.id).map(|s| (s.points(), counts.count_of(i.id))))
+            .collect(),
+        Scoring::FiveLevel => question
+            .items
+            .iter()
+            .filter_map(|i| i.intention.five_level_score().map(|p| (p, counts.count_of(i.id))))
+            .collect(),
+        Scoring::ShareOf(_) | Scoring::None => Vec::new(),
+    };
+    let share_percent = match question.scoring() {
+        Scoring::ShareOf(id) if counts.respondents > 0 => Some(percent(counts.count_of(id), counts.respondents)),
+        _ => None,
+    };
+    let score = if graded.is_empty() {
+        Score::NotScored
+    } else {
+        let answered: u64 = graded.iter().map(|(_, n)| n).sum();
+        if answered < minimum.max(1) {
+            Score::Insufficient { count: answered, minimum }
+        } else {
+            let total: f64 = graded.iter().map(|(p, n)| p * *n as f64).sum();
+            let value = round_to_tenth(total / answered as f64);
+            let band = Band::of(value);
+            Score::Ok { value, band, band_label: band.label() }
+        }
+    };
+    QuestionIndicator {
+        field_code: question.code.clone(),
+        label: question.label.clone(),
+        respondents: counts.respondents,
+        score,
+        share_percent,
+        distribution,
+    }
+}
+
+/// Every indicator of a period.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Indicators {
+    pub reviews: u64,
+    pub comments: u64,
+    pub minimum_reviews: u64,
+    pub satisfaction: QuestionIndicator,
+    pub follow_ups: Vec<QuestionIndicator>,
+}
+
+/// Computes the indicators of a period from its counts per question.
+pub fn indicators(
+    survey: &Survey,
+    counts: &std::collections::BTreeMap<String, QuestionCounts>,
+    minimum: u64,
+) -> Indicators {
+    let empty = QuestionCounts::default();
+    let of = |code: &str| counts.get(code).unwrap_or(&empty);
+    let satisfaction_question = jdma_question(SATISFACTION).unwrap_or_else(|| Question {
+        code: SATISFACTION.into(),
+        label: String::new(),
+        kind: AnswerKind::Radio,
+        items: Vec::new(),
+        show_after: Vec::new(),
+    });
+    Indicators {
+        reviews: of(SATISFACTION).respondents,
+        comments: of(VERBATIM).respondents,
+        minimum_reviews: minimum,
+        satisfaction: question_indicator(&satisfaction_question, of(SATISFACTION), minimum),
+        follow_ups: survey.follow_ups.iter().map(|q| question_indicator(q, of(&q.code), minimum)).collect(),
+    }
+}
+
+fn percent(count: u64, of: u64) -> f64 {
+    if of == 0 { 0.0 } else { round_to_tenth(100.0 * count as f64 / of as f64) }
+}
+
+/// The State shows one decimal ("8,4 / 10").
+pub fn round_to_tenth(value: f64) -> f64 {
+    (value * 10.0).round() / 10.0
+}
+
+/// A score formatted the French way: « 8,4 ».
+pub fn french_decimal(value: f64) -> String {
+    format!("{value:.1}").replace('.', ",")
+}
+
+impl fmt::Display for Satisfaction {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.label())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn survey() -> Survey {
+        let mut problem = Question {
+            code: "kiosk_motif".into(),
+            label: "Qu'est-ce qui n'a pas été ?".into(),
+            kind: AnswerKind::Checkbox,
+            items: vec![item(1, "Attente", Intention::Neutral), item(2, "Accueil", Intention::Neutral)],
+            show_after: vec![Satisfaction::Bad, Satisfaction::Medium],
+        };
+        problem.items.push(Item { id: 9, text: "Rien".into(), intention: Intention::Good, exclusive: true });
+        Survey {
+            follow_ups: vec![problem, jdma_question("comprehension").unwrap()],
+            comment_enabled: true,
+            comment_max_chars: 10,
+            languages: vec!["fr".into(), "en".into()],
+        }
+    }
+
+    fn draft(satisfaction: i64, answers: &[(&str, i64)]) -> ReviewDraft {
+        ReviewDraft {
+            satisfaction,
+            answers: answers.iter().map(|(c, i)| (c.to_string(), *i)).collect(),
+            comment: None,
+            language: "fr".into(),
+        }
+    }
+
+    #[test]
+    fn rating_alone_is_a_review() {
+        let answers = survey().answers_for(&draft(3, &[])).unwrap();
+        assert_eq!(answers.len(), 1);
+        assert_eq!(answers[0].answer_text, "Très bien");
+        assert_eq!(answers[0].intention, Intention::Good);
+        assert_eq!(check_against_jdma(&answers[0]), Ok(()));
+    }
+
+    #[test]
+    fn follow_up_rules() {
+        let s = survey();
+        assert_eq!(s.answers_for(&draft(4, &[])), Err(InvalidReview::Satisfaction(4)));
+        assert_eq!(s.answers_for(&draft(1, &[("kiosk_motif", 1), ("kiosk_motif", 2)])).unwrap().len(), 3);
+        assert!(matches!(s.answers_for(&draft(3, &[("kiosk_motif", 1)])), Err(InvalidReview::NotAsked { .. })));
+        assert!(matches!(s.answers_for(&draft(1, &[("kiosk_motif", 7)])), Err(InvalidReview::UnknownItem { .. })));
+        assert!(matches!(s.answers_for(&draft(1, &[("nope", 1)])), Err(InvalidReview::UnknownQuestion(_))));
+        assert!(matches!(
+            s.answers_for(&draft(1, &[("kiosk_motif", 1), ("kiosk_motif", 1)])),
+            Err(InvalidReview::Repeated { .. })
+        ));
+        assert!(matches!(
+            s.answers_for(&draft(1, &[("kiosk_motif", 1), ("kiosk_motif", 9)])),
+            Err(InvalidReview::Exclusive { item: 9, .. })
+        ));
+        assert!(matches!(
+            s.answers_for(&draft(3, &[("comprehension", 4), ("comprehension", 5)])),
+            Err(InvalidReview::SingleChoice(_))
+        ));
+        let mut long = draft(2, &[]);
+        long.comment = Some("é".repeat(11));
+        assert_eq!(s.answers_for(&long), Err(InvalidReview::CommentTooLong { len: 11, max: 10 }));
+        let mut lang = draft(2, &[]);
+        lang.language = "xx".into();
+        assert_eq!(s.answers_for(&lang), Err(InvalidReview::Language("xx".into())));
+    }
+
+    #[test]
+    fn jdma_check_rejects_inconsistent_answers() {
+        let good = Answer {
+            field_code: "satisfaction".into(),
+            kind: AnswerKind::Radio,
+            answer_item_id: 3,
+            answer_text: "Très bien".into(),
+            intention: Intention::Good,
+        };
+        assert!(check_against_jdma(&good).is_ok());
+        let bad_item = Answer { answer_item_id: 4, ..good.clone() };
+        assert!(check_against_jdma(&bad_item).unwrap_err().contains("answer_item_id 4 is not valid"));
+        let bad_text = Answer { answer_text: "Bien".into(), ..good.clone() };
+        assert!(check_against_jdma(&bad_text).is_err());
+        let bad_intention = Answer { intention: Intention::Bad, ..good.clone() };
+        assert!(check_against_jdma(&bad_intention).is_err());
+        let verbatim = Answer {
+            field_code: "verbatim".into(),
+            kind: AnswerKind::Text,
+            answer_item_id: 0,
+            answer_text: "ligne 1\nligne 2".into(),
+            intention: Intention::Neutral,
+        };
+        assert!(check_against_jdma(&verbatim).is_ok());
+        let control = Answer { answer_text: "a\u{7}b".into(), ..verbatim.clone() };
+        assert!(check_against_jdma(&control).is_err());
+        let long = Answer { answer_text: "x".repeat(15_001), ..verbatim };
+        assert!(check_against_jdma(&long).is_err());
+        let custom = Answer { field_code: "kiosk_motif".into(), ..good };
+        assert!(check_against_jdma(&custom).is_ok());
+    }
+
+    #[test]
+    fn satisfaction_score_as_the_state_computes_it() {
+        let q = jdma_question(SATISFACTION).unwrap();
+        // 7 good, 2 medium, 1 bad: (70 + 10 + 0) / 10 = 8.0 → « Bien ».
+        let counts = QuestionCounts { respondents: 10, by_item: vec![(3, 7), (2, 2), (1, 1)] };
+        let ind = question_indicator(&q, &counts, 10);
+        assert_eq!(ind.score, Score::Ok { value: 8.0, band: Band::Good, band_label: "Bien" });
+        assert_eq!(ind.distribution[2].percent, 70.0);
+        let ind = question_indicator(&q, &counts, 11);
+        assert_eq!(ind.score, Score::Insufficient { count: 10, minimum: 11 });
+        // 1 good, 2 medium: 20 / 3 = 6.67 → 6.7, « Moyen ».
+        let counts = QuestionCounts { respondents: 3, by_item: vec![(3, 1), (2, 2)] };
+        assert_eq!(question_indicator(&q, &counts, 1).score.value(), Some(6.7));
+        assert_eq!(Band::of(4.99), Band::Bad);
+        assert_eq!(Band::of(5.0), Band::Medium);
+        assert_eq!(french_decimal(8.4), "8,4");
+    }
+
+    #[test]
+    fn five_level_and_share_indicators() {
+        let q = jdma_question("comprehension").unwrap();
+        let counts = QuestionCounts { respondents: 4, by_item: vec![(8, 1), (7, 1), (6, 1), (4, 1)] };
+        // (10 + 7.5 + 5 + 0) / 4 = 5.625 → 5.6
+        assert_eq!(question_indicator(&q, &counts, 1).score.value(), Some(5.6));
+        let reached = jdma_question("contact_reached").unwrap();
+        let counts = QuestionCounts { respondents: 4, by_item: vec![(17, 3), (18, 1)] };
+        let ind = question_indicator(&reached, &counts, 1);
+        assert_eq!(ind.share_percent, Some(75.0));
+        assert_eq!(ind.score, Score::NotScored);
+        let tried = jdma_question("contact_tried").unwrap();
+        assert_eq!(tried.scoring(), Scoring::None);
+        assert!(tried.item(17).unwrap().exclusive);
+    }
+}

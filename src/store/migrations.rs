@@ -1,0 +1,106 @@
+//! Versioned schema migrations. The schema version lives in SQLite's `user_version`; each
+//! migration runs once, in order, inside the same immediate transaction that bumps the version,
+//! so several processes starting at once apply it exactly once.
+//!
+//! (`rusqlite_migration` does the same, but no release of it resolves against the rusqlite
+//! version this project can use; the logic is twenty lines.)
+
+use rusqlite::{Connection, TransactionBehavior};
+
+/// Never edit a migration that has shipped: add a new one.
+pub const MIGRATIONS: &[&str] = &[
+    // 1: reviews, their answers, the outbox state and the hourly counts behind the indicators.
+    r#"
+    CREATE TABLE reviews (
+        seq                 INTEGER PRIMARY KEY,
+        client_review_id    TEXT NOT NULL UNIQUE,
+        submitted_at_ms     INTEGER NOT NULL,
+        utc_offset_s        INTEGER NOT NULL,
+        local_day           TEXT NOT NULL,
+        local_hour          INTEGER NOT NULL CHECK (local_hour BETWEEN 0 AND 23),
+        clock               TEXT NOT NULL CHECK (clock IN ('synced', 'unsynced')),
+        clock_corrected     INTEGER NOT NULL DEFAULT 0,
+        boot_id             TEXT,
+        boottime_ms         INTEGER,
+        language            TEXT NOT NULL,
+        satisfaction        INTEGER NOT NULL CHECK (satisfaction BETWEEN 1 AND 3),
+        status              TEXT NOT NULL DEFAULT 'pending'
+                                CHECK (status IN ('pending', 'uploaded', 'rejected')),
+        platform_review_id  TEXT,
+        uploaded_at_ms      INTEGER,
+        rejected_reason     TEXT,
+        rejected_at_ms      INTEGER,
+        comment_erased_at_ms INTEGER
+    );
+    CREATE INDEX reviews_pending ON reviews (seq) WHERE status = 'pending';
+    CREATE INDEX reviews_rejected ON reviews (seq) WHERE status = 'rejected';
+    CREATE INDEX reviews_local_day ON reviews (local_day);
+
+    CREATE TABLE answers (
+        review_seq      INTEGER NOT NULL REFERENCES reviews (seq) ON DELETE CASCADE,
+        position        INTEGER NOT NULL,
+        field_code      TEXT NOT NULL,
+        kind            TEXT NOT NULL CHECK (kind IN ('radio', 'checkbox', 'text')),
+        answer_item_id  INTEGER NOT NULL,
+        answer_text     TEXT NOT NULL,
+        intention       TEXT NOT NULL
+            CHECK (intention IN ('very_good', 'good', 'medium', 'bad', 'very_bad', 'neutral')),
+        PRIMARY KEY (review_seq, position)
+    ) WITHOUT ROWID;
+
+    -- One row per local hour, question and answer item; answer_item_id -1 counts the reviews
+    -- that answered the question at all. Kept forever: the dashboard's history.
+    CREATE TABLE hourly_counts (
+        local_day       TEXT NOT NULL,
+        local_hour      INTEGER NOT NULL,
+        field_code      TEXT NOT NULL,
+        answer_item_id  INTEGER NOT NULL,
+        count           INTEGER NOT NULL CHECK (count >= 0),
+        PRIMARY KEY (local_day, local_hour, field_code, answer_item_id)
+    ) WITHOUT ROWID;
+
+    CREATE TABLE meta (
+        key     TEXT PRIMARY KEY,
+        value   TEXT NOT NULL
+    ) WITHOUT ROWID;
+    "#,
+];
+
+/// Brings the schema up to date. Returns the version before and after.
+pub fn migrate(conn: &mut Connection) -> rusqlite::Result<(usize, usize)> {
+    let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+    let before: i64 = tx.query_row("PRAGMA user_version", [], |row| row.get(0))?;
+    let before = usize::try_from(before).unwrap_or(0);
+    for sql in MIGRATIONS.iter().skip(before) {
+        tx.execute_batch(sql)?;
+    }
+    let after = MIGRATIONS.len().max(before);
+    if after != before {
+        tx.pragma_update(None, "user_version", after as i64)?;
+    }
+    tx.commit()?;
+    Ok((before, after))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn migrations_validate() {
+        let mut conn = Connection::open_in_memory().unwrap();
+        conn.pragma_update(None, "foreign_keys", true).unwrap();
+        assert_eq!(migrate(&mut conn).unwrap(), (0, MIGRATIONS.len()));
+        // Running again is a no-op.
+        assert_eq!(migrate(&mut conn).unwrap(), (MIGRATIONS.len(), MIGRATIONS.len()));
+        let check: String = conn.query_row("PRAGMA integrity_check", [], |r| r.get(0)).unwrap();
+        assert_eq!(check, "ok");
+        let fk_problems: i64 =
+            conn.query_row("SELECT count(*) FROM pragma_foreign_key_check", [], |r| r.get(0)).unwrap();
+        assert_eq!(fk_problems, 0);
+        // Every migration's statements are complete SQL.
+        for sql in MIGRATIONS {
+            assert!(rusqlite::Connection::open_in_memory().unwrap().execute_batch(sql).is_ok());
+        }
+    }
+}

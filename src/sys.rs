@@ -1,0 +1,33 @@
+//! Small facts about the machine: free disk space and uptime.
+
+use std::ffi::CString;
+use std::os::unix::ffi::OsStrExt;
+use std::path::Path;
+
+/// Bytes available to unprivileged writers on the file system holding `path`.
+pub fn disk_free_bytes(path: &Path) -> Option<u64> {
+    let c_path = CString::new(path.as_os_str().as_bytes()).ok()?;
+    // SAFETY: `stat` is a plain C struct, written by statvfs on success only.
+    let mut stat: libc::statvfs = unsafe { std::mem::zeroed() };
+    let rc = unsafe { libc::statvfs(c_path.as_ptr(), &mut stat) };
+    (rc == 0).then(|| stat.f_bavail as u64 * stat.f_frsize as u64)
+}
+
+/// Seconds since the machine booted.
+pub fn uptime_s() -> Option<u64> {
+    let text = std::fs::read_to_string("/proc/uptime").ok()?;
+    let first = text.split_whitespace().next()?;
+    first.parse::<f64>().ok().map(|s| s as u64)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reads_disk_and_uptime() {
+        assert!(disk_free_bytes(Path::new("/")).is_some());
+        assert!(disk_free_bytes(Path::new("/does/not/exist")).is_none());
+        assert!(uptime_s().is_some());
+    }
+}
