@@ -117,7 +117,7 @@ pub fn rate(app: &App, args: &RateArgs, out: &mut dyn Write) -> Result<()> {
     };
     // Validate before touching the disk: a bad invocation must not create a store.
     kiosk::build_review(&app.config.survey, &app.clock(), &draft)?;
-    let mut store = app.open_store(Integrity::Trust)?;
+    let mut store = app.open_store(Integrity::Trust).context("avis non enregistré")?;
     let review = kiosk::commit_review(&mut store, &app.config.survey, &app.clock(), &draft)?;
     writeln!(out, "{}", review.client_review_id)?;
     Ok(())

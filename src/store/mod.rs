@@ -33,7 +33,7 @@ const BUSY_TIMEOUT: Duration = Duration::from_secs(10);
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
     #[error(
-        "disque plein : l'avis n'a pas été enregistré ; ce qui était déjà enregistré est intact. Libérez de la place dans {0}"
+        "disque plein ({0}) : rien n'a pu y être écrit ; ce qui était déjà enregistré est intact. Libérez de la place : l'écriture reprendra d'elle-même"
     )]
     DiskFull(PathBuf),
     #[error(
@@ -319,6 +319,48 @@ impl Store {
         add_counts(&tx, &day, hour, &review.answers, 1).map_err(err)?;
         tx.commit().map_err(err)?;
         Ok(seq)
+    }
+
+    /// Marks pending reviews as held by the platform (`accepted` or `duplicate`). Reviews that are
+    /// no longer pending are left as they are. Returns how many changed.
+    pub fn mark_uploaded(&mut self, results: &[(Uuid, String)], at: DateTime<Utc>) -> Result<usize> {
+        self.finish_pending(results, |tx, id, platform_id| {
+            tx.prepare_cached(
+                "UPDATE reviews SET status = 'uploaded', platform_review_id = ?2, uploaded_at_ms = ?3
+                 WHERE client_review_id = ?1 AND status = 'pending'",
+            )?
+            .execute(params![id.to_string(), platform_id, at.timestamp_millis()])
+        })
+    }
+
+    /// Marks pending reviews as refused by the platform for good, with the reason. They are
+    /// kept, shown to the site manager, and never sent again automatically.
+    pub fn mark_rejected(&mut self, results: &[(Uuid, String)], at: DateTime<Utc>) -> Result<usize> {
+        self.finish_pending(results, |tx, id, reason| {
+            tx.prepare_cached(
+                "UPDATE reviews SET status = 'rejected', rejected_reason = ?2, rejected_at_ms = ?3
+                 WHERE client_review_id = ?1 AND status = 'pending'",
+            )?
+            .execute(params![id.to_string(), reason, at.timestamp_millis()])
+        })
+    }
+
+    fn finish_pending(
+        &mut self,
+        results: &[(Uuid, String)],
+        update: impl Fn(&Connection, &Uuid, &str) -> rusqlite::Result<usize>,
+    ) -> Result<usize> {
+        let mut changed = 0;
+        for chunk in results.chunks(MAX_WRITE_BATCH) {
+            let path = self.path.clone();
+            let err = |e| StoreError::classify(&path, e);
+            let tx = self.conn.transaction_with_behavior(TransactionBehavior::Immediate).map_err(err)?;
+            for (id, text) in chunk {
+                changed += update(&tx, id, text).map_err(err)?;
+            }
+            tx.commit().map_err(err)?;
+        }
+        Ok(changed)
     }
 
     /// Counts per question and answer item over a range of local days.
@@ -690,11 +732,20 @@ fn local_day_hour(at: &DateTime<FixedOffset>) -> (String, u32) {
 }
 
 fn add_counts(tx: &Connection, day: &str, hour: u32, answers: &[Answer], delta: i64) -> rusqlite::Result<()> {
-    let mut upsert = tx.prepare_cached(
-        "INSERT INTO hourly_counts (local_day, local_hour, field_code, answer_item_id, count)
-         VALUES (?1, ?2, ?3, ?4, ?5)
-         ON CONFLICT DO UPDATE SET count = count + excluded.count",
-    )?;
+    // An upsert checks its proposed row first, so a decrement is a plain update (the row exists:
+    // the increment that it undoes made it).
+    let mut upsert = if delta >= 0 {
+        tx.prepare_cached(
+            "INSERT INTO hourly_counts (local_day, local_hour, field_code, answer_item_id, count)
+             VALUES (?1, ?2, ?3, ?4, ?5)
+             ON CONFLICT DO UPDATE SET count = count + excluded.count",
+        )?
+    } else {
+        tx.prepare_cached(
+            "UPDATE hourly_counts SET count = count + ?5
+             WHERE local_day = ?1 AND local_hour = ?2 AND field_code = ?3 AND answer_item_id = ?4",
+        )?
+    };
     let mut seen_codes: Vec<&str> = Vec::with_capacity(answers.len());
     for answer in answers {
         upsert.execute(params![day, hour, answer.field_code, answer.answer_item_id, delta])?;

@@ -1,0 +1,85 @@
+//! Helpers shared by the integration tests.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+pub const BORNE: &str = env!("CARGO_BIN_EXE_borne");
+
+/// A scratch directory removed at the end of the test.
+pub struct Scratch(pub PathBuf);
+
+impl Scratch {
+    pub fn new(name: &str) -> Scratch {
+        let dir = std::env::temp_dir().join(format!(
+            "borne-it-{name}-{}-{}",
+            std::process::id(),
+            std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_nanos()
+        ));
+        std::fs::create_dir_all(&dir).unwrap();
+        Scratch(dir)
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.0
+    }
+}
+
+impl Drop for Scratch {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+/// `borne --data-dir DIR …` with no configuration file from the environment.
+pub fn borne(data_dir: &Path) -> Command {
+    let mut cmd = Command::new(BORNE);
+    cmd.env_remove("BORNE_CONFIG").env_remove("STATE_DIRECTORY").arg("--data-dir").arg(data_dir);
+    cmd
+}
+
+pub fn run_ok(cmd: &mut Command) -> String {
+    let out = cmd.output().expect("binary runs");
+    assert!(
+        out.status.success(),
+        "{cmd:?} failed: {}\nstdout: {}\nstderr: {}",
+        out.status,
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout).expect("utf-8 output")
+}
+
+pub fn run_err(cmd: &mut Command) -> Output {
+    let out = cmd.output().expect("binary runs");
+    assert!(!out.status.success(), "{cmd:?} should have failed; stdout: {}", String::from_utf8_lossy(&out.stdout));
+    out
+}
+
+/// Every client_review_id stored, read straight from the SQLite file.
+pub fn stored_ids(data_dir: &Path) -> Vec<String> {
+    let conn = rusqlite::Connection::open(data_dir.join("borne.db")).unwrap();
+    let mut stmt = conn.prepare("SELECT client_review_id FROM reviews ORDER BY seq").unwrap();
+    stmt.query_map([], |r| r.get(0)).unwrap().collect::<Result<_, _>>().unwrap()
+}
+
+/// A small deterministic generator, so failures can be replayed from the printed seed.
+pub struct Lcg(pub u64);
+
+impl Lcg {
+    pub fn next(&mut self) -> u64 {
+        self.0 = self.0.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+        self.0 >> 33
+    }
+
+    pub fn below(&mut self, n: u64) -> u64 {
+        self.next() % n
+    }
+}
+
+pub fn seed() -> u64 {
+    let seed = std::env::var("BORNE_TEST_SEED").ok().and_then(|s| s.parse().ok()).unwrap_or_else(|| {
+        std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_nanos() as u64
+    });
+    eprintln!("BORNE_TEST_SEED={seed}");
+    seed
+}

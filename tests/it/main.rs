@@ -1,0 +1,4 @@
+//! Integration tests: the built binaries, run as a user runs them, on real files.
+
+mod common;
+mod foundation;
