@@ -11,7 +11,12 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     init_logging();
     let mut stdout = std::io::stdout().lock();
-    match dispatch(&cli, &mut stdout) {
+    let result = dispatch(&cli, &mut stdout);
+    // For the benchmarks: the peak memory of this very process.
+    if std::env::var_os("BORNE_REPORT_PEAK_RSS").is_some() {
+        eprintln!("peak_rss_kib={}", borne::sys::peak_rss_kib().unwrap_or(0));
+    }
+    match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(error) => {
             let _ = stdout.flush();

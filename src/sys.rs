@@ -20,6 +20,14 @@ pub fn uptime_s() -> Option<u64> {
     first.parse::<f64>().ok().map(|s| s as u64)
 }
 
+/// This process's peak resident memory (`VmHWM`), in KiB. Unlike `ru_maxrss`, it starts afresh
+/// at exec, so it does not include the parent's memory.
+pub fn peak_rss_kib() -> Option<u64> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
+    line.split_whitespace().nth(1)?.parse().ok()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -29,5 +37,6 @@ mod tests {
         assert!(disk_free_bytes(Path::new("/")).is_some());
         assert!(disk_free_bytes(Path::new("/does/not/exist")).is_none());
         assert!(uptime_s().is_some());
+        assert!(peak_rss_kib().is_some_and(|kib| kib > 0));
     }
 }

@@ -9,6 +9,9 @@
 //! - A corrupt file is moved aside, never deleted.
 
 mod migrations;
+mod outbox;
+
+pub use outbox::{OpenBatch, UplinkStatus};
 
 pub use migrations::MIGRATIONS;
 
@@ -263,62 +266,36 @@ impl Store {
     pub fn insert_review(&mut self, review: &Review) -> Result<i64> {
         let path = self.path.clone();
         let err = |e| StoreError::classify(&path, e);
-        let satisfaction = review
-            .satisfaction()
-            .map(|a| a.answer_item_id)
-            .ok_or_else(|| StoreError::Decode("a review needs a satisfaction answer".into()))?;
-        let (day, hour) = local_day_hour(&review.submitted_at);
         let tx = self.conn.transaction_with_behavior(TransactionBehavior::Immediate).map_err(err)?;
-        let inserted = tx
-            .prepare_cached(
-                "INSERT INTO reviews (client_review_id, submitted_at_ms, utc_offset_s, local_day, local_hour,
-                    clock, boot_id, boottime_ms, language, satisfaction)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)
-                 ON CONFLICT (client_review_id) DO NOTHING",
-            )
-            .and_then(|mut stmt| {
-                stmt.execute(params![
-                    review.client_review_id.to_string(),
-                    review.submitted_at.timestamp_millis(),
-                    review.submitted_at.offset().local_minus_utc(),
-                    day,
-                    hour,
-                    review.clock.as_str(),
-                    review.boot.as_ref().map(|b| b.boot_id.as_str()),
-                    review.boot.as_ref().map(|b| b.boottime_ms),
-                    review.language,
-                    satisfaction,
-                ])
-            })
-            .map_err(err)?;
-        if inserted == 0 {
-            return Err(StoreError::DuplicateId(review.client_review_id));
-        }
-        let seq = tx.last_insert_rowid();
-        {
-            let mut insert_answer = tx
-                .prepare_cached(
-                    "INSERT INTO answers (review_seq, position, field_code, kind, answer_item_id, answer_text, intention)
-                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
-                )
-                .map_err(err)?;
-            for (position, answer) in review.answers.iter().enumerate() {
-                insert_answer
-                    .execute(params![
-                        seq,
-                        position as i64,
-                        answer.field_code,
-                        answer.kind.as_str(),
-                        answer.answer_item_id,
-                        answer.answer_text,
-                        answer.intention.as_str(),
-                    ])
-                    .map_err(err)?;
-            }
-        }
-        add_counts(&tx, &day, hour, &review.answers, 1).map_err(err)?;
+        let seq = insert_in(&tx, review).map_err(|e| match e {
+            InsertError::Duplicate => StoreError::DuplicateId(review.client_review_id),
+            InsertError::NoSatisfaction => StoreError::Decode("a review needs a satisfaction answer".into()),
+            InsertError::Sqlite(e) => err(e),
+        })?;
         tx.commit().map_err(err)?;
         Ok(seq)
+    }
+
+    /// Imports many reviews in one transaction (benchmarks, demo data, migrations from another
+    /// kiosk). Not for a running kiosk: the transaction is as large as the slice. Reviews whose
+    /// id is already stored are skipped; returns how many were added.
+    pub fn import_reviews(&mut self, reviews: &[Review]) -> Result<usize> {
+        let path = self.path.clone();
+        let err = |e| StoreError::classify(&path, e);
+        let tx = self.conn.transaction_with_behavior(TransactionBehavior::Immediate).map_err(err)?;
+        let mut added = 0;
+        for review in reviews {
+            match insert_in(&tx, review) {
+                Ok(_) => added += 1,
+                Err(InsertError::Duplicate) => {}
+                Err(InsertError::NoSatisfaction) => {
+                    return Err(StoreError::Decode(format!("review {} has no satisfaction", review.client_review_id)));
+                }
+                Err(InsertError::Sqlite(e)) => return Err(err(e)),
+            }
+        }
+        tx.commit().map_err(err)?;
+        Ok(added)
     }
 
     /// Marks pending reviews as held by the platform (`accepted` or `duplicate`). Reviews that are
@@ -450,44 +427,28 @@ impl Store {
 
     /// The outbox at a glance.
     pub fn outbox_summary(&self) -> Result<OutboxSummary> {
-        let row = self
-            .conn
-            .query_row(
-                "SELECT count(*),
-                        coalesce(sum(status = 'pending'), 0),
-                        coalesce(sum(status = 'uploaded'), 0),
-                        coalesce(sum(status = 'rejected'), 0),
-                        max(submitted_at_ms),
-                        coalesce(sum(clock = 'unsynced'), 0)
-                 FROM reviews",
-                [],
-                |row| {
-                    Ok((
-                        row.get::<_, i64>(0)?,
-                        row.get::<_, i64>(1)?,
-                        row.get::<_, i64>(2)?,
-                        row.get::<_, i64>(3)?,
-                        row.get::<_, Option<i64>>(4)?,
-                        row.get::<_, i64>(5)?,
-                    ))
-                },
-            )
-            .map_err(|e| self.err(e))?;
-        let oldest_pending: Option<i64> = self
-            .conn
-            .query_row("SELECT submitted_at_ms FROM reviews WHERE status = 'pending' ORDER BY seq LIMIT 1", [], |r| {
-                r.get(0)
-            })
-            .optional()
-            .map_err(|e| self.err(e))?;
+        // Each figure comes from an index (partial ones for the small sets), so the summary
+        // costs the same at a thousand or a million reviews.
+        let count = |sql: &str| -> Result<u64> {
+            self.conn.query_row(sql, [], |r| r.get::<_, i64>(0)).map(|n| n.max(0) as u64).map_err(|e| self.err(e))
+        };
+        // Reviews are never deleted and `seq` is SQLite's max + 1: the largest seq is the count.
+        let total = count("SELECT coalesce(max(seq), 0) FROM reviews")?;
+        let pending = count("SELECT count(*) FROM reviews WHERE status = 'pending'")?;
+        let rejected = count("SELECT count(*) FROM reviews WHERE status = 'rejected'")?;
+        let unsynced_clock = count("SELECT count(*) FROM reviews WHERE clock = 'unsynced'")?;
+        let at = |sql: &str| -> Result<Option<DateTime<Utc>>> {
+            let ms: Option<i64> = self.conn.query_row(sql, [], |r| r.get(0)).optional().map_err(|e| self.err(e))?;
+            Ok(ms.and_then(DateTime::from_timestamp_millis))
+        };
         Ok(OutboxSummary {
-            total: row.0 as u64,
-            pending: row.1 as u64,
-            uploaded: row.2 as u64,
-            rejected: row.3 as u64,
-            oldest_pending_at: oldest_pending.and_then(DateTime::from_timestamp_millis),
-            last_review_at: row.4.and_then(DateTime::from_timestamp_millis),
-            unsynced_clock: row.5 as u64,
+            total,
+            pending,
+            uploaded: total.saturating_sub(pending + rejected),
+            rejected,
+            oldest_pending_at: at("SELECT submitted_at_ms FROM reviews WHERE status = 'pending' ORDER BY seq LIMIT 1")?,
+            last_review_at: at("SELECT submitted_at_ms FROM reviews ORDER BY seq DESC LIMIT 1")?,
+            unsynced_clock,
         })
     }
 
@@ -507,10 +468,7 @@ impl Store {
             StatusFilter::Uploaded => "AND r.status = 'uploaded'",
         };
         let sql = format!(
-            "SELECT r.seq, r.client_review_id, r.submitted_at_ms, r.utc_offset_s, r.clock, r.clock_corrected,
-                    r.boot_id, r.boottime_ms, r.language, r.status, r.platform_review_id, r.uploaded_at_ms,
-                    r.rejected_reason, r.rejected_at_ms, r.comment_erased_at_ms,
-                    a.field_code, a.kind, a.answer_item_id, a.answer_text, a.intention
+            "SELECT {REVIEW_COLUMNS}, a.field_code, a.kind, a.answer_item_id, a.answer_text, a.intention
              FROM reviews r LEFT JOIN answers a ON a.review_seq = r.seq
              WHERE r.local_day BETWEEN ?1 AND ?2 {status_clause}
              ORDER BY r.seq, a.position"
@@ -551,21 +509,20 @@ impl Store {
             .query_row("SELECT seq FROM reviews WHERE client_review_id = ?1", [id.to_string()], |r| r.get(0))
             .optional()
             .map_err(|e| self.err(e))?;
-        let Some(seq) = seq else { return Ok(None) };
-        let mut found = None;
-        let local_day: String = self
-            .conn
-            .query_row("SELECT local_day FROM reviews WHERE seq = ?1", [seq], |r| r.get(0))
-            .map_err(|e| self.err(e))?;
-        let day = NaiveDate::parse_from_str(&local_day, "%Y-%m-%d").ok();
-        self.for_each_review(StatusFilter::All, DayRange { since: day, until: day }, |r| {
-            if r.seq == seq {
-                found = Some(r);
-            }
-            Ok(())
-        })
-        .map_err(|e| StoreError::Decode(e.to_string()))?;
-        Ok(found)
+        match seq {
+            Some(seq) => self.review_by_seq(seq),
+            None => Ok(None),
+        }
+    }
+
+    pub(crate) fn review_by_seq(&self, seq: i64) -> Result<Option<StoredReview>> {
+        let sql = format!("SELECT {REVIEW_COLUMNS} FROM reviews r WHERE r.seq = ?1");
+        let mut stmt = self.conn.prepare_cached(&sql).map_err(|e| self.err(e))?;
+        let mut rows = stmt.query([seq]).map_err(|e| self.err(e))?;
+        let Some(row) = rows.next().map_err(|e| self.err(e))? else { return Ok(None) };
+        let mut review = decode_review(row)?;
+        review.review.answers = answers_of(&self.conn, seq).map_err(|e| self.err(e))?;
+        Ok(Some(review))
     }
 
     /// Erases the comment text of uploaded reviews submitted more than `days` days before `now`.
@@ -626,6 +583,7 @@ impl Store {
                     .prepare_cached(
                         "SELECT seq, boottime_ms, local_day, local_hour FROM reviews
                          WHERE status = 'pending' AND clock = 'unsynced' AND boot_id = ?1 AND boottime_ms IS NOT NULL
+                           AND batch_id IS NULL
                          ORDER BY seq LIMIT ?2",
                     )
                     .map_err(err)?;
@@ -686,6 +644,69 @@ impl Store {
         &self.conn
     }
 }
+
+enum InsertError {
+    Duplicate,
+    NoSatisfaction,
+    Sqlite(rusqlite::Error),
+}
+
+impl From<rusqlite::Error> for InsertError {
+    fn from(e: rusqlite::Error) -> Self {
+        InsertError::Sqlite(e)
+    }
+}
+
+/// Inserts a review, its answers and its counts inside the caller's transaction.
+fn insert_in(tx: &Connection, review: &Review) -> std::result::Result<i64, InsertError> {
+    let satisfaction = review.satisfaction().map(|a| a.answer_item_id).ok_or(InsertError::NoSatisfaction)?;
+    let (day, hour) = local_day_hour(&review.submitted_at);
+    let inserted = tx
+        .prepare_cached(
+            "INSERT INTO reviews (client_review_id, submitted_at_ms, utc_offset_s, local_day, local_hour,
+                clock, boot_id, boottime_ms, language, satisfaction)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)
+             ON CONFLICT (client_review_id) DO NOTHING",
+        )?
+        .execute(params![
+            review.client_review_id.to_string(),
+            review.submitted_at.timestamp_millis(),
+            review.submitted_at.offset().local_minus_utc(),
+            day,
+            hour,
+            review.clock.as_str(),
+            review.boot.as_ref().map(|b| b.boot_id.as_str()),
+            review.boot.as_ref().map(|b| b.boottime_ms),
+            review.language,
+            satisfaction,
+        ])?;
+    if inserted == 0 {
+        return Err(InsertError::Duplicate);
+    }
+    let seq = tx.last_insert_rowid();
+    let mut insert_answer = tx.prepare_cached(
+        "INSERT INTO answers (review_seq, position, field_code, kind, answer_item_id, answer_text, intention)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+    )?;
+    for (position, answer) in review.answers.iter().enumerate() {
+        insert_answer.execute(params![
+            seq,
+            position as i64,
+            answer.field_code,
+            answer.kind.as_str(),
+            answer.answer_item_id,
+            answer.answer_text,
+            answer.intention.as_str(),
+        ])?;
+    }
+    add_counts(tx, &day, hour, &review.answers, 1)?;
+    Ok(seq)
+}
+
+/// The columns `decode_review` reads, in its order.
+const REVIEW_COLUMNS: &str = "r.seq, r.client_review_id, r.submitted_at_ms, r.utc_offset_s, r.clock, r.clock_corrected,
+    r.boot_id, r.boottime_ms, r.language, r.status, r.platform_review_id, r.uploaded_at_ms,
+    r.rejected_reason, r.rejected_at_ms, r.comment_erased_at_ms";
 
 /// Answer item id of the per-question respondent count in `hourly_counts`.
 const RESPONDENTS: i64 = -1;

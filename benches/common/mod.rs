@@ -1,0 +1,149 @@
+//! Helpers shared by the benchmarks: machine facts, percentiles, peak memory of a child
+//! process, synthetic reviews, and writing a section of `docs/benchmarks.md`.
+
+#![allow(dead_code)]
+
+use borne::review::{Answer, AnswerKind, ClockState, Intention, Review, SATISFACTION, VERBATIM};
+use chrono::{DateTime, Duration, FixedOffset, TimeZone, Utc};
+use std::path::Path;
+use std::process::Command;
+use std::time::Duration as StdDuration;
+
+pub struct Lcg(pub u64);
+
+impl Lcg {
+    pub fn next(&mut self) -> u64 {
+        self.0 = self.0.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+        self.0 >> 33
+    }
+    pub fn below(&mut self, n: u64) -> u64 {
+        self.next() % n
+    }
+}
+
+/// A realistic year of reviews: weekdays, office hours, 60 % good, 25 % medium, 15 % bad,
+/// follow-ups after bad and medium, a comment on one review in five.
+pub fn synthetic_review(rng: &mut Lcg, end: DateTime<Utc>, days: i64) -> Review {
+    let paris = FixedOffset::east_opt(3600).unwrap();
+    let day = rng.below(days as u64) as i64;
+    let minute = 8 * 60 + rng.below(10 * 60) as i64;
+    let at = end - Duration::days(day) - Duration::hours(24) + Duration::minutes(minute);
+    let local = paris.from_utc_datetime(&at.naive_utc());
+    let roll = rng.below(100);
+    let satisfaction = if roll < 60 {
+        3
+    } else if roll < 85 {
+        2
+    } else {
+        1
+    };
+    let labels = ["Pas bien", "Moyen", "Très bien"];
+    let intentions = [Intention::Bad, Intention::Medium, Intention::Good];
+    let mut answers = vec![Answer {
+        field_code: SATISFACTION.into(),
+        kind: AnswerKind::Radio,
+        answer_item_id: satisfaction,
+        answer_text: labels[(satisfaction - 1) as usize].into(),
+        intention: intentions[(satisfaction - 1) as usize],
+    }];
+    if satisfaction < 3 {
+        let item = 1 + rng.below(6) as i64;
+        answers.push(Answer {
+            field_code: "kiosk_motif".into(),
+            kind: AnswerKind::Checkbox,
+            answer_item_id: item,
+            answer_text: [
+                "L'attente",
+                "L'accueil",
+                "Les informations reçues",
+                "L'orientation",
+                "Les locaux",
+                "Autre chose",
+            ][(item - 1) as usize]
+                .into(),
+            intention: Intention::Neutral,
+        });
+    }
+    if rng.below(5) == 0 {
+        answers.push(Answer {
+            field_code: VERBATIM.into(),
+            kind: AnswerKind::Text,
+            answer_item_id: 0,
+            answer_text: "Accueil correct mais beaucoup d'attente ce matin, il faudrait un guichet de plus.".into(),
+            intention: Intention::Neutral,
+        });
+    }
+    Review {
+        client_review_id: uuid::Uuid::now_v7(),
+        submitted_at: local,
+        clock: ClockState::Synced,
+        boot: None,
+        language: "fr".into(),
+        answers,
+    }
+}
+
+pub fn percentile(sorted: &[StdDuration], p: f64) -> StdDuration {
+    if sorted.is_empty() {
+        return StdDuration::ZERO;
+    }
+    let index = ((sorted.len() as f64 - 1.0) * p).round() as usize;
+    sorted[index.min(sorted.len() - 1)]
+}
+
+pub fn ms(d: StdDuration) -> String {
+    format!("{:.3}", d.as_secs_f64() * 1000.0)
+}
+
+/// CPU model, cores, memory, kernel, rustc: what a reader needs to compare figures.
+pub fn machine() -> String {
+    let cpu = std::fs::read_to_string("/proc/cpuinfo")
+        .ok()
+        .and_then(|t| {
+            t.lines()
+                .find(|l| l.starts_with("model name"))
+                .map(|l| l.split(':').nth(1).unwrap_or("").trim().to_string())
+        })
+        .unwrap_or_else(|| "unknown CPU".into());
+    let cores = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1);
+    let mem_gib = std::fs::read_to_string("/proc/meminfo")
+        .ok()
+        .and_then(|t| t.lines().next().and_then(|l| l.split_whitespace().nth(1)).and_then(|kb| kb.parse::<f64>().ok()))
+        .map(|kb| kb / 1024.0 / 1024.0)
+        .unwrap_or(0.0);
+    let rustc = Command::new("rustc")
+        .arg("--version")
+        .output()
+        .ok()
+        .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_string())
+        .unwrap_or_default();
+    let kernel = std::fs::read_to_string("/proc/sys/kernel/osrelease").unwrap_or_default();
+    format!("{cpu}, {cores} cores, {mem_gib:.0} GiB RAM, Linux {}, {rustc}", kernel.trim())
+}
+
+/// Runs `borne` to completion and returns (exit success, its peak resident memory in KiB, as
+/// it reports it with `BORNE_REPORT_PEAK_RSS`).
+pub fn peak_rss_kib(cmd: &mut Command) -> (bool, u64) {
+    let out = cmd.env("BORNE_REPORT_PEAK_RSS", "1").stdout(std::process::Stdio::null()).output().expect("spawn");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    let kib =
+        stderr.lines().find_map(|l| l.strip_prefix("peak_rss_kib=")).and_then(|v| v.trim().parse().ok()).unwrap_or(0);
+    (out.status.success(), kib)
+}
+
+/// Replaces the section between `<!-- bench:NAME:begin -->` and `<!-- bench:NAME:end -->` in
+/// docs/benchmarks.md (appending it if absent).
+pub fn write_section(name: &str, body: &str) {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("docs/benchmarks.md");
+    let text = std::fs::read_to_string(&path).unwrap_or_else(|_| "# Benchmarks\n".into());
+    let begin = format!("<!-- bench:{name}:begin -->");
+    let end = format!("<!-- bench:{name}:end -->");
+    let section = format!("{begin}\n{}\n{end}", body.trim_end());
+    let new = match (text.find(&begin), text.find(&end)) {
+        (Some(b), Some(e)) if e > b => format!("{}{}{}", &text[..b], section, &text[e + end.len()..]),
+        _ => format!("{}\n{}\n", text.trim_end(), section),
+    };
+    std::fs::write(&path, new).expect("write docs/benchmarks.md");
+    println!("{body}");
+    println!("(written to {})", path.display());
+}

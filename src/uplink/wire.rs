@@ -1,0 +1,122 @@
+//! The wire types of upload contract v1 (docs/upload-contract.md), shared by the kiosk's
+//! uploader and the reference receiver.
+//!
+//! Invariant: only `uplink` knows the wire format; the receiver reuses these types.
+
+use crate::review::{Answer, Review};
+use serde::{Deserialize, Serialize};
+
+pub const SCHEMA_VERSION: u32 = 1;
+/// At most this many reviews in one batch.
+pub const MAX_BATCH_REVIEWS: usize = 500;
+/// At most this many bytes of JSON in one batch, before compression.
+pub const MAX_BATCH_BYTES: usize = 1024 * 1024;
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Source {
+    pub device_id: String,
+    pub product_id: u64,
+    pub form_id: u64,
+    pub button_id: u64,
+    pub app_version: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct WireAnswer {
+    pub field_code: String,
+    pub kind: String,
+    pub answer_item_id: i64,
+    pub answer_text: String,
+    pub intention: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct WireReview {
+    pub client_review_id: String,
+    pub submitted_at: String,
+    pub clock: String,
+    pub language: String,
+    pub answers: Vec<WireAnswer>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BatchBody {
+    pub schema_version: u32,
+    pub batch_id: String,
+    pub source: Source,
+    pub reviews: Vec<WireReview>,
+}
+
+impl WireAnswer {
+    pub fn from_answer(a: &Answer) -> WireAnswer {
+        WireAnswer {
+            field_code: a.field_code.clone(),
+            kind: a.kind.as_str().to_string(),
+            answer_item_id: a.answer_item_id,
+            answer_text: a.answer_text.clone(),
+            intention: a.intention.as_str().to_string(),
+        }
+    }
+}
+
+impl WireReview {
+    pub fn from_review(r: &Review) -> WireReview {
+        WireReview {
+            client_review_id: r.client_review_id.to_string(),
+            submitted_at: r.submitted_at.to_rfc3339_opts(chrono::SecondsFormat::Secs, false),
+            clock: r.clock.as_str().to_string(),
+            language: r.language.clone(),
+            answers: r.answers.iter().map(WireAnswer::from_answer).collect(),
+        }
+    }
+}
+
+/// One review's outcome in a `200 OK` response.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ReviewResult {
+    pub client_review_id: String,
+    pub status: ResultStatus,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub review_id: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub retryable: Option<bool>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error: Option<ErrorBody>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ResultStatus {
+    Accepted,
+    Duplicate,
+    Rejected,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BatchResponse {
+    pub results: Vec<ReviewResult>,
+}
+
+/// JDMA's error shape, for whole-batch errors and rejected reviews.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ErrorBody {
+    pub message: String,
+    pub code: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub issues: Option<Vec<serde_json::Value>>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Heartbeat {
+    pub device_id: String,
+    pub app_version: String,
+    pub pending: u64,
+    pub oldest_pending_at: Option<String>,
+    pub last_upload_at: Option<String>,
+    pub disk_free_bytes: Option<u64>,
+    pub uptime_s: Option<u64>,
+}
+
+pub fn app_version() -> String {
+    format!("borne/{}", env!("CARGO_PKG_VERSION"))
+}
