@@ -23,7 +23,7 @@ fn draft(i: usize) -> ReviewDraft {
     ReviewDraft {
         satisfaction: (i % 3) as i64 + 1,
         answers: if i % 3 < 2 { vec![("kiosk_motif".into(), (i % 6) as i64 + 1)] } else { vec![] },
-        comment: (i % 5 == 0).then(|| "Accueil rapide et aimable, merci.".to_string()),
+        comment: i.is_multiple_of(5).then(|| "Accueil rapide et aimable, merci.".to_string()),
         language: "fr".into(),
     }
 }

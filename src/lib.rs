@@ -11,3 +11,4 @@ pub mod redact;
 pub mod review;
 pub mod store;
 pub mod sys;
+pub mod uplink;

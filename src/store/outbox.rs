@@ -267,6 +267,17 @@ impl Store {
         Ok(())
     }
 
+    /// Reviews by their client ids, with answers, in the given order (unknown ids skipped).
+    pub fn reviews_by_ids(&self, ids: &[Uuid]) -> Result<Vec<StoredReview>> {
+        let mut found = Vec::with_capacity(ids.len());
+        for id in ids {
+            if let Some(r) = self.review(*id)? {
+                found.push(r);
+            }
+        }
+        Ok(found)
+    }
+
     /// Reviews by their seq, with answers, in the given order.
     fn reviews_by_seq(&self, seqs: &[i64]) -> Result<Vec<StoredReview>> {
         let mut found = Vec::with_capacity(seqs.len());

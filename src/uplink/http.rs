@@ -1,0 +1,154 @@
+//! The HTTP side of the uploader: reqwest over rustls (system roots plus an optional extra CA),
+//! explicit timeouts, and the contract's status table turned into an `Outcome`.
+
+use super::plan::Outcome;
+use super::wire::{BatchResponse, ErrorBody, Heartbeat, app_version};
+use crate::config::UploadConfig;
+use crate::store::OpenBatch;
+use std::time::Duration;
+
+/// Sends batches and heartbeats somewhere.
+pub trait Transport {
+    fn send(&self, batch: &OpenBatch) -> impl std::future::Future<Output = Outcome> + Send;
+    fn heartbeat(&self, heartbeat: &Heartbeat) -> impl std::future::Future<Output = Result<(), String>> + Send;
+}
+
+pub struct HttpTransport {
+    client: reqwest::Client,
+    config: UploadConfig,
+}
+
+impl HttpTransport {
+    pub fn new(config: &UploadConfig) -> Result<HttpTransport, String> {
+        // reqwest is built without a default crypto provider: ring builds with a C compiler only.
+        let _ = rustls::crypto::ring::default_provider().install_default();
+        let mut builder = reqwest::Client::builder()
+            .connect_timeout(config.connect_timeout)
+            .timeout(config.request_timeout)
+            .user_agent(app_version())
+            .pool_idle_timeout(Duration::from_secs(60));
+        if let Some(ca) = &config.ca_file {
+            let pem = std::fs::read(ca).map_err(|e| format!("upload.ca_file {} illisible : {e}", ca.display()))?;
+            let certs = reqwest::Certificate::from_pem_bundle(&pem)
+                .map_err(|e| format!("upload.ca_file {} : certificat PEM invalide ({e})", ca.display()))?;
+            builder = builder.tls_certs_merge(certs);
+        }
+        let client = builder.build().map_err(|e| format!("client HTTP impossible à créer : {e}"))?;
+        Ok(HttpTransport { client, config: config.clone() })
+    }
+
+    fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.config.base_url)
+    }
+}
+
+/// `Retry-After`: a number of seconds or an HTTP date.
+pub fn parse_retry_after(value: &str, now: chrono::DateTime<chrono::Utc>) -> Option<Duration> {
+    let value = value.trim();
+    if let Ok(seconds) = value.parse::<u64>() {
+        return Some(Duration::from_secs(seconds.min(86_400)));
+    }
+    let at = chrono::DateTime::parse_from_rfc2822(value).ok()?;
+    let wait = at.with_timezone(&chrono::Utc) - now;
+    Some(wait.to_std().unwrap_or(Duration::ZERO).min(Duration::from_secs(86_400)))
+}
+
+fn error_message(body: &[u8]) -> String {
+    match serde_json::from_slice::<ErrorBody>(body) {
+        Ok(e) => format!("{} ({})", e.message, e.code),
+        Err(_) => String::from_utf8_lossy(&body[..body.len().min(200)]).trim().to_string(),
+    }
+}
+
+impl Transport for HttpTransport {
+    async fn send(&self, batch: &OpenBatch) -> Outcome {
+        let token = match self.config.read_token() {
+            Ok(token) => token,
+            Err(e) => return Outcome::AuthRefused(e),
+        };
+        let response = self
+            .client
+            .post(self.url("/v1/batches"))
+            .bearer_auth(token.expose())
+            .header(reqwest::header::CONTENT_TYPE, "application/json")
+            .header(reqwest::header::CONTENT_ENCODING, "gzip")
+            .header("Idempotency-Key", batch.batch_id.to_string())
+            .body(batch.body_gzip.clone())
+            .send()
+            .await;
+        let response = match response {
+            Ok(r) => r,
+            Err(e) if e.is_timeout() => return Outcome::Transient("la plateforme n'a pas répondu à temps".into()),
+            Err(e) if e.is_connect() => {
+                return Outcome::Transient(format!("plateforme injoignable ({})", self.config.base_url));
+            }
+            Err(e) => return Outcome::Transient(format!("échange interrompu avec la plateforme : {e}")),
+        };
+        let status = response.status().as_u16();
+        let retry_after = response
+            .headers()
+            .get(reqwest::header::RETRY_AFTER)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| parse_retry_after(v, chrono::Utc::now()));
+        let body = match response.bytes().await {
+            Ok(b) => b,
+            Err(e) if e.is_timeout() => return Outcome::Transient("la plateforme n'a pas répondu à temps".into()),
+            Err(_) => return Outcome::Transient(format!("réponse interrompue de la plateforme (HTTP {status})")),
+        };
+        match status {
+            200 => match serde_json::from_slice::<BatchResponse>(&body) {
+                Ok(parsed) => Outcome::Answered(parsed),
+                Err(_) => Outcome::Transient("réponse illisible de la plateforme (HTTP 200)".into()),
+            },
+            400 => Outcome::BadRequest(error_message(&body)),
+            401 | 403 => Outcome::AuthRefused(format!(
+                "jeton refusé par la plateforme (HTTP {status}) : vérifiez {} ; {}",
+                self.config.token_file.display(),
+                error_message(&body)
+            )),
+            409 => Outcome::Conflict(error_message(&body)),
+            413 => Outcome::TooLarge,
+            429 => Outcome::SlowDown { retry_after, message: "la plateforme demande de ralentir (HTTP 429)".into() },
+            503 if retry_after.is_some() => {
+                Outcome::SlowDown { retry_after, message: "plateforme indisponible (HTTP 503)".into() }
+            }
+            500..=599 => Outcome::Transient(format!("erreur de la plateforme (HTTP {status})")),
+            _ => Outcome::Transient(format!(
+                "réponse inattendue de la plateforme (HTTP {status}) : {}",
+                error_message(&body)
+            )),
+        }
+    }
+
+    async fn heartbeat(&self, heartbeat: &Heartbeat) -> Result<(), String> {
+        let token = self.config.read_token()?;
+        let response = self
+            .client
+            .post(self.url("/v1/heartbeats"))
+            .bearer_auth(token.expose())
+            .header(reqwest::header::CONTENT_TYPE, "application/json")
+            .body(serde_json::to_vec(heartbeat).unwrap_or_default())
+            .send()
+            .await
+            .map_err(|e| format!("signal de vie non envoyé : {e}"))?;
+        if response.status().is_success() {
+            Ok(())
+        } else {
+            Err(format!("signal de vie refusé (HTTP {})", response.status().as_u16()))
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn retry_after_in_seconds_or_http_date() {
+        let now: chrono::DateTime<chrono::Utc> = "2026-03-14T10:00:00Z".parse().unwrap();
+        assert_eq!(parse_retry_after("120", now), Some(Duration::from_secs(120)));
+        assert_eq!(parse_retry_after("Sat, 14 Mar 2026 10:01:30 GMT", now), Some(Duration::from_secs(90)));
+        assert_eq!(parse_retry_after("Sat, 14 Mar 2026 09:00:00 GMT", now), Some(Duration::ZERO));
+        assert_eq!(parse_retry_after("soon", now), None);
+    }
+}

@@ -1,0 +1,336 @@
+//! Upload to the national platform, exactly once (docs/upload-contract.md).
+//!
+//! The uploader owns its own store connection and runs on its own thread (or as
+//! `borne upload`), so it never blocks the visitor's screen. Each step:
+//! 1. the oldest open batch is sent again, or a new one is built from the oldest pending
+//!    reviews and committed (id, members, exact gzip body) before it is sent;
+//! 2. the answer is classified (`plan::Outcome`) and turned into an `Action` by a pure function;
+//! 3. the action is applied to the store in one transaction.
+//!
+//! Invariant: a review leaves `pending` only through an `accepted`, `duplicate` or `rejected`
+//! result, and a retry always resends the same key with the same bytes.
+
+pub mod http;
+pub mod plan;
+pub mod wire;
+
+use crate::clock::Clock;
+use crate::config::UploadConfig;
+use crate::store::{OpenBatch, Store, StoreError, StoredReview, UplinkStatus};
+use chrono::{DateTime, Utc};
+use flate2::Compression;
+use flate2::write::GzEncoder;
+use http::Transport;
+use plan::{Action, Outcome, RetryPolicy, plan};
+use std::io::Write;
+use std::time::Duration;
+use uuid::Uuid;
+use wire::{BatchBody, MAX_BATCH_BYTES, MAX_BATCH_REVIEWS, SCHEMA_VERSION, Source, WireReview};
+
+/// What one step did.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Step {
+    /// Nothing to send.
+    Idle,
+    /// A batch was answered (or split, or re-keyed): go on at once.
+    Progress { uploaded: usize, rejected: usize },
+    /// The batch will be sent again after this delay.
+    Wait { after: Duration, error: String, auth_refused: bool },
+}
+
+/// What `drain` did.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct DrainReport {
+    pub uploaded: usize,
+    pub rejected: usize,
+    /// Set when draining stopped on an error before the outbox was empty.
+    pub stopped_on: Option<String>,
+}
+
+pub struct Uploader<T: Transport> {
+    store: Store,
+    transport: T,
+    source: Source,
+    batch_limit: usize,
+    max_batch: usize,
+    policy: RetryPolicy,
+    clock: Box<dyn Clock>,
+    failures: u32,
+    status: UplinkStatus,
+}
+
+impl<T: Transport> Uploader<T> {
+    pub fn new(
+        store: Store,
+        transport: T,
+        config: &UploadConfig,
+        device_id: &str,
+        clock: Box<dyn Clock>,
+    ) -> Result<Self, StoreError> {
+        let status = store.uplink_status()?;
+        let max_batch = config.batch_size.clamp(1, MAX_BATCH_REVIEWS);
+        Ok(Uploader {
+            store,
+            transport,
+            source: Source {
+                device_id: device_id.to_string(),
+                product_id: config.product_id,
+                form_id: config.form_id,
+                button_id: config.button_id,
+                app_version: wire::app_version(),
+            },
+            batch_limit: max_batch,
+            max_batch,
+            policy: RetryPolicy {
+                base: Duration::from_secs(2),
+                cap: config.max_backoff,
+                auth_retry: Duration::from_secs(3600),
+            },
+            clock,
+            failures: status.consecutive_failures,
+            status,
+        })
+    }
+
+    pub fn store(&self) -> &Store {
+        &self.store
+    }
+
+    pub fn status(&self) -> &UplinkStatus {
+        &self.status
+    }
+
+    fn now(&self) -> DateTime<Utc> {
+        self.clock.read().now_utc
+    }
+
+    /// Builds, persists and returns the next batch from the oldest unbatched pending reviews.
+    fn next_batch(&mut self) -> Result<Option<OpenBatch>, StoreError> {
+        if let Some(open) = self.store.open_batch()? {
+            return Ok(Some(open));
+        }
+        // Timestamps taken before the clock synchronised are fixed before they leave.
+        let reading = self.clock.read();
+        let clock = &self.clock;
+        self.store.correct_unsynced(&reading, |at| clock.offset_at(at))?;
+        let reviews = self.store.unbatched_pending(self.batch_limit)?;
+        if reviews.is_empty() {
+            return Ok(None);
+        }
+        self.persist_batch(&reviews).map(Some)
+    }
+
+    /// Commits a batch of these reviews (as many as fit in the contract's size limit).
+    fn persist_batch(&mut self, reviews: &[StoredReview]) -> Result<OpenBatch, StoreError> {
+        let batch_id = Uuid::now_v7();
+        let (body, members) = encode_batch(batch_id, &self.source, reviews);
+        let body_gzip = gzip(&body);
+        let now = self.now();
+        if !self.store.create_batch(batch_id, &members, &body_gzip, body.len(), now)? {
+            return Err(StoreError::Decode("a review changed while its batch was being built".into()));
+        }
+        tracing::info!(%batch_id, reviews = members.len(), bytes = body.len(), gzip_bytes = body_gzip.len(), "batch persisted");
+        Ok(OpenBatch { batch_id, body_gzip, body_bytes: body.len(), review_ids: members, attempts: 0 })
+    }
+
+    /// One send and its consequences.
+    pub async fn step(&mut self) -> Result<Step, StoreError> {
+        let Some(batch) = self.next_batch()? else {
+            return Ok(Step::Idle);
+        };
+        self.store.count_attempt(batch.batch_id)?;
+        let attempt_at = self.now();
+        let outcome = self.transport.send(&batch).await;
+        let now = self.now();
+        self.status.last_attempt_at = Some(attempt_at);
+        let action = plan(&batch.review_ids, outcome.clone(), self.failures, &self.policy, fastrand::f64());
+        tracing::debug!(batch_id = %batch.batch_id, ?action, "batch answered");
+        let step = match action {
+            Action::Complete { uploaded, rejected } => {
+                self.store.complete_batch(batch.batch_id, &uploaded, &rejected, now)?;
+                self.succeeded(now);
+                if self.batch_limit < self.max_batch {
+                    self.batch_limit = (self.batch_limit * 2).min(self.max_batch);
+                }
+                for (id, reason) in &rejected {
+                    tracing::warn!(client_review_id = %id, %reason, "review rejected by the platform");
+                }
+                Step::Progress { uploaded: uploaded.len(), rejected: rejected.len() }
+            }
+            Action::Split { reason, shrink_batches } => {
+                tracing::warn!(batch_id = %batch.batch_id, %reason, reviews = batch.review_ids.len(), "splitting batch");
+                self.store.abandon_batch(batch.batch_id, &reason, now)?;
+                if shrink_batches {
+                    self.batch_limit = (batch.review_ids.len() / 2).max(1);
+                }
+                let (first, second) = batch.review_ids.split_at(batch.review_ids.len() / 2);
+                for half in [first, second] {
+                    let reviews = self.store.reviews_by_ids(half)?;
+                    if !reviews.is_empty() {
+                        self.persist_batch(&reviews)?;
+                    }
+                }
+                self.succeeded(now);
+                Step::Progress { uploaded: 0, rejected: 0 }
+            }
+            Action::RejectOnly { review, reason } => {
+                tracing::warn!(client_review_id = %review, %reason, "review rejected by the platform");
+                self.store.complete_batch(batch.batch_id, &[], &[(review, reason)], now)?;
+                self.succeeded(now);
+                Step::Progress { uploaded: 0, rejected: 1 }
+            }
+            Action::Rekey(message) => {
+                tracing::error!(batch_id = %batch.batch_id, %message, "idempotency key conflict: batching again under a new key");
+                self.store.abandon_batch(batch.batch_id, &format!("conflit de clé : {message}"), now)?;
+                Step::Progress { uploaded: 0, rejected: 0 }
+            }
+            Action::Retry { after, error, auth_refused } => {
+                self.failures = self.failures.saturating_add(1);
+                self.status.last_error = Some(error.clone());
+                self.status.last_error_at = Some(now);
+                self.status.auth_refused = auth_refused;
+                self.status.consecutive_failures = self.failures;
+                self.status.next_attempt_at = chrono::Duration::from_std(after).ok().map(|d| now + d);
+                tracing::warn!(batch_id = %batch.batch_id, %error, retry_in_s = after.as_secs_f64(), "upload failed");
+                Step::Wait { after, error, auth_refused }
+            }
+        };
+        self.store.set_uplink_status(&self.status)?;
+        Ok(step)
+    }
+
+    fn succeeded(&mut self, now: DateTime<Utc>) {
+        self.failures = 0;
+        self.status.last_success_at = Some(now);
+        self.status.auth_refused = false;
+        self.status.consecutive_failures = 0;
+        self.status.next_attempt_at = None;
+    }
+
+    /// Sends until the outbox is empty, or stops at the first failure (`borne upload --once`).
+    pub async fn drain(&mut self) -> Result<DrainReport, StoreError> {
+        let mut report = DrainReport::default();
+        loop {
+            match self.step().await? {
+                Step::Idle => return Ok(report),
+                Step::Progress { uploaded, rejected } => {
+                    report.uploaded += uploaded;
+                    report.rejected += rejected;
+                }
+                Step::Wait { error, .. } => {
+                    report.stopped_on = Some(error);
+                    return Ok(report);
+                }
+            }
+        }
+    }
+
+    /// Runs until `shutdown` turns true: sends whenever there is something to send, waits as the
+    /// contract says after failures, wakes early when `nudge` is notified (a new review) or the
+    /// token file changes after a refusal, and sends a heartbeat every `heartbeat` if set.
+    pub async fn run(
+        mut self,
+        mut shutdown: tokio::sync::watch::Receiver<bool>,
+        nudge: std::sync::Arc<tokio::sync::Notify>,
+        token_file: std::path::PathBuf,
+        heartbeat: Option<Duration>,
+    ) {
+        const IDLE_POLL: Duration = Duration::from_secs(30);
+        let mut next_heartbeat = tokio::time::Instant::now();
+        loop {
+            if *shutdown.borrow() {
+                return;
+            }
+            if let Some(every) = heartbeat
+                && tokio::time::Instant::now() >= next_heartbeat
+            {
+                next_heartbeat = tokio::time::Instant::now() + every;
+                if let Err(e) = self.transport.heartbeat(&self.heartbeat_body()).await {
+                    tracing::info!(error = %e, "heartbeat not sent");
+                }
+            }
+            let (wait, watch_token) = match self.step().await {
+                Ok(Step::Progress { .. }) => continue,
+                Ok(Step::Idle) => (IDLE_POLL, false),
+                Ok(Step::Wait { after, auth_refused, .. }) => (after, auth_refused),
+                Err(e) => {
+                    // The store may be full or busy: try again later, lose nothing.
+                    tracing::error!(error = %e, "uploader cannot use the store");
+                    (Duration::from_secs(60), false)
+                }
+            };
+            let token_before = file_stamp(&token_file);
+            let deadline = tokio::time::Instant::now() + wait;
+            loop {
+                let slice = deadline.saturating_duration_since(tokio::time::Instant::now()).min(Duration::from_secs(5));
+                if slice.is_zero() {
+                    break;
+                }
+                tokio::select! {
+                    _ = tokio::time::sleep(slice) => {}
+                    _ = nudge.notified(), if !watch_token && self.failures == 0 => break,
+                    _ = shutdown.changed() => return,
+                }
+                if watch_token && file_stamp(&token_file) != token_before {
+                    tracing::info!("token file changed: trying again now");
+                    break;
+                }
+            }
+        }
+    }
+
+    fn heartbeat_body(&self) -> wire::Heartbeat {
+        let summary = self.store.outbox_summary().unwrap_or_default();
+        let rfc = |t: Option<DateTime<Utc>>| t.map(|t| t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true));
+        wire::Heartbeat {
+            device_id: self.source.device_id.clone(),
+            app_version: self.source.app_version.clone(),
+            pending: summary.pending,
+            oldest_pending_at: rfc(summary.oldest_pending_at),
+            last_upload_at: rfc(self.status.last_success_at),
+            disk_free_bytes: self.store.path().parent().and_then(crate::sys::disk_free_bytes),
+            uptime_s: crate::sys::uptime_s(),
+        }
+    }
+}
+
+fn file_stamp(path: &std::path::Path) -> Option<(std::time::SystemTime, u64)> {
+    let meta = std::fs::metadata(path).ok()?;
+    Some((meta.modified().ok()?, meta.len()))
+}
+
+/// The batch's JSON body and its members: reviews in order until the count or the contract's
+/// 1 MiB limit is reached (always at least one review).
+pub fn encode_batch(batch_id: Uuid, source: &Source, reviews: &[StoredReview]) -> (Vec<u8>, Vec<Uuid>) {
+    let mut body = BatchBody {
+        schema_version: SCHEMA_VERSION,
+        batch_id: batch_id.to_string(),
+        source: source.clone(),
+        reviews: Vec::with_capacity(reviews.len()),
+    };
+    let envelope = serde_json::to_vec(&body).map(|v| v.len()).unwrap_or(0);
+    let mut size = envelope;
+    let mut members = Vec::with_capacity(reviews.len());
+    for stored in reviews.iter().take(MAX_BATCH_REVIEWS) {
+        let wire = WireReview::from_review(&stored.review);
+        let review_size = serde_json::to_vec(&wire).map(|v| v.len() + 1).unwrap_or(0);
+        if !members.is_empty() && size + review_size > MAX_BATCH_BYTES {
+            break;
+        }
+        size += review_size;
+        members.push(stored.review.client_review_id);
+        body.reviews.push(wire);
+    }
+    // Serialising plain data cannot fail.
+    (serde_json::to_vec(&body).unwrap_or_default(), members)
+}
+
+pub fn gzip(bytes: &[u8]) -> Vec<u8> {
+    let mut encoder = GzEncoder::new(Vec::with_capacity(bytes.len() / 4), Compression::default());
+    // Writing into a Vec cannot fail.
+    let _ = encoder.write_all(bytes);
+    encoder.finish().unwrap_or_default()
+}
+
+#[cfg(test)]
+mod tests;

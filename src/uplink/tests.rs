@@ -1,0 +1,245 @@
+//! The uploader against a scripted transport, with tokio's paused clock: backoff and
+//! Retry-After are checked in virtual time, not with sleeps.
+
+use super::*;
+use crate::clock::{SyncSource, SystemClock};
+use crate::config::Config;
+use crate::review::ReviewDraft;
+use crate::uplink::wire::{BatchResponse, ResultStatus, ReviewResult};
+use std::collections::VecDeque;
+use std::sync::{Arc, Mutex};
+
+/// Answers from a script; once the script is empty, accepts everything. Records when each
+/// send happened (tokio's clock) and what it carried.
+#[derive(Clone, Default)]
+struct Scripted {
+    script: Arc<Mutex<VecDeque<Outcome>>>,
+    sends: Arc<Mutex<Vec<(tokio::time::Instant, Uuid, Vec<u8>, Vec<Uuid>)>>>,
+}
+
+impl Scripted {
+    fn new(script: Vec<Outcome>) -> Scripted {
+        Scripted { script: Arc::new(Mutex::new(script.into())), sends: Default::default() }
+    }
+}
+
+fn accept_all(ids: &[Uuid]) -> Outcome {
+    Outcome::Answered(BatchResponse {
+        results: ids
+            .iter()
+            .map(|id| ReviewResult {
+                client_review_id: id.to_string(),
+                status: ResultStatus::Accepted,
+                review_id: Some(format!("r-{id}")),
+                retryable: None,
+                error: None,
+            })
+            .collect(),
+    })
+}
+
+impl Transport for Scripted {
+    async fn send(&self, batch: &OpenBatch) -> Outcome {
+        self.sends.lock().unwrap().push((
+            tokio::time::Instant::now(),
+            batch.batch_id,
+            batch.body_gzip.clone(),
+            batch.review_ids.clone(),
+        ));
+        let next = self.script.lock().unwrap().pop_front();
+        next.unwrap_or_else(|| accept_all(&batch.review_ids))
+    }
+
+    async fn heartbeat(&self, _: &wire::Heartbeat) -> Result<(), String> {
+        Ok(())
+    }
+}
+
+fn upload_config(batch_size: usize) -> UploadConfig {
+    UploadConfig {
+        base_url: "http://127.0.0.1:9".into(),
+        token_file: "/nonexistent".into(),
+        product_id: 1,
+        form_id: 2,
+        button_id: 3,
+        batch_size,
+        ca_file: None,
+        connect_timeout: Duration::from_secs(1),
+        request_timeout: Duration::from_secs(1),
+        max_backoff: Duration::from_secs(1800),
+        heartbeat_interval: None,
+    }
+}
+
+fn store_with(n: usize) -> Store {
+    let config = Config::embedded();
+    let mut store = Store::open_in_memory().unwrap();
+    let clock = SystemClock { source: SyncSource::AssumeSynced };
+    for i in 0..n {
+        let draft = ReviewDraft { satisfaction: (i % 3) as i64 + 1, language: "fr".into(), ..Default::default() };
+        crate::kiosk::commit_review(&mut store, &config.survey, &clock, &draft).unwrap();
+    }
+    store
+}
+
+fn uploader(store: Store, transport: Scripted, batch_size: usize) -> Uploader<Scripted> {
+    Uploader::new(
+        store,
+        transport,
+        &upload_config(batch_size),
+        "borne-test",
+        Box::new(SystemClock { source: SyncSource::AssumeSynced }),
+    )
+    .unwrap()
+}
+
+#[tokio::test(start_paused = true)]
+async fn transient_errors_resend_the_same_key_and_bytes_with_growing_jittered_backoff() {
+    let transport = Scripted::new(vec![
+        Outcome::Transient("503".into()),
+        Outcome::Transient("reset".into()),
+        Outcome::Transient("timeout".into()),
+    ]);
+    let mut up = uploader(store_with(10), transport.clone(), 200);
+    let (_stop, shutdown) = tokio::sync::watch::channel(false);
+    let task = tokio::spawn(up_run(up_take(&mut up), shutdown));
+    // Virtual time runs ahead while every task sleeps: two hours pass in no real time.
+    tokio::time::sleep(Duration::from_secs(7200)).await;
+    task.abort();
+    let sends = transport.sends.lock().unwrap();
+    assert_eq!(sends.len(), 4, "three failures then success");
+    for s in sends.iter() {
+        assert_eq!(s.1, sends[0].1, "same Idempotency-Key");
+        assert_eq!(s.2, sends[0].2, "same body");
+    }
+    // Full jitter within [0.25 s, 2 s × 2^n].
+    for (n, pair) in sends.windows(2).enumerate() {
+        let gap = pair[1].0 - pair[0].0;
+        assert!(gap >= Duration::from_millis(250), "gap {n}: {gap:?}");
+        assert!(gap <= Duration::from_secs(2 << n) + Duration::from_millis(1), "gap {n}: {gap:?}");
+    }
+}
+
+// `Uploader::run` takes the uploader by value; these helpers keep the test readable.
+fn up_take(up: &mut Uploader<Scripted>) -> Uploader<Scripted> {
+    let placeholder = uploader(Store::open_in_memory().unwrap(), Scripted::default(), 1);
+    std::mem::replace(up, placeholder)
+}
+
+async fn up_run(up: Uploader<Scripted>, shutdown: tokio::sync::watch::Receiver<bool>) {
+    up.run(shutdown, Arc::new(tokio::sync::Notify::new()), "/nonexistent".into(), None).await;
+}
+
+#[tokio::test(start_paused = true)]
+async fn retry_after_is_honoured() {
+    let transport =
+        Scripted::new(vec![Outcome::SlowDown { retry_after: Some(Duration::from_secs(120)), message: "429".into() }]);
+    let mut up = uploader(store_with(3), transport.clone(), 200);
+    let (_stop, shutdown) = tokio::sync::watch::channel(false);
+    let task = tokio::spawn(up_run(up_take(&mut up), shutdown));
+    tokio::time::sleep(Duration::from_secs(600)).await;
+    task.abort();
+    let sends = transport.sends.lock().unwrap();
+    assert_eq!(sends.len(), 2);
+    let gap = sends[1].0 - sends[0].0;
+    assert!(gap >= Duration::from_secs(120), "waited {gap:?}");
+    assert!(gap < Duration::from_secs(121), "waited {gap:?}");
+}
+
+#[tokio::test(start_paused = true)]
+async fn refused_token_waits_an_hour_and_keeps_everything_pending() {
+    let transport =
+        Scripted::new(vec![Outcome::AuthRefused("jeton refusé".into()), Outcome::AuthRefused("jeton refusé".into())]);
+    let mut up = uploader(store_with(5), transport.clone(), 200);
+    assert!(matches!(up.step().await.unwrap(), Step::Wait { auth_refused: true, .. }));
+    assert_eq!(up.store().outbox_summary().unwrap().pending, 5);
+    let status = up.store().uplink_status().unwrap();
+    assert!(status.auth_refused);
+    assert_eq!(status.last_error.as_deref(), Some("jeton refusé"));
+    let (_stop, shutdown) = tokio::sync::watch::channel(false);
+    let task = tokio::spawn(up_run(up_take(&mut up), shutdown));
+    tokio::time::sleep(Duration::from_secs(3 * 3600)).await;
+    task.abort();
+    let sends = transport.sends.lock().unwrap();
+    assert_eq!(sends.len(), 3, "refused, refused an hour later, accepted an hour after");
+    assert!(sends[2].0 - sends[1].0 >= Duration::from_secs(3600));
+}
+
+#[tokio::test]
+async fn bad_request_bisects_to_the_bad_review_and_sends_the_rest() {
+    let mut store = store_with(8);
+    let ids: Vec<Uuid> = store.unbatched_pending(100).unwrap().iter().map(|r| r.review.client_review_id).collect();
+    let bad = ids[5];
+    // A receiver that refuses any batch holding the bad review as a whole.
+    #[derive(Clone, Default)]
+    struct Picky(Arc<Mutex<usize>>, Uuid);
+    impl Transport for Picky {
+        async fn send(&self, batch: &OpenBatch) -> Outcome {
+            *self.0.lock().unwrap() += 1;
+            if batch.review_ids.contains(&self.1) {
+                Outcome::BadRequest("verbatim invalide".into())
+            } else {
+                accept_all(&batch.review_ids)
+            }
+        }
+        async fn heartbeat(&self, _: &wire::Heartbeat) -> Result<(), String> {
+            Ok(())
+        }
+    }
+    let picky = Picky(Default::default(), bad);
+    store.set_uplink_status(&UplinkStatus::default()).unwrap();
+    let mut up = Uploader::new(
+        store,
+        picky.clone(),
+        &upload_config(200),
+        "borne-test",
+        Box::new(SystemClock { source: SyncSource::AssumeSynced }),
+    )
+    .unwrap();
+    let report = up.drain().await.unwrap();
+    assert_eq!(report, DrainReport { uploaded: 7, rejected: 1, stopped_on: None });
+    let summary = up.store().outbox_summary().unwrap();
+    assert_eq!((summary.pending, summary.uploaded, summary.rejected), (0, 7, 1));
+    let rejected = up.store().review(bad).unwrap().unwrap();
+    assert!(
+        matches!(rejected.outbox, crate::store::Outbox::Rejected { ref reason, .. } if reason.contains("verbatim invalide"))
+    );
+    // 8 → 4+4 → 2+2 → 1+1: a handful of sends, not one per review.
+    assert!(*picky.0.lock().unwrap() <= 8);
+}
+
+#[tokio::test]
+async fn too_large_halves_batches_and_conflict_rekeys() {
+    let transport = Scripted::new(vec![Outcome::TooLarge, Outcome::Conflict("autre corps".into())]);
+    let mut up = uploader(store_with(10), transport.clone(), 10);
+    let report = up.drain().await.unwrap();
+    assert_eq!(report.uploaded, 10);
+    let sends = transport.sends.lock().unwrap();
+    assert_eq!(sends[0].3.len(), 10);
+    assert_eq!(sends[1].3.len(), 5, "halved after 413");
+    assert_ne!(sends[2].1, sends[1].1, "a new key after 409");
+    assert_eq!(up.store().outbox_summary().unwrap().pending, 0);
+}
+
+#[tokio::test]
+async fn batches_respect_the_configured_size_and_the_body_is_the_contract() {
+    let transport = Scripted::new(vec![]);
+    let mut up = uploader(store_with(25), transport.clone(), 10);
+    up.drain().await.unwrap();
+    let sends = transport.sends.lock().unwrap();
+    assert_eq!(sends.iter().map(|s| s.3.len()).collect::<Vec<_>>(), vec![10, 10, 5]);
+    let mut json = Vec::new();
+    std::io::Read::read_to_end(&mut flate2::read::GzDecoder::new(&sends[0].2[..]), &mut json).unwrap();
+    let body: serde_json::Value = serde_json::from_slice(&json).unwrap();
+    assert_eq!(body["schema_version"], 1);
+    assert_eq!(body["batch_id"], sends[0].1.to_string());
+    assert_eq!(body["source"]["device_id"], "borne-test");
+    assert_eq!(body["source"]["button_id"], 3);
+    assert!(body["source"]["app_version"].as_str().unwrap().starts_with("borne/"));
+    let review = &body["reviews"][0];
+    assert_eq!(review["answers"][0]["field_code"], "satisfaction");
+    assert_eq!(review["answers"][0]["answer_text"], "Pas bien");
+    assert_eq!(review["clock"], "synced");
+    let at = review["submitted_at"].as_str().unwrap();
+    assert!(chrono::DateTime::parse_from_rfc3339(at).is_ok(), "{at}");
+}
