@@ -40,6 +40,18 @@ pub enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Envoie les avis en attente à la plateforme (en continu, ou une fois avec --once)
+    Upload {
+        /// Envoie ce qui est en attente puis s'arrête (code de sortie non nul si un envoi échoue)
+        #[arg(long)]
+        once: bool,
+    },
+    /// État de la borne : avis en attente, dernier envoi, dernière erreur
+    Status {
+        /// Sortie JSON
+        #[arg(long)]
+        json: bool,
+    },
     /// Configuration : exemple commenté, vérification
     Config {
         #[command(subcommand)]
@@ -109,8 +121,12 @@ pub struct ExportArgs {
 
 #[derive(Debug, Clone, Copy, ValueEnum)]
 pub enum ReviewsWhich {
+    /// En attente d'envoi
     Pending,
+    /// Rejetés par la plateforme
     Rejected,
+    /// Remet les avis rejetés en attente d'envoi (après correction)
+    RetryRejected,
 }
 
 #[derive(Debug, Subcommand)]

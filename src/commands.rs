@@ -52,7 +52,139 @@ pub fn run(app: &App, out: &mut dyn Write) -> Result<()> {
     writeln!(out)?;
     let ind = indicators_for(app, &store, DayRange::default())?;
     print_indicators(&ind, out)?;
+    if app.config.upload.is_some() {
+        // Until the touchscreen lands, the kiosk process is the uploader's host.
+        writeln!(out, "\nEnvoi à la plateforme en cours ; Ctrl+C pour arrêter.")?;
+        out.flush()?;
+        drop(store);
+        let handle = spawn_uploader(app)?;
+        let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
+        runtime.block_on(async {
+            let _ = tokio::signal::ctrl_c().await;
+        });
+        handle.stop();
+    }
     Ok(())
+}
+
+/// The uploader running on its own thread, with its own store connection and runtime.
+pub struct UploaderHandle {
+    shutdown: tokio::sync::watch::Sender<bool>,
+    pub nudge: std::sync::Arc<tokio::sync::Notify>,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+impl UploaderHandle {
+    pub fn stop(mut self) {
+        let _ = self.shutdown.send(true);
+        if let Some(thread) = self.thread.take() {
+            let _ = thread.join();
+        }
+    }
+}
+
+pub fn spawn_uploader(app: &App) -> Result<UploaderHandle> {
+    let upload = app.config.upload.clone().context("l'envoi n'est pas activé (upload.enabled)")?;
+    let transport = crate::uplink::http::HttpTransport::new(&upload).map_err(anyhow::Error::msg)?;
+    let store = app.open_store(Integrity::Trust)?;
+    let uploader =
+        crate::uplink::Uploader::new(store, transport, &upload, &app.config.device_id, Box::new(app.clock()))?;
+    let (shutdown, shutdown_rx) = tokio::sync::watch::channel(false);
+    let nudge = std::sync::Arc::new(tokio::sync::Notify::new());
+    let thread_nudge = nudge.clone();
+    let thread = std::thread::Builder::new().name("uploader".into()).spawn(move || {
+        let runtime = match tokio::runtime::Builder::new_current_thread().enable_all().build() {
+            Ok(rt) => rt,
+            Err(e) => {
+                tracing::error!(error = %e, "uploader runtime");
+                return;
+            }
+        };
+        runtime.block_on(uploader.run(shutdown_rx, thread_nudge, upload.token_file.clone(), upload.heartbeat_interval));
+    })?;
+    Ok(UploaderHandle { shutdown, nudge, thread: Some(thread) })
+}
+
+/// `borne upload`: drains once, or runs until interrupted.
+pub fn upload(app: &App, once: bool, out: &mut dyn Write) -> Result<()> {
+    let upload = app.config.upload.clone().context(
+        "l'envoi n'est pas activé : mettez upload.enabled = true et renseignez base_url, token_file et les identifiants",
+    )?;
+    if !once {
+        let handle = spawn_uploader(app)?;
+        writeln!(out, "Envoi vers {} ; Ctrl+C pour arrêter.", upload.base_url)?;
+        out.flush()?;
+        let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
+        runtime.block_on(async {
+            let _ = tokio::signal::ctrl_c().await;
+        });
+        handle.stop();
+        return Ok(());
+    }
+    let transport = crate::uplink::http::HttpTransport::new(&upload).map_err(anyhow::Error::msg)?;
+    let store = app.open_store(Integrity::Trust)?;
+    let mut uploader =
+        crate::uplink::Uploader::new(store, transport, &upload, &app.config.device_id, Box::new(app.clock()))?;
+    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
+    let report = runtime.block_on(uploader.drain())?;
+    let pending = uploader.store().outbox_summary()?.pending;
+    writeln!(
+        out,
+        "{} avis envoyé(s), {} rejeté(s) par la plateforme, {} en attente",
+        report.uploaded, report.rejected, pending
+    )?;
+    if let Some(error) = report.stopped_on {
+        bail!("envoi interrompu : {error}");
+    }
+    Ok(())
+}
+
+/// `borne status`: the outbox and the uploader's last word.
+pub fn status_command(app: &App, json: bool, out: &mut dyn Write) -> Result<()> {
+    let store = app.open_store(Integrity::Trust)?;
+    let summary = store.outbox_summary()?;
+    let uplink = store.uplink_status()?;
+    let now = chrono::Utc::now();
+    let oldest_age_s = summary.oldest_pending_at.map(|t| (now - t).num_seconds().max(0));
+    if json {
+        let value = serde_json::json!({
+            "device_id": app.config.device_id,
+            "version": env!("CARGO_PKG_VERSION"),
+            "data_dir": app.data_dir,
+            "upload_enabled": app.config.upload.is_some(),
+            "outbox": summary,
+            "oldest_pending_age_s": oldest_age_s,
+            "uplink": uplink,
+        });
+        writeln!(out, "{}", serde_json::to_string_pretty(&value)?)?;
+        return Ok(());
+    }
+    status(app, &store, out)?;
+    if let Some(age) = oldest_age_s {
+        writeln!(out, "Âge du plus ancien avis en attente : {}", human_duration(age))?;
+    }
+    let when = |t: Option<chrono::DateTime<chrono::Utc>>| t.map(local_time).unwrap_or_else(|| "jamais".into());
+    writeln!(out, "Dernière tentative d'envoi : {}", when(uplink.last_attempt_at))?;
+    writeln!(out, "Dernier envoi réussi : {}", when(uplink.last_success_at))?;
+    if let Some(error) = &uplink.last_error {
+        writeln!(out, "Dernière erreur ({}) : {error}", when(uplink.last_error_at))?;
+    }
+    if uplink.auth_refused {
+        writeln!(out, "ATTENTION : la plateforme refuse le jeton de cette borne ; les avis restent en attente.")?;
+    }
+    if let Some(next) = uplink.next_attempt_at {
+        writeln!(out, "Prochain essai : {}", local_time(next))?;
+    }
+    Ok(())
+}
+
+fn human_duration(seconds: i64) -> String {
+    match seconds {
+        s if s < 120 => format!("{s} s"),
+        s if s < 7200 => format!("{} min", s / 60),
+        s if s < 172_800 => format!("{} h", s / 3600),
+        s => format!("{} jours", s / 86_400),
+    }
 }
 
 /// Periodic housekeeping the kiosk does: timestamps corrected once the clock is synchronised,
@@ -247,6 +379,12 @@ pub fn reviews(app: &App, which: ReviewsWhich, json: bool, out: &mut dyn Write) 
     let filter = match which {
         ReviewsWhich::Pending => StatusFilter::Pending,
         ReviewsWhich::Rejected => StatusFilter::Rejected,
+        ReviewsWhich::RetryRejected => {
+            let mut store = store;
+            let n = store.retry_rejected(None)?;
+            writeln!(out, "{n} avis rejeté(s) remis en attente d'envoi")?;
+            return Ok(());
+        }
     };
     let mut count = 0u64;
     store.for_each_review(filter, DayRange::default(), |r| {
@@ -273,7 +411,7 @@ pub fn reviews(app: &App, which: ReviewsWhich, json: bool, out: &mut dyn Write) 
     if !json {
         let what = match which {
             ReviewsWhich::Pending => "en attente d'envoi",
-            ReviewsWhich::Rejected => "rejeté(s) par la plateforme",
+            _ => "rejeté(s) par la plateforme",
         };
         writeln!(out, "{count} avis {what}")?;
     }

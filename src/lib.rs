@@ -7,6 +7,7 @@ pub mod commands;
 pub mod config;
 pub mod export;
 pub mod kiosk;
+pub mod receiver;
 pub mod redact;
 pub mod review;
 pub mod store;

@@ -42,6 +42,8 @@ fn dispatch(cli: &Cli, out: &mut dyn Write) -> anyhow::Result<()> {
         Some(Command::Export(args)) => commands::export(&app, args, out),
         Some(Command::Reviews { which, json }) => commands::reviews(&app, *which, *json, out),
         Some(Command::Db { action }) => commands::db_action(&app, action, out),
+        Some(Command::Upload { once }) => commands::upload(&app, *once, out),
+        Some(Command::Status { json }) => commands::status_command(&app, *json, out),
         Some(Command::Config { .. }) => Ok(()),
     }
 }

@@ -21,7 +21,7 @@ use chrono::{DateTime, Utc};
 use flate2::Compression;
 use flate2::write::GzEncoder;
 use http::Transport;
-use plan::{Action, Outcome, RetryPolicy, plan};
+use plan::{Action, RetryPolicy, plan};
 use std::io::Write;
 use std::time::Duration;
 use uuid::Uuid;

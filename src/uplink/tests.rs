@@ -5,16 +5,20 @@ use super::*;
 use crate::clock::{SyncSource, SystemClock};
 use crate::config::Config;
 use crate::review::ReviewDraft;
+use crate::uplink::plan::Outcome;
 use crate::uplink::wire::{BatchResponse, ResultStatus, ReviewResult};
 use std::collections::VecDeque;
 use std::sync::{Arc, Mutex};
 
 /// Answers from a script; once the script is empty, accepts everything. Records when each
 /// send happened (tokio's clock) and what it carried.
+/// When a batch was sent, its key, its body and its members.
+type Sent = (tokio::time::Instant, Uuid, Vec<u8>, Vec<Uuid>);
+
 #[derive(Clone, Default)]
 struct Scripted {
     script: Arc<Mutex<VecDeque<Outcome>>>,
-    sends: Arc<Mutex<Vec<(tokio::time::Instant, Uuid, Vec<u8>, Vec<Uuid>)>>>,
+    sends: Arc<Mutex<Vec<Sent>>>,
 }
 
 impl Scripted {
