@@ -101,7 +101,15 @@ fn kiosk_config(dir: &Path, address: &str, batch_size: usize) -> PathBuf {
 
 /// Drains `n` reviews with `borne upload --once` through the relay; returns (seconds, bytes
 /// up, bytes down, peak RSS KiB).
-fn drain(dir: &Path, name: &str, n: usize, batch_size: usize, address: &str, up: &AtomicU64, down: &AtomicU64) -> (f64, u64, u64, u64) {
+fn drain(
+    dir: &Path,
+    name: &str,
+    n: usize,
+    batch_size: usize,
+    address: &str,
+    up: &AtomicU64,
+    down: &AtomicU64,
+) -> (f64, u64, u64, u64) {
     let data = dir.join(name);
     seed(&data, n);
     let config = kiosk_config(dir, address, batch_size);
@@ -132,7 +140,8 @@ fn main() {
         return;
     }
     let backlog: usize = std::env::var("BORNE_BENCH_BACKLOG").ok().and_then(|v| v.parse().ok()).unwrap_or(100_000);
-    let large: usize = std::env::var("BORNE_BENCH_LARGE_BACKLOG").ok().and_then(|v| v.parse().ok()).unwrap_or(1_000_000);
+    let large: usize =
+        std::env::var("BORNE_BENCH_LARGE_BACKLOG").ok().and_then(|v| v.parse().ok()).unwrap_or(1_000_000);
     let single = (backlog / 20).max(100);
     let root = std::env::temp_dir().join(format!("borne-bench-uplink-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&root);
