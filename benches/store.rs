@@ -81,17 +81,9 @@ fn main() {
     let (mut empty, _) = Store::open(&root.join("empty"), Integrity::CheckAndRecover).unwrap();
     let (mut full, _) = Store::open(&root.join("full"), Integrity::CheckAndRecover).unwrap();
     let bare = Bare::open(&root.join("bare"));
-    let mut rng = Lcg(42);
     let end = Utc::now();
     let fill_start = Instant::now();
-    let mut batch = Vec::with_capacity(20_000);
-    for i in 0..large {
-        batch.push(synthetic_review(&mut rng, end, 365));
-        if batch.len() == 20_000 || i + 1 == large {
-            full.import_reviews(&batch).unwrap();
-            batch.clear();
-        }
-    }
+    fill_store(&mut full, large, 42);
     let fill = fill_start.elapsed();
     let size_mb = full.size_bytes() as f64 / 1e6;
 

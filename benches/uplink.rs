@@ -9,7 +9,6 @@
 mod common;
 
 use borne::store::{Integrity, Store};
-use chrono::Utc;
 use common::*;
 use std::fmt::Write as _;
 use std::io::{BufRead, BufReader};
@@ -73,16 +72,7 @@ fn counting_relay(runtime: &tokio::runtime::Runtime, upstream: String) -> (Strin
 
 fn seed(data: &Path, n: usize) {
     let (mut store, _) = Store::open(data, Integrity::Trust).unwrap();
-    let mut rng = Lcg(7);
-    let end = Utc::now();
-    let mut batch = Vec::with_capacity(20_000);
-    for i in 0..n {
-        batch.push(synthetic_review(&mut rng, end, 365));
-        if batch.len() == 20_000 || i + 1 == n {
-            store.import_reviews(&batch).unwrap();
-            batch.clear();
-        }
-    }
+    fill_store(&mut store, n, 7);
 }
 
 fn kiosk_config(dir: &Path, address: &str, batch_size: usize) -> PathBuf {

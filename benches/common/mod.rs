@@ -83,6 +83,20 @@ pub fn synthetic_review(rng: &mut Lcg, end: DateTime<Utc>, days: i64) -> Review 
     }
 }
 
+/// Adds `n` synthetic reviews (a year's worth) to a store, 20 000 per transaction.
+pub fn fill_store(store: &mut borne::store::Store, n: usize, seed: u64) {
+    let mut rng = Lcg(seed);
+    let end = Utc::now();
+    let mut batch = Vec::with_capacity(20_000);
+    for i in 0..n {
+        batch.push(synthetic_review(&mut rng, end, 365));
+        if batch.len() == 20_000 || i + 1 == n {
+            store.import_reviews(&batch).expect("import synthetic reviews");
+            batch.clear();
+        }
+    }
+}
+
 pub fn percentile(sorted: &[StdDuration], p: f64) -> StdDuration {
     if sorted.is_empty() {
         return StdDuration::ZERO;
