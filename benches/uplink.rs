@@ -60,6 +60,10 @@ fn counting_relay(runtime: &tokio::runtime::Runtime, upstream: String) -> (Strin
             let (u, d) = (u.clone(), d.clone());
             tokio::spawn(async move {
                 let Ok(mut server) = tokio::net::TcpStream::connect(&upstream).await else { return };
+                // Without this, Nagle's algorithm and delayed ACKs stall each relayed request by
+                // ~40 ms and the relay, not Borne, is what gets measured.
+                let _ = client.set_nodelay(true);
+                let _ = server.set_nodelay(true);
                 if let Ok((to_server, to_client)) = tokio::io::copy_bidirectional(&mut client, &mut server).await {
                     u.fetch_add(to_server, Ordering::Relaxed);
                     d.fetch_add(to_client, Ordering::Relaxed);
