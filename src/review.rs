@@ -4,7 +4,7 @@
 //! Invariant: no IO here. Everything is a pure function of its arguments, so the kiosk, the
 //! command line, the uploader and the reference receiver share one definition of a valid review.
 
-use chrono::{DateTime, FixedOffset, Utc};
+use chrono::{DateTime, FixedOffset};
 use serde::{Deserialize, Serialize};
 use std::fmt;
 use uuid::Uuid;
@@ -149,10 +149,6 @@ impl Review {
 
     pub fn comment(&self) -> Option<&str> {
         self.answers.iter().find(|a| a.field_code == VERBATIM).map(|a| a.answer_text.as_str())
-    }
-
-    pub fn submitted_at_utc(&self) -> DateTime<Utc> {
-        self.submitted_at.with_timezone(&Utc)
     }
 }
 
@@ -397,21 +393,6 @@ pub struct Survey {
 }
 
 impl Survey {
-    pub fn question(&self, code: &str) -> Option<Question> {
-        if code == SATISFACTION || code == VERBATIM {
-            return jdma_question(code);
-        }
-        self.follow_ups.iter().find(|q| q.code == code).cloned()
-    }
-
-    /// Every question whose answers are counted, the main one first.
-    pub fn counted_questions(&self) -> Vec<Question> {
-        let mut questions = Vec::with_capacity(self.follow_ups.len() + 1);
-        questions.extend(jdma_question(SATISFACTION));
-        questions.extend(self.follow_ups.iter().cloned());
-        questions
-    }
-
     /// Validates the rating and follow-up answers of a draft and turns them into answers.
     /// The comment is checked for length only; it is cleaned and redacted separately
     /// (see `redact`), and appended by the caller.

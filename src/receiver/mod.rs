@@ -18,7 +18,7 @@ use db::{ReceiverDb, Stored};
 use sha2::{Digest, Sha256};
 use std::collections::HashMap;
 use std::io::Read;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use validate::{BatchError, parse_batch};
@@ -302,9 +302,4 @@ pub async fn serve(listener: tokio::net::TcpListener, state: Shared, shutdown: i
             }
         });
     }
-}
-
-/// Where `borne-receiver` keeps its database by default.
-pub fn default_db_path() -> PathBuf {
-    PathBuf::from("borne-receiver.db")
 }

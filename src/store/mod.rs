@@ -16,9 +16,7 @@ pub use outbox::{OpenBatch, UplinkStatus};
 pub use migrations::MIGRATIONS;
 
 use crate::clock::{ClockReading, correct_timestamp};
-use crate::review::{
-    Answer, AnswerKind, BootStamp, ClockState, Intention, QuestionCounts, Review, SATISFACTION, VERBATIM,
-};
+use crate::review::{Answer, AnswerKind, BootStamp, ClockState, Intention, QuestionCounts, Review, VERBATIM};
 use chrono::{DateTime, Datelike, FixedOffset, NaiveDate, Timelike, Utc};
 use rusqlite::{Connection, ErrorCode, OpenFlags, OptionalExtension, TransactionBehavior, params};
 use std::collections::BTreeMap;
@@ -82,11 +80,6 @@ impl StoreError {
             };
         }
         StoreError::Sqlite(error)
-    }
-
-    /// True when the condition may clear by itself (space freed, lock released, remount).
-    pub fn is_transient(&self) -> bool {
-        matches!(self, StoreError::DiskFull(_) | StoreError::ReadOnly(_) | StoreError::Busy(_) | StoreError::Io { .. })
     }
 }
 
@@ -296,48 +289,6 @@ impl Store {
         }
         tx.commit().map_err(err)?;
         Ok(added)
-    }
-
-    /// Marks pending reviews as held by the platform (`accepted` or `duplicate`). Reviews that are
-    /// no longer pending are left as they are. Returns how many changed.
-    pub fn mark_uploaded(&mut self, results: &[(Uuid, String)], at: DateTime<Utc>) -> Result<usize> {
-        self.finish_pending(results, |tx, id, platform_id| {
-            tx.prepare_cached(
-                "UPDATE reviews SET status = 'uploaded', platform_review_id = ?2, uploaded_at_ms = ?3
-                 WHERE client_review_id = ?1 AND status = 'pending'",
-            )?
-            .execute(params![id.to_string(), platform_id, at.timestamp_millis()])
-        })
-    }
-
-    /// Marks pending reviews as refused by the platform for good, with the reason. They are
-    /// kept, shown to the site manager, and never sent again automatically.
-    pub fn mark_rejected(&mut self, results: &[(Uuid, String)], at: DateTime<Utc>) -> Result<usize> {
-        self.finish_pending(results, |tx, id, reason| {
-            tx.prepare_cached(
-                "UPDATE reviews SET status = 'rejected', rejected_reason = ?2, rejected_at_ms = ?3
-                 WHERE client_review_id = ?1 AND status = 'pending'",
-            )?
-            .execute(params![id.to_string(), reason, at.timestamp_millis()])
-        })
-    }
-
-    fn finish_pending(
-        &mut self,
-        results: &[(Uuid, String)],
-        update: impl Fn(&Connection, &Uuid, &str) -> rusqlite::Result<usize>,
-    ) -> Result<usize> {
-        let mut changed = 0;
-        for chunk in results.chunks(MAX_WRITE_BATCH) {
-            let path = self.path.clone();
-            let err = |e| StoreError::classify(&path, e);
-            let tx = self.conn.transaction_with_behavior(TransactionBehavior::Immediate).map_err(err)?;
-            for (id, text) in chunk {
-                changed += update(&tx, id, text).map_err(err)?;
-            }
-            tx.commit().map_err(err)?;
-        }
-        Ok(changed)
     }
 
     /// Counts per question and answer item over a range of local days.
@@ -638,11 +589,6 @@ impl Store {
             .map(|m| m.len())
             .sum()
     }
-
-    /// Direct access for the benchmarks' baseline and for maintenance commands.
-    pub fn connection(&self) -> &Connection {
-        &self.conn
-    }
 }
 
 enum InsertError {
@@ -847,11 +793,6 @@ impl From<rusqlite::Error> for StoreError {
     fn from(e: rusqlite::Error) -> Self {
         StoreError::Sqlite(e)
     }
-}
-
-/// Satisfaction answer of a review (for listings).
-pub fn satisfaction_of(review: &Review) -> Option<i64> {
-    review.answers.iter().find(|a| a.field_code == SATISFACTION).map(|a| a.answer_item_id)
 }
 
 #[cfg(test)]

@@ -1,6 +1,6 @@
 use super::*;
 use crate::config::Config;
-use crate::review::{ReviewDraft, indicators};
+use crate::review::{ReviewDraft, SATISFACTION, indicators};
 
 fn review_at(rfc3339: &str, satisfaction: i64, comment: Option<&str>) -> Review {
     let config = Config::embedded();
@@ -28,6 +28,14 @@ fn review_at(rfc3339: &str, satisfaction: i64, comment: Option<&str>) -> Review 
         language: "fr".into(),
         answers,
     }
+}
+
+/// Puts reviews through a batch and applies the platform's answer, as the uploader does.
+fn answer_batch(store: &mut Store, uploaded: &[(Uuid, String)], rejected: &[(Uuid, String)], now: DateTime<Utc>) {
+    let batch = Uuid::now_v7();
+    let members: Vec<Uuid> = uploaded.iter().chain(rejected).map(|(id, _)| *id).collect();
+    assert!(store.create_batch(batch, &members, b"{}", 2, now).unwrap());
+    store.complete_batch(batch, uploaded, rejected, now).unwrap();
 }
 
 #[test]
@@ -78,13 +86,21 @@ fn outbox_transitions_only_from_pending() {
     store.insert_review(&a).unwrap();
     store.insert_review(&b).unwrap();
     let now = Utc::now();
-    assert_eq!(store.mark_uploaded(&[(a.client_review_id, "r-1".into())], now).unwrap(), 1);
-    assert_eq!(store.mark_rejected(&[(b.client_review_id, "bad".into())], now).unwrap(), 1);
-    // A late duplicate result does not move a rejected review.
-    assert_eq!(store.mark_uploaded(&[(b.client_review_id, "r-2".into())], now).unwrap(), 0);
+    answer_batch(&mut store, &[(a.client_review_id, "r-1".into())], &[(b.client_review_id, "bad".into())], now);
+    // A review that left `pending` joins no batch again…
+    assert!(!store.create_batch(Uuid::now_v7(), &[b.client_review_id], b"{}", 2, now).unwrap());
+    // …and a late result from another batch does not move it.
+    let late = Uuid::now_v7();
+    let c = review_at("2026-03-14T10:02:00+01:00", 2, None);
+    store.insert_review(&c).unwrap();
+    assert!(store.create_batch(late, &[c.client_review_id], b"{}", 2, now).unwrap());
+    store
+        .complete_batch(late, &[(b.client_review_id, "r-2".into()), (c.client_review_id, "r-3".into())], &[], now)
+        .unwrap();
     let summary = store.outbox_summary().unwrap();
-    assert_eq!((summary.pending, summary.uploaded, summary.rejected), (0, 1, 1));
+    assert_eq!((summary.pending, summary.uploaded, summary.rejected), (0, 2, 1));
     assert_eq!(summary.oldest_pending_at, None);
+    assert_eq!(store.open_batch().unwrap(), None, "answered batches are closed");
     let mut rejected = Vec::new();
     store
         .for_each_review(StatusFilter::Rejected, DayRange::default(), |r| {
@@ -106,12 +122,12 @@ fn retention_erases_old_uploaded_comments_only() {
         store.insert_review(r).unwrap();
     }
     let now: DateTime<Utc> = "2026-03-10T00:00:00Z".parse().unwrap();
-    store
-        .mark_uploaded(
-            &[(old_uploaded.client_review_id, "r-1".into()), (recent_uploaded.client_review_id, "r-2".into())],
-            now,
-        )
-        .unwrap();
+    answer_batch(
+        &mut store,
+        &[(old_uploaded.client_review_id, "r-1".into()), (recent_uploaded.client_review_id, "r-2".into())],
+        &[],
+        now,
+    );
     let before = store.question_counts(DayRange::default()).unwrap();
     assert_eq!(store.erase_old_comments(now, 30).unwrap(), 1);
     assert_eq!(store.erase_old_comments(now, 30).unwrap(), 0);

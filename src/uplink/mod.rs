@@ -96,10 +96,6 @@ impl<T: Transport> Uploader<T> {
         &self.store
     }
 
-    pub fn status(&self) -> &UplinkStatus {
-        &self.status
-    }
-
     fn now(&self) -> DateTime<Utc> {
         self.clock.read().now_utc
     }
