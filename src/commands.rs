@@ -248,9 +248,9 @@ pub fn rate(app: &App, args: &RateArgs, out: &mut dyn Write) -> Result<()> {
         language: args.lang.clone(),
     };
     // Validate before touching the disk: a bad invocation must not create a store.
-    kiosk::build_review(&app.config.survey, &app.clock(), &draft)?;
+    let review = kiosk::build_review(&app.config.survey, &app.clock(), &draft)?;
     let mut store = app.open_store(Integrity::Trust).context("avis non enregistré")?;
-    let review = kiosk::commit_review(&mut store, &app.config.survey, &app.clock(), &draft)?;
+    let review = kiosk::commit_built(&mut store, review)?;
     writeln!(out, "{}", review.client_review_id)?;
     Ok(())
 }

@@ -56,6 +56,11 @@ pub fn commit_review(
     draft: &ReviewDraft,
 ) -> Result<Review, SubmitError> {
     let review = build_review(survey, clock, draft)?;
+    commit_built(store, review)
+}
+
+/// The second half of `commit_review`, for a caller that validates before it opens the store.
+pub fn commit_built(store: &mut Store, review: Review) -> Result<Review, SubmitError> {
     store.insert_review(&review)?;
     tracing::info!(
         client_review_id = %review.client_review_id,

@@ -31,6 +31,11 @@ pub struct UplinkStatus {
     pub consecutive_failures: u32,
 }
 
+const MARK_UPLOADED: &str = "UPDATE reviews SET status = 'uploaded', platform_review_id = ?2, uploaded_at_ms = ?3
+     WHERE client_review_id = ?1 AND status = 'pending' AND batch_id = ?4";
+const MARK_REJECTED: &str = "UPDATE reviews SET status = 'rejected', rejected_reason = ?2, rejected_at_ms = ?3
+     WHERE client_review_id = ?1 AND status = 'pending' AND batch_id = ?4";
+
 fn ts(ms: Option<i64>) -> Option<DateTime<Utc>> {
     ms.and_then(DateTime::from_timestamp_millis)
 }
@@ -170,21 +175,12 @@ impl Store {
         let now_ms = now.timestamp_millis();
         let id = batch_id.to_string();
         let tx = self.conn.transaction_with_behavior(TransactionBehavior::Immediate).map_err(err)?;
-        for (review, platform_id) in uploaded {
-            tx.prepare_cached(
-                "UPDATE reviews SET status = 'uploaded', platform_review_id = ?2, uploaded_at_ms = ?3
-                 WHERE client_review_id = ?1 AND status = 'pending' AND batch_id = ?4",
-            )
-            .and_then(|mut s| s.execute(params![review.to_string(), platform_id, now_ms, id]))
-            .map_err(err)?;
-        }
-        for (review, why) in rejected {
-            tx.prepare_cached(
-                "UPDATE reviews SET status = 'rejected', rejected_reason = ?2, rejected_at_ms = ?3
-                 WHERE client_review_id = ?1 AND status = 'pending' AND batch_id = ?4",
-            )
-            .and_then(|mut s| s.execute(params![review.to_string(), why, now_ms, id]))
-            .map_err(err)?;
+        // Each result carries one text: the platform's review id, or the reason of the refusal.
+        for (sql, results) in [(MARK_UPLOADED, uploaded), (MARK_REJECTED, rejected)] {
+            let mut mark = tx.prepare_cached(sql).map_err(err)?;
+            for (review, text) in results {
+                mark.execute(params![review.to_string(), text, now_ms, id]).map_err(err)?;
+            }
         }
         tx.execute("UPDATE reviews SET batch_id = NULL WHERE batch_id = ?1", [&id]).map_err(err)?;
         tx.execute(
