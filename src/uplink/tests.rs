@@ -104,12 +104,7 @@ async fn transient_errors_resend_the_same_key_and_bytes_with_growing_jittered_ba
         Outcome::Transient("reset".into()),
         Outcome::Transient("timeout".into()),
     ]);
-    let mut up = uploader(store_with(10), transport.clone(), 200);
-    let (_stop, shutdown) = tokio::sync::watch::channel(false);
-    let task = tokio::spawn(up_run(up_take(&mut up), shutdown));
-    // Virtual time runs ahead while every task sleeps: two hours pass in no real time.
-    tokio::time::sleep(Duration::from_secs(7200)).await;
-    task.abort();
+    run_for(uploader(store_with(10), transport.clone(), 200), Duration::from_secs(7200)).await;
     let sends = transport.sends.lock().unwrap();
     assert_eq!(sends.len(), 4, "three failures then success");
     for s in sends.iter() {
@@ -124,25 +119,20 @@ async fn transient_errors_resend_the_same_key_and_bytes_with_growing_jittered_ba
     }
 }
 
-// `Uploader::run` takes the uploader by value; these helpers keep the test readable.
-fn up_take(up: &mut Uploader<Scripted>) -> Uploader<Scripted> {
-    let placeholder = uploader(Store::open_in_memory().unwrap(), Scripted::default(), 1);
-    std::mem::replace(up, placeholder)
-}
-
-async fn up_run(up: Uploader<Scripted>, shutdown: tokio::sync::watch::Receiver<bool>) {
-    up.run(shutdown, Arc::new(tokio::sync::Notify::new()), "/nonexistent".into(), None).await;
+/// Runs the uploader's loop for `virtual_time` of tokio's paused clock (no real waiting), then
+/// stops it.
+async fn run_for(up: Uploader<Scripted>, virtual_time: Duration) {
+    let (_stop, shutdown) = tokio::sync::watch::channel(false);
+    let task = tokio::spawn(up.run(shutdown, Arc::new(tokio::sync::Notify::new()), "/nonexistent".into(), None));
+    tokio::time::sleep(virtual_time).await;
+    task.abort();
 }
 
 #[tokio::test(start_paused = true)]
 async fn retry_after_is_honoured() {
     let transport =
         Scripted::new(vec![Outcome::SlowDown { retry_after: Some(Duration::from_secs(120)), message: "429".into() }]);
-    let mut up = uploader(store_with(3), transport.clone(), 200);
-    let (_stop, shutdown) = tokio::sync::watch::channel(false);
-    let task = tokio::spawn(up_run(up_take(&mut up), shutdown));
-    tokio::time::sleep(Duration::from_secs(600)).await;
-    task.abort();
+    run_for(uploader(store_with(3), transport.clone(), 200), Duration::from_secs(600)).await;
     let sends = transport.sends.lock().unwrap();
     assert_eq!(sends.len(), 2);
     let gap = sends[1].0 - sends[0].0;
@@ -160,10 +150,7 @@ async fn refused_token_waits_an_hour_and_keeps_everything_pending() {
     let status = up.store().uplink_status().unwrap();
     assert!(status.auth_refused);
     assert_eq!(status.last_error.as_deref(), Some("jeton refusé"));
-    let (_stop, shutdown) = tokio::sync::watch::channel(false);
-    let task = tokio::spawn(up_run(up_take(&mut up), shutdown));
-    tokio::time::sleep(Duration::from_secs(3 * 3600)).await;
-    task.abort();
+    run_for(up, Duration::from_secs(3 * 3600)).await;
     let sends = transport.sends.lock().unwrap();
     assert_eq!(sends.len(), 3, "refused, refused an hour later, accepted an hour after");
     assert!(sends[2].0 - sends[1].0 >= Duration::from_secs(3600));
