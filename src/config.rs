@@ -571,16 +571,7 @@ fn find_in_item(item: &toml_edit::Item, offset: usize, path: &mut Vec<String>) -
     match item {
         toml_edit::Item::Table(t) => find_in_table(t, offset, path),
         toml_edit::Item::ArrayOfTables(array) => {
-            for (i, t) in array.iter().enumerate() {
-                let last = path.pop().unwrap_or_default();
-                path.push(format!("{last}[{i}]"));
-                if find_in_table(t, offset, path) {
-                    return true;
-                }
-                let indexed = path.pop().unwrap_or_default();
-                path.push(indexed.rsplit_once('[').map(|(k, _)| k.to_string()).unwrap_or(last));
-            }
-            false
+            find_indexed(array.iter(), path, |t, path| find_in_table(t, offset, path))
         }
         toml_edit::Item::Value(value) => find_in_value(value, offset, path),
         toml_edit::Item::None => false,
@@ -590,20 +581,33 @@ fn find_in_item(item: &toml_edit::Item, offset: usize, path: &mut Vec<String>) -
 fn find_in_value(value: &toml_edit::Value, offset: usize, path: &mut Vec<String>) -> bool {
     match value {
         toml_edit::Value::InlineTable(t) => find_in_table(t, offset, path),
-        toml_edit::Value::Array(array) => {
-            for (i, v) in array.iter().enumerate() {
-                let last = path.pop().unwrap_or_default();
-                path.push(format!("{last}[{i}]"));
-                if find_in_value(v, offset, path) || v.span().is_some_and(|s| s.contains(&offset)) {
-                    return true;
-                }
-                let indexed = path.pop().unwrap_or_default();
-                path.push(indexed.rsplit_once('[').map(|(k, _)| k.to_string()).unwrap_or(last));
-            }
-            false
-        }
+        toml_edit::Value::Array(array) => find_indexed(array.iter(), path, |v, path| {
+            find_in_value(v, offset, path) || v.span().is_some_and(|s| s.contains(&offset))
+        }),
         _ => false,
     }
+}
+
+/// Tries `found` on each element, with `[i]` appended to the last path segment; when none
+/// matches, the path is left as it was.
+fn find_indexed<T>(
+    items: impl Iterator<Item = T>,
+    path: &mut Vec<String>,
+    mut found: impl FnMut(T, &mut Vec<String>) -> bool,
+) -> bool {
+    let Some(base) = path.last().cloned() else { return false };
+    for (i, item) in items.enumerate() {
+        if let Some(last) = path.last_mut() {
+            *last = format!("{base}[{i}]");
+        }
+        if found(item, path) {
+            return true;
+        }
+    }
+    if let Some(last) = path.last_mut() {
+        *last = base;
+    }
+    false
 }
 
 /// The line where a dotted key path (with `[i]` indexes) is written, or its closest parent.
