@@ -109,12 +109,14 @@ impl ReceiverDb {
                 }
             };
             let id = review.client_review_id.to_string();
-            let inserted = tx.execute(
-                "INSERT INTO reviews (device_id, client_review_id, product_id, form_id, button_id, submitted_at, clock,
-                    language, batch_id, received_at_ms)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)
-                 ON CONFLICT (device_id, client_review_id) DO NOTHING",
-                params![
+            let inserted = tx
+                .prepare_cached(
+                    "INSERT INTO reviews (device_id, client_review_id, product_id, form_id, button_id, submitted_at,
+                        clock, language, batch_id, received_at_ms)
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)
+                     ON CONFLICT (device_id, client_review_id) DO NOTHING",
+                )?
+                .execute(params![
                     device,
                     id,
                     batch.source.product_id as i64,
@@ -125,13 +127,13 @@ impl ReceiverDb {
                     review.language,
                     key,
                     now_ms
-                ],
-            )?;
-            let row_id: i64 = tx.query_row(
-                "SELECT id FROM reviews WHERE device_id = ?1 AND client_review_id = ?2",
-                params![device, id],
-                |r| r.get(0),
-            )?;
+                ])?;
+            let row_id: i64 = if inserted == 1 {
+                tx.last_insert_rowid()
+            } else {
+                tx.prepare_cached("SELECT id FROM reviews WHERE device_id = ?1 AND client_review_id = ?2")?
+                    .query_row(params![device, id], |r| r.get(0))?
+            };
             if inserted == 1 {
                 let mut insert = tx.prepare_cached(
                     "INSERT INTO answers (review_id, field_code, field_label, answer_item_id, answer_text, intention, kind)

@@ -208,6 +208,7 @@ async fn post_batch(
         }
         return response;
     }
+    tracing::debug!(batch_id = %batch.batch_id, reviews = batch.reviews.len(), "batch parsed");
     let hash = hex::encode(Sha256::digest(&json));
     let now_ms = chrono::Utc::now().timestamp_millis();
     let state = rx.clone();
@@ -228,6 +229,7 @@ async fn post_batch(
         }
         Err(_) => return error(StatusCode::INTERNAL_SERVER_ERROR, "INTERNAL_SERVER_ERROR", "internal error"),
     };
+    tracing::debug!("batch stored");
     // Faults after the commit: the platform holds the reviews, the kiosk does not know it.
     if let Some(axum::Extension(DropConnection(notify))) = &drop_connection
         && rx.roll(rx.faults.drop_rate)

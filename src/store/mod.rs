@@ -409,7 +409,7 @@ impl Store {
         &self,
         status: StatusFilter,
         range: DayRange,
-        mut visit: impl FnMut(StoredReview) -> std::result::Result<(), anyhow::Error>,
+        visit: impl FnMut(StoredReview) -> std::result::Result<(), anyhow::Error>,
     ) -> std::result::Result<(), anyhow::Error> {
         let (since, until) = range.bounds();
         let status_clause = match status {
@@ -418,33 +418,38 @@ impl Store {
             StatusFilter::Rejected => "AND r.status = 'rejected'",
             StatusFilter::Uploaded => "AND r.status = 'uploaded'",
         };
+        self.stream_reviews(&format!("r.local_day BETWEEN ?1 AND ?2 {status_clause}"), params![since, until], visit)
+    }
+
+    /// Streams the reviews matching `filter` (an SQL condition on `reviews r`) in commit order,
+    /// each with its answers, in one query.
+    pub(crate) fn stream_reviews<E: From<StoreError>>(
+        &self,
+        filter: &str,
+        params: impl rusqlite::Params,
+        mut visit: impl FnMut(StoredReview) -> std::result::Result<(), E>,
+    ) -> std::result::Result<(), E> {
         let sql = format!(
             "SELECT {REVIEW_COLUMNS}, a.field_code, a.kind, a.answer_item_id, a.answer_text, a.intention
              FROM reviews r LEFT JOIN answers a ON a.review_seq = r.seq
-             WHERE r.local_day BETWEEN ?1 AND ?2 {status_clause}
+             WHERE {filter}
              ORDER BY r.seq, a.position"
         );
-        let mut stmt = self.conn.prepare(&sql).map_err(|e| self.err(e))?;
-        let mut rows = stmt.query(params![since, until]).map_err(|e| self.err(e))?;
+        let mut stmt = self.conn.prepare_cached(&sql).map_err(|e| self.err(e))?;
+        let mut rows = stmt.query(params).map_err(|e| self.err(e))?;
         let mut current: Option<StoredReview> = None;
         while let Some(row) = rows.next().map_err(|e| self.err(e))? {
-            let seq: i64 = row.get(0)?;
+            let seq: i64 = row.get(0).map_err(|e| self.err(e))?;
             if current.as_ref().is_none_or(|c| c.seq != seq) {
                 if let Some(done) = current.take() {
                     visit(done)?;
                 }
                 current = Some(decode_review(row)?);
             }
-            if let (Some(review), Some(code)) = (current.as_mut(), row.get::<_, Option<String>>(15)?) {
-                let kind: String = row.get(16)?;
-                let intention: String = row.get(19)?;
-                review.review.answers.push(Answer {
-                    field_code: code,
-                    kind: AnswerKind::parse(&kind).ok_or_else(|| StoreError::Decode(kind.clone()))?,
-                    answer_item_id: row.get(17)?,
-                    answer_text: row.get(18)?,
-                    intention: Intention::parse(&intention).ok_or_else(|| StoreError::Decode(intention.clone()))?,
-                });
+            if let Some(review) = current.as_mut()
+                && let Some(answer) = decode_answer(row, 15)?
+            {
+                review.review.answers.push(answer);
             }
         }
         if let Some(done) = current.take() {
@@ -467,13 +472,12 @@ impl Store {
     }
 
     pub(crate) fn review_by_seq(&self, seq: i64) -> Result<Option<StoredReview>> {
-        let sql = format!("SELECT {REVIEW_COLUMNS} FROM reviews r WHERE r.seq = ?1");
-        let mut stmt = self.conn.prepare_cached(&sql).map_err(|e| self.err(e))?;
-        let mut rows = stmt.query([seq]).map_err(|e| self.err(e))?;
-        let Some(row) = rows.next().map_err(|e| self.err(e))? else { return Ok(None) };
-        let mut review = decode_review(row)?;
-        review.review.answers = answers_of(&self.conn, seq).map_err(|e| self.err(e))?;
-        Ok(Some(review))
+        let mut found = None;
+        self.stream_reviews("r.seq = ?1", [seq], |r| {
+            found = Some(r);
+            Ok::<(), StoreError>(())
+        })?;
+        Ok(found)
     }
 
     /// Erases the comment text of uploaded reviews submitted more than `days` days before `now`.
@@ -550,7 +554,7 @@ impl Store {
                 let Some(instant) = correct_timestamp(&taken, now) else { continue };
                 let local = instant.with_timezone(&offset_at(instant));
                 let (day, hour) = local_day_hour(&local);
-                let answers = answers_of(&tx, *seq).map_err(err)?;
+                let answers = answers_of(&tx, *seq)?;
                 add_counts(&tx, old_day, *old_hour as u32, &answers, -1).map_err(err)?;
                 add_counts(&tx, &day, hour, &answers, 1).map_err(err)?;
                 tx.execute(
@@ -724,23 +728,38 @@ fn add_counts(tx: &Connection, day: &str, hour: u32, answers: &[Answer], delta: 
     Ok(())
 }
 
-fn answers_of(tx: &Connection, seq: i64) -> rusqlite::Result<Vec<Answer>> {
-    let mut stmt = tx.prepare_cached(
-        "SELECT field_code, kind, answer_item_id, answer_text, intention FROM answers
-         WHERE review_seq = ?1 ORDER BY position",
-    )?;
-    let rows = stmt.query_map([seq], |r| {
-        let kind: String = r.get(1)?;
-        let intention: String = r.get(4)?;
-        Ok(Answer {
-            field_code: r.get(0)?,
-            kind: AnswerKind::parse(&kind).unwrap_or(AnswerKind::Text),
-            answer_item_id: r.get(2)?,
-            answer_text: r.get(3)?,
-            intention: Intention::parse(&intention).unwrap_or(Intention::Neutral),
-        })
-    })?;
-    rows.collect()
+fn answers_of(tx: &Connection, seq: i64) -> Result<Vec<Answer>> {
+    let decode = |e: rusqlite::Error| StoreError::Decode(e.to_string());
+    let mut stmt = tx
+        .prepare_cached(
+            "SELECT field_code, kind, answer_item_id, answer_text, intention FROM answers
+             WHERE review_seq = ?1 ORDER BY position",
+        )
+        .map_err(decode)?;
+    let mut rows = stmt.query([seq]).map_err(decode)?;
+    let mut answers = Vec::new();
+    while let Some(row) = rows.next().map_err(decode)? {
+        answers.extend(decode_answer(row, 0)?);
+    }
+    Ok(answers)
+}
+
+/// The answer in columns `first..first + 5` (field_code, kind, answer_item_id, answer_text,
+/// intention), or `None` when the columns are null (a review without answers in a left join).
+fn decode_answer(row: &rusqlite::Row<'_>, first: usize) -> Result<Option<Answer>> {
+    let decode = |e: rusqlite::Error| StoreError::Decode(e.to_string());
+    let Some(field_code) = row.get::<_, Option<String>>(first).map_err(decode)? else {
+        return Ok(None);
+    };
+    let kind: String = row.get(first + 1).map_err(decode)?;
+    let intention: String = row.get(first + 4).map_err(decode)?;
+    Ok(Some(Answer {
+        field_code,
+        kind: AnswerKind::parse(&kind).ok_or_else(|| StoreError::Decode(format!("kind {kind}")))?,
+        answer_item_id: row.get(first + 2).map_err(decode)?,
+        answer_text: row.get(first + 3).map_err(decode)?,
+        intention: Intention::parse(&intention).ok_or_else(|| StoreError::Decode(format!("intention {intention}")))?,
+    }))
 }
 
 fn decode_review(row: &rusqlite::Row<'_>) -> Result<StoredReview> {

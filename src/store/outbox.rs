@@ -78,19 +78,16 @@ impl Store {
 
     /// Pending reviews not in any open batch, oldest first, at most `limit`.
     pub fn unbatched_pending(&self, limit: usize) -> Result<Vec<StoredReview>> {
-        let seqs: Vec<i64> = {
-            let mut stmt = self
-                .conn
-                .prepare_cached(
-                    "SELECT seq FROM reviews WHERE status = 'pending' AND batch_id IS NULL ORDER BY seq LIMIT ?1",
-                )
-                .map_err(|e| self.err(e))?;
-            stmt.query_map([limit as i64], |r| r.get(0))
-                .map_err(|e| self.err(e))?
-                .collect::<rusqlite::Result<_>>()
-                .map_err(|e| self.err(e))?
-        };
-        self.reviews_by_seq(&seqs)
+        let mut reviews = Vec::with_capacity(limit);
+        self.stream_reviews(
+            "r.seq IN (SELECT seq FROM reviews WHERE status = 'pending' AND batch_id IS NULL ORDER BY seq LIMIT ?1)",
+            [limit as i64],
+            |r| {
+                reviews.push(r);
+                Ok::<(), StoreError>(())
+            },
+        )?;
+        Ok(reviews)
     }
 
     /// Persists a batch: its body and its membership, in one transaction. Only reviews still
@@ -268,17 +265,6 @@ impl Store {
         let mut found = Vec::with_capacity(ids.len());
         for id in ids {
             if let Some(r) = self.review(*id)? {
-                found.push(r);
-            }
-        }
-        Ok(found)
-    }
-
-    /// Reviews by their seq, with answers, in the given order.
-    fn reviews_by_seq(&self, seqs: &[i64]) -> Result<Vec<StoredReview>> {
-        let mut found = Vec::with_capacity(seqs.len());
-        for seq in seqs {
-            if let Some(r) = self.review_by_seq(*seq)? {
                 found.push(r);
             }
         }

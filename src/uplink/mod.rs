@@ -135,12 +135,20 @@ impl<T: Transport> Uploader<T> {
             return Ok(Step::Idle);
         };
         self.store.count_attempt(batch.batch_id)?;
+        tracing::debug!(batch_id = %batch.batch_id, "batch sending");
         let attempt_at = self.now();
         let outcome = self.transport.send(&batch).await;
         let now = self.now();
         self.status.last_attempt_at = Some(attempt_at);
         let action = plan(&batch.review_ids, outcome.clone(), self.failures, &self.policy, fastrand::f64());
-        tracing::debug!(batch_id = %batch.batch_id, ?action, "batch answered");
+        let decision = match &action {
+            Action::Complete { .. } => "complete",
+            Action::Split { .. } => "split",
+            Action::RejectOnly { .. } => "reject one",
+            Action::Rekey(_) => "rekey",
+            Action::Retry { .. } => "retry",
+        };
+        tracing::debug!(batch_id = %batch.batch_id, decision, "batch answered");
         let step = match action {
             Action::Complete { uploaded, rejected } => {
                 self.store.complete_batch(batch.batch_id, &uploaded, &rejected, now)?;
@@ -192,6 +200,7 @@ impl<T: Transport> Uploader<T> {
             }
         };
         self.store.set_uplink_status(&self.status)?;
+        tracing::debug!(batch_id = %batch.batch_id, "batch applied");
         Ok(step)
     }
 
