@@ -69,8 +69,12 @@ fn kernel_says_synced() -> bool {
     state >= 0 && state != libc::TIME_ERROR && (timex.status & libc::STA_UNSYNC) == 0
 }
 
+/// The boot id cannot change while this process lives: read it once.
 fn boot_id() -> Option<String> {
-    std::fs::read_to_string("/proc/sys/kernel/random/boot_id").ok().map(|s| s.trim().to_string())
+    static BOOT_ID: std::sync::OnceLock<Option<String>> = std::sync::OnceLock::new();
+    BOOT_ID
+        .get_or_init(|| std::fs::read_to_string("/proc/sys/kernel/random/boot_id").ok().map(|s| s.trim().to_string()))
+        .clone()
 }
 
 /// Milliseconds since boot, suspend included (`CLOCK_BOOTTIME`): unaffected by wall-clock steps.

@@ -215,7 +215,7 @@ fn status(app: &App, store: &Store, out: &mut dyn Write) -> Result<()> {
         writeln!(out, "Plus ancien avis en attente : {}", local_time(oldest))?;
     }
     if summary.unsynced_clock > 0 {
-        writeln!(out, "Avis horodatés sans horloge synchronisée : {}", summary.unsynced_clock)?;
+        writeln!(out, "Avis en attente horodatés sans horloge synchronisée : {}", summary.unsynced_clock)?;
     }
     let upload = match &app.config.upload {
         Some(upload) => format!("activé vers {}", upload.base_url),

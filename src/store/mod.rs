@@ -170,6 +170,7 @@ pub struct OutboxSummary {
     pub rejected: u64,
     pub oldest_pending_at: Option<DateTime<Utc>>,
     pub last_review_at: Option<DateTime<Utc>>,
+    /// Pending reviews whose timestamp was taken before the clock synchronised.
     pub unsynced_clock: u64,
 }
 
@@ -385,9 +386,16 @@ impl Store {
         };
         // Reviews are never deleted and `seq` is SQLite's max + 1: the largest seq is the count.
         let total = count("SELECT coalesce(max(seq), 0) FROM reviews")?;
-        let pending = count("SELECT count(*) FROM reviews WHERE status = 'pending'")?;
+        // One pass over `reviews_pending`, which carries the clock state.
+        let (pending, unsynced_clock) = self
+            .conn
+            .query_row(
+                "SELECT count(*), coalesce(sum(clock = 'unsynced'), 0) FROM reviews WHERE status = 'pending'",
+                [],
+                |r| Ok((r.get::<_, i64>(0)?.max(0) as u64, r.get::<_, i64>(1)?.max(0) as u64)),
+            )
+            .map_err(|e| self.err(e))?;
         let rejected = count("SELECT count(*) FROM reviews WHERE status = 'rejected'")?;
-        let unsynced_clock = count("SELECT count(*) FROM reviews WHERE clock = 'unsynced'")?;
         let at = |sql: &str| -> Result<Option<DateTime<Utc>>> {
             let ms: Option<i64> = self.conn.query_row(sql, [], |r| r.get(0)).optional().map_err(|e| self.err(e))?;
             Ok(ms.and_then(DateTime::from_timestamp_millis))
