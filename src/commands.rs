@@ -83,6 +83,12 @@ impl UploaderHandle {
     }
 }
 
+/// Two workers: the HTTP connection progresses on one while the uploader builds the next batch
+/// on the other.
+fn uploader_runtime() -> std::io::Result<tokio::runtime::Runtime> {
+    tokio::runtime::Builder::new_multi_thread().worker_threads(2).thread_name("uploader").enable_all().build()
+}
+
 pub fn spawn_uploader(app: &App) -> Result<UploaderHandle> {
     let upload = app.config.upload.clone().context("l'envoi n'est pas activé (upload.enabled)")?;
     let transport = crate::uplink::http::HttpTransport::new(&upload).map_err(anyhow::Error::msg)?;
@@ -93,7 +99,7 @@ pub fn spawn_uploader(app: &App) -> Result<UploaderHandle> {
     let nudge = std::sync::Arc::new(tokio::sync::Notify::new());
     let thread_nudge = nudge.clone();
     let thread = std::thread::Builder::new().name("uploader".into()).spawn(move || {
-        let runtime = match tokio::runtime::Builder::new_current_thread().enable_all().build() {
+        let runtime = match uploader_runtime() {
             Ok(rt) => rt,
             Err(e) => {
                 tracing::error!(error = %e, "uploader runtime");
@@ -125,8 +131,7 @@ pub fn upload(app: &App, once: bool, out: &mut dyn Write) -> Result<()> {
     let store = app.open_store(Integrity::Trust)?;
     let mut uploader =
         crate::uplink::Uploader::new(store, transport, &upload, &app.config.device_id, Box::new(app.clock()))?;
-    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
-    let report = runtime.block_on(uploader.drain())?;
+    let report = uploader_runtime()?.block_on(uploader.drain())?;
     let pending = uploader.store().outbox_summary()?.pending;
     writeln!(
         out,

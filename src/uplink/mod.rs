@@ -100,33 +100,12 @@ impl<T: Transport> Uploader<T> {
         self.clock.read().now_utc
     }
 
-    /// Builds, persists and returns the next batch from the oldest unbatched pending reviews.
+    /// The oldest open batch, or a new one built from the oldest unbatched pending reviews.
     fn next_batch(&mut self) -> Result<Option<OpenBatch>, StoreError> {
         if let Some(open) = self.store.open_batch()? {
             return Ok(Some(open));
         }
-        // Timestamps taken before the clock synchronised are fixed before they leave.
-        let reading = self.clock.read();
-        let clock = &self.clock;
-        self.store.correct_unsynced(&reading, |at| clock.offset_at(at))?;
-        let reviews = self.store.unbatched_pending(self.batch_limit)?;
-        if reviews.is_empty() {
-            return Ok(None);
-        }
-        self.persist_batch(&reviews).map(Some)
-    }
-
-    /// Commits a batch of these reviews (as many as fit in the contract's size limit).
-    fn persist_batch(&mut self, reviews: &[StoredReview]) -> Result<OpenBatch, StoreError> {
-        let batch_id = Uuid::now_v7();
-        let (body, members) = encode_batch(batch_id, &self.source, reviews);
-        let body_gzip = gzip(&body);
-        let now = self.now();
-        if !self.store.create_batch(batch_id, &members, &body_gzip, body.len(), now)? {
-            return Err(StoreError::Decode("a review changed while its batch was being built".into()));
-        }
-        tracing::info!(%batch_id, reviews = members.len(), bytes = body.len(), gzip_bytes = body_gzip.len(), "batch persisted");
-        Ok(OpenBatch { batch_id, body_gzip, body_bytes: body.len(), review_ids: members, attempts: 0 })
+        prepare_batch(&mut self.store, &self.source, self.batch_limit, self.clock.as_ref())
     }
 
     /// One send and its consequences.
@@ -137,10 +116,24 @@ impl<T: Transport> Uploader<T> {
         self.store.count_attempt(batch.batch_id)?;
         tracing::debug!(batch_id = %batch.batch_id, "batch sending");
         let attempt_at = self.now();
-        let outcome = self.transport.send(&batch).await;
+        // While a fresh batch is in flight, the next one is built and persisted, so that the
+        // store's work overlaps the platform's (on a multi-threaded runtime the request goes out
+        // while this thread works). Only one batch ahead: a retried batch prepares nothing.
+        let look_ahead = batch.attempts == 0;
+        let (outcome, ahead) = {
+            let Uploader { store, transport, source, batch_limit, clock, .. } = self;
+            let prepare = async {
+                if look_ahead { prepare_batch(store, source, *batch_limit, clock.as_ref()) } else { Ok(None) }
+            };
+            tokio::join!(transport.send(&batch), prepare)
+        };
+        if let Err(e) = ahead {
+            // Not fatal: the next step builds it again.
+            tracing::warn!(error = %e, "could not prepare the next batch");
+        }
         let now = self.now();
         self.status.last_attempt_at = Some(attempt_at);
-        let action = plan(&batch.review_ids, outcome.clone(), self.failures, &self.policy, fastrand::f64());
+        let action = plan(&batch.review_ids, outcome, self.failures, &self.policy, fastrand::f64());
         let decision = match &action {
             Action::Complete { .. } => "complete",
             Action::Split { .. } => "split",
@@ -171,7 +164,7 @@ impl<T: Transport> Uploader<T> {
                 for half in [first, second] {
                     let reviews = self.store.reviews_by_ids(half)?;
                     if !reviews.is_empty() {
-                        self.persist_batch(&reviews)?;
+                        persist_batch(&mut self.store, &self.source, &reviews, now)?;
                     }
                 }
                 self.succeeded(now);
@@ -297,6 +290,41 @@ impl<T: Transport> Uploader<T> {
             uptime_s: crate::sys::uptime_s(),
         }
     }
+}
+
+/// Builds and persists a new batch from the oldest unbatched pending reviews, after fixing
+/// the timestamps taken before the clock synchronised.
+fn prepare_batch(
+    store: &mut Store,
+    source: &Source,
+    limit: usize,
+    clock: &dyn Clock,
+) -> Result<Option<OpenBatch>, StoreError> {
+    let reading = clock.read();
+    store.correct_unsynced(&reading, |at| clock.offset_at(at))?;
+    let reviews = store.unbatched_pending(limit)?;
+    if reviews.is_empty() {
+        return Ok(None);
+    }
+    persist_batch(store, source, &reviews, reading.now_utc).map(Some)
+}
+
+/// Commits a batch of these reviews (as many as fit in the contract's size limit): its id, its
+/// members and its exact gzip body, before anything is sent.
+fn persist_batch(
+    store: &mut Store,
+    source: &Source,
+    reviews: &[StoredReview],
+    now: DateTime<Utc>,
+) -> Result<OpenBatch, StoreError> {
+    let batch_id = Uuid::now_v7();
+    let (body, members) = encode_batch(batch_id, source, reviews);
+    let body_gzip = gzip(&body);
+    if !store.create_batch(batch_id, &members, &body_gzip, body.len(), now)? {
+        return Err(StoreError::Decode("a review changed while its batch was being built".into()));
+    }
+    tracing::info!(%batch_id, reviews = members.len(), bytes = body.len(), gzip_bytes = body_gzip.len(), "batch persisted");
+    Ok(OpenBatch { batch_id, body_gzip, body_bytes: body.len(), review_ids: members, attempts: 0 })
 }
 
 fn file_stamp(path: &std::path::Path) -> Option<(std::time::SystemTime, u64)> {

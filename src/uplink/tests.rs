@@ -234,3 +234,24 @@ async fn batches_respect_the_configured_size_and_the_body_is_the_contract() {
     let at = review["submitted_at"].as_str().unwrap();
     assert!(chrono::DateTime::parse_from_rfc3339(at).is_ok(), "{at}");
 }
+
+#[tokio::test]
+async fn the_next_batch_is_built_during_a_send_but_never_more_than_one_ahead() {
+    let transport = Scripted::new(vec![
+        Outcome::Transient("503".into()),
+        Outcome::Transient("503".into()),
+        Outcome::Transient("503".into()),
+    ]);
+    let mut up = uploader(store_with(1500), transport.clone(), 500);
+    for _ in 0..3 {
+        assert!(matches!(up.step().await.unwrap(), Step::Wait { .. }));
+        // The failing batch and one prepared behind it; the rest stays unbatched.
+        assert_eq!(up.store().unbatched_pending(10_000).unwrap().len(), 500);
+    }
+    let report = up.drain().await.unwrap();
+    assert_eq!(report.uploaded, 1500);
+    let sends = transport.sends.lock().unwrap();
+    let keys: Vec<Uuid> = sends.iter().map(|s| s.1).collect();
+    assert_eq!(keys[..4], [keys[0]; 4], "the failing batch is retried before the one prepared behind it");
+    assert_eq!(sends.len(), 6);
+}
