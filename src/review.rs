@@ -374,7 +374,7 @@ pub enum InvalidReview {
 }
 
 /// What a visitor (or `borne rate`) gave, before validation.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct ReviewDraft {
     pub satisfaction: i64,
     /// (field code, answer item id) pairs for the follow-up questions.

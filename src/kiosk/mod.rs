@@ -5,6 +5,8 @@
 //!
 //! Invariant: no SQL and no HTTP here; the store is reached through its API only.
 
+pub mod flow;
+
 use crate::clock::Clock;
 use crate::redact;
 use crate::review::{Answer, AnswerKind, Intention, InvalidReview, Review, ReviewDraft, Survey, VERBATIM};
