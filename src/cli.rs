@@ -62,6 +62,11 @@ pub enum Command {
         #[command(subcommand)]
         action: DbAction,
     },
+    /// Dessine chaque écran de la borne en PNG (sans écran, par le moteur de rendu logiciel)
+    Screenshots {
+        /// Dossier où écrire les images (un sous-dossier par taille d'écran)
+        dir: std::path::PathBuf,
+    },
 }
 
 #[derive(Debug, Args)]

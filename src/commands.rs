@@ -41,30 +41,105 @@ impl App {
     }
 }
 
-/// `borne` with no command, until the touchscreen lands: opens the store as the kiosk does
-/// (integrity check, clock correction, retention), then prints its status and indicators.
+/// `borne` with no command: the kiosk. Opens the store as a kiosk must (integrity check, clock
+/// correction, retention), starts the uploader when enabled, and shows the touchscreen until
+/// the manager quits from the administration panel.
 pub fn run(app: &App, out: &mut dyn Write) -> Result<()> {
     let mut store = app.open_store(Integrity::CheckAndRecover)?;
     maintain(app, &mut store)?;
     writeln!(out, "Borne {} — {}", env!("CARGO_PKG_VERSION"), app.config.site_name)?;
     writeln!(out, "Configuration : {}", app.config.source)?;
-    status(app, &store, out)?;
-    writeln!(out)?;
-    let ind = indicators_for(app, &store, DayRange::default())?;
-    print_indicators(&ind, out)?;
-    if app.config.upload.is_some() {
-        // Until the touchscreen lands, the kiosk process is the uploader's host.
-        writeln!(out, "\nEnvoi à la plateforme en cours ; Ctrl+C pour arrêter.")?;
-        out.flush()?;
-        drop(store);
-        let handle = spawn_uploader(app)?;
-        let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
-        runtime.block_on(async {
-            let _ = tokio::signal::ctrl_c().await;
-        });
-        handle.stop();
+    for (label, value) in admin_status(app, &store) {
+        writeln!(out, "{label} : {value}")?;
+    }
+    out.flush()?;
+    let uploader = match app.config.upload {
+        Some(_) => Some(spawn_uploader(app)?),
+        None => None,
+    };
+    let nudge = uploader.as_ref().map(|u| u.nudge.clone());
+    let status_app = App { config: app.config.clone(), data_dir: app.data_dir.clone() };
+    let parts = crate::ui::KioskParts {
+        store,
+        survey: app.config.survey.clone(),
+        screen: app.config.screen.clone(),
+        min_reviews_for_score: app.config.min_reviews_for_score,
+        clock: Box::new(app.clock()),
+        now: std::rc::Rc::new(std::time::Instant::now),
+        on_commit: Box::new(move || {
+            if let Some(nudge) = &nudge {
+                nudge.notify_one();
+            }
+        }),
+        admin_status: Box::new(move |store| admin_status(&status_app, store)),
+        on_quit: Box::new(|| {
+            let _ = slint::quit_event_loop();
+        }),
+    };
+    let kiosk = crate::ui::Kiosk::new(parts).context(
+        "aucun écran utilisable (ni fenêtre de bureau, ni console graphique) ; \
+         SLINT_BACKEND permet d'en choisir un (winit, linuxkms-software)",
+    )?;
+    crate::ui::show(&kiosk)?;
+    if let Some(uploader) = uploader {
+        uploader.stop();
     }
     Ok(())
+}
+
+/// `borne screenshots DIR`.
+pub fn screenshots(app: &App, dir: &Path, out: &mut dyn Write) -> Result<()> {
+    // The pictures show the kiosk as installed, not this machine's paths.
+    let shown = App { config: app.config.clone(), data_dir: PathBuf::from("/var/lib/borne") };
+    let status = move || -> Box<dyn Fn(&Store) -> Vec<(String, String)>> {
+        let app = App { config: shown.config.clone(), data_dir: shown.data_dir.clone() };
+        Box::new(move |store| admin_status(&app, store))
+    };
+    let written = crate::ui::screenshots::write_all(&app.config, &status, dir)?;
+    writeln!(out, "{} images écrites dans {}", written.len(), dir.display())?;
+    Ok(())
+}
+
+/// The kiosk's state in a few lines, for the administration panel and `borne run`.
+pub fn admin_status(app: &App, store: &Store) -> Vec<(String, String)> {
+    let mut lines = vec![
+        ("Version".to_string(), env!("CARGO_PKG_VERSION").to_string()),
+        ("Borne".to_string(), format!("{} — {}", app.config.device_id, app.config.site_name)),
+    ];
+    match store.outbox_summary() {
+        Ok(summary) => {
+            lines.push(("Avis enregistrés".into(), summary.total.to_string()));
+            let oldest =
+                summary.oldest_pending_at.map(|t| format!(" (le plus ancien : {})", local_time(t))).unwrap_or_default();
+            lines.push(("En attente d'envoi".into(), format!("{}{oldest}", summary.pending)));
+            if summary.rejected > 0 {
+                lines.push(("Rejetés par la plateforme".into(), summary.rejected.to_string()));
+            }
+        }
+        Err(e) => lines.push(("Base de données".into(), format!("illisible : {e}"))),
+    }
+    let upload = match &app.config.upload {
+        None => "désactivé".to_string(),
+        Some(_) => match store.uplink_status() {
+            Ok(status) if status.auth_refused => "jeton refusé par la plateforme".to_string(),
+            Ok(status) => match (status.last_success_at, &status.last_error) {
+                (_, Some(error)) if status.last_error_at > status.last_success_at => format!("en erreur : {error}"),
+                (Some(at), _) => format!("dernier envoi réussi le {}", local_time(at)),
+                (None, _) => "aucun envoi réussi pour l'instant".to_string(),
+            },
+            Err(e) => format!("état illisible : {e}"),
+        },
+    };
+    lines.push(("Envoi à la plateforme".into(), upload));
+    lines.push(("Tableau de bord".into(), "non disponible dans cette version".into()));
+    let free = crate::sys::disk_free_bytes(&app.data_dir)
+        .map(|b| format!("{} Mo libres", b / 1_000_000))
+        .unwrap_or_else(|| "espace libre inconnu".into());
+    lines.push((
+        "Données".into(),
+        format!("{} ({} Mo), {free}", app.data_dir.display(), store.size_bytes() / 1_000_000),
+    ));
+    lines
 }
 
 /// The uploader running on its own thread, with its own store connection and runtime.
@@ -440,6 +515,9 @@ pub fn config_action(action: &ConfigAction, explicit: Option<&Path>, out: &mut d
                 {
                     bail!("upload.ca_file : {} est introuvable", ca.display());
                 }
+            }
+            if config.screen.admin_pin.expose() == config::DEFAULT_ADMIN_PIN {
+                writeln!(out, "attention : kiosk.admin_pin est le code par défaut ; choisissez-en un autre")?;
             }
             writeln!(
                 out,

@@ -40,6 +40,11 @@ pub struct RawKiosk {
     pub site_name: Option<String>,
     pub languages: Option<Vec<String>>,
     pub response_interval_s: Option<u64>,
+    pub inactivity_timeout_s: Option<u64>,
+    pub thanks_duration_s: Option<u64>,
+    pub fullscreen: Option<bool>,
+    pub show_result: Option<bool>,
+    pub admin_pin: Option<String>,
 }
 
 #[derive(Debug, Default, Deserialize, Serialize)]
@@ -123,6 +128,7 @@ pub struct Config {
     pub device_id: String,
     pub site_name: String,
     pub response_interval: Duration,
+    pub screen: ScreenConfig,
     /// `None`: resolved at run time (see `resolve_data_dir`).
     pub data_dir: Option<PathBuf>,
     pub comment_retention_days: u32,
@@ -131,6 +137,22 @@ pub struct Config {
     pub clock_source: SyncSource,
     pub upload: Option<UploadConfig>,
 }
+
+/// How the touchscreen behaves.
+#[derive(Debug, Clone)]
+pub struct ScreenConfig {
+    /// Response interval, walk-away timeout and how long « Merci » stays.
+    pub timing: crate::kiosk::flow::Timing,
+    /// Full screen with no cursor (the console backend is always full screen).
+    pub fullscreen: bool,
+    /// Show the site's 30-day result on the home screen (engagement 6).
+    pub show_result: bool,
+    /// The PIN of the on-screen administration panel.
+    pub admin_pin: Secret,
+}
+
+/// The PIN the embedded configuration ships with; `borne config check` warns about it.
+pub const DEFAULT_ADMIN_PIN: &str = "1234";
 
 /// Where and how to upload; present only when uploads are enabled.
 #[derive(Debug, Clone)]
@@ -290,6 +312,29 @@ fn validate(raw: RawConfig, source: ConfigSource) -> Result<Config, Invalid> {
         return Err(invalid("kiosk.response_interval_s", "au plus 600 secondes"));
     }
 
+    let inactivity_timeout_s = raw.kiosk.inactivity_timeout_s.unwrap_or(30);
+    if !(10..=600).contains(&inactivity_timeout_s) {
+        return Err(invalid("kiosk.inactivity_timeout_s", "entre 10 et 600 secondes"));
+    }
+    let thanks_duration_s = raw.kiosk.thanks_duration_s.unwrap_or(4);
+    if !(1..=30).contains(&thanks_duration_s) {
+        return Err(invalid("kiosk.thanks_duration_s", "entre 1 et 30 secondes"));
+    }
+    let admin_pin = raw.kiosk.admin_pin.unwrap_or_else(|| DEFAULT_ADMIN_PIN.to_string());
+    if !(4..=12).contains(&admin_pin.len()) || !admin_pin.chars().all(|c| c.is_ascii_digit()) {
+        return Err(invalid("kiosk.admin_pin", "de 4 à 12 chiffres"));
+    }
+    let screen = ScreenConfig {
+        timing: crate::kiosk::flow::Timing {
+            response_interval: Duration::from_secs(response_interval_s),
+            inactivity_timeout: Duration::from_secs(inactivity_timeout_s),
+            thanks_duration: Duration::from_secs(thanks_duration_s),
+        },
+        fullscreen: raw.kiosk.fullscreen.unwrap_or(false),
+        show_result: raw.kiosk.show_result.unwrap_or(true),
+        admin_pin: Secret(admin_pin),
+    };
+
     let comment_retention_days = raw.storage.comment_retention_days.unwrap_or(30);
     if comment_retention_days == 0 || comment_retention_days > 3650 {
         return Err(invalid("storage.comment_retention_days", "entre 1 et 3650 jours"));
@@ -337,6 +382,7 @@ fn validate(raw: RawConfig, source: ConfigSource) -> Result<Config, Invalid> {
         device_id,
         site_name,
         response_interval: Duration::from_secs(response_interval_s),
+        screen,
         data_dir: raw.storage.data_dir,
         comment_retention_days,
         min_reviews_for_score,
@@ -719,6 +765,11 @@ mod tests {
                 site_name: Some("a".into()),
                 languages: Some(vec!["fr".into()]),
                 response_interval_s: Some(1),
+                inactivity_timeout_s: Some(1),
+                thanks_duration_s: Some(1),
+                fullscreen: Some(true),
+                show_result: Some(true),
+                admin_pin: Some("1".into()),
             },
             storage: RawStorage { data_dir: Some("/a".into()), comment_retention_days: Some(1) },
             survey: RawSurvey {

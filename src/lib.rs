@@ -12,4 +12,5 @@ pub mod redact;
 pub mod review;
 pub mod store;
 pub mod sys;
+pub mod ui;
 pub mod uplink;

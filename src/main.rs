@@ -44,6 +44,7 @@ fn dispatch(cli: &Cli, out: &mut dyn Write) -> anyhow::Result<()> {
         Some(Command::Db { action }) => commands::db_action(&app, action, out),
         Some(Command::Upload { once }) => commands::upload(&app, *once, out),
         Some(Command::Status { json }) => commands::status_command(&app, *json, out),
+        Some(Command::Screenshots { dir }) => commands::screenshots(&app, dir, out),
         Some(Command::Config { .. }) => Ok(()),
     }
 }

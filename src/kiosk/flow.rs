@@ -43,6 +43,8 @@ pub enum Event {
     /// « Envoyer ».
     Send,
     Language(String),
+    /// The « grand texte / contraste élevé » toggle.
+    ToggleLargeText,
     /// The store committed the review (true) or could not (false).
     Committed(bool),
     /// The store can write again (checked by the kiosk while out of service).
@@ -87,6 +89,7 @@ pub struct Flow {
     timing: Timing,
     screen: Screen,
     language: String,
+    large_text: bool,
     satisfaction: Option<Satisfaction>,
     /// The follow-ups asked after the current rating.
     questions: Vec<Question>,
@@ -107,6 +110,7 @@ impl Flow {
             timing,
             screen: Screen::Home,
             language: DEFAULT_LANGUAGE.to_string(),
+            large_text: false,
             satisfaction: None,
             questions: Vec::new(),
             answers: Vec::new(),
@@ -124,6 +128,33 @@ impl Flow {
 
     pub fn language(&self) -> &str {
         &self.language
+    }
+
+    pub fn large_text(&self) -> bool {
+        self.large_text
+    }
+
+    /// The survey this flow asks.
+    pub fn survey(&self) -> &Survey {
+        &self.survey
+    }
+
+    /// When a `Tick` may next change something; `None` when nothing is waiting on time, so an
+    /// idle kiosk needs no timer at all.
+    pub fn next_deadline(&self) -> Option<Instant> {
+        match self.screen {
+            Screen::Thanks => self.thanked_at.map(|at| at + self.timing.thanks_duration),
+            Screen::FollowUp(_) | Screen::Comment => Some(self.last_input + self.timing.inactivity_timeout),
+            Screen::Home if self.language != DEFAULT_LANGUAGE || self.large_text => {
+                Some(self.last_input + self.timing.inactivity_timeout)
+            }
+            _ => None,
+        }
+    }
+
+    /// When the last input (tap, key, choice) was made.
+    pub fn last_input(&self) -> Instant {
+        self.last_input
     }
 
     pub fn comment(&self) -> &str {
@@ -181,6 +212,10 @@ impl Flow {
                 }
                 Vec::new()
             }
+            (Screen::Home | Screen::FollowUp(_) | Screen::Comment, Event::ToggleLargeText) => {
+                self.large_text = !self.large_text;
+                Vec::new()
+            }
             (Screen::FollowUp(i), Event::Toggle(item)) => {
                 if let Some(q) = self.questions.get(i).cloned() {
                     self.toggle(&q, item);
@@ -228,11 +263,10 @@ impl Flow {
                 }
             }
             (Screen::Home, Event::Tick) => {
-                // A language chosen by a visitor who then left goes back to French.
-                if self.language != DEFAULT_LANGUAGE
-                    && now.duration_since(self.last_input) >= self.timing.inactivity_timeout
-                {
+                // A language or large text chosen by a visitor who then left goes back to the default.
+                if now.duration_since(self.last_input) >= self.timing.inactivity_timeout {
                     self.language = DEFAULT_LANGUAGE.to_string();
+                    self.large_text = false;
                 }
                 Vec::new()
             }
@@ -300,6 +334,7 @@ impl Flow {
     fn reset(&mut self, screen: Screen) {
         self.screen = screen;
         self.language = DEFAULT_LANGUAGE.to_string();
+        self.large_text = false;
         self.satisfaction = None;
         self.questions.clear();
         self.answers.clear();

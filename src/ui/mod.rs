@@ -1,0 +1,678 @@
+//! The visitor's touchscreen: the Slint window (`ui/*.slint`) driven by the visit's state
+//! machine (`kiosk::flow`).
+//!
+//! The window shows; `Kiosk` decides. Every tap arrives as an `Input`, goes through the flow,
+//! and the window is then set from the state. Nothing typed is kept anywhere but in the flow,
+//! which wipes it at every reset. Time is read through `now` so tests can mock it, and the
+//! single timer is armed only for the next deadline: an idle kiosk wakes up for nothing.
+
+slint::include_modules!();
+
+pub mod headless;
+pub mod screenshots;
+
+use crate::clock::Clock;
+use crate::config::ScreenConfig;
+use crate::kiosk::flow::{Effect, Event, Flow};
+use crate::kiosk::{self, flow};
+use crate::review::{AnswerKind, Band, Review, ReviewDraft, Satisfaction, Score, Survey, indicators};
+use crate::store::{DayRange, Store};
+use slint::{ComponentHandle, ModelRc, SharedString, VecModel};
+use std::cell::RefCell;
+use std::collections::VecDeque;
+use std::rc::{Rc, Weak};
+use std::time::{Duration, Instant};
+
+/// Taps in the hidden corner that open the PIN pad, and the time they must fit in.
+pub const ADMIN_TAPS: usize = 5;
+pub const ADMIN_TAPS_WITHIN: Duration = Duration::from_secs(3);
+/// Wrong PINs before the pad locks, and for how long.
+pub const PIN_ATTEMPTS: u32 = 3;
+pub const PIN_LOCKOUT: Duration = Duration::from_secs(60);
+/// The PIN pad and the admin panel close by themselves after this long untouched.
+pub const ADMIN_IDLE: Duration = Duration::from_secs(60);
+/// While out of service, how often the store is tried again.
+pub const RECOVERY_PROBE: Duration = Duration::from_secs(5);
+/// How often the home screen's result is recomputed when nobody rates (day changes, etc.).
+pub const RESULT_REFRESH: Duration = Duration::from_secs(3600);
+/// Reviews kept in memory while the store cannot write, committed when it can again.
+pub const HELD_MAX: usize = 1000;
+
+/// The native names of the languages the kiosk offers.
+pub fn language_name(code: &str) -> &'static str {
+    match code {
+        "fr" => "Français",
+        "en" => "English",
+        "es" => "Español",
+        "de" => "Deutsch",
+        "it" => "Italiano",
+        "pt" => "Português",
+        "ar" => "العربية",
+        _ => "?",
+    }
+}
+
+/// A tap (or key) from the window.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Input {
+    Rate(i32),
+    OpenLanguages,
+    ChooseLanguage(String),
+    CloseLanguages,
+    ToggleContrast,
+    Toggle(i64),
+    Next,
+    Skip,
+    Key(String),
+    Backspace,
+    Send,
+    AdminTap,
+    PinDigit(String),
+    PinErase,
+    PinSubmit,
+    PinCancel,
+    AdminClose,
+    AdminQuit,
+}
+
+/// What the touchscreen needs from the rest of the kiosk.
+pub struct KioskParts {
+    pub store: Store,
+    pub survey: Survey,
+    pub screen: ScreenConfig,
+    pub min_reviews_for_score: u64,
+    pub clock: Box<dyn Clock>,
+    /// The monotonic time the flow runs on (mocked in tests).
+    pub now: Rc<dyn Fn() -> Instant>,
+    /// Called after each committed review (wakes the uploader).
+    pub on_commit: Box<dyn Fn()>,
+    /// The manager's status lines for the administration panel.
+    pub admin_status: Box<dyn Fn(&Store) -> Vec<(String, String)>>,
+    /// Called when the manager quits from the administration panel.
+    pub on_quit: Box<dyn Fn()>,
+}
+
+/// Screens the flow does not know about: they sit on top of its home screen.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Overlay {
+    None,
+    Languages,
+    Pin,
+    Admin,
+}
+
+struct State {
+    parts: KioskParts,
+    flow: Flow,
+    overlay: Overlay,
+    overlay_input: Instant,
+    admin_taps: VecDeque<Instant>,
+    pin: String,
+    pin_failures: u32,
+    pin_locked_until: Option<Instant>,
+    pin_message: String,
+    held: VecDeque<Review>,
+    last_probe: Instant,
+    result_at: Option<Instant>,
+    result: Option<(u32, u64, Band)>,
+    /// The question whose choices the window shows, to rebuild them only when it changes.
+    shown_question: Option<(usize, Vec<i64>)>,
+    /// The language the window's translations are set to.
+    shown_language: String,
+}
+
+pub struct Kiosk {
+    window: KioskWindow,
+    state: RefCell<State>,
+    timer: slint::Timer,
+    now: Rc<dyn Fn() -> Instant>,
+}
+
+impl Kiosk {
+    /// Builds the kiosk on a new window (the Slint platform must be set, or the default one is).
+    pub fn new(parts: KioskParts) -> Result<Rc<Kiosk>, slint::PlatformError> {
+        let window = KioskWindow::new()?;
+        Ok(Kiosk::with_window(window, parts))
+    }
+
+    pub fn with_window(window: KioskWindow, parts: KioskParts) -> Rc<Kiosk> {
+        let now = parts.now.clone();
+        let t0 = now();
+        let flow = Flow::new(parts.survey.clone(), parts.screen.timing, t0);
+        window.global::<Theme>().set_kiosk(parts.screen.fullscreen);
+        let languages: Vec<LanguageItem> = parts
+            .survey
+            .languages
+            .iter()
+            .map(|code| LanguageItem { code: code.into(), name: language_name(code).into() })
+            .collect();
+        window.set_languages(ModelRc::new(VecModel::from(languages)));
+        window.set_comment_max(parts.survey.comment_max_chars.min(i32::MAX as usize) as i32);
+        let state = State {
+            parts,
+            flow,
+            overlay: Overlay::None,
+            overlay_input: t0,
+            admin_taps: VecDeque::new(),
+            pin: String::new(),
+            pin_failures: 0,
+            pin_locked_until: None,
+            pin_message: String::new(),
+            held: VecDeque::new(),
+            last_probe: t0,
+            result_at: None,
+            result: None,
+            shown_question: None,
+            shown_language: String::new(),
+        };
+        let kiosk = Rc::new(Kiosk { window, state: RefCell::new(state), timer: slint::Timer::default(), now });
+        kiosk.connect();
+        kiosk.state.borrow_mut().refresh_result(t0);
+        kiosk.render();
+        kiosk.arm();
+        kiosk
+    }
+
+    pub fn window(&self) -> &KioskWindow {
+        &self.window
+    }
+
+    /// Feeds one tap, as the window's callbacks do.
+    pub fn input(self: &Rc<Self>, input: Input) {
+        let now = (self.now)();
+        let quit = self.state.borrow_mut().input(input, now);
+        self.render();
+        self.arm();
+        if quit {
+            (self.state.borrow().parts.on_quit)();
+        }
+    }
+
+    /// Opening hours: closes (true) or opens (false) the kiosk.
+    pub fn set_closed(self: &Rc<Self>, closed: bool, message: &str) {
+        let now = (self.now)();
+        self.window.set_closed_message(message.into());
+        {
+            let mut st = self.state.borrow_mut();
+            st.overlay = Overlay::None;
+            let effects = st.flow.handle(Event::SetClosed(closed), now);
+            st.run(effects, now);
+            if closed && *st.flow.screen() != flow::Screen::Closed {
+                // A visit was in progress: it is stored first, then the kiosk closes.
+                let effects = st.flow.handle(Event::SetClosed(true), now);
+                st.run(effects, now);
+            }
+        }
+        self.render();
+        self.arm();
+    }
+
+    /// Acts on whatever time has made due.
+    pub fn tick(self: &Rc<Self>) {
+        let now = (self.now)();
+        self.state.borrow_mut().tick(now);
+        self.render();
+        self.arm();
+    }
+
+    /// Taps ignored inside the response interval since start.
+    pub fn suppressed(&self) -> u64 {
+        self.state.borrow().flow.suppressed()
+    }
+
+    /// The store, for whoever drives the kiosk (tests, screenshots, the hardware layer).
+    pub fn with_store<R>(&self, f: impl FnOnce(&mut Store) -> R) -> R {
+        f(&mut self.state.borrow_mut().parts.store)
+    }
+
+    fn connect(self: &Rc<Self>) {
+        let w = &self.window;
+        let on = |input: fn() -> Input| {
+            let weak: Weak<Kiosk> = Rc::downgrade(self);
+            move || {
+                if let Some(k) = weak.upgrade() {
+                    k.input(input())
+                }
+            }
+        };
+        w.on_open_languages(on(|| Input::OpenLanguages));
+        w.on_close_languages(on(|| Input::CloseLanguages));
+        w.on_toggle_contrast(on(|| Input::ToggleContrast));
+        w.on_next(on(|| Input::Next));
+        w.on_skip(on(|| Input::Skip));
+        w.on_backspace(on(|| Input::Backspace));
+        w.on_send(on(|| Input::Send));
+        w.on_admin_tap(on(|| Input::AdminTap));
+        w.on_pin_erase(on(|| Input::PinErase));
+        w.on_pin_submit(on(|| Input::PinSubmit));
+        w.on_pin_cancel(on(|| Input::PinCancel));
+        w.on_admin_close(on(|| Input::AdminClose));
+        w.on_admin_quit(on(|| Input::AdminQuit));
+        let weak = Rc::downgrade(self);
+        w.on_rate(move |n| {
+            if let Some(k) = weak.upgrade() {
+                k.input(Input::Rate(n))
+            }
+        });
+        let weak = Rc::downgrade(self);
+        w.on_toggle(move |id| {
+            if let Some(k) = weak.upgrade() {
+                k.input(Input::Toggle(id.into()))
+            }
+        });
+        let weak = Rc::downgrade(self);
+        w.on_choose_language(move |code| {
+            if let Some(k) = weak.upgrade() {
+                k.input(Input::ChooseLanguage(code.into()))
+            }
+        });
+        let weak = Rc::downgrade(self);
+        w.on_key(move |text| {
+            if let Some(k) = weak.upgrade() {
+                k.input(Input::Key(text.into()))
+            }
+        });
+        let weak = Rc::downgrade(self);
+        w.on_pin_digit(move |d| {
+            if let Some(k) = weak.upgrade() {
+                k.input(Input::PinDigit(d.into()))
+            }
+        });
+    }
+
+    /// Arms the one timer for the next deadline, or stops it when nothing waits on time.
+    fn arm(self: &Rc<Self>) {
+        let now = (self.now)();
+        let Some(deadline) = self.state.borrow().next_deadline() else {
+            self.timer.stop();
+            return;
+        };
+        let weak = Rc::downgrade(self);
+        // A little late rather than early: the deadline is then surely past when it fires.
+        let wait = deadline.saturating_duration_since(now) + Duration::from_millis(1);
+        self.timer.start(slint::TimerMode::SingleShot, wait, move || {
+            if let Some(k) = weak.upgrade() {
+                k.tick();
+            }
+        });
+    }
+
+    /// Sets the window from the state. Properties that did not change are left alone, so
+    /// nothing is redrawn for nothing.
+    fn render(&self) {
+        let mut st = self.state.borrow_mut();
+        let w = &self.window;
+        let screen = match (st.overlay, st.flow.screen()) {
+            (Overlay::Languages, _) => Screen::Languages,
+            (Overlay::Pin, _) => Screen::AdminPin,
+            (Overlay::Admin, _) => Screen::Admin,
+            (Overlay::None, flow::Screen::Home) => Screen::Home,
+            (Overlay::None, flow::Screen::FollowUp(_)) => Screen::FollowUp,
+            (Overlay::None, flow::Screen::Comment) => Screen::Comment,
+            (Overlay::None, flow::Screen::Saving) => Screen::Saving,
+            (Overlay::None, flow::Screen::Thanks) => Screen::Thanks,
+            (Overlay::None, flow::Screen::OutOfService) => Screen::OutOfService,
+            (Overlay::None, flow::Screen::Closed) => Screen::Closed,
+        };
+        if w.get_screen() != screen {
+            w.set_screen(screen);
+        }
+        let theme = w.global::<Theme>();
+        if theme.get_high_contrast() != st.flow.large_text() {
+            theme.set_high_contrast(st.flow.large_text());
+        }
+        if st.shown_language != st.flow.language() {
+            let language = st.flow.language().to_string();
+            // The source strings are French: French is the untranslated text.
+            let code = if language == flow::DEFAULT_LANGUAGE { "" } else { language.as_str() };
+            if let Err(e) = slint::select_bundled_translation(code) {
+                tracing::warn!(language, "no translation: {e}");
+            }
+            w.set_language(language.as_str().into());
+            st.shown_language = language;
+        }
+        if w.get_comment().as_str() != st.flow.comment() {
+            w.set_comment(st.flow.comment().into());
+        }
+        // Follow-up question and its chips.
+        if let (flow::Screen::FollowUp(i), Some(q)) = (st.flow.screen().clone(), st.flow.current_question()) {
+            let ticked = st.flow.ticked();
+            let key = (i, ticked.clone());
+            if st.shown_question.as_ref() != Some(&key) {
+                w.set_question(q.label.as_str().into());
+                w.set_multiple(q.kind == AnswerKind::Checkbox);
+                let choices: Vec<ChoiceItem> = q
+                    .items
+                    .iter()
+                    .map(|item| ChoiceItem {
+                        id: item.id.clamp(i32::MIN.into(), i32::MAX.into()) as i32,
+                        label: item.text.as_str().into(),
+                        checked: ticked.contains(&item.id),
+                    })
+                    .collect();
+                w.set_choices(ModelRc::new(VecModel::from(choices)));
+                st.shown_question = Some(key);
+            }
+        } else {
+            st.shown_question = None;
+        }
+        // The site's result.
+        let show = st.parts.screen.show_result && st.result.is_some();
+        if w.get_show_result() != show {
+            w.set_show_result(show);
+        }
+        if let Some((tenths, count, band)) = st.result {
+            w.set_result_tenths(tenths as i32);
+            w.set_result_count(count.min(i32::MAX as u64) as i32);
+            w.set_result_band(match band {
+                Band::Bad => 1,
+                Band::Medium => 2,
+                Band::Good => 3,
+            });
+        }
+        // Administration.
+        w.set_pin_entered(st.pin.chars().count() as i32);
+        w.set_pin_dots(SharedString::from("●".repeat(st.pin.chars().count())));
+        if w.get_pin_message().as_str() != st.pin_message {
+            w.set_pin_message(st.pin_message.as_str().into());
+        }
+        let now = (self.now)();
+        w.set_pin_locked(st.pin_locked_until.is_some_and(|until| now < until));
+        if st.overlay == Overlay::Admin && w.get_admin_lines().row_count() == 0 {
+            let mut lines = (st.parts.admin_status)(&st.parts.store);
+            lines.push(("Appuis ignorés (intervalle entre avis)".into(), st.flow.suppressed().to_string()));
+            if !st.held.is_empty() {
+                lines.push(("Avis en mémoire, en attente du disque".into(), st.held.len().to_string()));
+            }
+            let lines: Vec<AdminLine> = lines
+                .into_iter()
+                .map(|(label, value)| AdminLine { label: label.into(), value: value.into() })
+                .collect();
+            w.set_admin_lines(ModelRc::new(VecModel::from(lines)));
+        } else if st.overlay != Overlay::Admin && w.get_admin_lines().row_count() != 0 {
+            w.set_admin_lines(ModelRc::default());
+        }
+    }
+}
+
+use slint::Model;
+
+impl State {
+    /// Applies one input; returns true when the manager asked to quit.
+    fn input(&mut self, input: Input, now: Instant) -> bool {
+        if self.overlay != Overlay::None {
+            self.overlay_input = now;
+        }
+        let flow_event = match input {
+            Input::Rate(n) => match Satisfaction::from_item_id(n.into()) {
+                Some(s) if self.overlay == Overlay::None => Some(Event::Rate(s)),
+                _ => None,
+            },
+            Input::OpenLanguages if self.home() => {
+                self.open(Overlay::Languages, now);
+                None
+            }
+            Input::ChooseLanguage(code) if self.overlay == Overlay::Languages => {
+                self.overlay = Overlay::None;
+                Some(Event::Language(code))
+            }
+            Input::CloseLanguages if self.overlay == Overlay::Languages => {
+                self.overlay = Overlay::None;
+                None
+            }
+            Input::ToggleContrast => Some(Event::ToggleLargeText),
+            Input::Toggle(id) => Some(Event::Toggle(id)),
+            Input::Next => Some(Event::Next),
+            Input::Skip => Some(Event::Skip),
+            Input::Key(text) => {
+                let mut comment = self.flow.comment().to_string();
+                comment.push_str(&text);
+                Some(Event::CommentChanged(comment))
+            }
+            Input::Backspace => {
+                let mut comment = self.flow.comment().to_string();
+                comment.pop();
+                Some(Event::CommentChanged(comment))
+            }
+            Input::Send => Some(Event::Send),
+            Input::AdminTap if self.home() => {
+                self.admin_taps.push_back(now);
+                while self.admin_taps.front().is_some_and(|t| now.duration_since(*t) > ADMIN_TAPS_WITHIN) {
+                    self.admin_taps.pop_front();
+                }
+                if self.admin_taps.len() >= ADMIN_TAPS {
+                    self.admin_taps.clear();
+                    self.pin.clear();
+                    self.pin_message.clear();
+                    self.open(Overlay::Pin, now);
+                }
+                None
+            }
+            Input::PinDigit(d) if self.overlay == Overlay::Pin && !self.pin_locked(now) => {
+                if self.pin.len() < 12 && d.len() == 1 && d.chars().all(|c| c.is_ascii_digit()) {
+                    self.pin.push_str(&d);
+                }
+                self.pin_message.clear();
+                None
+            }
+            Input::PinErase if self.overlay == Overlay::Pin => {
+                self.pin.pop();
+                None
+            }
+            Input::PinSubmit if self.overlay == Overlay::Pin && !self.pin_locked(now) => {
+                self.submit_pin(now);
+                None
+            }
+            Input::PinCancel if self.overlay == Overlay::Pin => {
+                self.close_overlay();
+                None
+            }
+            Input::AdminClose if self.overlay == Overlay::Admin => {
+                self.close_overlay();
+                None
+            }
+            Input::AdminQuit if self.overlay == Overlay::Admin => {
+                tracing::warn!("kiosk quit from the administration panel");
+                self.close_overlay();
+                return true;
+            }
+            _ => None,
+        };
+        if let Some(event) = flow_event {
+            if self.overlay != Overlay::None {
+                return false;
+            }
+            let effects = self.flow.handle(event, now);
+            self.run(effects, now);
+        }
+        false
+    }
+
+    fn home(&self) -> bool {
+        self.overlay == Overlay::None && *self.flow.screen() == flow::Screen::Home
+    }
+
+    fn open(&mut self, overlay: Overlay, now: Instant) {
+        self.overlay = overlay;
+        self.overlay_input = now;
+    }
+
+    fn close_overlay(&mut self) {
+        self.overlay = Overlay::None;
+        self.pin.clear();
+        self.pin_message.clear();
+    }
+
+    fn pin_locked(&self, now: Instant) -> bool {
+        self.pin_locked_until.is_some_and(|until| now < until)
+    }
+
+    fn submit_pin(&mut self, now: Instant) {
+        let entered = std::mem::take(&mut self.pin);
+        if constant_time_eq(entered.as_bytes(), self.parts.screen.admin_pin.expose().as_bytes()) {
+            tracing::info!("administration panel opened");
+            self.pin_failures = 0;
+            self.pin_message.clear();
+            self.overlay = Overlay::Admin;
+            return;
+        }
+        self.pin_failures += 1;
+        tracing::warn!(failures = self.pin_failures, "wrong administration PIN");
+        if self.pin_failures >= PIN_ATTEMPTS {
+            self.pin_failures = 0;
+            self.pin_locked_until = Some(now + PIN_LOCKOUT);
+            self.pin_message = format!("Code incorrect. Réessayez dans {} s.", PIN_LOCKOUT.as_secs());
+        } else {
+            self.pin_message = "Code incorrect.".into();
+        }
+    }
+
+    fn run(&mut self, effects: Vec<Effect>, now: Instant) {
+        for effect in effects {
+            match effect {
+                Effect::Commit(draft) => {
+                    let committed = self.commit(&draft);
+                    let more = self.flow.handle(Event::Committed(committed), now);
+                    if committed {
+                        self.refresh_result(now);
+                    } else {
+                        self.last_probe = now;
+                    }
+                    self.run(more, now);
+                }
+                Effect::Suppressed => {
+                    tracing::info!(suppressed = self.flow.suppressed(), "tap inside the response interval ignored");
+                }
+            }
+        }
+    }
+
+    /// The one path from the screen to the store: build, then commit durably. True only when
+    /// the review is on disk, and only then does the visitor see « Merci ».
+    fn commit(&mut self, draft: &ReviewDraft) -> bool {
+        let review = match kiosk::build_review(&self.parts.survey, self.parts.clock.as_ref(), draft) {
+            Ok(review) => review,
+            Err(e) => {
+                tracing::error!("the screen produced a review the survey refuses: {e}");
+                return false;
+            }
+        };
+        match kiosk::commit_built(&mut self.parts.store, review.clone()) {
+            Ok(_) => {
+                (self.parts.on_commit)();
+                true
+            }
+            Err(e) => {
+                tracing::error!("review not committed, kiosk out of service: {e}");
+                // Kept in memory, with the time it was given, and committed once the store
+                // writes again. The visitor was not thanked for it.
+                if self.held.len() >= HELD_MAX {
+                    self.held.pop_front();
+                }
+                self.held.push_back(review);
+                false
+            }
+        }
+    }
+
+    fn tick(&mut self, now: Instant) {
+        // Overlays close by themselves when left alone.
+        let idle = match self.overlay {
+            Overlay::None => None,
+            Overlay::Languages => Some(self.parts.screen.timing.inactivity_timeout),
+            Overlay::Pin | Overlay::Admin => Some(ADMIN_IDLE),
+        };
+        if idle.is_some_and(|idle| now.duration_since(self.overlay_input) >= idle) {
+            self.close_overlay();
+        }
+        if self.pin_locked_until.is_some_and(|until| now >= until) {
+            self.pin_locked_until = None;
+            self.pin_message.clear();
+        }
+        if *self.flow.screen() == flow::Screen::OutOfService && now.duration_since(self.last_probe) >= RECOVERY_PROBE {
+            self.last_probe = now;
+            if self.recover() {
+                tracing::info!("store writes again, kiosk back in service");
+                let effects = self.flow.handle(Event::StoreRecovered, now);
+                self.run(effects, now);
+                self.refresh_result(now);
+            }
+        }
+        let effects = self.flow.handle(Event::Tick, now);
+        self.run(effects, now);
+        if self.result_at.is_some_and(|at| now.duration_since(at) >= RESULT_REFRESH) {
+            self.refresh_result(now);
+        }
+    }
+
+    /// Commits the reviews held in memory, then checks the store writes. True when it does.
+    fn recover(&mut self) -> bool {
+        while let Some(review) = self.held.front() {
+            if let Err(e) = kiosk::commit_built(&mut self.parts.store, review.clone()) {
+                tracing::warn!("store still failing: {e}");
+                return false;
+            }
+            (self.parts.on_commit)();
+            self.held.pop_front();
+        }
+        match self.parts.store.check_writable() {
+            Ok(()) => true,
+            Err(e) => {
+                tracing::warn!("store still failing: {e}");
+                false
+            }
+        }
+    }
+
+    /// The site's satisfaction over the last 30 days, as the State computes it; `None` below
+    /// the minimum number of reviews.
+    fn refresh_result(&mut self, now: Instant) {
+        self.result_at = Some(now);
+        if !self.parts.screen.show_result {
+            return;
+        }
+        let today = chrono::Local::now().date_naive();
+        let range = DayRange { since: today.checked_sub_days(chrono::Days::new(29)), until: Some(today) };
+        self.result = match self.parts.store.question_counts(range) {
+            Ok(counts) => {
+                let ind = indicators(&self.parts.survey, &counts, self.parts.min_reviews_for_score);
+                match ind.satisfaction.score {
+                    Score::Ok { value, band, .. } => Some(((value * 10.0).round() as u32, ind.reviews, band)),
+                    _ => None,
+                }
+            }
+            Err(e) => {
+                tracing::warn!("result not computed: {e}");
+                None
+            }
+        };
+    }
+
+    fn next_deadline(&self) -> Option<Instant> {
+        let overlay = match self.overlay {
+            Overlay::None => None,
+            Overlay::Languages => Some(self.overlay_input + self.parts.screen.timing.inactivity_timeout),
+            Overlay::Pin | Overlay::Admin => Some(self.overlay_input + ADMIN_IDLE),
+        };
+        let probe = (*self.flow.screen() == flow::Screen::OutOfService).then_some(self.last_probe + RECOVERY_PROBE);
+        let result = self.parts.screen.show_result.then(|| self.result_at.map(|at| at + RESULT_REFRESH)).flatten();
+        [self.flow.next_deadline(), overlay, probe, self.pin_locked_until, result].into_iter().flatten().min()
+    }
+}
+
+/// Shows the kiosk and runs the UI until the manager quits. The window cannot be closed
+/// (Alt+F4 and the like are refused) and, when configured, fills the screen with no cursor.
+pub fn show(kiosk: &Rc<Kiosk>) -> Result<(), slint::PlatformError> {
+    let window = kiosk.window().window();
+    window.on_close_requested(|| slint::CloseRequestResponse::KeepWindowShown);
+    if kiosk.state.borrow().parts.screen.fullscreen {
+        window.set_fullscreen(true);
+    }
+    kiosk.window().show()?;
+    slint::run_event_loop_until_quit()?;
+    kiosk.window().hide()
+}
+
+fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
+    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+}

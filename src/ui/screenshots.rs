@@ -1,0 +1,145 @@
+//! `borne screenshots DIR`: every screen, drawn by the real UI code through the software
+//! renderer, reached by the same taps a visitor makes, on a throw-away in-memory store.
+
+use super::headless::Headless;
+use super::{Input, Kiosk, KioskParts};
+use crate::clock::{SyncSource, SystemClock};
+use crate::config::Config;
+use crate::kiosk;
+use crate::review::ReviewDraft;
+use crate::store::Store;
+use anyhow::{Context, Result};
+use slint::ComponentHandle;
+use std::cell::Cell;
+use std::path::{Path, PathBuf};
+use std::rc::Rc;
+use std::time::{Duration, Instant};
+
+/// The panel sizes drawn: the 7" official panel and a 10" HD one.
+pub const SIZES: [(u32, u32); 2] = [(800, 480), (1280, 720)];
+
+/// A kiosk on an in-memory store holding 312 reviews over the last days (8,4/10), with a time
+/// that only moves when told.
+pub struct Scene {
+    pub kiosk: Rc<Kiosk>,
+    time: Rc<Cell<Instant>>,
+}
+
+impl Scene {
+    pub fn new(config: &Config, status: Box<dyn Fn(&Store) -> Vec<(String, String)>>) -> Result<Scene> {
+        let mut store = Store::open_in_memory()?;
+        seed(&mut store, config)?;
+        let time = Rc::new(Cell::new(Instant::now()));
+        let clock_time = time.clone();
+        let parts = KioskParts {
+            store,
+            survey: config.survey.clone(),
+            screen: config.screen.clone(),
+            min_reviews_for_score: config.min_reviews_for_score,
+            clock: Box::new(SystemClock { source: SyncSource::AssumeSynced }),
+            now: Rc::new(move || clock_time.get()),
+            on_commit: Box::new(|| {}),
+            admin_status: status,
+            on_quit: Box::new(|| {}),
+        };
+        let kiosk = Kiosk::new(parts).context("la fenêtre de la borne n'a pas pu être créée")?;
+        Ok(Scene { kiosk, time })
+    }
+
+    pub fn advance(&self, by: Duration) {
+        self.time.set(self.time.get() + by);
+        self.kiosk.tick();
+    }
+
+    pub fn taps(&self, inputs: impl IntoIterator<Item = Input>) {
+        for input in inputs {
+            self.kiosk.input(input);
+        }
+    }
+
+    pub fn type_text(&self, text: &str) {
+        for c in text.chars() {
+            self.kiosk.input(Input::Key(c.to_string()));
+        }
+    }
+}
+
+/// 312 reviews: 240 « Très bien », 44 « Moyen », 28 « Pas bien » → 8,4/10.
+fn seed(store: &mut Store, config: &Config) -> Result<()> {
+    let clock = SystemClock { source: SyncSource::AssumeSynced };
+    let mut reviews = Vec::new();
+    for (satisfaction, count) in [(3, 240), (2, 44), (1, 28)] {
+        for _ in 0..count {
+            let draft = ReviewDraft { satisfaction, answers: vec![], comment: None, language: "fr".into() };
+            reviews.push(kiosk::build_review(&config.survey, &clock, &draft)?);
+        }
+    }
+    store.import_reviews(&reviews)?;
+    Ok(())
+}
+
+/// Every screen at every size, and the home screen in every language. Returns the files written.
+pub fn write_all(
+    config: &Config,
+    status: &dyn Fn() -> Box<dyn Fn(&Store) -> Vec<(String, String)>>,
+    dir: &Path,
+) -> Result<Vec<PathBuf>> {
+    let headless = Headless::install().map_err(|e| anyhow::anyhow!("rendu sans écran impossible : {e}"))?;
+    let mut written = Vec::new();
+    for (width, height) in SIZES {
+        let sub = dir.join(format!("{width}x{height}"));
+        std::fs::create_dir_all(&sub).with_context(|| format!("{} : dossier impossible à créer", sub.display()))?;
+        let mut shoot = |name: &str, scene: &Scene| -> Result<()> {
+            headless.set_size(width, height)?;
+            scene.kiosk.window().show()?;
+            let frame = headless.render()?;
+            let path = sub.join(format!("{name}.png"));
+            frame.write_png(&path).with_context(|| format!("{} : écriture impossible", path.display()))?;
+            written.push(path);
+            Ok(())
+        };
+        let scene = Scene::new(config, status())?;
+        shoot("01-accueil", &scene)?;
+        if width == SIZES[0].0 {
+            for lang in config.survey.languages.iter().filter(|l| *l != "fr") {
+                scene.taps([Input::OpenLanguages, Input::ChooseLanguage(lang.clone())]);
+                shoot(&format!("01-accueil-{lang}"), &scene)?;
+            }
+            scene.advance(config.screen.timing.inactivity_timeout);
+        }
+        scene.taps([Input::OpenLanguages]);
+        shoot("02-langues", &scene)?;
+        scene.taps([Input::CloseLanguages, Input::ToggleContrast]);
+        shoot("03-accueil-grand-texte", &scene)?;
+        scene.taps([Input::ToggleContrast, Input::Rate(1), Input::Toggle(1), Input::Toggle(3)]);
+        shoot("04-question", &scene)?;
+        scene.taps([Input::Next]);
+        scene.type_text("Trop d'attente au guichet, mais accueil très aimable.");
+        shoot("05-commentaire", &scene)?;
+        scene.taps([Input::ToggleContrast]);
+        shoot("06-commentaire-grand-texte", &scene)?;
+        scene.taps([Input::Send]);
+        shoot("07-merci", &scene)?;
+        scene.advance(Duration::from_secs(10));
+
+        scene.kiosk.with_store(|s| s.refuse_writes(true))?;
+        scene.taps([Input::Rate(3), Input::Skip]);
+        shoot("08-hors-service", &scene)?;
+        scene.kiosk.with_store(|s| s.refuse_writes(false))?;
+        scene.advance(Duration::from_secs(10));
+
+        scene.kiosk.set_closed(true, "");
+        shoot("09-ferme", &scene)?;
+        scene.kiosk.set_closed(false, "");
+
+        scene.taps(std::iter::repeat_n(Input::AdminTap, super::ADMIN_TAPS));
+        scene.taps([Input::PinDigit("1".into()), Input::PinDigit("2".into())]);
+        shoot("10-code-administration", &scene)?;
+        scene.taps([Input::PinErase, Input::PinErase]);
+        let pin = config.screen.admin_pin.expose().to_string();
+        scene.taps(pin.chars().map(|c| Input::PinDigit(c.to_string())));
+        scene.taps([Input::PinSubmit]);
+        shoot("11-administration", &scene)?;
+    }
+    Ok(written)
+}
