@@ -238,7 +238,11 @@ impl Flow {
             (Screen::Saving, Event::Committed(true)) => {
                 self.last_accepted_at = Some(now);
                 self.thanked_at = Some(now);
+                // « Merci » in the visitor's language and text size; the rest is wiped now.
+                let (language, large_text) = (self.language.clone(), self.large_text);
                 self.reset(Screen::Thanks);
+                self.language = language;
+                self.large_text = large_text;
                 Vec::new()
             }
             (Screen::Saving, Event::Committed(false)) => {
@@ -386,11 +390,14 @@ mod tests {
         assert_eq!(f.comment(), "", "typed text is gone from the flow");
         f.handle(Event::Committed(true), t0 + s(1));
         assert_eq!(f.screen(), &Screen::Thanks);
-        assert_eq!(f.language(), "fr", "the next visitor starts in French");
+        assert_eq!(f.language(), "en", "thanked in their language");
         f.handle(Event::Tick, t0 + s(3));
         assert_eq!(f.screen(), &Screen::Thanks);
+        assert_eq!(f.next_deadline(), Some(t0 + s(5)));
         f.handle(Event::Tick, t0 + s(5));
         assert_eq!(f.screen(), &Screen::Home);
+        assert_eq!(f.language(), "fr", "the next visitor starts in French");
+        assert_eq!(f.next_deadline(), None, "an idle kiosk waits on nothing");
     }
 
     #[test]

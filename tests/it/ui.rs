@@ -1,0 +1,504 @@
+//! The touchscreen, driven through Slint's testing backend with mocked time: real window code,
+//! real taps on elements found by their accessible labels, a real SQLite store on disk.
+
+use crate::common::Scratch;
+use borne::clock::{SyncSource, SystemClock};
+use borne::commands::{self, App};
+use borne::config::Config;
+use borne::review::Review;
+use borne::store::{DayRange, Integrity, StatusFilter, Store};
+use borne::ui::{Kiosk, KioskParts, Screen, Theme};
+use i_slint_backend_testing::{ElementHandle, ElementRoot};
+use slint::platform::PointerEventButton;
+use slint::{ComponentHandle, Model};
+use std::cell::Cell;
+use std::rc::Rc;
+use std::time::{Duration, Instant};
+
+struct Rig {
+    kiosk: Rc<Kiosk>,
+    dir: Scratch,
+    config: Config,
+    commits: Rc<Cell<u32>>,
+    quit: Rc<Cell<bool>>,
+}
+
+fn rig(name: &str) -> Rig {
+    rig_with(name, Config::embedded())
+}
+
+fn rig_with(name: &str, config: Config) -> Rig {
+    i_slint_backend_testing::init_no_event_loop();
+    let dir = Scratch::new(name);
+    let (store, _) = Store::open(dir.path(), Integrity::CheckAndRecover).unwrap();
+    let base = Instant::now();
+    let commits = Rc::new(Cell::new(0));
+    let quit = Rc::new(Cell::new(false));
+    let app = App { config: config.clone(), data_dir: dir.path().to_path_buf() };
+    let (c, q) = (commits.clone(), quit.clone());
+    let parts = KioskParts {
+        store,
+        survey: config.survey.clone(),
+        screen: config.screen.clone(),
+        min_reviews_for_score: config.min_reviews_for_score,
+        clock: Box::new(SystemClock { source: SyncSource::AssumeSynced }),
+        now: Rc::new(move || base + Duration::from_millis(i_slint_backend_testing::get_mocked_time())),
+        on_commit: Box::new(move || c.set(c.get() + 1)),
+        admin_status: Box::new(move |store| commands::admin_status(&app, store)),
+        on_quit: Box::new(move || q.set(true)),
+    };
+    let kiosk = Kiosk::new(parts).unwrap();
+    kiosk.window().window().set_size(slint::LogicalSize::new(800.0, 480.0));
+    kiosk.window().show().unwrap();
+    Rig { kiosk, dir, config, commits, quit }
+}
+
+impl Rig {
+    fn find(&self, label: &str) -> Vec<ElementHandle> {
+        ElementHandle::find_by_accessible_label(self.kiosk.window(), label).collect()
+    }
+
+    fn tap(&self, label: &str) {
+        let found = self.find(label);
+        assert_eq!(found.len(), 1, "one element labelled « {label} » on {:?}", self.screen());
+        found[0].mock_single_click(PointerEventButton::Left);
+    }
+
+    fn screen(&self) -> Screen {
+        self.kiosk.window().get_screen()
+    }
+
+    fn wait(&self, seconds: f64) {
+        i_slint_backend_testing::mock_elapsed_time(Duration::from_secs_f64(seconds));
+    }
+
+    /// Types on the on-screen keyboard, switching layers and shift as a visitor would.
+    fn type_text(&self, text: &str) {
+        for c in text.chars() {
+            match c {
+                ' ' => self.tap("Espace"),
+                'a'..='z' | '\'' | ',' | '.' | '?' | '!' => self.tap(&c.to_string()),
+                'A'..='Z' => {
+                    self.tap("Majuscule");
+                    self.tap(&c.to_string());
+                }
+                'é' | 'è' | 'ê' | 'à' | 'ç' | 'ù' | 'ô' | 'œ' | '«' | '»' => {
+                    self.tap("Lettres accentuées");
+                    self.tap(&c.to_string());
+                    self.tap("Lettres");
+                }
+                '0'..='9' | '-' | '+' | '/' | '(' | ')' | '€' | '%' | '@' | ';' | ':' => {
+                    self.tap("Chiffres et ponctuation");
+                    self.tap(&c.to_string());
+                    self.tap("Lettres");
+                }
+                other => panic!("no key for {other:?} in this test"),
+            }
+        }
+    }
+
+    fn shown_comment(&self) -> String {
+        let field = self.find("Votre commentaire");
+        assert_eq!(field.len(), 1);
+        field[0].accessible_value().unwrap().to_string()
+    }
+
+    fn reviews(&self) -> Vec<Review> {
+        let (store, _) = Store::open(self.dir.path(), Integrity::Trust).unwrap();
+        let mut out = Vec::new();
+        store
+            .for_each_review(StatusFilter::All, DayRange::default(), |r| {
+                out.push(r.review);
+                Ok(())
+            })
+            .unwrap();
+        out
+    }
+}
+
+fn answers_of(review: &Review, code: &str) -> Vec<i64> {
+    review.answers.iter().filter(|a| a.field_code == code).map(|a| a.answer_item_id).collect()
+}
+
+#[test]
+fn smiley_chip_comment_on_the_keyboard_then_thanks_and_exactly_those_answers_stored() {
+    let r = rig("ui-path");
+    assert_eq!(r.screen(), Screen::Home);
+    r.tap("Pas bien");
+    assert_eq!(r.screen(), Screen::FollowUp);
+    r.tap("L'attente");
+    r.tap("Les locaux");
+    r.tap("L'accueil");
+    r.tap("L'accueil");
+    let checked: Vec<bool> =
+        ["L'attente", "L'accueil", "Les locaux"].iter().map(|l| r.find(l)[0].accessible_checked().unwrap()).collect();
+    assert_eq!(checked, [true, false, true]);
+    r.tap("Suivant");
+    assert_eq!(r.screen(), Screen::Comment);
+    assert!(!r.find("Envoyer")[0].accessible_enabled().unwrap(), "nothing to send yet");
+    r.type_text("Trop d'attente, guichet 3 fermx");
+    r.tap("Effacer");
+    r.type_text("é à 10h. Merci !");
+    assert_eq!(r.shown_comment(), "Trop d'attente, guichet 3 fermé à 10h. Merci !");
+    assert!(r.reviews().is_empty(), "nothing stored before « Envoyer »");
+    r.tap("Envoyer");
+    assert_eq!(r.screen(), Screen::Thanks);
+    assert_eq!(r.find("Merci !").len(), 1);
+
+    let stored = r.reviews();
+    assert_eq!(stored.len(), 1, "« Merci » only once the review is in the store");
+    let review = &stored[0];
+    assert_eq!(answers_of(review, "satisfaction"), [1]);
+    assert_eq!(answers_of(review, "kiosk_motif"), [1, 5]);
+    assert_eq!(review.comment(), Some("Trop d'attente, guichet 3 fermé à 10h. Merci !"));
+    assert_eq!(review.language, "fr");
+    assert_eq!(r.commits.get(), 1, "the uploader was nudged");
+
+    r.wait(4.1);
+    assert_eq!(r.screen(), Screen::Home, "thanks returns home by itself");
+    assert_eq!(r.kiosk.window().get_comment(), "", "the next visitor never sees the text");
+}
+
+#[test]
+fn walking_away_at_each_step_stores_what_was_given_and_wipes_the_rest() {
+    let r = rig("ui-walk");
+    // Away on the follow-up, one chip ticked.
+    r.tap("Moyen");
+    r.tap("Les informations reçues");
+    r.wait(29.0);
+    assert_eq!(r.screen(), Screen::FollowUp, "still there before the timeout");
+    r.wait(1.2);
+    assert_eq!(r.screen(), Screen::Thanks);
+    r.wait(5.0);
+    // Away on the comment, text typed but not sent.
+    r.tap("Très bien");
+    assert_eq!(r.screen(), Screen::Comment);
+    r.type_text("mon nom est dupont");
+    r.wait(30.2);
+    assert_eq!(r.screen(), Screen::Thanks);
+    assert_eq!(r.kiosk.window().get_comment(), "");
+    r.wait(5.0);
+    // Away on the follow-up with nothing chosen: the rating alone.
+    r.tap("Pas bien");
+    r.wait(30.2);
+    r.wait(5.0);
+    assert_eq!(r.screen(), Screen::Home);
+    // The next visitor's comment starts empty.
+    r.tap("Très bien");
+    assert_eq!(r.shown_comment(), "");
+
+    let stored = r.reviews();
+    assert_eq!(stored.len(), 3);
+    assert_eq!((answers_of(&stored[0], "satisfaction"), answers_of(&stored[0], "kiosk_motif")), (vec![2], vec![3]));
+    assert_eq!((answers_of(&stored[1], "satisfaction"), stored[1].comment()), (vec![3], None));
+    assert_eq!((answers_of(&stored[2], "satisfaction"), answers_of(&stored[2], "kiosk_motif")), (vec![1], vec![]));
+    let bytes = std::fs::read(r.dir.path().join("borne.db-wal")).unwrap_or_default();
+    assert!(!bytes.windows(6).any(|w| w == b"dupont"), "an unsent comment never reaches the disk");
+}
+
+#[test]
+fn taps_inside_the_response_interval_are_suppressed_not_stored_not_thanked() {
+    let r = rig("ui-suppress");
+    r.tap("Très bien");
+    r.tap("Passer");
+    assert_eq!(r.screen(), Screen::Thanks);
+    r.wait(4.1);
+    assert_eq!(r.screen(), Screen::Home);
+    r.tap("Pas bien");
+    r.tap("Très bien");
+    assert_eq!(r.screen(), Screen::Home, "inside 5 s: no follow-up, no thanks");
+    assert_eq!(r.kiosk.suppressed(), 2);
+    assert_eq!(r.reviews().len(), 1);
+    r.wait(1.0);
+    r.tap("Moyen");
+    assert_eq!(r.screen(), Screen::FollowUp, "after the interval, a new visit");
+}
+
+#[test]
+fn language_switch_applies_to_the_visit_and_resets_to_french() {
+    let r = rig("ui-lang");
+    r.tap("Langue · Language");
+    assert_eq!(r.screen(), Screen::Languages);
+    r.tap("English");
+    assert_eq!(r.screen(), Screen::Home);
+    assert_eq!(r.find("Overall, how did it go?").len(), 1);
+    r.tap("Not good");
+    assert_eq!(r.find("What went wrong?").len(), 1, "the shipped follow-up is translated");
+    r.tap("The wait");
+    r.tap("Next");
+    r.tap("Skip");
+    assert_eq!(r.find("Thank you!").len(), 1);
+    assert_eq!(r.reviews()[0].language, "en");
+    r.wait(4.1);
+    assert_eq!(r.find("De façon générale, comment ça s’est passé ?").len(), 1, "back to French");
+
+    // Arabic chosen, then the visitor leaves without rating.
+    r.tap("Langue · Language");
+    r.tap("العربية");
+    assert_eq!(r.find("سيئة").len(), 1);
+    r.wait(30.2);
+    assert_eq!(r.find("Pas bien").len(), 1, "French again after the visitor left");
+
+    // Large text is part of the visit too.
+    r.tap("Grand texte / contraste élevé");
+    assert!(r.kiosk.window().global::<Theme>().get_high_contrast());
+    r.tap("Très bien");
+    r.tap("Passer");
+    r.wait(4.1);
+    assert!(!r.kiosk.window().global::<Theme>().get_high_contrast());
+}
+
+#[test]
+fn the_store_failing_shows_out_of_service_and_the_kiosk_recovers_by_itself() {
+    let r = rig("ui-store");
+    r.kiosk.with_store(|s| s.refuse_writes(true)).unwrap();
+    r.tap("Très bien");
+    r.type_text("bien");
+    r.tap("Envoyer");
+    assert_eq!(r.screen(), Screen::OutOfService, "no « Merci » for a review not stored");
+    assert!(r.find("Merci !").is_empty());
+    assert!(r.reviews().is_empty());
+    assert!(r.find("Très bien").is_empty(), "no rating taken while out of service");
+    r.wait(6.0);
+    assert_eq!(r.screen(), Screen::OutOfService, "still failing");
+
+    r.kiosk.with_store(|s| s.refuse_writes(false)).unwrap();
+    r.wait(5.1);
+    assert_eq!(r.screen(), Screen::Home, "back in service without a restart");
+    let stored = r.reviews();
+    assert_eq!(stored.len(), 1, "the review given during the failure is kept and stored");
+    assert_eq!(stored[0].comment(), Some("bien"));
+    r.tap("Moyen");
+    r.tap("Passer");
+    r.tap("Passer");
+    assert_eq!(r.screen(), Screen::Thanks);
+    assert_eq!(r.reviews().len(), 2);
+}
+
+#[test]
+fn admin_gesture_then_a_wrong_pin_then_the_right_one() {
+    let r = rig("ui-admin");
+    // Four taps are not the gesture; nor are five spread over too long.
+    for _ in 0..4 {
+        r.tap("Administration");
+    }
+    r.wait(4.0);
+    r.tap("Administration");
+    assert_eq!(r.screen(), Screen::Home);
+    for _ in 0..4 {
+        r.tap("Administration");
+    }
+    assert_eq!(r.screen(), Screen::AdminPin);
+
+    for d in ["9", "9", "9", "9", "Valider"] {
+        r.tap(d);
+    }
+    assert_eq!(r.screen(), Screen::AdminPin);
+    assert_eq!(r.kiosk.window().get_pin_message(), "Code incorrect.");
+    for d in ["1", "2", "3", "4", "Valider"] {
+        r.tap(d);
+    }
+    assert_eq!(r.screen(), Screen::Admin);
+    let lines: Vec<String> = r.kiosk.window().get_admin_lines().iter().map(|l| l.label.to_string()).collect();
+    for wanted in ["Version", "En attente d'envoi", "Envoi à la plateforme", "Tableau de bord"] {
+        assert!(lines.iter().any(|l| l == wanted), "{wanted} in {lines:?}");
+    }
+    r.tap("Retour à l'accueil");
+    assert_eq!(r.screen(), Screen::Home);
+
+    // Three wrong PINs lock the pad for a minute, even for the right PIN.
+    for _ in 0..5 {
+        r.tap("Administration");
+    }
+    for _ in 0..3 {
+        for d in ["0", "0", "0", "0", "Valider"] {
+            r.tap(d);
+        }
+    }
+    assert!(r.kiosk.window().get_pin_locked());
+    for d in ["1", "2", "3", "4", "Valider"] {
+        r.tap(d);
+    }
+    assert_eq!(r.screen(), Screen::AdminPin, "locked");
+    r.wait(61.0);
+    assert_eq!(r.screen(), Screen::Home, "the pad closed by itself");
+    for _ in 0..5 {
+        r.tap("Administration");
+    }
+    assert!(!r.kiosk.window().get_pin_locked(), "the lock is over");
+    for d in ["1", "2", "3", "4", "Valider"] {
+        r.tap(d);
+    }
+    assert_eq!(r.screen(), Screen::Admin);
+    r.tap("Quitter l'application");
+    assert!(r.quit.get());
+
+    // Left open, the panel closes by itself.
+    for _ in 0..5 {
+        r.tap("Administration");
+    }
+    r.wait(61.0);
+    assert_eq!(r.screen(), Screen::Home);
+    let _ = &r.config;
+}
+
+#[test]
+fn closed_takes_no_review_and_a_visit_in_progress_is_kept() {
+    let r = rig("ui-closed");
+    r.tap("Pas bien");
+    r.tap("Autre chose");
+    r.kiosk.set_closed(true, "");
+    let stored = r.reviews();
+    assert_eq!(answers_of(&stored[0], "kiosk_motif"), [6]);
+    assert_eq!(r.screen(), Screen::Closed);
+    assert!(r.find("Très bien").is_empty());
+    r.kiosk.set_closed(false, "");
+    assert_eq!(r.screen(), Screen::Home);
+}
+
+/// Every screen a visitor can reach, and the taps that reach it.
+fn each_screen(r: &Rig, mut visit: impl FnMut(&Rig, &str)) {
+    visit(r, "accueil");
+    r.tap("Langue · Language");
+    visit(r, "langues");
+    r.tap("Retour");
+    r.tap("Pas bien");
+    visit(r, "question");
+    r.tap("Suivant");
+    visit(r, "commentaire");
+    r.tap("Chiffres et ponctuation");
+    visit(r, "commentaire (chiffres)");
+    r.tap("Lettres");
+    r.tap("Lettres accentuées");
+    visit(r, "commentaire (accents)");
+    r.tap("Passer");
+    visit(r, "merci");
+    r.wait(6.0);
+    r.kiosk.set_closed(true, "");
+    visit(r, "fermé");
+    r.kiosk.set_closed(false, "");
+    r.kiosk.with_store(|s| s.refuse_writes(true)).unwrap();
+    r.tap("Très bien");
+    r.tap("Passer");
+    visit(r, "hors service");
+    r.kiosk.with_store(|s| s.refuse_writes(false)).unwrap();
+    r.wait(6.0);
+    for _ in 0..5 {
+        r.tap("Administration");
+    }
+    visit(r, "code");
+    for d in ["1", "2", "3", "4", "Valider"] {
+        r.tap(d);
+    }
+    visit(r, "administration");
+}
+
+#[test]
+fn every_interactive_element_has_a_label_and_touch_targets_are_two_centimetres() {
+    use i_slint_backend_testing::AccessibleRole;
+    let r = rig("ui-a11y");
+    // 7" 800×480 panel: 800 px over 154 mm.
+    let px_per_cm = 800.0 / 15.4;
+    let mut checked = 0;
+    each_screen(&r, |r, screen| {
+        let interactive = r
+            .kiosk
+            .window()
+            .root_element()
+            .query_descendants()
+            .match_predicate(|e| {
+                matches!(
+                    e.accessible_role(),
+                    Some(AccessibleRole::Button | AccessibleRole::Checkbox | AccessibleRole::Switch)
+                )
+            })
+            .find_all();
+        for e in interactive {
+            let label = e.accessible_label().unwrap_or_default();
+            assert!(!label.trim().is_empty(), "{screen}: an element without accessible label");
+            let size = e.size();
+            let small = size.width.min(size.height) / px_per_cm;
+            let is_key = e.type_name().is_some_and(|t| t == "Key");
+            // Keyboard keys (11 to a row) and the staff's hidden corner are the exceptions.
+            if !is_key && label != "Administration" {
+                assert!(small >= 2.0, "{screen}: « {label} » is {small:.2} cm");
+            }
+            checked += 1;
+        }
+    });
+    assert!(checked > 60, "{checked} elements checked");
+}
+
+fn luminance(c: slint::Color) -> f64 {
+    let lin = |v: u8| {
+        let v = f64::from(v) / 255.0;
+        if v <= 0.04045 { v / 12.92 } else { ((v + 0.055) / 1.055).powf(2.4) }
+    };
+    0.2126 * lin(c.red()) + 0.7152 * lin(c.green()) + 0.0722 * lin(c.blue())
+}
+
+fn contrast(a: slint::Color, b: slint::Color) -> f64 {
+    let (la, lb) = (luminance(a), luminance(b));
+    (la.max(lb) + 0.05) / (la.min(lb) + 0.05)
+}
+
+#[test]
+fn text_contrast_is_at_least_4_5_to_1_in_both_modes() {
+    let r = rig("ui-contrast");
+    assert!(
+        (contrast(slint::Color::from_rgb_u8(0, 0, 0), slint::Color::from_rgb_u8(255, 255, 255)) - 21.0).abs() < 0.01
+    );
+    let theme = r.kiosk.window().global::<Theme>();
+    for high in [false, true] {
+        theme.set_high_contrast(high);
+        let pairs = theme.get_text_pairs();
+        assert!(pairs.row_count() >= 15);
+        for pair in pairs.iter() {
+            let ratio = contrast(pair.fg, pair.bg);
+            assert!(ratio >= 4.5, "{} (contraste élevé : {high}) : {ratio:.2}:1", pair.name);
+            if high {
+                assert!(ratio >= 7.0, "high contrast mode reaches AAA: {} is {ratio:.2}:1", pair.name);
+            }
+        }
+    }
+}
+
+#[test]
+fn every_translatable_text_is_translated_in_every_language() {
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("ui");
+    let tr = regex::Regex::new(r#"@tr\(\s*(?:"((?:[^"\\]|\\.)*)"\s*=>\s*)?"((?:[^"\\]|\\.)*)""#).unwrap();
+    let mut wanted = std::collections::BTreeSet::new();
+    for entry in std::fs::read_dir(&root).unwrap() {
+        let path = entry.unwrap().path();
+        if path.extension().is_some_and(|e| e == "slint") {
+            let text = std::fs::read_to_string(&path).unwrap();
+            for c in tr.captures_iter(&text) {
+                wanted.insert((c.get(1).map(|m| m.as_str().to_string()), c[2].to_string()));
+            }
+        }
+    }
+    assert!(wanted.len() > 50, "{} texts", wanted.len());
+    let placeholders = |s: &str| regex::Regex::new(r"\{\d*\}").unwrap().find_iter(s).count();
+    for lang in ["en", "es", "de", "it", "pt", "ar"] {
+        let po = std::fs::read_to_string(root.join(format!("translations/{lang}/LC_MESSAGES/borne.po"))).unwrap();
+        let mut entries = std::collections::BTreeMap::new();
+        let (mut ctx, mut id) = (None, None);
+        for line in po.lines() {
+            let quoted = |l: &str| l.split_once(' ').map(|(_, v)| v.trim().trim_matches('"').replace("\\\"", "\""));
+            if line.starts_with("msgctxt ") {
+                ctx = quoted(line);
+            } else if line.starts_with("msgid ") {
+                id = quoted(line);
+            } else if line.starts_with("msgstr ") {
+                if let Some(id) = id.take() {
+                    entries.insert((ctx.take(), id), quoted(line).unwrap_or_default());
+                }
+            }
+        }
+        for key in &wanted {
+            let translated = entries.get(key).unwrap_or_else(|| panic!("{lang}: « {} » not translated", key.1));
+            assert!(!translated.is_empty(), "{lang}: « {} » empty", key.1);
+            assert_eq!(placeholders(translated), placeholders(&key.1), "{lang}: placeholders of « {} »", key.1);
+        }
+    }
+}
