@@ -62,6 +62,14 @@ pub enum Command {
         #[command(subcommand)]
         action: DbAction,
     },
+    /// Définit le mot de passe du responsable (ouvre le tableau de bord) ; lu sur l'entrée standard
+    Passwd,
+    /// Sert le tableau de bord du responsable seul, sans l'écran (Ctrl+C pour arrêter)
+    Dashboard {
+        /// Adresse d'écoute, à la place de dashboard.listen (par exemple 127.0.0.1:8080 ; port 0 : au choix)
+        #[arg(long)]
+        listen: Option<String>,
+    },
     /// Dessine chaque écran de la borne en PNG (sans écran, par le moteur de rendu logiciel)
     Screenshots {
         /// Dossier où écrire les images (un sous-dossier par taille d'écran)

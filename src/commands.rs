@@ -47,6 +47,7 @@ impl App {
 pub fn run(app: &App, out: &mut dyn Write) -> Result<()> {
     let mut store = app.open_store(Integrity::CheckAndRecover)?;
     maintain(app, &mut store)?;
+    crate::redact::warm_up();
     writeln!(out, "Borne {} — {}", env!("CARGO_PKG_VERSION"), app.config.site_name)?;
     writeln!(out, "Configuration : {}", app.config.source)?;
     for (label, value) in admin_status(app, &store) {
@@ -58,6 +59,21 @@ pub fn run(app: &App, out: &mut dyn Write) -> Result<()> {
         None => None,
     };
     let nudge = uploader.as_ref().map(|u| u.nudge.clone());
+    // The dashboard runs beside the screen, on its own runtime; a busy port does not stop the kiosk.
+    let dashboard_runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build()?;
+    let mut dashboard = None;
+    if crate::dashboard::password_is_set(&store)? {
+        match start_dashboard(app, app.config.dashboard.listen, &dashboard_runtime) {
+            Ok((bound, task, stop)) => {
+                writeln!(out, "Tableau de bord servi sur {bound}")?;
+                dashboard = Some((task, stop));
+            }
+            Err(e) => {
+                tracing::error!("dashboard not served: {e:#}");
+                writeln!(out, "Tableau de bord non servi : {e:#}")?;
+            }
+        }
+    }
     let status_app = App { config: app.config.clone(), data_dir: app.data_dir.clone() };
     let parts = crate::ui::KioskParts {
         store,
@@ -81,9 +97,119 @@ pub fn run(app: &App, out: &mut dyn Write) -> Result<()> {
          SLINT_BACKEND permet d'en choisir un (winit, linuxkms-software)",
     )?;
     crate::ui::show(&kiosk)?;
+    if let Some((task, stop)) = dashboard {
+        let _ = stop.send(());
+        let _ = dashboard_runtime.block_on(task);
+    }
     if let Some(uploader) = uploader {
         uploader.stop();
     }
+    Ok(())
+}
+
+/// Where the manager finds the dashboard, in words.
+pub fn dashboard_address(app: &App, store: &Store) -> String {
+    match crate::dashboard::password_is_set(store) {
+        Ok(true) => {
+            let listen = app.config.dashboard.listen;
+            let scheme = if app.config.dashboard.tls.is_some() { "https" } else { "http" };
+            if listen.ip().is_unspecified() {
+                match local_address() {
+                    Some(ip) => format!("{scheme}://{ip}:{}/", listen.port()),
+                    None => format!("port {} de cette borne ({scheme})", listen.port()),
+                }
+            } else {
+                format!("{scheme}://{listen}/")
+            }
+        }
+        Ok(false) => "fermé : aucun mot de passe (borne passwd)".into(),
+        Err(e) => format!("état inconnu : {e}"),
+    }
+}
+
+/// The address this machine uses on its network (no packet is sent).
+fn local_address() -> Option<std::net::IpAddr> {
+    let socket = std::net::UdpSocket::bind("0.0.0.0:0").ok()?;
+    socket.connect("192.0.2.1:9").ok()?;
+    socket.local_addr().ok().map(|a| a.ip()).filter(|ip| !ip.is_unspecified())
+}
+
+/// `borne passwd`: the manager's password, read from the terminal (twice, not echoed) or from
+/// standard input; only its argon2id hash is stored.
+pub fn passwd(app: &App, out: &mut dyn Write) -> Result<()> {
+    use std::io::IsTerminal;
+    let password = if std::io::stdin().is_terminal() {
+        let first = rpassword::prompt_password("Nouveau mot de passe du responsable : ")?;
+        let again = rpassword::prompt_password("Encore une fois : ")?;
+        if first != again {
+            bail!("les deux saisies diffèrent : rien n'a changé");
+        }
+        first
+    } else {
+        let mut line = String::new();
+        std::io::stdin().read_line(&mut line)?;
+        line.trim_end_matches(['\r', '\n']).to_string()
+    };
+    let hash = crate::dashboard::auth::hash_password(&password).map_err(anyhow::Error::msg)?;
+    let mut store = app.open_store(Integrity::Trust)?;
+    store.set_meta(crate::dashboard::auth::PASSWORD_KEY, &hash)?;
+    writeln!(
+        out,
+        "mot de passe enregistré (haché avec argon2id) ; le tableau de bord est ouvert : {}",
+        dashboard_address(app, &store)
+    )?;
+    Ok(())
+}
+
+/// Binds the dashboard and serves it on `runtime` until `shutdown`.
+fn start_dashboard(
+    app: &App,
+    listen: std::net::SocketAddr,
+    runtime: &tokio::runtime::Runtime,
+) -> Result<(std::net::SocketAddr, tokio::task::JoinHandle<()>, tokio::sync::oneshot::Sender<()>)> {
+    let tls = match &app.config.dashboard.tls {
+        Some((cert, key)) => Some(crate::dashboard::tls_acceptor(cert, key)?),
+        None => None,
+    };
+    let listener = runtime
+        .block_on(tokio::net::TcpListener::bind(listen))
+        .with_context(|| format!("tableau de bord : impossible d'écouter sur {listen}"))?;
+    let bound = listener.local_addr()?;
+    let state = crate::dashboard::Dashboard::new(
+        App { config: app.config.clone(), data_dir: app.data_dir.clone() },
+        app.config.dashboard.session_idle,
+        tls.is_some(),
+    );
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let task = runtime.spawn(crate::dashboard::serve(listener, state, tls, async {
+        let _ = stopped.await;
+    }));
+    Ok((bound, task, stop))
+}
+
+/// `borne dashboard`: the dashboard alone, until Ctrl+C.
+pub fn dashboard(app: &App, listen: Option<&str>, out: &mut dyn Write) -> Result<()> {
+    let store = app.open_store(Integrity::Trust)?;
+    if !crate::dashboard::password_is_set(&store)? {
+        bail!(
+            "le tableau de bord reste fermé tant qu'aucun mot de passe n'est défini : lancez d'abord « borne passwd »"
+        );
+    }
+    drop(store);
+    let listen = match listen {
+        Some(text) => text.parse().with_context(|| format!("--listen « {text} » : adresse et port attendus"))?,
+        None => app.config.dashboard.listen,
+    };
+    let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build()?;
+    let (bound, task, stop) = start_dashboard(app, listen, &runtime)?;
+    let scheme = if app.config.dashboard.tls.is_some() { "https" } else { "http" };
+    writeln!(out, "Tableau de bord : {scheme}://{bound}/ (Ctrl+C pour arrêter)")?;
+    out.flush()?;
+    runtime.block_on(async {
+        let _ = tokio::signal::ctrl_c().await;
+    });
+    let _ = stop.send(());
+    let _ = runtime.block_on(task);
     Ok(())
 }
 
@@ -131,7 +257,7 @@ pub fn admin_status(app: &App, store: &Store) -> Vec<(String, String)> {
         },
     };
     lines.push(("Envoi à la plateforme".into(), upload));
-    lines.push(("Tableau de bord".into(), "non disponible dans cette version".into()));
+    lines.push(("Tableau de bord".into(), dashboard_address(app, store)));
     let free = crate::sys::disk_free_bytes(&app.data_dir)
         .map(|b| format!("{} Mo libres", b / 1_000_000))
         .unwrap_or_else(|| "espace libre inconnu".into());
@@ -258,7 +384,7 @@ pub fn status_command(app: &App, json: bool, out: &mut dyn Write) -> Result<()> 
     Ok(())
 }
 
-fn human_duration(seconds: i64) -> String {
+pub fn human_duration(seconds: i64) -> String {
     match seconds {
         s if s < 120 => format!("{s} s"),
         s if s < 7200 => format!("{} min", s / 60),

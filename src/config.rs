@@ -31,6 +31,17 @@ pub struct RawConfig {
     pub clock: RawClock,
     #[serde(default)]
     pub upload: RawUpload,
+    #[serde(default)]
+    pub dashboard: RawDashboard,
+}
+
+#[derive(Debug, Default, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawDashboard {
+    pub listen: Option<String>,
+    pub tls_cert_file: Option<PathBuf>,
+    pub tls_key_file: Option<PathBuf>,
+    pub session_idle_min: Option<u64>,
 }
 
 #[derive(Debug, Default, Deserialize, Serialize)]
@@ -136,6 +147,7 @@ pub struct Config {
     pub survey: Survey,
     pub clock_source: SyncSource,
     pub upload: Option<UploadConfig>,
+    pub dashboard: crate::dashboard::DashboardConfig,
 }
 
 /// How the touchscreen behaves.
@@ -377,6 +389,7 @@ fn validate(raw: RawConfig, source: ConfigSource) -> Result<Config, Invalid> {
     };
 
     let upload = validate_upload(raw.upload)?;
+    let dashboard = validate_dashboard(raw.dashboard)?;
     Ok(Config {
         source,
         device_id,
@@ -394,7 +407,26 @@ fn validate(raw: RawConfig, source: ConfigSource) -> Result<Config, Invalid> {
         },
         clock_source,
         upload,
+        dashboard,
     })
+}
+
+fn validate_dashboard(raw: RawDashboard) -> Result<crate::dashboard::DashboardConfig, Invalid> {
+    let listen = raw.listen.unwrap_or_else(|| "0.0.0.0:8080".into());
+    let listen: std::net::SocketAddr = listen.parse().map_err(|_| {
+        invalid("dashboard.listen", format!("« {listen} » : adresse et port attendus, par exemple « 0.0.0.0:8080 »"))
+    })?;
+    let tls = match (raw.tls_cert_file, raw.tls_key_file) {
+        (None, None) => None,
+        (Some(cert), Some(key)) => Some((cert, key)),
+        (Some(_), None) => return Err(invalid("dashboard.tls_key_file", "requis avec dashboard.tls_cert_file")),
+        (None, Some(_)) => return Err(invalid("dashboard.tls_cert_file", "requis avec dashboard.tls_key_file")),
+    };
+    let idle = raw.session_idle_min.unwrap_or(30);
+    if !(1..=1440).contains(&idle) {
+        return Err(invalid("dashboard.session_idle_min", "entre 1 et 1440 minutes"));
+    }
+    Ok(crate::dashboard::DashboardConfig { listen, tls, session_idle: Duration::from_secs(idle * 60) })
 }
 
 fn validate_question(index: usize, raw: RawQuestion) -> Result<Question, Invalid> {
@@ -803,6 +835,12 @@ mod tests {
                 request_timeout_s: Some(1),
                 max_backoff_s: Some(1),
                 heartbeat_interval_s: Some(1),
+            },
+            dashboard: RawDashboard {
+                listen: Some("a".into()),
+                tls_cert_file: Some("/a".into()),
+                tls_key_file: Some("/a".into()),
+                session_idle_min: Some(1),
             },
         }
     }

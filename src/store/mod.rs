@@ -174,6 +174,15 @@ pub struct OutboxSummary {
     pub unsynced_clock: u64,
 }
 
+/// A visitor's comment, as the dashboard lists it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Comment {
+    pub submitted_at: DateTime<FixedOffset>,
+    /// 1 « Pas bien », 2 « Moyen », 3 « Très bien ».
+    pub satisfaction: i64,
+    pub text: String,
+}
+
 /// Satisfaction answers of one local day.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 pub struct DayCounts {
@@ -582,6 +591,70 @@ impl Store {
     }
 
     /// `PRAGMA integrity_check` in full (slow on a large file): "ok" or the problems found.
+    /// A value of the `meta` table.
+    pub fn meta(&self, key: &str) -> Result<Option<String>> {
+        self.conn
+            .query_row("SELECT value FROM meta WHERE key = ?1", [key], |r| r.get(0))
+            .optional()
+            .map_err(|e| self.err(e))
+    }
+
+    pub fn set_meta(&mut self, key: &str, value: &str) -> Result<()> {
+        self.conn
+            .execute(
+                "INSERT INTO meta (key, value) VALUES (?1, ?2) ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+                [key, value],
+            )
+            .map(|_| ())
+            .map_err(|e| self.err(e))
+    }
+
+    /// Comments, newest first: `limit` from `offset`, optionally only those given with one
+    /// satisfaction answer (1, 2 or 3), over local days. Walks reviews newest first and stops
+    /// after `limit` comments, so the first pages cost little at any size.
+    pub fn comments(
+        &self,
+        satisfaction: Option<i64>,
+        range: DayRange,
+        limit: u64,
+        offset: u64,
+    ) -> Result<Vec<Comment>> {
+        let (since, until) = range.bounds();
+        let mut stmt = self
+            .conn
+            .prepare_cached(
+                "SELECT r.submitted_at_ms, r.utc_offset_s, r.satisfaction, a.answer_text
+                 FROM reviews r JOIN answers a ON a.review_seq = r.seq AND a.field_code = ?3
+                 WHERE r.local_day BETWEEN ?1 AND ?2 AND (?4 IS NULL OR r.satisfaction = ?4)
+                 ORDER BY r.seq DESC LIMIT ?5 OFFSET ?6",
+            )
+            .map_err(|e| self.err(e))?;
+        let rows = stmt
+            .query_map(
+                params![
+                    since,
+                    until,
+                    VERBATIM,
+                    satisfaction,
+                    limit.min(i64::MAX as u64) as i64,
+                    offset.min(i64::MAX as u64) as i64
+                ],
+                |row| {
+                    Ok((row.get::<_, i64>(0)?, row.get::<_, i64>(1)?, row.get::<_, i64>(2)?, row.get::<_, String>(3)?))
+                },
+            )
+            .map_err(|e| self.err(e))?;
+        let mut out = Vec::new();
+        for row in rows {
+            let (ms, offset_s, satisfaction, text) = row.map_err(|e| self.err(e))?;
+            let offset =
+                FixedOffset::east_opt(offset_s as i32).unwrap_or_else(|| FixedOffset::east_opt(0).expect("UTC"));
+            let at = DateTime::<Utc>::from_timestamp_millis(ms).unwrap_or_default().with_timezone(&offset);
+            out.push(Comment { submitted_at: at, satisfaction, text });
+        }
+        Ok(out)
+    }
+
     /// Whether the store can write now, found by a real committed write (a probe row in
     /// `meta`): the kiosk calls it while out of service to know when to take reviews again.
     pub fn check_writable(&mut self) -> Result<()> {

@@ -62,16 +62,25 @@ impl Headless {
 
     /// Draws one full frame and returns it as RGB pixels, row by row.
     pub fn render(&self) -> Result<Frame, PlatformError> {
+        let mut frame = Frame { width: 0, height: 0, pixels: Vec::new() };
+        self.render_into(&mut frame)?;
+        Ok(frame)
+    }
+
+    /// Draws one full frame into `frame`, reusing its buffer (what a display driver does).
+    #[inline(never)]
+    pub fn render_into(&self, frame: &mut Frame) -> Result<(), PlatformError> {
         let window = self.window()?;
         slint::platform::update_timers_and_animations();
         let size = window.size();
-        let (width, height) = (size.width, size.height);
-        let mut pixels = vec![Rgb8Pixel::new(0, 0, 0); width as usize * height as usize];
+        frame.width = size.width;
+        frame.height = size.height;
+        frame.pixels.resize(size.width as usize * size.height as usize, Rgb8Pixel::new(0, 0, 0));
         window.request_redraw();
         window.draw_if_needed(|renderer| {
-            renderer.render(&mut pixels, width as usize);
+            renderer.render(&mut frame.pixels, size.width as usize);
         });
-        Ok(Frame { width, height, pixels })
+        Ok(())
     }
 }
 

@@ -18,16 +18,20 @@ use std::time::{Duration, Instant};
 /// The panel sizes drawn: the 7" official panel and a 10" HD one.
 pub const SIZES: [(u32, u32); 2] = [(800, 480), (1280, 720)];
 
-/// A kiosk on an in-memory store holding 312 reviews over the last days (8,4/10), with a time
-/// that only moves when told.
+/// A kiosk on a store holding 312 reviews of today (8,4/10), with a time that only moves
+/// when told.
 pub struct Scene {
     pub kiosk: Rc<Kiosk>,
     time: Rc<Cell<Instant>>,
 }
 
 impl Scene {
-    pub fn new(config: &Config, status: Box<dyn Fn(&Store) -> Vec<(String, String)>>) -> Result<Scene> {
-        let mut store = Store::open_in_memory()?;
+    /// A scene on `store`, first seeded with the 312 reviews.
+    pub fn new(
+        config: &Config,
+        mut store: Store,
+        status: Box<dyn Fn(&Store) -> Vec<(String, String)>>,
+    ) -> Result<Scene> {
         seed(&mut store, config)?;
         let time = Rc::new(Cell::new(Instant::now()));
         let clock_time = time.clone();
@@ -78,6 +82,60 @@ fn seed(store: &mut Store, config: &Config) -> Result<()> {
     Ok(())
 }
 
+/// Walks a fresh kiosk through every screen a visitor (or the manager) can reach, with the
+/// taps that reach it, and calls `at` on each; with `languages`, also the home screen in every
+/// language. The screenshots and the frame benchmarks both walk this way.
+pub fn walk(
+    scene: &Scene,
+    config: &Config,
+    languages: bool,
+    mut at: impl FnMut(&str, &Scene) -> Result<()>,
+) -> Result<()> {
+    at("01-accueil", scene)?;
+    if languages {
+        for lang in config.survey.languages.iter().filter(|l| *l != "fr") {
+            scene.taps([Input::OpenLanguages, Input::ChooseLanguage(lang.clone())]);
+            at(&format!("01-accueil-{lang}"), scene)?;
+        }
+        scene.advance(config.screen.timing.inactivity_timeout);
+    }
+    scene.taps([Input::OpenLanguages]);
+    at("02-langues", scene)?;
+    scene.taps([Input::CloseLanguages, Input::ToggleContrast]);
+    at("03-accueil-grand-texte", scene)?;
+    scene.taps([Input::ToggleContrast, Input::Rate(1), Input::Toggle(1), Input::Toggle(3)]);
+    at("04-question", scene)?;
+    scene.taps([Input::Next]);
+    scene.type_text("Trop d'attente au guichet, mais accueil très aimable.");
+    at("05-commentaire", scene)?;
+    scene.taps([Input::ToggleContrast]);
+    at("06-commentaire-grand-texte", scene)?;
+    scene.taps([Input::Send]);
+    at("07-merci", scene)?;
+    scene.advance(Duration::from_secs(10));
+
+    scene.kiosk.with_store(|s| s.refuse_writes(true))?;
+    scene.taps([Input::Rate(3), Input::Skip]);
+    at("08-hors-service", scene)?;
+    scene.kiosk.with_store(|s| s.refuse_writes(false))?;
+    scene.advance(Duration::from_secs(10));
+
+    scene.kiosk.set_closed(true, "");
+    at("09-ferme", scene)?;
+    scene.kiosk.set_closed(false, "");
+
+    scene.taps(std::iter::repeat_n(Input::AdminTap, super::ADMIN_TAPS));
+    scene.taps([Input::PinDigit("1".into()), Input::PinDigit("2".into())]);
+    at("10-code-administration", scene)?;
+    scene.taps([Input::PinErase, Input::PinErase]);
+    let pin = config.screen.admin_pin.expose().to_string();
+    scene.taps(pin.chars().map(|c| Input::PinDigit(c.to_string())));
+    scene.taps([Input::PinSubmit]);
+    at("11-administration", scene)?;
+    scene.taps([Input::AdminClose]);
+    Ok(())
+}
+
 /// Every screen at every size, and the home screen in every language. Returns the files written.
 pub fn write_all(
     config: &Config,
@@ -89,57 +147,16 @@ pub fn write_all(
     for (width, height) in SIZES {
         let sub = dir.join(format!("{width}x{height}"));
         std::fs::create_dir_all(&sub).with_context(|| format!("{} : dossier impossible à créer", sub.display()))?;
-        let mut shoot = |name: &str, scene: &Scene| -> Result<()> {
-            headless.set_size(width, height)?;
-            scene.kiosk.window().show()?;
+        let scene = Scene::new(config, Store::open_in_memory()?, status())?;
+        headless.set_size(width, height)?;
+        scene.kiosk.window().show()?;
+        walk(&scene, config, width == SIZES[0].0, |name, _| {
             let frame = headless.render()?;
             let path = sub.join(format!("{name}.png"));
             frame.write_png(&path).with_context(|| format!("{} : écriture impossible", path.display()))?;
             written.push(path);
             Ok(())
-        };
-        let scene = Scene::new(config, status())?;
-        shoot("01-accueil", &scene)?;
-        if width == SIZES[0].0 {
-            for lang in config.survey.languages.iter().filter(|l| *l != "fr") {
-                scene.taps([Input::OpenLanguages, Input::ChooseLanguage(lang.clone())]);
-                shoot(&format!("01-accueil-{lang}"), &scene)?;
-            }
-            scene.advance(config.screen.timing.inactivity_timeout);
-        }
-        scene.taps([Input::OpenLanguages]);
-        shoot("02-langues", &scene)?;
-        scene.taps([Input::CloseLanguages, Input::ToggleContrast]);
-        shoot("03-accueil-grand-texte", &scene)?;
-        scene.taps([Input::ToggleContrast, Input::Rate(1), Input::Toggle(1), Input::Toggle(3)]);
-        shoot("04-question", &scene)?;
-        scene.taps([Input::Next]);
-        scene.type_text("Trop d'attente au guichet, mais accueil très aimable.");
-        shoot("05-commentaire", &scene)?;
-        scene.taps([Input::ToggleContrast]);
-        shoot("06-commentaire-grand-texte", &scene)?;
-        scene.taps([Input::Send]);
-        shoot("07-merci", &scene)?;
-        scene.advance(Duration::from_secs(10));
-
-        scene.kiosk.with_store(|s| s.refuse_writes(true))?;
-        scene.taps([Input::Rate(3), Input::Skip]);
-        shoot("08-hors-service", &scene)?;
-        scene.kiosk.with_store(|s| s.refuse_writes(false))?;
-        scene.advance(Duration::from_secs(10));
-
-        scene.kiosk.set_closed(true, "");
-        shoot("09-ferme", &scene)?;
-        scene.kiosk.set_closed(false, "");
-
-        scene.taps(std::iter::repeat_n(Input::AdminTap, super::ADMIN_TAPS));
-        scene.taps([Input::PinDigit("1".into()), Input::PinDigit("2".into())]);
-        shoot("10-code-administration", &scene)?;
-        scene.taps([Input::PinErase, Input::PinErase]);
-        let pin = config.screen.admin_pin.expose().to_string();
-        scene.taps(pin.chars().map(|c| Input::PinDigit(c.to_string())));
-        scene.taps([Input::PinSubmit]);
-        shoot("11-administration", &scene)?;
+        })?;
     }
     Ok(written)
 }

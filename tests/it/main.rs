@@ -1,6 +1,7 @@
 //! Integration tests: the built binaries, run as a user runs them, on real files.
 
 mod common;
+mod dashboard;
 mod foundation;
 mod ui;
 mod upload;

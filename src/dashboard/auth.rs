@@ -1,0 +1,175 @@
+//! The manager's password (argon2id hash in the store), sessions, login rate limiting and CSRF
+//! tokens.
+
+use argon2::Argon2;
+use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
+use std::collections::HashMap;
+use std::net::IpAddr;
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+/// Key of the hash in the store's `meta` table.
+pub const PASSWORD_KEY: &str = "dashboard_password_argon2id";
+pub const MIN_PASSWORD_CHARS: usize = 12;
+/// A session lasts at most this long, however active.
+pub const SESSION_MAX: Duration = Duration::from_secs(12 * 3600);
+/// After this many failures from one address, the delay stops growing.
+const MAX_DELAY: Duration = Duration::from_secs(15 * 60);
+
+/// 32 random bytes from the operating system, in hex.
+pub fn random_token() -> String {
+    let mut bytes = [0u8; 32];
+    getrandom::fill(&mut bytes).expect("the operating system's random source");
+    hex::encode(bytes)
+}
+
+/// The argon2id hash (PHC string) of a new password, after checking its length.
+pub fn hash_password(password: &str) -> Result<String, String> {
+    if password.chars().count() < MIN_PASSWORD_CHARS {
+        return Err(format!("mot de passe trop court : au moins {MIN_PASSWORD_CHARS} caractères"));
+    }
+    let mut salt = [0u8; 16];
+    getrandom::fill(&mut salt).map_err(|e| e.to_string())?;
+    let salt = SaltString::encode_b64(&salt).map_err(|e| e.to_string())?;
+    Argon2::default().hash_password(password.as_bytes(), &salt).map(|h| h.to_string()).map_err(|e| e.to_string())
+}
+
+pub fn verify_password(password: &str, phc: &str) -> bool {
+    PasswordHash::new(phc).is_ok_and(|hash| Argon2::default().verify_password(password.as_bytes(), &hash).is_ok())
+}
+
+pub fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
+    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+}
+
+#[derive(Debug, Clone)]
+pub struct Session {
+    pub csrf: String,
+    created: Instant,
+    last_seen: Instant,
+}
+
+/// Sessions in memory: a restart logs everyone out, which is what a kiosk wants.
+pub struct Sessions {
+    idle: Duration,
+    map: Mutex<HashMap<String, Session>>,
+}
+
+impl Sessions {
+    pub fn new(idle: Duration) -> Sessions {
+        Sessions { idle, map: Mutex::new(HashMap::new()) }
+    }
+
+    /// A new session: (cookie value, CSRF token).
+    pub fn open(&self, now: Instant) -> (String, String) {
+        let id = random_token();
+        let csrf = random_token();
+        let mut map = self.map.lock().unwrap_or_else(|e| e.into_inner());
+        map.retain(|_, s| !self.expired(s, now));
+        map.insert(id.clone(), Session { csrf: csrf.clone(), created: now, last_seen: now });
+        (id, csrf)
+    }
+
+    /// The live session of this cookie value, its idle time reset.
+    pub fn touch(&self, id: &str, now: Instant) -> Option<Session> {
+        let mut map = self.map.lock().unwrap_or_else(|e| e.into_inner());
+        let expired = map.get(id).is_some_and(|s| self.expired(s, now));
+        if expired {
+            map.remove(id);
+            return None;
+        }
+        let session = map.get_mut(id)?;
+        session.last_seen = now;
+        Some(session.clone())
+    }
+
+    pub fn close(&self, id: &str) {
+        self.map.lock().unwrap_or_else(|e| e.into_inner()).remove(id);
+    }
+
+    fn expired(&self, s: &Session, now: Instant) -> bool {
+        now.duration_since(s.last_seen) >= self.idle || now.duration_since(s.created) >= SESSION_MAX
+    }
+}
+
+/// Failed logins per client address: each failure doubles the wait before the next attempt.
+#[derive(Default)]
+pub struct Throttle {
+    map: Mutex<HashMap<IpAddr, (u32, Instant)>>,
+}
+
+impl Throttle {
+    /// How long this address must still wait before trying again.
+    pub fn wait(&self, ip: IpAddr, now: Instant) -> Option<Duration> {
+        let map = self.map.lock().unwrap_or_else(|e| e.into_inner());
+        let (failures, last) = *map.get(&ip)?;
+        let until = last + delay(failures);
+        (now < until).then(|| until - now)
+    }
+
+    /// Records a failure; returns the number of failures in a row.
+    pub fn failed(&self, ip: IpAddr, now: Instant) -> u32 {
+        let mut map = self.map.lock().unwrap_or_else(|e| e.into_inner());
+        map.retain(|_, (_, last)| now.duration_since(*last) < Duration::from_secs(3600));
+        let entry = map.entry(ip).or_insert((0, now));
+        entry.0 = entry.0.saturating_add(1);
+        entry.1 = now;
+        entry.0
+    }
+
+    pub fn succeeded(&self, ip: IpAddr) {
+        self.map.lock().unwrap_or_else(|e| e.into_inner()).remove(&ip);
+    }
+}
+
+/// 1 s after the first failure, then 2, 4, 8… up to 15 minutes.
+pub fn delay(failures: u32) -> Duration {
+    if failures == 0 {
+        return Duration::ZERO;
+    }
+    Duration::from_secs(1u64 << (failures - 1).min(20)).min(MAX_DELAY)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn hashes_are_argon2id_and_verify() {
+        assert!(hash_password("court").is_err());
+        let phc = hash_password("correct horse battery").unwrap();
+        assert!(phc.starts_with("$argon2id$"), "{phc}");
+        assert!(verify_password("correct horse battery", &phc));
+        assert!(!verify_password("correct horse batterx", &phc));
+        assert!(!verify_password("anything", "not a hash"));
+    }
+
+    #[test]
+    fn delays_grow_and_cap() {
+        assert_eq!(delay(1), Duration::from_secs(1));
+        assert_eq!(delay(4), Duration::from_secs(8));
+        assert_eq!(delay(40), MAX_DELAY);
+        let t = Throttle::default();
+        let ip: IpAddr = "192.0.2.7".parse().unwrap();
+        let now = Instant::now();
+        assert_eq!(t.wait(ip, now), None);
+        t.failed(ip, now);
+        t.failed(ip, now);
+        assert_eq!(t.wait(ip, now), Some(Duration::from_secs(2)));
+        assert_eq!(t.wait(ip, now + Duration::from_secs(2)), None);
+        t.succeeded(ip);
+        t.failed(ip, now);
+        assert_eq!(t.wait(ip, now), Some(Duration::from_secs(1)));
+    }
+
+    #[test]
+    fn sessions_expire_when_idle() {
+        let s = Sessions::new(Duration::from_secs(60));
+        let now = Instant::now();
+        let (id, csrf) = s.open(now);
+        assert_eq!(s.touch(&id, now + Duration::from_secs(59)).unwrap().csrf, csrf);
+        assert!(s.touch(&id, now + Duration::from_secs(100)).is_some(), "activity keeps it alive");
+        assert!(s.touch(&id, now + Duration::from_secs(161)).is_none());
+        assert!(s.touch("nope", now).is_none());
+    }
+}

@@ -1,0 +1,653 @@
+//! The site manager's dashboard: axum, served by the kiosk process and by `borne dashboard`.
+//!
+//! Safe on an office network: nothing is served before a manager password is set (`borne
+//! passwd`, argon2id hash in the store); logins are throttled per address with growing delays
+//! and failures logged; the session cookie is HttpOnly, SameSite=Strict (and Secure under TLS);
+//! every form post carries a CSRF token; every response has a CSP without inline script,
+//! `frame-ancestors 'none'` and `nosniff`. Assets are compiled in: no CDN, no internet.
+
+pub mod auth;
+pub mod charts;
+pub mod data;
+pub mod pages;
+
+use crate::commands::{self, App};
+use crate::store::{Integrity, StatusFilter, Store};
+use auth::{Sessions, Throttle};
+use axum::body::Body;
+use axum::extract::{Form, Query, Request, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::middleware::{self, Next};
+use axum::response::{IntoResponse, Redirect, Response};
+use axum::routing::{get, post};
+use axum::{Extension, Router};
+use maud::Markup;
+use serde::Deserialize;
+use std::net::{IpAddr, SocketAddr};
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+const SESSION_COOKIE: &str = "borne_session";
+const LOGIN_CSRF_COOKIE: &str = "borne_login_csrf";
+const CSP: &str = "default-src 'none'; style-src 'self'; img-src 'self' data:; form-action 'self'; \
+                   frame-ancestors 'none'; base-uri 'none'";
+
+/// Where and how the dashboard listens.
+#[derive(Debug, Clone)]
+pub struct DashboardConfig {
+    pub listen: SocketAddr,
+    pub tls: Option<(PathBuf, PathBuf)>,
+    pub session_idle: Duration,
+}
+
+pub struct Dashboard {
+    app: App,
+    stores: Mutex<Vec<Store>>,
+    sessions: Sessions,
+    throttle: Throttle,
+    tls: bool,
+    started: Instant,
+}
+
+pub type Shared = Arc<Dashboard>;
+
+/// The client's address, set per connection.
+#[derive(Debug, Clone, Copy)]
+pub struct Peer(pub IpAddr);
+
+impl Dashboard {
+    pub fn new(app: App, session_idle: Duration, tls: bool) -> Shared {
+        Arc::new(Dashboard {
+            app,
+            stores: Mutex::new(Vec::new()),
+            sessions: Sessions::new(session_idle),
+            throttle: Throttle::default(),
+            tls,
+            started: Instant::now(),
+        })
+    }
+
+    /// Runs `f` on a store connection from a small pool, on a blocking thread.
+    async fn with_store<R: Send + 'static>(
+        self: &Arc<Self>,
+        f: impl FnOnce(&App, &mut Store) -> anyhow::Result<R> + Send + 'static,
+    ) -> Result<R, Failure> {
+        let this = self.clone();
+        tokio::task::spawn_blocking(move || {
+            let pooled = this.stores.lock().unwrap_or_else(|e| e.into_inner()).pop();
+            let mut store = match pooled {
+                Some(store) => store,
+                None => Store::open(&this.app.data_dir, Integrity::Trust)?.0,
+            };
+            let result = f(&this.app, &mut store);
+            let mut pool = this.stores.lock().unwrap_or_else(|e| e.into_inner());
+            if pool.len() < 4 {
+                pool.push(store);
+            }
+            result
+        })
+        .await
+        .map_err(|e| Failure::Internal(e.to_string()))?
+        .map_err(|e| Failure::Internal(format!("{e:#}")))
+    }
+
+    fn password_hash(self: &Arc<Self>) -> anyhow::Result<Option<String>> {
+        let (store, _) = Store::open(&self.app.data_dir, Integrity::Trust)?;
+        Ok(store.meta(auth::PASSWORD_KEY)?)
+    }
+}
+
+/// Whether a manager password is set (the dashboard is served only then).
+pub fn password_is_set(store: &Store) -> anyhow::Result<bool> {
+    Ok(store.meta(auth::PASSWORD_KEY)?.is_some())
+}
+
+/// A request that could not be served, as the manager will read it.
+#[derive(Debug)]
+pub enum Failure {
+    BadInput(String),
+    Forbidden(String),
+    Internal(String),
+}
+
+impl IntoResponse for Failure {
+    fn into_response(self) -> Response {
+        let (status, title, message) = match self {
+            Failure::BadInput(m) => (StatusCode::BAD_REQUEST, "Demande incorrecte", m),
+            Failure::Forbidden(m) => (StatusCode::FORBIDDEN, "Action refusée", m),
+            Failure::Internal(m) => {
+                tracing::error!("dashboard: {m}");
+                (StatusCode::INTERNAL_SERVER_ERROR, "Erreur de la borne", format!("La borne n'a pas pu répondre : {m}"))
+            }
+        };
+        (status, html(pages::error_page(title, &message))).into_response()
+    }
+}
+
+fn html(markup: Markup) -> Response {
+    let mut response = markup.into_string().into_response();
+    response.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("text/html; charset=utf-8"));
+    response
+}
+
+pub fn router(state: Shared) -> Router {
+    let protected = Router::new()
+        .route("/", get(overview))
+        .route("/commentaires", get(comments))
+        .route("/envoi", get(upload_page))
+        .route("/envoi/reessayer", post(retry_rejected))
+        .route("/borne", get(kiosk_page))
+        .route("/export", get(export_page))
+        .route("/export.csv", get(export_csv))
+        .route("/affiche", get(poster))
+        .route("/api/stats", get(api_stats))
+        .route("/deconnexion", post(logout))
+        .route_layer(middleware::from_fn_with_state(state.clone(), require_session));
+    Router::new()
+        .merge(protected)
+        .route("/connexion", get(login_form).post(login))
+        .route("/assets/{file}", get(asset))
+        .fallback(|| async { Failure::BadInput("Cette page n'existe pas.".into()) })
+        .layer(middleware::from_fn_with_state(state.clone(), security_headers))
+        .with_state(state)
+}
+
+async fn security_headers(State(state): State<Shared>, request: Request, next: Next) -> Response {
+    let mut response = next.run(request).await;
+    let h = response.headers_mut();
+    h.insert(header::CONTENT_SECURITY_POLICY, HeaderValue::from_static(CSP));
+    h.insert(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
+    h.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
+    h.insert(header::REFERRER_POLICY, HeaderValue::from_static("no-referrer"));
+    if !h.contains_key(header::CACHE_CONTROL) {
+        h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    }
+    if state.tls {
+        h.insert(header::STRICT_TRANSPORT_SECURITY, HeaderValue::from_static("max-age=31536000"));
+    }
+    response
+}
+
+fn cookie(headers: &HeaderMap, name: &str) -> Option<String> {
+    headers
+        .get_all(header::COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(';'))
+        .filter_map(|pair| pair.trim().split_once('='))
+        .find(|(k, _)| *k == name)
+        .map(|(_, v)| v.to_string())
+}
+
+fn set_cookie(state: &Dashboard, name: &str, value: &str, path: &str, max_age: Option<u64>) -> HeaderValue {
+    let secure = if state.tls { "; Secure" } else { "" };
+    let age = max_age.map(|s| format!("; Max-Age={s}")).unwrap_or_default();
+    HeaderValue::from_str(&format!("{name}={value}; Path={path}; HttpOnly; SameSite=Strict{secure}{age}"))
+        .unwrap_or_else(|_| HeaderValue::from_static(""))
+}
+
+/// The CSRF token of the request's session, for the forms of the page.
+#[derive(Clone)]
+struct Csrf(String);
+
+async fn require_session(State(state): State<Shared>, mut request: Request, next: Next) -> Response {
+    let session = cookie(request.headers(), SESSION_COOKIE).and_then(|id| state.sessions.touch(&id, Instant::now()));
+    let Some(session) = session else {
+        let path = request.uri().path();
+        if path.starts_with("/api/") || path.ends_with(".csv") {
+            return (StatusCode::UNAUTHORIZED, "connexion nécessaire\n").into_response();
+        }
+        if request.method() == axum::http::Method::POST {
+            return Failure::Forbidden("Votre session a expiré : reconnectez-vous.".into()).into_response();
+        }
+        return Redirect::to("/connexion").into_response();
+    };
+    request.extensions_mut().insert(Csrf(session.csrf));
+    next.run(request).await
+}
+
+fn check_csrf(expected: &str, given: Option<&str>) -> Result<(), Failure> {
+    match given {
+        Some(given) if auth::constant_time_eq(given.as_bytes(), expected.as_bytes()) => Ok(()),
+        _ => {
+            Err(Failure::Forbidden("Jeton de formulaire absent ou périmé : rechargez la page puis recommencez.".into()))
+        }
+    }
+}
+
+async fn asset(axum::extract::Path(file): axum::extract::Path<String>) -> Response {
+    let (body, kind) = match file.as_str() {
+        "style.css" => (include_str!("assets/style.css"), "text/css; charset=utf-8"),
+        "poster.css" => (include_str!("assets/poster.css"), "text/css; charset=utf-8"),
+        _ => return Failure::BadInput("Ce fichier n'existe pas.".into()).into_response(),
+    };
+    ([(header::CONTENT_TYPE, kind), (header::CACHE_CONTROL, "max-age=3600")], body).into_response()
+}
+
+async fn login_form(State(state): State<Shared>) -> Response {
+    login_page(&state, None, StatusCode::OK)
+}
+
+fn login_page(state: &Dashboard, message: Option<&str>, status: StatusCode) -> Response {
+    let token = auth::random_token();
+    let mut response = (status, html(pages::login(message, &token))).into_response();
+    response.headers_mut().append(header::SET_COOKIE, set_cookie(state, LOGIN_CSRF_COOKIE, &token, "/connexion", None));
+    response
+}
+
+#[derive(Deserialize)]
+struct LoginForm {
+    password: Option<String>,
+    csrf: Option<String>,
+}
+
+async fn login(
+    State(state): State<Shared>,
+    Extension(Peer(ip)): Extension<Peer>,
+    headers: HeaderMap,
+    Form(form): Form<LoginForm>,
+) -> Response {
+    let expected = cookie(&headers, LOGIN_CSRF_COOKIE).unwrap_or_default();
+    if expected.is_empty() || check_csrf(&expected, form.csrf.as_deref()).is_err() {
+        return login_page(&state, Some("Jeton de formulaire absent ou périmé : recommencez."), StatusCode::FORBIDDEN);
+    }
+    let now = Instant::now();
+    if let Some(wait) = state.throttle.wait(ip, now) {
+        let message = format!("Trop d'essais : réessayez dans {} s.", wait.as_secs().max(1));
+        return login_page(&state, Some(&message), StatusCode::TOO_MANY_REQUESTS);
+    }
+    let password = form.password.unwrap_or_default();
+    let state2 = state.clone();
+    let ok = tokio::task::spawn_blocking(move || match state2.password_hash() {
+        Ok(Some(hash)) => Ok(auth::verify_password(&password, &hash)),
+        Ok(None) => Ok(false),
+        Err(e) => Err(e),
+    })
+    .await;
+    match ok {
+        Ok(Ok(true)) => {
+            state.throttle.succeeded(ip);
+            let (id, _csrf) = state.sessions.open(Instant::now());
+            tracing::info!(%ip, "dashboard login");
+            let mut response = Redirect::to("/").into_response();
+            let h = response.headers_mut();
+            h.append(header::SET_COOKIE, set_cookie(&state, SESSION_COOKIE, &id, "/", None));
+            h.append(header::SET_COOKIE, set_cookie(&state, LOGIN_CSRF_COOKIE, "", "/connexion", Some(0)));
+            response
+        }
+        Ok(Ok(false)) => {
+            let failures = state.throttle.failed(ip, now);
+            tracing::warn!(%ip, failures, "dashboard login failed");
+            login_page(&state, Some("Mot de passe incorrect."), StatusCode::UNAUTHORIZED)
+        }
+        Ok(Err(e)) => Failure::Internal(format!("{e:#}")).into_response(),
+        Err(e) => Failure::Internal(e.to_string()).into_response(),
+    }
+}
+
+#[derive(Deserialize)]
+struct CsrfForm {
+    csrf: Option<String>,
+}
+
+async fn logout(
+    State(state): State<Shared>,
+    Extension(Csrf(expected)): Extension<Csrf>,
+    headers: HeaderMap,
+    Form(form): Form<CsrfForm>,
+) -> Result<Response, Failure> {
+    check_csrf(&expected, form.csrf.as_deref())?;
+    if let Some(id) = cookie(&headers, SESSION_COOKIE) {
+        state.sessions.close(&id);
+    }
+    let mut response = Redirect::to("/connexion").into_response();
+    response.headers_mut().append(header::SET_COOKIE, set_cookie(&state, SESSION_COOKIE, "", "/", Some(0)));
+    Ok(response)
+}
+
+fn today() -> chrono::NaiveDate {
+    chrono::Local::now().date_naive()
+}
+
+async fn overview(State(state): State<Shared>, Extension(Csrf(csrf)): Extension<Csrf>) -> Result<Response, Failure> {
+    let o = state.with_store(|app, store| data::overview(app, store, today())).await?;
+    let site = o.site_name.clone();
+    Ok(html(pages::layout("Vue d'ensemble", "/", &site, &csrf, pages::overview(&o))))
+}
+
+async fn api_stats(State(state): State<Shared>) -> Result<Response, Failure> {
+    let o = state.with_store(|app, store| data::overview(app, store, today())).await?;
+    Ok(axum::Json(o).into_response())
+}
+
+async fn poster(State(state): State<Shared>) -> Result<Response, Failure> {
+    let o = state.with_store(|app, store| data::overview(app, store, today())).await?;
+    Ok(html(pages::poster(&o)))
+}
+
+/// A date field of a form: empty is none; anything else must be a date.
+fn date_field(name: &str, value: Option<&str>) -> Result<Option<chrono::NaiveDate>, Failure> {
+    match value.map(str::trim).filter(|v| !v.is_empty()) {
+        None => Ok(None),
+        Some(v) => chrono::NaiveDate::parse_from_str(v, "%Y-%m-%d").map(Some).map_err(|_| {
+            Failure::BadInput(format!("« {v} » n'est pas une date ({name}) : la forme attendue est AAAA-MM-JJ."))
+        }),
+    }
+}
+
+fn range_of(since: Option<&str>, until: Option<&str>) -> Result<crate::store::DayRange, Failure> {
+    let range = crate::store::DayRange { since: date_field("du", since)?, until: date_field("au", until)? };
+    if let (Some(s), Some(u)) = (range.since, range.until)
+        && s > u
+    {
+        return Err(Failure::BadInput(format!(
+            "La date de début ({}) est après la date de fin ({}).",
+            s.format("%d/%m/%Y"),
+            u.format("%d/%m/%Y")
+        )));
+    }
+    Ok(range)
+}
+
+#[derive(Deserialize)]
+struct CommentsQuery {
+    note: Option<String>,
+    du: Option<String>,
+    au: Option<String>,
+    page: Option<String>,
+}
+
+pub const COMMENTS_PER_PAGE: u32 = 20;
+
+async fn comments(
+    State(state): State<Shared>,
+    Extension(Csrf(csrf)): Extension<Csrf>,
+    Query(q): Query<CommentsQuery>,
+) -> Result<Response, Failure> {
+    let mut filter = pages::CommentFilter {
+        rating: None,
+        since: q.du.clone().unwrap_or_default(),
+        until: q.au.clone().unwrap_or_default(),
+        page: 1,
+    };
+    let parsed = (|| -> Result<(Option<i64>, crate::store::DayRange, u32), Failure> {
+        let rating = match q.note.as_deref().map(str::trim).filter(|v| !v.is_empty()) {
+            None => None,
+            Some(v) => match v.parse::<i64>() {
+                Ok(n @ 1..=3) => Some(n),
+                _ => return Err(Failure::BadInput(format!("« {v} » n'est pas une réponse : 1, 2 ou 3."))),
+            },
+        };
+        let page = match q.page.as_deref().map(str::trim).filter(|v| !v.is_empty()) {
+            None => 1,
+            Some(v) => match v.parse::<u32>() {
+                Ok(n @ 1..=100_000) => n,
+                _ => return Err(Failure::BadInput(format!("« {v} » n'est pas un numéro de page."))),
+            },
+        };
+        Ok((rating, range_of(q.du.as_deref(), q.au.as_deref())?, page))
+    })();
+    let site = state.app.config.site_name.clone();
+    let (rating, range, page) = match parsed {
+        Ok(p) => p,
+        Err(Failure::BadInput(message)) => {
+            let body = pages::comments(&filter, &[], false, Some(&message));
+            let mut response = html(pages::layout("Commentaires", "/commentaires", &site, &csrf, body));
+            *response.status_mut() = StatusCode::BAD_REQUEST;
+            return Ok(response);
+        }
+        Err(other) => return Err(other),
+    };
+    filter.rating = rating;
+    filter.page = page;
+    let offset = u64::from(page - 1) * u64::from(COMMENTS_PER_PAGE);
+    let (rows, more) = state
+        .with_store(move |_, store| {
+            let mut rows = store.comments(rating, range, u64::from(COMMENTS_PER_PAGE) + 1, offset)?;
+            let more = rows.len() > COMMENTS_PER_PAGE as usize;
+            rows.truncate(COMMENTS_PER_PAGE as usize);
+            Ok((rows, more))
+        })
+        .await?;
+    let rows: Vec<pages::CommentRow> = rows
+        .into_iter()
+        .map(|c| pages::CommentRow {
+            when: c.submitted_at.format("%d/%m/%Y %H:%M").to_string(),
+            satisfaction: c.satisfaction,
+            text: c.text,
+        })
+        .collect();
+    Ok(html(pages::layout("Commentaires", "/commentaires", &site, &csrf, pages::comments(&filter, &rows, more, None))))
+}
+
+fn local_time(at: chrono::DateTime<chrono::Utc>) -> String {
+    at.with_timezone(&chrono::Local).format("%d/%m/%Y %H:%M").to_string()
+}
+
+async fn upload_health(state: &Shared, message: Option<String>) -> Result<pages::UploadHealth, Failure> {
+    state
+        .with_store(move |app, store| {
+            let summary = store.outbox_summary()?;
+            let status = store.uplink_status()?;
+            let mut rejected = Vec::new();
+            store.for_each_review(StatusFilter::Rejected, crate::store::DayRange::default(), |r| {
+                if rejected.len() < 500 {
+                    rejected.push((
+                        r.review.submitted_at.format("%d/%m/%Y %H:%M").to_string(),
+                        pages::outbox_reason(&r.outbox),
+                    ));
+                }
+                Ok(())
+            })?;
+            let now = chrono::Utc::now();
+            let never = || "jamais".to_string();
+            Ok(pages::UploadHealth {
+                enabled: app.config.upload.is_some(),
+                target: app.config.upload.as_ref().map(|u| u.base_url.clone()).unwrap_or_else(|| "—".into()),
+                pending: summary.pending,
+                oldest_age: summary.oldest_pending_at.map(|t| commands::human_duration((now - t).num_seconds().max(0))),
+                last_attempt: status.last_attempt_at.map(local_time).unwrap_or_else(never),
+                last_success: status.last_success_at.map(local_time).unwrap_or_else(never),
+                last_error: status
+                    .last_error
+                    .clone()
+                    .map(|e| format!("{e} ({})", status.last_error_at.map(local_time).unwrap_or_default())),
+                auth_refused: status.auth_refused,
+                next_attempt: status.next_attempt_at.map(local_time),
+                rejected,
+                message,
+            })
+        })
+        .await
+}
+
+async fn upload_page(State(state): State<Shared>, Extension(Csrf(csrf)): Extension<Csrf>) -> Result<Response, Failure> {
+    let health = upload_health(&state, None).await?;
+    let site = state.app.config.site_name.clone();
+    Ok(html(pages::layout("Envoi à la plateforme", "/envoi", &site, &csrf, pages::upload(&health, &csrf))))
+}
+
+async fn retry_rejected(
+    State(state): State<Shared>,
+    Extension(Csrf(csrf)): Extension<Csrf>,
+    Form(form): Form<CsrfForm>,
+) -> Result<Response, Failure> {
+    check_csrf(&csrf, form.csrf.as_deref())?;
+    let n = state.with_store(|_, store| Ok(store.retry_rejected(None)?)).await?;
+    tracing::info!(reviews = n, "rejected reviews put back in the outbox from the dashboard");
+    let health = upload_health(&state, Some(format!("{n} avis remis en attente d'envoi."))).await?;
+    let site = state.app.config.site_name.clone();
+    Ok(html(pages::layout("Envoi à la plateforme", "/envoi", &site, &csrf, pages::upload(&health, &csrf))))
+}
+
+async fn kiosk_page(State(state): State<Shared>, Extension(Csrf(csrf)): Extension<Csrf>) -> Result<Response, Failure> {
+    let served_for = state.started.elapsed().as_secs();
+    let lines = state
+        .with_store(move |app, store| {
+            let clock = crate::clock::SystemClock { source: app.config.clock_source };
+            let synced = crate::clock::Clock::read(&clock).synced;
+            let mut lines = vec![
+                ("Version".to_string(), env!("CARGO_PKG_VERSION").to_string()),
+                ("Identifiant".to_string(), app.config.device_id.clone()),
+                (
+                    "Système démarré depuis".to_string(),
+                    crate::sys::uptime_s()
+                        .map(|s| commands::human_duration(s as i64))
+                        .unwrap_or_else(|| "inconnu".into()),
+                ),
+                ("Tableau de bord servi depuis".to_string(), commands::human_duration(served_for as i64)),
+                (
+                    "Espace disque libre".to_string(),
+                    crate::sys::disk_free_bytes(&app.data_dir)
+                        .map(|b| format!("{} Mo", b / 1_000_000))
+                        .unwrap_or_else(|| "inconnu".into()),
+                ),
+                ("Taille de la base".to_string(), format!("{:.1} Mo", store.size_bytes() as f64 / 1e6)),
+                (
+                    "Horloge".to_string(),
+                    if synced {
+                        "synchronisée".into()
+                    } else {
+                        "non synchronisée (les avis sont notés comme tels)".into()
+                    },
+                ),
+                ("Configuration".to_string(), app.config.source.to_string()),
+            ];
+            lines.push(("Avis enregistrés".into(), store.outbox_summary()?.total.to_string()));
+            Ok(lines)
+        })
+        .await?;
+    let site = state.app.config.site_name.clone();
+    Ok(html(pages::layout("État de la borne", "/borne", &site, &csrf, pages::facts(&lines))))
+}
+
+async fn export_page(State(state): State<Shared>, Extension(Csrf(csrf)): Extension<Csrf>) -> Response {
+    let today = today();
+    let month_ago = today.checked_sub_days(chrono::Days::new(29)).unwrap_or(today);
+    let site = state.app.config.site_name.clone();
+    let body = pages::export(&today.to_string(), &month_ago.to_string());
+    html(pages::layout("Export des avis", "/export", &site, &csrf, body))
+}
+
+#[derive(Deserialize)]
+struct ExportQuery {
+    du: Option<String>,
+    au: Option<String>,
+}
+
+/// Streams the CSV export in chunks, as `borne export` writes it.
+async fn export_csv(State(state): State<Shared>, Query(q): Query<ExportQuery>) -> Result<Response, Failure> {
+    let range = range_of(q.du.as_deref(), q.au.as_deref())?;
+    let (tx, rx) = tokio::sync::mpsc::channel::<Result<Vec<u8>, std::io::Error>>(8);
+    let this = state.clone();
+    tokio::task::spawn_blocking(move || {
+        let mut writer = ChannelWriter { tx, buffer: Vec::with_capacity(64 * 1024) };
+        let result = Store::open(&this.app.data_dir, Integrity::Trust)
+            .map_err(anyhow::Error::from)
+            .and_then(|(store, _)| crate::export::csv(&store, &this.app.config.survey, range, b';', &mut writer));
+        match result {
+            Ok(_) => {
+                let _ = std::io::Write::flush(&mut writer);
+            }
+            Err(e) => {
+                tracing::error!("dashboard export failed: {e:#}");
+                let _ = writer.tx.blocking_send(Err(std::io::Error::other(e.to_string())));
+            }
+        }
+    });
+    let stream = futures_util::stream::unfold(rx, |mut rx| async move { rx.recv().await.map(|item| (item, rx)) });
+    let name = format!("avis-{}-{}.csv", state.app.config.device_id, today());
+    Ok((
+        [
+            (header::CONTENT_TYPE, "text/csv; charset=utf-8".to_string()),
+            (header::CONTENT_DISPOSITION, format!("attachment; filename=\"{name}\"")),
+        ],
+        Body::from_stream(stream),
+    )
+        .into_response())
+}
+
+struct ChannelWriter {
+    tx: tokio::sync::mpsc::Sender<Result<Vec<u8>, std::io::Error>>,
+    buffer: Vec<u8>,
+}
+
+impl std::io::Write for ChannelWriter {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.buffer.extend_from_slice(buf);
+        if self.buffer.len() >= 64 * 1024 {
+            self.flush()?;
+        }
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        if !self.buffer.is_empty() {
+            let chunk = std::mem::replace(&mut self.buffer, Vec::with_capacity(64 * 1024));
+            self.tx.blocking_send(Ok(chunk)).map_err(|_| std::io::Error::other("client gone"))?;
+        }
+        Ok(())
+    }
+}
+
+/// Loads the TLS certificate chain and key (PEM files).
+pub fn tls_acceptor(cert: &std::path::Path, key: &std::path::Path) -> anyhow::Result<tokio_rustls::TlsAcceptor> {
+    use anyhow::Context;
+    use rustls::pki_types::pem::PemObject;
+    use rustls::pki_types::{CertificateDer, PrivateKeyDer};
+    let certs: Vec<CertificateDer<'static>> = CertificateDer::pem_file_iter(cert)
+        .with_context(|| format!("{} : certificat illisible", cert.display()))?
+        .collect::<Result<_, _>>()
+        .with_context(|| format!("{} : certificat illisible", cert.display()))?;
+    let key = PrivateKeyDer::from_pem_file(key).with_context(|| format!("{} : clé privée illisible", key.display()))?;
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let config = rustls::ServerConfig::builder()
+        .with_no_client_auth()
+        .with_single_cert(certs, key)
+        .context("certificat et clé incompatibles")?;
+    Ok(tokio_rustls::TlsAcceptor::from(Arc::new(config)))
+}
+
+/// Serves the dashboard on `listener` until `shutdown` resolves, one hyper connection per
+/// client, over TLS when an acceptor is given.
+pub async fn serve(
+    listener: tokio::net::TcpListener,
+    state: Shared,
+    tls: Option<tokio_rustls::TlsAcceptor>,
+    shutdown: impl std::future::Future<Output = ()>,
+) {
+    let app = router(state);
+    tokio::pin!(shutdown);
+    loop {
+        let (stream, peer) = tokio::select! {
+            accepted = listener.accept() => match accepted {
+                Ok(pair) => pair,
+                Err(e) => {
+                    tracing::warn!(error = %e, "dashboard accept failed");
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                    continue;
+                }
+            },
+            _ = &mut shutdown => return,
+        };
+        let service = app.clone().layer(Extension(Peer(peer.ip())));
+        let tls = tls.clone();
+        tokio::spawn(async move {
+            let hyper_service = hyper_util::service::TowerToHyperService::new(service);
+            let builder = hyper::server::conn::http1::Builder::new();
+            let result = match tls {
+                Some(acceptor) => match tokio::time::timeout(Duration::from_secs(10), acceptor.accept(stream)).await {
+                    Ok(Ok(stream)) => {
+                        builder.serve_connection(hyper_util::rt::TokioIo::new(stream), hyper_service).await
+                    }
+                    _ => return,
+                },
+                None => builder.serve_connection(hyper_util::rt::TokioIo::new(stream), hyper_service).await,
+            };
+            if let Err(e) = result {
+                tracing::debug!(error = %e, "dashboard connection ended");
+            }
+        });
+    }
+}

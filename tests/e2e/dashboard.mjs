@@ -1,0 +1,117 @@
+// End-to-end test of the dashboard in headless Chromium, driven by Playwright.
+//
+// Usage: node dashboard.mjs BASE_URL PASSWORD EXPECTED_JSON [SCREENSHOT_DIR]
+// EXPECTED_JSON: {"reviews": N, "bad_comments": N, "session_idle_s": N}
+// Exits non-zero with a message on the first failure.
+
+import { chromium } from "playwright-core";
+import { readFileSync, mkdirSync } from "node:fs";
+import { createRequire } from "node:module";
+
+const [base, password, expectedJson, shots] = process.argv.slice(2);
+const expected = JSON.parse(expectedJson);
+const require = createRequire(import.meta.url);
+const axePath = require.resolve("axe-core/axe.min.js");
+
+function check(condition, message) {
+  if (!condition) {
+    console.error(`ÉCHEC : ${message}`);
+    process.exit(1);
+  }
+  console.log(`ok - ${message}`);
+}
+
+const browser = await chromium.launch({
+  executablePath: process.env.CHROMIUM || "/usr/bin/chromium",
+  args: [
+    "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+    "--disable-background-networking", "--disable-component-update", "--disable-sync",
+  ],
+});
+const context = await browser.newContext({ acceptDownloads: true, viewport: { width: 1100, height: 900 } });
+const page = await context.newPage();
+page.setDefaultTimeout(15000);
+
+// A wrong password is refused.
+await page.goto(`${base}/`);
+check(page.url().endsWith("/connexion"), "an anonymous visit lands on the login page");
+await page.getByLabel("Mot de passe du responsable").fill("pas le bon mot de passe");
+await page.getByRole("button", { name: "Se connecter" }).click();
+check((await page.getByRole("alert").textContent()).includes("Mot de passe incorrect"), "a wrong password is refused");
+
+// After the throttle delay, the right one opens the overview.
+await page.waitForTimeout(1200);
+await page.getByLabel("Mot de passe du responsable").fill(password);
+await page.getByRole("button", { name: "Se connecter" }).click();
+await page.waitForURL(`${base}/`);
+check((await page.locator("h1").textContent()) === "Vue d'ensemble", "logged in, the overview is shown");
+const month = await page.locator("section.card", { hasText: "30 derniers jours" }).textContent();
+check(month.includes(`${expected.reviews} avis`), `the 30-day card counts ${expected.reviews} reviews`);
+check(await page.locator("svg.chart").count() >= 3, "trend and hour charts are drawn");
+
+// Comments filtered by rating.
+await page.getByRole("link", { name: "Commentaires" }).click();
+await page.getByLabel("Réponse").selectOption({ label: "Pas bien" });
+await page.getByRole("button", { name: "Filtrer" }).click();
+await page.waitForURL(/note=1/);
+const tags = await page.locator("ol.comments .tag").allTextContents();
+check(tags.length === expected.bad_comments, `${expected.bad_comments} « Pas bien » comments listed (got ${tags.length})`);
+check(tags.every((t) => t === "Pas bien"), "every listed comment is « Pas bien »");
+
+// The CSV download.
+await page.getByRole("link", { name: "Export" }).click();
+await page.getByLabel("Du").fill("2000-01-01");
+const [download] = await Promise.all([
+  page.waitForEvent("download"),
+  page.getByRole("button", { name: "Télécharger le CSV" }).click(),
+]);
+const csv = readFileSync(await download.path(), "utf8");
+const lines = csv.trim().split("\n");
+check(lines.length === expected.reviews + 1, `the CSV has a header and ${expected.reviews} rows (got ${lines.length})`);
+check(lines[0].includes(";"), "the CSV uses « ; » for a French spreadsheet");
+
+// A form post without the CSRF token is refused.
+const forged = await page.request.post(`${base}/envoi/reessayer`, { form: { csrf: "" } });
+check(forged.status() === 403, `a post without CSRF token is refused (${forged.status()})`);
+
+// Screenshots of every page.
+const pages = [
+  ["/", "vue-d-ensemble"], ["/commentaires", "commentaires"], ["/envoi", "envoi"],
+  ["/borne", "borne"], ["/export", "export"], ["/affiche", "affiche"],
+];
+if (shots) {
+  mkdirSync(shots, { recursive: true });
+  for (const [path, name] of pages) {
+    await page.goto(`${base}${path}`);
+    await page.screenshot({ path: `${shots}/${name}.png`, fullPage: true });
+  }
+  await page.setViewportSize({ width: 390, height: 844 });
+  await page.goto(`${base}/`);
+  await page.screenshot({ path: `${shots}/vue-d-ensemble-telephone.png`, fullPage: false });
+  await page.setViewportSize({ width: 1100, height: 900 });
+}
+
+// Accessibility: axe-core on every page (the CSP forbids injected scripts, so this context
+// bypasses it for axe only).
+const axeContext = await browser.newContext({ bypassCSP: true });
+await axeContext.addCookies(await context.cookies());
+const axePage = await axeContext.newPage();
+const axeSource = readFileSync(axePath, "utf8");
+for (const [path] of [["/connexion"], ...pages]) {
+  await axePage.goto(`${base}${path}`);
+  await axePage.addScriptTag({ content: axeSource });
+  const result = await axePage.evaluate(async () => await window.axe.run(document, { resultTypes: ["violations"] }));
+  check(result.testEngine?.name === "axe-core", `axe-core ran on ${path}`);
+  const bad = result.violations.filter((v) => v.impact === "serious" || v.impact === "critical");
+  check(bad.length === 0, `axe: no serious or critical violation on ${path}` +
+    (bad.length ? ` — ${bad.map((v) => `${v.id}: ${v.help} (${v.nodes.map((n) => n.target).join(", ")})`).join("; ")}` : ""));
+}
+await axeContext.close();
+
+// An expired session is refused.
+await page.waitForTimeout((expected.session_idle_s + 2) * 1000);
+await page.goto(`${base}/commentaires`);
+check(page.url().endsWith("/connexion"), "after the idle time, the session has expired");
+
+await browser.close();
+console.log("tout est bon");

@@ -1,0 +1,364 @@
+//! The dashboard's handlers against a real server bound to port 0 on loopback, over a real
+//! store file: login, throttling, CSRF, sessions, headers, pages, filters, export, TLS.
+
+use crate::common::{Scratch, borne, run_err};
+use borne::clock::{SyncSource, SystemClock};
+use borne::commands::App;
+use borne::config::Config;
+use borne::dashboard::{self, Dashboard};
+use borne::kiosk;
+use borne::review::ReviewDraft;
+use borne::store::{Integrity, Store};
+use std::io::Write;
+use std::process::Stdio;
+use std::time::Duration;
+
+const PASSWORD: &str = "un mot de passe assez long";
+
+struct Server {
+    base: String,
+    runtime: tokio::runtime::Runtime,
+    _stop: tokio::sync::oneshot::Sender<()>,
+    dir: Scratch,
+}
+
+/// 150 reviews: 100 « Très bien » (20 with a comment), 30 « Moyen », 20 « Pas bien » (10 with a
+/// comment), over the last four weeks; two of them rejected by the platform.
+fn seed(dir: &std::path::Path, config: &Config) {
+    let (mut store, _) = Store::open(dir, Integrity::CheckAndRecover).unwrap();
+    let clock = SystemClock { source: SyncSource::AssumeSynced };
+    let mut ids = Vec::new();
+    for (satisfaction, n, with_comment) in [(3, 100, 20), (2, 30, 0), (1, 20, 10)] {
+        for i in 0..n {
+            let comment = (i < with_comment).then(|| format!("avis {satisfaction}-{i} <script>alert(1)</script>"));
+            let answers = if satisfaction == 1 { vec![("kiosk_motif".to_string(), 1)] } else { vec![] };
+            let draft = ReviewDraft { satisfaction, answers, comment, language: "fr".into() };
+            let mut review = kiosk::build_review(&config.survey, &clock, &draft).unwrap();
+            // Spread over the last four weeks, in opening hours (the newest last).
+            let k = ids.len() as i64;
+            let back = chrono::Duration::days((149 - k) / 6) + chrono::Duration::hours(k % 9);
+            review.submitted_at -= back;
+            ids.push(review.client_review_id);
+            store.insert_review(&review).unwrap();
+        }
+    }
+    let batch = uuid::Uuid::now_v7();
+    let now = chrono::Utc::now();
+    assert!(store.create_batch(batch, &ids[..2], b"x", 1, now).unwrap());
+    let rejected: Vec<_> = ids[..2].iter().map(|id| (*id, "champ inconnu : motif".to_string())).collect();
+    store.complete_batch(batch, &[], &rejected, now).unwrap();
+    store.set_meta(dashboard::auth::PASSWORD_KEY, &dashboard::auth::hash_password(PASSWORD).unwrap()).unwrap();
+}
+
+fn serve(name: &str, session_idle: Duration, tls: Option<tokio_rustls::TlsAcceptor>) -> Server {
+    let dir = Scratch::new(name);
+    let config = Config::embedded();
+    seed(dir.path(), &config);
+    let app = App { config, data_dir: dir.path().to_path_buf() };
+    let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let tls_on = tls.is_some();
+    let listener = runtime.block_on(tokio::net::TcpListener::bind("127.0.0.1:0")).unwrap();
+    let addr = listener.local_addr().unwrap();
+    let state = Dashboard::new(app, session_idle, tls_on);
+    runtime.spawn(dashboard::serve(listener, state, tls, async {
+        let _ = stopped.await;
+    }));
+    let scheme = if tls_on { "https" } else { "http" };
+    Server { base: format!("{scheme}://localhost:{}", addr.port()), runtime, _stop: stop, dir }
+}
+
+fn client() -> reqwest::Client {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap()
+}
+
+struct Answer {
+    status: u16,
+    headers: reqwest::header::HeaderMap,
+    body: String,
+}
+
+impl Server {
+    fn send(&self, client: &reqwest::Client, method: &str, path: &str, cookie: &str, form: &[(&str, &str)]) -> Answer {
+        self.runtime.block_on(async {
+            let url = format!("{}{path}", self.base);
+            let mut request = match method {
+                "POST" => client
+                    .post(&url)
+                    .header("content-type", "application/x-www-form-urlencoded")
+                    .body(form.iter().map(|(k, v)| format!("{k}={}", urlencode(v))).collect::<Vec<_>>().join("&")),
+                _ => client.get(&url),
+            };
+            if !cookie.is_empty() {
+                request = request.header("cookie", cookie);
+            }
+            let response = request.send().await.unwrap();
+            let status = response.status().as_u16();
+            let headers = response.headers().clone();
+            let body = response.text().await.unwrap();
+            Answer { status, headers, body }
+        })
+    }
+
+    /// Logs in; returns the session cookie and the page's CSRF token.
+    fn login(&self, client: &reqwest::Client) -> (String, String) {
+        let form = self.send(client, "GET", "/connexion", "", &[]);
+        let (cookie, token) = login_token(&form);
+        let answer = self.send(client, "POST", "/connexion", &cookie, &[("csrf", &token), ("password", PASSWORD)]);
+        assert_eq!(answer.status, 303, "{}", answer.body);
+        let session = set_cookie(&answer, "borne_session").expect("session cookie");
+        let cookie = session.split(';').next().unwrap().to_string();
+        let page = self.send(client, "GET", "/", &cookie, &[]);
+        (cookie, hidden_csrf(&page.body))
+    }
+}
+
+fn urlencode(s: &str) -> String {
+    s.bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' => (b as char).to_string(),
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
+}
+
+fn set_cookie(answer: &Answer, name: &str) -> Option<String> {
+    answer
+        .headers
+        .get_all("set-cookie")
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .find(|v| v.starts_with(&format!("{name}=")))
+        .map(str::to_string)
+}
+
+fn hidden_csrf(body: &str) -> String {
+    let start = body.find("name=\"csrf\" value=\"").expect("a CSRF field") + "name=\"csrf\" value=\"".len();
+    body[start..start + 64].to_string()
+}
+
+fn login_token(form: &Answer) -> (String, String) {
+    let cookie = set_cookie(form, "borne_login_csrf").expect("login CSRF cookie");
+    (cookie.split(';').next().unwrap().to_string(), hidden_csrf(&form.body))
+}
+
+#[test]
+fn login_is_throttled_and_the_session_cookie_is_locked_down() {
+    let s = serve("dash-login", Duration::from_secs(1800), None);
+    let c = client();
+    let unauthenticated = s.send(&c, "GET", "/", "", &[]);
+    assert_eq!((unauthenticated.status, unauthenticated.headers["location"].to_str().unwrap()), (303, "/connexion"));
+    assert_eq!(s.send(&c, "GET", "/api/stats", "", &[]).status, 401);
+    assert_eq!(s.send(&c, "GET", "/export.csv", "", &[]).status, 401);
+
+    let form = s.send(&c, "GET", "/connexion", "", &[]);
+    assert_eq!(form.status, 200);
+    let csp = form.headers["content-security-policy"].to_str().unwrap();
+    assert!(csp.contains("frame-ancestors 'none'") && !csp.contains("unsafe-inline"), "{csp}");
+    assert!(!csp.contains("script-src") || !csp.contains("'unsafe"), "no inline script allowed: {csp}");
+    assert_eq!(form.headers["x-content-type-options"], "nosniff");
+    let (cookie, token) = login_token(&form);
+
+    // No CSRF token, or a wrong one: refused before the password is even looked at.
+    let no_token = s.send(&c, "POST", "/connexion", &cookie, &[("password", PASSWORD)]);
+    assert_eq!(no_token.status, 403);
+    let wrong_token = s.send(&c, "POST", "/connexion", &cookie, &[("csrf", &"0".repeat(64)), ("password", PASSWORD)]);
+    assert_eq!(wrong_token.status, 403);
+
+    let wrong = s.send(&c, "POST", "/connexion", &cookie, &[("csrf", &token), ("password", "mauvais mot de passe")]);
+    assert_eq!(wrong.status, 401);
+    assert!(wrong.body.contains("Mot de passe incorrect"));
+    let (cookie, token) = login_token(&wrong);
+    let at_once = s.send(&c, "POST", "/connexion", &cookie, &[("csrf", &token), ("password", PASSWORD)]);
+    assert_eq!(at_once.status, 429, "even the right password waits after a failure");
+    assert!(at_once.body.contains("Trop d'essais"));
+    std::thread::sleep(Duration::from_millis(1100));
+    let (cookie, token) = login_token(&at_once);
+    let ok = s.send(&c, "POST", "/connexion", &cookie, &[("csrf", &token), ("password", PASSWORD)]);
+    assert_eq!(ok.status, 303);
+    let session = set_cookie(&ok, "borne_session").unwrap();
+    assert!(session.contains("HttpOnly") && session.contains("SameSite=Strict"), "{session}");
+    assert!(!session.contains("Secure"), "no Secure flag over plain HTTP");
+
+    let cookie = session.split(';').next().unwrap();
+    let page = s.send(&c, "GET", "/", cookie, &[]);
+    assert_eq!(page.status, 200);
+    assert!(page.body.contains("Vue d'ensemble") && page.body.contains("<svg"), "server-side charts");
+    assert!(page.body.contains("150 avis"), "the 30-day card counts every review");
+    assert!(!page.body.contains("<script"), "no script on the page");
+    assert_eq!(page.headers["cache-control"], "no-store");
+
+    // Logging out needs the token, then ends the session.
+    let csrf = hidden_csrf(&page.body);
+    assert_eq!(s.send(&c, "POST", "/deconnexion", cookie, &[]).status, 403);
+    assert_eq!(s.send(&c, "POST", "/deconnexion", cookie, &[("csrf", &csrf)]).status, 303);
+    assert_eq!(s.send(&c, "GET", "/", cookie, &[]).status, 303);
+}
+
+#[test]
+fn pages_filters_export_and_api_show_the_stored_figures() {
+    let s = serve("dash-pages", Duration::from_secs(1800), None);
+    let c = client();
+    let (cookie, csrf) = s.login(&c);
+
+    let bad = s.send(&c, "GET", "/commentaires?note=1", &cookie, &[]);
+    assert_eq!(bad.status, 200);
+    assert_eq!(bad.body.matches("<blockquote>").count(), 10, "only the « Pas bien » comments");
+    assert!(bad.body.contains("&lt;script&gt;") && !bad.body.contains("<script>alert"), "comments are escaped");
+    let all = s.send(&c, "GET", "/commentaires", &cookie, &[]);
+    assert_eq!(all.body.matches("<blockquote>").count(), 20, "a page holds 20");
+    assert!(all.body.contains("page=2"));
+    let second = s.send(&c, "GET", "/commentaires?page=2", &cookie, &[]);
+    assert_eq!(second.body.matches("<blockquote>").count(), 10);
+    let first = all.body.find("<blockquote>").unwrap();
+    assert!(all.body[first..].starts_with("<blockquote>avis 1-9"), "newest first");
+    for bad_input in ["/commentaires?du=hier", "/commentaires?note=7", "/commentaires?du=2026-02-01&au=2026-01-01"] {
+        let answer = s.send(&c, "GET", bad_input, &cookie, &[]);
+        assert_eq!(answer.status, 400, "{bad_input}");
+        assert!(answer.body.contains("role=\"alert\""), "{bad_input}: a clear message");
+    }
+
+    let csv = s.send(&c, "GET", "/export.csv", &cookie, &[]);
+    assert_eq!(csv.status, 200);
+    assert!(csv.headers["content-disposition"].to_str().unwrap().contains("attachment"));
+    assert_eq!(csv.body.lines().count(), 151, "a header and one line per review");
+    let none = s.send(&c, "GET", "/export.csv?du=2001-01-01&au=2001-01-31", &cookie, &[]);
+    assert_eq!(none.body.lines().count(), 1);
+
+    let api = s.send(&c, "GET", "/api/stats", &cookie, &[]);
+    let json: serde_json::Value = serde_json::from_str(&api.body).unwrap();
+    let month = json["periods"].as_array().unwrap().iter().find(|p| p["key"] == "30d").unwrap();
+    assert_eq!(month["indicators"]["reviews"], 150);
+    assert_eq!(month["indicators"]["satisfaction"]["score"]["value"], 7.7, "(100×10 + 30×5) / 150");
+    assert_eq!(json["daily"].as_array().unwrap().len(), 30);
+    assert_eq!(json["weekly"].as_array().unwrap().len(), 12);
+
+    for (path, wanted) in [
+        ("/borne", "Espace disque libre"),
+        ("/export", "Télécharger le CSV"),
+        ("/affiche", "Nos résultats"),
+        ("/envoi", "champ inconnu : motif"),
+    ] {
+        let page = s.send(&c, "GET", path, &cookie, &[]);
+        assert_eq!(page.status, 200, "{path}");
+        assert!(page.body.contains(wanted), "{path}: {wanted}");
+    }
+
+    // Retrying rejected reviews needs the form's token.
+    assert_eq!(s.send(&c, "POST", "/envoi/reessayer", &cookie, &[]).status, 403);
+    let retried = s.send(&c, "POST", "/envoi/reessayer", &cookie, &[("csrf", &csrf)]);
+    assert_eq!(retried.status, 200);
+    assert!(retried.body.contains("2 avis remis en attente"));
+    let (store, _) = Store::open(s.dir.path(), Integrity::Trust).unwrap();
+    assert_eq!(store.outbox_summary().unwrap().rejected, 0);
+}
+
+#[test]
+fn an_idle_session_expires() {
+    let s = serve("dash-expiry", Duration::from_secs(2), None);
+    let c = client();
+    let (cookie, _) = s.login(&c);
+    assert_eq!(s.send(&c, "GET", "/borne", &cookie, &[]).status, 200);
+    std::thread::sleep(Duration::from_millis(2500));
+    let expired = s.send(&c, "GET", "/borne", &cookie, &[]);
+    assert_eq!((expired.status, expired.headers["location"].to_str().unwrap()), (303, "/connexion"));
+}
+
+#[test]
+fn tls_serves_with_secure_cookies_and_hsts() {
+    let dir = Scratch::new("dash-tls-keys");
+    let key = rcgen::generate_simple_self_signed(vec!["localhost".to_string()]).unwrap();
+    let (cert_path, key_path) = (dir.path().join("cert.pem"), dir.path().join("key.pem"));
+    std::fs::write(&cert_path, key.cert.pem()).unwrap();
+    std::fs::write(&key_path, key.signing_key.serialize_pem()).unwrap();
+    let acceptor = dashboard::tls_acceptor(&cert_path, &key_path).unwrap();
+    let s = serve("dash-tls", Duration::from_secs(1800), Some(acceptor));
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let c = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .tls_certs_only([reqwest::Certificate::from_pem(key.cert.pem().as_bytes()).unwrap()])
+        .build()
+        .unwrap();
+    let form = s.send(&c, "GET", "/connexion", "", &[]);
+    assert_eq!(form.status, 200);
+    assert!(form.headers.contains_key("strict-transport-security"));
+    let (cookie, token) = login_token(&form);
+    assert!(set_cookie(&form, "borne_login_csrf").unwrap().contains("Secure"));
+    let ok = s.send(&c, "POST", "/connexion", &cookie, &[("csrf", &token), ("password", PASSWORD)]);
+    assert!(set_cookie(&ok, "borne_session").unwrap().contains("; Secure"));
+    assert!(dashboard::tls_acceptor(&key_path, &cert_path).is_err(), "swapped files: a clear error");
+}
+
+#[test]
+fn passwd_sets_an_argon2id_hash_and_dashboard_needs_it() {
+    let dir = Scratch::new("dash-passwd");
+    let out = run_err(borne(dir.path()).args(["dashboard", "--listen", "127.0.0.1:0"]));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("borne passwd"), "{err}");
+    let mut child = borne(dir.path()).arg("passwd").stdin(Stdio::piped()).stdout(Stdio::piped()).spawn().unwrap();
+    child.stdin.take().unwrap().write_all(b"court\n").unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert!(!out.status.success(), "a short password is refused");
+    let mut child = borne(dir.path()).arg("passwd").stdin(Stdio::piped()).stdout(Stdio::piped()).spawn().unwrap();
+    child.stdin.take().unwrap().write_all(format!("{PASSWORD}\n").as_bytes()).unwrap();
+    assert!(child.wait_with_output().unwrap().status.success());
+    let (store, _) = Store::open(dir.path(), Integrity::Trust).unwrap();
+    let hash = store.meta(dashboard::auth::PASSWORD_KEY).unwrap().unwrap();
+    assert!(hash.starts_with("$argon2id$") && !hash.contains(PASSWORD));
+}
+
+/// Headless Chromium through Playwright (tests/e2e/dashboard.mjs): login, overview, comment
+/// filter, CSV download, CSRF, expired session, and axe-core on every page. With
+/// `BORNE_DASHBOARD_SCREENSHOTS=DIR`, it also writes a screenshot of each page there.
+#[test]
+fn end_to_end_in_headless_chromium_with_axe() {
+    let chromium = std::env::var("CHROMIUM").unwrap_or_else(|_| "/usr/bin/chromium".into());
+    let node = std::process::Command::new("node").arg("--version").output().is_ok_and(|o| o.status.success());
+    if !std::path::Path::new(&chromium).exists() || !node {
+        assert_ne!(
+            std::env::var("CI").as_deref(),
+            Ok("true"),
+            "Chromium and Node.js are needed; .ci/run installs them"
+        );
+        eprintln!("SKIPPED end-to-end dashboard test: needs {chromium} and node (bash .ci/run installs them)");
+        return;
+    }
+    let e2e = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/e2e");
+    if !e2e.join("node_modules/playwright-core").exists() {
+        let status = std::process::Command::new("npm")
+            .args(["ci", "--no-audit", "--no-fund"])
+            .current_dir(&e2e)
+            .status()
+            .expect("npm");
+        assert!(status.success(), "npm ci in tests/e2e");
+    }
+    let dir = Scratch::new("dash-e2e");
+    let config_path = dir.path().join("borne.toml");
+    std::fs::write(&config_path, "[dashboard]\nsession_idle_min = 1\n").unwrap();
+    let config = borne::config::load_file(&config_path).unwrap();
+    seed(dir.path(), &config);
+    let mut server = borne(dir.path())
+        .arg("--config")
+        .arg(&config_path)
+        .args(["dashboard", "--listen", "127.0.0.1:0"])
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut line = String::new();
+    std::io::BufRead::read_line(&mut std::io::BufReader::new(server.stdout.take().unwrap()), &mut line).unwrap();
+    let base = line.split_whitespace().find(|w| w.starts_with("http://")).expect("address line").trim_end_matches('/');
+    let expected = serde_json::json!({ "reviews": 150, "bad_comments": 10, "session_idle_s": 60 }).to_string();
+    let mut node = std::process::Command::new("node");
+    node.arg(e2e.join("dashboard.mjs")).args([base, PASSWORD, &expected]).env("CHROMIUM", &chromium);
+    if let Ok(shots) = std::env::var("BORNE_DASHBOARD_SCREENSHOTS") {
+        node.arg(shots);
+    }
+    let output = node.output().unwrap();
+    let _ = server.kill();
+    let _ = server.wait();
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(output.status.success(), "{stdout}\n{}", String::from_utf8_lossy(&output.stderr));
+    assert!(stdout.contains("tout est bon"), "{stdout}");
+    eprintln!("{stdout}");
+}
