@@ -24,7 +24,7 @@ const BORNE: &str = env!("CARGO_BIN_EXE_borne");
 const FRAMES: usize = 25;
 const TAPS: usize = 200;
 
-fn no_status() -> Box<dyn Fn(&Store) -> Vec<(String, String)>> {
+fn no_status() -> borne::ui::StatusLines {
     Box::new(|_| vec![("Version".into(), env!("CARGO_PKG_VERSION").into())])
 }
 
@@ -199,7 +199,7 @@ fn callgrind() -> Result<String, String> {
             .arg("--tool=callgrind")
             .arg(format!("--callgrind-out-file={}/cg.out", dir.display()))
             .arg("--dump-before=*Headless*render_into*")
-            .arg("--dump-after=*Headless*render_into*")
+            .arg("--dump-before=*headless*frame_drawn*")
             .arg(&exe)
             .args(["--callgrind-child", &width.to_string(), &height.to_string()])
             .stderr(Stdio::null())
@@ -209,13 +209,14 @@ fn callgrind() -> Result<String, String> {
             return Err(format!("callgrind run failed ({})", output.status));
         }
         let names: Vec<String> = String::from_utf8_lossy(&output.stdout).lines().map(str::to_string).collect();
-        // Dumps triggered on leaving render_into hold exactly one frame's instructions.
+        // Dumps triggered on reaching frame_drawn hold exactly one frame's instructions (from
+        // entering render_into).
         let mut dumps: Vec<(u64, u64)> = Vec::new();
         for entry in std::fs::read_dir(&dir).map_err(|e| e.to_string())? {
             let path = entry.map_err(|e| e.to_string())?.path();
             let text = std::fs::read_to_string(&path).map_err(|e| e.to_string())?;
             let part = text.lines().find_map(|l| l.strip_prefix("part:")).and_then(|v| v.trim().parse().ok());
-            let after = text.lines().any(|l| l.starts_with("desc: Trigger: --dump-after"));
+            let after = text.lines().any(|l| l.starts_with("desc: Trigger:") && l.contains("frame_drawn"));
             let total = text
                 .lines()
                 .find_map(|l| l.strip_prefix("totals:").or_else(|| l.strip_prefix("summary:")))
@@ -238,7 +239,7 @@ fn callgrind() -> Result<String, String> {
     }
     let mut out = String::from(
         "Instructions executed inside one call of `Headless::render_into` (one full frame), counted by \
-         `valgrind --tool=callgrind` with a dump on entry and exit: the same on any run of the same binary.\n\n",
+         `valgrind --tool=callgrind` dumping on entry and when the frame is drawn: the same on any run of the same binary.\n\n",
     );
     writeln!(out, "| screen | 800×480 | 1280×720 |").unwrap();
     writeln!(out, "|---|---:|---:|").unwrap();

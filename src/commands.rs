@@ -217,7 +217,7 @@ pub fn dashboard(app: &App, listen: Option<&str>, out: &mut dyn Write) -> Result
 pub fn screenshots(app: &App, dir: &Path, out: &mut dyn Write) -> Result<()> {
     // The pictures show the kiosk as installed, not this machine's paths.
     let shown = App { config: app.config.clone(), data_dir: PathBuf::from("/var/lib/borne") };
-    let status = move || -> Box<dyn Fn(&Store) -> Vec<(String, String)>> {
+    let status = move || -> crate::ui::StatusLines {
         let app = App { config: shown.config.clone(), data_dir: shown.data_dir.clone() };
         Box::new(move |store| admin_status(&app, store))
     };

@@ -75,6 +75,9 @@ pub enum Input {
     AdminQuit,
 }
 
+/// The manager's status lines (label, value) for the administration panel.
+pub type StatusLines = Box<dyn Fn(&Store) -> Vec<(String, String)>>;
+
 /// What the touchscreen needs from the rest of the kiosk.
 pub struct KioskParts {
     pub store: Store,
@@ -87,7 +90,7 @@ pub struct KioskParts {
     /// Called after each committed review (wakes the uploader).
     pub on_commit: Box<dyn Fn()>,
     /// The manager's status lines for the administration panel.
-    pub admin_status: Box<dyn Fn(&Store) -> Vec<(String, String)>>,
+    pub admin_status: StatusLines,
     /// Called when the manager quits from the administration panel.
     pub on_quit: Box<dyn Fn()>,
 }

@@ -27,11 +27,7 @@ pub struct Scene {
 
 impl Scene {
     /// A scene on `store`, first seeded with the 312 reviews.
-    pub fn new(
-        config: &Config,
-        mut store: Store,
-        status: Box<dyn Fn(&Store) -> Vec<(String, String)>>,
-    ) -> Result<Scene> {
+    pub fn new(config: &Config, mut store: Store, status: super::StatusLines) -> Result<Scene> {
         seed(&mut store, config)?;
         let time = Rc::new(Cell::new(Instant::now()));
         let clock_time = time.clone();
@@ -137,11 +133,7 @@ pub fn walk(
 }
 
 /// Every screen at every size, and the home screen in every language. Returns the files written.
-pub fn write_all(
-    config: &Config,
-    status: &dyn Fn() -> Box<dyn Fn(&Store) -> Vec<(String, String)>>,
-    dir: &Path,
-) -> Result<Vec<PathBuf>> {
+pub fn write_all(config: &Config, status: &dyn Fn() -> super::StatusLines, dir: &Path) -> Result<Vec<PathBuf>> {
     let headless = Headless::install().map_err(|e| anyhow::anyhow!("rendu sans écran impossible : {e}"))?;
     let mut written = Vec::new();
     for (width, height) in SIZES {

@@ -489,10 +489,10 @@ fn every_translatable_text_is_translated_in_every_language() {
                 ctx = quoted(line);
             } else if line.starts_with("msgid ") {
                 id = quoted(line);
-            } else if line.starts_with("msgstr ") {
-                if let Some(id) = id.take() {
-                    entries.insert((ctx.take(), id), quoted(line).unwrap_or_default());
-                }
+            } else if line.starts_with("msgstr ")
+                && let Some(id) = id.take()
+            {
+                entries.insert((ctx.take(), id), quoted(line).unwrap_or_default());
             }
         }
         for key in &wanted {

@@ -1,0 +1,210 @@
+//! Dashboard benchmarks: the overview page's response time over a store of 1 000 000 reviews,
+//! and 50 concurrent clients (wrk) while a visitor's reviews are being committed, with the
+//! effect on commit latency.
+//!
+//! Run with `cargo bench --bench dashboard` (needs `wrk` for the load part, Debian: wrk).
+//! `BORNE_BENCH_REVIEWS` sets the store size. Figures go to docs/benchmarks.md.
+
+mod common;
+
+use borne::clock::{SyncSource, SystemClock};
+use borne::commands::App;
+use borne::config::Config;
+use borne::dashboard::{self, Dashboard};
+use borne::kiosk;
+use borne::review::ReviewDraft;
+use borne::store::{Integrity, Store};
+use common::*;
+use std::fmt::Write as _;
+use std::process::Command;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
+
+const PASSWORD: &str = "mot de passe du banc d'essai";
+const REQUESTS: usize = 200;
+const COMMITS: usize = 2000;
+
+fn main() {
+    if std::env::args().any(|a| a == "--list" || a == "--test") {
+        return;
+    }
+    let n: usize = std::env::var("BORNE_BENCH_REVIEWS").ok().and_then(|v| v.parse().ok()).unwrap_or(1_000_000);
+    let dir = std::env::temp_dir().join(format!("borne-bench-dashboard-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    let config = Config::embedded();
+    let t = Instant::now();
+    {
+        let (mut store, _) = Store::open(&dir, Integrity::CheckAndRecover).unwrap();
+        fill_store(&mut store, n, 7);
+        store.set_meta(dashboard::auth::PASSWORD_KEY, &dashboard::auth::hash_password(PASSWORD).unwrap()).unwrap();
+    }
+    println!("filled {n} reviews in {:.0} s", t.elapsed().as_secs_f64());
+
+    let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
+    let listener = runtime.block_on(tokio::net::TcpListener::bind("127.0.0.1:0")).unwrap();
+    let addr = listener.local_addr().unwrap();
+    let state = Dashboard::new(App { config: config.clone(), data_dir: dir.clone() }, Duration::from_secs(3600), false);
+    runtime.spawn(dashboard::serve(listener, state, None, std::future::pending()));
+    let base = format!("http://{addr}");
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let client = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap();
+    let cookie = runtime.block_on(login(&client, &base));
+
+    let mut out = String::new();
+    writeln!(out, "## Dashboard (`cargo bench --bench dashboard`)\n").unwrap();
+    writeln!(out, "Machine: {}.\n", machine()).unwrap();
+
+    // 1. The overview, alone.
+    let mut times = Vec::with_capacity(REQUESTS);
+    runtime.block_on(async {
+        for _ in 0..REQUESTS {
+            let t = Instant::now();
+            let response = client.get(format!("{base}/")).header("cookie", &cookie).send().await.unwrap();
+            assert_eq!(response.status(), 200);
+            let body = response.text().await.unwrap();
+            times.push(t.elapsed());
+            assert!(body.contains("Vue d'ensemble"));
+        }
+    });
+    times.sort();
+    writeln!(
+        out,
+        "Overview page (`GET /`: four periods' indicators, 30 days, 12 weeks, the 12-month weekday × hour map, \
+         HTML and SVG) over a store of {n} reviews spread over a year, {REQUESTS} requests one after the other \
+         on loopback (server time plus well under a millisecond of loopback):\n"
+    )
+    .unwrap();
+    writeln!(out, "| p50 | p95 | p99 | max | goal |").unwrap();
+    writeln!(out, "|---:|---:|---:|---:|---|").unwrap();
+    writeln!(
+        out,
+        "| {} ms | {} ms | {} ms | {} ms | p95 < 100 ms |\n",
+        ms(percentile(&times, 0.5)),
+        ms(percentile(&times, 0.95)),
+        ms(percentile(&times, 0.99)),
+        ms(*times.last().unwrap())
+    )
+    .unwrap();
+
+    // 2. Visitors' commits, without and then with 50 dashboard clients.
+    let quiet = commits(&dir, &config, COMMITS);
+    let wrk_ok = Command::new("wrk").arg("--version").output().is_ok();
+    if wrk_ok {
+        let loading = Arc::new(AtomicBool::new(true));
+        let flag = loading.clone();
+        let (url, header) = (format!("{base}/"), format!("Cookie: {cookie}"));
+        let load = std::thread::spawn(move || {
+            let output = Command::new("wrk")
+                .args(["-t2", "-c50", "-d30s", "--latency", "-H", &header, &url])
+                .output()
+                .expect("wrk");
+            flag.store(false, Ordering::SeqCst);
+            String::from_utf8_lossy(&output.stdout).to_string()
+        });
+        std::thread::sleep(Duration::from_secs(2));
+        let mut loaded = Vec::new();
+        while loading.load(Ordering::SeqCst) && loaded.len() < 20 * COMMITS {
+            loaded.extend(commits(&dir, &config, 100));
+        }
+        let report = load.join().unwrap();
+        loaded.sort();
+        let pick = |prefix: &str| {
+            report
+                .lines()
+                .find(|l| l.trim_start().starts_with(prefix))
+                .map(|l| l.trim().to_string())
+                .unwrap_or_default()
+        };
+        writeln!(
+            out,
+            "50 concurrent clients on `GET /` for 30 s (`wrk -t2 -c50 -d30s`) while a visitor's reviews are \
+             committed one after the other to the same store (the kiosk's path: build, redact, one fsync'ed \
+             transaction):\n"
+        )
+        .unwrap();
+        writeln!(out, "- wrk: {}; latency {}; {}.", pick("Requests/sec"), pick("Latency"), pick("99%")).unwrap();
+        writeln!(out, "\n| commit latency | p50 | p95 | p99 | max | commits |").unwrap();
+        writeln!(out, "|---|---:|---:|---:|---:|---:|").unwrap();
+        for (name, set) in [("no dashboard load", &quiet), ("50 dashboard clients", &loaded)] {
+            writeln!(
+                out,
+                "| {name} | {} ms | {} ms | {} ms | {} ms | {} |",
+                ms(percentile(set, 0.5)),
+                ms(percentile(set, 0.95)),
+                ms(percentile(set, 0.99)),
+                ms(*set.last().unwrap_or(&Duration::ZERO)),
+                set.len()
+            )
+            .unwrap();
+        }
+        writeln!(
+            out,
+            "\nThe dashboard reads on its own connections (WAL: readers never block the writer); on 2 cores \
+             the commits share the CPU with 50 clients' page rendering, which is what the difference shows."
+        )
+        .unwrap();
+    } else {
+        writeln!(out, "Load part skipped: wrk is not installed.").unwrap();
+    }
+    write_section("dashboard", &out);
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// Commits `n` reviews as the kiosk does; returns each commit's latency, sorted.
+fn commits(dir: &std::path::Path, config: &Config, n: usize) -> Vec<Duration> {
+    let (mut store, _) = Store::open(dir, Integrity::Trust).unwrap();
+    let clock = SystemClock { source: SyncSource::AssumeSynced };
+    let mut times = Vec::with_capacity(n);
+    for i in 0..n {
+        let draft = ReviewDraft {
+            satisfaction: (i % 3 + 1) as i64,
+            answers: vec![],
+            comment: (i % 4 == 0).then(|| "Accueil rapide, merci".to_string()),
+            language: "fr".into(),
+        };
+        let t = Instant::now();
+        kiosk::commit_review(&mut store, &config.survey, &clock, &draft).unwrap();
+        times.push(t.elapsed());
+    }
+    times.sort();
+    times
+}
+
+async fn login(client: &reqwest::Client, base: &str) -> String {
+    let form = client.get(format!("{base}/connexion")).send().await.unwrap();
+    let csrf_cookie = form
+        .headers()
+        .get_all("set-cookie")
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .find(|v| v.starts_with("borne_login_csrf="))
+        .unwrap()
+        .split(';')
+        .next()
+        .unwrap()
+        .to_string();
+    let body = form.text().await.unwrap();
+    let start = body.find("name=\"csrf\" value=\"").unwrap() + "name=\"csrf\" value=\"".len();
+    let token = &body[start..start + 64];
+    let answer = client
+        .post(format!("{base}/connexion"))
+        .header("cookie", csrf_cookie)
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body(format!("csrf={token}&password={}", PASSWORD.replace(' ', "+").replace('\'', "%27")))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(answer.status(), 303, "bench login");
+    answer
+        .headers()
+        .get_all("set-cookie")
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .find(|v| v.starts_with("borne_session="))
+        .unwrap()
+        .split(';')
+        .next()
+        .unwrap()
+        .to_string()
+}
