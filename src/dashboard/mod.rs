@@ -44,6 +44,9 @@ pub struct DashboardConfig {
 pub struct Dashboard {
     app: App,
     stores: Mutex<Vec<Store>>,
+    /// One page's store work at a time: the dashboard never takes more than one of the kiosk's
+    /// cores, so a crowd of browsers cannot slow a visitor's commit much.
+    work: tokio::sync::Semaphore,
     sessions: Sessions,
     throttle: Throttle,
     tls: bool,
@@ -61,6 +64,7 @@ impl Dashboard {
         Arc::new(Dashboard {
             app,
             stores: Mutex::new(Vec::new()),
+            work: tokio::sync::Semaphore::new(1),
             sessions: Sessions::new(session_idle),
             throttle: Throttle::default(),
             tls,
@@ -74,6 +78,7 @@ impl Dashboard {
         f: impl FnOnce(&App, &mut Store) -> anyhow::Result<R> + Send + 'static,
     ) -> Result<R, Failure> {
         let this = self.clone();
+        let _permit = self.work.acquire().await.map_err(|e| Failure::Internal(e.to_string()))?;
         tokio::task::spawn_blocking(move || {
             let pooled = this.stores.lock().unwrap_or_else(|e| e.into_inner()).pop();
             let mut store = match pooled {
@@ -82,7 +87,7 @@ impl Dashboard {
             };
             let result = f(&this.app, &mut store);
             let mut pool = this.stores.lock().unwrap_or_else(|e| e.into_inner());
-            if pool.len() < 4 {
+            if pool.len() < 2 {
                 pool.push(store);
             }
             result
