@@ -96,6 +96,15 @@ pub fn run(app: &App, out: &mut dyn Write) -> Result<()> {
         "aucun écran utilisable (ni fenêtre de bureau, ni console graphique) ; \
          SLINT_BACKEND permet d'en choisir un (winit, linuxkms-software)",
     )?;
+    let (devices, _simulated) = crate::hw::open_devices(&app.config.hardware)?;
+    let wall: std::rc::Rc<dyn Fn() -> chrono::NaiveDateTime> = std::rc::Rc::new(|| chrono::Local::now().naive_local());
+    let _controller = crate::hw::controller::Controller::start(
+        &kiosk,
+        devices,
+        app.config.hardware.behaviour.clone(),
+        std::rc::Rc::new(std::time::Instant::now),
+        wall,
+    )?;
     crate::ui::show(&kiosk)?;
     if let Some((task, stop)) = dashboard {
         let _ = stop.send(());

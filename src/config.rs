@@ -33,6 +33,39 @@ pub struct RawConfig {
     pub upload: RawUpload,
     #[serde(default)]
     pub dashboard: RawDashboard,
+    #[serde(default)]
+    pub hardware: RawHardware,
+    #[serde(default)]
+    pub hours: RawHours,
+}
+
+#[derive(Debug, Default, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawHardware {
+    pub backend: Option<String>,
+    pub if_no_pi: Option<String>,
+    pub buttons: Option<Vec<u8>>,
+    pub debounce_ms: Option<u64>,
+    pub presence_pin: Option<u8>,
+    pub led_pin: Option<u8>,
+    pub backlight: Option<String>,
+    pub dim_after_min: Option<u64>,
+    pub dim_percent: Option<u8>,
+    pub pending_alert_h: Option<u64>,
+    pub outside_hours: Option<String>,
+}
+
+#[derive(Debug, Default, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawHours {
+    pub monday: Option<String>,
+    pub tuesday: Option<String>,
+    pub wednesday: Option<String>,
+    pub thursday: Option<String>,
+    pub friday: Option<String>,
+    pub saturday: Option<String>,
+    pub sunday: Option<String>,
+    pub closed_dates: Option<Vec<String>>,
 }
 
 #[derive(Debug, Default, Deserialize, Serialize)]
@@ -148,6 +181,30 @@ pub struct Config {
     pub clock_source: SyncSource,
     pub upload: Option<UploadConfig>,
     pub dashboard: crate::dashboard::DashboardConfig,
+    pub hardware: HardwareConfig,
+}
+
+/// Which GPIO backend to use.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum HwBackend {
+    /// rppal on a Raspberry Pi, otherwise (or if a pin is busy) as `if_no_pi` says.
+    Auto,
+    Rppal,
+    Simulated,
+}
+
+#[derive(Debug, Clone)]
+pub struct HardwareConfig {
+    pub backend: HwBackend,
+    /// When the Pi's GPIO cannot start: simulate (true) or stop the kiosk (false).
+    pub simulate_if_no_pi: bool,
+    pub buttons: Option<crate::hw::ButtonPins>,
+    pub debounce: Duration,
+    pub presence_pin: Option<u8>,
+    pub led_pin: Option<u8>,
+    /// `None`: no backlight control; `Some(None)`: the first under /sys/class/backlight.
+    pub backlight: Option<Option<String>>,
+    pub behaviour: crate::hw::controller::Behaviour,
 }
 
 /// How the touchscreen behaves.
@@ -390,6 +447,7 @@ fn validate(raw: RawConfig, source: ConfigSource) -> Result<Config, Invalid> {
 
     let upload = validate_upload(raw.upload)?;
     let dashboard = validate_dashboard(raw.dashboard)?;
+    let hardware = validate_hardware(raw.hardware, raw.hours)?;
     Ok(Config {
         source,
         device_id,
@@ -408,6 +466,135 @@ fn validate(raw: RawConfig, source: ConfigSource) -> Result<Config, Invalid> {
         clock_source,
         upload,
         dashboard,
+        hardware,
+    })
+}
+
+fn validate_hardware(raw: RawHardware, hours: RawHours) -> Result<HardwareConfig, Invalid> {
+    use crate::hw::logic::BacklightPolicy;
+    use crate::hw::schedule::{Day, OpeningHours, parse_day};
+    let backend = match raw.backend.as_deref().unwrap_or("auto") {
+        "auto" => HwBackend::Auto,
+        "rppal" => HwBackend::Rppal,
+        "simulated" => HwBackend::Simulated,
+        other => {
+            return Err(invalid(
+                "hardware.backend",
+                format!("« {other} » inconnu : « auto », « rppal » ou « simulated »"),
+            ));
+        }
+    };
+    let simulate_if_no_pi = match raw.if_no_pi.as_deref().unwrap_or("simulate") {
+        "simulate" => true,
+        "stop" => false,
+        other => return Err(invalid("hardware.if_no_pi", format!("« {other} » inconnu : « simulate » ou « stop »"))),
+    };
+    let pin = |key: &str, p: u8| if p <= 27 { Ok(p) } else { Err(invalid(key, "broche BCM de 0 à 27")) };
+    let buttons = match raw.buttons {
+        None => None,
+        Some(list) if list.is_empty() => None,
+        Some(list) => {
+            let [a, b, c] = list[..] else {
+                return Err(invalid("hardware.buttons", "trois broches : « Pas bien », « Moyen », « Très bien »"));
+            };
+            for (i, p) in [a, b, c].iter().enumerate() {
+                pin(&format!("hardware.buttons[{i}]"), *p)?;
+            }
+            if a == b || b == c || a == c {
+                return Err(invalid("hardware.buttons", "trois broches différentes"));
+            }
+            Some(crate::hw::ButtonPins([a, b, c]))
+        }
+    };
+    let presence_pin = raw.presence_pin.map(|p| pin("hardware.presence_pin", p)).transpose()?;
+    let led_pin = raw.led_pin.map(|p| pin("hardware.led_pin", p)).transpose()?;
+    let used: Vec<u8> = buttons.iter().flat_map(|b| b.0).chain(presence_pin).chain(led_pin).collect();
+    if (1..used.len()).any(|i| used[..i].contains(&used[i])) {
+        return Err(invalid("hardware", "une même broche sert à deux appareils"));
+    }
+    let debounce_ms = raw.debounce_ms.unwrap_or(30);
+    if !(1..=1000).contains(&debounce_ms) {
+        return Err(invalid("hardware.debounce_ms", "entre 1 et 1000 ms"));
+    }
+    let backlight = match raw.backlight.as_deref().unwrap_or("auto") {
+        "none" => None,
+        "auto" => Some(None),
+        name if !name.is_empty() && !name.contains('/') && name != "." && name != ".." => Some(Some(name.to_string())),
+        other => {
+            return Err(invalid(
+                "hardware.backlight",
+                format!("« {other} » : « auto », « none » ou un nom de /sys/class/backlight"),
+            ));
+        }
+    };
+    let dim_after_min = raw.dim_after_min.unwrap_or(5);
+    if !(1..=1440).contains(&dim_after_min) {
+        return Err(invalid("hardware.dim_after_min", "entre 1 et 1440 minutes"));
+    }
+    let dim_percent = raw.dim_percent.unwrap_or(20);
+    if dim_percent > 100 {
+        return Err(invalid("hardware.dim_percent", "de 0 à 100"));
+    }
+    let pending_alert_h = raw.pending_alert_h.unwrap_or(24);
+    if !(1..=24 * 90).contains(&pending_alert_h) {
+        return Err(invalid("hardware.pending_alert_h", "entre 1 et 2160 heures"));
+    }
+    let off_when_closed = match raw.outside_hours.as_deref().unwrap_or("closed_screen") {
+        "closed_screen" => false,
+        "screen_off" => true,
+        other => {
+            return Err(invalid(
+                "hardware.outside_hours",
+                format!("« {other} » inconnu : « closed_screen » (écran « Fermé ») ou « screen_off »"),
+            ));
+        }
+    };
+    let days = [
+        ("monday", hours.monday),
+        ("tuesday", hours.tuesday),
+        ("wednesday", hours.wednesday),
+        ("thursday", hours.thursday),
+        ("friday", hours.friday),
+        ("saturday", hours.saturday),
+        ("sunday", hours.sunday),
+    ];
+    let any_day = days.iter().any(|(_, d)| d.is_some());
+    let opening = if any_day {
+        let mut week: [Day; 7] = Default::default();
+        for (i, (name, text)) in days.into_iter().enumerate() {
+            week[i] = parse_day(text.as_deref().unwrap_or("")).map_err(|e| invalid(format!("hours.{name}"), e))?;
+        }
+        let mut closed_dates = Vec::new();
+        for (i, d) in hours.closed_dates.unwrap_or_default().iter().enumerate() {
+            let date = chrono::NaiveDate::parse_from_str(d.trim(), "%Y-%m-%d").map_err(|_| {
+                invalid(format!("hours.closed_dates[{i}]"), format!("« {d} » : date AAAA-MM-JJ attendue"))
+            })?;
+            closed_dates.push(date);
+        }
+        OpeningHours { week, closed_dates }
+    } else {
+        if hours.closed_dates.is_some_and(|d| !d.is_empty()) {
+            return Err(invalid("hours.closed_dates", "des jours fériés demandent aussi les horaires de la semaine"));
+        }
+        OpeningHours::always()
+    };
+    Ok(HardwareConfig {
+        backend,
+        simulate_if_no_pi,
+        buttons,
+        debounce: Duration::from_millis(debounce_ms),
+        presence_pin,
+        led_pin,
+        backlight,
+        behaviour: crate::hw::controller::Behaviour {
+            backlight: BacklightPolicy {
+                dim_after: Duration::from_secs(dim_after_min * 60),
+                dim_percent,
+                off_when_closed,
+            },
+            hours: opening,
+            pending_alert: Duration::from_secs(pending_alert_h * 3600),
+        },
     })
 }
 
@@ -841,6 +1028,29 @@ mod tests {
                 tls_cert_file: Some("/a".into()),
                 tls_key_file: Some("/a".into()),
                 session_idle_min: Some(1),
+            },
+            hardware: RawHardware {
+                backend: Some("a".into()),
+                if_no_pi: Some("a".into()),
+                buttons: Some(vec![1]),
+                debounce_ms: Some(1),
+                presence_pin: Some(1),
+                led_pin: Some(1),
+                backlight: Some("a".into()),
+                dim_after_min: Some(1),
+                dim_percent: Some(1),
+                pending_alert_h: Some(1),
+                outside_hours: Some("a".into()),
+            },
+            hours: RawHours {
+                monday: Some("a".into()),
+                tuesday: Some("a".into()),
+                wednesday: Some("a".into()),
+                thursday: Some("a".into()),
+                friday: Some("a".into()),
+                saturday: Some("a".into()),
+                sunday: Some("a".into()),
+                closed_dates: Some(vec!["a".into()]),
             },
         }
     }

@@ -7,6 +7,7 @@ pub mod commands;
 pub mod config;
 pub mod dashboard;
 pub mod export;
+pub mod hw;
 pub mod kiosk;
 pub mod receiver;
 pub mod redact;

@@ -60,6 +60,19 @@ impl Headless {
         Ok(())
     }
 
+    /// Draws one full frame with `draw`, given the renderer (for other pixel formats, or line
+    /// by line for SPI panels).
+    pub fn draw_with(
+        &self,
+        draw: impl FnOnce(&slint::platform::software_renderer::SoftwareRenderer),
+    ) -> Result<(), PlatformError> {
+        let window = self.window()?;
+        slint::platform::update_timers_and_animations();
+        window.request_redraw();
+        window.draw_if_needed(draw);
+        Ok(())
+    }
+
     /// Draws one full frame and returns it as RGB pixels, row by row.
     pub fn render(&self) -> Result<Frame, PlatformError> {
         let mut frame = Frame { width: 0, height: 0, pixels: Vec::new() };

@@ -3,5 +3,6 @@
 mod common;
 mod dashboard;
 mod foundation;
+mod hardware;
 mod ui;
 mod upload;

@@ -1,0 +1,137 @@
+//! The kiosk as a device: three physical buttons, a presence sensor, a status LED, the
+//! backlight and opening hours. One trait per device, each with an rppal (or sysfs) backend for
+//! the Raspberry Pi and a simulated one that runs anywhere and that the tests drive.
+//!
+//! Devices only report edges and take levels; what they mean (debouncing, blinking, dimming,
+//! opening hours) is in `logic` and `schedule`, pure and tested with made-up instants.
+
+pub mod controller;
+pub mod logic;
+pub mod pi;
+pub mod schedule;
+pub mod sim;
+pub mod spi;
+
+use crate::review::Satisfaction;
+use std::time::Instant;
+
+/// Why a device backend could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum HwError {
+    #[error("pas de GPIO de Raspberry Pi sur cette machine ({0})")]
+    NoPi(String),
+    #[error("broche GPIO {pin} indisponible ({detail})")]
+    PinBusy { pin: u8, detail: String },
+    #[error("rétroéclairage {path} : {detail}")]
+    Backlight { path: String, detail: String },
+}
+
+/// Called from any thread with each debounced press.
+pub type OnPress = Box<dyn Fn(Satisfaction) + Send + Sync>;
+/// Called from any thread with each detected presence.
+pub type OnPresence = Box<dyn Fn() + Send + Sync>;
+
+/// Three arcade buttons, one per smiley: a press goes through the path of a tap on it.
+pub trait Buttons: Send {
+    /// Starts reporting presses (from an interrupt thread, or the caller's for the simulation).
+    fn start(&mut self, on_press: OnPress) -> Result<(), HwError>;
+}
+
+/// A PIR presence sensor, by interrupt (no polling loop).
+pub trait Presence: Send {
+    fn start(&mut self, on_presence: OnPresence) -> Result<(), HwError>;
+}
+
+/// The status LED.
+pub trait StatusLed: Send {
+    fn set(&mut self, lit: bool);
+}
+
+/// The screen's backlight.
+pub trait Backlight: Send {
+    /// Sets the brightness in percent of the maximum (0: off).
+    fn set_percent(&mut self, percent: u8) -> Result<(), HwError>;
+}
+
+/// Pin numbers (BCM) of the buttons, in the order « Pas bien », « Moyen », « Très bien ».
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ButtonPins(pub [u8; 3]);
+
+impl ButtonPins {
+    pub fn satisfaction_of(&self, pin: u8) -> Option<Satisfaction> {
+        let index = self.0.iter().position(|p| *p == pin)?;
+        Satisfaction::from_item_id(index as i64 + 1)
+    }
+}
+
+/// An edge seen on an input pin: its new level (true: active) and when.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Edge {
+    pub pin: u8,
+    pub active: bool,
+    pub at: Instant,
+}
+
+/// Opens the devices the configuration names, on the Pi's GPIO or simulated. When the Pi's GPIO
+/// cannot start (not a Pi, a pin busy), says so and falls back to simulated devices, or fails,
+/// as `hardware.if_no_pi` says. The simulated board is returned for whoever wants to drive it.
+pub fn open_devices(
+    cfg: &crate::config::HardwareConfig,
+) -> Result<(controller::Devices, Option<std::sync::Arc<sim::Board>>), HwError> {
+    use crate::config::HwBackend;
+    let backlight = |cfg: &crate::config::HardwareConfig| -> Option<Box<dyn Backlight>> {
+        let name = cfg.backlight.as_ref()?;
+        match pi::SysfsBacklight::open(std::path::Path::new("/sys/class/backlight"), name.as_deref()) {
+            Ok(b) => Some(Box::new(b)),
+            Err(e) => {
+                tracing::warn!("no backlight control: {e}");
+                None
+            }
+        }
+    };
+    let wants_gpio = cfg.buttons.is_some() || cfg.presence_pin.is_some() || cfg.led_pin.is_some();
+    if cfg.backend != HwBackend::Simulated && wants_gpio {
+        match open_pi(cfg) {
+            Ok(mut devices) => {
+                devices.backlight = backlight(cfg);
+                return Ok((devices, None));
+            }
+            Err(e) if cfg.simulate_if_no_pi || cfg.backend == HwBackend::Auto && matches!(e, HwError::NoPi(_)) => {
+                if cfg.simulate_if_no_pi {
+                    tracing::warn!("{e} : appareils simulés à la place");
+                    eprintln!("attention : {e} ; la borne continue avec des appareils simulés (hardware.if_no_pi)");
+                } else {
+                    return Err(e);
+                }
+            }
+            Err(e) => return Err(e),
+        }
+    }
+    let board = sim::Board::new();
+    let devices = controller::Devices {
+        buttons: cfg.buttons.map(|pins| {
+            Box::new(sim::SimButtons { board: board.clone(), pins, debounce: cfg.debounce }) as Box<dyn Buttons>
+        }),
+        presence: cfg
+            .presence_pin
+            .map(|pin| Box::new(sim::SimPresence { board: board.clone(), pin }) as Box<dyn Presence>),
+        led: cfg.led_pin.map(|_| Box::new(sim::SimLed(board.clone())) as Box<dyn StatusLed>),
+        backlight: backlight(cfg),
+    };
+    Ok((devices, Some(board)))
+}
+
+fn open_pi(cfg: &crate::config::HardwareConfig) -> Result<controller::Devices, HwError> {
+    let gpio = pi::gpio()?;
+    Ok(controller::Devices {
+        buttons: cfg
+            .buttons
+            .map(|pins| Box::new(pi::PiButtons::new(gpio.clone(), pins, cfg.debounce)) as Box<dyn Buttons>),
+        presence: cfg.presence_pin.map(|pin| Box::new(pi::PiPresence::new(gpio.clone(), pin)) as Box<dyn Presence>),
+        led: match cfg.led_pin {
+            Some(pin) => Some(Box::new(pi::PiLed::new(&gpio, pin)?) as Box<dyn StatusLed>),
+            None => None,
+        },
+        backlight: None,
+    })
+}

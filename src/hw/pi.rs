@@ -1,0 +1,170 @@
+//! The Raspberry Pi's devices: GPIO through rppal (interrupts on their own thread, no polling
+//! loop) and the backlight through `/sys/class/backlight`.
+
+use super::logic::Debouncer;
+use super::{Backlight, ButtonPins, Buttons, HwError, OnPresence, OnPress, Presence, StatusLed};
+use rppal::gpio::{Event, Gpio, InputPin, OutputPin, Trigger};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+/// Opens the GPIO controller; fails clearly on a machine that is not a Pi.
+pub fn gpio() -> Result<Gpio, HwError> {
+    Gpio::new().map_err(|e| HwError::NoPi(e.to_string()))
+}
+
+fn input(gpio: &Gpio, pin: u8) -> Result<InputPin, HwError> {
+    Ok(gpio.get(pin).map_err(|e| HwError::PinBusy { pin, detail: e.to_string() })?.into_input_pullup())
+}
+
+/// Buttons wired between the pin and ground (internal pull-up: pressed is low).
+pub struct PiButtons {
+    gpio: Gpio,
+    pins: ButtonPins,
+    debounce: Duration,
+    held: Vec<InputPin>,
+}
+
+impl PiButtons {
+    pub fn new(gpio: Gpio, pins: ButtonPins, debounce: Duration) -> PiButtons {
+        PiButtons { gpio, pins, debounce, held: Vec::new() }
+    }
+}
+
+impl Buttons for PiButtons {
+    fn start(&mut self, on_press: OnPress) -> Result<(), HwError> {
+        let on_press = Arc::new(on_press);
+        for pin in self.pins.0 {
+            let mut input = input(&self.gpio, pin)?;
+            let mut debouncer = Debouncer::new(self.debounce);
+            let (pins, on_press) = (self.pins, on_press.clone());
+            input
+                .set_async_interrupt(Trigger::Both, None, move |event: Event| {
+                    let pressed = event.trigger == Trigger::FallingEdge;
+                    if debouncer.edge(pressed, Instant::now())
+                        && let Some(s) = pins.satisfaction_of(pin)
+                    {
+                        on_press(s);
+                    }
+                })
+                .map_err(|e| HwError::PinBusy { pin, detail: e.to_string() })?;
+            self.held.push(input);
+        }
+        Ok(())
+    }
+}
+
+/// A PIR sensor whose output goes high on presence.
+pub struct PiPresence {
+    gpio: Gpio,
+    pin: u8,
+    held: Option<InputPin>,
+}
+
+impl PiPresence {
+    pub fn new(gpio: Gpio, pin: u8) -> PiPresence {
+        PiPresence { gpio, pin, held: None }
+    }
+}
+
+impl Presence for PiPresence {
+    fn start(&mut self, on_presence: OnPresence) -> Result<(), HwError> {
+        let pin = self.pin;
+        let mut input = self.gpio.get(pin).map_err(|e| HwError::PinBusy { pin, detail: e.to_string() })?.into_input();
+        input
+            .set_async_interrupt(Trigger::RisingEdge, None, move |_| on_presence())
+            .map_err(|e| HwError::PinBusy { pin, detail: e.to_string() })?;
+        self.held = Some(input);
+        Ok(())
+    }
+}
+
+pub struct PiLed(OutputPin);
+
+impl PiLed {
+    pub fn new(gpio: &Gpio, pin: u8) -> Result<PiLed, HwError> {
+        Ok(PiLed(gpio.get(pin).map_err(|e| HwError::PinBusy { pin, detail: e.to_string() })?.into_output_low()))
+    }
+}
+
+impl StatusLed for PiLed {
+    fn set(&mut self, lit: bool) {
+        if lit { self.0.set_high() } else { self.0.set_low() }
+    }
+}
+
+/// A backlight of `/sys/class/backlight/<name>`: `brightness` out of `max_brightness`.
+pub struct SysfsBacklight {
+    dir: PathBuf,
+    max: u32,
+}
+
+impl SysfsBacklight {
+    /// The named device directory, or with `None` the first one under `root`.
+    pub fn open(root: &Path, name: Option<&str>) -> Result<SysfsBacklight, HwError> {
+        let err = |detail: String| HwError::Backlight { path: root.display().to_string(), detail };
+        let dir = match name {
+            Some(name) => root.join(name),
+            None => {
+                let mut entries: Vec<PathBuf> = std::fs::read_dir(root)
+                    .map_err(|e| err(e.to_string()))?
+                    .filter_map(|e| e.ok().map(|e| e.path()))
+                    .collect();
+                entries.sort();
+                entries.into_iter().next().ok_or_else(|| err("aucun rétroéclairage".into()))?
+            }
+        };
+        let max = std::fs::read_to_string(dir.join("max_brightness"))
+            .map_err(|e| err(format!("{}/max_brightness : {e}", dir.display())))?
+            .trim()
+            .parse::<u32>()
+            .map_err(|e| err(format!("max_brightness illisible : {e}")))?;
+        Ok(SysfsBacklight { dir, max })
+    }
+}
+
+impl Backlight for SysfsBacklight {
+    fn set_percent(&mut self, percent: u8) -> Result<(), HwError> {
+        let value = (u64::from(self.max) * u64::from(percent.min(100)) / 100) as u32;
+        std::fs::write(self.dir.join("brightness"), format!("{value}\n"))
+            .map_err(|e| HwError::Backlight { path: self.dir.display().to_string(), detail: e.to_string() })?;
+        // bl_power: 0 on, 4 off (FB_BLANK_POWERDOWN), where the driver has it.
+        let power = self.dir.join("bl_power");
+        if power.exists() {
+            let _ = std::fs::write(power, if value == 0 { "4\n" } else { "0\n" });
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sysfs_backlight_writes_the_level_out_of_its_maximum() {
+        let root = std::env::temp_dir().join(format!("borne-backlight-{}", std::process::id()));
+        let dir = root.join("10-0045");
+        std::fs::create_dir_all(&dir).unwrap();
+        std::fs::write(dir.join("max_brightness"), "255\n").unwrap();
+        std::fs::write(dir.join("brightness"), "255\n").unwrap();
+        std::fs::write(dir.join("bl_power"), "0\n").unwrap();
+        let mut b = SysfsBacklight::open(&root, None).unwrap();
+        b.set_percent(20).unwrap();
+        assert_eq!(std::fs::read_to_string(dir.join("brightness")).unwrap(), "51\n");
+        b.set_percent(0).unwrap();
+        assert_eq!(std::fs::read_to_string(dir.join("bl_power")).unwrap(), "4\n");
+        assert!(SysfsBacklight::open(&root.join("nope"), None).is_err());
+        std::fs::remove_dir_all(&root).unwrap();
+    }
+
+    #[test]
+    fn no_pi_is_reported_clearly() {
+        // This machine's tests run on no Raspberry Pi: rppal must say so, not panic.
+        if std::path::Path::new("/dev/gpiomem").exists() {
+            return;
+        }
+        let err = gpio().expect_err("no GPIO here");
+        assert!(err.to_string().contains("Raspberry Pi"), "{err}");
+    }
+}

@@ -1,0 +1,111 @@
+//! Simulated devices: pins whose levels a test (or a developer without a Pi) sets by hand. They
+//! go through the same debouncing and callbacks as the real ones.
+
+use super::logic::Debouncer;
+use super::{Backlight, ButtonPins, Buttons, Edge, HwError, OnPresence, OnPress, Presence, StatusLed};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+type Handler = Box<dyn FnMut(Edge) + Send>;
+
+/// The simulated board: what was wired, and what the outputs show.
+#[derive(Default)]
+pub struct Board {
+    inputs: Mutex<Vec<(u8, Handler)>>,
+    /// Every level the LED was set to.
+    pub led: Mutex<Vec<bool>>,
+    /// Every backlight level set, in percent.
+    pub backlight: Mutex<Vec<u8>>,
+}
+
+impl Board {
+    pub fn new() -> Arc<Board> {
+        Arc::new(Board::default())
+    }
+
+    /// Sets an input pin's level, as a finger or a body would; runs its handler on this thread.
+    pub fn edge(&self, edge: Edge) {
+        let mut inputs = self.inputs.lock().unwrap_or_else(|e| e.into_inner());
+        for (pin, handler) in inputs.iter_mut() {
+            if *pin == edge.pin {
+                handler(edge);
+            }
+        }
+    }
+
+    fn wire(&self, pin: u8, handler: Handler) {
+        self.inputs.lock().unwrap_or_else(|e| e.into_inner()).push((pin, handler));
+    }
+
+    pub fn led_now(&self) -> Option<bool> {
+        self.led.lock().unwrap_or_else(|e| e.into_inner()).last().copied()
+    }
+
+    pub fn backlight_now(&self) -> Option<u8> {
+        self.backlight.lock().unwrap_or_else(|e| e.into_inner()).last().copied()
+    }
+}
+
+pub struct SimButtons {
+    pub board: Arc<Board>,
+    pub pins: ButtonPins,
+    pub debounce: Duration,
+}
+
+impl Buttons for SimButtons {
+    fn start(&mut self, on_press: OnPress) -> Result<(), HwError> {
+        let on_press = Arc::new(on_press);
+        for pin in self.pins.0 {
+            let mut debouncer = Debouncer::new(self.debounce);
+            let pins = self.pins;
+            let on_press = on_press.clone();
+            self.board.wire(
+                pin,
+                Box::new(move |edge| {
+                    if debouncer.edge(edge.active, edge.at)
+                        && let Some(s) = pins.satisfaction_of(edge.pin)
+                    {
+                        on_press(s);
+                    }
+                }),
+            );
+        }
+        Ok(())
+    }
+}
+
+pub struct SimPresence {
+    pub board: Arc<Board>,
+    pub pin: u8,
+}
+
+impl Presence for SimPresence {
+    fn start(&mut self, on_presence: OnPresence) -> Result<(), HwError> {
+        self.board.wire(
+            self.pin,
+            Box::new(move |edge| {
+                if edge.active {
+                    on_presence();
+                }
+            }),
+        );
+        Ok(())
+    }
+}
+
+pub struct SimLed(pub Arc<Board>);
+
+impl StatusLed for SimLed {
+    fn set(&mut self, lit: bool) {
+        self.0.led.lock().unwrap_or_else(|e| e.into_inner()).push(lit);
+    }
+}
+
+pub struct SimBacklight(pub Arc<Board>);
+
+impl Backlight for SimBacklight {
+    fn set_percent(&mut self, percent: u8) -> Result<(), HwError> {
+        self.0.backlight.lock().unwrap_or_else(|e| e.into_inner()).push(percent.min(100));
+        Ok(())
+    }
+}

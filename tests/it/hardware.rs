@@ -1,0 +1,290 @@
+//! The devices beside the real touchscreen (Slint's testing backend, mocked time), with
+//! simulated pins: a button press records a review through the smiley's path, the LED shows
+//! the kiosk's health, and the backlight and opening hours follow a simulated week.
+
+use crate::common::Scratch;
+use borne::clock::{SyncSource, SystemClock};
+use borne::config::Config;
+use borne::hw::controller::{Behaviour, Controller, Devices};
+use borne::hw::logic::{BacklightPolicy, LedPattern};
+use borne::hw::schedule::{OpeningHours, parse_day};
+use borne::hw::sim::{Board, SimBacklight, SimButtons, SimLed, SimPresence};
+use borne::hw::{ButtonPins, Edge};
+use borne::store::{Integrity, Store};
+use borne::ui::{Kiosk, KioskParts, Screen};
+use chrono::{NaiveDate, NaiveDateTime};
+use slint::ComponentHandle;
+use std::rc::Rc;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+const PINS: ButtonPins = ButtonPins([5, 6, 13]);
+const PIR: u8 = 17;
+
+struct Rig {
+    kiosk: Rc<Kiosk>,
+    controller: Rc<Controller>,
+    board: Arc<Board>,
+    base: Instant,
+    dir: Scratch,
+}
+
+fn ms() -> u64 {
+    i_slint_backend_testing::get_mocked_time()
+}
+
+/// Monday 2026-12-21 07:00 plus the mocked time.
+fn start_wall() -> NaiveDateTime {
+    NaiveDate::from_ymd_opt(2026, 12, 21).unwrap().and_hms_opt(7, 0, 0).unwrap()
+}
+
+fn hours() -> OpeningHours {
+    let office = parse_day("08:30-12:00, 13:30-17:00").unwrap();
+    let mut week: [borne::hw::schedule::Day; 7] = std::array::from_fn(|_| office.clone());
+    week[2] = parse_day("08:30-12:00").unwrap();
+    week[5] = parse_day("").unwrap();
+    week[6] = parse_day("").unwrap();
+    OpeningHours { week, closed_dates: vec![NaiveDate::from_ymd_opt(2026, 12, 25).unwrap()] }
+}
+
+fn rig(name: &str, hours: OpeningHours) -> Rig {
+    i_slint_backend_testing::init_no_event_loop();
+    let config = Config::embedded();
+    let dir = Scratch::new(name);
+    let (store, _) = Store::open(dir.path(), Integrity::CheckAndRecover).unwrap();
+    let base = Instant::now();
+    let now: Rc<dyn Fn() -> Instant> = Rc::new(move || base + Duration::from_millis(ms()));
+    let parts = KioskParts {
+        store,
+        survey: config.survey.clone(),
+        screen: config.screen.clone(),
+        min_reviews_for_score: config.min_reviews_for_score,
+        clock: Box::new(SystemClock { source: SyncSource::AssumeSynced }),
+        now: now.clone(),
+        on_commit: Box::new(|| {}),
+        admin_status: Box::new(|_| Vec::new()),
+        on_quit: Box::new(|| {}),
+    };
+    let kiosk = Kiosk::new(parts).unwrap();
+    kiosk.window().window().set_size(slint::LogicalSize::new(800.0, 480.0));
+    kiosk.window().show().unwrap();
+    let board = Board::new();
+    let devices = Devices {
+        buttons: Some(Box::new(SimButtons { board: board.clone(), pins: PINS, debounce: Duration::from_millis(30) })),
+        presence: Some(Box::new(SimPresence { board: board.clone(), pin: PIR })),
+        led: Some(Box::new(SimLed(board.clone()))),
+        backlight: Some(Box::new(SimBacklight(board.clone()))),
+    };
+    let behaviour = Behaviour {
+        backlight: BacklightPolicy { dim_after: Duration::from_secs(300), dim_percent: 20, off_when_closed: true },
+        hours,
+        pending_alert: Duration::from_secs(3600),
+    };
+    let wall = Rc::new(|| start_wall() + chrono::Duration::milliseconds(ms() as i64));
+    let controller = Controller::start(&kiosk, devices, behaviour, now, wall).unwrap();
+    Rig { kiosk, controller, board, base, dir }
+}
+
+impl Rig {
+    fn at(&self) -> Instant {
+        self.base + Duration::from_millis(ms())
+    }
+
+    /// A push with contact bounce, then the release.
+    fn push(&self, pin: u8) {
+        for (active, after) in [(true, 0), (false, 2), (true, 4), (false, 60)] {
+            if after > 0 {
+                i_slint_backend_testing::mock_elapsed_time(Duration::from_millis(after));
+            }
+            self.board.edge(Edge { pin, active, at: self.at() });
+        }
+        self.controller.poll();
+    }
+
+    fn wait(&self, d: Duration) {
+        i_slint_backend_testing::mock_elapsed_time(d);
+    }
+
+    fn reviews(&self) -> u64 {
+        let (store, _) = Store::open(self.dir.path(), Integrity::Trust).unwrap();
+        store.outbox_summary().unwrap().total
+    }
+}
+
+#[test]
+fn a_button_press_records_a_review_through_the_smiley_path() {
+    let r = rig("hw-button", OpeningHours::always());
+    r.push(13);
+    assert_eq!(r.kiosk.window().get_screen(), Screen::Comment, "« Très bien » then the comment, as a tap");
+    r.kiosk.input(borne::ui::Input::Skip);
+    assert_eq!(r.kiosk.window().get_screen(), Screen::Thanks);
+    assert_eq!(r.reviews(), 1, "one push with bounce is one review");
+    // Inside the response interval, a button is suppressed like a tap.
+    r.wait(Duration::from_millis(4100));
+    r.push(5);
+    assert_eq!(r.kiosk.window().get_screen(), Screen::Home);
+    assert_eq!(r.kiosk.suppressed(), 1);
+    r.wait(Duration::from_secs(1));
+    r.push(5);
+    assert_eq!(r.kiosk.window().get_screen(), Screen::FollowUp, "« Pas bien » asks what went wrong");
+}
+
+#[test]
+fn the_led_shows_health() {
+    let r = rig("hw-led", OpeningHours::always());
+    assert_eq!(r.controller.led_pattern(), LedPattern::Steady);
+    assert_eq!(r.board.led_now(), Some(true), "steady: lit");
+
+    // A review has waited two hours for upload (threshold 1 h): slow blink at the next check.
+    let config = Config::embedded();
+    let clock = SystemClock { source: SyncSource::AssumeSynced };
+    let draft = borne::review::ReviewDraft { satisfaction: 3, answers: vec![], comment: None, language: "fr".into() };
+    let mut old = borne::kiosk::build_review(&config.survey, &clock, &draft).unwrap();
+    old.submitted_at -= chrono::Duration::hours(2);
+    r.kiosk.with_store(|s| s.insert_review(&old)).unwrap();
+    r.wait(borne::hw::controller::HEALTH_CHECK + Duration::from_millis(10));
+    assert_eq!(r.controller.led_pattern(), LedPattern::SlowBlink);
+    let lit = |r: &Rig| r.board.led_now().unwrap();
+    let first = lit(&r);
+    r.wait(Duration::from_millis(1001));
+    assert_ne!(lit(&r), first, "slow blink: toggles each second");
+
+    // The store refuses writes: a visitor's review puts the kiosk out of service → fast blink.
+    r.kiosk.with_store(|s| s.refuse_writes(true)).unwrap();
+    r.push(13);
+    r.kiosk.input(borne::ui::Input::Skip);
+    assert_eq!(r.kiosk.window().get_screen(), Screen::OutOfService);
+    r.controller.poll();
+    assert_eq!(r.controller.led_pattern(), LedPattern::FastBlink);
+    let before = lit(&r);
+    r.wait(Duration::from_millis(201));
+    assert_ne!(lit(&r), before, "fast blink: toggles every 200 ms");
+
+    // Writes again: back in service by itself; the old review still waits → slow blink.
+    r.kiosk.with_store(|s| s.refuse_writes(false)).unwrap();
+    r.wait(Duration::from_secs(6));
+    r.controller.poll();
+    assert_eq!(r.kiosk.window().get_screen(), Screen::Home);
+    assert_eq!(r.controller.led_pattern(), LedPattern::SlowBlink);
+    assert_eq!(r.reviews(), 2, "the review given while out of service was kept");
+}
+
+#[test]
+fn backlight_and_opening_hours_over_a_simulated_week_with_a_closed_date() {
+    let h = hours();
+    let r = rig("hw-week", h.clone());
+    let step = Duration::from_secs(15 * 60);
+    let mut checked = 0;
+    // Monday 07:00 → next Monday 07:00, in 15-minute steps; presence every hour on the hour
+    // while open, so the screen dims between them (after 5 min).
+    for i in 0..(7 * 24 * 4) {
+        if i > 0 {
+            r.wait(step);
+        }
+        let wall = start_wall() + chrono::Duration::milliseconds(ms() as i64);
+        let open = h.is_open(wall);
+        if open && i % 4 == 0 {
+            r.board.edge(Edge { pin: PIR, active: true, at: r.at() });
+            r.board.edge(Edge { pin: PIR, active: false, at: r.at() });
+            r.controller.poll();
+        }
+        let screen = r.kiosk.window().get_screen();
+        assert_eq!(screen == Screen::Closed, !open, "{wall}: closed screen iff outside opening hours");
+        let level = r.controller.backlight_level().unwrap();
+        let expected = match (open, i % 4 == 0) {
+            (false, _) => 0,
+            (true, true) => 100,
+            // 15 minutes after the last presence (or the opening): dimmed.
+            (true, false) => 20,
+        };
+        // Right at an opening the screen is lit by the opening itself.
+        let just_opened = open && !h.is_open(wall - chrono::Duration::minutes(15));
+        if !just_opened {
+            assert_eq!(level, expected, "{wall}: backlight");
+        }
+        assert_eq!(r.board.backlight_now(), Some(level));
+        checked += 1;
+    }
+    assert_eq!(checked, 672);
+    // Christmas (Friday 2026-12-25) stayed closed: no review could be taken then.
+    assert_eq!(r.reviews(), 0);
+}
+
+/// The SPI panel chain, without the panel: software renderer → line buffer → an
+/// embedded-graphics framebuffer, compared pixel for pixel with the renderer's direct output.
+#[test]
+fn spi_bridge_draws_exactly_what_the_renderer_draws() {
+    use borne::hw::spi::LineBridge;
+    use borne::ui::headless::Headless;
+    use borne::ui::screenshots::Scene;
+    use embedded_graphics::framebuffer::{Framebuffer, buffer_size};
+    use embedded_graphics::image::GetPixel;
+    use embedded_graphics::pixelcolor::raw::{LittleEndian, RawU16};
+    use embedded_graphics::pixelcolor::{IntoStorage, Rgb565};
+    use embedded_graphics::prelude::*;
+    use slint::platform::software_renderer::Rgb565Pixel;
+
+    const W: usize = 320;
+    const H: usize = 240;
+    let headless = Headless::install().unwrap();
+    let config = Config::embedded();
+    let scene = Scene::new(&config, Store::open_in_memory().unwrap(), Box::new(|_| Vec::new())).unwrap();
+    headless.set_size(W as u32, H as u32).unwrap();
+    scene.kiosk.window().show().unwrap();
+    for screen in ["accueil", "commentaire"] {
+        if screen == "commentaire" {
+            scene.taps([borne::ui::Input::Rate(3)]);
+            scene.type_text("Très bien reçu");
+        }
+        // The renderer's direct output, and its line-by-line output into a plain buffer.
+        let mut direct = vec![Rgb565Pixel(0); W * H];
+        headless
+            .draw_with(|r| {
+                r.render(&mut direct, W);
+            })
+            .unwrap();
+        struct Plain<'a>(&'a mut [Rgb565Pixel]);
+        impl slint::platform::software_renderer::LineBufferProvider for Plain<'_> {
+            type TargetPixel = Rgb565Pixel;
+            fn process_line(
+                &mut self,
+                line: usize,
+                range: core::ops::Range<usize>,
+                render_fn: impl FnOnce(&mut [Rgb565Pixel]),
+            ) {
+                render_fn(&mut self.0[line * W..][range]);
+            }
+        }
+        let mut lines = vec![Rgb565Pixel(0); W * H];
+        headless
+            .draw_with(|r| {
+                r.render_by_line(Plain(&mut lines));
+            })
+            .unwrap();
+        // The chain: line buffer → embedded-graphics DrawTarget (a framebuffer here, a mipidsi
+        // panel on the device).
+        let mut fb = Framebuffer::<Rgb565, RawU16, LittleEndian, W, H, { buffer_size::<Rgb565>(W, H) }>::new();
+        let mut bridge = LineBridge::new(&mut fb, W);
+        headless
+            .draw_with(|r| {
+                r.render_by_line(&mut bridge);
+            })
+            .unwrap();
+        assert!(bridge.error.is_none());
+        let (mut vs_lines, mut vs_direct, mut coloured) = (0, 0, 0);
+        for y in 0..H {
+            for x in 0..W {
+                let bridged = fb.pixel(Point::new(x as i32, y as i32)).unwrap().into_storage();
+                vs_lines += usize::from(bridged != lines[y * W + x].0);
+                vs_direct += usize::from(bridged != direct[y * W + x].0);
+                coloured += usize::from(bridged != 0xFFFF && bridged != 0);
+            }
+        }
+        eprintln!("{screen}: {vs_direct} of {} pixels differ from the direct render", W * H);
+        assert_eq!(vs_lines, 0, "{screen}: the bridge passes every rendered line unchanged");
+        // Rendering line by line anti-aliases some glyph and path edges differently from the
+        // whole-frame path: a few edge pixels, never the picture.
+        assert!(vs_direct * 100 < W * H * 3, "{screen}: {vs_direct} pixels differ from the direct render");
+        assert!(coloured > 1000, "{screen}: the frame has content ({coloured} coloured pixels)");
+    }
+}
