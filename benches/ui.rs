@@ -340,7 +340,7 @@ fn idle_and_memory(config: Option<&std::path::Path>) -> Result<String, String> {
     } else {
         &[(136, 220), (140, 160), (676, 412), (43, 190), (116, 190), (190, 190), (715, 63)]
     };
-    for (x, y) in clicks.iter().copied() {
+    for &(x, y) in clicks {
         if !xdotool(&["mousemove", &x.to_string(), &y.to_string(), "click", "1"]) {
             return Err("xdotool could not click".into());
         }
