@@ -55,6 +55,18 @@ fn dispatch(cli: &Cli, out: &mut dyn Write) -> anyhow::Result<()> {
 fn init_logging() {
     let filter =
         std::env::var("BORNE_LOG").or_else(|_| std::env::var("RUST_LOG")).unwrap_or_else(|_| "warn".to_string());
+    // Under systemd, logs go to the journal with their levels; elsewhere, to standard error.
+    if std::env::var_os("JOURNAL_STREAM").is_some()
+        && let Ok(journald) = tracing_journald::layer()
+    {
+        use tracing_subscriber::layer::SubscriberExt;
+        use tracing_subscriber::util::SubscriberInitExt;
+        let _ = tracing_subscriber::registry()
+            .with(tracing_subscriber::EnvFilter::new(filter))
+            .with(journald.with_syslog_identifier("borne".into()))
+            .try_init();
+        return;
+    }
     let _ = tracing_subscriber::fmt()
         .with_env_filter(tracing_subscriber::EnvFilter::new(filter))
         .with_writer(std::io::stderr)

@@ -672,7 +672,22 @@ pub fn show(kiosk: &Rc<Kiosk>) -> Result<(), slint::PlatformError> {
         window.set_fullscreen(true);
     }
     kiosk.window().show()?;
+    // Under systemd: ready once the event loop runs (the first frame is drawn before any timer
+    // fires), then a watchdog ping from the event loop itself, so a frozen UI is restarted.
+    let ready = slint::Timer::default();
+    ready.start(slint::TimerMode::SingleShot, Duration::from_millis(1), || {
+        if crate::sys::sd_notify("READY=1\nSTATUS=Borne prête") {
+            tracing::info!("systemd notified: ready");
+        }
+    });
+    let watchdog = slint::Timer::default();
+    if let Some(every) = crate::sys::watchdog_interval() {
+        watchdog.start(slint::TimerMode::Repeated, every, || {
+            crate::sys::sd_notify("WATCHDOG=1");
+        });
+    }
     slint::run_event_loop_until_quit()?;
+    crate::sys::sd_notify("STOPPING=1");
     kiosk.window().hide()
 }
 
