@@ -35,6 +35,10 @@ page.setDefaultTimeout(15000);
 // A wrong password is refused.
 await page.goto(`${base}/`);
 check(page.url().endsWith("/connexion"), "an anonymous visit lands on the login page");
+if (shots) {
+  mkdirSync(shots, { recursive: true });
+  await page.screenshot({ path: `${shots}/connexion.png` });
+}
 await page.getByLabel("Mot de passe du responsable").fill("pas le bon mot de passe");
 await page.getByRole("button", { name: "Se connecter" }).click();
 check((await page.getByRole("alert").textContent()).includes("Mot de passe incorrect"), "a wrong password is refused");
