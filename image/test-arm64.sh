@@ -24,7 +24,8 @@ step "tools"
 dpkg --print-foreign-architectures | grep -qx arm64 || { dpkg --add-architecture arm64; apt-get update -q; }
 missing=()
 for pkg in gcc-aarch64-linux-gnu libc6-dev-arm64-cross qemu-user-static debootstrap binfmt-support \
-    libinput-dev:arm64 libudev-dev:arm64 libxkbcommon-dev:arm64 pkg-config file; do
+    libinput-dev:arm64 libudev-dev:arm64 libxkbcommon-dev:arm64 libfontconfig-dev:arm64 libfreetype-dev:arm64 \
+    pkg-config file; do
     dpkg -s "$pkg" >/dev/null 2>&1 || missing+=("$pkg")
 done
 if [ "${#missing[@]}" -gt 0 ]; then

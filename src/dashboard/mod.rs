@@ -282,7 +282,8 @@ async fn login(
             response
         }
         Ok(Ok(false)) => {
-            let failures = state.throttle.failed(ip, now);
+            // The wait counts from the answer, not from the request: a slow hash must not eat it.
+            let failures = state.throttle.failed(ip, Instant::now());
             tracing::warn!(%ip, failures, "dashboard login failed");
             login_page(&state, Some("Mot de passe incorrect."), StatusCode::UNAUTHORIZED)
         }
