@@ -86,7 +86,7 @@ done
 { [ "$(chroot "$root" systemctl is-enabled borne.service)" = enabled ]; } || fail "borne.service enabled"; ok "borne.service enabled"
 { [ "$(chroot "$root" systemctl is-enabled borne-provision.service)" = enabled ]; } || fail "borne-provision enabled"; ok "borne-provision enabled"
 { [ -d "$root/var/lib/borne" ]; } || fail "/var/lib/borne exists"; ok "/var/lib/borne exists"
-{ [ "$(stat -c '%U:%G %a' "$root/etc/borne/borne.toml")" = "root:borne 640" ]; } || fail "conffile /etc/borne/borne.toml root:borne 640"; ok "conffile /etc/borne/borne.toml root:borne 640"
+{ [ "$(chroot "$root" stat -c '%U:%G %a' /etc/borne/borne.toml)" = "root:borne 640" ]; } || fail "conffile /etc/borne/borne.toml root:borne 640"; ok "conffile /etc/borne/borne.toml root:borne 640"
 dpkg-deb --field "$work/borne_arm64.deb" Conffiles 2>/dev/null || true
 { chroot "$root" dpkg-query --showformat='${Conffiles}\n' --show borne | grep -q /etc/borne/borne.toml; } || fail "borne.toml is a conffile"; ok "borne.toml is a conffile"
 { grep -q "LABEL=borne-data /var/lib/borne ext4 defaults,noatime" "$root/etc/fstab"; } || fail "data partition in fstab (noatime)"; ok "data partition in fstab (noatime)"
@@ -111,7 +111,7 @@ TOML
 echo "jeton-du-site" > "$root/boot/firmware/borne-token"
 chroot "$root" /usr/local/sbin/borne-provision
 { [ ! -e "$root/boot/firmware/borne.toml" ] && [ ! -e "$root/boot/firmware/borne-token" ]; } || fail "provisioning removed the files from the boot partition"; ok "provisioning removed the files from the boot partition"
-{ [ "$(stat -c '%U:%G %a' "$root/etc/borne/token")" = "root:borne 640" ]; } || fail "token installed root:borne 640"; ok "token installed root:borne 640"
+{ [ "$(chroot "$root" stat -c '%U:%G %a' /etc/borne/token)" = "root:borne 640" ]; } || fail "token installed root:borne 640"; ok "token installed root:borne 640"
 { grep -q caf-lyon-accueil-1 "$root/etc/borne/borne.toml"; } || fail "site configuration installed"; ok "site configuration installed"
 chroot "$root" runuser -u borne -- borne config check /etc/borne/borne.toml
 ok "borne config check passes on the provisioned configuration (as the service user)"
