@@ -24,17 +24,24 @@ fn band_class(band: Band) -> &'static str {
     }
 }
 
+/// The `<head>` of every page.
+fn head(title: &str, stylesheet: &str) -> Markup {
+    html! {
+        head {
+            meta charset="utf-8";
+            meta name="viewport" content="width=device-width, initial-scale=1";
+            title { (title) }
+            link rel="stylesheet" href=(stylesheet);
+        }
+    }
+}
+
 /// The frame of every page behind the login.
 pub fn layout(title: &str, active: &str, site: &str, csrf: &str, body: Markup) -> Markup {
     html! {
         (DOCTYPE)
         html lang="fr" {
-            head {
-                meta charset="utf-8";
-                meta name="viewport" content="width=device-width, initial-scale=1";
-                title { (title) " — " (site) " — Borne" }
-                link rel="stylesheet" href="/assets/style.css";
-            }
+            (head(&format!("{title} — {site} — Borne"), "/assets/style.css"))
             body {
                 a class="skip" href="#contenu" { "Aller au contenu" }
                 header {
@@ -70,12 +77,7 @@ pub fn login(message: Option<&str>, csrf: &str) -> Markup {
     html! {
         (DOCTYPE)
         html lang="fr" {
-            head {
-                meta charset="utf-8";
-                meta name="viewport" content="width=device-width, initial-scale=1";
-                title { "Connexion — Borne" }
-                link rel="stylesheet" href="/assets/style.css";
-            }
+            (head("Connexion — Borne", "/assets/style.css"))
             body class="login" {
                 main id="contenu" {
                     h1 { "Tableau de bord de la borne d'avis" }
@@ -338,12 +340,7 @@ pub fn poster(o: &Overview) -> Markup {
     html! {
         (DOCTYPE)
         html lang="fr" {
-            head {
-                meta charset="utf-8";
-                meta name="viewport" content="width=device-width, initial-scale=1";
-                title { "Nos résultats — " (o.site_name) }
-                link rel="stylesheet" href="/assets/poster.css";
-            }
+            (head(&format!("Nos résultats — {}", o.site_name), "/assets/poster.css"))
             body {
                 main class="poster" {
                     p class="screen-only" { a href="/" { "← Retour au tableau de bord" } " — imprimez cette page (Ctrl+P) sur une feuille A4." }
@@ -380,12 +377,7 @@ pub fn error_page(title: &str, message: &str) -> Markup {
     html! {
         (DOCTYPE)
         html lang="fr" {
-            head {
-                meta charset="utf-8";
-                meta name="viewport" content="width=device-width, initial-scale=1";
-                title { (title) " — Borne" }
-                link rel="stylesheet" href="/assets/style.css";
-            }
+            (head(&format!("{title} — Borne"), "/assets/style.css"))
             body class="login" {
                 main id="contenu" {
                     h1 { (title) }

@@ -95,6 +95,23 @@ pub struct KioskParts {
     pub on_quit: Box<dyn Fn()>,
 }
 
+impl KioskParts {
+    /// The parts for `config` on `store`, with hooks that do nothing (set them after).
+    pub fn new(store: Store, config: &crate::config::Config, now: Rc<dyn Fn() -> Instant>) -> KioskParts {
+        KioskParts {
+            store,
+            survey: config.survey.clone(),
+            screen: config.screen.clone(),
+            min_reviews_for_score: config.min_reviews_for_score,
+            clock: Box::new(crate::clock::SystemClock { source: config.clock_source }),
+            now,
+            on_commit: Box::new(|| {}),
+            admin_status: Box::new(|_| Vec::new()),
+            on_quit: Box::new(|| {}),
+        }
+    }
+}
+
 /// Screens the flow does not know about: they sit on top of its home screen.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Overlay {

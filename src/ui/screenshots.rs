@@ -31,17 +31,8 @@ impl Scene {
         seed(&mut store, config)?;
         let time = Rc::new(Cell::new(Instant::now()));
         let clock_time = time.clone();
-        let parts = KioskParts {
-            store,
-            survey: config.survey.clone(),
-            screen: config.screen.clone(),
-            min_reviews_for_score: config.min_reviews_for_score,
-            clock: Box::new(SystemClock { source: SyncSource::AssumeSynced }),
-            now: Rc::new(move || clock_time.get()),
-            on_commit: Box::new(|| {}),
-            admin_status: status,
-            on_quit: Box::new(|| {}),
-        };
+        let parts =
+            KioskParts { admin_status: status, ..KioskParts::new(store, config, Rc::new(move || clock_time.get())) };
         let kiosk = Kiosk::new(parts).context("la fenêtre de la borne n'a pas pu être créée")?;
         Ok(Scene { kiosk, time })
     }

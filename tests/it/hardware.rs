@@ -54,17 +54,7 @@ fn rig(name: &str, hours: OpeningHours) -> Rig {
     let (store, _) = Store::open(dir.path(), Integrity::CheckAndRecover).unwrap();
     let base = Instant::now();
     let now: Rc<dyn Fn() -> Instant> = Rc::new(move || base + Duration::from_millis(ms()));
-    let parts = KioskParts {
-        store,
-        survey: config.survey.clone(),
-        screen: config.screen.clone(),
-        min_reviews_for_score: config.min_reviews_for_score,
-        clock: Box::new(SystemClock { source: SyncSource::AssumeSynced }),
-        now: now.clone(),
-        on_commit: Box::new(|| {}),
-        admin_status: Box::new(|_| Vec::new()),
-        on_quit: Box::new(|| {}),
-    };
+    let parts = KioskParts::new(store, &config, now.clone());
     let kiosk = Kiosk::new(parts).unwrap();
     kiosk.window().window().set_size(slint::LogicalSize::new(800.0, 480.0));
     kiosk.window().show().unwrap();

@@ -2,7 +2,6 @@
 //! real taps on elements found by their accessible labels, a real SQLite store on disk.
 
 use crate::common::Scratch;
-use borne::clock::{SyncSource, SystemClock};
 use borne::commands::{self, App};
 use borne::config::Config;
 use borne::review::Review;
@@ -37,15 +36,14 @@ fn rig_with(name: &str, config: Config) -> Rig {
     let app = App { config: config.clone(), data_dir: dir.path().to_path_buf() };
     let (c, q) = (commits.clone(), quit.clone());
     let parts = KioskParts {
-        store,
-        survey: config.survey.clone(),
-        screen: config.screen.clone(),
-        min_reviews_for_score: config.min_reviews_for_score,
-        clock: Box::new(SystemClock { source: SyncSource::AssumeSynced }),
-        now: Rc::new(move || base + Duration::from_millis(i_slint_backend_testing::get_mocked_time())),
         on_commit: Box::new(move || c.set(c.get() + 1)),
         admin_status: Box::new(move |store| commands::admin_status(&app, store)),
         on_quit: Box::new(move || q.set(true)),
+        ..KioskParts::new(
+            store,
+            &config,
+            Rc::new(move || base + Duration::from_millis(i_slint_backend_testing::get_mocked_time())),
+        )
     };
     let kiosk = Kiosk::new(parts).unwrap();
     kiosk.window().window().set_size(slint::LogicalSize::new(800.0, 480.0));
