@@ -83,16 +83,13 @@ impl Headless {
     /// Draws one full frame into `frame`, reusing its buffer (what a display driver does).
     #[inline(never)]
     pub fn render_into(&self, frame: &mut Frame) -> Result<(), PlatformError> {
-        let window = self.window()?;
-        slint::platform::update_timers_and_animations();
-        let size = window.size();
+        let size = self.window()?.size();
         frame.width = size.width;
         frame.height = size.height;
         frame.pixels.resize(size.width as usize * size.height as usize, Rgb8Pixel::new(0, 0, 0));
-        window.request_redraw();
-        window.draw_if_needed(|renderer| {
+        self.draw_with(|renderer| {
             renderer.render(&mut frame.pixels, size.width as usize);
-        });
+        })?;
         frame_drawn(frame);
         Ok(())
     }

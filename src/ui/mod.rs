@@ -268,36 +268,20 @@ impl Kiosk {
         w.on_pin_cancel(on(|| Input::PinCancel));
         w.on_admin_close(on(|| Input::AdminClose));
         w.on_admin_quit(on(|| Input::AdminQuit));
-        let weak = Rc::downgrade(self);
-        w.on_rate(move |n| {
-            if let Some(k) = weak.upgrade() {
-                k.input(Input::Rate(n))
+        // Callbacks with an argument: the argument becomes the input.
+        fn with<T>(kiosk: &Rc<Kiosk>, make: impl Fn(T) -> Input + 'static) -> impl Fn(T) + 'static {
+            let weak = Rc::downgrade(kiosk);
+            move |arg| {
+                if let Some(k) = weak.upgrade() {
+                    k.input(make(arg))
+                }
             }
-        });
-        let weak = Rc::downgrade(self);
-        w.on_toggle(move |id| {
-            if let Some(k) = weak.upgrade() {
-                k.input(Input::Toggle(id.into()))
-            }
-        });
-        let weak = Rc::downgrade(self);
-        w.on_choose_language(move |code| {
-            if let Some(k) = weak.upgrade() {
-                k.input(Input::ChooseLanguage(code.into()))
-            }
-        });
-        let weak = Rc::downgrade(self);
-        w.on_key(move |text| {
-            if let Some(k) = weak.upgrade() {
-                k.input(Input::Key(text.into()))
-            }
-        });
-        let weak = Rc::downgrade(self);
-        w.on_pin_digit(move |d| {
-            if let Some(k) = weak.upgrade() {
-                k.input(Input::PinDigit(d.into()))
-            }
-        });
+        }
+        w.on_rate(with(self, Input::Rate));
+        w.on_toggle(with(self, |id: i32| Input::Toggle(id.into())));
+        w.on_choose_language(with(self, |code: SharedString| Input::ChooseLanguage(code.into())));
+        w.on_key(with(self, |text: SharedString| Input::Key(text.into())));
+        w.on_pin_digit(with(self, |d: SharedString| Input::PinDigit(d.into())));
     }
 
     /// Arms the one timer for the next deadline, or stops it when nothing waits on time.
@@ -529,7 +513,8 @@ impl State {
 
     fn submit_pin(&mut self, now: Instant) {
         let entered = std::mem::take(&mut self.pin);
-        if constant_time_eq(entered.as_bytes(), self.parts.screen.admin_pin.expose().as_bytes()) {
+        if crate::dashboard::auth::constant_time_eq(entered.as_bytes(), self.parts.screen.admin_pin.expose().as_bytes())
+        {
             tracing::info!("administration panel opened");
             self.pin_failures = 0;
             self.pin_message.clear();
@@ -706,8 +691,4 @@ pub fn show(kiosk: &Rc<Kiosk>) -> Result<(), slint::PlatformError> {
     slint::run_event_loop_until_quit()?;
     crate::sys::sd_notify("STOPPING=1");
     kiosk.window().hide()
-}
-
-fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
-    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
 }
