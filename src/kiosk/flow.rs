@@ -134,11 +134,6 @@ impl Flow {
         self.large_text
     }
 
-    /// The survey this flow asks.
-    pub fn survey(&self) -> &Survey {
-        &self.survey
-    }
-
     /// When a `Tick` may next change something; `None` when nothing is waiting on time, so an
     /// idle kiosk needs no timer at all.
     pub fn next_deadline(&self) -> Option<Instant> {
@@ -150,11 +145,6 @@ impl Flow {
             }
             _ => None,
         }
-    }
-
-    /// When the last input (tap, key, choice) was made.
-    pub fn last_input(&self) -> Instant {
-        self.last_input
     }
 
     pub fn comment(&self) -> &str {

@@ -110,10 +110,6 @@ pub struct Frame {
 }
 
 impl Frame {
-    pub fn pixel(&self, x: u32, y: u32) -> Option<Rgb8Pixel> {
-        (x < self.width && y < self.height).then(|| self.pixels[(y * self.width + x) as usize])
-    }
-
     /// Writes the frame as a PNG file.
     pub fn write_png(&self, path: &Path) -> std::io::Result<()> {
         let file = std::io::BufWriter::new(std::fs::File::create(path)?);
