@@ -74,6 +74,14 @@ pub fn run(app: &App, out: &mut dyn Write) -> Result<()> {
             }
         }
     }
+    // An SPI panel becomes Slint's platform before the window is created.
+    let mut panel = match &app.config.panel {
+        Some(cfg) => crate::hw::start_panel(cfg, &app.config.hardware)?,
+        None => None,
+    };
+    if let (Some(_), Some(cfg)) = (&panel, &app.config.panel) {
+        writeln!(out, "Écran SPI : {:?}, {}×{}", cfg.model, cfg.width, cfg.height)?;
+    }
     let status_app = App { config: app.config.clone(), data_dir: app.data_dir.clone() };
     let parts = crate::ui::KioskParts {
         store,
@@ -96,7 +104,10 @@ pub fn run(app: &App, out: &mut dyn Write) -> Result<()> {
         "aucun écran utilisable (ni fenêtre de bureau, ni console graphique) ; \
          SLINT_BACKEND permet d'en choisir un (winit, linuxkms-software)",
     )?;
-    let (devices, _simulated) = crate::hw::open_devices(&app.config.hardware)?;
+    let (mut devices, _simulated) = crate::hw::open_devices(&app.config.hardware)?;
+    if let Some(backlight) = panel.as_mut().and_then(|p| p.backlight.take()) {
+        devices.backlight = Some(backlight);
+    }
     let wall: std::rc::Rc<dyn Fn() -> chrono::NaiveDateTime> = std::rc::Rc::new(|| chrono::Local::now().naive_local());
     let _controller = crate::hw::controller::Controller::start(
         &kiosk,

@@ -37,6 +37,31 @@ pub struct RawConfig {
     pub hardware: RawHardware,
     #[serde(default)]
     pub hours: RawHours,
+    #[serde(default)]
+    pub panel: RawPanel,
+}
+
+#[derive(Debug, Default, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawPanel {
+    pub model: Option<String>,
+    pub spi_bus: Option<u8>,
+    pub spi_chip_select: Option<u8>,
+    pub spi_speed_mhz: Option<u32>,
+    pub dc_pin: Option<u8>,
+    pub reset_pin: Option<u8>,
+    pub backlight_pin: Option<u8>,
+    pub width: Option<u16>,
+    pub height: Option<u16>,
+    pub rotation: Option<u16>,
+    pub mirrored: Option<bool>,
+    pub invert_colors: Option<bool>,
+    pub bgr: Option<bool>,
+    pub touch: Option<String>,
+    pub touch_chip_select: Option<u8>,
+    pub touch_irq_pin: Option<u8>,
+    pub touch_calibration: Option<Vec<u16>>,
+    pub touch_swap_xy: Option<bool>,
 }
 
 #[derive(Debug, Default, Deserialize, Serialize)]
@@ -182,6 +207,8 @@ pub struct Config {
     pub upload: Option<UploadConfig>,
     pub dashboard: crate::dashboard::DashboardConfig,
     pub hardware: HardwareConfig,
+    /// A small SPI panel instead of a KMS/desktop display; `None`: the usual screen.
+    pub panel: Option<crate::hw::panel::PanelConfig>,
 }
 
 /// Which GPIO backend to use.
@@ -448,6 +475,7 @@ fn validate(raw: RawConfig, source: ConfigSource) -> Result<Config, Invalid> {
     let upload = validate_upload(raw.upload)?;
     let dashboard = validate_dashboard(raw.dashboard)?;
     let hardware = validate_hardware(raw.hardware, raw.hours)?;
+    let panel = validate_panel(raw.panel, &hardware)?;
     Ok(Config {
         source,
         device_id,
@@ -467,6 +495,7 @@ fn validate(raw: RawConfig, source: ConfigSource) -> Result<Config, Invalid> {
         upload,
         dashboard,
         hardware,
+        panel,
     })
 }
 
@@ -596,6 +625,126 @@ fn validate_hardware(raw: RawHardware, hours: RawHours) -> Result<HardwareConfig
             pending_alert: Duration::from_secs(pending_alert_h * 3600),
         },
     })
+}
+
+fn validate_panel(raw: RawPanel, hardware: &HardwareConfig) -> Result<Option<crate::hw::panel::PanelConfig>, Invalid> {
+    use crate::hw::panel::{PanelConfig, PanelModel, TouchCalibration};
+    let model = match raw.model.as_deref().unwrap_or("none") {
+        "none" => return Ok(None),
+        "ili9341" => PanelModel::Ili9341,
+        "ili9486" => PanelModel::Ili9486,
+        "st7789" => PanelModel::St7789,
+        other => {
+            return Err(invalid(
+                "panel.model",
+                format!("« {other} » inconnu : « none », « ili9341 », « ili9486 » ou « st7789 »"),
+            ));
+        }
+    };
+    let spi_bus = raw.spi_bus.unwrap_or(0);
+    if spi_bus > 6 {
+        return Err(invalid("panel.spi_bus", "de 0 à 6 (/dev/spidevB.C)"));
+    }
+    let chip_select =
+        |key: &str, cs: u8| if cs <= 2 { Ok(cs) } else { Err(invalid(key, "de 0 à 2 (/dev/spidevB.C)")) };
+    let spi_chip_select = chip_select("panel.spi_chip_select", raw.spi_chip_select.unwrap_or(0))?;
+    let spi_speed_mhz = raw.spi_speed_mhz.unwrap_or(32);
+    if !(1..=125).contains(&spi_speed_mhz) {
+        return Err(invalid("panel.spi_speed_mhz", "entre 1 et 125 MHz"));
+    }
+    let pin = |key: &str, p: u8| if p <= 27 { Ok(p) } else { Err(invalid(key, "broche BCM de 0 à 27")) };
+    let dc_pin = pin("panel.dc_pin", raw.dc_pin.unwrap_or(24))?;
+    let reset_pin = raw.reset_pin.map(|p| pin("panel.reset_pin", p)).transpose()?;
+    let backlight_pin = raw.backlight_pin.map(|p| pin("panel.backlight_pin", p)).transpose()?;
+    let rotation = raw.rotation.unwrap_or(90);
+    if ![0, 90, 180, 270].contains(&rotation) {
+        return Err(invalid("panel.rotation", "0, 90, 180 ou 270 (degrés)"));
+    }
+    let (width, height) = (raw.width.unwrap_or(320), raw.height.unwrap_or(240));
+    let (native_w, native_h) = crate::hw::panel::native_size(width, height, rotation);
+    let (max_w, max_h) = model.framebuffer();
+    if width == 0 || height == 0 || native_w > max_w || native_h > max_h {
+        return Err(invalid(
+            "panel.width",
+            format!(
+                "{width}×{height} tourné de {rotation}° ne tient pas dans la mémoire de l'écran ({max_w}×{max_h} en portrait)"
+            ),
+        ));
+    }
+    let touch = match raw.touch.as_deref().unwrap_or("none") {
+        "none" => None,
+        "xpt2046" => {
+            let cs = chip_select("panel.touch_chip_select", raw.touch_chip_select.unwrap_or(1))?;
+            if cs == spi_chip_select {
+                return Err(invalid("panel.touch_chip_select", "différent de panel.spi_chip_select"));
+            }
+            let irq = raw.touch_irq_pin.map(|p| pin("panel.touch_irq_pin", p)).transpose()?;
+            let calibration = match raw.touch_calibration.as_deref().unwrap_or(&[200, 200, 3900, 3900]) {
+                &[left, top, right, bottom]
+                    if left.max(top).max(right).max(bottom) <= 4095 && left != right && top != bottom =>
+                {
+                    TouchCalibration { left, top, right, bottom, swap_xy: raw.touch_swap_xy.unwrap_or(false) }
+                }
+                _ => {
+                    return Err(invalid(
+                        "panel.touch_calibration",
+                        "quatre mesures brutes de 0 à 4095 : [gauche, haut, droite, bas], gauche ≠ droite et haut ≠ bas",
+                    ));
+                }
+            };
+            Some((cs, irq, calibration))
+        }
+        other => return Err(invalid("panel.touch", format!("« {other} » inconnu : « none » ou « xpt2046 »"))),
+    };
+    // One pin, one job: the panel's pins, the SPI bus's own pins and the other devices' pins.
+    let mut used: Vec<(u8, &str)> = vec![(dc_pin, "panel.dc_pin")];
+    used.extend(reset_pin.map(|p| (p, "panel.reset_pin")));
+    used.extend(backlight_pin.map(|p| (p, "panel.backlight_pin")));
+    used.extend(touch.as_ref().and_then(|t| t.1).map(|p| (p, "panel.touch_irq_pin")));
+    let spi_pins: &[u8] = match spi_bus {
+        0 => &[7, 8, 9, 10, 11],
+        1 => &[16, 17, 18, 19, 20, 21],
+        _ => &[],
+    };
+    let others: Vec<(u8, &str)> = hardware
+        .buttons
+        .iter()
+        .flat_map(|b| b.0)
+        .map(|p| (p, "hardware.buttons"))
+        .chain(hardware.presence_pin.map(|p| (p, "hardware.presence_pin")))
+        .chain(hardware.led_pin.map(|p| (p, "hardware.led_pin")))
+        .collect();
+    for (i, (p, key)) in used.iter().enumerate() {
+        if let Some((_, other)) = used[..i].iter().chain(&others).find(|(q, _)| q == p) {
+            return Err(invalid(*key, format!("la broche {p} sert déjà à {other}")));
+        }
+        if spi_pins.contains(p) {
+            return Err(invalid(*key, format!("la broche {p} appartient au bus SPI {spi_bus}")));
+        }
+    }
+    if let Some((p, key)) = others.iter().find(|(p, _)| spi_pins.contains(p)) {
+        return Err(invalid(*key, format!("la broche {p} appartient au bus SPI {spi_bus} de l'écran")));
+    }
+    Ok(Some(PanelConfig {
+        model,
+        spi_bus,
+        spi_chip_select,
+        spi_speed_hz: spi_speed_mhz * 1_000_000,
+        dc_pin,
+        reset_pin,
+        backlight_pin,
+        width,
+        height,
+        rotation,
+        mirrored: raw.mirrored.unwrap_or(false),
+        invert_colors: raw.invert_colors.unwrap_or(false),
+        bgr: raw.bgr.unwrap_or(false),
+        touch: touch.map(|(chip_select, irq_pin, calibration)| crate::hw::panel::TouchConfig {
+            chip_select,
+            irq_pin,
+            calibration,
+        }),
+    }))
 }
 
 fn validate_dashboard(raw: RawDashboard) -> Result<crate::dashboard::DashboardConfig, Invalid> {
@@ -941,6 +1090,47 @@ mod tests {
     }
 
     #[test]
+    fn an_spi_panel_is_checked_against_its_controller_and_the_other_pins() {
+        assert_eq!(Config::embedded().panel, None, "no SPI panel unless asked");
+        let panel = |extra: &str| parse_text(&format!("[hardware]\nbuttons = [5, 6, 13]\n[panel]\n{extra}"));
+        let cfg = panel("model = \"ili9341\"\ntouch = \"xpt2046\"\ntouch_irq_pin = 17\n").unwrap();
+        let p = cfg.panel.expect("a panel");
+        assert_eq!(
+            (p.model, p.width, p.height, p.rotation, p.dc_pin),
+            (crate::hw::panel::PanelModel::Ili9341, 320, 240, 90, 24)
+        );
+        let touch = p.touch.expect("touch");
+        assert_eq!((touch.chip_select, touch.irq_pin), (1, Some(17)));
+        assert_eq!(p.spi_speed_hz, 32_000_000);
+        // A 480×320 picture fits an ILI9486, not an ILI9341.
+        assert!(panel("model = \"ili9486\"\nwidth = 480\nheight = 320\n").is_ok());
+        let cases = [
+            ("model = \"ssd1306\"\n", "panel.model"),
+            ("model = \"ili9341\"\nwidth = 480\nheight = 320\n", "panel.width"),
+            ("model = \"st7789\"\nrotation = 45\n", "panel.rotation"),
+            ("model = \"st7789\"\ndc_pin = 13\n", "panel.dc_pin"),
+            ("model = \"st7789\"\nreset_pin = 10\n", "panel.reset_pin"),
+            ("model = \"st7789\"\nreset_pin = 24\n", "panel.reset_pin"),
+            ("model = \"st7789\"\ntouch = \"xpt2046\"\ntouch_chip_select = 0\n", "panel.touch_chip_select"),
+            ("model = \"st7789\"\ntouch = \"xpt2046\"\ntouch_calibration = [1, 2, 3]\n", "panel.touch_calibration"),
+            (
+                "model = \"st7789\"\ntouch = \"xpt2046\"\ntouch_calibration = [100, 100, 100, 3000]\n",
+                "panel.touch_calibration",
+            ),
+            ("model = \"st7789\"\nspi_speed_mhz = 0\n", "panel.spi_speed_mhz"),
+            ("model = \"st7789\"\ntouch = \"ft6236\"\n", "panel.touch"),
+        ];
+        for (text, key) in cases {
+            let err = panel(text).expect_err(text);
+            assert_eq!(err.key.as_deref(), Some(key), "{text}: {err}");
+            assert!(!err.message.is_empty());
+        }
+        // A button on the panel's SPI bus is refused too.
+        let err = parse_text("[hardware]\nbuttons = [5, 6, 9]\n[panel]\nmodel = \"st7789\"\n").unwrap_err();
+        assert_eq!(err.key.as_deref(), Some("hardware.buttons"), "{err}");
+    }
+
+    #[test]
     fn embedded_default_is_valid_and_matches_built_in_defaults() {
         let config = Config::embedded();
         assert_eq!(config.device_id, "borne-demo-01");
@@ -1051,6 +1241,26 @@ mod tests {
                 saturday: Some("a".into()),
                 sunday: Some("a".into()),
                 closed_dates: Some(vec!["a".into()]),
+            },
+            panel: RawPanel {
+                model: Some("a".into()),
+                spi_bus: Some(1),
+                spi_chip_select: Some(1),
+                spi_speed_mhz: Some(1),
+                dc_pin: Some(1),
+                reset_pin: Some(1),
+                backlight_pin: Some(1),
+                width: Some(1),
+                height: Some(1),
+                rotation: Some(1),
+                mirrored: Some(true),
+                invert_colors: Some(true),
+                bgr: Some(true),
+                touch: Some("a".into()),
+                touch_chip_select: Some(1),
+                touch_irq_pin: Some(1),
+                touch_calibration: Some(vec![1]),
+                touch_swap_xy: Some(true),
             },
         }
     }

@@ -7,10 +7,12 @@
 
 pub mod controller;
 pub mod logic;
+pub mod panel;
 pub mod pi;
 pub mod schedule;
 pub mod sim;
 pub mod spi;
+pub mod xpt2046;
 
 use crate::review::Satisfaction;
 use std::time::Instant;
@@ -22,6 +24,8 @@ pub enum HwError {
     NoPi(String),
     #[error("broche GPIO {pin} indisponible ({detail})")]
     PinBusy { pin: u8, detail: String },
+    #[error("écran SPI {device} : {detail}")]
+    Spi { device: String, detail: String },
     #[error("rétroéclairage {path} : {detail}")]
     Backlight { path: String, detail: String },
 }
@@ -134,4 +138,42 @@ fn open_pi(cfg: &crate::config::HardwareConfig) -> Result<controller::Devices, H
         },
         backlight: None,
     })
+}
+
+/// What the kiosk keeps while it runs on an SPI panel: the panel's backlight (for the
+/// controller) and the pen interrupt's pin (closing it would stop the interrupts).
+pub struct PanelHold {
+    pub backlight: Option<Box<dyn Backlight>>,
+    _irq: Option<rppal::gpio::InputPin>,
+}
+
+/// Opens the configured SPI panel and makes it this thread's Slint platform, before any window
+/// exists. When it cannot open (not a Pi, SPI disabled, a pin busy), says so and goes on with
+/// the usual screen, or fails, as `hardware.if_no_pi` says; with simulated devices, the usual
+/// screen is used.
+pub fn start_panel(cfg: &panel::PanelConfig, hw: &crate::config::HardwareConfig) -> Result<Option<PanelHold>, HwError> {
+    if hw.backend == crate::config::HwBackend::Simulated {
+        tracing::warn!("hardware.backend = simulated: the SPI panel is not used");
+        return Ok(None);
+    }
+    let (waker, events) = panel::channel();
+    match pi::open_panel(cfg, waker.clone()) {
+        Ok(opened) => {
+            panel::install(opened.panel, waker, events).map_err(|e| HwError::Spi {
+                device: format!("/dev/spidev{}.{}", cfg.spi_bus, cfg.spi_chip_select),
+                detail: e.to_string(),
+            })?;
+            tracing::info!(model = ?cfg.model, width = cfg.width, height = cfg.height, "drawing on the SPI panel");
+            Ok(Some(PanelHold {
+                backlight: opened.backlight.map(|b| Box::new(b) as Box<dyn Backlight>),
+                _irq: opened.irq,
+            }))
+        }
+        Err(e) if hw.simulate_if_no_pi => {
+            tracing::warn!("{e} : écran habituel à la place");
+            eprintln!("attention : {e} ; la borne continue sur l'écran habituel (hardware.if_no_pi)");
+            Ok(None)
+        }
+        Err(e) => Err(e),
+    }
 }

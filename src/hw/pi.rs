@@ -137,6 +137,82 @@ impl Backlight for SysfsBacklight {
     }
 }
 
+/// A backlight on a GPIO pin (an SPI panel's LED pin): on or off, no dimming.
+pub struct PinBacklight(OutputPin);
+
+impl Backlight for PinBacklight {
+    fn set_percent(&mut self, percent: u8) -> Result<(), HwError> {
+        if percent > 0 {
+            self.0.set_high()
+        } else {
+            self.0.set_low()
+        }
+        Ok(())
+    }
+}
+
+/// An SPI panel on the Pi, what drives its backlight (if wired), and the pen interrupt's pin,
+/// kept open as long as the panel.
+pub struct PiPanel {
+    pub panel: super::panel::Panel,
+    pub backlight: Option<PinBacklight>,
+    pub irq: Option<InputPin>,
+}
+
+/// Opens the configured SPI panel: rppal's SPI (the kernel's spidev drives chip select), its
+/// data/command and reset pins, `mipidsi` for the controller; the XPT2046 on its own chip
+/// select, its pen interrupt waking the kiosk through `waker`.
+pub fn open_panel(cfg: &super::panel::PanelConfig, waker: super::panel::Waker) -> Result<PiPanel, HwError> {
+    use super::panel::{Panel, XptTouch, mipidsi_panel};
+    use rppal::spi::{Bus, Mode, SimpleHalSpiDevice, SlaveSelect, Spi};
+    let gpio = gpio()?;
+    let output = |pin: u8| -> Result<OutputPin, HwError> {
+        Ok(gpio.get(pin).map_err(|e| HwError::PinBusy { pin, detail: e.to_string() })?.into_output_high())
+    };
+    let bus = match cfg.spi_bus {
+        0 => Bus::Spi0,
+        1 => Bus::Spi1,
+        2 => Bus::Spi2,
+        3 => Bus::Spi3,
+        4 => Bus::Spi4,
+        5 => Bus::Spi5,
+        _ => Bus::Spi6,
+    };
+    let spi = |cs: u8, speed: u32| -> Result<SimpleHalSpiDevice, HwError> {
+        let select = match cs {
+            0 => SlaveSelect::Ss0,
+            1 => SlaveSelect::Ss1,
+            _ => SlaveSelect::Ss2,
+        };
+        Spi::new(bus, select, speed, Mode::Mode0)
+            .map(SimpleHalSpiDevice::new)
+            .map_err(|e| HwError::Spi { device: format!("/dev/spidev{}.{cs}", cfg.spi_bus), detail: e.to_string() })
+    };
+    let device = format!("/dev/spidev{}.{}", cfg.spi_bus, cfg.spi_chip_select);
+    let backlight = cfg.backlight_pin.map(output).transpose()?.map(PinBacklight);
+    let dc = output(cfg.dc_pin)?;
+    let reset = cfg.reset_pin.map(output).transpose()?;
+    let sink =
+        mipidsi_panel(cfg, spi(cfg.spi_chip_select, cfg.spi_speed_hz)?, dc, reset, &mut rppal::hal::Delay::new())
+            .map_err(|detail| HwError::Spi { device, detail })?;
+    let (mut touch, mut irq) = (None, None);
+    if let Some(t) = &cfg.touch {
+        // The XPT2046 takes a clock of up to 2.5 MHz.
+        let driver = super::xpt2046::Xpt2046::new(spi(t.chip_select, 2_000_000)?);
+        touch = Some(Box::new(XptTouch { driver, calibration: t.calibration, width: cfg.width, height: cfg.height })
+            as Box<dyn super::panel::Touch>);
+        if let Some(pin) = t.irq_pin {
+            let mut input = input(&gpio, pin)?;
+            input
+                .set_async_interrupt(Trigger::FallingEdge, None, move |_| waker.touch())
+                .map_err(|e| HwError::PinBusy { pin, detail: e.to_string() })?;
+            irq = Some(input);
+        }
+    }
+    let touch_irq = irq.is_some();
+    Ok(PiPanel { panel: Panel { width: cfg.width, height: cfg.height, sink, touch, touch_irq }, backlight, irq })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

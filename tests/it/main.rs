@@ -4,5 +4,6 @@ mod common;
 mod dashboard;
 mod foundation;
 mod hardware;
+mod panel;
 mod ui;
 mod upload;
