@@ -17,6 +17,8 @@ use std::time::{Duration, Instant};
 
 /// The panel sizes drawn: the 7" official panel and a 10" HD one.
 pub const SIZES: [(u32, u32); 2] = [(800, 480), (1280, 720)];
+/// Small SPI panels (2.8" ILI9341 / ST7789, 3.5" ILI9486), as `[panel]` drives them.
+pub const PANEL_SIZES: [(u32, u32); 2] = [(320, 240), (480, 320)];
 
 /// A kiosk on a store holding 312 reviews of today (8,4/10), with a time that only moves
 /// when told.
@@ -127,7 +129,7 @@ pub fn walk(
 pub fn write_all(config: &Config, status: &dyn Fn() -> super::StatusLines, dir: &Path) -> Result<Vec<PathBuf>> {
     let headless = Headless::install().map_err(|e| anyhow::anyhow!("rendu sans écran impossible : {e}"))?;
     let mut written = Vec::new();
-    for (width, height) in SIZES {
+    for (width, height) in SIZES.into_iter().chain(PANEL_SIZES) {
         let sub = dir.join(format!("{width}x{height}"));
         std::fs::create_dir_all(&sub).with_context(|| format!("{} : dossier impossible à créer", sub.display()))?;
         let scene = Scene::new(config, Store::open_in_memory()?, status())?;

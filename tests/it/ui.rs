@@ -500,3 +500,45 @@ fn every_translatable_text_is_translated_in_every_language() {
         }
     }
 }
+
+/// `docs/screens/` shows the interface as it is: `borne screenshots` draws every screen again
+/// and each picture must match the one committed, pixel for pixel (the administration panel
+/// shows this machine's disk, so it is only checked to exist).
+#[test]
+fn the_screenshots_in_docs_are_those_of_the_current_interface() {
+    let dir = Scratch::new("screens");
+    let status =
+        std::process::Command::new(env!("CARGO_BIN_EXE_borne")).arg("screenshots").arg(dir.path()).output().unwrap();
+    assert!(status.status.success(), "{}", String::from_utf8_lossy(&status.stderr));
+    let decode = |path: &std::path::Path| -> (u32, u32, Vec<u8>) {
+        let decoder = png::Decoder::new(std::io::BufReader::new(std::fs::File::open(path).unwrap()));
+        let mut reader = decoder.read_info().unwrap();
+        let mut pixels = vec![0; reader.output_buffer_size().unwrap()];
+        let info = reader.next_frame(&mut pixels).unwrap();
+        pixels.truncate(info.buffer_size());
+        (info.width, info.height, pixels)
+    };
+    let committed = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("docs/screens");
+    let mut stale = Vec::new();
+    let mut count = 0;
+    for size in std::fs::read_dir(dir.path()).unwrap() {
+        let size = size.unwrap().path();
+        for picture in std::fs::read_dir(&size).unwrap() {
+            let picture = picture.unwrap().path();
+            let relative = picture.strip_prefix(dir.path()).unwrap().to_path_buf();
+            let ours = committed.join(&relative);
+            count += 1;
+            if !ours.exists() {
+                stale.push(format!("{} missing", relative.display()));
+            } else if !relative.ends_with("11-administration.png") && decode(&picture) != decode(&ours) {
+                stale.push(format!("{} differs", relative.display()));
+            }
+        }
+    }
+    assert!(count >= 50, "{count} pictures drawn");
+    assert!(
+        stale.is_empty(),
+        "docs/screens is stale ({}); redraw it with `cargo run --release -- screenshots docs/screens`",
+        stale.join(", ")
+    );
+}
