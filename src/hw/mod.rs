@@ -177,3 +177,39 @@ pub fn start_panel(cfg: &panel::PanelConfig, hw: &crate::config::HardwareConfig)
         Err(e) => Err(e),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn config(text: &str) -> crate::config::Config {
+        crate::config::parse(text, crate::config::ConfigSource::Embedded).unwrap()
+    }
+
+    /// This machine is not a Raspberry Pi: the devices and the SPI panel fall back to
+    /// simulation (or the usual screen), or stop, as `hardware.if_no_pi` says.
+    #[test]
+    fn without_a_pi_devices_fall_back_or_stop_as_configured() {
+        if std::path::Path::new("/dev/gpiomem").exists() {
+            return;
+        }
+        let devices = "[hardware]\nbuttons = [5, 6, 13]\npresence_pin = 17\nled_pin = 27\nbacklight = \"none\"\n";
+        let cfg = config(devices);
+        let (opened, board) = open_devices(&cfg.hardware).expect("falls back to simulated devices");
+        assert!(board.is_some(), "a simulated board to drive");
+        assert!(opened.buttons.is_some() && opened.presence.is_some() && opened.led.is_some());
+        let cfg = config(&format!("{devices}if_no_pi = \"stop\"\n"));
+        assert!(matches!(open_devices(&cfg.hardware), Err(HwError::NoPi(_))), "stops when told to");
+
+        let panel = "[panel]\nmodel = \"ili9341\"\ntouch = \"xpt2046\"\ntouch_irq_pin = 22\n";
+        let cfg = config(panel);
+        let hold = start_panel(cfg.panel.as_ref().unwrap(), &cfg.hardware).expect("goes on with the usual screen");
+        assert!(hold.is_none(), "no panel installed");
+        let cfg = config(&format!("[hardware]\nif_no_pi = \"stop\"\n{panel}"));
+        match start_panel(cfg.panel.as_ref().unwrap(), &cfg.hardware) {
+            Err(e @ HwError::NoPi(_)) => assert!(e.to_string().contains("Raspberry Pi"), "{e}"),
+            Err(e) => panic!("expected no Pi, got {e}"),
+            Ok(_) => panic!("expected no Pi, got a panel"),
+        }
+    }
+}

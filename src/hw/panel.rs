@@ -23,6 +23,10 @@ use std::time::{Duration, Instant};
 pub const POLL_PRESSED: Duration = Duration::from_millis(10);
 /// Without a PENIRQ pin, the panel is read this often, touched or not.
 pub const POLL_WITHOUT_IRQ: Duration = Duration::from_millis(33);
+/// After a pen interrupt, the panel is read this many times (every `POLL_PRESSED`) before the
+/// loop sleeps again: a finger landing may not press hard enough at the first reading, and
+/// PENIRQ stays low while it stays down, so no second interrupt would come.
+pub const POLLS_AFTER_IRQ: u8 = 5;
 /// While an animation runs, frames are drawn this often.
 pub const FRAME_INTERVAL: Duration = Duration::from_millis(16);
 /// After the panel refused a frame, it is tried again this often (everything redrawn).
@@ -234,6 +238,7 @@ impl Platform for PanelPlatform {
 
     fn run_event_loop(&self) -> Result<(), PlatformError> {
         let mut tracker = TouchTracker::default();
+        let mut polls_left = 0u8;
         let mut touch_failing = false;
         let mut draw_failing = false;
         loop {
@@ -243,19 +248,26 @@ impl Platform for PanelPlatform {
             let mut panel_ref = self.panel.borrow_mut();
             let panel = &mut *panel_ref;
             if let Some(touch) = panel.touch.as_mut() {
-                match touch.read() {
+                polls_left = polls_left.saturating_sub(1);
+                let reading = match touch.read() {
                     Ok(reading) => {
-                        touch_failing = false;
-                        if let (Some(event), Some(window)) = (tracker.update(reading), &window) {
-                            window.dispatch_event_with_result(event)?;
+                        if touch_failing {
+                            tracing::info!("touch panel read again");
                         }
+                        touch_failing = false;
+                        reading
                     }
                     Err(e) => {
                         if !touch_failing {
                             tracing::error!("touch panel unreadable: {e}");
                         }
                         touch_failing = true;
+                        // No contact read: a finger down is released, not held forever.
+                        None
                     }
+                };
+                if let (Some(event), Some(window)) = (tracker.update(reading), &window) {
+                    window.dispatch_event_with_result(event)?;
                 }
             }
             if let Some(window) = &window {
@@ -289,7 +301,7 @@ impl Platform for PanelPlatform {
             if window.as_ref().is_some_and(|w| w.has_active_animations()) {
                 sooner(FRAME_INTERVAL);
             }
-            if tracker.pressed() {
+            if tracker.pressed() || polls_left > 0 {
                 sooner(POLL_PRESSED);
             } else if panel.touch.is_some() && !panel.touch_irq {
                 sooner(POLL_WITHOUT_IRQ);
@@ -312,7 +324,7 @@ impl Platform for PanelPlatform {
             // Handle that message and whatever else has arrived, in order.
             for message in message.into_iter().chain(std::iter::from_fn(|| self.events.try_recv().ok())) {
                 match message {
-                    Message::Touch => {}
+                    Message::Touch => polls_left = POLLS_AFTER_IRQ,
                     Message::Invoke(f) => f(),
                     Message::Quit => return Ok(()),
                 }

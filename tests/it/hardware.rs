@@ -278,3 +278,33 @@ fn spi_bridge_draws_exactly_what_the_renderer_draws() {
         assert!(coloured > 1000, "{screen}: the frame has content ({coloured} coloured pixels)");
     }
 }
+
+/// `borne` with an SPI panel configured, on a machine that is not a Pi: it says so and stops
+/// (`if_no_pi = "stop"`), or goes on with the usual screen (none here, so it stops on that).
+#[test]
+fn the_kiosk_says_when_its_spi_panel_cannot_open() {
+    use crate::common::{borne, run_err};
+    if std::path::Path::new("/dev/gpiomem").exists() {
+        return;
+    }
+    let dir = Scratch::new("panel-no-pi");
+    let config = dir.path().join("borne.toml");
+    let kiosk = |text: &str| {
+        std::fs::write(&config, text).unwrap();
+        let out = run_err(
+            borne(dir.path())
+                .arg("--config")
+                .arg(&config)
+                .env_remove("DISPLAY")
+                .env_remove("WAYLAND_DISPLAY")
+                .env("SLINT_BACKEND", "winit"),
+        );
+        String::from_utf8_lossy(&out.stderr).into_owned()
+    };
+    let stderr = kiosk("[hardware]\nif_no_pi = \"stop\"\n[panel]\nmodel = \"st7789\"\n");
+    assert!(stderr.contains("pas de GPIO de Raspberry Pi"), "{stderr}");
+    assert!(!stderr.contains("aucun écran utilisable"), "stopped before any screen: {stderr}");
+    let stderr = kiosk("[panel]\nmodel = \"st7789\"\n");
+    assert!(stderr.contains("la borne continue sur l'écran habituel"), "{stderr}");
+    assert!(stderr.contains("aucun écran utilisable"), "{stderr}");
+}

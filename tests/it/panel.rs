@@ -25,6 +25,7 @@ use slint::platform::software_renderer::{LineBufferProvider, Rgb565Pixel};
 use std::cell::RefCell;
 use std::convert::Infallible;
 use std::rc::Rc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -46,6 +47,9 @@ struct Controller {
     memory: Vec<(u8, u8, u8)>,
     pixel_bytes: usize,
     outside: usize,
+    /// Transactions still to refuse (a loose connector), and how many were.
+    refuse: usize,
+    refused: usize,
 }
 
 impl Controller {
@@ -117,12 +121,17 @@ impl Controller {
 struct Wire(Rc<RefCell<Controller>>);
 
 impl embedded_hal::spi::ErrorType for Wire {
-    type Error = Infallible;
+    type Error = embedded_hal::spi::ErrorKind;
 }
 
 impl SpiDevice for Wire {
-    fn transaction(&mut self, operations: &mut [Operation<'_, u8>]) -> Result<(), Infallible> {
+    fn transaction(&mut self, operations: &mut [Operation<'_, u8>]) -> Result<(), Self::Error> {
         let mut c = self.0.borrow_mut();
+        if c.refuse > 0 {
+            c.refuse -= 1;
+            c.refused += 1;
+            return Err(embedded_hal::spi::ErrorKind::Other);
+        }
         for op in operations {
             match op {
                 Operation::Write(bytes) => bytes.iter().for_each(|b| c.byte(*b)),
@@ -261,16 +270,20 @@ fn mipidsi_puts_on_the_controller_exactly_what_the_renderer_drew() {
     }
 }
 
-/// A simulated XPT2046: answers each conversion from where the finger is (raw values).
+/// A simulated XPT2046: answers each conversion from where the finger is (raw values); fails
+/// as many reads as `fail` says.
 #[derive(Clone)]
-struct Xpt(Arc<Mutex<Option<(u16, u16)>>>);
+struct Xpt(Arc<Mutex<Option<(u16, u16)>>>, Arc<AtomicUsize>);
 
 impl embedded_hal::spi::ErrorType for Xpt {
-    type Error = Infallible;
+    type Error = embedded_hal::spi::ErrorKind;
 }
 
 impl SpiDevice for Xpt {
-    fn transaction(&mut self, operations: &mut [Operation<'_, u8>]) -> Result<(), Infallible> {
+    fn transaction(&mut self, operations: &mut [Operation<'_, u8>]) -> Result<(), Self::Error> {
+        if self.1.fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1)).is_ok() {
+            return Err(embedded_hal::spi::ErrorKind::Other);
+        }
         let finger = *self.0.lock().unwrap();
         for op in operations {
             if let Operation::TransferInPlace(buffer) = op {
@@ -292,17 +305,82 @@ impl SpiDevice for Xpt {
     }
 }
 
+/// The headless renders of the home screen and of « Merci » at `width` × `height`, as RGB 565
+/// (another thread: its own Slint platform).
+fn expected_home_and_merci(width: u16, height: u16) -> (Vec<u16>, Vec<u16>) {
+    std::thread::spawn(move || {
+        let headless = Headless::install().unwrap();
+        // As on the panel: a kiosk on an empty store.
+        let parts = KioskParts::new(Store::open_in_memory().unwrap(), &Config::embedded(), Rc::new(Instant::now));
+        let kiosk = Kiosk::new(parts).unwrap();
+        headless.set_size(u32::from(width), u32::from(height)).unwrap();
+        kiosk.window().show().unwrap();
+        let raw = |p: Vec<Rgb565Pixel>| p.iter().map(|p| p.0).collect::<Vec<u16>>();
+        let home = raw(lines(&headless, usize::from(width), usize::from(height)));
+        kiosk.input(Input::Rate(3));
+        kiosk.input(Input::Skip);
+        assert_eq!(kiosk.window().get_screen(), Screen::Thanks);
+        (home, raw(lines(&headless, usize::from(width), usize::from(height))))
+    })
+    .join()
+    .unwrap()
+}
+
+/// Pixels of the controller's memory that differ from `expected`.
+fn differing(c: &Controller, expected: &[u16]) -> usize {
+    c.memory
+        .iter()
+        .zip(expected)
+        .filter(|(got, want)| {
+            let want = Rgb565::from(RawU16::new(**want));
+            **got != (want.r(), want.g(), want.b())
+        })
+        .count()
+}
+
+thread_local! {
+    /// The simulated controller, for checks run on the UI thread.
+    static PANEL: RefCell<Option<Rc<RefCell<Controller>>>> = const { RefCell::new(None) };
+}
+
+/// Runs `f` on the UI thread (through the event loop) and returns its result.
+fn on_ui<T: Send + 'static>(f: impl FnOnce() -> T + Send + 'static) -> Option<T> {
+    let (tx, rx) = std::sync::mpsc::channel();
+    slint::invoke_from_event_loop(move || {
+        let _ = tx.send(f());
+    })
+    .ok()?;
+    rx.recv_timeout(Duration::from_secs(10)).ok()
+}
+
+fn wait_for(what: &str, ok: &dyn Fn() -> bool) -> Result<(), String> {
+    let until = Instant::now() + Duration::from_secs(20);
+    while !ok() {
+        if Instant::now() > until {
+            return Err(format!("timed out waiting for {what}"));
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    Ok(())
+}
+
 #[test]
 fn a_finger_on_the_panel_records_a_review_and_leaves_merci_on_it() {
     const W: u16 = 320;
     const H: u16 = 240;
     let dir = Scratch::new("panel-loop");
+    let (home, merci) = expected_home_and_merci(W, H);
     let calibration = TouchCalibration { left: 3800, top: 300, right: 250, bottom: 3750, swap_xy: true };
     let mut cfg = panel_config(PanelModel::Ili9341, W, H, 90);
     cfg.touch = Some(TouchConfig { chip_select: 1, irq_pin: Some(17), calibration });
     let (sink, controller) = open(&cfg);
+    // A loose connector at start: the panel refuses the first frame's first write.
+    controller.borrow_mut().refuse = 1;
+    PANEL.with(|p| *p.borrow_mut() = Some(controller.clone()));
     let finger = Arc::new(Mutex::new(None));
-    let touch = XptTouch { driver: Xpt2046::new(Xpt(finger.clone())), calibration, width: W, height: H };
+    let touch_fails = Arc::new(AtomicUsize::new(0));
+    let touch =
+        XptTouch { driver: Xpt2046::new(Xpt(finger.clone(), touch_fails.clone())), calibration, width: W, height: H };
     let (waker, events) = panel::channel();
     let pen = waker.clone();
     panel::install(Panel { width: W, height: H, sink, touch: Some(Box::new(touch)), touch_irq: true }, waker, events)
@@ -314,39 +392,30 @@ fn a_finger_on_the_panel_records_a_review_and_leaves_merci_on_it() {
     kiosk.window().show().unwrap();
     let window = kiosk.window().as_weak();
     let data_dir = dir.path().to_path_buf();
+    let fail_touch = touch_fails.clone();
 
     // A visitor, on another thread as the pen interrupt is: finds a button through the event
     // loop, presses the panel there (PENIRQ wakes the loop), lifts the finger.
-    let visitor = std::thread::spawn(move || -> Result<(), String> {
-        let on_ui = |label: &'static str| -> Option<(f32, f32, Screen)> {
-            let (tx, rx) = std::sync::mpsc::channel();
+    let visitor = std::thread::spawn(move || {
+        let find = |label: &'static str| -> Option<(f32, f32, Screen)> {
             let window = window.clone();
-            slint::invoke_from_event_loop(move || {
+            on_ui(move || {
                 let app = window.upgrade().unwrap();
                 let found = ElementHandle::find_by_accessible_label(&app, label).next();
-                let at = found.map(|e| {
+                found.map(|e| {
                     let (p, s) = (e.absolute_position(), e.size());
                     (p.x + s.width / 2.0, p.y + s.height / 2.0, app.get_screen())
-                });
-                let _ = tx.send(at);
+                })
             })
-            .unwrap();
-            rx.recv_timeout(Duration::from_secs(10)).ok().flatten()
+            .flatten()
         };
-        let wait_for = |what: &str, ok: &dyn Fn() -> bool| -> Result<(), String> {
-            let until = Instant::now() + Duration::from_secs(20);
-            while !ok() {
-                if Instant::now() > until {
-                    return Err(format!("timed out waiting for {what}"));
-                }
-                std::thread::sleep(Duration::from_millis(20));
-            }
-            Ok(())
+        let panel_shows = |expected: Arc<Vec<u16>>| {
+            on_ui(move || PANEL.with(|p| differing(&p.borrow().as_ref().unwrap().borrow(), &expected))) == Some(0)
         };
         let press = |label: &'static str| -> Result<(), String> {
             let at = std::cell::Cell::new(None);
             wait_for(label, &|| {
-                at.set(on_ui(label));
+                at.set(find(label));
                 at.get().is_some()
             })?;
             let (x, y, _) = at.get().unwrap();
@@ -358,13 +427,21 @@ fn a_finger_on_the_panel_records_a_review_and_leaves_merci_on_it() {
         };
         let reviews =
             || Store::open(&data_dir, Integrity::Trust).map(|(s, _)| s.outbox_summary().unwrap().total).unwrap_or(0);
-        press("Très bien")?;
-        press("Passer")?;
-        wait_for("the review on disk", &|| reviews() == 1)?;
-        wait_for("« Merci »", &|| on_ui("Très bien").is_none_or(|(_, _, screen)| screen == Screen::Thanks))?;
-        // Time for the last frame to reach the panel.
-        std::thread::sleep(Duration::from_millis(300));
-        slint::quit_event_loop().map_err(|e| e.to_string())
+        let visit = || -> Result<(), String> {
+            // The refused frame is drawn again, whole: the panel shows the home screen exactly.
+            let home = Arc::new(home);
+            wait_for("the home screen on the panel", &|| panel_shows(home.clone()))?;
+            // The first touch read fails (the loop reads again) and the finger still lands.
+            fail_touch.store(1, Ordering::SeqCst);
+            press("Très bien")?;
+            press("Passer")?;
+            wait_for("the review on disk", &|| reviews() == 1)?;
+            let merci = Arc::new(merci);
+            wait_for("« Merci » on the panel", &|| panel_shows(merci.clone()))
+        };
+        let result = visit();
+        // Whatever happened, the event loop ends and the test reports it.
+        slint::quit_event_loop().map_err(|e| e.to_string()).and(result)
     });
     slint::run_event_loop().unwrap();
     visitor.join().unwrap().unwrap();
@@ -375,34 +452,8 @@ fn a_finger_on_the_panel_records_a_review_and_leaves_merci_on_it() {
     assert_eq!(stored.len(), 1);
     let satisfaction = stored[0].review.satisfaction().expect("a satisfaction answer");
     assert_eq!(satisfaction.answer_item_id, 3, "« Très bien »");
-
-    // The panel shows what a headless render of « Merci » shows (another thread: its own platform).
-    let expected = std::thread::spawn(move || {
-        let headless = Headless::install().unwrap();
-        let scene =
-            Scene::new(&Config::embedded(), Store::open_in_memory().unwrap(), Box::new(|_| Vec::new())).unwrap();
-        headless.set_size(u32::from(W), u32::from(H)).unwrap();
-        scene.kiosk.window().show().unwrap();
-        scene.taps([Input::Rate(3), Input::Skip]);
-        assert_eq!(scene.kiosk.window().get_screen(), Screen::Thanks);
-        lines(&headless, usize::from(W), usize::from(H)).iter().map(|p| p.0).collect::<Vec<u16>>()
-    })
-    .join()
-    .unwrap();
     let c = controller.borrow();
-    let differ = c
-        .memory
-        .iter()
-        .zip(&expected)
-        .filter(|(got, want)| {
-            let want = Rgb565::from(RawU16::new(**want));
-            **got != (want.r(), want.g(), want.b())
-        })
-        .count();
-    eprintln!(
-        "panel vs headless « Merci »: {differ} of {} pixels differ; {} pixel bytes sent",
-        usize::from(W) * usize::from(H),
-        c.pixel_bytes
-    );
-    assert!(differ * 100 < usize::from(W) * usize::from(H), "{differ} pixels differ from « Merci »");
+    assert_eq!(c.refused, 1, "the panel refused one write");
+    assert_eq!(touch_fails.load(Ordering::SeqCst), 0, "the failing touch read happened");
+    eprintln!("{} pixel bytes sent for the visit", c.pixel_bytes);
 }
