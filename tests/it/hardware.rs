@@ -233,24 +233,7 @@ fn spi_bridge_draws_exactly_what_the_renderer_draws() {
                 r.render(&mut direct, W);
             })
             .unwrap();
-        struct Plain<'a>(&'a mut [Rgb565Pixel]);
-        impl slint::platform::software_renderer::LineBufferProvider for Plain<'_> {
-            type TargetPixel = Rgb565Pixel;
-            fn process_line(
-                &mut self,
-                line: usize,
-                range: core::ops::Range<usize>,
-                render_fn: impl FnOnce(&mut [Rgb565Pixel]),
-            ) {
-                render_fn(&mut self.0[line * W..][range]);
-            }
-        }
-        let mut lines = vec![Rgb565Pixel(0); W * H];
-        headless
-            .draw_with(|r| {
-                r.render_by_line(Plain(&mut lines));
-            })
-            .unwrap();
+        let lines = crate::panel::lines(&headless, W, H);
         // The chain: line buffer → embedded-graphics DrawTarget (a framebuffer here, a mipidsi
         // panel on the device).
         let mut fb = Framebuffer::<Rgb565, RawU16, LittleEndian, W, H, { buffer_size::<Rgb565>(W, H) }>::new();

@@ -196,7 +196,7 @@ fn open(cfg: &PanelConfig) -> (Box<dyn borne::hw::spi::PanelSink>, Rc<RefCell<Co
 }
 
 /// The renderer's output line by line into a plain buffer: what the panel must end up showing.
-fn lines(headless: &Headless, width: usize, height: usize) -> Vec<Rgb565Pixel> {
+pub fn lines(headless: &Headless, width: usize, height: usize) -> Vec<Rgb565Pixel> {
     struct Plain<'a>(&'a mut [Rgb565Pixel], usize);
     impl LineBufferProvider for Plain<'_> {
         type TargetPixel = Rgb565Pixel;
