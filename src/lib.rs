@@ -1,6 +1,7 @@
 //! Borne: firmware for the satisfaction kiosk of French public services.
 //! See ARCHITECTURE.md for the map.
 
+pub mod accept;
 pub mod cli;
 pub mod clock;
 pub mod commands;

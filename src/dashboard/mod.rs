@@ -624,19 +624,7 @@ pub async fn serve(
     shutdown: impl std::future::Future<Output = ()>,
 ) {
     let app = router(state);
-    tokio::pin!(shutdown);
-    loop {
-        let (stream, peer) = tokio::select! {
-            accepted = listener.accept() => match accepted {
-                Ok(pair) => pair,
-                Err(e) => {
-                    tracing::warn!(error = %e, "dashboard accept failed");
-                    tokio::time::sleep(Duration::from_millis(50)).await;
-                    continue;
-                }
-            },
-            _ = &mut shutdown => return,
-        };
+    crate::accept::until_shutdown(listener, "dashboard", shutdown, |stream, peer| {
         let service = app.clone().layer(Extension(Peer(peer.ip())));
         let tls = tls.clone();
         tokio::spawn(async move {
@@ -655,5 +643,6 @@ pub async fn serve(
                 tracing::debug!(error = %e, "dashboard connection ended");
             }
         });
-    }
+    })
+    .await
 }

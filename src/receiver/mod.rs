@@ -278,19 +278,7 @@ async fn post_heartbeat(State(rx): State<Shared>, headers: HeaderMap, body: Byte
 /// unanswered (fault injection).
 pub async fn serve(listener: tokio::net::TcpListener, state: Shared, shutdown: impl std::future::Future<Output = ()>) {
     let app = router(state);
-    tokio::pin!(shutdown);
-    loop {
-        let (stream, _) = tokio::select! {
-            accepted = listener.accept() => match accepted {
-                Ok(pair) => pair,
-                Err(e) => {
-                    tracing::warn!(error = %e, "accept failed");
-                    tokio::time::sleep(Duration::from_millis(50)).await;
-                    continue;
-                }
-            },
-            _ = &mut shutdown => return,
-        };
+    crate::accept::until_shutdown(listener, "receiver", shutdown, |stream, _| {
         let notify = Arc::new(tokio::sync::Notify::new());
         let service = app.clone().layer(axum::Extension(DropConnection(notify.clone())));
         tokio::spawn(async move {
@@ -303,5 +291,6 @@ pub async fn serve(listener: tokio::net::TcpListener, state: Shared, shutdown: i
                 _ = notify.notified() => {}
             }
         });
-    }
+    })
+    .await
 }
