@@ -96,11 +96,6 @@ impl Dashboard {
         .map_err(|e| Failure::Internal(e.to_string()))?
         .map_err(|e| Failure::Internal(format!("{e:#}")))
     }
-
-    fn password_hash(self: &Arc<Self>) -> anyhow::Result<Option<String>> {
-        let (store, _) = Store::open(&self.app.data_dir, Integrity::Trust)?;
-        Ok(store.meta(auth::PASSWORD_KEY)?)
-    }
 }
 
 /// Whether a manager password is set (the dashboard is served only then).
@@ -263,15 +258,16 @@ async fn login(
         return login_page(&state, Some(&message), StatusCode::TOO_MANY_REQUESTS);
     }
     let password = form.password.unwrap_or_default();
-    let state2 = state.clone();
-    let ok = tokio::task::spawn_blocking(move || match state2.password_hash() {
-        Ok(Some(hash)) => Ok(auth::verify_password(&password, &hash)),
-        Ok(None) => Ok(false),
-        Err(e) => Err(e),
-    })
-    .await;
+    // The hash is read through the pool; it is checked outside it (argon2 takes a while and
+    // must not hold up the pages).
+    let hash = match state.with_store(|_, store| Ok(store.meta(auth::PASSWORD_KEY)?)).await {
+        Ok(hash) => hash,
+        Err(e) => return e.into_response(),
+    };
+    let ok =
+        tokio::task::spawn_blocking(move || hash.is_some_and(|hash| auth::verify_password(&password, &hash))).await;
     match ok {
-        Ok(Ok(true)) => {
+        Ok(true) => {
             state.throttle.succeeded(ip);
             let (id, _csrf) = state.sessions.open(Instant::now());
             tracing::info!(%ip, "dashboard login");
@@ -281,13 +277,12 @@ async fn login(
             h.append(header::SET_COOKIE, set_cookie(&state, LOGIN_CSRF_COOKIE, "", "/connexion", Some(0)));
             response
         }
-        Ok(Ok(false)) => {
+        Ok(false) => {
             // The wait counts from the answer, not from the request: a slow hash must not eat it.
             let failures = state.throttle.failed(ip, Instant::now());
             tracing::warn!(%ip, failures, "dashboard login failed");
             login_page(&state, Some("Mot de passe incorrect."), StatusCode::UNAUTHORIZED)
         }
-        Ok(Err(e)) => Failure::Internal(format!("{e:#}")).into_response(),
         Err(e) => Failure::Internal(e.to_string()).into_response(),
     }
 }
