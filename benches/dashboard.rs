@@ -174,17 +174,7 @@ fn commits(dir: &std::path::Path, config: &Config, n: usize) -> Vec<Duration> {
 
 async fn login(client: &reqwest::Client, base: &str) -> String {
     let form = client.get(format!("{base}/connexion")).send().await.unwrap();
-    let csrf_cookie = form
-        .headers()
-        .get_all("set-cookie")
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .find(|v| v.starts_with("borne_login_csrf="))
-        .unwrap()
-        .split(';')
-        .next()
-        .unwrap()
-        .to_string();
+    let csrf_cookie = cookie_pair(form.headers(), "borne_login_csrf=");
     let body = form.text().await.unwrap();
     let start = body.find("name=\"csrf\" value=\"").unwrap() + "name=\"csrf\" value=\"".len();
     let token = &body[start..start + 64];
@@ -197,12 +187,16 @@ async fn login(client: &reqwest::Client, base: &str) -> String {
         .await
         .unwrap();
     assert_eq!(answer.status(), 303, "bench login");
-    answer
-        .headers()
+    cookie_pair(answer.headers(), "borne_session=")
+}
+
+/// The `name=value` part of the Set-Cookie header that starts with `prefix`.
+fn cookie_pair(headers: &reqwest::header::HeaderMap, prefix: &str) -> String {
+    headers
         .get_all("set-cookie")
         .iter()
         .filter_map(|v| v.to_str().ok())
-        .find(|v| v.starts_with("borne_session="))
+        .find(|v| v.starts_with(prefix))
         .unwrap()
         .split(';')
         .next()
