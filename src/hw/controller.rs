@@ -1,5 +1,5 @@
 //! Runs the devices beside the touchscreen, on the UI thread: a button press becomes the tap on
-//! its smiley, presence wakes the backlight, opening hours close and open the kiosk, and the
+//! its smiley, presence (or a tap on the screen) wakes the backlight, opening hours close and open the kiosk, and the
 //! LED shows the kiosk's health. One timer, armed for the next thing due.
 
 use super::logic::{BacklightPolicy, LedPattern};
@@ -117,6 +117,14 @@ impl Controller {
             timer: slint::Timer::default(),
         });
         RUNNING.with(|r| *r.borrow_mut() = Rc::downgrade(&controller));
+        // A tap on the screen is a presence too: a visitor at a dimmed screen gets full light.
+        let weak = Rc::downgrade(&controller);
+        kiosk.set_on_input(Box::new(move || {
+            if let Some(controller) = weak.upgrade() {
+                controller.state.borrow_mut().last_presence = (controller.now)();
+                controller.update();
+            }
+        }));
         controller.update();
         Ok(controller)
     }

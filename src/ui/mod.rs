@@ -146,6 +146,8 @@ pub struct Kiosk {
     state: RefCell<State>,
     timer: slint::Timer,
     now: Rc<dyn Fn() -> Instant>,
+    /// Told of every tap after it was handled (the devices: a touch is a presence).
+    on_input: RefCell<Option<Box<dyn Fn()>>>,
 }
 
 impl Kiosk {
@@ -185,7 +187,13 @@ impl Kiosk {
             shown_question: None,
             shown_language: String::new(),
         };
-        let kiosk = Rc::new(Kiosk { window, state: RefCell::new(state), timer: slint::Timer::default(), now });
+        let kiosk = Rc::new(Kiosk {
+            window,
+            state: RefCell::new(state),
+            timer: slint::Timer::default(),
+            now,
+            on_input: RefCell::new(None),
+        });
         kiosk.connect();
         kiosk.state.borrow_mut().refresh_result(t0);
         kiosk.render();
@@ -203,9 +211,17 @@ impl Kiosk {
         let quit = self.state.borrow_mut().input(input, now);
         self.render();
         self.arm();
+        if let Some(on_input) = self.on_input.borrow().as_ref() {
+            on_input();
+        }
         if quit {
             (self.state.borrow().parts.on_quit)();
         }
+    }
+
+    /// Sets what is told of every tap, once it was handled (replaces any earlier one).
+    pub fn set_on_input(&self, on_input: Box<dyn Fn()>) {
+        *self.on_input.borrow_mut() = Some(on_input);
     }
 
     /// Opening hours: closes (true) or opens (false) the kiosk.

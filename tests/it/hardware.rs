@@ -200,6 +200,19 @@ fn backlight_and_opening_hours_over_a_simulated_week_with_a_closed_date() {
     assert_eq!(r.reviews(), 0);
 }
 
+#[test]
+fn a_tap_on_a_dimmed_screen_lights_it_up() {
+    let r = rig("hw-tap-wakes", OpeningHours::always());
+    assert_eq!(r.controller.backlight_level(), Some(100));
+    r.wait(Duration::from_secs(6 * 60));
+    r.controller.poll();
+    assert_eq!(r.controller.backlight_level(), Some(20), "dimmed after 5 minutes without presence");
+    r.kiosk.input(borne::ui::Input::Rate(3));
+    assert_eq!(r.controller.backlight_level(), Some(100), "a tap is a presence");
+    assert_eq!(r.board.backlight_now(), Some(100));
+    assert_eq!(r.kiosk.window().get_screen(), Screen::Comment, "and the tap did what it says");
+}
+
 /// The SPI panel chain, without the panel: software renderer → line buffer → an
 /// embedded-graphics framebuffer, compared pixel for pixel with the renderer's direct output.
 #[test]
