@@ -6,7 +6,8 @@
 #   3. installs the package into it;
 #   4. checks inside it, under qemu-user: the units verify, the service user, directories and
 #      conffile exist, provisioning from a fake boot partition works, `borne config check`
-#      passes on the provisioned configuration, and `borne rate` then `borne stats` run.
+#      passes on the provisioned configuration, `borne rate` then `borne stats` run, and a
+#      kiosk configured for an SPI panel says there is no Pi and stops (if_no_pi = "stop").
 # Needs root (debootstrap, chroot). Installs what it lacks from Debian's packages.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -119,4 +120,22 @@ ok "borne config check passes on the provisioned configuration (as the service u
 chroot "$root" runuser -u borne -- borne --data-dir /var/lib/borne rate --satisfaction 3 --comment "Accueil rapide"
 chroot "$root" runuser -u borne -- borne --data-dir /var/lib/borne stats | tee "$work/stats.txt"
 { grep -q "1 avis" "$work/stats.txt"; } || fail "borne rate then borne stats run on arm64"; ok "borne rate then borne stats run on arm64"
+
+# An SPI panel configured on a machine that is not a Pi: the arm64 build says so and stops
+# (if_no_pi = "stop") before opening any screen.
+cat > "$root/tmp/panel.toml" <<'TOML'
+[hardware]
+if_no_pi = "stop"
+[panel]
+model = "ili9341"
+touch = "xpt2046"
+touch_irq_pin = 17
+TOML
+chroot "$root" runuser -u borne -- borne config check /tmp/panel.toml
+if chroot "$root" runuser -u borne -- borne --config /tmp/panel.toml --data-dir /var/lib/borne run >"$work/panel.out" 2>&1; then
+    fail "the kiosk stops when its SPI panel cannot open"
+fi
+cat "$work/panel.out"
+{ grep -q "pas de GPIO de Raspberry Pi" "$work/panel.out"; } || fail "the kiosk stops when its SPI panel cannot open"; ok "the kiosk stops when its SPI panel cannot open (arm64, no Pi)"
+
 printf '\nall arm64 deployment checks passed\n'
