@@ -499,6 +499,11 @@ fn validate(raw: RawConfig, source: ConfigSource) -> Result<Config, Invalid> {
     })
 }
 
+/// A GPIO number of the Pi's header, as rppal and the wiring diagrams count them (BCM).
+fn bcm_pin(key: &str, pin: u8) -> Result<u8, Invalid> {
+    if pin <= 27 { Ok(pin) } else { Err(invalid(key, "broche BCM de 0 à 27")) }
+}
+
 fn validate_hardware(raw: RawHardware, hours: RawHours) -> Result<HardwareConfig, Invalid> {
     use crate::hw::logic::BacklightPolicy;
     use crate::hw::schedule::{Day, OpeningHours, parse_day};
@@ -518,7 +523,6 @@ fn validate_hardware(raw: RawHardware, hours: RawHours) -> Result<HardwareConfig
         "stop" => false,
         other => return Err(invalid("hardware.if_no_pi", format!("« {other} » inconnu : « simulate » ou « stop »"))),
     };
-    let pin = |key: &str, p: u8| if p <= 27 { Ok(p) } else { Err(invalid(key, "broche BCM de 0 à 27")) };
     let buttons = match raw.buttons {
         None => None,
         Some(list) if list.is_empty() => None,
@@ -527,7 +531,7 @@ fn validate_hardware(raw: RawHardware, hours: RawHours) -> Result<HardwareConfig
                 return Err(invalid("hardware.buttons", "trois broches : « Pas bien », « Moyen », « Très bien »"));
             };
             for (i, p) in [a, b, c].iter().enumerate() {
-                pin(&format!("hardware.buttons[{i}]"), *p)?;
+                bcm_pin(&format!("hardware.buttons[{i}]"), *p)?;
             }
             if a == b || b == c || a == c {
                 return Err(invalid("hardware.buttons", "trois broches différentes"));
@@ -535,8 +539,8 @@ fn validate_hardware(raw: RawHardware, hours: RawHours) -> Result<HardwareConfig
             Some(crate::hw::ButtonPins([a, b, c]))
         }
     };
-    let presence_pin = raw.presence_pin.map(|p| pin("hardware.presence_pin", p)).transpose()?;
-    let led_pin = raw.led_pin.map(|p| pin("hardware.led_pin", p)).transpose()?;
+    let presence_pin = raw.presence_pin.map(|p| bcm_pin("hardware.presence_pin", p)).transpose()?;
+    let led_pin = raw.led_pin.map(|p| bcm_pin("hardware.led_pin", p)).transpose()?;
     let used: Vec<u8> = buttons.iter().flat_map(|b| b.0).chain(presence_pin).chain(led_pin).collect();
     if (1..used.len()).any(|i| used[..i].contains(&used[i])) {
         return Err(invalid("hardware", "une même broche sert à deux appareils"));
@@ -652,10 +656,9 @@ fn validate_panel(raw: RawPanel, hardware: &HardwareConfig) -> Result<Option<cra
     if !(1..=125).contains(&spi_speed_mhz) {
         return Err(invalid("panel.spi_speed_mhz", "entre 1 et 125 MHz"));
     }
-    let pin = |key: &str, p: u8| if p <= 27 { Ok(p) } else { Err(invalid(key, "broche BCM de 0 à 27")) };
-    let dc_pin = pin("panel.dc_pin", raw.dc_pin.unwrap_or(24))?;
-    let reset_pin = raw.reset_pin.map(|p| pin("panel.reset_pin", p)).transpose()?;
-    let backlight_pin = raw.backlight_pin.map(|p| pin("panel.backlight_pin", p)).transpose()?;
+    let dc_pin = bcm_pin("panel.dc_pin", raw.dc_pin.unwrap_or(24))?;
+    let reset_pin = raw.reset_pin.map(|p| bcm_pin("panel.reset_pin", p)).transpose()?;
+    let backlight_pin = raw.backlight_pin.map(|p| bcm_pin("panel.backlight_pin", p)).transpose()?;
     let rotation = raw.rotation.unwrap_or(90);
     if ![0, 90, 180, 270].contains(&rotation) {
         return Err(invalid("panel.rotation", "0, 90, 180 ou 270 (degrés)"));
@@ -678,7 +681,7 @@ fn validate_panel(raw: RawPanel, hardware: &HardwareConfig) -> Result<Option<cra
             if cs == spi_chip_select {
                 return Err(invalid("panel.touch_chip_select", "différent de panel.spi_chip_select"));
             }
-            let irq = raw.touch_irq_pin.map(|p| pin("panel.touch_irq_pin", p)).transpose()?;
+            let irq = raw.touch_irq_pin.map(|p| bcm_pin("panel.touch_irq_pin", p)).transpose()?;
             let calibration = match raw.touch_calibration.as_deref().unwrap_or(&[200, 200, 3900, 3900]) {
                 &[left, top, right, bottom]
                     if left.max(top).max(right).max(bottom) <= 4095 && left != right && top != bottom =>
