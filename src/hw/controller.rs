@@ -136,9 +136,8 @@ impl Controller {
             let now = (self.now)();
             match event {
                 Event::Press(s) => {
-                    self.state.borrow_mut().last_presence = now;
                     if let Some(kiosk) = self.kiosk.upgrade() {
-                        // Exactly the tap on the matching smiley.
+                        // Exactly the tap on the matching smiley (whose hook records the presence).
                         kiosk.input(Input::Rate(s.item_id() as i32));
                     }
                 }
