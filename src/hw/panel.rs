@@ -176,9 +176,8 @@ pub fn channel() -> (Waker, Events) {
     (Waker(tx), Events(rx))
 }
 
-struct Proxy(Sender<Message>);
-
-impl EventLoopProxy for Proxy {
+/// Slint's `invoke_from_event_loop` and `quit_event_loop` go through the same channel.
+impl EventLoopProxy for Waker {
     fn quit_event_loop(&self) -> Result<(), EventLoopError> {
         self.0.send(Message::Quit).map_err(|_| EventLoopError::EventLoopTerminated)
     }
@@ -233,7 +232,7 @@ impl Platform for PanelPlatform {
     }
 
     fn new_event_loop_proxy(&self) -> Option<Box<dyn EventLoopProxy>> {
-        Some(Box::new(Proxy(self.waker.0.clone())))
+        Some(Box::new(self.waker.clone()))
     }
 
     fn run_event_loop(&self) -> Result<(), PlatformError> {
