@@ -100,15 +100,7 @@ pub fn open_devices(
                 devices.backlight = backlight(cfg);
                 return Ok((devices, None));
             }
-            Err(e) if cfg.simulate_if_no_pi || cfg.backend == HwBackend::Auto && matches!(e, HwError::NoPi(_)) => {
-                if cfg.simulate_if_no_pi {
-                    tracing::warn!("{e} : appareils simulés à la place");
-                    eprintln!("attention : {e} ; la borne continue avec des appareils simulés (hardware.if_no_pi)");
-                } else {
-                    return Err(e);
-                }
-            }
-            Err(e) => return Err(e),
+            Err(e) => go_on_without(e, cfg, "avec des appareils simulés")?,
         }
     }
     let board = sim::Board::new();
@@ -159,23 +151,27 @@ pub fn start_panel(cfg: &panel::PanelConfig, hw: &crate::config::HardwareConfig)
     let (waker, events) = panel::channel();
     match pi::open_panel(cfg, waker.clone()) {
         Ok(opened) => {
-            panel::install(opened.panel, waker, events).map_err(|e| HwError::Spi {
-                device: format!("/dev/spidev{}.{}", cfg.spi_bus, cfg.spi_chip_select),
-                detail: e.to_string(),
-            })?;
+            panel::install(opened.panel, waker, events)
+                .map_err(|e| HwError::Spi { device: cfg.spidev(cfg.spi_chip_select), detail: e.to_string() })?;
             tracing::info!(model = ?cfg.model, width = cfg.width, height = cfg.height, "drawing on the SPI panel");
             Ok(Some(PanelHold {
                 backlight: opened.backlight.map(|b| Box::new(b) as Box<dyn Backlight>),
                 _irq: opened.irq,
             }))
         }
-        Err(e) if hw.simulate_if_no_pi => {
-            tracing::warn!("{e} : écran habituel à la place");
-            eprintln!("attention : {e} ; la borne continue sur l'écran habituel (hardware.if_no_pi)");
-            Ok(None)
-        }
-        Err(e) => Err(e),
+        Err(e) => go_on_without(e, hw, "sur l'écran habituel").map(|()| None),
     }
+}
+
+/// A device could not start: with `if_no_pi = "simulate"`, says so (journal and console) and
+/// lets the kiosk go on as `how` says; otherwise the error stops it.
+fn go_on_without(e: HwError, hw: &crate::config::HardwareConfig, how: &str) -> Result<(), HwError> {
+    if !hw.simulate_if_no_pi {
+        return Err(e);
+    }
+    tracing::warn!("{e} : la borne continue {how}");
+    eprintln!("attention : {e} ; la borne continue {how} (hardware.if_no_pi)");
+    Ok(())
 }
 
 #[cfg(test)]

@@ -77,6 +77,13 @@ pub struct PanelConfig {
     pub touch: Option<TouchConfig>,
 }
 
+impl PanelConfig {
+    /// The kernel's device for chip select `chip_select` on the panel's bus.
+    pub fn spidev(&self, chip_select: u8) -> String {
+        format!("/dev/spidev{}.{chip_select}", self.spi_bus)
+    }
+}
+
 /// An XPT2046 on the same SPI bus as the panel.
 #[derive(Debug, Clone, PartialEq)]
 pub struct TouchConfig {

@@ -13,8 +13,13 @@ pub fn gpio() -> Result<Gpio, HwError> {
     Gpio::new().map_err(|e| HwError::NoPi(e.to_string()))
 }
 
+/// How a GPIO error on `pin` is reported: the pin is taken, or cannot do what was asked.
+fn busy(pin: u8) -> impl FnOnce(rppal::gpio::Error) -> HwError {
+    move |e| HwError::PinBusy { pin, detail: e.to_string() }
+}
+
 fn input(gpio: &Gpio, pin: u8) -> Result<InputPin, HwError> {
-    Ok(gpio.get(pin).map_err(|e| HwError::PinBusy { pin, detail: e.to_string() })?.into_input_pullup())
+    Ok(gpio.get(pin).map_err(busy(pin))?.into_input_pullup())
 }
 
 /// Buttons wired between the pin and ground (internal pull-up: pressed is low).
@@ -47,7 +52,7 @@ impl Buttons for PiButtons {
                         on_press(s);
                     }
                 })
-                .map_err(|e| HwError::PinBusy { pin, detail: e.to_string() })?;
+                .map_err(busy(pin))?;
             self.held.push(input);
         }
         Ok(())
@@ -70,10 +75,8 @@ impl PiPresence {
 impl Presence for PiPresence {
     fn start(&mut self, on_presence: OnPresence) -> Result<(), HwError> {
         let pin = self.pin;
-        let mut input = self.gpio.get(pin).map_err(|e| HwError::PinBusy { pin, detail: e.to_string() })?.into_input();
-        input
-            .set_async_interrupt(Trigger::RisingEdge, None, move |_| on_presence())
-            .map_err(|e| HwError::PinBusy { pin, detail: e.to_string() })?;
+        let mut input = self.gpio.get(pin).map_err(busy(pin))?.into_input();
+        input.set_async_interrupt(Trigger::RisingEdge, None, move |_| on_presence()).map_err(busy(pin))?;
         self.held = Some(input);
         Ok(())
     }
@@ -83,7 +86,7 @@ pub struct PiLed(OutputPin);
 
 impl PiLed {
     pub fn new(gpio: &Gpio, pin: u8) -> Result<PiLed, HwError> {
-        Ok(PiLed(gpio.get(pin).map_err(|e| HwError::PinBusy { pin, detail: e.to_string() })?.into_output_low()))
+        Ok(PiLed(gpio.get(pin).map_err(busy(pin))?.into_output_low()))
     }
 }
 
@@ -166,9 +169,7 @@ pub fn open_panel(cfg: &super::panel::PanelConfig, waker: super::panel::Waker) -
     use super::panel::{Panel, XptTouch, mipidsi_panel};
     use rppal::spi::{Bus, Mode, SimpleHalSpiDevice, SlaveSelect, Spi};
     let gpio = gpio()?;
-    let output = |pin: u8| -> Result<OutputPin, HwError> {
-        Ok(gpio.get(pin).map_err(|e| HwError::PinBusy { pin, detail: e.to_string() })?.into_output_high())
-    };
+    let output = |pin: u8| -> Result<OutputPin, HwError> { Ok(gpio.get(pin).map_err(busy(pin))?.into_output_high()) };
     let bus = match cfg.spi_bus {
         0 => Bus::Spi0,
         1 => Bus::Spi1,
@@ -186,15 +187,14 @@ pub fn open_panel(cfg: &super::panel::PanelConfig, waker: super::panel::Waker) -
         };
         Spi::new(bus, select, speed, Mode::Mode0)
             .map(SimpleHalSpiDevice::new)
-            .map_err(|e| HwError::Spi { device: format!("/dev/spidev{}.{cs}", cfg.spi_bus), detail: e.to_string() })
+            .map_err(|e| HwError::Spi { device: cfg.spidev(cs), detail: e.to_string() })
     };
-    let device = format!("/dev/spidev{}.{}", cfg.spi_bus, cfg.spi_chip_select);
     let backlight = cfg.backlight_pin.map(output).transpose()?.map(PinBacklight);
     let dc = output(cfg.dc_pin)?;
     let reset = cfg.reset_pin.map(output).transpose()?;
     let sink =
         mipidsi_panel(cfg, spi(cfg.spi_chip_select, cfg.spi_speed_hz)?, dc, reset, &mut rppal::hal::Delay::new())
-            .map_err(|detail| HwError::Spi { device, detail })?;
+            .map_err(|detail| HwError::Spi { device: cfg.spidev(cfg.spi_chip_select), detail })?;
     let (mut touch, mut irq) = (None, None);
     if let Some(t) = &cfg.touch {
         // The XPT2046 takes a clock of up to 2.5 MHz.
@@ -203,9 +203,7 @@ pub fn open_panel(cfg: &super::panel::PanelConfig, waker: super::panel::Waker) -
             as Box<dyn super::panel::Touch>);
         if let Some(pin) = t.irq_pin {
             let mut input = input(&gpio, pin)?;
-            input
-                .set_async_interrupt(Trigger::FallingEdge, None, move |_| waker.touch())
-                .map_err(|e| HwError::PinBusy { pin, detail: e.to_string() })?;
+            input.set_async_interrupt(Trigger::FallingEdge, None, move |_| waker.touch()).map_err(busy(pin))?;
             irq = Some(input);
         }
     }
