@@ -7,13 +7,13 @@
 
 mod common;
 
+use borne::app::App;
 use borne::clock::{SyncSource, SystemClock};
-use borne::commands::App;
 use borne::config::Config;
 use borne::dashboard::{self, Dashboard};
 use borne::kiosk;
-use borne::review::ReviewDraft;
 use borne::store::{Integrity, Store};
+use borne_model::review::ReviewDraft;
 use common::*;
 use std::fmt::Write as _;
 use std::process::Command;
@@ -37,7 +37,7 @@ fn main() {
     {
         let (mut store, _) = Store::open(&dir, Integrity::CheckAndRecover).unwrap();
         fill_store(&mut store, n, 7);
-        store.set_meta(dashboard::auth::PASSWORD_KEY, &dashboard::auth::hash_password(PASSWORD).unwrap()).unwrap();
+        store.set_manager_password_hash(&borne_web::auth::hash_password(PASSWORD).unwrap()).unwrap();
     }
     println!("filled {n} reviews in {:.0} s", t.elapsed().as_secs_f64());
 

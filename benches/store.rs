@@ -8,8 +8,8 @@ mod common;
 
 use borne::clock::{SyncSource, SystemClock};
 use borne::config::Config;
-use borne::review::ReviewDraft;
 use borne::store::{DayRange, Integrity, Store, apply_pragmas};
+use borne_model::review::ReviewDraft;
 use chrono::{Duration, Utc};
 use common::*;
 use std::fmt::Write as _;
@@ -136,7 +136,7 @@ fn main() {
     for (label, range) in ranges {
         measure(&format!("score and distributions, {label}"), &mut || {
             let counts = full.question_counts(range).unwrap();
-            std::hint::black_box(borne::review::indicators(&config.survey, &counts, 100));
+            std::hint::black_box(borne_model::indicators::indicators(&config.survey, &counts, 100));
         });
     }
     let year = DayRange { since: Some(today - Duration::days(364)), until: Some(today) };

@@ -18,7 +18,6 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Instant;
 
-const RECEIVER: &str = env!("CARGO_BIN_EXE_borne-receiver");
 const BORNE: &str = env!("CARGO_BIN_EXE_borne");
 
 struct Receiver(Child, String);
@@ -32,7 +31,7 @@ impl Drop for Receiver {
 
 fn receiver(dir: &Path) -> Receiver {
     std::fs::write(dir.join("tokens"), "bench-token *\n").unwrap();
-    let mut child = Command::new(RECEIVER)
+    let mut child = Command::new(common::workspace_bin("borne-receiver"))
         .args(["serve", "--listen", "127.0.0.1:0", "--tokens"])
         .arg(dir.join("tokens"))
         .arg("--db")

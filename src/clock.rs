@@ -4,7 +4,7 @@
 //! boot, so that a timestamp taken before synchronisation can be corrected later in the same
 //! boot (`correct_timestamp`).
 
-use crate::review::BootStamp;
+use borne_model::review::BootStamp;
 use chrono::{DateTime, FixedOffset, Local, Offset, TimeZone, Utc};
 
 /// One look at the clocks.

@@ -1,158 +1,20 @@
-//! What each command does, behind the command line's parsing. Output meant for people is in
-//! French; `--json` output is for scripts.
+//! What each command does, behind the command line's parsing: parse, call, print. Output meant
+//! for people is in French; `--json` output is for scripts. The running kiosk itself is
+//! `run::kiosk`. Nothing imports this module but `main`.
 
+use crate::app::App;
 use crate::cli::{ConfigAction, DbAction, ExportArgs, ExportFormat, Period, RateArgs, ReviewsWhich, StatsArgs};
-use crate::clock::SystemClock;
-use crate::config::{self, Config, DEFAULT_CONFIG};
+use crate::config::{self, DEFAULT_CONFIG};
 use crate::export;
+use crate::human::{human_duration, local_time};
 use crate::kiosk;
-use crate::review::{Indicators, QuestionIndicator, ReviewDraft, Score, french_decimal, indicators};
 use crate::store::{DayRange, Integrity, Outbox, StatusFilter, Store};
 use anyhow::{Context, Result, bail};
+use borne_model::indicators::{Indicators, QuestionIndicator, Score, french_decimal, indicators};
+use borne_model::review::ReviewDraft;
 use chrono::NaiveDate;
 use std::io::Write;
 use std::path::{Path, PathBuf};
-
-/// What every command needs: the validated configuration and where the data lives.
-pub struct App {
-    pub config: Config,
-    pub data_dir: PathBuf,
-}
-
-impl App {
-    pub fn new(config: Config, data_dir_override: Option<&Path>) -> App {
-        let data_dir = config.resolve_data_dir(data_dir_override);
-        App { config, data_dir }
-    }
-
-    pub fn open_store(&self, integrity: Integrity) -> Result<Store> {
-        let (store, report) = Store::open(&self.data_dir, integrity)?;
-        if let Some(aside) = report.moved_aside {
-            eprintln!(
-                "ATTENTION : la base était endommagée ; elle a été mise de côté sous {} et une base neuve a été créée.",
-                aside.display()
-            );
-        }
-        Ok(store)
-    }
-
-    fn clock(&self) -> SystemClock {
-        SystemClock { source: self.config.clock_source }
-    }
-}
-
-/// `borne` with no command: the kiosk. Opens the store as a kiosk must (integrity check, clock
-/// correction, retention), starts the uploader when enabled, and shows the touchscreen until
-/// the manager quits from the administration panel.
-pub fn run(app: &App, out: &mut dyn Write) -> Result<()> {
-    let mut store = app.open_store(Integrity::CheckAndRecover)?;
-    maintain(app, &mut store)?;
-    crate::redact::warm_up();
-    writeln!(out, "Borne {} — {}", env!("CARGO_PKG_VERSION"), app.config.site_name)?;
-    writeln!(out, "Configuration : {}", app.config.source)?;
-    for (label, value) in admin_status(app, &store) {
-        writeln!(out, "{label} : {value}")?;
-    }
-    out.flush()?;
-    let uploader = match app.config.upload {
-        Some(_) => Some(spawn_uploader(app)?),
-        None => None,
-    };
-    let nudge = uploader.as_ref().map(|u| u.nudge.clone());
-    // The dashboard runs beside the screen, on its own runtime; a busy port does not stop the kiosk.
-    let dashboard_runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build()?;
-    let mut dashboard = None;
-    if crate::dashboard::password_is_set(&store)? {
-        match start_dashboard(app, app.config.dashboard.listen, &dashboard_runtime) {
-            Ok((bound, task, stop)) => {
-                writeln!(out, "Tableau de bord servi sur {bound}")?;
-                dashboard = Some((task, stop));
-            }
-            Err(e) => {
-                tracing::error!("dashboard not served: {e:#}");
-                writeln!(out, "Tableau de bord non servi : {e:#}")?;
-            }
-        }
-    }
-    // An SPI panel becomes Slint's platform before the window is created.
-    let mut panel = match &app.config.panel {
-        Some(cfg) => crate::hw::start_panel(cfg, &app.config.hardware)?,
-        None => None,
-    };
-    if let (Some(_), Some(cfg)) = (&panel, &app.config.panel) {
-        writeln!(out, "Écran SPI : {:?}, {}×{}", cfg.model, cfg.width, cfg.height)?;
-    }
-    let status_app = App { config: app.config.clone(), data_dir: app.data_dir.clone() };
-    let parts = crate::ui::KioskParts {
-        store,
-        survey: app.config.survey.clone(),
-        screen: app.config.screen.clone(),
-        min_reviews_for_score: app.config.min_reviews_for_score,
-        clock: Box::new(app.clock()),
-        now: std::rc::Rc::new(std::time::Instant::now),
-        on_commit: Box::new(move || {
-            if let Some(nudge) = &nudge {
-                nudge.notify_one();
-            }
-        }),
-        admin_status: Box::new(move |store| admin_status(&status_app, store)),
-        on_quit: Box::new(|| {
-            let _ = slint::quit_event_loop();
-        }),
-    };
-    let kiosk = crate::ui::Kiosk::new(parts).context(
-        "aucun écran utilisable (ni fenêtre de bureau, ni console graphique) ; \
-         SLINT_BACKEND permet d'en choisir un (winit, linuxkms-software)",
-    )?;
-    let (mut devices, _simulated) = crate::hw::open_devices(&app.config.hardware)?;
-    if let Some(backlight) = panel.as_mut().and_then(|p| p.backlight.take()) {
-        devices.backlight = Some(backlight);
-    }
-    let wall: std::rc::Rc<dyn Fn() -> chrono::NaiveDateTime> = std::rc::Rc::new(|| chrono::Local::now().naive_local());
-    let _controller = crate::hw::controller::Controller::start(
-        &kiosk,
-        devices,
-        app.config.hardware.behaviour.clone(),
-        std::rc::Rc::new(std::time::Instant::now),
-        wall,
-    )?;
-    crate::ui::show(&kiosk)?;
-    if let Some((task, stop)) = dashboard {
-        let _ = stop.send(());
-        let _ = dashboard_runtime.block_on(task);
-    }
-    if let Some(uploader) = uploader {
-        uploader.stop();
-    }
-    Ok(())
-}
-
-/// Where the manager finds the dashboard, in words.
-pub fn dashboard_address(app: &App, store: &Store) -> String {
-    match crate::dashboard::password_is_set(store) {
-        Ok(true) => {
-            let listen = app.config.dashboard.listen;
-            let scheme = if app.config.dashboard.tls.is_some() { "https" } else { "http" };
-            if listen.ip().is_unspecified() {
-                match local_address() {
-                    Some(ip) => format!("{scheme}://{ip}:{}/", listen.port()),
-                    None => format!("port {} de cette borne ({scheme})", listen.port()),
-                }
-            } else {
-                format!("{scheme}://{listen}/")
-            }
-        }
-        Ok(false) => "fermé : aucun mot de passe (borne passwd)".into(),
-        Err(e) => format!("état inconnu : {e}"),
-    }
-}
-
-/// The address this machine uses on its network (no packet is sent).
-fn local_address() -> Option<std::net::IpAddr> {
-    let socket = std::net::UdpSocket::bind("0.0.0.0:0").ok()?;
-    socket.connect("192.0.2.1:9").ok()?;
-    socket.local_addr().ok().map(|a| a.ip()).filter(|ip| !ip.is_unspecified())
-}
 
 /// `borne passwd`: the manager's password, read from the terminal (twice, not echoed) or from
 /// standard input; only its argon2id hash is stored.
@@ -170,47 +32,21 @@ pub fn passwd(app: &App, out: &mut dyn Write) -> Result<()> {
         std::io::stdin().read_line(&mut line)?;
         line.trim_end_matches(['\r', '\n']).to_string()
     };
-    let hash = crate::dashboard::auth::hash_password(&password).map_err(anyhow::Error::msg)?;
+    let hash = borne_web::auth::hash_password(&password).map_err(anyhow::Error::msg)?;
     let mut store = app.open_store(Integrity::Trust)?;
-    store.set_meta(crate::dashboard::auth::PASSWORD_KEY, &hash)?;
+    store.set_manager_password_hash(&hash)?;
     writeln!(
         out,
         "mot de passe enregistré (haché avec argon2id) ; le tableau de bord est ouvert : {}",
-        dashboard_address(app, &store)
+        crate::health::dashboard_address(app, &store)
     )?;
     Ok(())
-}
-
-/// Binds the dashboard and serves it on `runtime` until `shutdown`.
-fn start_dashboard(
-    app: &App,
-    listen: std::net::SocketAddr,
-    runtime: &tokio::runtime::Runtime,
-) -> Result<(std::net::SocketAddr, tokio::task::JoinHandle<()>, tokio::sync::oneshot::Sender<()>)> {
-    let tls = match &app.config.dashboard.tls {
-        Some((cert, key)) => Some(crate::dashboard::tls_acceptor(cert, key)?),
-        None => None,
-    };
-    let listener = runtime
-        .block_on(tokio::net::TcpListener::bind(listen))
-        .with_context(|| format!("tableau de bord : impossible d'écouter sur {listen}"))?;
-    let bound = listener.local_addr()?;
-    let state = crate::dashboard::Dashboard::new(
-        App { config: app.config.clone(), data_dir: app.data_dir.clone() },
-        app.config.dashboard.session_idle,
-        tls.is_some(),
-    );
-    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    let task = runtime.spawn(crate::dashboard::serve(listener, state, tls, async {
-        let _ = stopped.await;
-    }));
-    Ok((bound, task, stop))
 }
 
 /// `borne dashboard`: the dashboard alone, until Ctrl+C.
 pub fn dashboard(app: &App, listen: Option<&str>, out: &mut dyn Write) -> Result<()> {
     let store = app.open_store(Integrity::Trust)?;
-    if !crate::dashboard::password_is_set(&store)? {
+    if !store.manager_password_is_set()? {
         bail!(
             "le tableau de bord reste fermé tant qu'aucun mot de passe n'est défini : lancez d'abord « borne passwd »"
         );
@@ -220,16 +56,13 @@ pub fn dashboard(app: &App, listen: Option<&str>, out: &mut dyn Write) -> Result
         Some(text) => text.parse().with_context(|| format!("--listen « {text} » : adresse et port attendus"))?,
         None => app.config.dashboard.listen,
     };
-    let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build()?;
-    let (bound, task, stop) = start_dashboard(app, listen, &runtime)?;
+    let runtime = crate::run::two_worker_runtime("dashboard")?;
+    let served = crate::run::dashboard::start(app, listen, &runtime)?;
     let scheme = if app.config.dashboard.tls.is_some() { "https" } else { "http" };
-    writeln!(out, "Tableau de bord : {scheme}://{bound}/ (Ctrl+C pour arrêter)")?;
+    writeln!(out, "Tableau de bord : {scheme}://{}/ (Ctrl+C pour arrêter)", served.bound)?;
     out.flush()?;
-    runtime.block_on(async {
-        let _ = tokio::signal::ctrl_c().await;
-    });
-    let _ = stop.send(());
-    let _ = runtime.block_on(task);
+    crate::run::until_interrupted()?;
+    served.stop(&runtime);
     Ok(())
 }
 
@@ -238,98 +71,12 @@ pub fn screenshots(app: &App, dir: &Path, out: &mut dyn Write) -> Result<()> {
     // The pictures show the kiosk as installed, not this machine's paths.
     let shown = App { config: app.config.clone(), data_dir: PathBuf::from("/var/lib/borne") };
     let status = move || -> crate::ui::StatusLines {
-        let app = App { config: shown.config.clone(), data_dir: shown.data_dir.clone() };
-        Box::new(move |store| admin_status(&app, store))
+        let app = shown.clone();
+        Box::new(move |store| crate::health::admin_status(&app, store))
     };
     let written = crate::ui::screenshots::write_all(&app.config, &status, dir)?;
     writeln!(out, "{} images écrites dans {}", written.len(), dir.display())?;
     Ok(())
-}
-
-/// The kiosk's state in a few lines, for the administration panel and `borne run`.
-pub fn admin_status(app: &App, store: &Store) -> Vec<(String, String)> {
-    let mut lines = vec![
-        ("Version".to_string(), env!("CARGO_PKG_VERSION").to_string()),
-        ("Borne".to_string(), format!("{} — {}", app.config.device_id, app.config.site_name)),
-    ];
-    match store.outbox_summary() {
-        Ok(summary) => {
-            lines.push(("Avis enregistrés".into(), summary.total.to_string()));
-            let oldest =
-                summary.oldest_pending_at.map(|t| format!(" (le plus ancien : {})", local_time(t))).unwrap_or_default();
-            lines.push(("En attente d'envoi".into(), format!("{}{oldest}", summary.pending)));
-            if summary.rejected > 0 {
-                lines.push(("Rejetés par la plateforme".into(), summary.rejected.to_string()));
-            }
-        }
-        Err(e) => lines.push(("Base de données".into(), format!("illisible : {e}"))),
-    }
-    let upload = match &app.config.upload {
-        None => "désactivé".to_string(),
-        Some(_) => match store.uplink_status() {
-            Ok(status) if status.auth_refused => "jeton refusé par la plateforme".to_string(),
-            Ok(status) => match (status.last_success_at, &status.last_error) {
-                (_, Some(error)) if status.last_error_at > status.last_success_at => format!("en erreur : {error}"),
-                (Some(at), _) => format!("dernier envoi réussi le {}", local_time(at)),
-                (None, _) => "aucun envoi réussi pour l'instant".to_string(),
-            },
-            Err(e) => format!("état illisible : {e}"),
-        },
-    };
-    lines.push(("Envoi à la plateforme".into(), upload));
-    lines.push(("Tableau de bord".into(), dashboard_address(app, store)));
-    let free = crate::sys::disk_free_bytes(&app.data_dir)
-        .map(|b| format!("{} Mo libres", b / 1_000_000))
-        .unwrap_or_else(|| "espace libre inconnu".into());
-    lines.push((
-        "Données".into(),
-        format!("{} ({} Mo), {free}", app.data_dir.display(), store.size_bytes() / 1_000_000),
-    ));
-    lines
-}
-
-/// The uploader running on its own thread, with its own store connection and runtime.
-pub struct UploaderHandle {
-    shutdown: tokio::sync::watch::Sender<bool>,
-    pub nudge: std::sync::Arc<tokio::sync::Notify>,
-    thread: Option<std::thread::JoinHandle<()>>,
-}
-
-impl UploaderHandle {
-    pub fn stop(mut self) {
-        let _ = self.shutdown.send(true);
-        if let Some(thread) = self.thread.take() {
-            let _ = thread.join();
-        }
-    }
-}
-
-/// Two workers: the HTTP connection progresses on one while the uploader builds the next batch
-/// on the other.
-fn uploader_runtime() -> std::io::Result<tokio::runtime::Runtime> {
-    tokio::runtime::Builder::new_multi_thread().worker_threads(2).thread_name("uploader").enable_all().build()
-}
-
-pub fn spawn_uploader(app: &App) -> Result<UploaderHandle> {
-    let upload = app.config.upload.clone().context("l'envoi n'est pas activé (upload.enabled)")?;
-    let transport = crate::uplink::http::HttpTransport::new(&upload).map_err(anyhow::Error::msg)?;
-    let store = app.open_store(Integrity::Trust)?;
-    let uploader =
-        crate::uplink::Uploader::new(store, transport, &upload, &app.config.device_id, Box::new(app.clock()))?;
-    let (shutdown, shutdown_rx) = tokio::sync::watch::channel(false);
-    let nudge = std::sync::Arc::new(tokio::sync::Notify::new());
-    let thread_nudge = nudge.clone();
-    let thread = std::thread::Builder::new().name("uploader".into()).spawn(move || {
-        let runtime = match uploader_runtime() {
-            Ok(rt) => rt,
-            Err(e) => {
-                tracing::error!(error = %e, "uploader runtime");
-                return;
-            }
-        };
-        runtime.block_on(uploader.run(shutdown_rx, thread_nudge, upload.token_file.clone(), upload.heartbeat_interval));
-    })?;
-    Ok(UploaderHandle { shutdown, nudge, thread: Some(thread) })
 }
 
 /// `borne upload`: drains once, or runs until interrupted.
@@ -338,21 +85,15 @@ pub fn upload(app: &App, once: bool, out: &mut dyn Write) -> Result<()> {
         "l'envoi n'est pas activé : mettez upload.enabled = true et renseignez base_url, token_file et les identifiants",
     )?;
     if !once {
-        let handle = spawn_uploader(app)?;
+        let handle = crate::run::uploader::spawn(app)?;
         writeln!(out, "Envoi vers {} ; Ctrl+C pour arrêter.", upload.base_url)?;
         out.flush()?;
-        let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
-        runtime.block_on(async {
-            let _ = tokio::signal::ctrl_c().await;
-        });
+        crate::run::until_interrupted()?;
         handle.stop();
         return Ok(());
     }
-    let transport = crate::uplink::http::HttpTransport::new(&upload).map_err(anyhow::Error::msg)?;
-    let store = app.open_store(Integrity::Trust)?;
-    let mut uploader =
-        crate::uplink::Uploader::new(store, transport, &upload, &app.config.device_id, Box::new(app.clock()))?;
-    let report = uploader_runtime()?.block_on(uploader.drain())?;
+    let mut uploader = crate::run::uploader::uploader(app)?;
+    let report = crate::run::two_worker_runtime("uploader")?.block_on(uploader.drain())?;
     let pending = uploader.store().outbox_summary()?.pending;
     writeln!(
         out,
@@ -404,31 +145,6 @@ pub fn status_command(app: &App, json: bool, out: &mut dyn Write) -> Result<()> 
     Ok(())
 }
 
-pub fn human_duration(seconds: i64) -> String {
-    match seconds {
-        s if s < 120 => format!("{s} s"),
-        s if s < 7200 => format!("{} min", s / 60),
-        s if s < 172_800 => format!("{} h", s / 3600),
-        s => format!("{} jours", s / 86_400),
-    }
-}
-
-/// Periodic housekeeping the kiosk does: timestamps corrected once the clock is synchronised,
-/// old comments erased.
-pub fn maintain(app: &App, store: &mut Store) -> Result<()> {
-    let clock = app.clock();
-    let reading = crate::clock::Clock::read(&clock);
-    let corrected = store.correct_unsynced(&reading, |at| crate::clock::Clock::offset_at(&clock, at))?;
-    if corrected > 0 {
-        tracing::info!(corrected, "timestamps corrected after clock synchronisation");
-    }
-    let erased = store.erase_old_comments(reading.now_utc, app.config.comment_retention_days)?;
-    if erased > 0 {
-        tracing::info!(erased, "old comments erased");
-    }
-    Ok(())
-}
-
 fn status(app: &App, store: &Store, out: &mut dyn Write) -> Result<()> {
     let summary = store.outbox_summary()?;
     writeln!(out, "Données : {} ({} Mo)", app.data_dir.display(), store.size_bytes() / 1_000_000)?;
@@ -449,10 +165,6 @@ fn status(app: &App, store: &Store, out: &mut dyn Write) -> Result<()> {
     };
     writeln!(out, "Envoi à la plateforme : {upload}")?;
     Ok(())
-}
-
-fn local_time(at: chrono::DateTime<chrono::Utc>) -> String {
-    at.with_timezone(&chrono::Local).format("%d/%m/%Y %H:%M").to_string()
 }
 
 pub fn rate(app: &App, args: &RateArgs, out: &mut dyn Write) -> Result<()> {

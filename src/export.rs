@@ -1,9 +1,9 @@
 //! Exports: one row per review. The CSV opens cleanly in a French spreadsheet (UTF-8 with a
 //! byte-order mark, `;` by default, French headers); JSON Lines keeps the platform's model.
 
-use crate::review::{SATISFACTION, Survey, VERBATIM};
 use crate::store::{DayRange, Outbox, StatusFilter, Store, StoredReview};
 use anyhow::Result;
+use borne_model::review::{SATISFACTION, Survey, VERBATIM};
 use std::io::Write;
 
 /// Writes the CSV export; returns the number of reviews written.
@@ -29,8 +29,8 @@ pub fn csv(store: &Store, survey: &Survey, range: DayRange, separator: u8, out: 
             review.submitted_at.format("%H:%M:%S").to_string(),
             match (review.clock, r.clock_corrected) {
                 (_, true) => "corrigée".into(),
-                (crate::review::ClockState::Synced, _) => "synchronisée".into(),
-                (crate::review::ClockState::Unsynced, _) => "non synchronisée".into(),
+                (borne_model::review::ClockState::Synced, _) => "synchronisée".into(),
+                (borne_model::review::ClockState::Unsynced, _) => "non synchronisée".into(),
             },
             review.language.clone(),
             satisfaction.map(|a| a.answer_item_id.to_string()).unwrap_or_default(),

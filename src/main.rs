@@ -1,7 +1,8 @@
 //! The `borne` binary: command-line parsing and wiring only.
 
+use borne::app::App;
 use borne::cli::{Cli, Command};
-use borne::commands::{self, App};
+use borne::commands;
 use borne::config;
 use clap::Parser;
 use std::io::Write;
@@ -36,7 +37,7 @@ fn dispatch(cli: &Cli, out: &mut dyn Write) -> anyhow::Result<()> {
     }
     let app = App::new(config::load(cli.config.as_deref())?, cli.data_dir.as_deref());
     match &cli.command {
-        None | Some(Command::Run) => commands::run(&app, out),
+        None | Some(Command::Run) => borne::run::kiosk(&app, out),
         Some(Command::Rate(args)) => commands::rate(&app, args, out),
         Some(Command::Stats(args)) => commands::stats(&app, args, out),
         Some(Command::Export(args)) => commands::export(&app, args, out),

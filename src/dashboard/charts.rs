@@ -2,8 +2,8 @@
 //! reader (each chart has a title and each bar or cell its own `<title>`).
 
 use super::data::Bucket;
-use crate::review::{Band, french_decimal};
 use crate::store::HourCell;
+use borne_model::indicators::{Band, french_decimal};
 use maud::{Markup, html};
 
 const BAD: &str = "#ce0500";

@@ -1,10 +1,10 @@
 //! The figures the dashboard shows, read from the store's hourly counts; served as they are at
 //! `/api/stats`.
 
-use crate::commands::App;
-use crate::review::{Indicators, Score, indicators};
+use crate::app::App;
 use crate::store::{DayCounts, DayRange, HourCell, Store};
 use anyhow::Result;
+use borne_model::indicators::{Indicators, Score, indicators};
 use chrono::{Datelike, Days, Months, NaiveDate};
 use serde::Serialize;
 

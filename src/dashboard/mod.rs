@@ -6,14 +6,13 @@
 //! every form post carries a CSRF token; every response has a CSP without inline script,
 //! `frame-ancestors 'none'` and `nosniff`. Assets are compiled in: no CDN, no internet.
 
-pub mod auth;
 pub mod charts;
 pub mod data;
 pub mod pages;
 
-use crate::commands::{self, App};
+use crate::app::App;
+use crate::human::{human_duration, local_time};
 use crate::store::{Integrity, StatusFilter, Store};
-use auth::{Sessions, Throttle};
 use axum::body::Body;
 use axum::extract::{Form, Query, Request, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
@@ -21,10 +20,10 @@ use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
 use axum::{Extension, Router};
+use borne_web::auth::{self, Sessions, Throttle};
 use maud::Markup;
 use serde::Deserialize;
-use std::net::{IpAddr, SocketAddr};
-use std::path::PathBuf;
+use std::net::IpAddr;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -32,14 +31,6 @@ const SESSION_COOKIE: &str = "borne_session";
 const LOGIN_CSRF_COOKIE: &str = "borne_login_csrf";
 const CSP: &str = "default-src 'none'; style-src 'self'; img-src 'self' data:; form-action 'self'; \
                    frame-ancestors 'none'; base-uri 'none'";
-
-/// Where and how the dashboard listens.
-#[derive(Debug, Clone)]
-pub struct DashboardConfig {
-    pub listen: SocketAddr,
-    pub tls: Option<(PathBuf, PathBuf)>,
-    pub session_idle: Duration,
-}
 
 pub struct Dashboard {
     app: App,
@@ -96,11 +87,6 @@ impl Dashboard {
         .map_err(|e| Failure::Internal(e.to_string()))?
         .map_err(|e| Failure::Internal(format!("{e:#}")))
     }
-}
-
-/// Whether a manager password is set (the dashboard is served only then).
-pub fn password_is_set(store: &Store) -> anyhow::Result<bool> {
-    Ok(store.meta(auth::PASSWORD_KEY)?.is_some())
 }
 
 /// A request that could not be served, as the manager will read it.
@@ -260,7 +246,7 @@ async fn login(
     let password = form.password.unwrap_or_default();
     // The hash is read through the pool; it is checked outside it (argon2 takes a while and
     // must not hold up the pages).
-    let hash = match state.with_store(|_, store| Ok(store.meta(auth::PASSWORD_KEY)?)).await {
+    let hash = match state.with_store(|_, store| Ok(store.manager_password_hash()?)).await {
         Ok(hash) => hash,
         Err(e) => return e.into_response(),
     };
@@ -422,10 +408,6 @@ async fn comments(
     Ok(html(pages::layout("Commentaires", "/commentaires", &site, &csrf, pages::comments(&filter, &rows, more, None))))
 }
 
-fn local_time(at: chrono::DateTime<chrono::Utc>) -> String {
-    at.with_timezone(&chrono::Local).format("%d/%m/%Y %H:%M").to_string()
-}
-
 async fn upload_health(state: &Shared, message: Option<String>) -> Result<pages::UploadHealth, Failure> {
     state
         .with_store(move |app, store| {
@@ -447,7 +429,7 @@ async fn upload_health(state: &Shared, message: Option<String>) -> Result<pages:
                 enabled: app.config.upload.is_some(),
                 target: app.config.upload.as_ref().map(|u| u.base_url.clone()).unwrap_or_else(|| "—".into()),
                 pending: summary.pending,
-                oldest_age: summary.oldest_pending_at.map(|t| commands::human_duration((now - t).num_seconds().max(0))),
+                oldest_age: summary.oldest_pending_at.map(|t| human_duration((now - t).num_seconds().max(0))),
                 last_attempt: status.last_attempt_at.map(local_time).unwrap_or_else(never),
                 last_success: status.last_success_at.map(local_time).unwrap_or_else(never),
                 last_error: status
@@ -486,37 +468,7 @@ async fn kiosk_page(State(state): State<Shared>, Extension(Csrf(csrf)): Extensio
     let served_for = state.started.elapsed().as_secs();
     let lines = state
         .with_store(move |app, store| {
-            let clock = crate::clock::SystemClock { source: app.config.clock_source };
-            let synced = crate::clock::Clock::read(&clock).synced;
-            let mut lines = vec![
-                ("Version".to_string(), env!("CARGO_PKG_VERSION").to_string()),
-                ("Identifiant".to_string(), app.config.device_id.clone()),
-                (
-                    "Système démarré depuis".to_string(),
-                    crate::sys::uptime_s()
-                        .map(|s| commands::human_duration(s as i64))
-                        .unwrap_or_else(|| "inconnu".into()),
-                ),
-                ("Tableau de bord servi depuis".to_string(), commands::human_duration(served_for as i64)),
-                (
-                    "Espace disque libre".to_string(),
-                    crate::sys::disk_free_bytes(&app.data_dir)
-                        .map(|b| format!("{} Mo", b / 1_000_000))
-                        .unwrap_or_else(|| "inconnu".into()),
-                ),
-                ("Taille de la base".to_string(), format!("{:.1} Mo", store.size_bytes() as f64 / 1e6)),
-                (
-                    "Horloge".to_string(),
-                    if synced {
-                        "synchronisée".into()
-                    } else {
-                        "non synchronisée (les avis sont notés comme tels)".into()
-                    },
-                ),
-                ("Configuration".to_string(), app.config.source.to_string()),
-            ];
-            lines.push(("Avis enregistrés".into(), store.outbox_summary()?.total.to_string()));
-            Ok(lines)
+            crate::health::Health::gather(app, store).dashboard_lines(served_for).map_err(anyhow::Error::msg)
         })
         .await?;
     let site = state.app.config.site_name.clone();
@@ -619,7 +571,7 @@ pub async fn serve(
     shutdown: impl std::future::Future<Output = ()>,
 ) {
     let app = router(state);
-    crate::accept::until_shutdown(listener, "dashboard", shutdown, |stream, peer| {
+    borne_web::accept::until_shutdown(listener, "dashboard", shutdown, |stream, peer| {
         let service = app.clone().layer(Extension(Peer(peer.ip())));
         let tls = tls.clone();
         tokio::spawn(async move {

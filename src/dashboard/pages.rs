@@ -3,8 +3,8 @@
 
 use super::charts;
 use super::data::{Overview, Period, period_score};
-use crate::review::{Band, QuestionIndicator, Score, french_decimal};
 use crate::store::Outbox;
+use borne_model::indicators::{Band, QuestionIndicator, Score, french_decimal};
 use maud::{DOCTYPE, Markup, html};
 
 pub const NAV: [(&str, &str); 6] = [

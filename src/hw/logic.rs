@@ -1,6 +1,7 @@
 //! The devices' behaviour, without devices: debouncing, the status LED's pattern and the
 //! backlight's level. Pure, driven by made-up instants in tests.
 
+use crate::config::BacklightPolicy;
 use std::time::{Duration, Instant};
 
 /// Software debouncing of a push button: a press counts on the edge to pressed, and any edge
@@ -71,16 +72,9 @@ impl LedPattern {
     }
 }
 
-/// Brightness of the backlight, in percent of its maximum.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct BacklightPolicy {
-    pub dim_after: Duration,
-    pub dim_percent: u8,
-    /// Outside opening hours: off (true) or the « Fermé » screen at the dim level (false).
-    pub off_when_closed: bool,
-}
-
 impl BacklightPolicy {
+    /// The backlight's level, in percent: full while someone was seen lately in opening hours,
+    /// dimmed after `dim_after`, and off or dimmed when closed.
     pub fn level(&self, open: bool, since_presence: Duration) -> u8 {
         if !open {
             return if self.off_when_closed { 0 } else { self.dim_percent };

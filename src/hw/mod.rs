@@ -2,19 +2,18 @@
 //! backlight and opening hours. One trait per device, each with an rppal (or sysfs) backend for
 //! the Raspberry Pi and a simulated one that runs anywhere and that the tests drive.
 //!
-//! Devices only report edges and take levels; what they mean (debouncing, blinking, dimming,
-//! opening hours) is in `logic` and `schedule`, pure and tested with made-up instants.
+//! Devices only report edges and take levels; what they mean (debouncing, blinking, dimming) is
+//! in `logic`, pure and tested with made-up instants, and opening hours are `crate::hours`.
+//! What drives the kiosk from them (`run::controller`) sits above both this module and the UI.
 
-pub mod controller;
 pub mod logic;
 pub mod panel;
 pub mod pi;
-pub mod schedule;
 pub mod sim;
 pub mod spi;
 pub mod xpt2046;
 
-use crate::review::Satisfaction;
+use borne_model::review::Satisfaction;
 use std::time::Instant;
 
 /// Why a device backend could not start.
@@ -57,9 +56,16 @@ pub trait Backlight: Send {
     fn set_percent(&mut self, percent: u8) -> Result<(), HwError>;
 }
 
-/// Pin numbers (BCM) of the buttons, in the order « Pas bien », « Moyen », « Très bien ».
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct ButtonPins(pub [u8; 3]);
+pub use crate::config::ButtonPins;
+
+/// The devices present, each optional.
+#[derive(Default)]
+pub struct Devices {
+    pub buttons: Option<Box<dyn Buttons>>,
+    pub presence: Option<Box<dyn Presence>>,
+    pub led: Option<Box<dyn StatusLed>>,
+    pub backlight: Option<Box<dyn Backlight>>,
+}
 
 impl ButtonPins {
     pub fn satisfaction_of(&self, pin: u8) -> Option<Satisfaction> {
@@ -81,7 +87,7 @@ pub struct Edge {
 /// as `hardware.if_no_pi` says. The simulated board is returned for whoever wants to drive it.
 pub fn open_devices(
     cfg: &crate::config::HardwareConfig,
-) -> Result<(controller::Devices, Option<std::sync::Arc<sim::Board>>), HwError> {
+) -> Result<(Devices, Option<std::sync::Arc<sim::Board>>), HwError> {
     use crate::config::HwBackend;
     let backlight = |cfg: &crate::config::HardwareConfig| -> Option<Box<dyn Backlight>> {
         let name = cfg.backlight.as_ref()?;
@@ -104,7 +110,7 @@ pub fn open_devices(
         }
     }
     let board = sim::Board::new();
-    let devices = controller::Devices {
+    let devices = Devices {
         buttons: cfg.buttons.map(|pins| {
             Box::new(sim::SimButtons { board: board.clone(), pins, debounce: cfg.debounce }) as Box<dyn Buttons>
         }),
@@ -117,9 +123,9 @@ pub fn open_devices(
     Ok((devices, Some(board)))
 }
 
-fn open_pi(cfg: &crate::config::HardwareConfig) -> Result<controller::Devices, HwError> {
+fn open_pi(cfg: &crate::config::HardwareConfig) -> Result<Devices, HwError> {
     let gpio = pi::gpio()?;
-    Ok(controller::Devices {
+    Ok(Devices {
         buttons: cfg
             .buttons
             .map(|pins| Box::new(pi::PiButtons::new(gpio.clone(), pins, cfg.debounce)) as Box<dyn Buttons>),

@@ -9,8 +9,8 @@
 //! `POLL_WITHOUT_IRQ` when no PENIRQ pin is wired.
 
 use super::spi::PanelSink;
-pub use super::xpt2046::TouchCalibration;
 use super::xpt2046::Xpt2046;
+pub use crate::config::{PanelConfig, PanelModel, TouchCalibration, TouchConfig, native_size};
 use slint::platform::software_renderer::{MinimalSoftwareWindow, RepaintBufferType};
 use slint::platform::{EventLoopProxy, Platform, PointerEventButton, WindowAdapter, WindowEvent};
 use slint::{EventLoopError, LogicalPosition, PhysicalSize, PlatformError};
@@ -31,67 +31,6 @@ pub const POLLS_AFTER_IRQ: u8 = 5;
 pub const FRAME_INTERVAL: Duration = Duration::from_millis(16);
 /// After the panel refused a frame, it is tried again this often (everything redrawn).
 pub const RETRY_DRAW: Duration = Duration::from_secs(1);
-
-/// The panel controllers `mipidsi` drives for the kiosk.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum PanelModel {
-    Ili9341,
-    /// 18-bit colour: over SPI, the ILI9486 takes no other.
-    Ili9486,
-    St7789,
-}
-
-impl PanelModel {
-    /// The controller's memory, in its native (portrait) orientation.
-    pub fn framebuffer(self) -> (u16, u16) {
-        match self {
-            PanelModel::Ili9341 | PanelModel::St7789 => (240, 320),
-            PanelModel::Ili9486 => (320, 480),
-        }
-    }
-}
-
-/// The controller's size for a picture of `width` × `height` turned by `rotation` degrees.
-pub fn native_size(width: u16, height: u16, rotation: u16) -> (u16, u16) {
-    if rotation.is_multiple_of(180) { (width, height) } else { (height, width) }
-}
-
-/// `[panel]`: how the panel is wired and set up.
-#[derive(Debug, Clone, PartialEq)]
-pub struct PanelConfig {
-    pub model: PanelModel,
-    pub spi_bus: u8,
-    pub spi_chip_select: u8,
-    pub spi_speed_hz: u32,
-    pub dc_pin: u8,
-    pub reset_pin: Option<u8>,
-    pub backlight_pin: Option<u8>,
-    /// The picture as the visitor sees it, after `rotation`.
-    pub width: u16,
-    pub height: u16,
-    /// Degrees clockwise: 0, 90, 180 or 270.
-    pub rotation: u16,
-    pub mirrored: bool,
-    pub invert_colors: bool,
-    pub bgr: bool,
-    pub touch: Option<TouchConfig>,
-}
-
-impl PanelConfig {
-    /// The kernel's device for chip select `chip_select` on the panel's bus.
-    pub fn spidev(&self, chip_select: u8) -> String {
-        format!("/dev/spidev{}.{chip_select}", self.spi_bus)
-    }
-}
-
-/// An XPT2046 on the same SPI bus as the panel.
-#[derive(Debug, Clone, PartialEq)]
-pub struct TouchConfig {
-    pub chip_select: u8,
-    /// The pen interrupt (PENIRQ, low while touched).
-    pub irq_pin: Option<u8>,
-    pub calibration: TouchCalibration,
-}
 
 /// Where the panel is touched, in picture pixels, or `None`.
 pub trait Touch {

@@ -8,6 +8,7 @@
 //! The `xpt2046` crate was not used: it targets a pre-release embedded-hal (1.0.0-alpha.7), which
 //! rppal's SPI does not implement, and unwraps bus errors (a panic on a loose wire).
 
+use crate::config::TouchCalibration;
 use embedded_hal::spi::SpiDevice;
 
 /// Control bytes: start bit, channel, 12 bits, differential reference; power-down bits 01 keep
@@ -67,18 +68,6 @@ fn median(three: &[u16]) -> u16 {
     let mut v = [three[0], three[1], three[2]];
     v.sort_unstable();
     v[1]
-}
-
-/// How raw measurements map to the picture: the raw values at its left, top, right and bottom
-/// edges (after swapping the axes if the panel's X runs along the picture's height). Either
-/// direction works: a larger value on the left mirrors the axis.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct TouchCalibration {
-    pub left: u16,
-    pub top: u16,
-    pub right: u16,
-    pub bottom: u16,
-    pub swap_xy: bool,
 }
 
 impl TouchCalibration {

@@ -12,8 +12,9 @@
 //!   suppressed and nothing is stored or thanked;
 //! - when the store cannot write, the kiosk shows « hors service » and recovers by itself.
 
-use crate::review::{AnswerKind, Question, ReviewDraft, Satisfaction, Survey};
-use std::time::{Duration, Instant};
+use crate::config::Timing;
+use borne_model::review::{AnswerKind, Question, ReviewDraft, Satisfaction, Survey};
+use std::time::Instant;
 
 /// What the visitor sees.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -62,26 +63,6 @@ pub enum Effect {
     Commit(ReviewDraft),
     /// A tap inside the response interval was ignored.
     Suppressed,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Timing {
-    /// Taps on smileys this long after an accepted review are suppressed.
-    pub response_interval: Duration,
-    /// A visitor idle this long on a follow-up or the comment has walked away.
-    pub inactivity_timeout: Duration,
-    /// « Merci » stays this long.
-    pub thanks_duration: Duration,
-}
-
-impl Default for Timing {
-    fn default() -> Self {
-        Timing {
-            response_interval: Duration::from_secs(5),
-            inactivity_timeout: Duration::from_secs(30),
-            thanks_duration: Duration::from_secs(4),
-        }
-    }
 }
 
 pub struct Flow {
@@ -340,6 +321,7 @@ impl Flow {
 mod tests {
     use super::*;
     use crate::config::Config;
+    use std::time::Duration;
 
     fn flow() -> (Flow, Instant) {
         let now = Instant::now();
@@ -473,9 +455,9 @@ mod tests {
     #[test]
     fn exclusive_and_single_choice_items() {
         let mut survey = Config::embedded().survey;
-        let mut tried = crate::review::jdma_question("contact_tried").unwrap();
+        let mut tried = borne_model::review::jdma_question("contact_tried").unwrap();
         tried.show_after = vec![];
-        survey.follow_ups = vec![crate::review::jdma_question("comprehension").unwrap(), tried];
+        survey.follow_ups = vec![borne_model::review::jdma_question("comprehension").unwrap(), tried];
         let t0 = Instant::now();
         let mut f = Flow::new(survey.clone(), Timing::default(), t0);
         f.handle(Event::Rate(Satisfaction::Good), t0);

@@ -9,8 +9,8 @@ pub mod flow;
 
 use crate::clock::Clock;
 use crate::redact;
-use crate::review::{Answer, AnswerKind, Intention, InvalidReview, Review, ReviewDraft, Survey, VERBATIM};
 use crate::store::{Store, StoreError};
+use borne_model::review::{Answer, AnswerKind, Intention, InvalidReview, Review, ReviewDraft, Survey, VERBATIM};
 use uuid::Uuid;
 
 /// Why a review was not committed.
@@ -42,7 +42,11 @@ pub fn build_review(survey: &Survey, clock: &dyn Clock, draft: &ReviewDraft) -> 
     Ok(Review {
         client_review_id: Uuid::now_v7(),
         submitted_at: reading.now_utc.with_timezone(&offset),
-        clock: if reading.synced { crate::review::ClockState::Synced } else { crate::review::ClockState::Unsynced },
+        clock: if reading.synced {
+            borne_model::review::ClockState::Synced
+        } else {
+            borne_model::review::ClockState::Unsynced
+        },
         boot: reading.boot,
         language: draft.language.clone(),
         answers,
@@ -110,7 +114,7 @@ mod tests {
             commit_review(&mut store, &config.survey, &clock, &draft("  Appelez-moi au 06 12 34 56 78\u{7} ")).unwrap();
         assert_eq!(review.comment(), Some("Appelez-moi au [téléphone]"));
         assert_eq!(review.submitted_at.to_rfc3339(), "2026-03-14T10:42:17+01:00");
-        assert_eq!(review.clock, crate::review::ClockState::Unsynced);
+        assert_eq!(review.clock, borne_model::review::ClockState::Unsynced);
         let stored = store.review(review.client_review_id).unwrap().unwrap();
         assert_eq!(stored.review, review);
     }

@@ -4,7 +4,7 @@
 //! each member review. It stays `open` until the platform's answer is applied (`done`), or until
 //! it is split or re-keyed (`abandoned`, members released to be batched again).
 
-use super::{Result, Store, StoreError, StoredReview};
+use super::{OutboxSummary, Result, Store, StoreError, StoredReview};
 use chrono::{DateTime, Utc};
 use rusqlite::{OptionalExtension, TransactionBehavior, params};
 use uuid::Uuid;
@@ -269,5 +269,41 @@ impl Store {
             }
         }
         Ok(found)
+    }
+}
+
+impl Store {
+    /// The outbox at a glance.
+    pub fn outbox_summary(&self) -> Result<OutboxSummary> {
+        // Each figure comes from an index (partial ones for the small sets), so the summary
+        // costs the same at a thousand or a million reviews.
+        let count = |sql: &str| -> Result<u64> {
+            self.conn.query_row(sql, [], |r| r.get::<_, i64>(0)).map(|n| n.max(0) as u64).map_err(|e| self.err(e))
+        };
+        // Reviews are never deleted and `seq` is SQLite's max + 1: the largest seq is the count.
+        let total = count("SELECT coalesce(max(seq), 0) FROM reviews")?;
+        // One pass over `reviews_pending`, which carries the clock state.
+        let (pending, unsynced_clock) = self
+            .conn
+            .query_row(
+                "SELECT count(*), coalesce(sum(clock = 'unsynced'), 0) FROM reviews WHERE status = 'pending'",
+                [],
+                |r| Ok((r.get::<_, i64>(0)?.max(0) as u64, r.get::<_, i64>(1)?.max(0) as u64)),
+            )
+            .map_err(|e| self.err(e))?;
+        let rejected = count("SELECT count(*) FROM reviews WHERE status = 'rejected'")?;
+        let at = |sql: &str| -> Result<Option<DateTime<Utc>>> {
+            let ms: Option<i64> = self.conn.query_row(sql, [], |r| r.get(0)).optional().map_err(|e| self.err(e))?;
+            Ok(ms.and_then(DateTime::from_timestamp_millis))
+        };
+        Ok(OutboxSummary {
+            total,
+            pending,
+            uploaded: total.saturating_sub(pending + rejected),
+            rejected,
+            oldest_pending_at: at("SELECT submitted_at_ms FROM reviews WHERE status = 'pending' ORDER BY seq LIMIT 1")?,
+            last_review_at: at("SELECT submitted_at_ms FROM reviews ORDER BY seq DESC LIMIT 1")?,
+            unsynced_clock,
+        })
     }
 }

@@ -1,6 +1,7 @@
 use super::*;
 use crate::config::Config;
-use crate::review::{ReviewDraft, SATISFACTION, indicators};
+use borne_model::indicators::indicators;
+use borne_model::review::{ReviewDraft, SATISFACTION};
 
 fn review_at(rfc3339: &str, satisfaction: i64, comment: Option<&str>) -> Review {
     let config = Config::embedded();

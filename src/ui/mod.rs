@@ -15,8 +15,9 @@ use crate::clock::Clock;
 use crate::config::ScreenConfig;
 use crate::kiosk::flow::{Effect, Event, Flow};
 use crate::kiosk::{self, flow};
-use crate::review::{AnswerKind, Band, Review, ReviewDraft, Satisfaction, Score, Survey, indicators};
 use crate::store::{DayRange, Store};
+use borne_model::indicators::{Band, Score, indicators};
+use borne_model::review::{AnswerKind, Review, ReviewDraft, Satisfaction, Survey};
 use slint::{ComponentHandle, ModelRc, SharedString, VecModel};
 use std::cell::RefCell;
 use std::collections::VecDeque;
@@ -529,8 +530,7 @@ impl State {
 
     fn submit_pin(&mut self, now: Instant) {
         let entered = std::mem::take(&mut self.pin);
-        if crate::dashboard::auth::constant_time_eq(entered.as_bytes(), self.parts.screen.admin_pin.expose().as_bytes())
-        {
+        if borne_web::auth::constant_time_eq(entered.as_bytes(), self.parts.screen.admin_pin.expose().as_bytes()) {
             tracing::info!("administration panel opened");
             self.pin_failures = 0;
             self.pin_message.clear();

@@ -1,10 +1,11 @@
 //! The HTTP side of the uploader: reqwest over rustls (system roots plus an optional extra CA),
 //! explicit timeouts, and the contract's status table turned into an `Outcome`.
 
+use super::app_version;
 use super::plan::Outcome;
-use super::wire::{BatchResponse, ErrorBody, Heartbeat, app_version};
 use crate::config::UploadConfig;
 use crate::store::OpenBatch;
+use borne_model::wire::{BatchResponse, ErrorBody, Heartbeat};
 use std::time::Duration;
 
 /// Sends batches and heartbeats somewhere.

@@ -12,11 +12,11 @@
 
 pub mod http;
 pub mod plan;
-pub mod wire;
 
 use crate::clock::Clock;
 use crate::config::UploadConfig;
 use crate::store::{OpenBatch, Store, StoreError, StoredReview, UplinkStatus};
+use borne_model::wire::{self, BatchBody, MAX_BATCH_BYTES, MAX_BATCH_REVIEWS, SCHEMA_VERSION, Source, WireReview};
 use chrono::{DateTime, Utc};
 use flate2::Compression;
 use flate2::write::GzEncoder;
@@ -25,7 +25,6 @@ use plan::{Action, RetryPolicy, plan};
 use std::io::Write;
 use std::time::Duration;
 use uuid::Uuid;
-use wire::{BatchBody, MAX_BATCH_BYTES, MAX_BATCH_REVIEWS, SCHEMA_VERSION, Source, WireReview};
 
 /// What one step did.
 #[derive(Debug, Clone, PartialEq)]
@@ -77,7 +76,7 @@ impl<T: Transport> Uploader<T> {
                 product_id: config.product_id,
                 form_id: config.form_id,
                 button_id: config.button_id,
-                app_version: wire::app_version(),
+                app_version: app_version(),
             },
             batch_limit: max_batch,
             max_batch,
@@ -363,6 +362,11 @@ pub fn gzip(bytes: &[u8]) -> Vec<u8> {
     // Writing into a Vec cannot fail.
     let _ = encoder.write_all(bytes);
     encoder.finish().unwrap_or_default()
+}
+
+/// The `app_version` the kiosk reports to the platform (contract v1: `borne/VERSION`).
+pub fn app_version() -> String {
+    format!("borne/{}", env!("CARGO_PKG_VERSION"))
 }
 
 #[cfg(test)]

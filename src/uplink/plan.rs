@@ -1,7 +1,7 @@
 //! Plan, then act: a pure function turns "the batch we sent, what the platform answered" into
 //! what to do with the outbox. Tested without any IO.
 
-use super::wire::{BatchResponse, ResultStatus};
+use borne_model::wire::{BatchResponse, ResultStatus};
 use std::time::Duration;
 use uuid::Uuid;
 
@@ -121,7 +121,7 @@ pub fn plan(members: &[Uuid], outcome: Outcome, failures: u32, policy: &RetryPol
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::uplink::wire::{ErrorBody, ReviewResult};
+    use borne_model::wire::{ErrorBody, ReviewResult};
 
     const POLICY: RetryPolicy = RetryPolicy {
         base: Duration::from_secs(2),

@@ -4,9 +4,9 @@
 use super::*;
 use crate::clock::{SyncSource, SystemClock};
 use crate::config::Config;
-use crate::review::ReviewDraft;
 use crate::uplink::plan::Outcome;
-use crate::uplink::wire::{BatchResponse, ResultStatus, ReviewResult};
+use borne_model::review::ReviewDraft;
+use borne_model::wire::{self, BatchResponse, ResultStatus, ReviewResult};
 use std::collections::VecDeque;
 use std::sync::{Arc, Mutex};
 

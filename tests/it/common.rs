@@ -5,6 +5,21 @@ use std::process::{Command, Output};
 
 pub const BORNE: &str = env!("CARGO_BIN_EXE_borne");
 
+/// A binary of another package of the workspace (the platform's `borne-receiver`): Cargo builds
+/// it beside this target's own binaries when the whole workspace is built (`cargo test
+/// --workspace`, `cargo bench --workspace`); the kiosk package itself never depends on it.
+pub fn workspace_bin(name: &str) -> PathBuf {
+    let exe = std::env::current_exe().expect("the path of this test binary");
+    // target/<profile>/deps/<this binary> → target/<profile>/<name>
+    let path = exe.parent().and_then(Path::parent).map(|dir| dir.join(name)).expect("the target directory");
+    assert!(
+        path.exists(),
+        "{} is missing: build the whole workspace (cargo test --workspace), which builds it",
+        path.display()
+    );
+    path
+}
+
 /// A scratch directory removed at the end of the test.
 pub struct Scratch(pub PathBuf);
 

@@ -2,13 +2,13 @@
 //! store file: login, throttling, CSRF, sessions, headers, pages, filters, export, TLS.
 
 use crate::common::{Scratch, borne, run_err};
+use borne::app::App;
 use borne::clock::{SyncSource, SystemClock};
-use borne::commands::App;
 use borne::config::Config;
 use borne::dashboard::{self, Dashboard};
 use borne::kiosk;
-use borne::review::ReviewDraft;
 use borne::store::{Integrity, Store};
+use borne_model::review::ReviewDraft;
 use std::io::Write;
 use std::process::Stdio;
 use std::time::Duration;
@@ -47,7 +47,7 @@ fn seed(dir: &std::path::Path, config: &Config) {
     assert!(store.create_batch(batch, &ids[..2], b"x", 1, now).unwrap());
     let rejected: Vec<_> = ids[..2].iter().map(|id| (*id, "champ inconnu : motif".to_string())).collect();
     store.complete_batch(batch, &[], &rejected, now).unwrap();
-    store.set_meta(dashboard::auth::PASSWORD_KEY, &dashboard::auth::hash_password(PASSWORD).unwrap()).unwrap();
+    store.set_manager_password_hash(&borne_web::auth::hash_password(PASSWORD).unwrap()).unwrap();
 }
 
 fn serve(name: &str, session_idle: Duration, tls: Option<tokio_rustls::TlsAcceptor>) -> Server {
@@ -304,7 +304,7 @@ fn passwd_sets_an_argon2id_hash_and_dashboard_needs_it() {
     child.stdin.take().unwrap().write_all(format!("{PASSWORD}\n").as_bytes()).unwrap();
     assert!(child.wait_with_output().unwrap().status.success());
     let (store, _) = Store::open(dir.path(), Integrity::Trust).unwrap();
-    let hash = store.meta(dashboard::auth::PASSWORD_KEY).unwrap().unwrap();
+    let hash = store.manager_password_hash().unwrap().unwrap();
     assert!(hash.starts_with("$argon2id$") && !hash.contains(PASSWORD));
 }
 

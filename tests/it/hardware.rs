@@ -5,11 +5,13 @@
 use crate::common::Scratch;
 use borne::clock::{SyncSource, SystemClock};
 use borne::config::Config;
-use borne::hw::controller::{Behaviour, Controller, Devices};
-use borne::hw::logic::{BacklightPolicy, LedPattern};
-use borne::hw::schedule::{OpeningHours, parse_day};
+use borne::config::{BacklightPolicy, Behaviour};
+use borne::hours::{OpeningHours, parse_day};
+use borne::hw::Devices;
+use borne::hw::logic::LedPattern;
 use borne::hw::sim::{Board, SimBacklight, SimButtons, SimLed, SimPresence};
 use borne::hw::{ButtonPins, Edge};
+use borne::run::controller::Controller;
 use borne::store::{Integrity, Store};
 use borne::ui::{Kiosk, KioskParts, Screen};
 use chrono::{NaiveDate, NaiveDateTime};
@@ -40,7 +42,7 @@ fn start_wall() -> NaiveDateTime {
 
 fn hours() -> OpeningHours {
     let office = parse_day("08:30-12:00, 13:30-17:00").unwrap();
-    let mut week: [borne::hw::schedule::Day; 7] = std::array::from_fn(|_| office.clone());
+    let mut week: [borne::hours::Day; 7] = std::array::from_fn(|_| office.clone());
     week[2] = parse_day("08:30-12:00").unwrap();
     week[5] = parse_day("").unwrap();
     week[6] = parse_day("").unwrap();
@@ -128,11 +130,12 @@ fn the_led_shows_health() {
     // A review has waited two hours for upload (threshold 1 h): slow blink at the next check.
     let config = Config::embedded();
     let clock = SystemClock { source: SyncSource::AssumeSynced };
-    let draft = borne::review::ReviewDraft { satisfaction: 3, answers: vec![], comment: None, language: "fr".into() };
+    let draft =
+        borne_model::review::ReviewDraft { satisfaction: 3, answers: vec![], comment: None, language: "fr".into() };
     let mut old = borne::kiosk::build_review(&config.survey, &clock, &draft).unwrap();
     old.submitted_at -= chrono::Duration::hours(2);
     r.kiosk.with_store(|s| s.insert_review(&old)).unwrap();
-    r.wait(borne::hw::controller::HEALTH_CHECK + Duration::from_millis(10));
+    r.wait(borne::run::controller::HEALTH_CHECK + Duration::from_millis(10));
     assert_eq!(r.controller.led_pattern(), LedPattern::SlowBlink);
     let lit = |r: &Rig| r.board.led_now().unwrap();
     let first = lit(&r);

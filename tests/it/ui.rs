@@ -2,11 +2,12 @@
 //! real taps on elements found by their accessible labels, a real SQLite store on disk.
 
 use crate::common::Scratch;
-use borne::commands::{self, App};
+use borne::app::App;
 use borne::config::Config;
-use borne::review::Review;
+use borne::health;
 use borne::store::{DayRange, Integrity, StatusFilter, Store};
 use borne::ui::{Kiosk, KioskParts, Screen, Theme};
+use borne_model::review::Review;
 use i_slint_backend_testing::{ElementHandle, ElementRoot};
 use slint::platform::PointerEventButton;
 use slint::{ComponentHandle, Model};
@@ -37,7 +38,7 @@ fn rig_with(name: &str, config: Config) -> Rig {
     let (c, q) = (commits.clone(), quit.clone());
     let parts = KioskParts {
         on_commit: Box::new(move || c.set(c.get() + 1)),
-        admin_status: Box::new(move |store| commands::admin_status(&app, store)),
+        admin_status: Box::new(move |store| health::admin_status(&app, store)),
         on_quit: Box::new(move || q.set(true)),
         ..KioskParts::new(
             store,

@@ -1,6 +1,6 @@
 //! `borne-receiver`: the reference platform side of upload contract v1 (parsing and wiring only).
 
-use borne::receiver::{self, Faults, Receiver, Tokens};
+use borne_platform::{self as receiver, Faults, Receiver, Tokens};
 use clap::{Parser, Subcommand};
 use std::path::PathBuf;
 use std::process::ExitCode;

@@ -2,11 +2,11 @@
 //! its smiley, presence (or a tap on the screen) wakes the backlight, opening hours close and open the kiosk, and the
 //! LED shows the kiosk's health. One timer, armed for the next thing due.
 
-use super::logic::{BacklightPolicy, LedPattern};
-use super::schedule::OpeningHours;
-use super::{Backlight, Buttons, Presence, StatusLed};
-use crate::review::Satisfaction;
+use crate::config::Behaviour;
+use crate::hw::logic::LedPattern;
+use crate::hw::{Backlight, Buttons, Devices, Presence, StatusLed};
 use crate::ui::{Input, Kiosk, Screen};
+use borne_model::review::Satisfaction;
 use chrono::NaiveDateTime;
 use std::cell::RefCell;
 use std::rc::{Rc, Weak};
@@ -15,23 +15,6 @@ use std::time::{Duration, Instant};
 
 /// How often the LED's inputs (store health, age of the oldest pending review) are read.
 pub const HEALTH_CHECK: Duration = Duration::from_secs(60);
-
-/// The devices present, each optional.
-#[derive(Default)]
-pub struct Devices {
-    pub buttons: Option<Box<dyn Buttons>>,
-    pub presence: Option<Box<dyn Presence>>,
-    pub led: Option<Box<dyn StatusLed>>,
-    pub backlight: Option<Box<dyn Backlight>>,
-}
-
-#[derive(Debug, Clone)]
-pub struct Behaviour {
-    pub backlight: BacklightPolicy,
-    pub hours: OpeningHours,
-    /// Uploads pending longer than this make the LED blink slowly.
-    pub pending_alert: Duration,
-}
 
 enum Event {
     Press(Satisfaction),
@@ -77,7 +60,7 @@ impl Controller {
         behaviour: Behaviour,
         now: Rc<dyn Fn() -> Instant>,
         wall: Rc<dyn Fn() -> NaiveDateTime>,
-    ) -> Result<Rc<Controller>, super::HwError> {
+    ) -> Result<Rc<Controller>, crate::hw::HwError> {
         let (tx, rx) = mpsc::channel();
         if let Some(buttons) = devices.buttons.as_mut() {
             let tx = std::sync::Mutex::new(tx.clone());

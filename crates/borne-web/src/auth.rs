@@ -1,5 +1,5 @@
-//! The manager's password (argon2id hash in the store), sessions, login rate limiting and CSRF
-//! tokens.
+//! A manager's sign-in: argon2id password hashes, sessions, login rate limiting, random tokens
+//! (sessions, CSRF) and constant-time comparison. Where a hash is kept is the server's business.
 
 use argon2::Argon2;
 use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
@@ -8,8 +8,6 @@ use std::net::IpAddr;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
-/// Key of the hash in the store's `meta` table.
-pub const PASSWORD_KEY: &str = "dashboard_password_argon2id";
 pub const MIN_PASSWORD_CHARS: usize = 12;
 /// A session lasts at most this long, however active.
 pub const SESSION_MAX: Duration = Duration::from_secs(12 * 3600);

@@ -2,10 +2,10 @@
 //! a parsed batch or a located error out. Never panics, whatever the input (a property test
 //! feeds it arbitrary bytes and mutated bodies).
 
-use crate::review::{
+use borne_model::review::{
     AnswerKind, Intention, SATISFACTION, VERBATIM, check_against_jdma, check_verbatim_text, jdma_question,
 };
-use crate::uplink::wire::{MAX_BATCH_REVIEWS, SCHEMA_VERSION, Source, WireAnswer};
+use borne_model::wire::{MAX_BATCH_REVIEWS, SCHEMA_VERSION, Source, WireAnswer};
 use serde::Deserialize;
 use uuid::Uuid;
 
@@ -149,7 +149,7 @@ fn check_answer(answer: &WireAnswer) -> Result<(), String> {
         .ok_or_else(|| format!("kind {:?} is not radio, checkbox or text", answer.kind))?;
     let intention =
         Intention::parse(&answer.intention).ok_or_else(|| format!("intention {:?} is not valid", answer.intention))?;
-    let domain = crate::review::Answer {
+    let domain = borne_model::review::Answer {
         field_code: answer.field_code.clone(),
         kind,
         answer_item_id: answer.answer_item_id,

@@ -1,9 +1,9 @@
 //! The reference receiver's own SQLite database, in JDMA's shape: review rows plus answer rows,
-//! idempotency records, heartbeats. (The kiosk's review store is `crate::store`; this is the
+//! idempotency records, heartbeats. (The kiosk's review store is `borne::store`; this is the
 //! platform's side and shares nothing with it.)
 
 use super::validate::{ParsedBatch, field_label};
-use crate::uplink::wire::{BatchResponse, ErrorBody, ResultStatus, ReviewResult};
+use borne_model::wire::{BatchResponse, ErrorBody, ResultStatus, ReviewResult};
 use rusqlite::{Connection, OptionalExtension, TransactionBehavior, params};
 use std::path::Path;
 

@@ -7,13 +7,13 @@
 pub mod db;
 pub mod validate;
 
-use crate::uplink::wire::{ErrorBody, Heartbeat, MAX_BATCH_BYTES};
 use axum::Router;
 use axum::body::{Body, Bytes};
 use axum::extract::{DefaultBodyLimit, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
+use borne_model::wire::{ErrorBody, Heartbeat, MAX_BATCH_BYTES};
 use db::{ReceiverDb, Stored};
 use sha2::{Digest, Sha256};
 use std::collections::HashMap;
@@ -24,7 +24,7 @@ use std::time::Duration;
 use validate::{BatchError, parse_batch};
 
 /// The contract, served at `/v1/openapi.yaml`.
-pub const OPENAPI: &str = include_str!("../../docs/openapi.yaml");
+pub const OPENAPI: &str = include_str!("../../../docs/openapi.yaml");
 
 /// Tokens and the device ids each may send for. File format: one token per line, followed by
 /// the device ids it covers (`*` for any); `#` starts a comment.
@@ -278,7 +278,7 @@ async fn post_heartbeat(State(rx): State<Shared>, headers: HeaderMap, body: Byte
 /// unanswered (fault injection).
 pub async fn serve(listener: tokio::net::TcpListener, state: Shared, shutdown: impl std::future::Future<Output = ()>) {
     let app = router(state);
-    crate::accept::until_shutdown(listener, "receiver", shutdown, |stream, _| {
+    borne_web::accept::until_shutdown(listener, "receiver", shutdown, |stream, _| {
         let notify = Arc::new(tokio::sync::Notify::new());
         let service = app.clone().layer(axum::Extension(DropConnection(notify.clone())));
         tokio::spawn(async move {

@@ -1,7 +1,7 @@
 //! The wire types of upload contract v1 (docs/upload-contract.md), shared by the kiosk's
-//! uploader and the reference receiver.
+//! uploader and the platform.
 //!
-//! Invariant: only `uplink` knows the wire format; the receiver reuses these types.
+//! Invariant: the one definition of the wire format; neither side writes its own copy.
 
 use crate::review::{Answer, Review};
 use serde::{Deserialize, Serialize};
@@ -115,8 +115,4 @@ pub struct Heartbeat {
     pub last_upload_at: Option<String>,
     pub disk_free_bytes: Option<u64>,
     pub uptime_s: Option<u64>,
-}
-
-pub fn app_version() -> String {
-    format!("borne/{}", env!("CARGO_PKG_VERSION"))
 }

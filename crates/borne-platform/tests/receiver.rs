@@ -1,0 +1,154 @@
+//! The platform as a kiosk (or anyone) meets it over HTTP: the real `borne-receiver` binary on
+//! loopback, given bad input of every kind.
+
+use flate2::Compression;
+use flate2::write::GzEncoder;
+use std::io::{BufRead, BufReader, Write};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+
+const DEVICE: &str = "borne-it-01";
+
+/// A running `borne-receiver serve`, killed on drop.
+struct ReceiverProcess {
+    child: Child,
+    url: String,
+}
+
+impl Drop for ReceiverProcess {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// A scratch directory removed at the end of the test.
+struct Scratch(PathBuf);
+
+impl Scratch {
+    fn new(name: &str) -> Scratch {
+        let dir =
+            std::env::temp_dir().join(format!("borne-platform-{name}-{}-{}", std::process::id(), uuid::Uuid::now_v7()));
+        std::fs::create_dir_all(&dir).unwrap();
+        Scratch(dir)
+    }
+
+    fn path(&self) -> &Path {
+        &self.0
+    }
+}
+
+impl Drop for Scratch {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+fn start_receiver(dir: &Path, tokens: &str, faults: &[&str]) -> ReceiverProcess {
+    let tokens_file = dir.join("receiver-tokens.txt");
+    std::fs::write(&tokens_file, tokens).unwrap();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_borne-receiver"))
+        .args(["serve", "--listen", "127.0.0.1:0", "--tokens"])
+        .arg(&tokens_file)
+        .arg("--db")
+        .arg(dir.join("receiver.db"))
+        .args(faults)
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut line = String::new();
+    BufReader::new(child.stdout.take().unwrap()).read_line(&mut line).unwrap();
+    let url = line.trim().strip_prefix("listening on ").expect("receiver prints its address").to_string();
+    ReceiverProcess { child, url }
+}
+
+fn gzip(bytes: &[u8]) -> Vec<u8> {
+    let mut encoder = GzEncoder::new(Vec::new(), Compression::default());
+    encoder.write_all(bytes).unwrap();
+    encoder.finish().unwrap()
+}
+
+#[test]
+fn receiver_refuses_bad_input_with_the_contract_error_body() {
+    let dir = Scratch::new("receiverinput");
+    let receiver = start_receiver(dir.path(), &format!("good-token {DEVICE}\n"), &[]);
+    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let client = reqwest::Client::new();
+    let key = uuid::Uuid::now_v7().to_string();
+    let body = |device: &str, text: &str| {
+        format!(
+            r#"{{"schema_version":1,"batch_id":"{key}","source":{{"device_id":"{device}","product_id":1,"form_id":2,"button_id":3,"app_version":"borne/0.1.0"}},"reviews":[{{"client_review_id":"0192f1c2-88aa-7c3e-8e55-2f0d7d2b9e01","submitted_at":"2026-03-14T10:42:17+01:00","clock":"synced","language":"fr","answers":[{{"field_code":"satisfaction","kind":"radio","answer_item_id":3,"answer_text":"{text}","intention":"good"}}]}}]}}"#
+        )
+    };
+    let post = |token: Option<&str>, key: &str, content: Vec<u8>, gzip: bool| {
+        let mut request = client
+            .post(format!("{}/v1/batches", receiver.url))
+            .header("Content-Type", "application/json")
+            .header("Idempotency-Key", key)
+            .body(content);
+        if let Some(token) = token {
+            request = request.bearer_auth(token);
+        }
+        if gzip {
+            request = request.header("Content-Encoding", "gzip");
+        }
+        runtime.block_on(async {
+            let r = request.send().await.unwrap();
+            let status = r.status().as_u16();
+            (status, r.text().await.unwrap())
+        })
+    };
+    let error_code = |text: &str| -> String {
+        let v: serde_json::Value = serde_json::from_str(text).unwrap_or_else(|_| panic!("JSON error body: {text}"));
+        assert!(v["message"].is_string(), "{text}");
+        v["code"].as_str().unwrap().to_string()
+    };
+    let good = body(DEVICE, "Très bien").into_bytes();
+    let (s, t) = post(None, &key, good.clone(), false);
+    assert_eq!((s, error_code(&t).as_str()), (401, "UNAUTHORIZED"));
+    let (s, t) = post(Some("good-token"), &key, body("borne-autre", "Très bien").into_bytes(), false);
+    assert_eq!((s, error_code(&t).as_str()), (403, "FORBIDDEN"));
+    let (s, t) = post(Some("good-token"), &key, b"{not json".to_vec(), false);
+    assert_eq!((s, error_code(&t).as_str()), (400, "BAD_REQUEST"));
+    let (s, t) = post(Some("good-token"), &key, b"\x1f\x8b garbage".to_vec(), true);
+    assert_eq!((s, error_code(&t).as_str()), (400, "BAD_REQUEST"));
+    let (s, t) = post(Some("good-token"), "not-a-uuid", good.clone(), false);
+    assert_eq!((s, error_code(&t).as_str()), (400, "BAD_REQUEST"));
+    let huge = gzip(&vec![b' '; 2 * 1024 * 1024]);
+    let (s, t) = post(Some("good-token"), &key, huge, true);
+    assert_eq!((s, error_code(&t).as_str()), (413, "PAYLOAD_TOO_LARGE"));
+    // Accepted once; the same key and body is replayed; another body under that key is 409.
+    let (s, first) = post(Some("good-token"), &key, gzip(&good), true);
+    assert_eq!(s, 200, "{first}");
+    assert!(first.contains("\"accepted\""), "{first}");
+    let (s, replay) = post(Some("good-token"), &key, good.clone(), false);
+    assert_eq!((s, replay.as_str()), (200, first.as_str()));
+    let (s, t) = post(Some("good-token"), &key, body(DEVICE, "Moyen").into_bytes(), false);
+    assert_eq!((s, error_code(&t).as_str()), (409, "CONFLICT"));
+    // The same review in a new batch is a duplicate with the same platform id.
+    let key2 = uuid::Uuid::now_v7().to_string();
+    let again = body(DEVICE, "Très bien").replace(&key, &key2);
+    let (s, dup) = post(Some("good-token"), &key2, again.into_bytes(), false);
+    assert_eq!(s, 200);
+    let first: serde_json::Value = serde_json::from_str(&first).unwrap();
+    let dup: serde_json::Value = serde_json::from_str(&dup).unwrap();
+    assert_eq!(dup["results"][0]["status"], "duplicate");
+    assert_eq!(dup["results"][0]["review_id"], first["results"][0]["review_id"]);
+    // An inconsistent answer is rejected for good, with the reason.
+    let key3 = uuid::Uuid::now_v7().to_string();
+    let bad = body(DEVICE, "Bien").replace(&key, &key3).replace("0192f1c2-88aa-7c3e-8e55-2f0d7d2b9e01", &key3);
+    let (s, rejected) = post(Some("good-token"), &key3, bad.into_bytes(), false);
+    assert_eq!(s, 200);
+    let rejected: serde_json::Value = serde_json::from_str(&rejected).unwrap();
+    assert_eq!(rejected["results"][0]["status"], "rejected");
+    assert_eq!(rejected["results"][0]["retryable"], false);
+    assert!(rejected["results"][0]["error"]["message"].as_str().unwrap().contains("answer_text"));
+    runtime.block_on(async {
+        let health = client.get(format!("{}/v1/health", receiver.url)).send().await.unwrap();
+        let health: serde_json::Value = serde_json::from_str(&health.text().await.unwrap()).unwrap();
+        assert_eq!(health["status"], "ok");
+        let spec = client.get(format!("{}/v1/openapi.yaml", receiver.url)).send().await.unwrap().text().await.unwrap();
+        assert!(spec.starts_with("openapi: 3.1.0"));
+    });
+}

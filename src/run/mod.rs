@@ -1,0 +1,115 @@
+//! The running kiosk's wiring: the store, the uploader on its own thread, the dashboard on its
+//! own runtime, the SPI panel, the window, the devices' controller and the housekeeping, put
+//! together and torn down in order. `commands` calls `kiosk`; nothing else imports this module
+//! but the commands.
+//!
+//! Invariant: this is the only module that knows every part; the parts know none of it.
+
+pub mod controller;
+pub mod dashboard;
+pub mod housekeeping;
+pub mod uploader;
+
+use crate::app::App;
+use crate::health::{Health, admin_status};
+use crate::store::Integrity;
+use anyhow::{Context, Result};
+use std::io::Write;
+use std::rc::Rc;
+use std::time::Instant;
+
+/// A Tokio runtime with two workers, named after what runs on it: one worker makes progress on
+/// the network while the other does store work, and neither takes more of a Pi.
+pub fn two_worker_runtime(name: &str) -> std::io::Result<tokio::runtime::Runtime> {
+    tokio::runtime::Builder::new_multi_thread().worker_threads(2).thread_name(name).enable_all().build()
+}
+
+/// Blocks until Ctrl+C (SIGINT).
+pub fn until_interrupted() -> std::io::Result<()> {
+    tokio::runtime::Builder::new_current_thread().enable_all().build()?.block_on(tokio::signal::ctrl_c())
+}
+
+/// `borne` with no command: the kiosk. Opens the store as a kiosk must (integrity check, clock
+/// correction, retention), starts the uploader when enabled, and shows the touchscreen until
+/// the manager quits from the administration panel.
+pub fn kiosk(app: &App, out: &mut dyn Write) -> Result<()> {
+    let mut store = app.open_store(Integrity::CheckAndRecover)?;
+    housekeeping::maintain(app, &mut store)?;
+    crate::redact::warm_up();
+    writeln!(out, "Borne {} — {}", crate::health::VERSION, app.config.site_name)?;
+    writeln!(out, "Configuration : {}", app.config.source)?;
+    for (label, value) in Health::gather(app, &store).admin_lines() {
+        writeln!(out, "{label} : {value}")?;
+    }
+    out.flush()?;
+    let uploader = match app.config.upload {
+        Some(_) => Some(uploader::spawn(app)?),
+        None => None,
+    };
+    let nudge = uploader.as_ref().map(|u| u.nudge.clone());
+    // The dashboard runs beside the screen, on its own runtime; a busy port does not stop the kiosk.
+    let dashboard_runtime = two_worker_runtime("dashboard")?;
+    let mut dashboard = None;
+    if store.manager_password_is_set()? {
+        match dashboard::start(app, app.config.dashboard.listen, &dashboard_runtime) {
+            Ok(served) => {
+                writeln!(out, "Tableau de bord servi sur {}", served.bound)?;
+                dashboard = Some(served);
+            }
+            Err(e) => {
+                tracing::error!("dashboard not served: {e:#}");
+                writeln!(out, "Tableau de bord non servi : {e:#}")?;
+            }
+        }
+    }
+    // An SPI panel becomes Slint's platform before the window is created.
+    let mut panel = match &app.config.panel {
+        Some(cfg) => crate::hw::start_panel(cfg, &app.config.hardware)?,
+        None => None,
+    };
+    if let (Some(_), Some(cfg)) = (&panel, &app.config.panel) {
+        writeln!(out, "Écran SPI : {:?}, {}×{}", cfg.model, cfg.width, cfg.height)?;
+    }
+    let status_app = app.clone();
+    let parts = crate::ui::KioskParts {
+        store,
+        survey: app.config.survey.clone(),
+        screen: app.config.screen.clone(),
+        min_reviews_for_score: app.config.min_reviews_for_score,
+        clock: Box::new(app.clock()),
+        now: Rc::new(Instant::now),
+        on_commit: Box::new(move || {
+            if let Some(nudge) = &nudge {
+                nudge.notify_one();
+            }
+        }),
+        admin_status: Box::new(move |store| admin_status(&status_app, store)),
+        on_quit: Box::new(|| {
+            let _ = slint::quit_event_loop();
+        }),
+    };
+    let kiosk = crate::ui::Kiosk::new(parts).context(
+        "aucun écran utilisable (ni fenêtre de bureau, ni console graphique) ; \
+         SLINT_BACKEND permet d'en choisir un (winit, linuxkms-software)",
+    )?;
+    let (mut devices, _simulated) = crate::hw::open_devices(&app.config.hardware)?;
+    if let Some(backlight) = panel.as_mut().and_then(|p| p.backlight.take()) {
+        devices.backlight = Some(backlight);
+    }
+    let wall: Rc<dyn Fn() -> chrono::NaiveDateTime> = Rc::new(|| chrono::Local::now().naive_local());
+    let _controller = controller::Controller::start(
+        &kiosk,
+        devices,
+        app.config.hardware.behaviour.clone(),
+        Rc::new(Instant::now),
+        wall,
+    )?;
+    crate::ui::show(&kiosk)?;
+    if let Some(served) = dashboard {
+        served.stop(&dashboard_runtime);
+    }
+    if let Some(uploader) = uploader {
+        uploader.stop();
+    }
+    Ok(())
+}

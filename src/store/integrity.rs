@@ -1,0 +1,58 @@
+//! Integrity: the quick check at opening, the full check, moving a corrupt file aside, and
+//! probing whether the store can write.
+
+use super::*;
+
+impl Store {
+    /// Whether the store can write now, found by a real committed write (a probe row in
+    /// `meta`): the kiosk calls it while out of service to know when to take reviews again.
+    pub fn check_writable(&mut self) -> Result<()> {
+        let now = Utc::now().to_rfc3339();
+        self.conn
+            .execute(
+                "INSERT INTO meta (key, value) VALUES ('write_probe', ?1)
+                 ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+                [now],
+            )
+            .map(|_| ())
+            .map_err(|e| self.err(e))
+    }
+
+    /// Refuses (or allows again) every write on this connection, with SQLite's `query_only`:
+    /// writes then fail in SQLite as they do on a read-only disk. For tests and for
+    /// `borne screenshots`, which must show the out-of-service screen of a real failure.
+    pub fn refuse_writes(&self, refuse: bool) -> Result<()> {
+        self.conn.pragma_update(None, "query_only", refuse).map_err(|e| self.err(e))
+    }
+
+    /// `PRAGMA integrity_check` in full (slow on a large file): "ok" or the problems found.
+    pub fn integrity_check(&self) -> Result<String> {
+        let mut stmt = self.conn.prepare("PRAGMA integrity_check").map_err(|e| self.err(e))?;
+        let lines: Vec<String> = stmt
+            .query_map([], |r| r.get(0))
+            .map_err(|e| self.err(e))?
+            .collect::<rusqlite::Result<_>>()
+            .map_err(|e| self.err(e))?;
+        Ok(lines.join("; "))
+    }
+}
+
+pub(super) fn quick_check(conn: &Connection) -> rusqlite::Result<String> {
+    let mut stmt = conn.prepare("PRAGMA quick_check")?;
+    let lines: Vec<String> = stmt.query_map([], |r| r.get(0))?.collect::<rusqlite::Result<_>>()?;
+    Ok(lines.join("; "))
+}
+
+/// Renames the store and its side files to `borne.db.corrupt-<UTC time>`.
+pub(super) fn move_aside(path: &Path) -> Result<PathBuf> {
+    let stamp = Utc::now().format("%Y%m%dT%H%M%SZ");
+    let aside = path.with_file_name(format!("{DB_FILE}.corrupt-{stamp}"));
+    for suffix in ["", "-wal", "-shm"] {
+        let from = PathBuf::from(format!("{}{suffix}", path.display()));
+        let to = PathBuf::from(format!("{}{suffix}", aside.display()));
+        if from.exists() {
+            std::fs::rename(&from, &to).map_err(|e| StoreError::Io { path: from.clone(), detail: e.to_string() })?;
+        }
+    }
+    Ok(aside)
+}
