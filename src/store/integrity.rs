@@ -4,6 +4,12 @@
 use super::*;
 
 impl Store {
+    /// Moves the write-ahead log into the database and truncates it, so that it stays bounded
+    /// whatever readers come and go (a reader in the way only postpones it to the next call).
+    pub fn checkpoint(&mut self) -> Result<()> {
+        self.conn.query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |_| Ok(())).map_err(|e| self.err(e))
+    }
+
     /// Whether the store can write now, found by a real committed write (a probe row in
     /// `meta`): the kiosk calls it while out of service to know when to take reviews again.
     pub fn check_writable(&mut self) -> Result<()> {

@@ -241,6 +241,29 @@ impl Store {
         Ok((store, report))
     }
 
+    /// A connection that only reads (the dashboard's pool, watchers): no creation, no
+    /// migration, and `query_only`, so it never takes the write lock a visitor's commit needs.
+    /// The store must exist, at this program's schema.
+    pub fn open_reader(data_dir: &Path) -> Result<Store> {
+        let path = data_dir.join(DB_FILE);
+        let flags = OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX | OpenFlags::SQLITE_OPEN_URI;
+        let conn = Connection::open_with_flags(&path, flags).map_err(|e| StoreError::classify(&path, e))?;
+        conn.busy_timeout(BUSY_TIMEOUT).map_err(|e| StoreError::classify(&path, e))?;
+        conn.pragma_update(None, "query_only", true).map_err(|e| StoreError::classify(&path, e))?;
+        let version: i64 =
+            conn.query_row("PRAGMA user_version", [], |r| r.get(0)).map_err(|e| StoreError::classify(&path, e))?;
+        if version != MIGRATIONS.len() as i64 {
+            return Err(StoreError::Io {
+                path,
+                detail: format!(
+                    "schéma {version} au lieu de {} : ouvrez d'abord la base en écriture",
+                    MIGRATIONS.len()
+                ),
+            });
+        }
+        Ok(Store { conn, path })
+    }
+
     /// A private store in memory, for tests and benchmarks of the logic.
     pub fn open_in_memory() -> Result<Store> {
         let path = PathBuf::from(":memory:");
@@ -328,6 +351,8 @@ pub fn apply_pragmas(conn: &Connection) -> rusqlite::Result<()> {
     // WAL: readers never block the writer. FULL: a commit survives a power cut.
     let _mode: String = conn.query_row("PRAGMA journal_mode = WAL", [], |r| r.get(0))?;
     conn.pragma_update(None, "synchronous", "FULL")?;
+    // After a checkpoint, the WAL file is cut back to this size (it is reused, not regrown).
+    conn.pragma_update(None, "journal_size_limit", 4 * 1024 * 1024)?;
     conn.pragma_update(None, "foreign_keys", true)?;
     // Erased comments are overwritten on disk, not just unlinked.
     conn.pragma_update(None, "secure_delete", true)?;

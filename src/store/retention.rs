@@ -75,9 +75,11 @@ impl Store {
                 .collect::<rusqlite::Result<_>>()
                 .map_err(err)?
             };
+            let mut moved = 0;
             for (seq, boottime_ms, old_day, old_hour) in &candidates {
                 let taken = BootStamp { boot_id: boot.boot_id.clone(), boottime_ms: *boottime_ms };
                 let Some(instant) = correct_timestamp(&taken, now) else { continue };
+                moved += 1;
                 let local = instant.with_timezone(&offset_at(instant));
                 let (day, hour) = local_day_hour(&local);
                 let answers = answers_of(&tx, *seq)?;
@@ -92,8 +94,9 @@ impl Store {
                 .map_err(err)?;
             }
             tx.commit().map_err(err)?;
-            corrected += candidates.len();
-            if candidates.len() < MAX_WRITE_BATCH {
+            corrected += moved;
+            // A full batch of which nothing could be corrected would come back forever.
+            if candidates.len() < MAX_WRITE_BATCH || moved == 0 {
                 return Ok(corrected);
             }
         }

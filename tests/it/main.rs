@@ -4,6 +4,7 @@ mod common;
 mod dashboard;
 mod foundation;
 mod hardware;
+mod housekeeping;
 mod layering;
 mod panel;
 mod ui;
