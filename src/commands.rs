@@ -57,9 +57,9 @@ pub fn dashboard(app: &App, listen: Option<&str>, out: &mut dyn Write) -> Result
         None => app.config.dashboard.listen,
     };
     let runtime = crate::run::two_worker_runtime("dashboard")?;
-    let served = crate::run::dashboard::start(app, listen, &runtime)?;
+    let (bound, served) = crate::run::dashboard::start(app, listen, &runtime)?;
     let scheme = if app.config.dashboard.tls.is_some() { "https" } else { "http" };
-    writeln!(out, "Tableau de bord : {scheme}://{}/ (Ctrl+C pour arrêter)", served.bound)?;
+    writeln!(out, "Tableau de bord : {scheme}://{bound}/ (Ctrl+C pour arrêter)")?;
     out.flush()?;
     crate::run::until_interrupted()?;
     served.stop(&runtime);

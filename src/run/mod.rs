@@ -47,21 +47,25 @@ pub fn kiosk(app: &App, out: &mut dyn Write) -> Result<()> {
         None => None,
     };
     let nudge = uploader.as_ref().map(|u| u.nudge.clone());
-    // The dashboard runs beside the screen, on its own runtime; a busy port does not stop the kiosk.
+    let housekeeping = housekeeping::spawn(app)?;
+    // The dashboard runs beside the screen, on its own runtime; a busy port does not stop the
+    // kiosk. Without a password yet, it opens as soon as one is set (`borne passwd`).
     let dashboard_runtime = two_worker_runtime("dashboard")?;
-    let mut dashboard = None;
-    if store.manager_password_is_set()? {
+    let dashboard = if store.manager_password_is_set()? {
         match dashboard::start(app, app.config.dashboard.listen, &dashboard_runtime) {
-            Ok(served) => {
-                writeln!(out, "Tableau de bord servi sur {}", served.bound)?;
-                dashboard = Some(served);
+            Ok((bound, served)) => {
+                writeln!(out, "Tableau de bord servi sur {bound}")?;
+                Some(served)
             }
             Err(e) => {
                 tracing::error!("dashboard not served: {e:#}");
                 writeln!(out, "Tableau de bord non servi : {e:#}")?;
+                None
             }
         }
-    }
+    } else {
+        Some(dashboard::start_once_password_set(app, &dashboard_runtime))
+    };
     // An SPI panel becomes Slint's platform before the window is created.
     let mut panel = match &app.config.panel {
         Some(cfg) => crate::hw::start_panel(cfg, &app.config.hardware)?,
@@ -104,12 +108,43 @@ pub fn kiosk(app: &App, out: &mut dyn Write) -> Result<()> {
         Rc::new(Instant::now),
         wall,
     )?;
+    quit_on_termination_signals()?;
     crate::ui::show(&kiosk)?;
+    // SIGTERM (systemd stopping the service) or the manager's « Quitter »: a visit in progress is
+    // kept as a walk-away would keep it, and held reviews get a last try before the process ends.
+    let lost = kiosk.shutdown();
+    if lost > 0 {
+        writeln!(out, "ATTENTION : {lost} avis n'ont pas pu être écrits sur le disque et sont perdus")?;
+    }
     if let Some(served) = dashboard {
         served.stop(&dashboard_runtime);
     }
+    housekeeping.stop();
     if let Some(uploader) = uploader {
         uploader.stop();
     }
+    Ok(())
+}
+
+/// SIGTERM and SIGINT end the event loop (whatever the platform: desktop, console, SPI panel),
+/// so that the kiosk stops in order instead of dying with reviews in memory.
+fn quit_on_termination_signals() -> Result<()> {
+    use tokio::signal::unix::{SignalKind, signal};
+    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
+    let (mut term, mut int) = runtime.block_on(async {
+        Ok::<_, std::io::Error>((signal(SignalKind::terminate())?, signal(SignalKind::interrupt())?))
+    })?;
+    std::thread::Builder::new().name("signals".into()).spawn(move || {
+        let which = runtime.block_on(async {
+            tokio::select! {
+                _ = term.recv() => "SIGTERM",
+                _ = int.recv() => "SIGINT",
+            }
+        });
+        tracing::info!(signal = which, "stopping the kiosk");
+        let _ = slint::invoke_from_event_loop(|| {
+            let _ = slint::quit_event_loop();
+        });
+    })?;
     Ok(())
 }

@@ -252,6 +252,31 @@ impl Kiosk {
         self.arm();
     }
 
+    /// The kiosk is stopping (SIGTERM, the manager's « Quitter »): a visit in progress is stored
+    /// as a walk-away would be, the reviews held in memory get one last try, and the number that
+    /// could still not be written is returned (and logged: they are lost with the process).
+    pub fn shutdown(self: &Rc<Self>) -> usize {
+        let now = (self.now)();
+        let mut st = self.state.borrow_mut();
+        let effects = st.flow.handle(Event::SetClosed(true), now);
+        st.run(effects, now);
+        if !st.held.is_empty() {
+            st.recover();
+        }
+        let lost = st.held.len();
+        if lost > 0 {
+            tracing::error!(reviews = lost, "the store still refuses writes at shutdown: these reviews are lost");
+        } else {
+            tracing::info!("shutdown: every review is on disk");
+        }
+        lost
+    }
+
+    /// Reviews refused by the store and held in memory, waiting for it to write again.
+    pub fn held(&self) -> usize {
+        self.state.borrow().held.len()
+    }
+
     /// Taps ignored inside the response interval since start.
     pub fn suppressed(&self) -> u64 {
         self.state.borrow().flow.suppressed()
@@ -610,9 +635,11 @@ impl State {
             self.pin_locked_until = None;
             self.pin_message.clear();
         }
-        if *self.flow.screen() == flow::Screen::OutOfService && now.duration_since(self.last_probe) >= RECOVERY_PROBE {
+        // Reviews the store refused are written back as soon as it writes again, whatever the
+        // screen shows (out of service, closed, or a new visit after opening).
+        if self.probing() && now.duration_since(self.last_probe) >= RECOVERY_PROBE {
             self.last_probe = now;
-            if self.recover() {
+            if self.recover() && *self.flow.screen() == flow::Screen::OutOfService {
                 tracing::info!("store writes again, kiosk back in service");
                 let effects = self.flow.handle(Event::StoreRecovered, now);
                 self.run(effects, now);
@@ -624,6 +651,11 @@ impl State {
         if self.result_at.is_some_and(|at| now.duration_since(at) >= RESULT_REFRESH) {
             self.refresh_result(now);
         }
+    }
+
+    /// Whether the store is probed: reviews are held, or the kiosk is out of service.
+    fn probing(&self) -> bool {
+        !self.held.is_empty() || *self.flow.screen() == flow::Screen::OutOfService
     }
 
     /// Commits the reviews held in memory, then checks the store writes. True when it does.
@@ -675,7 +707,7 @@ impl State {
             Overlay::Languages => Some(self.overlay_input + self.parts.screen.timing.inactivity_timeout),
             Overlay::Pin | Overlay::Admin => Some(self.overlay_input + ADMIN_IDLE),
         };
-        let probe = (*self.flow.screen() == flow::Screen::OutOfService).then_some(self.last_probe + RECOVERY_PROBE);
+        let probe = self.probing().then_some(self.last_probe + RECOVERY_PROBE);
         let result = self.parts.screen.show_result.then(|| self.result_at.map(|at| at + RESULT_REFRESH)).flatten();
         [self.flow.next_deadline(), overlay, probe, self.pin_locked_until, result].into_iter().flatten().min()
     }

@@ -543,3 +543,66 @@ fn the_screenshots_in_docs_are_those_of_the_current_interface() {
         stale.join(", ")
     );
 }
+
+#[test]
+fn a_held_review_is_written_when_the_store_recovers_even_after_closing_time() {
+    let r = rig("ui-held-closed");
+    r.kiosk.with_store(|s| s.refuse_writes(true)).unwrap();
+    r.tap("Pas bien");
+    r.tap("Passer");
+    r.tap("Passer");
+    assert_eq!(r.screen(), Screen::OutOfService);
+    assert_eq!(r.kiosk.held(), 1);
+    // Closing time comes while the store still refuses: the screen says « Fermé ».
+    r.kiosk.set_closed(true, "Fermé");
+    assert_eq!(r.screen(), Screen::Closed);
+    r.wait(6.0);
+    assert!(r.reviews().is_empty(), "still refused");
+    // The store writes again during the night: the held review is written, the kiosk stays closed.
+    r.kiosk.with_store(|s| s.refuse_writes(false)).unwrap();
+    r.wait(5.1);
+    assert_eq!(r.screen(), Screen::Closed);
+    assert_eq!(r.kiosk.held(), 0);
+    let stored = r.reviews();
+    assert_eq!(stored.len(), 1, "written while closed, not at the next restart");
+    assert_eq!(answers_of(&stored[0], "satisfaction"), vec![1]);
+}
+
+#[test]
+fn at_shutdown_held_reviews_get_a_last_try() {
+    let r = rig("ui-shutdown");
+    // A review held in memory, then the store writes again just before the service stops.
+    r.kiosk.with_store(|s| s.refuse_writes(true)).unwrap();
+    r.tap("Moyen");
+    r.tap("Passer");
+    r.tap("Passer");
+    assert_eq!(r.kiosk.held(), 1);
+    r.kiosk.with_store(|s| s.refuse_writes(false)).unwrap();
+    assert_eq!(r.kiosk.shutdown(), 0, "nothing lost");
+    let stored = r.reviews();
+    assert_eq!(stored.len(), 1);
+    assert_eq!(answers_of(&stored[0], "satisfaction"), vec![2]);
+}
+
+#[test]
+fn at_shutdown_a_visit_in_progress_is_kept_as_on_a_walk_away() {
+    // A visitor is on the comment screen when the service stops: the rating is kept.
+    let r = rig("ui-shutdown-visit");
+    r.tap("Très bien");
+    assert_ne!(r.screen(), Screen::Home);
+    assert_eq!(r.kiosk.shutdown(), 0);
+    let stored = r.reviews();
+    assert_eq!(stored.len(), 1);
+    assert_eq!(answers_of(&stored[0], "satisfaction"), vec![3]);
+}
+
+#[test]
+fn at_shutdown_the_reviews_the_store_still_refuses_are_counted() {
+    let r = rig("ui-shutdown-lost");
+    r.kiosk.with_store(|s| s.refuse_writes(true)).unwrap();
+    r.tap("Pas bien");
+    r.tap("Passer");
+    r.tap("Passer");
+    assert_eq!(r.kiosk.shutdown(), 1);
+    assert!(r.reviews().is_empty());
+}
