@@ -84,7 +84,7 @@ fn kiosk_config(dir: &Path, address: &str, batch_size: usize) -> PathBuf {
     std::fs::write(
         &path,
         format!(
-            "[upload]\nenabled = true\nbase_url = \"http://{address}\"\ntoken_file = \"{}\"\nproduct_id = 1\nform_id = 2\nbutton_id = 3\nbatch_size = {batch_size}\n",
+            "[kiosk]\ndevice_id = \"borne-bench-01\"\nadmin_pin = \"4821\"\n[upload]\nenabled = true\nallow_insecure_http = true\nbase_url = \"http://{address}\"\ntoken_file = \"{}\"\nproduct_id = 1\nform_id = 2\nbutton_id = 3\nbatch_size = {batch_size}\n",
             dir.join("kiosk-token").display()
         ),
     )

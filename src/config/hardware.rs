@@ -38,8 +38,9 @@ pub struct ButtonPins(pub [u8; 3]);
 pub struct Behaviour {
     pub backlight: BacklightPolicy,
     pub hours: OpeningHours,
-    /// Uploads pending longer than this make the LED blink slowly.
-    pub pending_alert: Duration,
+    /// Uploads pending longer than this make the LED blink slowly; `None` when uploads are
+    /// off (reviews then wait by design, and no alarm is due).
+    pub pending_alert: Option<Duration>,
 }
 
 /// Brightness of the backlight, in percent of its maximum (the levels: `hw::logic`).
@@ -68,7 +69,7 @@ pub(super) fn validate_hardware(raw: RawHardware, hours: RawHours) -> Result<Har
     let backlight = validate_backlight_device(raw.backlight.as_deref())?;
     let behaviour = Behaviour {
         backlight: validate_backlight_policy(&raw)?,
-        pending_alert: validate_pending_alert(raw.pending_alert_h)?,
+        pending_alert: Some(validate_pending_alert(raw.pending_alert_h)?),
         hours: validate_hours(hours)?,
     };
     Ok(HardwareConfig {

@@ -8,6 +8,9 @@ use std::time::Duration;
 /// Languages the kiosk's interface is translated into.
 pub const SUPPORTED_LANGUAGES: [&str; 7] = ["fr", "en", "es", "de", "it", "pt", "ar"];
 
+/// The identity the embedded configuration ships with: for demonstrations only.
+pub const DEMO_DEVICE_ID: &str = "borne-demo-01";
+
 /// The PIN the embedded configuration ships with; `borne config check` warns about it.
 pub const DEFAULT_ADMIN_PIN: &str = "1234";
 
@@ -51,7 +54,7 @@ pub(super) struct Identity {
 }
 
 pub(super) fn validate_identity(raw: &RawKiosk) -> Result<Identity, Invalid> {
-    let device_id = raw.device_id.clone().unwrap_or_else(|| "borne-demo-01".into());
+    let device_id = raw.device_id.clone().unwrap_or_else(|| DEMO_DEVICE_ID.into());
     if device_id.is_empty()
         || device_id.len() > 64
         || !device_id.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'))

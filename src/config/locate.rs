@@ -2,7 +2,8 @@
 //! path, and serde's messages in French.
 
 pub(super) fn line_of(text: &str, offset: usize) -> usize {
-    text[..offset.min(text.len())].bytes().filter(|b| *b == b'\n').count() + 1
+    // Bytes, not `str` slicing: an offset may fall inside a multi-byte character.
+    text.as_bytes()[..offset.min(text.len())].iter().filter(|b| **b == b'\n').count() + 1
 }
 
 /// The dotted path of the deepest key whose key or value covers `offset`.

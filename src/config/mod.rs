@@ -160,8 +160,14 @@ fn validate(raw: RawConfig, source: ConfigSource) -> Result<Config, Invalid> {
     let (survey, min_reviews_for_score) = survey::validate_survey(raw.survey, languages)?;
     let clock_source = validate_clock(raw.clock.sync_source.as_deref())?;
     let upload = upload::validate_upload(raw.upload)?;
+    if upload.is_some() {
+        check_ready_for_the_field(&identity.device_id, &screen)?;
+    }
     let dashboard = dashboard::validate_dashboard(raw.dashboard)?;
-    let hardware = hardware::validate_hardware(raw.hardware, raw.hours)?;
+    let mut hardware = hardware::validate_hardware(raw.hardware, raw.hours)?;
+    if upload.is_none() {
+        hardware.behaviour.pending_alert = None;
+    }
     let panel = panel::validate_panel(raw.panel, &hardware)?;
     Ok(Config {
         source,
@@ -179,6 +185,29 @@ fn validate(raw: RawConfig, source: ConfigSource) -> Result<Config, Invalid> {
         hardware,
         panel,
     })
+}
+
+/// A kiosk that uploads is in the field: the demonstration identity and the PIN everyone knows
+/// are refused there.
+fn check_ready_for_the_field(device_id: &str, screen: &ScreenConfig) -> Result<(), Invalid> {
+    if device_id == kiosk::DEMO_DEVICE_ID {
+        return Err(invalid(
+            "kiosk.device_id",
+            format!(
+                "« {device_id} » est l'identifiant de démonstration : donnez à la borne celui que la plateforme \
+                 lui attribue avant d'activer l'envoi (upload.enabled)"
+            ),
+        ));
+    }
+    if screen.admin_pin.expose() == DEFAULT_ADMIN_PIN {
+        return Err(invalid(
+            "kiosk.admin_pin",
+            format!(
+                "le code par défaut « {DEFAULT_ADMIN_PIN} » est refusé quand l'envoi est activé : choisissez-en un autre"
+            ),
+        ));
+    }
+    Ok(())
 }
 
 fn validate_retention(days: Option<u32>) -> Result<u32, Invalid> {

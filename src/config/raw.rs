@@ -148,6 +148,7 @@ pub struct RawClock {
 pub struct RawUpload {
     pub enabled: Option<bool>,
     pub base_url: Option<String>,
+    pub allow_insecure_http: Option<bool>,
     pub token_file: Option<PathBuf>,
     pub product_id: Option<u64>,
     pub form_id: Option<u64>,

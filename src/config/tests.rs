@@ -116,6 +116,7 @@ fn full_raw() -> RawConfig {
         upload: RawUpload {
             enabled: Some(true),
             base_url: Some("http://a".into()),
+            allow_insecure_http: Some(true),
             token_file: Some("/a".into()),
             product_id: Some(1),
             form_id: Some(1),
@@ -238,7 +239,7 @@ fn upload_section_and_secret() {
     let token = dir.join("token");
     std::fs::write(&token, "abc123\n").unwrap();
     let text = format!(
-        "[upload]\nenabled = true\nbase_url = \"http://127.0.0.1:1/\"\ntoken_file = \"{}\"\nproduct_id = 1\nform_id = 2\nbutton_id = 3\n",
+        "{FIELD_KIOSK}[upload]\nenabled = true\nallow_insecure_http = true\nbase_url = \"http://127.0.0.1:1/\"\ntoken_file = \"{}\"\nproduct_id = 1\nform_id = 2\nbutton_id = 3\n",
         token.display()
     );
     let config = parse_text(&text).unwrap();
@@ -247,7 +248,44 @@ fn upload_section_and_secret() {
     let secret = upload.read_token().unwrap();
     assert_eq!(secret.expose(), "abc123");
     assert_eq!(format!("{secret:?}"), "Secret(***)");
-    let err = parse_text("[upload]\nenabled = true\nbase_url = \"http://x\"\ntoken_file = \"/t\"\n").unwrap_err();
+    let err = parse_text("[upload]\nenabled = true\nbase_url = \"https://x\"\ntoken_file = \"/t\"\n").unwrap_err();
     assert_eq!(err.key.as_deref(), Some("upload.product_id"));
     std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
+fn an_error_next_to_accented_text_is_located_without_panicking() {
+    // Offset 1 falls inside the first « é » (two bytes).
+    assert_eq!(locate::line_of("é\né", 1), 1);
+    assert_eq!(locate::line_of("é\né", 4), 2);
+    let e = parse_text("[kiosk]\nsite_name = \"Préfecture é\" é\n").unwrap_err();
+    assert_eq!(e.line, Some(2), "{e}");
+}
+
+/// A kiosk identity fit for the field (not the demonstration one, not the default PIN).
+const FIELD_KIOSK: &str = "[kiosk]\ndevice_id = \"prefecture-69-accueil-1\"\nadmin_pin = \"4821\"\n";
+
+#[test]
+fn uploads_go_over_https_from_a_kiosk_with_its_own_identity() {
+    let upload = "[upload]\nenabled = true\ntoken_file = \"/t\"\nproduct_id = 1\nform_id = 2\nbutton_id = 3\n";
+    let with =
+        |kiosk: &str, url: &str, extra: &str| parse_text(&format!("{kiosk}{upload}base_url = \"{url}\"\n{extra}"));
+    // https:// is enough; http:// only when the lab flag says so.
+    assert!(with(FIELD_KIOSK, "https://plateforme.example", "").is_ok());
+    let err = with(FIELD_KIOSK, "http://plateforme.example", "").unwrap_err();
+    assert_eq!((err.key.as_deref(), err.line), (Some("upload.base_url"), Some(10)), "{err}");
+    assert!(err.message.contains("https://") && err.message.contains("allow_insecure_http"), "{err}");
+    let lab = with(FIELD_KIOSK, "http://127.0.0.1:8080", "allow_insecure_http = true\n").unwrap();
+    assert_eq!(lab.upload.unwrap().base_url, "http://127.0.0.1:8080");
+    // The demonstration identity and the default PIN are refused once uploads are on.
+    let err = with("", "https://plateforme.example", "").unwrap_err();
+    assert_eq!(err.key.as_deref(), Some("kiosk.device_id"), "{err}");
+    let err = with("[kiosk]\ndevice_id = \"prefecture-69\"\n", "https://plateforme.example", "").unwrap_err();
+    assert_eq!(err.key.as_deref(), Some("kiosk.admin_pin"), "{err}");
+    // Uploads off: the demonstration kiosk runs, and no LED alarm waits on uploads.
+    let demo = Config::embedded();
+    assert!(demo.upload.is_none());
+    assert_eq!(demo.hardware.behaviour.pending_alert, None);
+    let field = with(FIELD_KIOSK, "https://plateforme.example", "").unwrap();
+    assert_eq!(field.hardware.behaviour.pending_alert, Some(std::time::Duration::from_secs(24 * 3600)));
 }

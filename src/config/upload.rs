@@ -66,11 +66,26 @@ pub(super) fn validate_upload(raw: RawUpload) -> Result<Option<UploadConfig>, In
         return Ok(None);
     }
     let base_url = raw.base_url.ok_or_else(|| invalid("upload.base_url", "obligatoire quand upload.enabled = true"))?;
-    let host_and_path = base_url.strip_prefix("https://").or_else(|| base_url.strip_prefix("http://"));
+    let insecure_allowed = raw.allow_insecure_http.unwrap_or(false);
+    let host_and_path = match base_url.strip_prefix("https://") {
+        Some(rest) => Some(rest),
+        None if insecure_allowed => base_url.strip_prefix("http://"),
+        None if base_url.starts_with("http://") => {
+            return Err(invalid(
+                "upload.base_url",
+                format!(
+                    "« {base_url} » : le jeton de la borne circulerait en clair ; une adresse https:// est \
+                     obligatoire (upload.allow_insecure_http = true seulement pour un laboratoire)"
+                ),
+            ));
+        }
+        None => None,
+    };
     let url_ok = host_and_path.is_some_and(|rest| !rest.is_empty() && !rest.starts_with('/'))
         && !base_url.contains(char::is_whitespace);
     if !url_ok {
-        return Err(invalid("upload.base_url", format!("« {base_url} » n'est pas une adresse http:// ou https://")));
+        let schemes = if insecure_allowed { "http:// ou https://" } else { "https://" };
+        return Err(invalid("upload.base_url", format!("« {base_url} » n'est pas une adresse {schemes}")));
     }
     let token_file =
         raw.token_file.ok_or_else(|| invalid("upload.token_file", "obligatoire quand upload.enabled = true"))?;

@@ -20,7 +20,7 @@ use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
 use axum::{Extension, Router};
-use borne_web::auth::{self, Sessions, Throttle};
+use borne_web::auth::{self, Sessions, Throttle, Verifier};
 use maud::Markup;
 use serde::Deserialize;
 use std::net::IpAddr;
@@ -35,11 +35,14 @@ const CSP: &str = "default-src 'none'; style-src 'self'; img-src 'self' data:; f
 pub struct Dashboard {
     app: App,
     stores: Mutex<Vec<Store>>,
-    /// One page's store work at a time: the dashboard never takes more than one of the kiosk's
-    /// cores, so a crowd of browsers cannot slow a visitor's commit much.
-    work: tokio::sync::Semaphore,
+    /// The one connection that writes (retrying rejected reviews), opened when first needed.
+    writer: Mutex<Option<Store>>,
+    /// One page's store work at a time (exports included): the dashboard never takes more than
+    /// one of the kiosk's cores, so a crowd of browsers cannot slow a visitor's commit much.
+    work: Arc<tokio::sync::Semaphore>,
     sessions: Sessions,
     throttle: Throttle,
+    verifier: Verifier,
     tls: bool,
     started: Instant,
 }
@@ -55,33 +58,65 @@ impl Dashboard {
         Arc::new(Dashboard {
             app,
             stores: Mutex::new(Vec::new()),
-            work: tokio::sync::Semaphore::new(1),
+            writer: Mutex::new(None),
+            work: Arc::new(tokio::sync::Semaphore::new(1)),
             sessions: Sessions::new(session_idle),
             throttle: Throttle::default(),
+            verifier: Verifier::default(),
             tls,
             started: Instant::now(),
         })
     }
 
-    /// Runs `f` on a store connection from a small pool, on a blocking thread.
+    /// Runs `f` on a reading connection from a small pool (no migration, no write lock ever),
+    /// on a blocking thread, in turn with the other pages' store work.
     async fn with_store<R: Send + 'static>(
         self: &Arc<Self>,
         f: impl FnOnce(&App, &mut Store) -> anyhow::Result<R> + Send + 'static,
     ) -> Result<R, Failure> {
         let this = self.clone();
-        let _permit = self.work.acquire().await.map_err(|e| Failure::Internal(e.to_string()))?;
+        let permit = self.work.clone().acquire_owned().await.map_err(|e| Failure::Internal(e.to_string()))?;
         tokio::task::spawn_blocking(move || {
-            let pooled = this.stores.lock().unwrap_or_else(|e| e.into_inner()).pop();
-            let mut store = match pooled {
-                Some(store) => store,
-                None => Store::open(&this.app.data_dir, Integrity::Trust)?.0,
-            };
-            let result = f(&this.app, &mut store);
-            let mut pool = this.stores.lock().unwrap_or_else(|e| e.into_inner());
-            if pool.len() < 2 {
-                pool.push(store);
+            let _permit = permit;
+            this.with_reader(|app, store| f(app, store))
+        })
+        .await
+        .map_err(|e| Failure::Internal(e.to_string()))?
+        .map_err(|e| Failure::Internal(format!("{e:#}")))
+    }
+
+    /// `f` on a pooled reading connection (blocking; the caller holds the work permit).
+    fn with_reader<R>(&self, f: impl FnOnce(&App, &mut Store) -> anyhow::Result<R>) -> anyhow::Result<R> {
+        let pooled = self.stores.lock().unwrap_or_else(|e| e.into_inner()).pop();
+        let mut store = match pooled {
+            Some(store) => store,
+            None => Store::open_reader(&self.app.data_dir)?,
+        };
+        let result = f(&self.app, &mut store);
+        let mut pool = self.stores.lock().unwrap_or_else(|e| e.into_inner());
+        if pool.len() < 2 {
+            pool.push(store);
+        }
+        result
+    }
+
+    /// Runs `f` on the dashboard's one writing connection, in turn with the pages' store work.
+    async fn with_writer<R: Send + 'static>(
+        self: &Arc<Self>,
+        f: impl FnOnce(&mut Store) -> anyhow::Result<R> + Send + 'static,
+    ) -> Result<R, Failure> {
+        let this = self.clone();
+        let permit = self.work.clone().acquire_owned().await.map_err(|e| Failure::Internal(e.to_string()))?;
+        tokio::task::spawn_blocking(move || {
+            let _permit = permit;
+            let mut writer = this.writer.lock().unwrap_or_else(|e| e.into_inner());
+            if writer.is_none() {
+                *writer = Some(Store::open(&this.app.data_dir, Integrity::Trust)?.0);
             }
-            result
+            match writer.as_mut() {
+                Some(store) => f(store),
+                None => Err(anyhow::anyhow!("no writing connection")),
+            }
         })
         .await
         .map_err(|e| Failure::Internal(e.to_string()))?
@@ -238,21 +273,19 @@ async fn login(
     if expected.is_empty() || check_csrf(&expected, form.csrf.as_deref()).is_err() {
         return login_page(&state, Some("Jeton de formulaire absent ou périmé : recommencez."), StatusCode::FORBIDDEN);
     }
-    let now = Instant::now();
-    if let Some(wait) = state.throttle.wait(ip, now) {
+    // Counted as a failure before anything is hashed (per address and overall); cleared on success.
+    if let Err(wait) = state.throttle.attempt(ip, Instant::now()) {
         let message = format!("Trop d'essais : réessayez dans {} s.", wait.as_secs().max(1));
         return login_page(&state, Some(&message), StatusCode::TOO_MANY_REQUESTS);
     }
     let password = form.password.unwrap_or_default();
     // The hash is read through the pool; it is checked outside it (argon2 takes a while and
-    // must not hold up the pages).
+    // must not hold up the pages), one verification at a time.
     let hash = match state.with_store(|_, store| Ok(store.manager_password_hash()?)).await {
         Ok(hash) => hash,
         Err(e) => return e.into_response(),
     };
-    let ok =
-        tokio::task::spawn_blocking(move || hash.is_some_and(|hash| auth::verify_password(&password, &hash))).await;
-    match ok {
+    match state.verifier.verify(password, hash).await {
         Ok(true) => {
             state.throttle.succeeded(ip);
             let (id, _csrf) = state.sessions.open(Instant::now());
@@ -265,11 +298,15 @@ async fn login(
         }
         Ok(false) => {
             // The wait counts from the answer, not from the request: a slow hash must not eat it.
-            let failures = state.throttle.failed(ip, Instant::now());
+            let failures = state.throttle.answered_failure(ip, Instant::now());
             tracing::warn!(%ip, failures, "dashboard login failed");
             login_page(&state, Some("Mot de passe incorrect."), StatusCode::UNAUTHORIZED)
         }
-        Err(e) => Failure::Internal(e.to_string()).into_response(),
+        Err(auth::Busy) => login_page(
+            &state,
+            Some("Trop de connexions en même temps : réessayez dans quelques secondes."),
+            StatusCode::TOO_MANY_REQUESTS,
+        ),
     }
 }
 
@@ -457,7 +494,7 @@ async fn retry_rejected(
     Form(form): Form<CsrfForm>,
 ) -> Result<Response, Failure> {
     check_csrf(&csrf, form.csrf.as_deref())?;
-    let n = state.with_store(|_, store| Ok(store.retry_rejected(None)?)).await?;
+    let n = state.with_writer(|store| Ok(store.retry_rejected(None)?)).await?;
     tracing::info!(reviews = n, "rejected reviews put back in the outbox from the dashboard");
     let health = upload_health(&state, Some(format!("{n} avis remis en attente d'envoi."))).await?;
     let site = state.app.config.site_name.clone();
@@ -494,11 +531,13 @@ async fn export_csv(State(state): State<Shared>, Query(q): Query<ExportQuery>) -
     let range = range_of(q.du.as_deref(), q.au.as_deref())?;
     let (tx, rx) = tokio::sync::mpsc::channel::<Result<Vec<u8>, std::io::Error>>(8);
     let this = state.clone();
+    // An export is store work like a page: in turn, on a pooled reading connection.
+    let permit = state.work.clone().acquire_owned().await.map_err(|e| Failure::Internal(e.to_string()))?;
     tokio::task::spawn_blocking(move || {
+        let _permit = permit;
         let mut writer = ChannelWriter { tx, buffer: Vec::with_capacity(64 * 1024) };
-        let result = Store::open(&this.app.data_dir, Integrity::Trust)
-            .map_err(anyhow::Error::from)
-            .and_then(|(store, _)| crate::export::csv(&store, &this.app.config.survey, range, b';', &mut writer));
+        let result =
+            this.with_reader(|app, store| crate::export::csv(store, &app.config.survey, range, b';', &mut writer));
         match result {
             Ok(_) => {
                 let _ = std::io::Write::flush(&mut writer);

@@ -44,10 +44,11 @@ pub enum LedPattern {
 }
 
 impl LedPattern {
-    pub fn for_state(store_writes: bool, oldest_pending: Option<Duration>, threshold: Duration) -> LedPattern {
+    /// `threshold`: `None` when nothing is uploaded (reviews then wait by design).
+    pub fn for_state(store_writes: bool, oldest_pending: Option<Duration>, threshold: Option<Duration>) -> LedPattern {
         if !store_writes {
             LedPattern::FastBlink
-        } else if oldest_pending.is_some_and(|age| age > threshold) {
+        } else if oldest_pending.zip(threshold).is_some_and(|(age, threshold)| age > threshold) {
             LedPattern::SlowBlink
         } else {
             LedPattern::Steady
@@ -109,10 +110,12 @@ mod tests {
     #[test]
     fn led_states() {
         let day = Duration::from_secs(86_400);
-        assert_eq!(LedPattern::for_state(true, None, day), LedPattern::Steady);
-        assert_eq!(LedPattern::for_state(true, Some(day / 2), day), LedPattern::Steady);
-        assert_eq!(LedPattern::for_state(true, Some(day * 2), day), LedPattern::SlowBlink);
-        assert_eq!(LedPattern::for_state(false, Some(day * 2), day), LedPattern::FastBlink);
+        assert_eq!(LedPattern::for_state(true, None, Some(day)), LedPattern::Steady);
+        assert_eq!(LedPattern::for_state(true, Some(day / 2), Some(day)), LedPattern::Steady);
+        assert_eq!(LedPattern::for_state(true, Some(day * 2), Some(day)), LedPattern::SlowBlink);
+        assert_eq!(LedPattern::for_state(false, Some(day * 2), Some(day)), LedPattern::FastBlink);
+        // Uploads off: reviews wait by design, however old, and the LED stays steady.
+        assert_eq!(LedPattern::for_state(true, Some(day * 365), None), LedPattern::Steady);
         let lit = |p: LedPattern| (0..8).map(|i| p.lit(Duration::from_millis(i * 250))).collect::<Vec<_>>();
         assert_eq!(lit(LedPattern::Steady), [true; 8]);
         assert_eq!(lit(LedPattern::SlowBlink), [true, true, true, true, false, false, false, false]);

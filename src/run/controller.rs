@@ -159,7 +159,9 @@ impl Controller {
         }
 
         // LED: the store's health and the age of the oldest pending review.
-        if st.checked_at.is_none_or(|at| now.duration_since(at) >= HEALTH_CHECK) {
+        if self.behaviour.pending_alert.is_some()
+            && st.checked_at.is_none_or(|at| now.duration_since(at) >= HEALTH_CHECK)
+        {
             st.checked_at = Some(now);
             st.oldest_pending = kiosk.with_store(|s| s.outbox_summary()).ok().and_then(|summary| {
                 summary.oldest_pending_at.map(|t| (chrono::Utc::now() - t).to_std().unwrap_or_default())

@@ -4,7 +4,7 @@
 //! each member review. It stays `open` until the platform's answer is applied (`done`), or until
 //! it is split or re-keyed (`abandoned`, members released to be batched again).
 
-use super::{OutboxSummary, Result, Store, StoreError, StoredReview};
+use super::{MAX_WRITE_BATCH, OutboxSummary, Result, Store, StoreError, StoredReview};
 use chrono::{DateTime, Utc};
 use rusqlite::{OptionalExtension, TransactionBehavior, params};
 use uuid::Uuid;
@@ -193,11 +193,21 @@ impl Store {
     /// Sends rejected reviews back to `pending`, on a site manager's request.
     pub fn retry_rejected(&mut self, ids: Option<&[Uuid]>) -> Result<usize> {
         let changed = match ids {
-            None => self.conn.execute(
-                "UPDATE reviews SET status = 'pending', rejected_reason = NULL, rejected_at_ms = NULL
-                 WHERE status = 'rejected'",
-                [],
-            ),
+            // In bounded transactions: a visitor's commit never waits behind thousands of rows.
+            None => (|| {
+                let mut total = 0;
+                loop {
+                    let n = self.conn.execute(
+                        "UPDATE reviews SET status = 'pending', rejected_reason = NULL, rejected_at_ms = NULL
+                         WHERE seq IN (SELECT seq FROM reviews WHERE status = 'rejected' LIMIT ?1)",
+                        [MAX_WRITE_BATCH as i64],
+                    )?;
+                    total += n;
+                    if n < MAX_WRITE_BATCH {
+                        return Ok(total);
+                    }
+                }
+            })(),
             Some(ids) => {
                 let mut total = 0;
                 for id in ids {

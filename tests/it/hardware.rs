@@ -70,7 +70,7 @@ fn rig(name: &str, hours: OpeningHours) -> Rig {
     let behaviour = Behaviour {
         backlight: BacklightPolicy { dim_after: Duration::from_secs(300), dim_percent: 20, off_when_closed: true },
         hours,
-        pending_alert: Duration::from_secs(3600),
+        pending_alert: Some(Duration::from_secs(3600)),
     };
     let wall = Rc::new(|| start_wall() + chrono::Duration::milliseconds(ms() as i64));
     let controller = Controller::start(&kiosk, devices, behaviour, now, wall).unwrap();

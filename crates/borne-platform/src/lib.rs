@@ -18,10 +18,11 @@ use db::{ReceiverDb, Stored};
 use sha2::{Digest, Sha256};
 use std::collections::HashMap;
 use std::io::Read;
+use std::io::Write;
 use std::path::Path;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
-use validate::{BatchError, parse_batch};
+use validate::{BatchError, ParsedBatch, parse_batch};
 
 /// The contract, served at `/v1/openapi.yaml`.
 pub const OPENAPI: &str = include_str!("../../../docs/openapi.yaml");
@@ -86,14 +87,51 @@ pub struct Receiver {
     tokens: Tokens,
     faults: Faults,
     rng: Mutex<fastrand::Rng>,
+    /// One JSON line per well-formed batch request: its key, its body's hash, the reviews in
+    /// it and what became of it, for tests to check that every retry kept its key and bytes.
+    audit: Option<Mutex<std::fs::File>>,
 }
 
 pub type Shared = Arc<Receiver>;
 
 impl Receiver {
-    pub fn open(db_path: &Path, tokens: Tokens, faults: Faults, seed: u64) -> Result<Shared, String> {
+    pub fn open(
+        db_path: &Path,
+        tokens: Tokens,
+        faults: Faults,
+        seed: u64,
+        audit_log: Option<&Path>,
+    ) -> Result<Shared, String> {
         let db = ReceiverDb::open(db_path).map_err(|e| format!("cannot open {}: {e}", db_path.display()))?;
-        Ok(Arc::new(Receiver { db: Mutex::new(db), tokens, faults, rng: Mutex::new(fastrand::Rng::with_seed(seed)) }))
+        let audit = match audit_log {
+            Some(path) => Some(Mutex::new(
+                std::fs::OpenOptions::new()
+                    .create(true)
+                    .append(true)
+                    .open(path)
+                    .map_err(|e| format!("cannot open {}: {e}", path.display()))?,
+            )),
+            None => None,
+        };
+        let rng = Mutex::new(fastrand::Rng::with_seed(seed));
+        Ok(Arc::new(Receiver { db: Mutex::new(db), tokens, faults, rng, audit }))
+    }
+
+    /// Appends one line to the audit log, if there is one.
+    fn audit(&self, key: &str, body_sha256: &str, batch: &ParsedBatch, outcome: &str) {
+        let Some(file) = &self.audit else { return };
+        let reviews: Vec<String> = batch
+            .reviews
+            .iter()
+            .map(|r| match r {
+                Ok(valid) => valid.client_review_id.to_string(),
+                Err(rejected) => rejected.client_review_id.clone(),
+            })
+            .collect();
+        let line = serde_json::json!({"key": key, "body_sha256": body_sha256, "outcome": outcome, "reviews": reviews});
+        if let Ok(mut file) = file.lock() {
+            let _ = writeln!(file, "{line}");
+        }
     }
 
     fn roll(&self, probability: f64) -> bool {
@@ -199,8 +237,10 @@ async fn post_batch(
     if !allowed.iter().any(|d| d == "*" || *d == batch.source.device_id) {
         return error(StatusCode::FORBIDDEN, "FORBIDDEN", "this token may not send for this device_id");
     }
+    let hash = hex::encode(Sha256::digest(&json));
     if rx.roll(rx.faults.fail_rate) {
         let status = rx.pick_status();
+        rx.audit(key, &hash, &batch, &format!("injected {status}"));
         let code = StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
         let mut response = error(code, "INJECTED_FAULT", format!("injected fault {status}"));
         if matches!(status, 429 | 503) {
@@ -209,12 +249,22 @@ async fn post_batch(
         return response;
     }
     tracing::debug!(batch_id = %batch.batch_id, reviews = batch.reviews.len(), "batch parsed");
-    let hash = hex::encode(Sha256::digest(&json));
     let now_ms = chrono::Utc::now().timestamp_millis();
     let state = rx.clone();
+    let key = key.to_string();
     let stored = tokio::task::spawn_blocking(move || {
-        let mut db = state.db.lock().map_err(|_| "database lock poisoned".to_string())?;
-        db.store_batch(&batch, &hash, now_ms).map_err(|e| e.to_string())
+        let stored = {
+            let mut db = state.db.lock().map_err(|_| "database lock poisoned".to_string())?;
+            db.store_batch(&batch, &hash, now_ms).map_err(|e| e.to_string())
+        };
+        let outcome = match &stored {
+            Ok(Stored::Fresh(_)) => "processed",
+            Ok(Stored::Replay(_)) => "replayed",
+            Ok(Stored::Conflict) => "conflict",
+            Err(_) => "error",
+        };
+        state.audit(&key, &hash, &batch, outcome);
+        stored
     })
     .await;
     let text = match stored {
@@ -241,13 +291,19 @@ async fn post_batch(
         tokio::time::sleep(rx.faults.delay).await;
     }
     let body = if rx.roll(rx.faults.truncate_rate) {
-        text[..text.len() / 2].to_string()
+        truncated(&text)
     } else if rx.roll(rx.faults.garbage_rate) {
-        "<html>502 Bad Gateway</html>".to_string()
+        b"<html>502 Bad Gateway</html>".to_vec()
     } else {
-        text
+        text.into_bytes()
     };
     ([(header::CONTENT_TYPE, "application/json")], Body::from(body)).into_response()
+}
+
+/// The first half of an answer's bytes (a fault: the client must survive a cut body), cut
+/// anywhere, even inside a character: client ids are echoed as sent, in any script.
+fn truncated(text: &str) -> Vec<u8> {
+    text.as_bytes()[..text.len() / 2].to_vec()
 }
 
 async fn post_heartbeat(State(rx): State<Shared>, headers: HeaderMap, body: Bytes) -> Response {
@@ -293,4 +349,16 @@ pub async fn serve(listener: tokio::net::TcpListener, state: Shared, shutdown: i
         });
     })
     .await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_truncated_answer_may_cut_a_character_in_half() {
+        // Two bytes: « é » is cut in its middle, which slicing a `str` there would panic on.
+        assert_eq!(truncated("é"), vec![0xC3]);
+        assert_eq!(truncated("aébc"), vec![b'a', 0xC3]);
+    }
 }

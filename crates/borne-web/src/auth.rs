@@ -90,13 +90,52 @@ impl Sessions {
     }
 }
 
-/// Failed logins per client address: each failure doubles the wait before the next attempt.
+/// At most this many failed logins a minute, all addresses together: beyond, every address
+/// waits (a crowd of addresses cannot try passwords faster than one can).
+pub const OVERALL_FAILURES_PER_MINUTE: usize = 30;
+
+/// Failed logins per client address: each failure doubles the wait before the next attempt;
+/// and failed logins of all addresses together, at most `OVERALL_FAILURES_PER_MINUTE`.
 #[derive(Default)]
 pub struct Throttle {
     map: Mutex<HashMap<IpAddr, (u32, Instant)>>,
+    overall: Mutex<std::collections::VecDeque<Instant>>,
 }
 
 impl Throttle {
+    /// An attempt from `ip` at `now`: refused with the wait left, or counted as a failure
+    /// before the password is even checked (a concurrent attempt from the same address then
+    /// waits, whatever the hash takes); `succeeded` clears it.
+    pub fn attempt(&self, ip: IpAddr, now: Instant) -> Result<(), Duration> {
+        if let Some(wait) = self.wait(ip, now) {
+            return Err(wait);
+        }
+        {
+            let mut overall = self.overall.lock().unwrap_or_else(|e| e.into_inner());
+            while overall.front().is_some_and(|at| now.duration_since(*at) >= Duration::from_secs(60)) {
+                overall.pop_front();
+            }
+            if overall.len() >= OVERALL_FAILURES_PER_MINUTE {
+                let oldest = overall.front().copied().unwrap_or(now);
+                return Err((oldest + Duration::from_secs(60))
+                    .saturating_duration_since(now)
+                    .max(Duration::from_secs(1)));
+            }
+            overall.push_back(now);
+        }
+        self.failed(ip, now);
+        Ok(())
+    }
+
+    /// The attempt counted by `attempt` was indeed a failure, answered at `now`: the wait
+    /// counts from the answer, not from the request, so a slow hash does not eat it.
+    pub fn answered_failure(&self, ip: IpAddr, now: Instant) -> u32 {
+        let mut map = self.map.lock().unwrap_or_else(|e| e.into_inner());
+        let entry = map.entry(ip).or_insert((1, now));
+        entry.1 = now;
+        entry.0
+    }
+
     /// How long this address must still wait before trying again.
     pub fn wait(&self, ip: IpAddr, now: Instant) -> Option<Duration> {
         let map = self.map.lock().unwrap_or_else(|e| e.into_inner());
@@ -117,6 +156,41 @@ impl Throttle {
 
     pub fn succeeded(&self, ip: IpAddr) {
         self.map.lock().unwrap_or_else(|e| e.into_inner()).remove(&ip);
+    }
+}
+
+/// Password verifications one at a time (argon2id takes about 19 MiB and tens of milliseconds
+/// each), with a few waiting their turn; beyond, `Busy` at once, before any hashing: however
+/// many logins arrive together, the memory and the core they take stay those of one.
+pub struct Verifier {
+    admitted: std::sync::Arc<tokio::sync::Semaphore>,
+    running: std::sync::Arc<tokio::sync::Semaphore>,
+}
+
+/// Too many logins at once: answer 429 and let the client come back.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Busy;
+
+/// How many verifications may wait behind the running one.
+pub const VERIFY_QUEUE: usize = 4;
+
+impl Default for Verifier {
+    fn default() -> Self {
+        Verifier {
+            admitted: std::sync::Arc::new(tokio::sync::Semaphore::new(1 + VERIFY_QUEUE)),
+            running: std::sync::Arc::new(tokio::sync::Semaphore::new(1)),
+        }
+    }
+}
+
+impl Verifier {
+    /// Checks `password` against the PHC string `hash` (none: always false), in turn.
+    pub async fn verify(&self, password: String, hash: Option<String>) -> Result<bool, Busy> {
+        let _admitted = self.admitted.clone().try_acquire_owned().map_err(|_| Busy)?;
+        let _running = self.running.acquire().await.map_err(|_| Busy)?;
+        tokio::task::spawn_blocking(move || hash.is_some_and(|hash| verify_password(&password, &hash)))
+            .await
+            .map_err(|_| Busy)
     }
 }
 

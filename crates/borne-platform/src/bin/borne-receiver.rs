@@ -52,6 +52,9 @@ enum Command {
         /// Seed of the fault injection's random choices
         #[arg(long, default_value_t = 1)]
         seed: u64,
+        /// Append one JSON line per batch request (key, body hash, reviews, outcome) to this file
+        #[arg(long)]
+        audit_log: Option<PathBuf>,
     },
     /// What the receiver holds
     Stats {
@@ -94,6 +97,7 @@ fn run(cli: Cli) -> Result<(), String> {
             truncate_rate,
             garbage_rate,
             seed,
+            audit_log,
         } => {
             for (name, p) in [
                 ("--fail-rate", fail_rate),
@@ -116,7 +120,7 @@ fn run(cli: Cli) -> Result<(), String> {
                 truncate_rate,
                 garbage_rate,
             };
-            let state = Receiver::open(&db, Tokens::load(&tokens)?, faults, seed)?;
+            let state = Receiver::open(&db, Tokens::load(&tokens)?, faults, seed, audit_log.as_deref())?;
             let runtime = tokio::runtime::Builder::new_multi_thread()
                 .worker_threads(2)
                 .enable_all()
