@@ -46,11 +46,13 @@ fn four_concurrent_processes_rate_1000_reviews_and_every_printed_id_is_stored() 
     let stats = run_ok(borne(&data).args(["stats", "--json"]));
     let json: serde_json::Value = serde_json::from_str(&stats).unwrap();
     assert_eq!(json["indicators"]["reviews"], 1000);
-    // 334 × 10 + 333 × 5 + 333 × 0 over 1000… depends on the split: check it is the State's mean.
+    // Sent: (w + i) % 3 + 1 over w in 0..4, i in 0..250 → 334 « Pas bien », 333 « Moyen »,
+    // 333 « Très bien ». The State's mean: (333 × 10 + 333 × 5 + 334 × 0) / 1000 = 4.995 → 5.0.
     let dist = &json["indicators"]["satisfaction"]["distribution"];
-    let count = |i: usize| dist[i]["count"].as_u64().unwrap();
-    let expected = ((count(2) * 10 + count(1) * 5) as f64 / 1000.0 * 10.0).round() / 10.0;
-    assert_eq!(json["indicators"]["satisfaction"]["score"]["value"].as_f64().unwrap(), expected);
+    let counts: Vec<u64> = (0..3).map(|i| dist[i]["count"].as_u64().unwrap()).collect();
+    assert_eq!(counts, [334, 333, 333]);
+    assert_eq!(json["indicators"]["satisfaction"]["score"]["value"].as_f64().unwrap(), 5.0);
+    assert_eq!(json["indicators"]["satisfaction"]["score"]["band"], "medium");
     assert!(run_ok(borne(&data).args(["db", "check"])).trim_start().starts_with("intégrité : ok"));
 }
 

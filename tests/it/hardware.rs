@@ -167,7 +167,9 @@ fn backlight_and_opening_hours_over_a_simulated_week_with_a_closed_date() {
     let h = hours();
     let r = rig("hw-week", h.clone());
     let step = Duration::from_secs(15 * 60);
-    let mut checked = 0;
+    // 10:00 on Thursday 24 (open) and on Friday 25 (Christmas, a closed date): a visitor presses
+    // « Très bien » each time.
+    let press_at = [3 * 96 + 12, 4 * 96 + 12];
     // Monday 07:00 → next Monday 07:00, in 15-minute steps; presence every hour on the hour
     // while open, so the screen dims between them (after 5 min).
     for i in 0..(7 * 24 * 4) {
@@ -196,11 +198,24 @@ fn backlight_and_opening_hours_over_a_simulated_week_with_a_closed_date() {
             assert_eq!(level, expected, "{wall}: backlight");
         }
         assert_eq!(r.board.backlight_now(), Some(level));
-        checked += 1;
+        if press_at.contains(&i) {
+            let before = r.reviews();
+            r.push(13);
+            if r.kiosk.window().get_screen() == Screen::Comment {
+                r.kiosk.input(borne::ui::Input::Skip);
+            }
+            let taken = r.reviews() - before;
+            if open {
+                assert_eq!(taken, 1, "{wall}: open, the press is a review");
+            } else {
+                assert_eq!(taken, 0, "{wall}: closed, the press is not taken");
+                assert_eq!(r.kiosk.window().get_screen(), Screen::Closed, "{wall}: still « Fermé »");
+            }
+        }
     }
-    assert_eq!(checked, 672);
-    // Christmas (Friday 2026-12-25) stayed closed: no review could be taken then.
-    assert_eq!(r.reviews(), 0);
+    // Christmas (Friday 2026-12-25) stayed closed: only Thursday's press became a review.
+    assert!(!h.is_open(NaiveDate::from_ymd_opt(2026, 12, 25).unwrap().and_hms_opt(10, 0, 0).unwrap()));
+    assert_eq!(r.reviews(), 1);
 }
 
 #[test]

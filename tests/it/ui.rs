@@ -462,6 +462,74 @@ fn text_contrast_is_at_least_4_5_to_1_in_both_modes() {
     }
 }
 
+/// Every text the interface actually draws, on every screen a visitor or the manager reaches
+/// (normal and high contrast), read back from the rendered pixels: inside each `Text` element,
+/// the most frequent colour is its background and the colour farthest from it is the text's
+/// (anti-aliasing only blends between the two). No hand-kept list: a new colour pair in a
+/// `.slint` file is measured as drawn.
+#[test]
+fn every_text_drawn_on_every_screen_has_at_least_4_5_to_1() {
+    use borne::ui::headless::Headless;
+    use borne::ui::screenshots::{Scene, walk};
+    use i_slint_backend_testing::ElementQuery;
+    use std::collections::HashMap;
+    let headless = Headless::install().unwrap();
+    let config = Config::embedded();
+    let status: borne::ui::StatusLines = Box::new(|_| vec![("Version".into(), "0.1.0".into())]);
+    let scene = Scene::new(&config, Store::open_in_memory().unwrap(), status).unwrap();
+    headless.set_size(800, 480).unwrap();
+    scene.kiosk.window().show().unwrap();
+    let mut failures = Vec::new();
+    let mut measured: Vec<(String, usize)> = Vec::new();
+    walk(&scene, &config, false, |screen, scene| {
+        let frame = headless.render()?;
+        let scale = scene.kiosk.window().window().scale_factor();
+        let texts = ElementQuery::from_root(scene.kiosk.window()).match_descendants().match_inherits("Text").find_all();
+        let mut on_screen = 0;
+        for text in texts {
+            let (pos, size) = (text.absolute_position(), text.size());
+            let x0 = ((pos.x * scale).floor().max(0.0) as u32).min(frame.width);
+            let y0 = ((pos.y * scale).floor().max(0.0) as u32).min(frame.height);
+            let x1 = (((pos.x + size.width) * scale).ceil().max(0.0) as u32).min(frame.width);
+            let y1 = (((pos.y + size.height) * scale).ceil().max(0.0) as u32).min(frame.height);
+            if x1 <= x0 || y1 <= y0 || text.computed_opacity() <= 0.0 {
+                continue;
+            }
+            let mut counts: HashMap<(u8, u8, u8), u32> = HashMap::new();
+            for y in y0..y1 {
+                for x in x0..x1 {
+                    let p = frame.pixels[(y * frame.width + x) as usize];
+                    *counts.entry((p.r, p.g, p.b)).or_default() += 1;
+                }
+            }
+            let color = |(r, g, b): (u8, u8, u8)| slint::Color::from_rgb_u8(r, g, b);
+            let Some((&bg, _)) = counts.iter().max_by_key(|(c, n)| (**n, **c)) else { continue };
+            // The text's own colour: the one farthest from the background, drawn on a few pixels.
+            let Some(fg) = counts
+                .iter()
+                .filter(|(c, n)| **c != bg && **n >= 3)
+                .map(|(c, _)| *c)
+                .max_by(|a, b| contrast(color(*a), color(bg)).total_cmp(&contrast(color(*b), color(bg))))
+            else {
+                continue; // nothing drawn (an empty text)
+            };
+            on_screen += 1;
+            let ratio = contrast(color(fg), color(bg));
+            if ratio < 4.5 {
+                let label = text.accessible_label().unwrap_or_default();
+                failures.push(format!("{screen}: « {label} » {fg:?} on {bg:?} = {ratio:.2}:1"));
+            }
+        }
+        measured.push((screen.to_string(), on_screen));
+        Ok(())
+    })
+    .unwrap();
+    assert!(failures.is_empty(), "text below 4.5:1:\n{}", failures.join("\n"));
+    let blind: Vec<_> = measured.iter().filter(|(_, n)| *n == 0).collect();
+    assert!(blind.is_empty(), "screens where no text was measured: {blind:?}");
+    assert!(measured.iter().any(|(s, _)| s == "03-accueil-grand-texte"), "high contrast is among the screens");
+}
+
 #[test]
 fn every_translatable_text_is_translated_in_every_language() {
     let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("ui");

@@ -152,3 +152,97 @@ fn receiver_refuses_bad_input_with_the_contract_error_body() {
         assert!(spec.starts_with("openapi: 3.1.0"));
     });
 }
+
+/// One raw HTTP/1.1 exchange on a fresh connection: the status code and the body, or `None`
+/// when the server closed the connection without a status line.
+fn raw_exchange(addr: &str, request: &[u8]) -> Option<(u16, String)> {
+    use std::io::Read;
+    let mut stream = std::net::TcpStream::connect(addr).unwrap();
+    stream.set_read_timeout(Some(std::time::Duration::from_secs(30))).unwrap();
+    stream.write_all(request).ok()?;
+    let mut answer = Vec::new();
+    let _ = stream.read_to_end(&mut answer);
+    let text = String::from_utf8_lossy(&answer).into_owned();
+    let status = text.lines().next()?.strip_prefix("HTTP/1.1 ")?.get(..3)?.parse().ok()?;
+    let body = text.split_once("\r\n\r\n").map(|(_, b)| b.to_string()).unwrap_or_default();
+    Some((status, body))
+}
+
+/// Arbitrary requests sent as raw bytes to the real binary: valid batches with bytes flipped,
+/// arbitrary bytes, gzip of either or a lie about it, any key, any token, any route. Every one
+/// gets an answer (never a dropped connection: no handler panics), never a 5xx, and every 4xx
+/// of the API carries the contract's `{message, code}`; the receiver still answers after.
+#[test]
+fn arbitrary_requests_never_break_the_receiver() {
+    use proptest::prelude::*;
+    use proptest::test_runner::{Config as RunnerConfig, TestRunner};
+    let dir = Scratch::new("fuzz");
+    let receiver = start_receiver(dir.path(), &format!("good-token {DEVICE}\n"), &[]);
+    let addr = receiver.url.trim_start_matches("http://").to_string();
+    let valid = |key: &str, id: &str| {
+        format!(
+            r#"{{"schema_version":1,"batch_id":"{key}","source":{{"device_id":"{DEVICE}","product_id":1,"form_id":2,"button_id":3,"app_version":"borne/0.1.0"}},"reviews":[{{"client_review_id":"{id}","submitted_at":"2026-03-14T10:42:17+01:00","clock":"synced","language":"fr","answers":[{{"field_code":"satisfaction","kind":"radio","answer_item_id":3,"answer_text":"Très bien","intention":"good"}},{{"field_code":"verbatim","kind":"text","answer_item_id":0,"answer_text":"Accueil rapide","intention":"neutral"}}]}}]}}"#
+        )
+    };
+    let strategy = (
+        prop_oneof![8 => Just("POST"), 1 => Just("GET"), 1 => Just("PUT")],
+        prop_oneof![6 => Just("/v1/batches"), 2 => Just("/v1/heartbeats"), 1 => Just("/v1/health"), 1 => Just("/v1/x")],
+        prop_oneof![Just(0u8), Just(1), Just(1), Just(1), Just(2)],
+        prop_oneof![4 => Just("application/json"), 1 => Just("text/plain"), 1 => Just("")],
+        prop_oneof![4 => Just(0u8), 2 => Just(1), 1 => Just(2)],
+        prop_oneof![3 => Just(None), 1 => proptest::collection::vec(any::<char>(), 0..50).prop_map(|c| Some(c.into_iter().collect::<String>()))],
+        proptest::collection::vec((any::<prop::sample::Index>(), any::<u8>()), 0..4),
+        prop_oneof![3 => Just(None), 1 => proptest::collection::vec(any::<u8>(), 0..400).prop_map(Some)],
+    );
+    let mut runner = TestRunner::new(RunnerConfig { cases: 500, failure_persistence: None, ..RunnerConfig::default() });
+    runner
+        .run(&strategy, |(method, path, auth, content_type, encoding, odd_key, flips, random_body)| {
+            let key = uuid::Uuid::now_v7().to_string();
+            let mut body = random_body.unwrap_or_else(|| valid(&key, &uuid::Uuid::now_v7().to_string()).into_bytes());
+            for (at, byte) in &flips {
+                if !body.is_empty() {
+                    let i = at.index(body.len());
+                    body[i] = *byte;
+                }
+            }
+            let body = match encoding {
+                1 => gzip(&body),
+                _ => body,
+            };
+            let mut head = format!("{method} {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n");
+            match auth {
+                1 => head.push_str("Authorization: Bearer good-token\r\n"),
+                2 => head.push_str("Authorization: Bearer autre\r\n"),
+                _ => {}
+            }
+            if !content_type.is_empty() {
+                head.push_str(&format!("Content-Type: {content_type}\r\n"));
+            }
+            if encoding > 0 {
+                head.push_str("Content-Encoding: gzip\r\n");
+            }
+            let key_header = odd_key.unwrap_or(key).replace(['\r', '\n'], " ");
+            // Control bytes make the header itself invalid HTTP: hyper answers a bare 400.
+            let malformed = key_header.bytes().any(|b| (b < 0x20 && b != b'\t') || b == 0x7f);
+            head.push_str(&format!("Idempotency-Key: {key_header}\r\nContent-Length: {}\r\n\r\n", body.len()));
+            let mut request = head.into_bytes();
+            request.extend_from_slice(&body);
+            let answer = raw_exchange(&addr, &request);
+            prop_assert!(answer.is_some(), "{method} {path}: no answer");
+            let (status, text) = answer.unwrap_or_default();
+            prop_assert!(status < 500, "{method} {path}: {status} {text}");
+            if malformed {
+                prop_assert_eq!(status, 400, "{}", text);
+            } else if (400..500).contains(&status) && path.starts_with("/v1/") && status != 405 {
+                let error: serde_json::Value = serde_json::from_str(&text)
+                    .map_err(|e| TestCaseError::fail(format!("{status} without a JSON error body ({e}): {text}")))?;
+                prop_assert!(error["message"].is_string() && error["code"].is_string(), "{text}");
+            }
+            Ok(())
+        })
+        .unwrap();
+    let (status, body) =
+        raw_exchange(&addr, format!("GET /v1/health HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n").as_bytes())
+            .unwrap();
+    assert_eq!((status, body.contains("ok")), (200, true), "{body}");
+}
