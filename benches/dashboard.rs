@@ -148,8 +148,164 @@ fn main() {
     } else {
         writeln!(out, "Load part skipped: wrk is not installed.").unwrap();
     }
+    crowd(&runtime, &dir, &config, &quiet, &mut out);
     write_section("dashboard", &out);
     let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// 200 wrong logins from 200 addresses and 20 CSV exports, all at once, against the dashboard
+/// running as its own process (`borne dashboard`, release build), while a visitor's reviews are
+/// committed: the process's peak memory and the commits' latency.
+fn crowd(
+    runtime: &tokio::runtime::Runtime,
+    dir: &std::path::Path,
+    config: &Config,
+    quiet: &[Duration],
+    out: &mut String,
+) {
+    use std::io::BufRead;
+    const LOGINS: usize = 200;
+    const EXPORTS: usize = 20;
+    let mut child = Command::new(env!("CARGO_BIN_EXE_borne"))
+        .env_remove("BORNE_CONFIG")
+        .env("BORNE_REPORT_PEAK_RSS", "1")
+        .arg("--data-dir")
+        .arg(dir)
+        .args(["dashboard", "--listen", "127.0.0.1:0"])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut line = String::new();
+    std::io::BufReader::new(child.stdout.take().unwrap()).read_line(&mut line).unwrap();
+    let base = line
+        .split_whitespace()
+        .find(|w| w.starts_with("http://"))
+        .expect("the dashboard's address")
+        .trim_end_matches('/')
+        .to_string();
+    let client = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap();
+    let cookie = runtime.block_on(login(&client, &base));
+    let rss = |pid: u32| -> u64 {
+        std::fs::read_to_string(format!("/proc/{pid}/status"))
+            .ok()
+            .and_then(|s| s.lines().find(|l| l.starts_with("VmHWM:")).map(str::to_string))
+            .and_then(|l| l.split_whitespace().nth(1).and_then(|v| v.parse().ok()))
+            .unwrap_or(0)
+    };
+    let before_kib = rss(child.id());
+    let today = chrono::Local::now().date_naive();
+    let since = today - chrono::Days::new(29);
+    let loading = Arc::new(AtomicBool::new(true));
+    let flag = loading.clone();
+    let (commit_dir, commit_config) = (dir.to_path_buf(), config.clone());
+    let committer = std::thread::spawn(move || {
+        let mut loaded = Vec::new();
+        while flag.load(Ordering::SeqCst) {
+            loaded.extend(commits(&commit_dir, &commit_config, 20));
+        }
+        loaded.sort();
+        loaded
+    });
+    let started = Instant::now();
+    let (statuses, exported) = runtime.block_on(async {
+        let mut logins = Vec::new();
+        for i in 0..LOGINS {
+            // Each from its own loopback address: the per-address delay does not stop them.
+            let from = std::net::IpAddr::V4(std::net::Ipv4Addr::new(127, 0, (2 + i / 250) as u8, (2 + i % 250) as u8));
+            let client = reqwest::Client::builder()
+                .redirect(reqwest::redirect::Policy::none())
+                .local_address(from)
+                .build()
+                .unwrap();
+            let base = base.clone();
+            logins.push(tokio::spawn(async move { wrong_login(&client, &base).await }));
+        }
+        let mut exports = Vec::new();
+        for _ in 0..EXPORTS {
+            let (client, cookie) = (client.clone(), cookie.clone());
+            let url = format!("{base}/export.csv?du={since}&au={today}");
+            exports.push(tokio::spawn(async move {
+                let response = client.get(url).header("cookie", cookie).send().await.unwrap();
+                assert_eq!(response.status(), 200);
+                response.bytes().await.unwrap().len()
+            }));
+        }
+        let mut statuses = std::collections::BTreeMap::<u16, usize>::new();
+        for login in logins {
+            *statuses.entry(login.await.unwrap()).or_default() += 1;
+        }
+        let mut exported = Vec::new();
+        for export in exports {
+            exported.push(export.await.unwrap());
+        }
+        (statuses, exported)
+    });
+    let elapsed = started.elapsed();
+    loading.store(false, Ordering::SeqCst);
+    let loaded = committer.join().unwrap();
+    // SAFETY: plain FFI call on our own child, not yet reaped.
+    unsafe { libc::kill(child.id() as i32, libc::SIGINT) };
+    let output = child.wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    let peak_kib: u64 =
+        stderr.lines().find_map(|l| l.strip_prefix("peak_rss_kib=")).and_then(|v| v.trim().parse().ok()).unwrap_or(0);
+    let p99 = |set: &[Duration]| percentile(set, 0.99);
+    writeln!(
+        out,
+        "\n{LOGINS} wrong logins, each from its own loopback address (127.0.x.y: the per-address delay does \
+         not hold them back), and {EXPORTS} CSV exports of the last 30 days, all started at once against \
+         `borne dashboard` (release build, its own process, the same dashboard the kiosk serves), while a \
+         visitor's reviews are committed to the same store:\n"
+    )
+    .unwrap();
+    let answers: Vec<String> = statuses.iter().map(|(s, n)| format!("{n} × {s}")).collect();
+    writeln!(out, "- logins answered: {} (401: hashed and refused; 429: refused before hashing, queue full or the overall limit of 30 failures a minute);", answers.join(", ")).unwrap();
+    writeln!(
+        out,
+        "- exports: {} of {} bytes each (one at a time, on pooled reading connections); everything answered in {:.1} s;",
+        exported.len(),
+        exported.first().copied().unwrap_or(0),
+        elapsed.as_secs_f64()
+    )
+    .unwrap();
+    writeln!(
+        out,
+        "- peak memory of the dashboard process: {:.1} MiB (VmHWM; {:.1} MiB before the crowd); goal: the kiosk under 100 MiB;",
+        peak_kib as f64 / 1024.0,
+        before_kib as f64 / 1024.0
+    )
+    .unwrap();
+    writeln!(
+        out,
+        "- commit p99: {} ms under the crowd vs {} ms without ({:.2}×, goal ≤ 2×); p50 {} ms vs {} ms; {} commits.",
+        ms(p99(&loaded)),
+        ms(p99(quiet)),
+        p99(&loaded).as_secs_f64() / p99(quiet).as_secs_f64().max(1e-9),
+        ms(percentile(&loaded, 0.5)),
+        ms(percentile(quiet, 0.5)),
+        loaded.len()
+    )
+    .unwrap();
+}
+
+/// One wrong login: the login form (its CSRF cookie and token), then a wrong password.
+async fn wrong_login(client: &reqwest::Client, base: &str) -> u16 {
+    let form = client.get(format!("{base}/connexion")).send().await.unwrap();
+    let csrf_cookie = cookie_pair(form.headers(), "borne_login_csrf=");
+    let body = form.text().await.unwrap();
+    let start = body.find("name=\"csrf\" value=\"").unwrap() + "name=\"csrf\" value=\"".len();
+    let token = body[start..start + 64].to_string();
+    client
+        .post(format!("{base}/connexion"))
+        .header("cookie", csrf_cookie)
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body(format!("csrf={token}&password=pas+le+bon+mot+de+passe"))
+        .send()
+        .await
+        .unwrap()
+        .status()
+        .as_u16()
 }
 
 /// Commits `n` reviews as the kiosk does; returns each commit's latency, sorted.

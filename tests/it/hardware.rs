@@ -20,8 +20,18 @@ use std::rc::Rc;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-const PINS: ButtonPins = ButtonPins([5, 6, 13]);
-const PIR: u8 = 17;
+pub const PINS: ButtonPins = ButtonPins([5, 6, 13]);
+pub const PIR: u8 = 17;
+
+/// Buttons, presence sensor, LED and backlight, all simulated on `board`.
+pub fn simulated_devices(board: &Arc<Board>) -> Devices {
+    Devices {
+        buttons: Some(Box::new(SimButtons { board: board.clone(), pins: PINS, debounce: Duration::from_millis(30) })),
+        presence: Some(Box::new(SimPresence { board: board.clone(), pin: PIR })),
+        led: Some(Box::new(SimLed(board.clone()))),
+        backlight: Some(Box::new(SimBacklight(board.clone()))),
+    }
+}
 
 struct Rig {
     kiosk: Rc<Kiosk>,
@@ -61,12 +71,7 @@ fn rig(name: &str, hours: OpeningHours) -> Rig {
     kiosk.window().window().set_size(slint::LogicalSize::new(800.0, 480.0));
     kiosk.window().show().unwrap();
     let board = Board::new();
-    let devices = Devices {
-        buttons: Some(Box::new(SimButtons { board: board.clone(), pins: PINS, debounce: Duration::from_millis(30) })),
-        presence: Some(Box::new(SimPresence { board: board.clone(), pin: PIR })),
-        led: Some(Box::new(SimLed(board.clone()))),
-        backlight: Some(Box::new(SimBacklight(board.clone()))),
-    };
+    let devices = simulated_devices(&board);
     let behaviour = Behaviour {
         backlight: BacklightPolicy { dim_after: Duration::from_secs(300), dim_percent: 20, off_when_closed: true },
         hours,

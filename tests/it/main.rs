@@ -7,5 +7,6 @@ mod hardware;
 mod housekeeping;
 mod layering;
 mod panel;
+mod soak;
 mod ui;
 mod upload;
