@@ -281,11 +281,20 @@ async fn login(
     let password = form.password.unwrap_or_default();
     // The hash is read through the pool; it is checked outside it (argon2 takes a while and
     // must not hold up the pages), one verification at a time.
+    let ticket = match state.verifier.admit() {
+        Ok(ticket) => ticket,
+        Err(busy) => return login_busy(&state, busy),
+    };
     let hash = match state.with_store(|_, store| Ok(store.manager_password_hash()?)).await {
         Ok(hash) => hash,
         Err(e) => return e.into_response(),
     };
-    match state.verifier.verify(password, hash).await {
+    // The check is work like a page's: in turn with them, so the dashboard takes one core at most.
+    let verified = match state.work.acquire().await {
+        Ok(_permit) => state.verifier.verify(&ticket, password, hash).await,
+        Err(_) => Err(auth::Busy),
+    };
+    match verified {
         Ok(true) => {
             state.throttle.succeeded(ip);
             let (id, _csrf) = state.sessions.open(Instant::now());
@@ -302,12 +311,13 @@ async fn login(
             tracing::warn!(%ip, failures, "dashboard login failed");
             login_page(&state, Some("Mot de passe incorrect."), StatusCode::UNAUTHORIZED)
         }
-        Err(auth::Busy) => login_page(
-            &state,
-            Some("Trop de connexions en même temps : réessayez dans quelques secondes."),
-            StatusCode::TOO_MANY_REQUESTS,
-        ),
+        Err(busy) => login_busy(&state, busy),
     }
+}
+
+fn login_busy(state: &Dashboard, _: auth::Busy) -> Response {
+    let message = "Trop de connexions en même temps : réessayez dans quelques secondes.";
+    login_page(state, Some(message), StatusCode::TOO_MANY_REQUESTS)
 }
 
 #[derive(Deserialize)]

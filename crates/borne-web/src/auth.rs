@@ -159,12 +159,20 @@ impl Throttle {
     }
 }
 
-/// Password verifications one at a time (argon2id takes about 19 MiB and tens of milliseconds
-/// each), with a few waiting their turn; beyond, `Busy` at once, before any hashing: however
-/// many logins arrive together, the memory and the core they take stay those of one.
+/// Password verifications one at a time, on one thread of their own (argon2id takes about
+/// 19 MiB and tens of milliseconds each; one thread keeps that memory in one place instead of
+/// one allocator arena per worker), with a few waiting their turn; beyond, `Busy` at once,
+/// before any hashing: however many logins arrive together, the memory and the core they take
+/// stay those of one.
 pub struct Verifier {
-    admitted: std::sync::Arc<tokio::sync::Semaphore>,
-    running: std::sync::Arc<tokio::sync::Semaphore>,
+    checks: std::sync::mpsc::Sender<Check>,
+    admitted: std::sync::Arc<std::sync::atomic::AtomicUsize>,
+}
+
+struct Check {
+    password: String,
+    hash: Option<String>,
+    answer: tokio::sync::oneshot::Sender<bool>,
 }
 
 /// Too many logins at once: answer 429 and let the client come back.
@@ -174,23 +182,52 @@ pub struct Busy;
 /// How many verifications may wait behind the running one.
 pub const VERIFY_QUEUE: usize = 4;
 
+/// A place among the verifications admitted (the running one and those waiting); given back
+/// when dropped.
+pub struct Ticket<'a> {
+    verifier: &'a Verifier,
+}
+
+impl Drop for Ticket<'_> {
+    fn drop(&mut self) {
+        self.verifier.admitted.fetch_sub(1, std::sync::atomic::Ordering::SeqCst);
+    }
+}
+
 impl Default for Verifier {
     fn default() -> Self {
-        Verifier {
-            admitted: std::sync::Arc::new(tokio::sync::Semaphore::new(1 + VERIFY_QUEUE)),
-            running: std::sync::Arc::new(tokio::sync::Semaphore::new(1)),
+        let (checks, queue) = std::sync::mpsc::channel::<Check>();
+        let spawned = std::thread::Builder::new().name("password-check".into()).spawn(move || {
+            for check in queue {
+                let ok = check.hash.is_some_and(|hash| verify_password(&check.password, &hash));
+                let _ = check.answer.send(ok);
+            }
+        });
+        if let Err(e) = spawned {
+            // The checks' receiver is gone with the closure: every login is then answered Busy.
+            tracing::error!(error = %e, "no thread for password checks: logins refused");
         }
+        Verifier { checks, admitted: Default::default() }
     }
 }
 
 impl Verifier {
+    /// A place among the `1 + VERIFY_QUEUE` verifications admitted, or `Busy` at once.
+    pub fn admit(&self) -> Result<Ticket<'_>, Busy> {
+        use std::sync::atomic::Ordering;
+        let admitted = self.admitted.fetch_add(1, Ordering::SeqCst);
+        let ticket = Ticket { verifier: self };
+        if admitted >= 1 + VERIFY_QUEUE {
+            return Err(Busy);
+        }
+        Ok(ticket)
+    }
+
     /// Checks `password` against the PHC string `hash` (none: always false), in turn.
-    pub async fn verify(&self, password: String, hash: Option<String>) -> Result<bool, Busy> {
-        let _admitted = self.admitted.clone().try_acquire_owned().map_err(|_| Busy)?;
-        let _running = self.running.acquire().await.map_err(|_| Busy)?;
-        tokio::task::spawn_blocking(move || hash.is_some_and(|hash| verify_password(&password, &hash)))
-            .await
-            .map_err(|_| Busy)
+    pub async fn verify(&self, _ticket: &Ticket<'_>, password: String, hash: Option<String>) -> Result<bool, Busy> {
+        let (answer, answered) = tokio::sync::oneshot::channel();
+        self.checks.send(Check { password, hash, answer }).map_err(|_| Busy)?;
+        answered.await.map_err(|_| Busy)
     }
 }
 
@@ -205,6 +242,49 @@ pub fn delay(failures: u32) -> Duration {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Twenty logins at once: five are admitted and checked in turn (the running one and the
+    /// queue), the others are refused at once, before any hashing; the answers are right.
+    #[test]
+    fn password_checks_run_one_at_a_time_and_the_overflow_is_refused() {
+        let hash = hash_password("un mot de passe assez long").unwrap();
+        let verifier = Verifier::default();
+        let runtime = tokio::runtime::Builder::new_current_thread().build().unwrap();
+        let answers = runtime.block_on(async {
+            let checks = (0..20).map(|i| {
+                let password = if i % 2 == 0 { "un mot de passe assez long" } else { "faux" };
+                let (verifier, hash) = (&verifier, hash.clone());
+                async move {
+                    let ticket = verifier.admit()?;
+                    verifier.verify(&ticket, password.to_string(), Some(hash)).await
+                }
+            });
+            let mut futures: Vec<_> = checks.map(Box::pin).collect();
+            // Submit them all before awaiting any (each is queued or refused on its first poll).
+            let waker = std::task::Waker::noop();
+            let mut cx = std::task::Context::from_waker(waker);
+            let mut done = Vec::new();
+            for f in futures.iter_mut() {
+                done.push(match f.as_mut().poll(&mut cx) {
+                    std::task::Poll::Ready(r) => Some(r),
+                    std::task::Poll::Pending => None,
+                });
+            }
+            let mut answers = Vec::new();
+            for (f, ready) in futures.into_iter().zip(done) {
+                answers.push(match ready {
+                    Some(r) => r,
+                    None => f.await,
+                });
+            }
+            answers
+        });
+        let checked: Vec<(usize, bool)> =
+            answers.iter().enumerate().filter_map(|(i, a)| a.ok().map(|ok| (i, ok))).collect();
+        assert_eq!(checked.len(), 1 + VERIFY_QUEUE, "{answers:?}");
+        assert!(checked.iter().all(|(i, ok)| *ok == (i % 2 == 0)), "{answers:?}");
+        assert_eq!(answers.iter().filter(|a| **a == Err(Busy)).count(), 20 - checked.len());
+    }
 
     #[test]
     fn hashes_are_argon2id_and_verify() {
