@@ -217,7 +217,7 @@ impl Verifier {
         use std::sync::atomic::Ordering;
         let admitted = self.admitted.fetch_add(1, Ordering::SeqCst);
         let ticket = Ticket { verifier: self };
-        if admitted >= 1 + VERIFY_QUEUE {
+        if admitted > VERIFY_QUEUE {
             return Err(Busy);
         }
         Ok(ticket)
