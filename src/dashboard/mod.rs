@@ -74,11 +74,19 @@ impl Dashboard {
         self: &Arc<Self>,
         f: impl FnOnce(&App, &mut Store) -> anyhow::Result<R> + Send + 'static,
     ) -> Result<R, Failure> {
+        self.in_turn(|this| this.with_reader(f)).await
+    }
+
+    /// Runs `f` on a blocking thread once it is this request's turn for store work.
+    async fn in_turn<R: Send + 'static>(
+        self: &Arc<Self>,
+        f: impl FnOnce(&Dashboard) -> anyhow::Result<R> + Send + 'static,
+    ) -> Result<R, Failure> {
         let this = self.clone();
         let permit = self.work.clone().acquire_owned().await.map_err(|e| Failure::Internal(e.to_string()))?;
         tokio::task::spawn_blocking(move || {
             let _permit = permit;
-            this.with_reader(|app, store| f(app, store))
+            f(&this)
         })
         .await
         .map_err(|e| Failure::Internal(e.to_string()))?
@@ -105,22 +113,15 @@ impl Dashboard {
         self: &Arc<Self>,
         f: impl FnOnce(&mut Store) -> anyhow::Result<R> + Send + 'static,
     ) -> Result<R, Failure> {
-        let this = self.clone();
-        let permit = self.work.clone().acquire_owned().await.map_err(|e| Failure::Internal(e.to_string()))?;
-        tokio::task::spawn_blocking(move || {
-            let _permit = permit;
+        self.in_turn(|this| {
             let mut writer = this.writer.lock().unwrap_or_else(|e| e.into_inner());
-            if writer.is_none() {
-                *writer = Some(Store::open(&this.app.data_dir, Integrity::Trust)?.0);
-            }
-            match writer.as_mut() {
-                Some(store) => f(store),
-                None => Err(anyhow::anyhow!("no writing connection")),
-            }
+            let store = match writer.take() {
+                Some(store) => store,
+                None => Store::open(&this.app.data_dir, Integrity::Trust)?.0,
+            };
+            f(writer.insert(store))
         })
         .await
-        .map_err(|e| Failure::Internal(e.to_string()))?
-        .map_err(|e| Failure::Internal(format!("{e:#}")))
     }
 }
 

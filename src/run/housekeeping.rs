@@ -115,21 +115,6 @@ impl Housekeeper {
     }
 }
 
-/// Housekeeping at start, before the screen shows: one look, on the kiosk's own connection.
-pub fn maintain(app: &App, store: &mut Store) -> Result<()> {
-    let clock = app.clock();
-    let reading = clock.read();
-    let corrected = store.correct_unsynced(&reading, |at| clock.offset_at(at))?;
-    if corrected > 0 {
-        tracing::info!(corrected, "timestamps corrected after clock synchronisation");
-    }
-    let erased = store.erase_old_comments(reading.now_utc, app.config.comment_retention_days)?;
-    if erased > 0 {
-        tracing::info!(erased, "old comments erased");
-    }
-    Ok(())
-}
-
 /// The housekeeping thread, until `stop`.
 pub struct Handle {
     stop: mpsc::Sender<()>,
@@ -145,7 +130,8 @@ impl Handle {
     }
 }
 
-/// Runs the housekeeping on its own thread and store connection, one look every `TICK`.
+/// Runs the housekeeping on its own thread and store connection: a first look at once (the
+/// start's retention and correction), then one every `TICK`.
 pub fn spawn(app: &App) -> Result<Handle> {
     let store = app.open_store(Integrity::Trust)?;
     let mut keeper = Housekeeper::new(store, Box::new(app.clock()), app.config.comment_retention_days);

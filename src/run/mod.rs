@@ -36,12 +36,12 @@ pub fn until_interrupted() -> std::io::Result<()> {
     tokio::runtime::Builder::new_current_thread().enable_all().build()?.block_on(tokio::signal::ctrl_c())
 }
 
-/// `borne` with no command: the kiosk. Opens the store as a kiosk must (integrity check, clock
-/// correction, retention), starts the uploader when enabled, and shows the touchscreen until
-/// the manager quits from the administration panel.
+/// `borne` with no command: the kiosk. Opens the store as a kiosk must (integrity check),
+/// starts the housekeeping (its first look corrects clocks and applies retention at once), the
+/// uploader when enabled and the dashboard, and shows the touchscreen until the manager quits
+/// or the service is stopped.
 pub fn kiosk(app: &App, out: &mut dyn Write) -> Result<()> {
-    let mut store = app.open_store(Integrity::CheckAndRecover)?;
-    housekeeping::maintain(app, &mut store)?;
+    let store = app.open_store(Integrity::CheckAndRecover)?;
     crate::redact::warm_up();
     writeln!(out, "Borne {} — {}", crate::health::VERSION, app.config.site_name)?;
     writeln!(out, "Configuration : {}", app.config.source)?;

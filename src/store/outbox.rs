@@ -190,24 +190,27 @@ impl Store {
         Ok(())
     }
 
+    /// Every rejected review back to `pending`, in bounded transactions: a visitor's commit
+    /// never waits behind thousands of rows.
+    fn retry_all_rejected(&self) -> rusqlite::Result<usize> {
+        let mut total = 0;
+        loop {
+            let n = self.conn.execute(
+                "UPDATE reviews SET status = 'pending', rejected_reason = NULL, rejected_at_ms = NULL
+                 WHERE seq IN (SELECT seq FROM reviews WHERE status = 'rejected' LIMIT ?1)",
+                [MAX_WRITE_BATCH as i64],
+            )?;
+            total += n;
+            if n < MAX_WRITE_BATCH {
+                return Ok(total);
+            }
+        }
+    }
+
     /// Sends rejected reviews back to `pending`, on a site manager's request.
     pub fn retry_rejected(&mut self, ids: Option<&[Uuid]>) -> Result<usize> {
         let changed = match ids {
-            // In bounded transactions: a visitor's commit never waits behind thousands of rows.
-            None => (|| {
-                let mut total = 0;
-                loop {
-                    let n = self.conn.execute(
-                        "UPDATE reviews SET status = 'pending', rejected_reason = NULL, rejected_at_ms = NULL
-                         WHERE seq IN (SELECT seq FROM reviews WHERE status = 'rejected' LIMIT ?1)",
-                        [MAX_WRITE_BATCH as i64],
-                    )?;
-                    total += n;
-                    if n < MAX_WRITE_BATCH {
-                        return Ok(total);
-                    }
-                }
-            })(),
+            None => self.retry_all_rejected(),
             Some(ids) => {
                 let mut total = 0;
                 for id in ids {
@@ -280,9 +283,7 @@ impl Store {
         }
         Ok(found)
     }
-}
 
-impl Store {
     /// The outbox at a glance.
     pub fn outbox_summary(&self) -> Result<OutboxSummary> {
         // Each figure comes from an index (partial ones for the small sets), so the summary
