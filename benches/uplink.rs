@@ -31,7 +31,7 @@ impl Drop for Receiver {
 
 fn receiver(dir: &Path) -> Receiver {
     std::fs::write(dir.join("tokens"), "bench-token *\n").unwrap();
-    let mut child = Command::new(common::workspace_bin("borne-receiver"))
+    let mut child = Command::new(common::workspace_bin("borne-platform"))
         .args(["serve", "--listen", "127.0.0.1:0", "--tokens"])
         .arg(dir.join("tokens"))
         .arg("--db")
@@ -145,7 +145,7 @@ fn main() {
 
     let mut out = String::new();
     writeln!(out, "## Upload (`cargo bench --bench uplink`)\n").unwrap();
-    writeln!(out, "Machine: {}. `borne upload --once` (release build) drains a store into `borne-receiver` (release build, SQLite `synchronous=FULL`) on loopback, through a TCP relay that counts every byte both ways (HTTP headers included). Synthetic reviews: 60 % « Très bien », follow-ups after the others, a comment on one in five.\n", machine()).unwrap();
+    writeln!(out, "Machine: {}. `borne upload --once` (release build) drains a store into `borne-platform` (release build, SQLite `synchronous=FULL`) on loopback, through a TCP relay that counts every byte both ways (HTTP headers included). Synthetic reviews: 60 % « Très bien », follow-ups after the others, a comment on one in five.\n", machine()).unwrap();
     writeln!(out, "| run | reviews | seconds | reviews/s | bytes up per review | bytes down per review | uploader peak RSS MiB |\n|---|---|---|---|---|---|---|").unwrap();
     let mut row = |label: &str, n: usize, r: (f64, u64, u64, u64)| {
         writeln!(

@@ -5,24 +5,12 @@
 
 use borne_model::review::{Answer, AnswerKind, ClockState, Intention, Review, SATISFACTION, VERBATIM};
 use chrono::{DateTime, Duration, FixedOffset, TimeZone, Utc};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::Command;
 use std::time::Duration as StdDuration;
 
-/// A binary of another package of the workspace (the platform's `borne-receiver`): Cargo builds
-/// it beside this target's own binaries when the whole workspace is built (`cargo test
-/// --workspace`, `cargo bench --workspace`); the kiosk package itself never depends on it.
-pub fn workspace_bin(name: &str) -> PathBuf {
-    let exe = std::env::current_exe().expect("the path of this benchmark binary");
-    // target/<profile>/deps/<this binary> → target/<profile>/<name>
-    let path = exe.parent().and_then(Path::parent).map(|dir| dir.join(name)).expect("the target directory");
-    assert!(
-        path.exists(),
-        "{} is missing: build the whole workspace (cargo bench --workspace), which builds it",
-        path.display()
-    );
-    path
-}
+#[allow(unused_imports)]
+pub use borne_testkit::workspace_bin;
 
 pub struct Lcg(pub u64);
 

@@ -1,49 +1,13 @@
 //! Helpers shared by the integration tests.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Command, Output};
 
 pub const BORNE: &str = env!("CARGO_BIN_EXE_borne");
 
-/// A binary of another package of the workspace (the platform's `borne-receiver`): Cargo builds
-/// it beside this target's own binaries when the whole workspace is built (`cargo test
-/// --workspace`, `cargo bench --workspace`); the kiosk package itself never depends on it.
-pub fn workspace_bin(name: &str) -> PathBuf {
-    let exe = std::env::current_exe().expect("the path of this test binary");
-    // target/<profile>/deps/<this binary> → target/<profile>/<name>
-    let path = exe.parent().and_then(Path::parent).map(|dir| dir.join(name)).expect("the target directory");
-    assert!(
-        path.exists(),
-        "{} is missing: build the whole workspace (cargo test --workspace), which builds it",
-        path.display()
-    );
-    path
-}
+pub use borne_testkit::workspace_bin;
 
-/// A scratch directory removed at the end of the test.
-pub struct Scratch(pub PathBuf);
-
-impl Scratch {
-    pub fn new(name: &str) -> Scratch {
-        let dir = std::env::temp_dir().join(format!(
-            "borne-it-{name}-{}-{}",
-            std::process::id(),
-            std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_nanos()
-        ));
-        std::fs::create_dir_all(&dir).unwrap();
-        Scratch(dir)
-    }
-
-    pub fn path(&self) -> &Path {
-        &self.0
-    }
-}
-
-impl Drop for Scratch {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
-}
+pub use borne_testkit::Scratch;
 
 /// `borne --data-dir DIR …` with no configuration file from the environment.
 pub fn borne(data_dir: &Path) -> Command {

@@ -1,7 +1,7 @@
 //! A kiosk left alone for a year, in minutes: the real kiosk code — the window and its flow
 //! (Slint's testing backend, mocked time), the store on disk, the devices' controller with
 //! simulated buttons and presence sensor, the housekeeping, the uploader over HTTP to the
-//! platform's real `borne-receiver` — through 400 simulated days with an injected clock:
+//! platform's real `borne-platform` — through 400 simulated days with an injected clock:
 //! visits in opening hours (taps and buttons, follow-ups, typed comments), closed dates,
 //! reboots whose clock starts wrong and syncs later, power cuts, network outages of several
 //! days, a day when the store refuses writes (as on a full disk), restarts.

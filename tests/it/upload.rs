@@ -1,4 +1,4 @@
-//! Upload contract v1 end to end: the real `borne` and `borne-receiver` binaries on loopback.
+//! Upload contract v1 end to end: the real `borne` and `borne-platform` binaries on loopback.
 
 use crate::common::*;
 use borne_model::review::{Answer, AnswerKind, ClockState, Intention, Review};
@@ -10,11 +10,11 @@ use std::time::Duration;
 
 /// The reference receiver, a binary of the platform package.
 pub fn receiver_bin() -> PathBuf {
-    workspace_bin("borne-receiver")
+    workspace_bin("borne-platform")
 }
 pub const DEVICE: &str = "borne-it-01";
 
-/// A running `borne-receiver serve`, killed on drop.
+/// A running `borne-platform serve`, killed on drop.
 pub struct ReceiverProcess {
     child: Child,
     pub url: String,

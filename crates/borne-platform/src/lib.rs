@@ -1,10 +1,16 @@
-//! `borne-receiver`: the reference platform side of upload contract v1. An axum server that
-//! validates batches, stores them once in SQLite in JDMA's shape, replays idempotent answers,
-//! and can inject faults for tests and demos.
+//! `borne-platform`: the gateway Borne kiosks upload to (upload contract v1). An axum server that
+//! authenticates kiosks, validates batches, stores them once in JDMA's shape (PostgreSQL, or an
+//! embedded SQLite file), replays idempotent answers, takes heartbeats, exposes Prometheus
+//! metrics, and can inject faults for tests and demos.
 //!
-//! Invariant: bad input gets a 4xx with the contract's error body; no input makes it panic.
+//! Invariants: bad input gets a 4xx with the contract's error body and no input makes it panic;
+//! an instance keeps no state a retry depends on (idempotency, dedup and revocation live in the
+//! database), so any instance answers any retry the same way.
 
-pub mod db;
+pub mod config;
+pub mod export;
+pub mod metrics;
+pub mod storage;
 pub mod validate;
 
 use axum::Router;
@@ -14,14 +20,15 @@ use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use borne_model::wire::{ErrorBody, Heartbeat, MAX_BATCH_BYTES};
-use db::{ReceiverDb, Stored};
+use metrics::Metrics;
+use storage::{Storage, StorageError, Stored};
 use sha2::{Digest, Sha256};
 use std::collections::HashMap;
 use std::io::Read;
 use std::io::Write;
 use std::path::Path;
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 use validate::{BatchError, ParsedBatch, parse_batch};
 
 /// The contract, served at `/v1/openapi.yaml`.
@@ -56,9 +63,7 @@ impl Tokens {
         Tokens::parse(&text)
     }
 
-    fn devices_for(&self, headers: &HeaderMap) -> Option<&Vec<String>> {
-        let value = headers.get(header::AUTHORIZATION)?.to_str().ok()?;
-        let token = value.strip_prefix("Bearer ")?.trim();
+    fn devices_for(&self, token: &str) -> Option<&Vec<String>> {
         self.0.get(token)
     }
 }
@@ -82,27 +87,51 @@ pub struct Faults {
     pub garbage_rate: f64,
 }
 
-pub struct Receiver {
-    db: Mutex<ReceiverDb>,
-    tokens: Tokens,
+/// Who may send: the database's registered kiosks (the deployment), or a tokens file (tests,
+/// demos, a quick trial without registering anything).
+#[derive(Debug, Clone)]
+pub enum Auth {
+    Database,
+    File(Tokens),
+}
+
+pub struct Platform {
+    storage: Storage,
+    auth: Auth,
     faults: Faults,
     rng: Mutex<fastrand::Rng>,
     /// One JSON line per well-formed batch request: its key, its body's hash, the reviews in
     /// it and what became of it, for tests to check that every retry kept its key and bytes.
     audit: Option<Mutex<std::fs::File>>,
+    pub metrics: Metrics,
 }
 
-pub type Shared = Arc<Receiver>;
+pub type Shared = Arc<Platform>;
 
-impl Receiver {
-    pub fn open(
-        db_path: &Path,
-        tokens: Tokens,
-        faults: Faults,
-        seed: u64,
-        audit_log: Option<&Path>,
-    ) -> Result<Shared, String> {
-        let db = ReceiverDb::open(db_path).map_err(|e| format!("cannot open {}: {e}", db_path.display()))?;
+/// What a request's bearer token allows.
+enum Allowed {
+    Device(storage::DeviceAuth),
+    Listed(Vec<String>),
+}
+
+impl Allowed {
+    fn covers(&self, device_id: &str) -> bool {
+        match self {
+            Allowed::Device(d) => d.device_id == device_id,
+            Allowed::Listed(ids) => ids.iter().any(|d| d == "*" || d == device_id),
+        }
+    }
+
+    fn site(&self) -> Option<&storage::Site> {
+        match self {
+            Allowed::Device(d) => d.site.as_ref(),
+            Allowed::Listed(_) => None,
+        }
+    }
+}
+
+impl Platform {
+    pub fn new(storage: Storage, auth: Auth, faults: Faults, seed: u64, audit_log: Option<&Path>) -> Result<Shared, String> {
         let audit = match audit_log {
             Some(path) => Some(Mutex::new(
                 std::fs::OpenOptions::new()
@@ -114,7 +143,32 @@ impl Receiver {
             None => None,
         };
         let rng = Mutex::new(fastrand::Rng::with_seed(seed));
-        Ok(Arc::new(Receiver { db: Mutex::new(db), tokens, faults, rng, audit }))
+        Ok(Arc::new(Platform { storage, auth, faults, rng, audit, metrics: Metrics::new() }))
+    }
+
+    pub fn storage(&self) -> &Storage {
+        &self.storage
+    }
+
+    /// The bearer token's rights; `Err` is the response to give (401, or 503 when the database
+    /// cannot say).
+    async fn allowed(&self, headers: &HeaderMap) -> Result<Allowed, Response> {
+        let unauthorized = || error(StatusCode::UNAUTHORIZED, "UNAUTHORIZED", "missing or unknown bearer token");
+        let token = headers
+            .get(header::AUTHORIZATION)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.strip_prefix("Bearer "))
+            .map(str::trim)
+            .filter(|t| !t.is_empty());
+        let Some(token) = token else { return Err(unauthorized()) };
+        match &self.auth {
+            Auth::File(tokens) => tokens.devices_for(token).cloned().map(Allowed::Listed).ok_or_else(unauthorized),
+            Auth::Database => match self.storage.authenticate(token).await {
+                Ok(Some(device)) => Ok(Allowed::Device(device)),
+                Ok(None) => Err(unauthorized()),
+                Err(e) => Err(unavailable(&e)),
+            },
+        }
     }
 
     /// Appends one line to the audit log, if there is one.
@@ -149,19 +203,43 @@ fn error(status: StatusCode, code: &str, message: impl Into<String>) -> Response
     (status, axum::Json(body)).into_response()
 }
 
+/// The database could not answer: 503 with a short `Retry-After`, so the kiosk retries the same
+/// batch (same key, same body) and any instance answers it.
+fn unavailable(e: &StorageError) -> Response {
+    tracing::error!(error = %e, "database unavailable");
+    let mut response = error(StatusCode::SERVICE_UNAVAILABLE, "SERVICE_UNAVAILABLE", "storage unavailable, retry later");
+    response.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from(5u32));
+    response
+}
+
 pub fn router(state: Shared) -> Router {
     Router::new()
-        .route("/v1/health", get(|| async { axum::Json(serde_json::json!({"status": "ok"})) }))
+        .route("/v1/health", get(health))
         .route(
             "/v1/openapi.yaml",
             get(|| async { ([(header::CONTENT_TYPE, "application/yaml; charset=utf-8")], OPENAPI) }),
         )
         .route("/v1/batches", post(post_batch))
         .route("/v1/heartbeats", post(post_heartbeat))
+        .route("/metrics", get(metrics_text))
         .fallback(|| async { error(StatusCode::NOT_FOUND, "NOT_FOUND", "no such endpoint") })
         // Compressed bodies are small; the decompressed size is checked separately.
         .layer(DefaultBodyLimit::max(2 * MAX_BATCH_BYTES))
         .with_state(state)
+}
+
+/// `200 {"status": "ok"}` only when the database answers, so a load balancer's health check
+/// takes an instance out while its database is away.
+async fn health(State(platform): State<Shared>) -> Response {
+    match platform.storage.health().await {
+        Ok(()) => axum::Json(serde_json::json!({"status": "ok"})).into_response(),
+        Err(e) => unavailable(&e),
+    }
+}
+
+async fn metrics_text(State(platform): State<Shared>) -> Response {
+    let text = platform.metrics.render(platform.storage.pool_status());
+    ([(header::CONTENT_TYPE, "application/openmetrics-text; version=1.0.0; charset=utf-8")], text).into_response()
 }
 
 /// Reads the body as JSON bytes, undoing gzip when announced; refuses more than the
@@ -211,144 +289,226 @@ fn is_json(headers: &HeaderMap) -> bool {
 struct DropConnection(Arc<tokio::sync::Notify>);
 
 async fn post_batch(
-    State(rx): State<Shared>,
+    State(platform): State<Shared>,
     headers: HeaderMap,
     drop_connection: Option<axum::Extension<DropConnection>>,
     body: Bytes,
 ) -> Response {
-    let Some(allowed) = rx.tokens.devices_for(&headers) else {
-        return error(StatusCode::UNAUTHORIZED, "UNAUTHORIZED", "missing or unknown bearer token");
-    };
-    if !is_json(&headers) {
-        return error(StatusCode::BAD_REQUEST, "BAD_REQUEST", "Content-Type must be application/json");
-    }
-    let json = match decoded_body(&headers, &body) {
-        Ok(json) => json,
-        Err(response) => return *response,
-    };
-    let Some(key) = headers.get("idempotency-key").and_then(|v| v.to_str().ok()) else {
-        return error(StatusCode::BAD_REQUEST, "BAD_REQUEST", "Idempotency-Key header is required");
-    };
-    let batch = match parse_batch(&json, key) {
-        Ok(batch) => batch,
-        Err(BatchError::BadRequest(m)) => return error(StatusCode::BAD_REQUEST, "BAD_REQUEST", m),
-        Err(BatchError::TooLarge(m)) => return error(StatusCode::PAYLOAD_TOO_LARGE, "PAYLOAD_TOO_LARGE", m),
-    };
-    if !allowed.iter().any(|d| d == "*" || *d == batch.source.device_id) {
-        return error(StatusCode::FORBIDDEN, "FORBIDDEN", "this token may not send for this device_id");
-    }
-    let hash = hex::encode(Sha256::digest(&json));
-    if rx.roll(rx.faults.fail_rate) {
-        let status = rx.pick_status();
-        rx.audit(key, &hash, &batch, &format!("injected {status}"));
-        let code = StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
-        let mut response = error(code, "INJECTED_FAULT", format!("injected fault {status}"));
-        if matches!(status, 429 | 503) {
-            response.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from(rx.faults.retry_after_s));
-        }
+    let started = Instant::now();
+    let (outcome, response) = batch_response(&platform, &headers, &body).await;
+    platform.metrics.batch(outcome);
+    platform.metrics.batch_seconds.observe(started.elapsed().as_secs_f64());
+    if !matches!(outcome, "processed" | "replayed") {
         return response;
     }
-    tracing::debug!(batch_id = %batch.batch_id, reviews = batch.reviews.len(), "batch parsed");
-    let now_ms = chrono::Utc::now().timestamp_millis();
-    let state = rx.clone();
-    let key = key.to_string();
-    let stored = tokio::task::spawn_blocking(move || {
-        let stored = {
-            let mut db = state.db.lock().map_err(|_| "database lock poisoned".to_string())?;
-            db.store_batch(&batch, &hash, now_ms).map_err(|e| e.to_string())
-        };
-        let outcome = match &stored {
-            Ok(Stored::Fresh(_)) => "processed",
-            Ok(Stored::Replay(_)) => "replayed",
-            Ok(Stored::Conflict) => "conflict",
-            Err(_) => "error",
-        };
-        state.audit(&key, &hash, &batch, outcome);
-        stored
-    })
-    .await;
-    let text = match stored {
-        Ok(Ok(Stored::Fresh(response))) => serde_json::to_string(&response).unwrap_or_default(),
-        Ok(Ok(Stored::Replay(text))) => text,
-        Ok(Ok(Stored::Conflict)) => {
-            return error(StatusCode::CONFLICT, "CONFLICT", "this Idempotency-Key was used with a different body");
-        }
-        Ok(Err(e)) => {
-            tracing::error!(error = %e, "receiver database error");
-            return error(StatusCode::SERVICE_UNAVAILABLE, "INTERNAL_SERVER_ERROR", "storage unavailable, retry later");
-        }
-        Err(_) => return error(StatusCode::INTERNAL_SERVER_ERROR, "INTERNAL_SERVER_ERROR", "internal error"),
-    };
-    tracing::debug!("batch stored");
     // Faults after the commit: the platform holds the reviews, the kiosk does not know it.
     if let Some(axum::Extension(DropConnection(notify))) = &drop_connection
-        && rx.roll(rx.faults.drop_rate)
+        && platform.roll(platform.faults.drop_rate)
     {
         notify.notify_one();
         std::future::pending::<()>().await;
     }
-    if rx.roll(rx.faults.delay_rate) {
-        tokio::time::sleep(rx.faults.delay).await;
+    if platform.roll(platform.faults.delay_rate) {
+        tokio::time::sleep(platform.faults.delay).await;
     }
-    let body = if rx.roll(rx.faults.truncate_rate) {
-        truncated(&text)
-    } else if rx.roll(rx.faults.garbage_rate) {
-        b"<html>502 Bad Gateway</html>".to_vec()
-    } else {
-        text.into_bytes()
+    if platform.roll(platform.faults.truncate_rate) {
+        let text = axum::body::to_bytes(response.into_body(), usize::MAX).await.unwrap_or_default();
+        return ([(header::CONTENT_TYPE, "application/json")], Body::from(truncated(&text))).into_response();
+    }
+    if platform.roll(platform.faults.garbage_rate) {
+        return ([(header::CONTENT_TYPE, "application/json")], Body::from(&b"<html>502 Bad Gateway</html>"[..]))
+            .into_response();
+    }
+    response
+}
+
+/// The batch's answer and its outcome (for the metrics).
+async fn batch_response(platform: &Platform, headers: &HeaderMap, body: &Bytes) -> (&'static str, Response) {
+    let allowed = match platform.allowed(headers).await {
+        Ok(allowed) => allowed,
+        Err(response) => {
+            let outcome = if response.status() == StatusCode::UNAUTHORIZED { "unauthorized" } else { "unavailable" };
+            return (outcome, response);
+        }
     };
-    ([(header::CONTENT_TYPE, "application/json")], Body::from(body)).into_response()
+    if !is_json(headers) {
+        return ("bad_request", error(StatusCode::BAD_REQUEST, "BAD_REQUEST", "Content-Type must be application/json"));
+    }
+    let json = match decoded_body(headers, body) {
+        Ok(json) => json,
+        Err(response) => {
+            let outcome = if response.status() == StatusCode::PAYLOAD_TOO_LARGE { "too_large" } else { "bad_request" };
+            return (outcome, *response);
+        }
+    };
+    let Some(key) = headers.get("idempotency-key").and_then(|v| v.to_str().ok()) else {
+        return ("bad_request", error(StatusCode::BAD_REQUEST, "BAD_REQUEST", "Idempotency-Key header is required"));
+    };
+    let batch = match parse_batch(&json, key) {
+        Ok(batch) => batch,
+        Err(BatchError::BadRequest(m)) => return ("bad_request", error(StatusCode::BAD_REQUEST, "BAD_REQUEST", m)),
+        Err(BatchError::TooLarge(m)) => {
+            return ("too_large", error(StatusCode::PAYLOAD_TOO_LARGE, "PAYLOAD_TOO_LARGE", m));
+        }
+    };
+    if !allowed.covers(&batch.source.device_id) {
+        return (
+            "forbidden",
+            error(StatusCode::FORBIDDEN, "FORBIDDEN", "this token may not send for this device_id"),
+        );
+    }
+    if let Some(mismatch) = allowed.site().and_then(|site| site.source_mismatch(&batch.source)) {
+        return ("forbidden", error(StatusCode::FORBIDDEN, "FORBIDDEN", mismatch));
+    }
+    let hash = hex::encode(Sha256::digest(&json));
+    if platform.roll(platform.faults.fail_rate) {
+        let status = platform.pick_status();
+        platform.audit(key, &hash, &batch, &format!("injected {status}"));
+        let code = StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+        let mut response = error(code, "INJECTED_FAULT", format!("injected fault {status}"));
+        if matches!(status, 429 | 503) {
+            response.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from(platform.faults.retry_after_s));
+        }
+        return ("injected", response);
+    }
+    let site_id = allowed.site().map(|s| s.id.clone());
+    let stored = platform.storage.store_batch(&batch, site_id.as_deref(), &hash, chrono::Utc::now()).await;
+    let outcome = match &stored {
+        Ok(s) => s.outcome(),
+        Err(_) => "unavailable",
+    };
+    platform.audit(key, &hash, &batch, if outcome == "unavailable" { "error" } else { outcome });
+    tracing::info!(
+        device_id = %batch.source.device_id,
+        batch_id = %batch.batch_id,
+        reviews = batch.reviews.len(),
+        outcome,
+        "batch"
+    );
+    let text = match stored {
+        Ok(Stored::Fresh(response)) => {
+            for (result, n) in tally(&response) {
+                platform.metrics.review(result, n);
+            }
+            serde_json::to_string(&response).unwrap_or_default()
+        }
+        Ok(Stored::Replay(text)) => text,
+        Ok(Stored::Conflict) => {
+            return (
+                outcome,
+                error(StatusCode::CONFLICT, "CONFLICT", "this Idempotency-Key was used with a different body"),
+            );
+        }
+        Err(e) => return (outcome, unavailable(&e)),
+    };
+    (outcome, ([(header::CONTENT_TYPE, "application/json")], Body::from(text)).into_response())
+}
+
+/// How many reviews of a response were accepted, duplicate and rejected.
+fn tally(response: &borne_model::wire::BatchResponse) -> [(&'static str, u64); 3] {
+    use borne_model::wire::ResultStatus;
+    let count = |status: ResultStatus| response.results.iter().filter(|r| r.status == status).count() as u64;
+    [
+        ("accepted", count(ResultStatus::Accepted)),
+        ("duplicate", count(ResultStatus::Duplicate)),
+        ("rejected", count(ResultStatus::Rejected)),
+    ]
 }
 
 /// The first half of an answer's bytes (a fault: the client must survive a cut body), cut
 /// anywhere, even inside a character: client ids are echoed as sent, in any script.
-fn truncated(text: &str) -> Vec<u8> {
-    text.as_bytes()[..text.len() / 2].to_vec()
+fn truncated(text: &[u8]) -> Vec<u8> {
+    text[..text.len() / 2].to_vec()
 }
 
-async fn post_heartbeat(State(rx): State<Shared>, headers: HeaderMap, body: Bytes) -> Response {
-    let Some(allowed) = rx.tokens.devices_for(&headers) else {
-        return error(StatusCode::UNAUTHORIZED, "UNAUTHORIZED", "missing or unknown bearer token");
+async fn post_heartbeat(State(platform): State<Shared>, headers: HeaderMap, body: Bytes) -> Response {
+    let (outcome, response) = heartbeat_response(&platform, &headers, &body).await;
+    platform.metrics.heartbeat(outcome);
+    response
+}
+
+async fn heartbeat_response(platform: &Platform, headers: &HeaderMap, body: &Bytes) -> (&'static str, Response) {
+    let allowed = match platform.allowed(headers).await {
+        Ok(allowed) => allowed,
+        Err(response) => {
+            let outcome = if response.status() == StatusCode::UNAUTHORIZED { "unauthorized" } else { "unavailable" };
+            return (outcome, response);
+        }
     };
-    let heartbeat: Heartbeat = match serde_json::from_slice(&body) {
+    let heartbeat: Heartbeat = match serde_json::from_slice(body) {
         Ok(h) => h,
-        Err(e) => return error(StatusCode::BAD_REQUEST, "BAD_REQUEST", format!("not a heartbeat: {e}")),
+        Err(e) => {
+            return ("bad_request", error(StatusCode::BAD_REQUEST, "BAD_REQUEST", format!("not a heartbeat: {e}")));
+        }
     };
-    if !allowed.iter().any(|d| d == "*" || *d == heartbeat.device_id) {
-        return error(StatusCode::FORBIDDEN, "FORBIDDEN", "this token may not send for this device_id");
+    if heartbeat.device_id.len() > 64 || heartbeat.app_version.len() > 64 {
+        return ("bad_request", error(StatusCode::BAD_REQUEST, "BAD_REQUEST", "device_id or app_version too long"));
     }
-    let text = String::from_utf8_lossy(&body).to_string();
-    let now_ms = chrono::Utc::now().timestamp_millis();
-    let stored = rx
-        .db
-        .lock()
-        .map_err(|_| ())
-        .and_then(|mut db| db.store_heartbeat(&heartbeat.device_id, &text, now_ms).map_err(|_| ()));
-    match stored {
-        Ok(()) => StatusCode::NO_CONTENT.into_response(),
-        Err(()) => error(StatusCode::SERVICE_UNAVAILABLE, "INTERNAL_SERVER_ERROR", "storage unavailable"),
+    if !allowed.covers(&heartbeat.device_id) {
+        return (
+            "forbidden",
+            error(StatusCode::FORBIDDEN, "FORBIDDEN", "this token may not send for this device_id"),
+        );
+    }
+    match platform.storage.store_heartbeat(&heartbeat, chrono::Utc::now()).await {
+        Ok(()) => ("stored", StatusCode::NO_CONTENT.into_response()),
+        Err(e) => ("unavailable", unavailable(&e)),
     }
 }
 
-/// Serves until `shutdown` resolves. Each connection gets a handle that lets a handler drop it
-/// unanswered (fault injection).
+/// How long a graceful shutdown waits for requests in flight.
+pub const SHUTDOWN_GRACE: Duration = Duration::from_secs(10);
+
+/// Serves until `shutdown` resolves, then stops accepting, lets the requests in flight finish
+/// (closing idle keep-alive connections) for at most [`SHUTDOWN_GRACE`], and returns. Each
+/// connection gets a handle that lets a handler drop it unanswered (fault injection). A
+/// maintenance task creates the months ahead and purges old idempotency records hourly.
 pub async fn serve(listener: tokio::net::TcpListener, state: Shared, shutdown: impl std::future::Future<Output = ()>) {
+    let maintenance = tokio::spawn(maintain_hourly(state.clone()));
     let app = router(state);
-    borne_web::accept::until_shutdown(listener, "receiver", shutdown, |stream, _| {
+    let (stopping_tx, stopping) = tokio::sync::watch::channel(false);
+    // Each connection task holds a clone; when all are dropped, every connection has ended.
+    let (alive, mut all_ended) = tokio::sync::mpsc::channel::<()>(1);
+    borne_web::accept::until_shutdown(listener, "platform", shutdown, |stream, _| {
         let notify = Arc::new(tokio::sync::Notify::new());
         let service = app.clone().layer(axum::Extension(DropConnection(notify.clone())));
+        let mut stopping = stopping.clone();
+        let alive = alive.clone();
         tokio::spawn(async move {
+            let _alive = alive;
             let hyper_service = hyper_util::service::TowerToHyperService::new(service);
             let connection = hyper::server::conn::http1::Builder::new()
                 .serve_connection(hyper_util::rt::TokioIo::new(stream), hyper_service);
+            tokio::pin!(connection);
+            tokio::select! {
+                _ = connection.as_mut() => return,
+                // Dropping the connection closes the socket with no response.
+                _ = notify.notified() => return,
+                _ = stopping.wait_for(|s| *s) => {}
+            }
+            connection.as_mut().graceful_shutdown();
             tokio::select! {
                 _ = connection => {}
-                // Dropping the connection closes the socket with no response.
                 _ = notify.notified() => {}
             }
         });
     })
-    .await
+    .await;
+    maintenance.abort();
+    let _ = stopping_tx.send(true);
+    drop(alive);
+    let _ = tokio::time::timeout(SHUTDOWN_GRACE, all_ended.recv()).await;
+}
+
+async fn maintain_hourly(state: Shared) {
+    let mut ticker = tokio::time::interval(Duration::from_secs(3600));
+    ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
+    loop {
+        ticker.tick().await;
+        if let Err(e) = state.storage.maintain(chrono::Utc::now()).await {
+            tracing::warn!(error = %e, "maintenance failed; retried next hour");
+        }
+    }
 }
 
 #[cfg(test)]
@@ -358,7 +518,7 @@ mod tests {
     #[test]
     fn a_truncated_answer_may_cut_a_character_in_half() {
         // Two bytes: « é » is cut in its middle, which slicing a `str` there would panic on.
-        assert_eq!(truncated("é"), vec![0xC3]);
-        assert_eq!(truncated("aébc"), vec![b'a', 0xC3]);
+        assert_eq!(truncated("é".as_bytes()), vec![0xC3]);
+        assert_eq!(truncated("aébc".as_bytes()), vec![b'a', 0xC3]);
     }
 }

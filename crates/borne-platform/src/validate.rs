@@ -26,7 +26,7 @@ struct Envelope {
     reviews: Vec<serde_json::Value>,
 }
 
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub struct ParsedBatch {
     pub batch_id: Uuid,
     pub source: Source,

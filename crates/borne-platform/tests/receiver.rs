@@ -1,65 +1,85 @@
-//! The platform as a kiosk (or anyone) meets it over HTTP: the real `borne-receiver` binary on
+//! The platform as a kiosk (or anyone) meets it over HTTP: the real `borne-platform` binary on
 //! loopback, given bad input of every kind.
 
+use borne_testkit::pg::PgCluster;
+use borne_testkit::{PlatformProcess, Scratch};
 use flate2::Compression;
 use flate2::write::GzEncoder;
-use std::io::{BufRead, BufReader, Write};
+use std::ffi::OsString;
+use std::io::Write;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
 
 const DEVICE: &str = "borne-it-01";
 
-/// A running `borne-receiver serve`, killed on drop.
-struct ReceiverProcess {
-    child: Child,
-    url: String,
+/// Where a test's platform keeps its data: the SQLite file, or a database of a throwaway
+/// PostgreSQL cluster (each test runs once on each, see `both!`).
+pub enum Backend {
+    Sqlite(PathBuf),
+    Postgres(PgCluster, String),
 }
 
-impl Drop for ReceiverProcess {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
+impl Backend {
+    fn new(postgres: bool, dir: &Path) -> Backend {
+        if postgres {
+            let cluster = PgCluster::for_test();
+            let url = cluster.database("platform");
+            Backend::Postgres(cluster, url)
+        } else {
+            Backend::Sqlite(dir.join("platform.db"))
+        }
+    }
+
+    /// The command-line arguments that name this database.
+    fn args(&self) -> Vec<OsString> {
+        match self {
+            Backend::Sqlite(path) => vec!["--db".into(), path.into()],
+            Backend::Postgres(_, url) => vec!["--database-url".into(), url.into()],
+        }
+    }
+
+    fn cluster(&self) -> Option<&PgCluster> {
+        match self {
+            Backend::Postgres(cluster, _) => Some(cluster),
+            Backend::Sqlite(_) => None,
+        }
     }
 }
 
-/// A scratch directory removed at the end of the test.
-struct Scratch(PathBuf);
-
-impl Scratch {
-    fn new(name: &str) -> Scratch {
-        let dir =
-            std::env::temp_dir().join(format!("borne-platform-{name}-{}-{}", std::process::id(), uuid::Uuid::now_v7()));
-        std::fs::create_dir_all(&dir).unwrap();
-        Scratch(dir)
-    }
-
-    fn path(&self) -> &Path {
-        &self.0
-    }
+/// Each scenario, once on SQLite and once on PostgreSQL (ignored without `--include-ignored`,
+/// which `.ci/run` passes with PostgreSQL installed; it fails there if PostgreSQL is missing).
+macro_rules! both {
+    ($($name:ident),* $(,)?) => {$(
+        mod $name {
+            #[test]
+            fn sqlite() {
+                super::$name(false)
+            }
+            #[test]
+            #[ignore = "needs PostgreSQL's server programs (Debian package postgresql): .ci/run installs them"]
+            fn postgres() {
+                super::$name(true)
+            }
+        }
+    )*};
 }
 
-impl Drop for Scratch {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
+both!(
+    receiver_refuses_bad_input_with_the_contract_error_body,
+    arbitrary_requests_never_break_the_receiver,
+);
+
+fn platform_bin() -> &'static Path {
+    Path::new(env!("CARGO_BIN_EXE_borne-platform"))
 }
 
-fn start_receiver(dir: &Path, tokens: &str, faults: &[&str]) -> ReceiverProcess {
+fn start_receiver(dir: &Path, backend: &Backend, tokens: &str, faults: &[&str]) -> PlatformProcess {
     let tokens_file = dir.join("receiver-tokens.txt");
     std::fs::write(&tokens_file, tokens).unwrap();
-    let mut child = Command::new(env!("CARGO_BIN_EXE_borne-receiver"))
-        .args(["serve", "--listen", "127.0.0.1:0", "--tokens"])
-        .arg(&tokens_file)
-        .arg("--db")
-        .arg(dir.join("receiver.db"))
-        .args(faults)
-        .stdout(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut line = String::new();
-    BufReader::new(child.stdout.take().unwrap()).read_line(&mut line).unwrap();
-    let url = line.trim().strip_prefix("listening on ").expect("receiver prints its address").to_string();
-    ReceiverProcess { child, url }
+    let mut args: Vec<OsString> = vec!["--tokens".into(), tokens_file.into()];
+    args.extend(backend.args());
+    args.extend(faults.iter().map(OsString::from));
+    let args: Vec<&std::ffi::OsStr> = args.iter().map(|a| a.as_os_str()).collect();
+    PlatformProcess::start(platform_bin(), "127.0.0.1:0", &args)
 }
 
 fn gzip(bytes: &[u8]) -> Vec<u8> {
@@ -68,10 +88,10 @@ fn gzip(bytes: &[u8]) -> Vec<u8> {
     encoder.finish().unwrap()
 }
 
-#[test]
-fn receiver_refuses_bad_input_with_the_contract_error_body() {
+fn receiver_refuses_bad_input_with_the_contract_error_body(postgres: bool) {
     let dir = Scratch::new("receiverinput");
-    let receiver = start_receiver(dir.path(), &format!("good-token {DEVICE}\n"), &[]);
+    let backend = Backend::new(postgres, dir.path());
+    let receiver = start_receiver(dir.path(), &backend, &format!("good-token {DEVICE}\n"), &[]);
     let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
     let _ = rustls::crypto::ring::default_provider().install_default();
     let client = reqwest::Client::new();
@@ -172,12 +192,12 @@ fn raw_exchange(addr: &str, request: &[u8]) -> Option<(u16, String)> {
 /// arbitrary bytes, gzip of either or a lie about it, any key, any token, any route. Every one
 /// gets an answer (never a dropped connection: no handler panics), never a 5xx, and every 4xx
 /// of the API carries the contract's `{message, code}`; the receiver still answers after.
-#[test]
-fn arbitrary_requests_never_break_the_receiver() {
+fn arbitrary_requests_never_break_the_receiver(postgres: bool) {
     use proptest::prelude::*;
     use proptest::test_runner::{Config as RunnerConfig, TestRunner};
     let dir = Scratch::new("fuzz");
-    let receiver = start_receiver(dir.path(), &format!("good-token {DEVICE}\n"), &[]);
+    let backend = Backend::new(postgres, dir.path());
+    let receiver = start_receiver(dir.path(), &backend, &format!("good-token {DEVICE}\n"), &[]);
     let addr = receiver.url.trim_start_matches("http://").to_string();
     let valid = |key: &str, id: &str| {
         format!(

@@ -1,0 +1,385 @@
+//! `borne-platform`: the gateway Borne kiosks upload to (parsing and wiring only).
+
+use borne_platform::config::{Config, LogFormat};
+use borne_platform::export::{Format, Writer};
+use borne_platform::storage::{Site, Storage, StorageError};
+use borne_platform::{self as platform, Auth, Faults, Platform, Tokens};
+use clap::{Args, Parser, Subcommand};
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::Duration;
+
+#[derive(Debug, Parser)]
+#[command(name = "borne-platform", version, about = "La plateforme des bornes Borne (contrat d'envoi v1)")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+/// Where the database is (see `borne-platform default-config`).
+#[derive(Debug, Args)]
+struct Database {
+    /// Configuration file (TOML)
+    #[arg(long, global = true)]
+    config: Option<PathBuf>,
+    /// PostgreSQL URL (postgres://…); else $DATABASE_URL; else the configuration's; else SQLite
+    #[arg(long, global = true)]
+    database_url: Option<String>,
+    /// SQLite database file, when no PostgreSQL URL is given
+    #[arg(long, global = true)]
+    db: Option<PathBuf>,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Serve the kiosks' API (contract v1), /v1/health and /metrics
+    Serve(Box<ServeArgs>),
+    /// Create or upgrade the database's schema, then print its version
+    Migrate {
+        #[command(flatten)]
+        db: Database,
+    },
+    /// What the platform holds (JSON)
+    Stats {
+        #[command(flatten)]
+        db: Database,
+        /// JSON output (the default; kept for scripts that ask for it)
+        #[arg(long)]
+        json: bool,
+    },
+    /// Sites (reception points) and their organisations
+    Sites {
+        #[command(subcommand)]
+        command: SitesCommand,
+        #[command(flatten)]
+        db: Database,
+    },
+    /// Kiosks and their tokens
+    Devices {
+        #[command(subcommand)]
+        command: DevicesCommand,
+        #[command(flatten)]
+        db: Database,
+    },
+    /// Write reviews for JDMA (jdma-csv: JDMA's review export; jsonl: JDMA's data model)
+    Export {
+        #[command(flatten)]
+        db: Database,
+        #[arg(long, default_value = "jdma-csv")]
+        format: String,
+        /// Only reviews received since this date (2026-03-01) or instant (RFC 3339)
+        #[arg(long)]
+        since: Option<String>,
+        /// Output file (standard output when absent)
+        #[arg(long)]
+        output: Option<PathBuf>,
+    },
+    /// Print the commented example configuration
+    DefaultConfig,
+}
+
+#[derive(Debug, Subcommand)]
+enum SitesCommand {
+    /// Register a site
+    Add {
+        site_id: String,
+        #[arg(long)]
+        name: String,
+        /// Its organisation (a prefecture, a CAF…), created if new
+        #[arg(long)]
+        org: Option<String>,
+        /// JDMA ids: when set, each batch's source must carry the same
+        #[arg(long)]
+        product_id: Option<i64>,
+        #[arg(long)]
+        form_id: Option<i64>,
+        #[arg(long)]
+        button_id: Option<i64>,
+    },
+    /// List the sites (JSON)
+    List,
+}
+
+#[derive(Debug, Subcommand)]
+enum DevicesCommand {
+    /// Register a kiosk; its token is printed once, alone on the last line
+    Add {
+        device_id: String,
+        #[arg(long)]
+        site: String,
+    },
+    /// List the kiosks with their last heartbeat (JSON)
+    List,
+    /// Refuse the kiosk's token from now on, on every instance
+    Revoke { device_id: String },
+    /// Give the kiosk a new token (printed once, alone on the last line); the old one stops working
+    Rotate { device_id: String },
+}
+
+#[derive(Debug, Args)]
+struct ServeArgs {
+    #[command(flatten)]
+    db: Database,
+    /// Address to listen on (port 0: any free port; the chosen address is printed)
+    #[arg(long)]
+    listen: Option<String>,
+    /// Tokens file instead of the registered kiosks: one token per line followed by the device
+    /// ids it may send for (or *); for tests and trials
+    #[arg(long)]
+    tokens: Option<PathBuf>,
+    /// Probability of answering with one of --fail-statuses instead of processing
+    #[arg(long, default_value_t = 0.0)]
+    fail_rate: f64,
+    /// Statuses for --fail-rate, comma-separated (500, 503, 429, 413…)
+    #[arg(long, value_delimiter = ',', default_value = "500")]
+    fail_statuses: Vec<u16>,
+    /// Retry-After seconds sent with injected 429 and 503
+    #[arg(long, default_value_t = 1)]
+    retry_after: u64,
+    /// Probability of committing, then answering only after --delay-ms
+    #[arg(long, default_value_t = 0.0)]
+    delay_rate: f64,
+    #[arg(long, default_value_t = 0)]
+    delay_ms: u64,
+    /// Probability of committing, then dropping the connection without answering
+    #[arg(long, default_value_t = 0.0)]
+    drop_rate: f64,
+    /// Probability of committing, then answering a truncated body
+    #[arg(long, default_value_t = 0.0)]
+    truncate_rate: f64,
+    /// Probability of committing, then answering garbage
+    #[arg(long, default_value_t = 0.0)]
+    garbage_rate: f64,
+    /// Seed of the fault injection's random choices
+    #[arg(long, default_value_t = 1)]
+    seed: u64,
+    /// Append one JSON line per batch request (key, body hash, reviews, outcome) to this file
+    #[arg(long)]
+    audit_log: Option<PathBuf>,
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match run(cli) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("erreur : {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn init_logs(config: &Config) {
+    let filter = tracing_subscriber::EnvFilter::new(std::env::var("BORNE_LOG").unwrap_or_else(|_| config.log_level.clone()));
+    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    let _ = match config.log_format {
+        LogFormat::Json => builder.json().try_init(),
+        LogFormat::Text => builder.try_init(),
+    };
+}
+
+fn runtime() -> Result<tokio::runtime::Runtime, String> {
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .max_blocking_threads(8)
+        .enable_all()
+        .build()
+        .map_err(|e| e.to_string())
+}
+
+impl Database {
+    fn config(&self) -> Result<Config, String> {
+        Config::load(self.config.as_deref())
+    }
+
+    async fn open(&self, config: &Config) -> Result<Storage, String> {
+        let env_url = std::env::var("DATABASE_URL").ok();
+        let target = config.target(self.database_url.as_deref(), env_url.as_deref(), self.db.as_deref());
+        Storage::open(&target).await.map_err(|e| e.to_string())
+    }
+}
+
+fn run(cli: Cli) -> Result<(), String> {
+    match cli.command {
+        Command::DefaultConfig => {
+            print!("{}", borne_platform::config::DEFAULT_CONFIG);
+            Ok(())
+        }
+        Command::Serve(args) => serve(*args),
+        Command::Migrate { db } => {
+            let config = db.config()?;
+            init_logs(&config);
+            runtime()?.block_on(async {
+                let storage = db.open(&config).await?;
+                let version = storage.schema_version().await.map_err(|e| e.to_string())?;
+                println!("schéma {} à jour : version {version}", storage.engine());
+                Ok(())
+            })
+        }
+        Command::Stats { db, json: _ } => {
+            let config = db.config()?;
+            init_logs(&config);
+            if db.database_url.is_none() && std::env::var("DATABASE_URL").is_err() && config.database_url.is_none() {
+                let path = db.db.clone().unwrap_or_else(|| config.sqlite.clone());
+                if !path.exists() {
+                    return Err(format!("{} n'existe pas", path.display()));
+                }
+            }
+            runtime()?.block_on(async {
+                let storage = db.open(&config).await?;
+                let totals = storage.totals().await.map_err(|e| e.to_string())?;
+                println!("{}", serde_json::to_string_pretty(&totals).map_err(|e| e.to_string())?);
+                Ok(())
+            })
+        }
+        Command::Sites { command, db } => {
+            let config = db.config()?;
+            init_logs(&config);
+            runtime()?.block_on(async {
+                let storage = db.open(&config).await?;
+                match command {
+                    SitesCommand::Add { site_id, name, org, product_id, form_id, button_id } => {
+                        let site = Site { id: site_id, name, organisation: org, product_id, form_id, button_id };
+                        storage.add_site(&site).await.map_err(message)?;
+                        println!("site {} enregistré", site.id);
+                    }
+                    SitesCommand::List => {
+                        let sites = storage.sites().await.map_err(message)?;
+                        println!("{}", serde_json::to_string_pretty(&sites).map_err(|e| e.to_string())?);
+                    }
+                }
+                Ok(())
+            })
+        }
+        Command::Devices { command, db } => {
+            let config = db.config()?;
+            init_logs(&config);
+            runtime()?.block_on(async {
+                let storage = db.open(&config).await?;
+                match command {
+                    DevicesCommand::Add { device_id, site } => {
+                        let token = storage.add_device(&device_id, &site).await.map_err(message)?;
+                        println!("borne {device_id} enregistrée sur le site {site}.");
+                        println!("Jeton (affiché une seule fois ; à mettre dans [upload] token de la borne) :");
+                        println!("{token}");
+                    }
+                    DevicesCommand::List => {
+                        let devices = storage.devices().await.map_err(message)?;
+                        println!("{}", serde_json::to_string_pretty(&devices).map_err(|e| e.to_string())?);
+                    }
+                    DevicesCommand::Revoke { device_id } => {
+                        storage.revoke_device(&device_id).await.map_err(message)?;
+                        println!("jeton de la borne {device_id} révoqué");
+                    }
+                    DevicesCommand::Rotate { device_id } => {
+                        let token = storage.rotate_device(&device_id).await.map_err(message)?;
+                        println!("nouveau jeton de la borne {device_id} (l'ancien ne fonctionne plus) :");
+                        println!("{token}");
+                    }
+                }
+                Ok(())
+            })
+        }
+        Command::Export { db, format, since, output } => {
+            let config = db.config()?;
+            init_logs(&config);
+            let format = Format::parse(&format)?;
+            let since = since.map(|s| parse_since(&s)).transpose()?;
+            runtime()?.block_on(async {
+                let storage = db.open(&config).await?;
+                let out: Box<dyn std::io::Write + Send> = match &output {
+                    Some(path) => Box::new(std::io::BufWriter::new(
+                        std::fs::File::create(path).map_err(|e| format!("{} : {e}", path.display()))?,
+                    )),
+                    None => Box::new(std::io::BufWriter::new(std::io::stdout())),
+                };
+                let mut writer = Writer::new(format, out).map_err(|e| e.to_string())?;
+                let count = storage.export(since, &mut |page| writer.write(&page)).await.map_err(message)?;
+                writer.finish().map_err(|e| e.to_string())?;
+                if output.is_some() {
+                    eprintln!("{count} avis exportés");
+                }
+                Ok(())
+            })
+        }
+    }
+}
+
+fn message(e: StorageError) -> String {
+    e.to_string()
+}
+
+/// `2026-03-01` (midnight UTC) or an RFC 3339 instant.
+fn parse_since(text: &str) -> Result<chrono::DateTime<chrono::Utc>, String> {
+    if let Ok(t) = chrono::DateTime::parse_from_rfc3339(text) {
+        return Ok(t.with_timezone(&chrono::Utc));
+    }
+    chrono::NaiveDate::parse_from_str(text, "%Y-%m-%d")
+        .ok()
+        .and_then(|d| d.and_hms_opt(0, 0, 0))
+        .map(|t| t.and_utc())
+        .ok_or_else(|| format!("--since {text:?} : date (2026-03-01) ou instant RFC 3339 attendu"))
+}
+
+fn serve(args: ServeArgs) -> Result<(), String> {
+    let config = args.db.config()?;
+    init_logs(&config);
+    for (name, p) in [
+        ("--fail-rate", args.fail_rate),
+        ("--delay-rate", args.delay_rate),
+        ("--drop-rate", args.drop_rate),
+        ("--truncate-rate", args.truncate_rate),
+        ("--garbage-rate", args.garbage_rate),
+    ] {
+        if !(0.0..=1.0).contains(&p) {
+            return Err(format!("{name} doit être entre 0 et 1"));
+        }
+    }
+    let faults = Faults {
+        fail_rate: args.fail_rate,
+        statuses: args.fail_statuses.clone(),
+        retry_after_s: args.retry_after,
+        delay_rate: args.delay_rate,
+        delay: Duration::from_millis(args.delay_ms),
+        drop_rate: args.drop_rate,
+        truncate_rate: args.truncate_rate,
+        garbage_rate: args.garbage_rate,
+    };
+    let auth = match &args.tokens {
+        Some(path) => Auth::File(Tokens::load(path)?),
+        None => Auth::Database,
+    };
+    let listen = args.listen.clone().unwrap_or_else(|| config.listen.clone());
+    runtime()?.block_on(async move {
+        let storage = args.db.open(&config).await?;
+        let engine = storage.engine();
+        let state = Platform::new(storage, auth, faults, args.seed, args.audit_log.as_deref())?;
+        let listener =
+            tokio::net::TcpListener::bind(&listen).await.map_err(|e| format!("écoute sur {listen} impossible : {e}"))?;
+        let address = listener.local_addr().map_err(|e| e.to_string())?;
+        println!("listening on http://{address}");
+        use std::io::Write;
+        let _ = std::io::stdout().flush();
+        tracing::info!(%address, engine, "serving");
+        borne_web::systemd::sd_notify("READY=1\nSTATUS=borne-platform prête");
+        platform::serve(listener, state, stop_signal()).await;
+        tracing::info!("stopped");
+        Ok(())
+    })
+}
+
+/// SIGTERM (systemd, a load balancer's orchestrator) or SIGINT.
+async fn stop_signal() {
+    use tokio::signal::unix::{SignalKind, signal};
+    match signal(SignalKind::terminate()) {
+        Ok(mut term) => {
+            tokio::select! {
+                _ = term.recv() => {}
+                _ = tokio::signal::ctrl_c() => {}
+            }
+        }
+        Err(_) => {
+            let _ = tokio::signal::ctrl_c().await;
+        }
+    }
+}

@@ -1,0 +1,186 @@
+//! The platform's configuration file (TOML), read like the kiosk's: unknown keys refused, every
+//! error with its key and line, in French. Then the database is chosen: `--database-url`, else
+//! `$DATABASE_URL`, else the file's `[database] url`, else the SQLite file (`[database] sqlite`,
+//! default `borne-platform.db`).
+
+use crate::storage::Target;
+use serde::Deserialize;
+use std::path::{Path, PathBuf};
+use toml::Spanned;
+
+/// The example configuration, commented (`borne-platform default-config` prints it).
+pub const DEFAULT_CONFIG: &str = include_str!("../borne-platform.toml");
+
+#[derive(Debug, Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct RawConfig {
+    #[serde(default)]
+    server: RawServer,
+    #[serde(default)]
+    database: RawDatabase,
+    #[serde(default)]
+    log: RawLog,
+}
+
+#[derive(Debug, Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct RawServer {
+    listen: Option<Spanned<String>>,
+}
+
+#[derive(Debug, Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct RawDatabase {
+    url: Option<Spanned<String>>,
+    sqlite: Option<Spanned<String>>,
+    pool_size: Option<Spanned<i64>>,
+}
+
+#[derive(Debug, Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct RawLog {
+    format: Option<Spanned<String>>,
+    level: Option<Spanned<String>>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LogFormat {
+    Text,
+    Json,
+}
+
+/// The validated configuration.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Config {
+    pub listen: String,
+    pub database_url: Option<String>,
+    pub sqlite: PathBuf,
+    pub pool_size: usize,
+    pub log_format: LogFormat,
+    pub log_level: String,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            listen: "127.0.0.1:8080".into(),
+            database_url: None,
+            sqlite: PathBuf::from("borne-platform.db"),
+            pool_size: 16,
+            log_format: LogFormat::Text,
+            log_level: "info".into(),
+        }
+    }
+}
+
+fn line_of(text: &str, offset: usize) -> usize {
+    text.as_bytes()[..offset.min(text.len())].iter().filter(|b| **b == b'\n').count() + 1
+}
+
+fn located(text: &str, key: &str, span: std::ops::Range<usize>, message: &str) -> String {
+    format!("{key} (ligne {}) : {message}", line_of(text, span.start))
+}
+
+impl Config {
+    pub fn parse(text: &str) -> Result<Config, String> {
+        let raw: RawConfig = toml::from_str(text).map_err(|e| {
+            let line = e.span().map(|s| format!(" (ligne {})", line_of(text, s.start))).unwrap_or_default();
+            let message = e.message().replace("unknown field", "clé inconnue").replace("expected one of", "attendu l'une de");
+            format!("configuration invalide{line} : {}", message.trim())
+        })?;
+        let mut config = Config::default();
+        if let Some(listen) = raw.server.listen {
+            if listen.get_ref().parse::<std::net::SocketAddr>().is_err() {
+                return Err(located(text, "server.listen", listen.span(), "adresse:port attendu, par exemple 127.0.0.1:8080"));
+            }
+            config.listen = listen.into_inner();
+        }
+        if let Some(url) = raw.database.url {
+            if !(url.get_ref().starts_with("postgres://") || url.get_ref().starts_with("postgresql://")) {
+                return Err(located(text, "database.url", url.span(), "adresse PostgreSQL attendue (postgres://…)"));
+            }
+            config.database_url = Some(url.into_inner());
+        }
+        if let Some(path) = raw.database.sqlite {
+            if path.get_ref().trim().is_empty() {
+                return Err(located(text, "database.sqlite", path.span(), "chemin de fichier vide"));
+            }
+            config.sqlite = PathBuf::from(path.into_inner());
+        }
+        if let Some(size) = raw.database.pool_size {
+            if !(1..=256).contains(size.get_ref()) {
+                return Err(located(text, "database.pool_size", size.span(), "entre 1 et 256"));
+            }
+            config.pool_size = *size.get_ref() as usize;
+        }
+        if let Some(format) = raw.log.format {
+            config.log_format = match format.get_ref().as_str() {
+                "text" => LogFormat::Text,
+                "json" => LogFormat::Json,
+                _ => return Err(located(text, "log.format", format.span(), "« text » ou « json »")),
+            };
+        }
+        if let Some(level) = raw.log.level {
+            if !["error", "warn", "info", "debug", "trace"].contains(&level.get_ref().as_str()) {
+                return Err(located(text, "log.level", level.span(), "error, warn, info, debug ou trace"));
+            }
+            config.log_level = level.into_inner();
+        }
+        Ok(config)
+    }
+
+    /// Reads `path`; no path means the defaults.
+    pub fn load(path: Option<&Path>) -> Result<Config, String> {
+        let Some(path) = path else { return Ok(Config::default()) };
+        let text = std::fs::read_to_string(path).map_err(|e| format!("lecture de {} impossible : {e}", path.display()))?;
+        Config::parse(&text).map_err(|e| format!("{} : {e}", path.display()))
+    }
+
+    /// The database to open: the command line's URL, then `$DATABASE_URL`, then the file's
+    /// URL, then the SQLite file (the command line's `--db`, then the file's).
+    pub fn target(&self, cli_url: Option<&str>, env_url: Option<&str>, cli_sqlite: Option<&Path>) -> Target {
+        let url = cli_url.or(env_url).filter(|u| !u.trim().is_empty()).map(String::from).or(self.database_url.clone());
+        match url {
+            Some(url) => Target::Postgres { url, pool_size: self.pool_size },
+            None => Target::Sqlite(cli_sqlite.map(Path::to_path_buf).unwrap_or_else(|| self.sqlite.clone())),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_shipped_example_is_valid_and_means_the_defaults() {
+        assert_eq!(Config::parse(DEFAULT_CONFIG).unwrap(), Config::default());
+    }
+
+    #[test]
+    fn errors_name_the_key_and_the_line() {
+        let err = Config::parse("[server]\nlisten = \"127.0.0.1:8080\"\n\n[database]\npool_size = 0\n").unwrap_err();
+        assert!(err.contains("database.pool_size (ligne 5)"), "{err}");
+        let err = Config::parse("[server]\nlisten = \"partout\"\n").unwrap_err();
+        assert!(err.contains("server.listen (ligne 2)"), "{err}");
+        let err = Config::parse("[database]\nurl = \"mysql://x\"\n").unwrap_err();
+        assert!(err.contains("database.url (ligne 2)"), "{err}");
+        let err = Config::parse("[server]\n\n\nlisten_port = 8080\n").unwrap_err();
+        assert!(err.contains("ligne 4") && err.contains("listen_port"), "{err}");
+        let err = Config::parse("[serveur]\n").unwrap_err();
+        assert!(err.contains("serveur"), "{err}");
+        let err = Config::parse("[log]\nformat = \"xml\"\n").unwrap_err();
+        assert!(err.contains("log.format (ligne 2)"), "{err}");
+    }
+
+    #[test]
+    fn the_database_is_chosen_command_line_first() {
+        let file = Config::parse("[database]\nurl = \"postgres://file/db\"\nsqlite = \"/var/x.db\"\n").unwrap();
+        let pg = |url: &str| Target::Postgres { url: url.into(), pool_size: 16 };
+        assert_eq!(file.target(Some("postgres://cli/db"), Some("postgres://env/db"), None), pg("postgres://cli/db"));
+        assert_eq!(file.target(None, Some("postgres://env/db"), None), pg("postgres://env/db"));
+        assert_eq!(file.target(None, None, None), pg("postgres://file/db"));
+        let sqlite_only = Config::parse("[database]\nsqlite = \"/var/x.db\"\n").unwrap();
+        assert_eq!(sqlite_only.target(None, Some(""), None), Target::Sqlite("/var/x.db".into()));
+        assert_eq!(sqlite_only.target(None, None, Some(Path::new("/tmp/y.db"))), Target::Sqlite("/tmp/y.db".into()));
+    }
+}

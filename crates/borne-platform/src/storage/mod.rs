@@ -1,0 +1,564 @@
+//! The platform's storage: one interface, two engines. PostgreSQL for a real deployment (several
+//! stateless instances on one database, reviews partitioned by month); an embedded SQLite file
+//! as the no-setup default. The HTTP layer and the commands only see [`Storage`]; the same test
+//! suite runs against both engines.
+//!
+//! Invariants, on both engines:
+//! - one batch is one transaction: its idempotency record, its new reviews and answers and the
+//!   per-site counts commit together or not at all;
+//! - a review is held once per `(device_id, client_review_id)`, forever, whatever the batch or
+//!   the instance that brought it;
+//! - statistics read the per-site counts (hour, day, month), never the review rows.
+
+pub mod postgres;
+pub mod sqlite;
+
+use crate::validate::{ParsedBatch, ValidReview, field_label};
+use borne_model::review::{SATISFACTION, VERBATIM};
+use borne_model::wire::{BatchResponse, ErrorBody, Heartbeat, ResultStatus, ReviewResult};
+use chrono::{DateTime, NaiveDate, NaiveDateTime, Timelike, Utc};
+use serde::Serialize;
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+
+/// Idempotency records are replayed for at least 24 h (the contract); they are purged after 48 h.
+pub const IDEMPOTENCY_KEEP_HOURS: i64 = 48;
+
+/// Which database, and how to reach it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Target {
+    Sqlite(PathBuf),
+    Postgres { url: String, pool_size: usize },
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum StorageError {
+    /// The database cannot be reached or failed: the request may be retried later (503).
+    #[error("base de données indisponible : {0}")]
+    Unavailable(String),
+    /// An operator's request the data refuses (unknown site, a device that already exists…).
+    #[error("{0}")]
+    Refused(String),
+}
+
+pub type Result<T> = std::result::Result<T, StorageError>;
+
+/// The device a token belongs to, when the token is known and not revoked.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DeviceAuth {
+    pub device_id: String,
+    pub site: Option<Site>,
+}
+
+/// A site (one reception point: one kiosk or a few), optionally bound to JDMA's
+/// product → form → button; when bound, a batch's `source` must name the same ids.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Site {
+    pub id: String,
+    pub name: String,
+    pub organisation: Option<String>,
+    pub product_id: Option<i64>,
+    pub form_id: Option<i64>,
+    pub button_id: Option<i64>,
+}
+
+impl Site {
+    /// Why a batch's source does not match this site's JDMA ids, if it does not.
+    pub fn source_mismatch(&self, source: &borne_model::wire::Source) -> Option<String> {
+        let checks = [
+            ("product_id", self.product_id, source.product_id),
+            ("form_id", self.form_id, source.form_id),
+            ("button_id", self.button_id, source.button_id),
+        ];
+        checks.iter().find(|(_, expected, sent)| expected.is_some_and(|e| e as u64 != *sent)).map(
+            |(name, expected, sent)| {
+                format!("source.{name} {sent} is not this site's ({})", expected.unwrap_or_default())
+            },
+        )
+    }
+}
+
+/// A kiosk as the fleet sees it: its registration and its last heartbeat.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Device {
+    pub id: String,
+    pub site_id: Option<String>,
+    pub created_at: DateTime<Utc>,
+    pub revoked_at: Option<DateTime<Utc>>,
+    pub last_seen_at: Option<DateTime<Utc>>,
+    pub app_version: Option<String>,
+    pub pending: Option<i64>,
+    pub oldest_pending_at: Option<String>,
+    pub last_upload_at: Option<String>,
+    pub disk_free_bytes: Option<i64>,
+}
+
+/// What storing a batch produced.
+#[derive(Debug)]
+pub enum Stored {
+    Fresh(BatchResponse),
+    /// The response first given for this key and body, byte for byte.
+    Replay(String),
+    /// The key was used with a different body.
+    Conflict,
+}
+
+impl Stored {
+    pub fn outcome(&self) -> &'static str {
+        match self {
+            Stored::Fresh(_) => "processed",
+            Stored::Replay(_) => "replayed",
+            Stored::Conflict => "conflict",
+        }
+    }
+}
+
+/// Counts of one answer item in a period.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ItemCount {
+    pub field_code: String,
+    pub answer_item_id: i64,
+    pub count: i64,
+}
+
+/// One site's answer counts over local days `[from, to]`, read from the per-site counts.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct SiteCounts {
+    pub site_id: String,
+    pub reviews: i64,
+    pub items: Vec<ItemCount>,
+}
+
+/// What `borne-platform stats --json` prints.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Totals {
+    pub reviews: i64,
+    pub answers: i64,
+    pub devices: i64,
+    pub sites: i64,
+    pub organisations: i64,
+    pub batches: i64,
+    pub heartbeats: i64,
+    /// Satisfaction answers by item id ("1" Pas bien, "2" Moyen, "3" Très bien), all time.
+    pub satisfaction_by_item: BTreeMap<String, i64>,
+    pub by_device: Vec<DeviceTotal>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct DeviceTotal {
+    pub device_id: String,
+    pub reviews: i64,
+}
+
+/// A review as handed over to JDMA (`export`).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ExportReview {
+    pub id: i64,
+    pub created_at: DateTime<Utc>,
+    pub received_at: DateTime<Utc>,
+    pub device_id: String,
+    pub site_id: Option<String>,
+    pub site_name: Option<String>,
+    pub product_id: i64,
+    pub form_id: i64,
+    pub button_id: i64,
+    pub client_review_id: String,
+    pub submitted_at: String,
+    pub clock: String,
+    pub language: String,
+    pub answers: Vec<ExportAnswer>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ExportAnswer {
+    pub field_code: String,
+    pub field_label: Option<String>,
+    pub answer_item_id: i64,
+    pub answer_text: String,
+    pub intention: String,
+    pub kind: String,
+}
+
+/// A valid review made ready for either engine: its partition key, its buckets in the kiosk's
+/// local time, and its answers with JDMA's labels.
+#[derive(Debug, Clone)]
+pub(crate) struct Prepared<'a> {
+    pub review: &'a ValidReview,
+    /// The partition key: the kiosk's own instant, but never later than the platform received it
+    /// (a kiosk whose clock runs ahead cannot write into a month that does not exist yet).
+    pub created_at: DateTime<Utc>,
+    pub local_hour: NaiveDateTime,
+    pub local_day: NaiveDate,
+    pub local_month: NaiveDate,
+    pub has_verbatim: bool,
+}
+
+pub(crate) fn prepare(review: &ValidReview, received_at: DateTime<Utc>) -> Prepared<'_> {
+    // Validation has checked RFC 3339 already; the fallback never runs on a validated review.
+    let sent = chrono::DateTime::parse_from_rfc3339(&review.submitted_at)
+        .unwrap_or_else(|_| received_at.fixed_offset());
+    let local = sent.naive_local();
+    let local_hour = local.with_minute(0).and_then(|t| t.with_second(0)).and_then(|t| t.with_nanosecond(0));
+    let local_day = local.date();
+    Prepared {
+        review,
+        created_at: sent.with_timezone(&Utc).min(received_at),
+        local_hour: local_hour.unwrap_or(local),
+        local_day,
+        local_month: local_day.with_day0(0).unwrap_or(local_day),
+        has_verbatim: review.answers.iter().any(|a| a.field_code == VERBATIM && !a.answer_text.trim().is_empty()),
+    }
+}
+
+use chrono::Datelike;
+
+/// Whether an answer is counted per site (choices are; free text is not).
+pub(crate) fn counted(kind: &str) -> bool {
+    kind != "text"
+}
+
+/// The label JDMA stores with an answer.
+pub(crate) fn label_of(field_code: &str) -> Option<String> {
+    field_label(field_code)
+}
+
+/// Builds the batch's response in request order: rejected reviews as validation left them,
+/// valid ones accepted the first time their id is taken, duplicate otherwise.
+pub(crate) fn response(batch: &ParsedBatch, fresh: &std::collections::HashSet<uuid::Uuid>, ids: &std::collections::HashMap<uuid::Uuid, i64>) -> BatchResponse {
+    let mut answered = std::collections::HashSet::new();
+    let results = batch
+        .reviews
+        .iter()
+        .map(|review| match review {
+            Err(rejected) => ReviewResult {
+                client_review_id: rejected.client_review_id.clone(),
+                status: ResultStatus::Rejected,
+                review_id: None,
+                retryable: Some(false),
+                error: Some(ErrorBody { message: rejected.message.clone(), code: "BAD_REQUEST".into(), issues: None }),
+            },
+            Ok(valid) => {
+                let id = valid.client_review_id;
+                let first = answered.insert(id);
+                ReviewResult {
+                    client_review_id: id.to_string(),
+                    status: if first && fresh.contains(&id) { ResultStatus::Accepted } else { ResultStatus::Duplicate },
+                    review_id: ids.get(&id).map(|n| format!("r-{n}")),
+                    retryable: None,
+                    error: None,
+                }
+            }
+        })
+        .collect();
+    BatchResponse { results }
+}
+
+/// The valid reviews of a batch, each once (a batch may repeat a review; the first counts).
+pub(crate) fn distinct_valid(batch: &ParsedBatch) -> Vec<&ValidReview> {
+    let mut seen = std::collections::HashSet::new();
+    batch.reviews.iter().filter_map(|r| r.as_ref().ok()).filter(|r| seen.insert(r.client_review_id)).collect()
+}
+
+/// The storage, whichever engine holds it.
+pub enum Storage {
+    Sqlite(sqlite::SqliteStore),
+    Postgres(postgres::PgStore),
+}
+
+impl Storage {
+    /// Opens the database and brings its schema up to date (migrations run once, whichever
+    /// instance gets there first).
+    pub async fn open(target: &Target) -> Result<Storage> {
+        match target {
+            Target::Sqlite(path) => Ok(Storage::Sqlite(sqlite::SqliteStore::open(path).await?)),
+            Target::Postgres { url, pool_size } => Ok(Storage::Postgres(postgres::PgStore::open(url, *pool_size).await?)),
+        }
+    }
+
+    pub fn engine(&self) -> &'static str {
+        match self {
+            Storage::Sqlite(_) => "sqlite",
+            Storage::Postgres(_) => "postgresql",
+        }
+    }
+
+    /// Answers only when the database does.
+    pub async fn health(&self) -> Result<()> {
+        match self {
+            Storage::Sqlite(s) => s.health().await,
+            Storage::Postgres(s) => s.health().await,
+        }
+    }
+
+    /// The schema version the database is at.
+    pub async fn schema_version(&self) -> Result<i64> {
+        match self {
+            Storage::Sqlite(s) => s.schema_version().await,
+            Storage::Postgres(s) => s.schema_version().await,
+        }
+    }
+
+    pub async fn authenticate(&self, token: &str) -> Result<Option<DeviceAuth>> {
+        let hash = token_hash(token);
+        match self {
+            Storage::Sqlite(s) => s.authenticate(&hash).await,
+            Storage::Postgres(s) => s.authenticate(&hash).await,
+        }
+    }
+
+    /// Stores a validated batch once (see the module's invariants). `site_id` is the sending
+    /// device's site, for the counts.
+    pub async fn store_batch(
+        &self,
+        batch: &ParsedBatch,
+        site_id: Option<&str>,
+        body_sha256: &str,
+        received_at: DateTime<Utc>,
+    ) -> Result<Stored> {
+        match self {
+            Storage::Sqlite(s) => s.store_batch(batch, site_id, body_sha256, received_at).await,
+            Storage::Postgres(s) => s.store_batch(batch, site_id, body_sha256, received_at).await,
+        }
+    }
+
+    pub async fn store_heartbeat(&self, heartbeat: &Heartbeat, received_at: DateTime<Utc>) -> Result<()> {
+        match self {
+            Storage::Sqlite(s) => s.store_heartbeat(heartbeat, received_at).await,
+            Storage::Postgres(s) => s.store_heartbeat(heartbeat, received_at).await,
+        }
+    }
+
+    /// Creates the months ahead (PostgreSQL) and purges expired idempotency records.
+    pub async fn maintain(&self, now: DateTime<Utc>) -> Result<()> {
+        match self {
+            Storage::Sqlite(s) => s.maintain(now).await,
+            Storage::Postgres(s) => s.maintain(now).await,
+        }
+    }
+
+    pub async fn add_site(&self, site: &Site) -> Result<()> {
+        check_id("site", &site.id)?;
+        if let Some(org) = &site.organisation {
+            check_id("organisation", org)?;
+        }
+        if site.name.trim().is_empty() || site.name.chars().count() > 200 {
+            return Err(StorageError::Refused("le nom du site doit faire de 1 à 200 caractères".into()));
+        }
+        match self {
+            Storage::Sqlite(s) => s.add_site(site).await,
+            Storage::Postgres(s) => s.add_site(site).await,
+        }
+    }
+
+    pub async fn sites(&self) -> Result<Vec<Site>> {
+        match self {
+            Storage::Sqlite(s) => s.sites().await,
+            Storage::Postgres(s) => s.sites().await,
+        }
+    }
+
+    /// Registers a device of a site with a new token, and returns the token (shown once; only
+    /// its hash is kept).
+    pub async fn add_device(&self, device_id: &str, site_id: &str) -> Result<String> {
+        check_id("kiosk", device_id)?;
+        let token = borne_web::auth::random_token();
+        match self {
+            Storage::Sqlite(s) => s.add_device(device_id, site_id, &token_hash(&token)).await?,
+            Storage::Postgres(s) => s.add_device(device_id, site_id, &token_hash(&token)).await?,
+        }
+        Ok(token)
+    }
+
+    pub async fn devices(&self) -> Result<Vec<Device>> {
+        match self {
+            Storage::Sqlite(s) => s.devices().await,
+            Storage::Postgres(s) => s.devices().await,
+        }
+    }
+
+    /// Revokes a device's token: every instance refuses it from its next request on.
+    pub async fn revoke_device(&self, device_id: &str) -> Result<()> {
+        match self {
+            Storage::Sqlite(s) => s.revoke_device(device_id).await,
+            Storage::Postgres(s) => s.revoke_device(device_id).await,
+        }
+    }
+
+    /// Gives a device a new token (the old one stops working at once) and returns it.
+    pub async fn rotate_device(&self, device_id: &str) -> Result<String> {
+        let token = borne_web::auth::random_token();
+        match self {
+            Storage::Sqlite(s) => s.rotate_device(device_id, &token_hash(&token)).await?,
+            Storage::Postgres(s) => s.rotate_device(device_id, &token_hash(&token)).await?,
+        }
+        Ok(token)
+    }
+
+    pub async fn totals(&self) -> Result<Totals> {
+        match self {
+            Storage::Sqlite(s) => s.totals().await,
+            Storage::Postgres(s) => s.totals().await,
+        }
+    }
+
+    /// Answer counts per site over the kiosks' local days `[from, to]`, from the per-site
+    /// counts (whole months from the monthly counts, the rest from the daily ones). `site`
+    /// `None` gives every site.
+    pub async fn site_counts(&self, site: Option<&str>, from: NaiveDate, to: NaiveDate) -> Result<Vec<SiteCounts>> {
+        let rows = match self {
+            Storage::Sqlite(s) => s.site_counts(site, from, to).await?,
+            Storage::Postgres(s) => s.site_counts(site, from, to).await?,
+        };
+        Ok(group_counts(rows))
+    }
+
+    /// Reviews received since `since` (all when `None`), oldest first, in pages, each page handed
+    /// to `sink`.
+    pub async fn export(
+        &self,
+        since: Option<DateTime<Utc>>,
+        sink: &mut (dyn FnMut(Vec<ExportReview>) -> std::io::Result<()> + Send),
+    ) -> Result<u64> {
+        match self {
+            Storage::Sqlite(s) => s.export(since, sink).await,
+            Storage::Postgres(s) => s.export(since, sink).await,
+        }
+    }
+
+    /// The connection pool's state, for `/metrics`: (size, available, waiting).
+    pub fn pool_status(&self) -> (usize, usize, usize) {
+        match self {
+            Storage::Sqlite(_) => (1, 1, 0),
+            Storage::Postgres(s) => s.pool_status(),
+        }
+    }
+}
+
+/// Whole months inside `[from, to]` (first days), and the days outside them: the two parts of
+/// a period read from the monthly and the daily counts.
+pub(crate) fn split_period(from: NaiveDate, to: NaiveDate) -> (Vec<NaiveDate>, Vec<(NaiveDate, NaiveDate)>) {
+    let mut months = Vec::new();
+    let mut days = Vec::new();
+    if from > to {
+        return (months, days);
+    }
+    let first_full = if from.day() == 1 { from } else { next_month(from) };
+    let mut month = first_full;
+    while let Some(last) = next_month(month).pred_opt() {
+        if last > to {
+            break;
+        }
+        months.push(month);
+        month = next_month(month);
+    }
+    match (months.first(), months.last()) {
+        (Some(first), Some(last)) => {
+            if from < *first {
+                days.push((from, first.pred_opt().unwrap_or(from)));
+            }
+            let after = next_month(*last);
+            if after <= to {
+                days.push((after, to));
+            }
+        }
+        _ => days.push((from, to)),
+    }
+    (months, days)
+}
+
+fn next_month(day: NaiveDate) -> NaiveDate {
+    let (y, m) = if day.month() == 12 { (day.year() + 1, 1) } else { (day.year(), day.month() + 1) };
+    NaiveDate::from_ymd_opt(y, m, 1).unwrap_or(day)
+}
+
+fn group_counts(rows: Vec<(String, String, i64, i64)>) -> Vec<SiteCounts> {
+    let mut by_site: BTreeMap<String, BTreeMap<(String, i64), i64>> = BTreeMap::new();
+    for (site, code, item, n) in rows {
+        *by_site.entry(site).or_default().entry((code, item)).or_default() += n;
+    }
+    by_site
+        .into_iter()
+        .map(|(site_id, items)| SiteCounts {
+            site_id,
+            reviews: items.iter().filter(|((code, _), _)| code == SATISFACTION).map(|(_, n)| n).sum(),
+            items: items
+                .into_iter()
+                .map(|((field_code, answer_item_id), count)| ItemCount { field_code, answer_item_id, count })
+                .collect(),
+        })
+        .collect()
+}
+
+/// Ids of sites, organisations and kiosks: what the kiosk's own `device_id` allows.
+fn check_id(what: &str, id: &str) -> Result<()> {
+    let ok = !id.is_empty()
+        && id.len() <= 64
+        && id.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'));
+    if ok {
+        Ok(())
+    } else {
+        Err(StorageError::Refused(format!(
+            "identifiant de {what} invalide : {id:?} (1 à 64 caractères parmi a-z, A-Z, 0-9, « - », « _ », « . »)"
+        )))
+    }
+}
+
+/// A token's SHA-256, hex: tokens are 256 random bits, so a fast hash is enough (nothing to
+/// brute-force), and the lookup is one index probe.
+pub fn token_hash(token: &str) -> String {
+    use sha2::{Digest, Sha256};
+    hex::encode(Sha256::digest(token.trim().as_bytes()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn d(s: &str) -> NaiveDate {
+        s.parse().unwrap()
+    }
+
+    #[test]
+    fn a_period_is_whole_months_and_the_days_around_them() {
+        let (months, days) = split_period(d("2026-01-15"), d("2026-04-10"));
+        assert_eq!(months, vec![d("2026-02-01"), d("2026-03-01")]);
+        assert_eq!(days, vec![(d("2026-01-15"), d("2026-01-31")), (d("2026-04-01"), d("2026-04-10"))]);
+        let (months, days) = split_period(d("2026-02-01"), d("2026-02-28"));
+        assert_eq!(months, vec![d("2026-02-01")]);
+        assert!(days.is_empty());
+        let (months, days) = split_period(d("2026-02-03"), d("2026-02-20"));
+        assert!(months.is_empty());
+        assert_eq!(days, vec![(d("2026-02-03"), d("2026-02-20"))]);
+        let (months, days) = split_period(d("2025-12-01"), d("2026-01-31"));
+        assert_eq!(months, vec![d("2025-12-01"), d("2026-01-01")]);
+        assert!(days.is_empty());
+        assert_eq!(split_period(d("2026-02-03"), d("2026-02-01")), (vec![], vec![]));
+    }
+
+    #[test]
+    fn the_partition_key_is_the_kiosks_instant_never_after_reception() {
+        let review = ValidReview {
+            client_review_id: uuid::Uuid::nil(),
+            submitted_at: "2026-03-14T23:42:17+01:00".into(),
+            clock: "synced".into(),
+            language: "fr".into(),
+            answers: vec![],
+        };
+        let received: DateTime<Utc> = "2026-03-15T10:00:00Z".parse().unwrap();
+        let p = prepare(&review, received);
+        assert_eq!(p.created_at, "2026-03-14T22:42:17Z".parse::<DateTime<Utc>>().unwrap());
+        assert_eq!(p.local_day, d("2026-03-14"), "the kiosk's local day, as its own dashboard counts");
+        assert_eq!(p.local_hour.to_string(), "2026-03-14 23:00:00");
+        assert_eq!(p.local_month, d("2026-03-01"));
+        let ahead = ValidReview { submitted_at: "2027-01-01T00:00:00+01:00".into(), ..review };
+        assert_eq!(prepare(&ahead, received).created_at, received);
+    }
+
+    #[test]
+    fn ids_are_checked() {
+        assert!(check_id("site", "prefecture-61.accueil_1").is_ok());
+        for bad in ["", "a b", "é", "x/y", &"a".repeat(65)] {
+            assert!(check_id("site", bad).is_err(), "{bad:?}");
+        }
+    }
+}

@@ -1,0 +1,792 @@
+//! The PostgreSQL engine, for deployments: any number of stateless instances on one database.
+//!
+//! Schema in JDMA's shape (organisation → site ≈ product/form/button; review; answers). `reviews`
+//! and `answers` are range-partitioned by month on the review's own instant (JDMA partitions by
+//! `created_at` the same way), primary key `(id, created_at)`; the months ahead are created by
+//! the service. A unique key on a partitioned table must include the partition key, so the
+//! review's identity lives in `review_keys (device_id, client_review_id)`, unpartitioned: a dedup
+//! key that never changes on a retry and holds forever, across months.
+//!
+//! A batch is one transaction of four statements whatever its size: claim the idempotency key,
+//! insert the new reviews, their answers and the per-site counts in one statement over arrays
+//! (`unnest` … `ON CONFLICT DO NOTHING RETURNING`), record the response, commit.
+
+use super::{
+    Device, DeviceAuth, DeviceTotal, ExportAnswer, ExportReview, IDEMPOTENCY_KEEP_HOURS, Result, Site, StorageError,
+    Stored, Totals, counted, distinct_valid, label_of, prepare, response, split_period,
+};
+use crate::validate::ParsedBatch;
+use borne_model::wire::Heartbeat;
+use chrono::{DateTime, Datelike, Months, NaiveDate, NaiveDateTime, Utc};
+use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod};
+use std::collections::{HashMap, HashSet};
+use tokio_postgres::NoTls;
+use uuid::Uuid;
+
+/// The first month with a partition of its own; anything earlier (a kiosk's clock at 1970)
+/// lands in `reviews_early`.
+pub const FIRST_MONTH: (i32, u32) = (2024, 1);
+/// Months created ahead of the current one.
+pub const MONTHS_AHEAD: u32 = 3;
+
+/// Versioned migrations; version N is `MIGRATIONS[N - 1]`. Never edit a shipped one.
+const MIGRATIONS: &[&str] = &[r#"
+CREATE TABLE organisations (
+    id          text PRIMARY KEY,
+    name        text NOT NULL,
+    created_at  timestamptz NOT NULL DEFAULT now()
+);
+CREATE TABLE sites (
+    id              text PRIMARY KEY,
+    name            text NOT NULL,
+    organisation_id text REFERENCES organisations (id),
+    product_id      bigint,
+    form_id         bigint,
+    button_id       bigint,
+    created_at      timestamptz NOT NULL DEFAULT now()
+);
+CREATE INDEX sites_organisation ON sites (organisation_id);
+CREATE TABLE devices (
+    id            text PRIMARY KEY,
+    site_id       text NOT NULL REFERENCES sites (id),
+    token_sha256  text NOT NULL UNIQUE,
+    created_at    timestamptz NOT NULL DEFAULT now(),
+    revoked_at    timestamptz
+);
+CREATE INDEX devices_site ON devices (site_id);
+CREATE TABLE heartbeats (
+    device_id          text PRIMARY KEY,
+    received_at        timestamptz NOT NULL,
+    app_version        text NOT NULL,
+    pending            bigint NOT NULL,
+    oldest_pending_at  text,
+    last_upload_at     text,
+    disk_free_bytes    bigint,
+    uptime_s           bigint
+);
+CREATE SEQUENCE reviews_id_seq AS bigint;
+CREATE TABLE review_keys (
+    device_id         text NOT NULL,
+    client_review_id  uuid NOT NULL,
+    review_id         bigint NOT NULL,
+    created_at        timestamptz NOT NULL,
+    PRIMARY KEY (device_id, client_review_id)
+);
+CREATE TABLE reviews (
+    id                bigint NOT NULL,
+    created_at        timestamptz NOT NULL,
+    device_id         text NOT NULL,
+    client_review_id  uuid NOT NULL,
+    site_id           text,
+    product_id        bigint NOT NULL,
+    form_id           bigint NOT NULL,
+    button_id         bigint NOT NULL,
+    submitted_at      text NOT NULL,
+    clock             text NOT NULL,
+    language          text NOT NULL,
+    has_verbatim      boolean NOT NULL,
+    batch_id          uuid NOT NULL,
+    received_at       timestamptz NOT NULL,
+    PRIMARY KEY (id, created_at)
+) PARTITION BY RANGE (created_at);
+CREATE INDEX reviews_received ON reviews (received_at, id);
+CREATE INDEX reviews_site ON reviews (site_id, created_at);
+CREATE TABLE answers (
+    id                 bigserial,
+    review_id          bigint NOT NULL,
+    review_created_at  timestamptz NOT NULL,
+    field_code         text NOT NULL,
+    field_label        text,
+    answer_item_id     integer NOT NULL,
+    answer_text        text NOT NULL,
+    intention          text NOT NULL,
+    kind               text NOT NULL,
+    PRIMARY KEY (id, review_created_at)
+) PARTITION BY RANGE (review_created_at);
+CREATE INDEX answers_review ON answers (review_id, review_created_at);
+CREATE TABLE reviews_early PARTITION OF reviews FOR VALUES FROM (MINVALUE) TO ('2024-01-01 00:00:00+00');
+CREATE TABLE answers_early PARTITION OF answers FOR VALUES FROM (MINVALUE) TO ('2024-01-01 00:00:00+00');
+CREATE TABLE idempotency (
+    device_id    text NOT NULL,
+    key          uuid NOT NULL,
+    body_sha256  text NOT NULL,
+    response     text,
+    created_at   timestamptz NOT NULL,
+    PRIMARY KEY (device_id, key)
+);
+CREATE INDEX idempotency_age ON idempotency (created_at);
+CREATE TABLE site_hourly (
+    site_id text NOT NULL, hour timestamp NOT NULL, field_code text NOT NULL, answer_item_id integer NOT NULL,
+    n bigint NOT NULL, PRIMARY KEY (site_id, hour, field_code, answer_item_id)
+);
+CREATE TABLE site_daily (
+    site_id text NOT NULL, day date NOT NULL, field_code text NOT NULL, answer_item_id integer NOT NULL,
+    n bigint NOT NULL, PRIMARY KEY (site_id, day, field_code, answer_item_id)
+);
+CREATE TABLE site_monthly (
+    site_id text NOT NULL, month date NOT NULL, field_code text NOT NULL, answer_item_id integer NOT NULL,
+    n bigint NOT NULL, PRIMARY KEY (site_id, month, field_code, answer_item_id)
+);
+"#];
+
+/// Key of the advisory lock that serialises migrations and partition creation across instances.
+const SCHEMA_LOCK: i64 = 0x626f_726e_6501;
+
+pub fn latest_version() -> i64 {
+    MIGRATIONS.len() as i64
+}
+
+pub struct PgStore {
+    pool: Pool,
+}
+
+fn unavailable(e: impl std::fmt::Display) -> StorageError {
+    StorageError::Unavailable(e.to_string())
+}
+
+/// A unique or foreign-key violation is the operator's mistake; anything else is the database's.
+fn classify(e: tokio_postgres::Error) -> StorageError {
+    use tokio_postgres::error::SqlState;
+    match e.code() {
+        Some(code) if *code == SqlState::UNIQUE_VIOLATION || *code == SqlState::FOREIGN_KEY_VIOLATION => {
+            StorageError::Refused(e.as_db_error().map(|d| d.message().to_string()).unwrap_or_else(|| e.to_string()))
+        }
+        _ => StorageError::Unavailable(e.as_db_error().map(|d| d.to_string()).unwrap_or_else(|| e.to_string())),
+    }
+}
+
+/// Months `[from, to]`, first days.
+fn months_between(from: NaiveDate, to: NaiveDate) -> Vec<NaiveDate> {
+    let mut out = Vec::new();
+    let mut m = from;
+    while m <= to {
+        out.push(m);
+        match m.checked_add_months(Months::new(1)) {
+            Some(next) => m = next,
+            None => break,
+        }
+    }
+    out
+}
+
+impl PgStore {
+    pub async fn open(url: &str, pool_size: usize) -> Result<PgStore> {
+        let config: tokio_postgres::Config = url.parse().map_err(|e| {
+            StorageError::Refused(format!("adresse de base de données invalide ({e}); attendu postgres://…"))
+        })?;
+        let manager =
+            Manager::from_config(config, NoTls, ManagerConfig { recycling_method: RecyclingMethod::Verified });
+        let pool = Pool::builder(manager)
+            .max_size(pool_size.max(1))
+            .wait_timeout(Some(std::time::Duration::from_secs(10)))
+            .create_timeout(Some(std::time::Duration::from_secs(5)))
+            .recycle_timeout(Some(std::time::Duration::from_secs(5)))
+            .runtime(deadpool_postgres::Runtime::Tokio1)
+            .build()
+            .map_err(unavailable)?;
+        let store = PgStore { pool };
+        store.migrate().await?;
+        store.maintain(Utc::now()).await?;
+        Ok(store)
+    }
+
+    async fn client(&self) -> Result<deadpool_postgres::Object> {
+        self.pool.get().await.map_err(unavailable)
+    }
+
+    async fn migrate(&self) -> Result<()> {
+        let mut client = self.client().await?;
+        let tx = client.transaction().await.map_err(classify)?;
+        tx.execute("SELECT pg_advisory_xact_lock($1)", &[&SCHEMA_LOCK]).await.map_err(classify)?;
+        tx.batch_execute(
+            "CREATE TABLE IF NOT EXISTS schema_migrations (version bigint PRIMARY KEY, applied_at timestamptz NOT NULL DEFAULT now())",
+        )
+        .await
+        .map_err(classify)?;
+        let current: i64 = tx
+            .query_one("SELECT coalesce(max(version), 0) FROM schema_migrations", &[])
+            .await
+            .map_err(classify)?
+            .get(0);
+        for (index, sql) in MIGRATIONS.iter().enumerate().skip(current.max(0) as usize) {
+            tx.batch_execute(sql).await.map_err(classify)?;
+            tx.execute("INSERT INTO schema_migrations (version) VALUES ($1)", &[&(index as i64 + 1)])
+                .await
+                .map_err(classify)?;
+        }
+        tx.commit().await.map_err(classify)
+    }
+
+    pub async fn schema_version(&self) -> Result<i64> {
+        let client = self.client().await?;
+        let row = client.query_one("SELECT coalesce(max(version), 0) FROM schema_migrations", &[]).await.map_err(classify)?;
+        Ok(row.get(0))
+    }
+
+    pub async fn health(&self) -> Result<()> {
+        let client = self.client().await?;
+        client.query_one("SELECT 1", &[]).await.map_err(classify)?;
+        Ok(())
+    }
+
+    pub fn pool_status(&self) -> (usize, usize, usize) {
+        let status = self.pool.status();
+        (status.size, status.available, status.waiting)
+    }
+
+    pub async fn authenticate(&self, hash: &str) -> Result<Option<DeviceAuth>> {
+        let client = self.client().await?;
+        let stmt = client
+            .prepare_cached(
+                "SELECT d.id, s.id, s.name, s.organisation_id, s.product_id, s.form_id, s.button_id
+                 FROM devices d JOIN sites s ON s.id = d.site_id
+                 WHERE d.token_sha256 = $1 AND d.revoked_at IS NULL",
+            )
+            .await
+            .map_err(classify)?;
+        let row = client.query_opt(&stmt, &[&hash]).await.map_err(classify)?;
+        Ok(row.map(|r| DeviceAuth {
+            device_id: r.get(0),
+            site: Some(Site {
+                id: r.get(1),
+                name: r.get(2),
+                organisation: r.get(3),
+                product_id: r.get(4),
+                form_id: r.get(5),
+                button_id: r.get(6),
+            }),
+        }))
+    }
+
+    pub async fn store_batch(
+        &self,
+        batch: &ParsedBatch,
+        site_id: Option<&str>,
+        body_sha256: &str,
+        received_at: DateTime<Utc>,
+    ) -> Result<Stored> {
+        let mut client = self.client().await?;
+        let tx = client.transaction().await.map_err(classify)?;
+        let device = &batch.source.device_id;
+        // Claim the key: a concurrent claim of the same key (a retry reaching another instance)
+        // waits here for this transaction, then finds the key taken.
+        let claimed = tx
+            .execute(
+                "INSERT INTO idempotency (device_id, key, body_sha256, created_at) VALUES ($1, $2, $3, $4)
+                 ON CONFLICT DO NOTHING",
+                &[device, &batch.batch_id, &body_sha256, &received_at],
+            )
+            .await
+            .map_err(classify)?;
+        if claimed == 0 {
+            let row = tx
+                .query_one(
+                    "SELECT body_sha256, response FROM idempotency WHERE device_id = $1 AND key = $2",
+                    &[device, &batch.batch_id],
+                )
+                .await
+                .map_err(classify)?;
+            let (hash, text): (String, Option<String>) = (row.get(0), row.get(1));
+            return Ok(if hash == body_sha256 {
+                Stored::Replay(text.unwrap_or_default())
+            } else {
+                Stored::Conflict
+            });
+        }
+
+        let reviews: Vec<_> = distinct_valid(batch).into_iter().map(|r| prepare(r, received_at)).collect();
+        let mut r_ids = Vec::new();
+        let mut r_created = Vec::new();
+        let mut r_submitted = Vec::new();
+        let mut r_clock = Vec::new();
+        let mut r_language = Vec::new();
+        let mut r_verbatim = Vec::new();
+        let mut a_review = Vec::new();
+        let mut a_code = Vec::new();
+        let mut a_label: Vec<Option<String>> = Vec::new();
+        let mut a_item = Vec::new();
+        let mut a_text = Vec::new();
+        let mut a_intention = Vec::new();
+        let mut a_kind = Vec::new();
+        let mut a_hour: Vec<NaiveDateTime> = Vec::new();
+        let mut a_day: Vec<NaiveDate> = Vec::new();
+        let mut a_month: Vec<NaiveDate> = Vec::new();
+        let mut a_counted = Vec::new();
+        for p in &reviews {
+            let r = p.review;
+            r_ids.push(r.client_review_id);
+            r_created.push(p.created_at);
+            r_submitted.push(r.submitted_at.as_str());
+            r_clock.push(r.clock.as_str());
+            r_language.push(r.language.as_str());
+            r_verbatim.push(p.has_verbatim);
+            for a in &r.answers {
+                a_review.push(r.client_review_id);
+                a_code.push(a.field_code.as_str());
+                a_label.push(label_of(&a.field_code));
+                a_item.push(a.answer_item_id as i32);
+                a_text.push(a.answer_text.as_str());
+                a_intention.push(a.intention.as_str());
+                a_kind.push(a.kind.as_str());
+                a_hour.push(p.local_hour);
+                a_day.push(p.local_day);
+                a_month.push(p.local_month);
+                a_counted.push(counted(&a.kind));
+            }
+        }
+        let site = site_id.unwrap_or("");
+        let site_column: Option<&str> = site_id;
+        let (product, form, button) =
+            (batch.source.product_id as i64, batch.source.form_id as i64, batch.source.button_id as i64);
+        // One statement: keys, reviews, answers and the three levels of counts. The data-modifying
+        // parts see the same snapshot; each reads what it needs from `fresh`'s RETURNING.
+        let stmt = tx
+            .prepare_cached(
+                "WITH input AS (
+                    SELECT * FROM unnest($2::uuid[], $3::timestamptz[], $4::text[], $5::text[], $6::text[], $7::bool[])
+                        AS t(client_review_id, created_at, submitted_at, clock, language, has_verbatim)
+                 ),
+                 answer_input AS (
+                    SELECT * FROM unnest($13::uuid[], $14::text[], $15::text[], $16::int[], $17::text[], $18::text[],
+                        $19::text[], $20::timestamp[], $21::date[], $22::date[], $23::bool[])
+                        WITH ORDINALITY AS a(client_review_id, field_code, field_label, answer_item_id, answer_text,
+                            intention, kind, hour, day, month, counted, position)
+                 ),
+                 fresh AS (
+                    INSERT INTO review_keys (device_id, client_review_id, review_id, created_at)
+                    SELECT $1, client_review_id, nextval('reviews_id_seq'), created_at FROM input
+                    ON CONFLICT DO NOTHING
+                    RETURNING client_review_id, review_id, created_at
+                 ),
+                 new_reviews AS (
+                    INSERT INTO reviews (id, created_at, device_id, client_review_id, site_id, product_id, form_id,
+                        button_id, submitted_at, clock, language, has_verbatim, batch_id, received_at)
+                    SELECT f.review_id, f.created_at, $1, i.client_review_id, $8, $9, $10, $11, i.submitted_at,
+                        i.clock, i.language, i.has_verbatim, $12, $24
+                    FROM fresh f JOIN input i USING (client_review_id)
+                 ),
+                 fresh_answers AS (
+                    SELECT f.review_id, f.created_at, a.* FROM answer_input a JOIN fresh f USING (client_review_id)
+                 ),
+                 new_answers AS (
+                    INSERT INTO answers (review_id, review_created_at, field_code, field_label, answer_item_id,
+                        answer_text, intention, kind)
+                    SELECT review_id, created_at, field_code, field_label, answer_item_id, answer_text, intention, kind
+                    FROM fresh_answers ORDER BY position
+                 ),
+                 hourly AS (
+                    INSERT INTO site_hourly (site_id, hour, field_code, answer_item_id, n)
+                    SELECT $25, hour, field_code, answer_item_id, count(*) FROM fresh_answers WHERE counted
+                    GROUP BY 1, 2, 3, 4
+                    ON CONFLICT (site_id, hour, field_code, answer_item_id) DO UPDATE SET n = site_hourly.n + excluded.n
+                 ),
+                 daily AS (
+                    INSERT INTO site_daily (site_id, day, field_code, answer_item_id, n)
+                    SELECT $25, day, field_code, answer_item_id, count(*) FROM fresh_answers WHERE counted
+                    GROUP BY 1, 2, 3, 4
+                    ON CONFLICT (site_id, day, field_code, answer_item_id) DO UPDATE SET n = site_daily.n + excluded.n
+                 ),
+                 monthly AS (
+                    INSERT INTO site_monthly (site_id, month, field_code, answer_item_id, n)
+                    SELECT $25, month, field_code, answer_item_id, count(*) FROM fresh_answers WHERE counted
+                    GROUP BY 1, 2, 3, 4
+                    ON CONFLICT (site_id, month, field_code, answer_item_id) DO UPDATE SET n = site_monthly.n + excluded.n
+                 )
+                 SELECT i.client_review_id, coalesce(f.review_id, k.review_id), f.review_id IS NOT NULL
+                 FROM input i
+                 LEFT JOIN fresh f USING (client_review_id)
+                 LEFT JOIN review_keys k ON k.device_id = $1 AND k.client_review_id = i.client_review_id",
+            )
+            .await
+            .map_err(classify)?;
+        let rows = tx
+            .query(
+                &stmt,
+                &[
+                    device,
+                    &r_ids,
+                    &r_created,
+                    &r_submitted,
+                    &r_clock,
+                    &r_language,
+                    &r_verbatim,
+                    &site_column,
+                    &product,
+                    &form,
+                    &button,
+                    &batch.batch_id,
+                    &a_review,
+                    &a_code,
+                    &a_label,
+                    &a_item,
+                    &a_text,
+                    &a_intention,
+                    &a_kind,
+                    &a_hour,
+                    &a_day,
+                    &a_month,
+                    &a_counted,
+                    &received_at,
+                    &site,
+                ],
+            )
+            .await
+            .map_err(classify)?;
+        let mut fresh = HashSet::new();
+        let mut ids = HashMap::new();
+        let mut unknown = Vec::new();
+        for row in rows {
+            let id: Uuid = row.get(0);
+            match row.get::<_, Option<i64>>(1) {
+                Some(review_id) => {
+                    ids.insert(id, review_id);
+                }
+                None => unknown.push(id),
+            }
+            if row.get::<_, bool>(2) {
+                fresh.insert(id);
+            }
+        }
+        if !unknown.is_empty() {
+            // Taken by a transaction that committed after this statement's snapshot: a new
+            // statement sees it.
+            let rows = tx
+                .query(
+                    "SELECT client_review_id, review_id FROM review_keys WHERE device_id = $1 AND client_review_id = ANY($2)",
+                    &[device, &unknown],
+                )
+                .await
+                .map_err(classify)?;
+            for row in rows {
+                ids.insert(row.get(0), row.get(1));
+            }
+        }
+        let answer = response(batch, &fresh, &ids);
+        let text = serde_json::to_string(&answer).unwrap_or_default();
+        tx.execute(
+            "UPDATE idempotency SET response = $3 WHERE device_id = $1 AND key = $2",
+            &[device, &batch.batch_id, &text],
+        )
+        .await
+        .map_err(classify)?;
+        tx.commit().await.map_err(classify)?;
+        Ok(Stored::Fresh(answer))
+    }
+
+    pub async fn store_heartbeat(&self, hb: &Heartbeat, received_at: DateTime<Utc>) -> Result<()> {
+        let client = self.client().await?;
+        let stmt = client
+            .prepare_cached(
+                "INSERT INTO heartbeats (device_id, received_at, app_version, pending, oldest_pending_at,
+                    last_upload_at, disk_free_bytes, uptime_s)
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
+                 ON CONFLICT (device_id) DO UPDATE SET received_at = $2, app_version = $3, pending = $4,
+                    oldest_pending_at = $5, last_upload_at = $6, disk_free_bytes = $7, uptime_s = $8",
+            )
+            .await
+            .map_err(classify)?;
+        client
+            .execute(
+                &stmt,
+                &[
+                    &hb.device_id,
+                    &received_at,
+                    &hb.app_version,
+                    &(hb.pending.min(i64::MAX as u64) as i64),
+                    &hb.oldest_pending_at,
+                    &hb.last_upload_at,
+                    &hb.disk_free_bytes.map(|n| n.min(i64::MAX as u64) as i64),
+                    &hb.uptime_s.map(|n| n.min(i64::MAX as u64) as i64),
+                ],
+            )
+            .await
+            .map_err(classify)?;
+        Ok(())
+    }
+
+    /// Creates every month from [`FIRST_MONTH`] to [`MONTHS_AHEAD`] ahead that does not exist yet
+    /// (a review's partition key is never later than its reception, so inserts always find their
+    /// month), and purges idempotency records older than [`IDEMPOTENCY_KEEP_HOURS`].
+    pub async fn maintain(&self, now: DateTime<Utc>) -> Result<()> {
+        let mut client = self.client().await?;
+        let tx = client.transaction().await.map_err(classify)?;
+        tx.execute("SELECT pg_advisory_xact_lock($1)", &[&SCHEMA_LOCK]).await.map_err(classify)?;
+        let existing: HashSet<String> = tx
+            .query(
+                "SELECT c.relname FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid
+                 JOIN pg_class p ON p.oid = i.inhparent WHERE p.relname IN ('reviews', 'answers')",
+                &[],
+            )
+            .await
+            .map_err(classify)?
+            .iter()
+            .map(|r| r.get(0))
+            .collect();
+        let first = NaiveDate::from_ymd_opt(FIRST_MONTH.0, FIRST_MONTH.1, 1).unwrap_or_default();
+        let this_month = now.date_naive().with_day(1).unwrap_or(first);
+        let last = this_month.checked_add_months(Months::new(MONTHS_AHEAD)).unwrap_or(this_month);
+        for month in months_between(first, last) {
+            let next = month.checked_add_months(Months::new(1)).unwrap_or(month);
+            for table in ["reviews", "answers"] {
+                let name = format!("{table}_{}", month.format("%Y_%m"));
+                if existing.contains(&name) {
+                    continue;
+                }
+                tx.batch_execute(&format!(
+                    "CREATE TABLE {name} PARTITION OF {table} FOR VALUES FROM ('{month} 00:00:00+00') TO ('{next} 00:00:00+00')"
+                ))
+                .await
+                .map_err(classify)?;
+            }
+        }
+        let cutoff = now - chrono::Duration::hours(IDEMPOTENCY_KEEP_HOURS);
+        tx.execute("DELETE FROM idempotency WHERE created_at < $1", &[&cutoff]).await.map_err(classify)?;
+        tx.commit().await.map_err(classify)
+    }
+
+    pub async fn add_site(&self, site: &Site) -> Result<()> {
+        let mut client = self.client().await?;
+        let tx = client.transaction().await.map_err(classify)?;
+        if let Some(org) = &site.organisation {
+            tx.execute("INSERT INTO organisations (id, name) VALUES ($1, $1) ON CONFLICT DO NOTHING", &[org])
+                .await
+                .map_err(classify)?;
+        }
+        tx.execute(
+            "INSERT INTO sites (id, name, organisation_id, product_id, form_id, button_id) VALUES ($1, $2, $3, $4, $5, $6)",
+            &[&site.id, &site.name, &site.organisation, &site.product_id, &site.form_id, &site.button_id],
+        )
+        .await
+        .map_err(|e| match classify(e) {
+            StorageError::Refused(_) => StorageError::Refused("ce site existe déjà".into()),
+            other => other,
+        })?;
+        tx.commit().await.map_err(classify)
+    }
+
+    pub async fn sites(&self) -> Result<Vec<Site>> {
+        let client = self.client().await?;
+        let rows = client
+            .query("SELECT id, name, organisation_id, product_id, form_id, button_id FROM sites ORDER BY id", &[])
+            .await
+            .map_err(classify)?;
+        Ok(rows
+            .iter()
+            .map(|r| Site {
+                id: r.get(0),
+                name: r.get(1),
+                organisation: r.get(2),
+                product_id: r.get(3),
+                form_id: r.get(4),
+                button_id: r.get(5),
+            })
+            .collect())
+    }
+
+    pub async fn add_device(&self, device_id: &str, site_id: &str, hash: &str) -> Result<()> {
+        let client = self.client().await?;
+        let site_known = client.query_opt("SELECT 1 FROM sites WHERE id = $1", &[&site_id]).await.map_err(classify)?;
+        if site_known.is_none() {
+            return Err(StorageError::Refused(format!(
+                "site inconnu : {site_id} (borne-platform sites add {site_id} --name …)"
+            )));
+        }
+        client
+            .execute("INSERT INTO devices (id, site_id, token_sha256) VALUES ($1, $2, $3)", &[&device_id, &site_id, &hash])
+            .await
+            .map_err(|e| match classify(e) {
+                StorageError::Refused(_) => StorageError::Refused("cette borne est déjà enregistrée".into()),
+                other => other,
+            })?;
+        Ok(())
+    }
+
+    pub async fn devices(&self) -> Result<Vec<Device>> {
+        let client = self.client().await?;
+        let rows = client
+            .query(
+                "SELECT d.id, d.site_id, d.created_at, d.revoked_at, h.received_at, h.app_version, h.pending,
+                        h.oldest_pending_at, h.last_upload_at, h.disk_free_bytes
+                 FROM devices d LEFT JOIN heartbeats h ON h.device_id = d.id ORDER BY d.id",
+                &[],
+            )
+            .await
+            .map_err(classify)?;
+        Ok(rows
+            .iter()
+            .map(|r| Device {
+                id: r.get(0),
+                site_id: r.get(1),
+                created_at: r.get(2),
+                revoked_at: r.get(3),
+                last_seen_at: r.get(4),
+                app_version: r.get(5),
+                pending: r.get(6),
+                oldest_pending_at: r.get(7),
+                last_upload_at: r.get(8),
+                disk_free_bytes: r.get(9),
+            })
+            .collect())
+    }
+
+    pub async fn revoke_device(&self, device_id: &str) -> Result<()> {
+        let client = self.client().await?;
+        let n = client
+            .execute("UPDATE devices SET revoked_at = coalesce(revoked_at, now()) WHERE id = $1", &[&device_id])
+            .await
+            .map_err(classify)?;
+        if n == 0 { Err(StorageError::Refused(format!("borne inconnue : {device_id}"))) } else { Ok(()) }
+    }
+
+    pub async fn rotate_device(&self, device_id: &str, hash: &str) -> Result<()> {
+        let client = self.client().await?;
+        let n = client
+            .execute("UPDATE devices SET token_sha256 = $2, revoked_at = NULL WHERE id = $1", &[&device_id, &hash])
+            .await
+            .map_err(classify)?;
+        if n == 0 { Err(StorageError::Refused(format!("borne inconnue : {device_id}"))) } else { Ok(()) }
+    }
+
+    pub async fn totals(&self) -> Result<Totals> {
+        let client = self.client().await?;
+        let count = async |sql: &str| -> Result<i64> {
+            Ok(client.query_one(sql, &[]).await.map_err(classify)?.get::<_, i64>(0))
+        };
+        let reviews = count("SELECT count(*) FROM review_keys").await?;
+        let answers = count("SELECT count(*) FROM answers").await?;
+        let devices = count("SELECT count(*) FROM devices").await?;
+        let sites = count("SELECT count(*) FROM sites").await?;
+        let organisations = count("SELECT count(*) FROM organisations").await?;
+        let batches = count("SELECT count(*) FROM idempotency").await?;
+        let heartbeats = count("SELECT count(*) FROM heartbeats").await?;
+        let satisfaction_by_item = client
+            .query(
+                "SELECT answer_item_id::bigint, sum(n)::bigint FROM site_monthly WHERE field_code = 'satisfaction'
+                 GROUP BY 1 ORDER BY 1",
+                &[],
+            )
+            .await
+            .map_err(classify)?
+            .iter()
+            .map(|r| (r.get::<_, i64>(0).to_string(), r.get::<_, i64>(1)))
+            .collect();
+        let by_device = client
+            .query("SELECT device_id, count(*) FROM review_keys GROUP BY 1 ORDER BY 1", &[])
+            .await
+            .map_err(classify)?
+            .iter()
+            .map(|r| DeviceTotal { device_id: r.get(0), reviews: r.get(1) })
+            .collect();
+        Ok(Totals { reviews, answers, devices, sites, organisations, batches, heartbeats, satisfaction_by_item, by_device })
+    }
+
+    pub async fn site_counts(
+        &self,
+        site: Option<&str>,
+        from: NaiveDate,
+        to: NaiveDate,
+    ) -> Result<Vec<(String, String, i64, i64)>> {
+        let (months, days) = split_period(from, to);
+        let client = self.client().await?;
+        let stmt = client
+            .prepare_cached(
+                "SELECT site_id, field_code, answer_item_id::bigint, sum(n)::bigint FROM (
+                    SELECT site_id, field_code, answer_item_id, n FROM site_monthly
+                        WHERE month = ANY($1) AND ($3::text IS NULL OR site_id = $3)
+                    UNION ALL
+                    SELECT site_id, field_code, answer_item_id, n FROM site_daily d
+                        JOIN unnest($2::date[], $4::date[]) AS r(first, last) ON d.day BETWEEN r.first AND r.last
+                        WHERE ($3::text IS NULL OR site_id = $3)
+                 ) counts GROUP BY 1, 2, 3",
+            )
+            .await
+            .map_err(classify)?;
+        let firsts: Vec<NaiveDate> = days.iter().map(|d| d.0).collect();
+        let lasts: Vec<NaiveDate> = days.iter().map(|d| d.1).collect();
+        let rows = client.query(&stmt, &[&months, &firsts, &site, &lasts]).await.map_err(classify)?;
+        Ok(rows.iter().map(|r| (r.get(0), r.get(1), r.get(2), r.get(3))).collect())
+    }
+
+    pub async fn export(
+        &self,
+        since: Option<DateTime<Utc>>,
+        sink: &mut (dyn FnMut(Vec<ExportReview>) -> std::io::Result<()> + Send),
+    ) -> Result<u64> {
+        let client = self.client().await?;
+        let page_stmt = client
+            .prepare_cached(
+                "SELECT r.id, r.created_at, r.received_at, r.device_id, r.site_id, s.name, r.product_id, r.form_id,
+                        r.button_id, r.client_review_id, r.submitted_at, r.clock, r.language
+                 FROM reviews r LEFT JOIN sites s ON s.id = r.site_id
+                 WHERE (r.received_at, r.id) > ($1, $2)
+                 ORDER BY r.received_at, r.id LIMIT 2000",
+            )
+            .await
+            .map_err(classify)?;
+        let answers_stmt = client
+            .prepare_cached(
+                "SELECT review_id, field_code, field_label, answer_item_id::bigint, answer_text, intention, kind
+                 FROM answers a JOIN unnest($1::bigint[], $2::timestamptz[]) AS r(id, created_at)
+                    ON a.review_id = r.id AND a.review_created_at = r.created_at
+                 ORDER BY a.id",
+            )
+            .await
+            .map_err(classify)?;
+        let mut after: (DateTime<Utc>, i64) = (since.unwrap_or(DateTime::<Utc>::MIN_UTC), -1);
+        let mut total = 0;
+        loop {
+            let rows = client.query(&page_stmt, &[&after.0, &after.1]).await.map_err(classify)?;
+            if rows.is_empty() {
+                break;
+            }
+            let mut page: Vec<ExportReview> = rows
+                .iter()
+                .map(|r| ExportReview {
+                    id: r.get(0),
+                    created_at: r.get(1),
+                    received_at: r.get(2),
+                    device_id: r.get(3),
+                    site_id: r.get(4),
+                    site_name: r.get(5),
+                    product_id: r.get(6),
+                    form_id: r.get(7),
+                    button_id: r.get(8),
+                    client_review_id: r.get::<_, Uuid>(9).to_string(),
+                    submitted_at: r.get(10),
+                    clock: r.get(11),
+                    language: r.get(12),
+                    answers: Vec::new(),
+                })
+                .collect();
+            let ids: Vec<i64> = page.iter().map(|r| r.id).collect();
+            let created: Vec<DateTime<Utc>> = page.iter().map(|r| r.created_at).collect();
+            let mut by_review: HashMap<i64, Vec<ExportAnswer>> = HashMap::new();
+            for a in client.query(&answers_stmt, &[&ids, &created]).await.map_err(classify)? {
+                by_review.entry(a.get(0)).or_default().push(ExportAnswer {
+                    field_code: a.get(1),
+                    field_label: a.get(2),
+                    answer_item_id: a.get(3),
+                    answer_text: a.get(4),
+                    intention: a.get(5),
+                    kind: a.get(6),
+                });
+            }
+            for review in &mut page {
+                review.answers = by_review.remove(&review.id).unwrap_or_default();
+            }
+            if let Some(last) = page.last() {
+                after = (last.received_at, last.id);
+            }
+            total += page.len() as u64;
+            sink(page).map_err(|e| StorageError::Refused(format!("écriture impossible : {e}")))?;
+        }
+        Ok(total)
+    }
+}
+
+/// The month partition a review lands in (for tests and the documentation).
+pub fn partition_of(created_at: DateTime<Utc>) -> String {
+    let first = NaiveDate::from_ymd_opt(FIRST_MONTH.0, FIRST_MONTH.1, 1).unwrap_or_default();
+    let day = created_at.date_naive();
+    if day < first { "reviews_early".into() } else { format!("reviews_{}", day.format("%Y_%m")) }
+}

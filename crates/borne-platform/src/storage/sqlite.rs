@@ -1,0 +1,620 @@
+//! The embedded engine: one SQLite file (WAL, `synchronous=FULL`), so that `borne-platform
+//! serve` needs no server. One connection behind a lock, used from blocking threads; the
+//! schema's version is SQLite's `user_version`.
+
+use super::{
+    DeviceAuth, DeviceTotal, Device, ExportAnswer, ExportReview, IDEMPOTENCY_KEEP_HOURS, Result, Site,
+    StorageError, Stored, Totals, counted, distinct_valid, label_of, prepare, response, split_period,
+};
+use crate::validate::ParsedBatch;
+use borne_model::wire::Heartbeat;
+use chrono::{DateTime, NaiveDate, Utc};
+use rusqlite::{Connection, OptionalExtension, TransactionBehavior, params};
+use std::collections::{HashMap, HashSet};
+use std::path::Path;
+use std::sync::{Arc, Mutex};
+
+/// Versioned migrations; version N is `MIGRATIONS[N - 1]`. Version 1 is the reference
+/// receiver's schema as it shipped (so its files upgrade in place); never edit a shipped one.
+const MIGRATIONS: &[&str] = &[
+    r#"
+CREATE TABLE IF NOT EXISTS reviews (
+    id               INTEGER PRIMARY KEY,
+    device_id        TEXT NOT NULL,
+    client_review_id TEXT NOT NULL,
+    product_id       INTEGER NOT NULL,
+    form_id          INTEGER NOT NULL,
+    button_id        INTEGER NOT NULL,
+    submitted_at     TEXT NOT NULL,
+    clock            TEXT NOT NULL,
+    language         TEXT NOT NULL,
+    batch_id         TEXT NOT NULL,
+    received_at_ms   INTEGER NOT NULL,
+    UNIQUE (device_id, client_review_id)
+);
+CREATE TABLE IF NOT EXISTS answers (
+    review_id        INTEGER NOT NULL REFERENCES reviews (id),
+    field_code       TEXT NOT NULL,
+    field_label      TEXT,
+    answer_item_id   INTEGER NOT NULL,
+    answer_text      TEXT NOT NULL,
+    intention        TEXT NOT NULL,
+    kind             TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS answers_review ON answers (review_id);
+CREATE TABLE IF NOT EXISTS idempotency (
+    device_id        TEXT NOT NULL,
+    key              TEXT NOT NULL,
+    body_sha256      TEXT NOT NULL,
+    response         TEXT NOT NULL,
+    created_at_ms    INTEGER NOT NULL,
+    PRIMARY KEY (device_id, key)
+);
+CREATE INDEX IF NOT EXISTS idempotency_age ON idempotency (created_at_ms);
+CREATE TABLE IF NOT EXISTS heartbeats (
+    device_id        TEXT PRIMARY KEY,
+    body             TEXT NOT NULL,
+    received_at_ms   INTEGER NOT NULL
+);
+"#,
+    r#"
+CREATE TABLE organisations (
+    id               TEXT PRIMARY KEY,
+    name             TEXT NOT NULL,
+    created_at_ms    INTEGER NOT NULL
+);
+CREATE TABLE sites (
+    id               TEXT PRIMARY KEY,
+    name             TEXT NOT NULL,
+    organisation_id  TEXT REFERENCES organisations (id),
+    product_id       INTEGER,
+    form_id          INTEGER,
+    button_id        INTEGER,
+    created_at_ms    INTEGER NOT NULL
+);
+CREATE TABLE devices (
+    id               TEXT PRIMARY KEY,
+    site_id          TEXT NOT NULL REFERENCES sites (id),
+    token_sha256     TEXT NOT NULL UNIQUE,
+    created_at_ms    INTEGER NOT NULL,
+    revoked_at_ms    INTEGER
+);
+ALTER TABLE reviews ADD COLUMN site_id TEXT;
+ALTER TABLE reviews ADD COLUMN created_at_ms INTEGER;
+ALTER TABLE reviews ADD COLUMN has_verbatim INTEGER NOT NULL DEFAULT 0;
+CREATE INDEX reviews_received ON reviews (received_at_ms, id);
+ALTER TABLE heartbeats ADD COLUMN app_version TEXT;
+ALTER TABLE heartbeats ADD COLUMN pending INTEGER;
+ALTER TABLE heartbeats ADD COLUMN oldest_pending_at TEXT;
+ALTER TABLE heartbeats ADD COLUMN last_upload_at TEXT;
+ALTER TABLE heartbeats ADD COLUMN disk_free_bytes INTEGER;
+ALTER TABLE heartbeats ADD COLUMN uptime_s INTEGER;
+CREATE TABLE site_hourly (
+    site_id TEXT NOT NULL, hour TEXT NOT NULL, field_code TEXT NOT NULL, answer_item_id INTEGER NOT NULL,
+    n INTEGER NOT NULL, PRIMARY KEY (site_id, hour, field_code, answer_item_id)
+) WITHOUT ROWID;
+CREATE TABLE site_daily (
+    site_id TEXT NOT NULL, day TEXT NOT NULL, field_code TEXT NOT NULL, answer_item_id INTEGER NOT NULL,
+    n INTEGER NOT NULL, PRIMARY KEY (site_id, day, field_code, answer_item_id)
+) WITHOUT ROWID;
+CREATE TABLE site_monthly (
+    site_id TEXT NOT NULL, month TEXT NOT NULL, field_code TEXT NOT NULL, answer_item_id INTEGER NOT NULL,
+    n INTEGER NOT NULL, PRIMARY KEY (site_id, month, field_code, answer_item_id)
+) WITHOUT ROWID;
+-- Reviews already held (a version-1 file) are counted once, on the day they were sent.
+INSERT INTO site_hourly (site_id, hour, field_code, answer_item_id, n)
+    SELECT '', substr(r.submitted_at, 1, 13) || ':00:00', a.field_code, a.answer_item_id, count(*)
+    FROM answers a JOIN reviews r ON r.id = a.review_id WHERE a.kind <> 'text' GROUP BY 1, 2, 3, 4;
+INSERT INTO site_daily (site_id, day, field_code, answer_item_id, n)
+    SELECT site_id, substr(hour, 1, 10), field_code, answer_item_id, sum(n) FROM site_hourly GROUP BY 1, 2, 3, 4;
+INSERT INTO site_monthly (site_id, month, field_code, answer_item_id, n)
+    SELECT site_id, substr(day, 1, 7) || '-01', field_code, answer_item_id, sum(n) FROM site_daily GROUP BY 1, 2, 3, 4;
+"#,
+];
+
+pub fn latest_version() -> i64 {
+    MIGRATIONS.len() as i64
+}
+
+/// Brings a connection's schema to the latest version, each step in its own transaction.
+pub fn migrate(conn: &mut Connection) -> rusqlite::Result<()> {
+    let current: i64 = conn.query_row("PRAGMA user_version", [], |r| r.get(0))?;
+    for (index, sql) in MIGRATIONS.iter().enumerate().skip(current.max(0) as usize) {
+        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        tx.execute_batch(sql)?;
+        tx.pragma_update(None, "user_version", index as i64 + 1)?;
+        tx.commit()?;
+    }
+    Ok(())
+}
+
+pub struct SqliteStore {
+    conn: Arc<Mutex<Connection>>,
+}
+
+fn unavailable(e: impl std::fmt::Display) -> StorageError {
+    StorageError::Unavailable(e.to_string())
+}
+
+fn ms(t: DateTime<Utc>) -> i64 {
+    t.timestamp_millis()
+}
+
+fn from_ms(ms: i64) -> DateTime<Utc> {
+    DateTime::from_timestamp_millis(ms).unwrap_or_default()
+}
+
+impl SqliteStore {
+    pub async fn open(path: &Path) -> Result<SqliteStore> {
+        let path = path.to_path_buf();
+        let conn = tokio::task::spawn_blocking(move || -> rusqlite::Result<Connection> {
+            let mut conn = Connection::open(&path)?;
+            conn.busy_timeout(std::time::Duration::from_secs(10))?;
+            let _: String = conn.query_row("PRAGMA journal_mode = WAL", [], |r| r.get(0))?;
+            conn.pragma_update(None, "synchronous", "FULL")?;
+            conn.pragma_update(None, "foreign_keys", "ON")?;
+            migrate(&mut conn)?;
+            Ok(conn)
+        })
+        .await
+        .map_err(unavailable)?
+        .map_err(unavailable)?;
+        Ok(SqliteStore { conn: Arc::new(Mutex::new(conn)) })
+    }
+
+    /// Runs `work` on the connection, on a blocking thread.
+    async fn with<T: Send + 'static>(
+        &self,
+        work: impl FnOnce(&mut Connection) -> rusqlite::Result<T> + Send + 'static,
+    ) -> Result<T> {
+        let conn = self.conn.clone();
+        tokio::task::spawn_blocking(move || {
+            let mut conn = conn.lock().map_err(|_| StorageError::Unavailable("database lock poisoned".into()))?;
+            work(&mut conn).map_err(refused_or_unavailable)
+        })
+        .await
+        .map_err(unavailable)?
+    }
+
+    pub async fn health(&self) -> Result<()> {
+        self.with(|c| c.query_row("SELECT 1", [], |_| Ok(()))).await
+    }
+
+    pub async fn schema_version(&self) -> Result<i64> {
+        self.with(|c| c.query_row("PRAGMA user_version", [], |r| r.get(0))).await
+    }
+
+    pub async fn authenticate(&self, hash: &str) -> Result<Option<DeviceAuth>> {
+        let hash = hash.to_string();
+        self.with(move |c| {
+            c.query_row(
+                "SELECT d.id, s.id, s.name, s.organisation_id, s.product_id, s.form_id, s.button_id
+                 FROM devices d JOIN sites s ON s.id = d.site_id
+                 WHERE d.token_sha256 = ?1 AND d.revoked_at_ms IS NULL",
+                [hash],
+                |r| {
+                    Ok(DeviceAuth {
+                        device_id: r.get(0)?,
+                        site: Some(Site {
+                            id: r.get(1)?,
+                            name: r.get(2)?,
+                            organisation: r.get(3)?,
+                            product_id: r.get(4)?,
+                            form_id: r.get(5)?,
+                            button_id: r.get(6)?,
+                        }),
+                    })
+                },
+            )
+            .optional()
+        })
+        .await
+    }
+
+    pub async fn store_batch(
+        &self,
+        batch: &ParsedBatch,
+        site_id: Option<&str>,
+        body_sha256: &str,
+        received_at: DateTime<Utc>,
+    ) -> Result<Stored> {
+        let batch = batch.clone();
+        let site = site_id.unwrap_or("").to_string();
+        let hash = body_sha256.to_string();
+        self.with(move |c| {
+            let device = &batch.source.device_id;
+            let key = batch.batch_id.to_string();
+            let now = ms(received_at);
+            let tx = c.transaction_with_behavior(TransactionBehavior::Immediate)?;
+            let seen: Option<(String, String)> = tx
+                .query_row(
+                    "SELECT body_sha256, response FROM idempotency WHERE device_id = ?1 AND key = ?2",
+                    params![device, key],
+                    |r| Ok((r.get(0)?, r.get(1)?)),
+                )
+                .optional()?;
+            if let Some((seen_hash, text)) = seen {
+                return Ok(if seen_hash == hash { Stored::Replay(text) } else { Stored::Conflict });
+            }
+            let mut fresh = HashSet::new();
+            let mut ids = HashMap::new();
+            for review in distinct_valid(&batch) {
+                let p = prepare(review, received_at);
+                let id = review.client_review_id.to_string();
+                let inserted = tx
+                    .prepare_cached(
+                        "INSERT INTO reviews (device_id, client_review_id, product_id, form_id, button_id,
+                            submitted_at, clock, language, batch_id, received_at_ms, site_id, created_at_ms, has_verbatim)
+                         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)
+                         ON CONFLICT (device_id, client_review_id) DO NOTHING",
+                    )?
+                    .execute(params![
+                        device,
+                        id,
+                        batch.source.product_id as i64,
+                        batch.source.form_id as i64,
+                        batch.source.button_id as i64,
+                        review.submitted_at,
+                        review.clock,
+                        review.language,
+                        key,
+                        now,
+                        if site.is_empty() { None } else { Some(&site) },
+                        ms(p.created_at),
+                        p.has_verbatim
+                    ])?;
+                if inserted == 1 {
+                    let row_id = tx.last_insert_rowid();
+                    fresh.insert(review.client_review_id);
+                    ids.insert(review.client_review_id, row_id);
+                    insert_answers(&tx, row_id, &p, &site)?;
+                } else {
+                    let row_id: i64 = tx
+                        .prepare_cached("SELECT id FROM reviews WHERE device_id = ?1 AND client_review_id = ?2")?
+                        .query_row(params![device, id], |r| r.get(0))?;
+                    ids.insert(review.client_review_id, row_id);
+                }
+            }
+            let answer = response(&batch, &fresh, &ids);
+            let text = serde_json::to_string(&answer).unwrap_or_default();
+            tx.execute(
+                "INSERT INTO idempotency (device_id, key, body_sha256, response, created_at_ms) VALUES (?1, ?2, ?3, ?4, ?5)",
+                params![device, key, hash, text, now],
+            )?;
+            tx.commit()?;
+            Ok(Stored::Fresh(answer))
+        })
+        .await
+    }
+
+    pub async fn store_heartbeat(&self, hb: &Heartbeat, received_at: DateTime<Utc>) -> Result<()> {
+        let hb = hb.clone();
+        let body = serde_json::to_string(&hb).unwrap_or_default();
+        self.with(move |c| {
+            c.execute(
+                "INSERT INTO heartbeats (device_id, body, received_at_ms, app_version, pending, oldest_pending_at,
+                    last_upload_at, disk_free_bytes, uptime_s)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)
+                 ON CONFLICT (device_id) DO UPDATE SET body = ?2, received_at_ms = ?3, app_version = ?4,
+                    pending = ?5, oldest_pending_at = ?6, last_upload_at = ?7, disk_free_bytes = ?8, uptime_s = ?9",
+                params![
+                    hb.device_id,
+                    body,
+                    ms(received_at),
+                    hb.app_version,
+                    hb.pending as i64,
+                    hb.oldest_pending_at,
+                    hb.last_upload_at,
+                    hb.disk_free_bytes.map(|n| n as i64),
+                    hb.uptime_s.map(|n| n as i64)
+                ],
+            )?;
+            Ok(())
+        })
+        .await
+    }
+
+    pub async fn maintain(&self, now: DateTime<Utc>) -> Result<()> {
+        let cutoff = ms(now) - IDEMPOTENCY_KEEP_HOURS * 3600 * 1000;
+        self.with(move |c| c.execute("DELETE FROM idempotency WHERE created_at_ms < ?1", [cutoff]).map(|_| ())).await
+    }
+
+    pub async fn add_site(&self, site: &Site) -> Result<()> {
+        let site = site.clone();
+        self.with(move |c| {
+            let tx = c.transaction()?;
+            let now = ms(Utc::now());
+            if let Some(org) = &site.organisation {
+                tx.execute(
+                    "INSERT INTO organisations (id, name, created_at_ms) VALUES (?1, ?1, ?2) ON CONFLICT DO NOTHING",
+                    params![org, now],
+                )?;
+            }
+            tx.execute(
+                "INSERT INTO sites (id, name, organisation_id, product_id, form_id, button_id, created_at_ms)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+                params![site.id, site.name, site.organisation, site.product_id, site.form_id, site.button_id, now],
+            )?;
+            tx.commit()
+        })
+        .await
+        .map_err(|e| refused_if_exists(e, "ce site existe déjà"))
+    }
+
+    pub async fn sites(&self) -> Result<Vec<Site>> {
+        self.with(|c| {
+            let mut stmt = c.prepare(
+                "SELECT id, name, organisation_id, product_id, form_id, button_id FROM sites ORDER BY id",
+            )?;
+            stmt.query_map([], |r| {
+                Ok(Site {
+                    id: r.get(0)?,
+                    name: r.get(1)?,
+                    organisation: r.get(2)?,
+                    product_id: r.get(3)?,
+                    form_id: r.get(4)?,
+                    button_id: r.get(5)?,
+                })
+            })?
+            .collect()
+        })
+        .await
+    }
+
+    pub async fn add_device(&self, device_id: &str, site_id: &str, hash: &str) -> Result<()> {
+        let (device_id, site_id, hash) = (device_id.to_string(), site_id.to_string(), hash.to_string());
+        let missing_site = format!("site inconnu : {site_id} (borne-platform sites add {site_id} --name …)");
+        self.with(move |c| {
+            let tx = c.transaction()?;
+            let site_exists: bool = tx.query_row("SELECT count(*) FROM sites WHERE id = ?1", [&site_id], |r| r.get(0))?;
+            if !site_exists {
+                return Ok(Err(missing_site));
+            }
+            tx.execute(
+                "INSERT INTO devices (id, site_id, token_sha256, created_at_ms) VALUES (?1, ?2, ?3, ?4)",
+                params![device_id, site_id, hash, ms(Utc::now())],
+            )?;
+            tx.commit()?;
+            Ok(Ok(()))
+        })
+        .await
+        .map_err(|e| refused_if_exists(e, "cette borne est déjà enregistrée"))?
+        .map_err(StorageError::Refused)
+    }
+
+    pub async fn devices(&self) -> Result<Vec<Device>> {
+        self.with(|c| {
+            let mut stmt = c.prepare(
+                "SELECT d.id, d.site_id, d.created_at_ms, d.revoked_at_ms, h.received_at_ms, h.app_version, h.pending,
+                        h.oldest_pending_at, h.last_upload_at, h.disk_free_bytes
+                 FROM devices d LEFT JOIN heartbeats h ON h.device_id = d.id ORDER BY d.id",
+            )?;
+            stmt.query_map([], |r| {
+                Ok(Device {
+                    id: r.get(0)?,
+                    site_id: r.get(1)?,
+                    created_at: from_ms(r.get(2)?),
+                    revoked_at: r.get::<_, Option<i64>>(3)?.map(from_ms),
+                    last_seen_at: r.get::<_, Option<i64>>(4)?.map(from_ms),
+                    app_version: r.get(5)?,
+                    pending: r.get(6)?,
+                    oldest_pending_at: r.get(7)?,
+                    last_upload_at: r.get(8)?,
+                    disk_free_bytes: r.get(9)?,
+                })
+            })?
+            .collect()
+        })
+        .await
+    }
+
+    pub async fn revoke_device(&self, device_id: &str) -> Result<()> {
+        let id = device_id.to_string();
+        let changed = self
+            .with(move |c| {
+                c.execute(
+                    "UPDATE devices SET revoked_at_ms = coalesce(revoked_at_ms, ?2) WHERE id = ?1",
+                    params![id, ms(Utc::now())],
+                )
+            })
+            .await?;
+        if changed == 0 { Err(unknown_device(device_id)) } else { Ok(()) }
+    }
+
+    pub async fn rotate_device(&self, device_id: &str, hash: &str) -> Result<()> {
+        let (id, hash) = (device_id.to_string(), hash.to_string());
+        let changed = self
+            .with(move |c| {
+                c.execute("UPDATE devices SET token_sha256 = ?2, revoked_at_ms = NULL WHERE id = ?1", params![id, hash])
+            })
+            .await?;
+        if changed == 0 { Err(unknown_device(device_id)) } else { Ok(()) }
+    }
+
+    pub async fn totals(&self) -> Result<Totals> {
+        self.with(|c| {
+            let count = |sql: &str| c.query_row(sql, [], |r| r.get::<_, i64>(0));
+            let mut stmt = c.prepare(
+                "SELECT answer_item_id, sum(n) FROM site_monthly WHERE field_code = 'satisfaction' GROUP BY 1 ORDER BY 1",
+            )?;
+            let satisfaction_by_item = stmt
+                .query_map([], |r| Ok((r.get::<_, i64>(0)?.to_string(), r.get::<_, i64>(1)?)))?
+                .collect::<rusqlite::Result<_>>()?;
+            let mut stmt =
+                c.prepare("SELECT device_id, count(*) FROM reviews GROUP BY device_id ORDER BY device_id")?;
+            let by_device = stmt
+                .query_map([], |r| Ok(DeviceTotal { device_id: r.get(0)?, reviews: r.get(1)? }))?
+                .collect::<rusqlite::Result<_>>()?;
+            Ok(Totals {
+                reviews: count("SELECT count(*) FROM reviews")?,
+                answers: count("SELECT count(*) FROM answers")?,
+                devices: count("SELECT count(*) FROM devices")?,
+                sites: count("SELECT count(*) FROM sites")?,
+                organisations: count("SELECT count(*) FROM organisations")?,
+                batches: count("SELECT count(*) FROM idempotency")?,
+                heartbeats: count("SELECT count(*) FROM heartbeats")?,
+                satisfaction_by_item,
+                by_device,
+            })
+        })
+        .await
+    }
+
+    pub async fn site_counts(
+        &self,
+        site: Option<&str>,
+        from: NaiveDate,
+        to: NaiveDate,
+    ) -> Result<Vec<(String, String, i64, i64)>> {
+        let site = site.map(String::from);
+        let (months, days) = split_period(from, to);
+        self.with(move |c| {
+            let mut rows = Vec::new();
+            let site_clause = if site.is_some() { "site_id = ?3" } else { "?3 IS NULL" };
+            let months_sql = format!(
+                "SELECT site_id, field_code, answer_item_id, sum(n) FROM site_monthly
+                 WHERE month >= ?1 AND month <= ?2 AND {site_clause} GROUP BY 1, 2, 3"
+            );
+            let days_sql = format!(
+                "SELECT site_id, field_code, answer_item_id, sum(n) FROM site_daily
+                 WHERE day >= ?1 AND day <= ?2 AND {site_clause} GROUP BY 1, 2, 3"
+            );
+            let mut ranges: Vec<(&str, String, String)> = Vec::new();
+            if let (Some(first), Some(last)) = (months.first(), months.last()) {
+                ranges.push((&months_sql, first.to_string(), last.to_string()));
+            }
+            for (a, b) in &days {
+                ranges.push((&days_sql, a.to_string(), b.to_string()));
+            }
+            for (sql, a, b) in ranges {
+                let mut stmt = c.prepare_cached(sql)?;
+                let found = stmt.query_map(params![a, b, site], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)))?;
+                for row in found {
+                    rows.push(row?);
+                }
+            }
+            Ok(rows)
+        })
+        .await
+    }
+
+    pub async fn export(
+        &self,
+        since: Option<DateTime<Utc>>,
+        sink: &mut (dyn FnMut(Vec<ExportReview>) -> std::io::Result<()> + Send),
+    ) -> Result<u64> {
+        let since_ms = since.map(ms).unwrap_or(i64::MIN);
+        let mut after: (i64, i64) = (since_ms, -1);
+        let mut total = 0u64;
+        loop {
+            let page = self.with(move |c| export_page(c, after)).await?;
+            let Some(last) = page.last() else { break };
+            after = (ms(last.received_at), last.id);
+            total += page.len() as u64;
+            sink(page).map_err(|e| StorageError::Refused(format!("écriture impossible : {e}")))?;
+        }
+        Ok(total)
+    }
+}
+
+const EXPORT_PAGE: i64 = 2_000;
+
+fn export_page(c: &mut Connection, after: (i64, i64)) -> rusqlite::Result<Vec<ExportReview>> {
+    let mut stmt = c.prepare_cached(
+        "SELECT r.id, coalesce(r.created_at_ms, r.received_at_ms), r.received_at_ms, r.device_id, r.site_id, s.name,
+                r.product_id, r.form_id, r.button_id, r.client_review_id, r.submitted_at, r.clock, r.language
+         FROM reviews r LEFT JOIN sites s ON s.id = r.site_id
+         WHERE (r.received_at_ms, r.id) > (?1, ?2)
+         ORDER BY r.received_at_ms, r.id LIMIT ?3",
+    )?;
+    let mut reviews: Vec<ExportReview> = stmt
+        .query_map(params![after.0, after.1, EXPORT_PAGE], |r| {
+            Ok(ExportReview {
+                id: r.get(0)?,
+                created_at: from_ms(r.get(1)?),
+                received_at: from_ms(r.get(2)?),
+                device_id: r.get(3)?,
+                site_id: r.get(4)?,
+                site_name: r.get(5)?,
+                product_id: r.get(6)?,
+                form_id: r.get(7)?,
+                button_id: r.get(8)?,
+                client_review_id: r.get(9)?,
+                submitted_at: r.get(10)?,
+                clock: r.get(11)?,
+                language: r.get(12)?,
+                answers: Vec::new(),
+            })
+        })?
+        .collect::<rusqlite::Result<_>>()?;
+    let mut answers = c.prepare_cached(
+        "SELECT field_code, field_label, answer_item_id, answer_text, intention, kind FROM answers
+         WHERE review_id = ?1 ORDER BY rowid",
+    )?;
+    for review in &mut reviews {
+        review.answers = answers
+            .query_map([review.id], |r| {
+                Ok(ExportAnswer {
+                    field_code: r.get(0)?,
+                    field_label: r.get(1)?,
+                    answer_item_id: r.get(2)?,
+                    answer_text: r.get(3)?,
+                    intention: r.get(4)?,
+                    kind: r.get(5)?,
+                })
+            })?
+            .collect::<rusqlite::Result<_>>()?;
+    }
+    Ok(reviews)
+}
+
+fn insert_answers(tx: &rusqlite::Transaction<'_>, row_id: i64, p: &super::Prepared<'_>, site: &str) -> rusqlite::Result<()> {
+    let mut insert = tx.prepare_cached(
+        "INSERT INTO answers (review_id, field_code, field_label, answer_item_id, answer_text, intention, kind)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+    )?;
+    let hour = p.local_hour.format("%Y-%m-%d %H:00:00").to_string();
+    let (day, month) = (p.local_day.to_string(), p.local_month.to_string());
+    for a in &p.review.answers {
+        insert.execute(params![
+            row_id,
+            a.field_code,
+            label_of(&a.field_code),
+            a.answer_item_id,
+            a.answer_text,
+            a.intention,
+            a.kind
+        ])?;
+        if counted(&a.kind) {
+            for (table, column, bucket) in
+                [("site_hourly", "hour", &hour), ("site_daily", "day", &day), ("site_monthly", "month", &month)]
+            {
+                tx.prepare_cached(&format!(
+                    "INSERT INTO {table} (site_id, {column}, field_code, answer_item_id, n) VALUES (?1, ?2, ?3, ?4, 1)
+                     ON CONFLICT DO UPDATE SET n = n + 1"
+                ))?
+                .execute(params![site, bucket, a.field_code, a.answer_item_id])?;
+            }
+        }
+    }
+    Ok(())
+}
+
+fn unknown_device(id: &str) -> StorageError {
+    StorageError::Refused(format!("borne inconnue : {id}"))
+}
+
+/// A constraint violation is the operator's mistake (refused); anything else is the database's.
+fn refused_or_unavailable(e: rusqlite::Error) -> StorageError {
+    match e.sqlite_error_code() {
+        Some(rusqlite::ErrorCode::ConstraintViolation) => StorageError::Refused(e.to_string()),
+        _ => StorageError::Unavailable(e.to_string()),
+    }
+}
+
+fn refused_if_exists(e: StorageError, message: &str) -> StorageError {
+    match e {
+        StorageError::Refused(detail) if detail.contains("UNIQUE") => StorageError::Refused(message.to_string()),
+        other => other,
+    }
+}
