@@ -28,19 +28,6 @@ pub fn peak_rss_kib() -> Option<u64> {
     line.split_whitespace().nth(1)?.parse().ok()
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn reads_disk_and_uptime() {
-        assert!(disk_free_bytes(Path::new("/")).is_some());
-        assert!(disk_free_bytes(Path::new("/does/not/exist")).is_none());
-        assert!(uptime_s().is_some());
-        assert!(peak_rss_kib().is_some_and(|kib| kib > 0));
-    }
-}
-
 pub use borne_web::systemd::sd_notify;
 
 /// Half the watchdog interval systemd expects pings within (`$WATCHDOG_USEC`), if any.
@@ -52,4 +39,17 @@ pub fn watchdog_interval() -> Option<std::time::Duration> {
         return None;
     }
     (usec > 0).then(|| std::time::Duration::from_micros(usec / 2))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reads_disk_and_uptime() {
+        assert!(disk_free_bytes(Path::new("/")).is_some());
+        assert!(disk_free_bytes(Path::new("/does/not/exist")).is_none());
+        assert!(uptime_s().is_some());
+        assert!(peak_rss_kib().is_some_and(|kib| kib > 0));
+    }
 }

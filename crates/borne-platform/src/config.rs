@@ -85,13 +85,19 @@ impl Config {
     pub fn parse(text: &str) -> Result<Config, String> {
         let raw: RawConfig = toml::from_str(text).map_err(|e| {
             let line = e.span().map(|s| format!(" (ligne {})", line_of(text, s.start))).unwrap_or_default();
-            let message = e.message().replace("unknown field", "clé inconnue").replace("expected one of", "attendu l'une de");
+            let message =
+                e.message().replace("unknown field", "clé inconnue").replace("expected one of", "attendu l'une de");
             format!("configuration invalide{line} : {}", message.trim())
         })?;
         let mut config = Config::default();
         if let Some(listen) = raw.server.listen {
             if listen.get_ref().parse::<std::net::SocketAddr>().is_err() {
-                return Err(located(text, "server.listen", listen.span(), "adresse:port attendu, par exemple 127.0.0.1:8080"));
+                return Err(located(
+                    text,
+                    "server.listen",
+                    listen.span(),
+                    "adresse:port attendu, par exemple 127.0.0.1:8080",
+                ));
             }
             config.listen = listen.into_inner();
         }
@@ -132,7 +138,8 @@ impl Config {
     /// Reads `path`; no path means the defaults.
     pub fn load(path: Option<&Path>) -> Result<Config, String> {
         let Some(path) = path else { return Ok(Config::default()) };
-        let text = std::fs::read_to_string(path).map_err(|e| format!("lecture de {} impossible : {e}", path.display()))?;
+        let text =
+            std::fs::read_to_string(path).map_err(|e| format!("lecture de {} impossible : {e}", path.display()))?;
         Config::parse(&text).map_err(|e| format!("{} : {e}", path.display()))
     }
 

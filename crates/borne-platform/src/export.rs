@@ -36,7 +36,8 @@ impl Format {
 pub fn csv_header() -> Vec<String> {
     let mut header: Vec<String> =
         ["Date de l'avis", "Nom du formulaire", "Lien d'intégration", "Identifiant Avis"].map(String::from).to_vec();
-    header.extend(JDMA_CODES.iter().map(|code| jdma_question(code).map(|q| q.label).unwrap_or_else(|| code.to_string())));
+    header
+        .extend(JDMA_CODES.iter().map(|code| jdma_question(code).map(|q| q.label).unwrap_or_else(|| code.to_string())));
     header
 }
 
@@ -148,7 +149,7 @@ mod tests {
             kind: kind.into(),
         };
         ExportReview {
-            id: 0x1234_5678_9a,
+            id: 0x0012_3456_789a,
             created_at: "2026-03-14T09:42:17Z".parse().unwrap(),
             received_at: "2026-03-14T09:45:00Z".parse().unwrap(),
             device_id: "borne-alencon-01".into(),
@@ -177,19 +178,28 @@ mod tests {
         let text = String::from_utf8(out).unwrap();
         let mut lines = text.splitn(2, '\n');
         let header = lines.next().unwrap();
-        assert!(header.starts_with("Date de l'avis,Nom du formulaire,Lien d'intégration,Identifiant Avis,"), "{header}");
-        assert!(header.contains("De façon générale, comment ça s’est passé ?") || header.contains("satisfaction"), "{header}");
+        assert!(
+            header.starts_with("Date de l'avis,Nom du formulaire,Lien d'intégration,Identifiant Avis,"),
+            "{header}"
+        );
+        assert!(
+            header.contains("De façon générale, comment ça s’est passé ?") || header.contains("satisfaction"),
+            "{header}"
+        );
         let row = lines.next().unwrap();
         assert!(
             row.starts_with("2026-03-14 09:42:17,Préfecture de l'Orne,borne-alencon-01,456789a,Très bien,"),
             "UTC date, short id: {row}"
         );
-        assert!(row.contains("\"Accueil rapide,\n« aimable ».\""), "a comment with a comma and a newline is quoted: {row}");
+        assert!(
+            row.contains("\"Accueil rapide,\n« aimable ».\""),
+            "a comment with a comma and a newline is quoted: {row}"
+        );
     }
 
     #[test]
     fn the_short_id_is_the_last_seven_hex_digits() {
-        assert_eq!(short_id(0x1234_5678_9a), "456789a");
+        assert_eq!(short_id(0x0012_3456_789a), "456789a");
         assert_eq!(short_id(255), "ff");
     }
 

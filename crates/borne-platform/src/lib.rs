@@ -21,7 +21,6 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use borne_model::wire::{ErrorBody, Heartbeat, MAX_BATCH_BYTES};
 use metrics::Metrics;
-use storage::{Storage, StorageError, Stored};
 use sha2::{Digest, Sha256};
 use std::collections::HashMap;
 use std::io::Read;
@@ -29,6 +28,7 @@ use std::io::Write;
 use std::path::Path;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
+use storage::{Storage, StorageError, Stored};
 use validate::{BatchError, ParsedBatch, parse_batch};
 
 /// The contract, served at `/v1/openapi.yaml`.
@@ -131,7 +131,13 @@ impl Allowed {
 }
 
 impl Platform {
-    pub fn new(storage: Storage, auth: Auth, faults: Faults, seed: u64, audit_log: Option<&Path>) -> Result<Shared, String> {
+    pub fn new(
+        storage: Storage,
+        auth: Auth,
+        faults: Faults,
+        seed: u64,
+        audit_log: Option<&Path>,
+    ) -> Result<Shared, String> {
         let audit = match audit_log {
             Some(path) => Some(Mutex::new(
                 std::fs::OpenOptions::new()
@@ -207,7 +213,8 @@ fn error(status: StatusCode, code: &str, message: impl Into<String>) -> Response
 /// batch (same key, same body) and any instance answers it.
 fn unavailable(e: &StorageError) -> Response {
     tracing::error!(error = %e, "database unavailable");
-    let mut response = error(StatusCode::SERVICE_UNAVAILABLE, "SERVICE_UNAVAILABLE", "storage unavailable, retry later");
+    let mut response =
+        error(StatusCode::SERVICE_UNAVAILABLE, "SERVICE_UNAVAILABLE", "storage unavailable, retry later");
     response.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from(5u32));
     response
 }
@@ -352,10 +359,7 @@ async fn batch_response(platform: &Platform, headers: &HeaderMap, body: &Bytes) 
         }
     };
     if !allowed.covers(&batch.source.device_id) {
-        return (
-            "forbidden",
-            error(StatusCode::FORBIDDEN, "FORBIDDEN", "this token may not send for this device_id"),
-        );
+        return ("forbidden", error(StatusCode::FORBIDDEN, "FORBIDDEN", "this token may not send for this device_id"));
     }
     if let Some(mismatch) = allowed.site().and_then(|site| site.source_mismatch(&batch.source)) {
         return ("forbidden", error(StatusCode::FORBIDDEN, "FORBIDDEN", mismatch));
@@ -445,10 +449,7 @@ async fn heartbeat_response(platform: &Platform, headers: &HeaderMap, body: &Byt
         return ("bad_request", error(StatusCode::BAD_REQUEST, "BAD_REQUEST", "device_id or app_version too long"));
     }
     if !allowed.covers(&heartbeat.device_id) {
-        return (
-            "forbidden",
-            error(StatusCode::FORBIDDEN, "FORBIDDEN", "this token may not send for this device_id"),
-        );
+        return ("forbidden", error(StatusCode::FORBIDDEN, "FORBIDDEN", "this token may not send for this device_id"));
     }
     match platform.storage.store_heartbeat(&heartbeat, chrono::Utc::now()).await {
         Ok(()) => ("stored", StatusCode::NO_CONTENT.into_response()),

@@ -74,7 +74,8 @@ impl PlatformProcess {
             .expect("borne-platform starts");
         let mut line = String::new();
         BufReader::new(child.stdout.take().expect("stdout")).read_line(&mut line).expect("its first line");
-        let url = line.trim().strip_prefix("listening on ").unwrap_or_else(|| panic!("platform did not start: {line:?}"));
+        let url =
+            line.trim().strip_prefix("listening on ").unwrap_or_else(|| panic!("platform did not start: {line:?}"));
         PlatformProcess { url: url.to_string(), child }
     }
 

@@ -47,6 +47,18 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Answer counts per site over the kiosks' local days FROM..=TO, from the per-site counts (JSON)
+    Counts {
+        #[command(flatten)]
+        db: Database,
+        /// One site (all sites when absent)
+        #[arg(long)]
+        site: Option<String>,
+        #[arg(long)]
+        from: chrono::NaiveDate,
+        #[arg(long)]
+        to: chrono::NaiveDate,
+    },
     /// Sites (reception points) and their organisations
     Sites {
         #[command(subcommand)]
@@ -169,8 +181,11 @@ fn main() -> ExitCode {
     }
 }
 
-fn init_logs(config: &Config) {
-    let filter = tracing_subscriber::EnvFilter::new(std::env::var("BORNE_LOG").unwrap_or_else(|_| config.log_level.clone()));
+/// Logs to standard error: the configured level for `serve`, warnings only for the other
+/// commands (their output is for people and scripts); `$BORNE_LOG` overrides both.
+fn init_logs(config: &Config, serving: bool) {
+    let level = if serving { config.log_level.clone() } else { "warn".to_string() };
+    let filter = tracing_subscriber::EnvFilter::new(std::env::var("BORNE_LOG").unwrap_or(level));
     let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
     let _ = match config.log_format {
         LogFormat::Json => builder.json().try_init(),
@@ -208,7 +223,7 @@ fn run(cli: Cli) -> Result<(), String> {
         Command::Serve(args) => serve(*args),
         Command::Migrate { db } => {
             let config = db.config()?;
-            init_logs(&config);
+            init_logs(&config, false);
             runtime()?.block_on(async {
                 let storage = db.open(&config).await?;
                 let version = storage.schema_version().await.map_err(|e| e.to_string())?;
@@ -218,7 +233,7 @@ fn run(cli: Cli) -> Result<(), String> {
         }
         Command::Stats { db, json: _ } => {
             let config = db.config()?;
-            init_logs(&config);
+            init_logs(&config, false);
             if db.database_url.is_none() && std::env::var("DATABASE_URL").is_err() && config.database_url.is_none() {
                 let path = db.db.clone().unwrap_or_else(|| config.sqlite.clone());
                 if !path.exists() {
@@ -232,9 +247,19 @@ fn run(cli: Cli) -> Result<(), String> {
                 Ok(())
             })
         }
+        Command::Counts { db, site, from, to } => {
+            let config = db.config()?;
+            init_logs(&config, false);
+            runtime()?.block_on(async {
+                let storage = db.open(&config).await?;
+                let counts = storage.site_counts(site.as_deref(), from, to).await.map_err(message)?;
+                println!("{}", serde_json::to_string_pretty(&counts).map_err(|e| e.to_string())?);
+                Ok(())
+            })
+        }
         Command::Sites { command, db } => {
             let config = db.config()?;
-            init_logs(&config);
+            init_logs(&config, false);
             runtime()?.block_on(async {
                 let storage = db.open(&config).await?;
                 match command {
@@ -253,7 +278,7 @@ fn run(cli: Cli) -> Result<(), String> {
         }
         Command::Devices { command, db } => {
             let config = db.config()?;
-            init_logs(&config);
+            init_logs(&config, false);
             runtime()?.block_on(async {
                 let storage = db.open(&config).await?;
                 match command {
@@ -282,7 +307,7 @@ fn run(cli: Cli) -> Result<(), String> {
         }
         Command::Export { db, format, since, output } => {
             let config = db.config()?;
-            init_logs(&config);
+            init_logs(&config, false);
             let format = Format::parse(&format)?;
             let since = since.map(|s| parse_since(&s)).transpose()?;
             runtime()?.block_on(async {
@@ -323,7 +348,7 @@ fn parse_since(text: &str) -> Result<chrono::DateTime<chrono::Utc>, String> {
 
 fn serve(args: ServeArgs) -> Result<(), String> {
     let config = args.db.config()?;
-    init_logs(&config);
+    init_logs(&config, true);
     for (name, p) in [
         ("--fail-rate", args.fail_rate),
         ("--delay-rate", args.delay_rate),
@@ -354,8 +379,9 @@ fn serve(args: ServeArgs) -> Result<(), String> {
         let storage = args.db.open(&config).await?;
         let engine = storage.engine();
         let state = Platform::new(storage, auth, faults, args.seed, args.audit_log.as_deref())?;
-        let listener =
-            tokio::net::TcpListener::bind(&listen).await.map_err(|e| format!("écoute sur {listen} impossible : {e}"))?;
+        let listener = tokio::net::TcpListener::bind(&listen)
+            .await
+            .map_err(|e| format!("écoute sur {listen} impossible : {e}"))?;
         let address = listener.local_addr().map_err(|e| e.to_string())?;
         println!("listening on http://{address}");
         use std::io::Write;

@@ -195,8 +195,8 @@ pub(crate) struct Prepared<'a> {
 
 pub(crate) fn prepare(review: &ValidReview, received_at: DateTime<Utc>) -> Prepared<'_> {
     // Validation has checked RFC 3339 already; the fallback never runs on a validated review.
-    let sent = chrono::DateTime::parse_from_rfc3339(&review.submitted_at)
-        .unwrap_or_else(|_| received_at.fixed_offset());
+    let sent =
+        chrono::DateTime::parse_from_rfc3339(&review.submitted_at).unwrap_or_else(|_| received_at.fixed_offset());
     let local = sent.naive_local();
     let local_hour = local.with_minute(0).and_then(|t| t.with_second(0)).and_then(|t| t.with_nanosecond(0));
     let local_day = local.date();
@@ -224,7 +224,11 @@ pub(crate) fn label_of(field_code: &str) -> Option<String> {
 
 /// Builds the batch's response in request order: rejected reviews as validation left them,
 /// valid ones accepted the first time their id is taken, duplicate otherwise.
-pub(crate) fn response(batch: &ParsedBatch, fresh: &std::collections::HashSet<uuid::Uuid>, ids: &std::collections::HashMap<uuid::Uuid, i64>) -> BatchResponse {
+pub(crate) fn response(
+    batch: &ParsedBatch,
+    fresh: &std::collections::HashSet<uuid::Uuid>,
+    ids: &std::collections::HashMap<uuid::Uuid, i64>,
+) -> BatchResponse {
     let mut answered = std::collections::HashSet::new();
     let results = batch
         .reviews
@@ -271,7 +275,9 @@ impl Storage {
     pub async fn open(target: &Target) -> Result<Storage> {
         match target {
             Target::Sqlite(path) => Ok(Storage::Sqlite(sqlite::SqliteStore::open(path).await?)),
-            Target::Postgres { url, pool_size } => Ok(Storage::Postgres(postgres::PgStore::open(url, *pool_size).await?)),
+            Target::Postgres { url, pool_size } => {
+                Ok(Storage::Postgres(postgres::PgStore::open(url, *pool_size).await?))
+            }
         }
     }
 

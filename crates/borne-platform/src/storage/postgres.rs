@@ -219,7 +219,8 @@ impl PgStore {
 
     pub async fn schema_version(&self) -> Result<i64> {
         let client = self.client().await?;
-        let row = client.query_one("SELECT coalesce(max(version), 0) FROM schema_migrations", &[]).await.map_err(classify)?;
+        let row =
+            client.query_one("SELECT coalesce(max(version), 0) FROM schema_migrations", &[]).await.map_err(classify)?;
         Ok(row.get(0))
     }
 
@@ -287,11 +288,7 @@ impl PgStore {
                 .await
                 .map_err(classify)?;
             let (hash, text): (String, Option<String>) = (row.get(0), row.get(1));
-            return Ok(if hash == body_sha256 {
-                Stored::Replay(text.unwrap_or_default())
-            } else {
-                Stored::Conflict
-            });
+            return Ok(if hash == body_sha256 { Stored::Replay(text.unwrap_or_default()) } else { Stored::Conflict });
         }
 
         let reviews: Vec<_> = distinct_valid(batch).into_iter().map(|r| prepare(r, received_at)).collect();
@@ -592,7 +589,10 @@ impl PgStore {
             )));
         }
         client
-            .execute("INSERT INTO devices (id, site_id, token_sha256) VALUES ($1, $2, $3)", &[&device_id, &site_id, &hash])
+            .execute(
+                "INSERT INTO devices (id, site_id, token_sha256) VALUES ($1, $2, $3)",
+                &[&device_id, &site_id, &hash],
+            )
             .await
             .map_err(|e| match classify(e) {
                 StorageError::Refused(_) => StorageError::Refused("cette borne est déjà enregistrée".into()),
@@ -677,7 +677,17 @@ impl PgStore {
             .iter()
             .map(|r| DeviceTotal { device_id: r.get(0), reviews: r.get(1) })
             .collect();
-        Ok(Totals { reviews, answers, devices, sites, organisations, batches, heartbeats, satisfaction_by_item, by_device })
+        Ok(Totals {
+            reviews,
+            answers,
+            devices,
+            sites,
+            organisations,
+            batches,
+            heartbeats,
+            satisfaction_by_item,
+            by_device,
+        })
     }
 
     pub async fn site_counts(
@@ -732,7 +742,9 @@ impl PgStore {
             )
             .await
             .map_err(classify)?;
-        let mut after: (DateTime<Utc>, i64) = (since.unwrap_or(DateTime::<Utc>::MIN_UTC), -1);
+        // Nothing is received before the platform existed; PostgreSQL's range is narrower than chrono's.
+        let epoch = DateTime::<Utc>::UNIX_EPOCH;
+        let mut after: (DateTime<Utc>, i64) = (since.unwrap_or(epoch).max(epoch), -1);
         let mut total = 0;
         loop {
             let rows = client.query(&page_stmt, &[&after.0, &after.1]).await.map_err(classify)?;

@@ -3,8 +3,8 @@
 //! schema's version is SQLite's `user_version`.
 
 use super::{
-    DeviceAuth, DeviceTotal, Device, ExportAnswer, ExportReview, IDEMPOTENCY_KEEP_HOURS, Result, Site,
-    StorageError, Stored, Totals, counted, distinct_valid, label_of, prepare, response, split_period,
+    Device, DeviceAuth, DeviceTotal, ExportAnswer, ExportReview, IDEMPOTENCY_KEEP_HOURS, Result, Site, StorageError,
+    Stored, Totals, counted, distinct_valid, label_of, prepare, response, split_period,
 };
 use crate::validate::ParsedBatch;
 use borne_model::wire::Heartbeat;
@@ -116,16 +116,17 @@ pub fn latest_version() -> i64 {
     MIGRATIONS.len() as i64
 }
 
-/// Brings a connection's schema to the latest version, each step in its own transaction.
+/// Brings a connection's schema to the latest version, each step in its own transaction; the
+/// version is read inside it, so processes migrating the same file at once take turns.
 pub fn migrate(conn: &mut Connection) -> rusqlite::Result<()> {
-    let current: i64 = conn.query_row("PRAGMA user_version", [], |r| r.get(0))?;
-    for (index, sql) in MIGRATIONS.iter().enumerate().skip(current.max(0) as usize) {
+    loop {
         let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let current: i64 = tx.query_row("PRAGMA user_version", [], |r| r.get(0))?;
+        let Some(sql) = MIGRATIONS.get(current.max(0) as usize) else { return Ok(()) };
         tx.execute_batch(sql)?;
-        tx.pragma_update(None, "user_version", index as i64 + 1)?;
+        tx.pragma_update(None, "user_version", current + 1)?;
         tx.commit()?;
     }
-    Ok(())
 }
 
 pub struct SqliteStore {
@@ -343,9 +344,8 @@ impl SqliteStore {
 
     pub async fn sites(&self) -> Result<Vec<Site>> {
         self.with(|c| {
-            let mut stmt = c.prepare(
-                "SELECT id, name, organisation_id, product_id, form_id, button_id FROM sites ORDER BY id",
-            )?;
+            let mut stmt =
+                c.prepare("SELECT id, name, organisation_id, product_id, form_id, button_id FROM sites ORDER BY id")?;
             stmt.query_map([], |r| {
                 Ok(Site {
                     id: r.get(0)?,
@@ -366,7 +366,8 @@ impl SqliteStore {
         let missing_site = format!("site inconnu : {site_id} (borne-platform sites add {site_id} --name …)");
         self.with(move |c| {
             let tx = c.transaction()?;
-            let site_exists: bool = tx.query_row("SELECT count(*) FROM sites WHERE id = ?1", [&site_id], |r| r.get(0))?;
+            let site_exists: bool =
+                tx.query_row("SELECT count(*) FROM sites WHERE id = ?1", [&site_id], |r| r.get(0))?;
             if !site_exists {
                 return Ok(Err(missing_site));
             }
@@ -488,7 +489,8 @@ impl SqliteStore {
             }
             for (sql, a, b) in ranges {
                 let mut stmt = c.prepare_cached(sql)?;
-                let found = stmt.query_map(params![a, b, site], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)))?;
+                let found =
+                    stmt.query_map(params![a, b, site], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)))?;
                 for row in found {
                     rows.push(row?);
                 }
@@ -568,7 +570,12 @@ fn export_page(c: &mut Connection, after: (i64, i64)) -> rusqlite::Result<Vec<Ex
     Ok(reviews)
 }
 
-fn insert_answers(tx: &rusqlite::Transaction<'_>, row_id: i64, p: &super::Prepared<'_>, site: &str) -> rusqlite::Result<()> {
+fn insert_answers(
+    tx: &rusqlite::Transaction<'_>,
+    row_id: i64,
+    p: &super::Prepared<'_>,
+    site: &str,
+) -> rusqlite::Result<()> {
     let mut insert = tx.prepare_cached(
         "INSERT INTO answers (review_id, field_code, field_label, answer_item_id, answer_text, intention, kind)
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
