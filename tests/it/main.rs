@@ -2,6 +2,7 @@
 
 mod common;
 mod dashboard;
+mod fleet;
 mod foundation;
 mod hardware;
 mod housekeeping;

@@ -54,13 +54,18 @@ pub fn start_receiver(dir: &Path, tokens: &str, faults: &[&str]) -> ReceiverProc
 
 /// A kiosk configuration pointed at the receiver; returns its path.
 pub fn kiosk_config(dir: &Path, url: &str, token: &str, batch_size: usize) -> PathBuf {
+    kiosk_config_for(dir, url, token, batch_size, DEVICE)
+}
+
+/// The same, for the kiosk `device`.
+pub fn kiosk_config_for(dir: &Path, url: &str, token: &str, batch_size: usize, device: &str) -> PathBuf {
     let token_file = dir.join("kiosk-token");
     std::fs::write(&token_file, format!("{token}\n")).unwrap();
     let config = dir.join("borne.toml");
     std::fs::write(
         &config,
         format!(
-            "[kiosk]\ndevice_id = \"{DEVICE}\"\nadmin_pin = \"4821\"\n\n[upload]\nenabled = true\nallow_insecure_http = true\nbase_url = \"{url}\"\ntoken_file = \"{}\"\n\
+            "[kiosk]\ndevice_id = \"{device}\"\nadmin_pin = \"4821\"\n\n[upload]\nenabled = true\nallow_insecure_http = true\nbase_url = \"{url}\"\ntoken_file = \"{}\"\n\
              product_id = 3119\nform_id = 4521\nbutton_id = 98765\nbatch_size = {batch_size}\nconnect_timeout_s = 2\n\
              request_timeout_s = 1\nmax_backoff_s = 1\nheartbeat_interval_s = 1\n",
             token_file.display()
@@ -72,7 +77,7 @@ pub fn kiosk_config(dir: &Path, url: &str, token: &str, batch_size: usize) -> Pa
 
 /// `n` reviews committed straight into a real store file (faster than n processes), with
 /// comments and follow-ups like real ones.
-fn seed_reviews(data: &Path, n: usize) -> HashSet<String> {
+pub fn seed_reviews(data: &Path, n: usize) -> HashSet<String> {
     let (mut store, _) = borne::store::Store::open(data, borne::store::Integrity::Trust).unwrap();
     let mut ids = HashSet::new();
     let mut batch = Vec::new();
@@ -134,7 +139,7 @@ pub fn kiosk(config: &Path, data: &Path) -> Command {
     cmd
 }
 
-fn status_json(config: &Path, data: &Path) -> serde_json::Value {
+pub fn status_json(config: &Path, data: &Path) -> serde_json::Value {
     serde_json::from_str(&run_ok(kiosk(config, data).args(["status", "--json"]))).unwrap()
 }
 
