@@ -81,7 +81,7 @@ type Answered = Arc<Mutex<Vec<(String, String, String)>>>;
 
 fn review_json(id: &str, i: usize) -> String {
     let (item, text, intention) = [(1, "Pas bien", "bad"), (2, "Moyen", "medium"), (3, "Très bien", "good")][i % 3];
-    let comment = if i % 5 == 0 {
+    let comment = if i.is_multiple_of(5) {
         r#",{"field_code":"verbatim","kind":"text","answer_item_id":0,"answer_text":"Trop d'attente au guichet","intention":"neutral"}"#
     } else {
         ""

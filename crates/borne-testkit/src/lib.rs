@@ -4,6 +4,7 @@
 //!
 //! Invariant: standard library only, so the kiosk's tests compile no database driver.
 
+pub mod bench;
 pub mod pg;
 
 use std::io::{BufRead, BufReader};

@@ -9,7 +9,9 @@
 //!
 //! A batch is one transaction of four statements whatever its size: claim the idempotency key,
 //! insert the new reviews, their answers and the per-site counts in one statement over arrays
-//! (`unnest` … `ON CONFLICT DO NOTHING RETURNING`), record the response, commit.
+//! (`unnest` … `ON CONFLICT DO NOTHING RETURNING`), record the response, commit. Rows that
+//! concurrent batches share (keys, counts) are taken in key order, so two batches never wait for
+//! each other in a cycle (a deadlock would only cost a 503 and a retry, but costs it under load).
 
 use super::{
     Device, DeviceAuth, DeviceTotal, ExportAnswer, ExportReview, IDEMPOTENCY_KEEP_HOURS, Result, Site, StorageError,
@@ -352,6 +354,7 @@ impl PgStore {
                  fresh AS (
                     INSERT INTO review_keys (device_id, client_review_id, review_id, created_at)
                     SELECT $1, client_review_id, nextval('reviews_id_seq'), created_at FROM input
+                    ORDER BY client_review_id
                     ON CONFLICT DO NOTHING
                     RETURNING client_review_id, review_id, created_at
                  ),
@@ -374,19 +377,19 @@ impl PgStore {
                  hourly AS (
                     INSERT INTO site_hourly (site_id, hour, field_code, answer_item_id, n)
                     SELECT $25, hour, field_code, answer_item_id, count(*) FROM fresh_answers WHERE counted
-                    GROUP BY 1, 2, 3, 4
+                    GROUP BY 1, 2, 3, 4 ORDER BY 1, 2, 3, 4
                     ON CONFLICT (site_id, hour, field_code, answer_item_id) DO UPDATE SET n = site_hourly.n + excluded.n
                  ),
                  daily AS (
                     INSERT INTO site_daily (site_id, day, field_code, answer_item_id, n)
                     SELECT $25, day, field_code, answer_item_id, count(*) FROM fresh_answers WHERE counted
-                    GROUP BY 1, 2, 3, 4
+                    GROUP BY 1, 2, 3, 4 ORDER BY 1, 2, 3, 4
                     ON CONFLICT (site_id, day, field_code, answer_item_id) DO UPDATE SET n = site_daily.n + excluded.n
                  ),
                  monthly AS (
                     INSERT INTO site_monthly (site_id, month, field_code, answer_item_id, n)
                     SELECT $25, month, field_code, answer_item_id, count(*) FROM fresh_answers WHERE counted
-                    GROUP BY 1, 2, 3, 4
+                    GROUP BY 1, 2, 3, 4 ORDER BY 1, 2, 3, 4
                     ON CONFLICT (site_id, month, field_code, answer_item_id) DO UPDATE SET n = site_monthly.n + excluded.n
                  )
                  SELECT i.client_review_id, coalesce(f.review_id, k.review_id), f.review_id IS NOT NULL

@@ -1,0 +1,122 @@
+//! The storage interface over simulated time, on both engines: idempotency records replayed for
+//! at least 24 hours and purged after 48, dedup that outlives them, and (PostgreSQL) months
+//! created ahead through two simulated years, so a review is always received into an existing
+//! month. The clock is injected: `received_at` and `maintain(now)` are the platform's only
+//! readings of time.
+
+use borne_platform::storage::{Storage, Stored, Target};
+use borne_platform::validate::parse_batch;
+use borne_testkit::Scratch;
+use borne_testkit::pg::PgCluster;
+use chrono::{DateTime, Duration, Utc};
+
+fn body(key: &str, id: &str, at: &str) -> String {
+    format!(
+        r#"{{"schema_version":1,"batch_id":"{key}","source":{{"device_id":"borne-t","product_id":1,"form_id":2,"button_id":3,"app_version":"borne/0.1.0"}},"reviews":[{{"client_review_id":"{id}","submitted_at":"{at}","clock":"synced","language":"fr","answers":[{{"field_code":"satisfaction","kind":"radio","answer_item_id":3,"answer_text":"Très bien","intention":"good"}}]}}]}}"#
+    )
+}
+
+async fn send(storage: &Storage, key: &str, id: &str, at: DateTime<Utc>, received: DateTime<Utc>) -> Stored {
+    let text = body(key, id, &at.to_rfc3339());
+    let batch = parse_batch(text.as_bytes(), key).unwrap();
+    let hash = format!("{:x}", text.len());
+    storage.store_batch(&batch, None, &hash, received).await.unwrap()
+}
+
+fn runtime() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap()
+}
+
+async fn open(postgres: Option<&PgCluster>, dir: &Scratch) -> Storage {
+    let target = match postgres {
+        Some(cluster) => Target::Postgres { url: cluster.database("time"), pool_size: 4 },
+        None => Target::Sqlite(dir.path().join("time.db")),
+    };
+    Storage::open(&target).await.unwrap()
+}
+
+fn idempotency_outlives_a_day_and_dedup_outlives_idempotency(postgres: bool) {
+    let dir = Scratch::new("idem-time");
+    let cluster = postgres.then(PgCluster::for_test);
+    runtime().block_on(async {
+        let storage = open(cluster.as_ref(), &dir).await;
+        let start: DateTime<Utc> = "2026-03-01T09:00:00Z".parse().unwrap();
+        let key = uuid::Uuid::now_v7().to_string();
+        let id = uuid::Uuid::now_v7().to_string();
+        let Stored::Fresh(first) = send(&storage, &key, &id, start, start).await else { panic!("first is fresh") };
+        let first = serde_json::to_string(&first).unwrap();
+        // Housekeeping every hour for two and a half days; the same batch retried along the way.
+        let mut replayed_until = None;
+        for hour in 1..=60 {
+            let now = start + Duration::hours(hour);
+            storage.maintain(now).await.unwrap();
+            match send(&storage, &key, &id, start, now).await {
+                Stored::Replay(text) => {
+                    assert_eq!(text, first, "a replay is the first answer");
+                    replayed_until = Some(hour);
+                }
+                Stored::Fresh(again) => {
+                    // The key is forgotten: the review itself is still known.
+                    assert!(hour > 48, "replayed for 48 hours at least (hour {hour})");
+                    assert_eq!(again.results[0].status, borne_model::wire::ResultStatus::Duplicate);
+                    assert_eq!(
+                        again.results[0].review_id,
+                        serde_json::from_str::<serde_json::Value>(&first).unwrap()["results"][0]["review_id"]
+                            .as_str()
+                            .map(String::from)
+                    );
+                    break;
+                }
+                Stored::Conflict => panic!("same body"),
+            }
+        }
+        assert!(replayed_until.is_some_and(|h| h >= 48), "replayed through hour 48: {replayed_until:?}");
+        let totals = storage.totals().await.unwrap();
+        assert_eq!(totals.reviews, 1);
+    });
+}
+
+#[test]
+fn idempotency_over_time_sqlite() {
+    idempotency_outlives_a_day_and_dedup_outlives_idempotency(false);
+}
+
+#[test]
+#[ignore = "needs PostgreSQL's server programs (Debian package postgresql): .ci/run installs them"]
+fn idempotency_over_time_postgres() {
+    idempotency_outlives_a_day_and_dedup_outlives_idempotency(true);
+}
+
+/// Two simulated years of daily housekeeping: every day a review is received, stamped by a kiosk
+/// whose clock may be a month ahead or at 1970; each lands, and the months ahead always exist.
+#[test]
+#[ignore = "needs PostgreSQL's server programs (Debian package postgresql): .ci/run installs them"]
+fn months_are_created_ahead_through_two_years() {
+    let dir = Scratch::new("months");
+    let cluster = PgCluster::for_test();
+    runtime().block_on(async {
+        let storage = open(Some(&cluster), &dir).await;
+        let start: DateTime<Utc> = "2027-01-01T08:00:00Z".parse().unwrap();
+        for day in 0..730 {
+            let now = start + Duration::days(day);
+            storage.maintain(now).await.unwrap();
+            let stamped = match day % 3 {
+                0 => now,
+                1 => now + Duration::days(31),
+                _ => "1970-01-01T00:05:00Z".parse().unwrap(),
+            };
+            let key = uuid::Uuid::now_v7().to_string();
+            let stored = send(&storage, &key, &uuid::Uuid::now_v7().to_string(), stamped, now).await;
+            assert!(matches!(stored, Stored::Fresh(_)), "day {day}");
+        }
+    });
+    let last = cluster.psql("time", "SELECT max(relname) FROM pg_class WHERE relname ~ '^reviews_[0-9]{4}_[0-9]{2}$'");
+    assert_eq!(last, "reviews_2029_03", "three months ahead of the last day (2028-12-30)");
+    let per_partition = cluster.psql(
+        "time",
+        "SELECT count(*) FILTER (WHERE tableoid::regclass::text = 'reviews_early') || ' ' || count(*) FROM reviews",
+    );
+    assert_eq!(per_partition, "243 730", "the 1970 stamps in the early partition, all held");
+    let misplaced = cluster.psql("time", "SELECT count(*) FROM reviews WHERE created_at > received_at");
+    assert_eq!(misplaced, "0", "a clock ahead never files a review after its reception");
+}
