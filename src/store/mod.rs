@@ -3,7 +3,7 @@
 //! (comment erasure, clock correction), `integrity` (checks, corrupt files), `migrations`.
 //!
 //! Invariants:
-//! - Only this module opens SQLite (the reference receiver has its own database).
+//! - Only this module opens SQLite (the platform, `borne-platform`, has its own database).
 //! - `insert_review` returns only after the commit is durable (`synchronous=FULL`).
 //! - Every write transaction is bounded (one review, or at most `MAX_WRITE_BATCH` rows), so a
 //!   visitor's commit never waits behind more than one other commit.

@@ -292,6 +292,8 @@ fn the_platform_compiles_no_ui_and_the_kiosk_no_postgresql_driver() {
     let drivers: Vec<&String> =
         kiosk.iter().filter(|p| p.contains("postgres") || p.starts_with("sqlx") || *p == "borne-platform").collect();
     assert!(drivers.is_empty(), "the kiosk must not compile a PostgreSQL driver nor the platform: {drivers:?}");
+    let testkit = closure(&lock, "borne-testkit");
+    assert_eq!(testkit.len(), 1, "the test kit is the standard library only (the kiosk's tests use it): {testkit:?}");
     for shared in ["borne-model", "borne-web"] {
         let leaked: Vec<String> = closure(&lock, shared)
             .into_iter()
