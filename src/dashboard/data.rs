@@ -5,7 +5,7 @@ use crate::app::App;
 use crate::store::{DayCounts, DayRange, HourCell, Store};
 use anyhow::Result;
 use borne_model::indicators::{Indicators, Score, indicators};
-use chrono::{Datelike, Days, Months, NaiveDate};
+use chrono::{Datelike, Days, NaiveDate};
 use serde::Serialize;
 
 /// One of the four periods of the overview.
@@ -62,10 +62,7 @@ pub fn score_of(counts: [u64; 3], minimum: u64) -> Option<f64> {
     Some((points / n as f64 * 10.0).round() / 10.0)
 }
 
-/// The day twelve rolling months before `today` starts on.
-pub fn twelve_months_before(today: NaiveDate) -> NaiveDate {
-    today.checked_sub_months(Months::new(12)).and_then(|d| d.checked_add_days(Days::new(1))).unwrap_or(today)
-}
+pub use borne_model::indicators::twelve_months_before;
 
 fn days_before(today: NaiveDate, n: u64) -> NaiveDate {
     today.checked_sub_days(Days::new(n)).unwrap_or(today)

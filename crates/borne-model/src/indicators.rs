@@ -208,6 +208,14 @@ fn percent(count: u64, of: u64) -> f64 {
     if of == 0 { 0.0 } else { round_to_tenth(100.0 * count as f64 / of as f64) }
 }
 
+/// The day twelve rolling months before `today` starts on (the period is `[that day, today]`).
+pub fn twelve_months_before(today: chrono::NaiveDate) -> chrono::NaiveDate {
+    today
+        .checked_sub_months(chrono::Months::new(12))
+        .and_then(|d| d.checked_add_days(chrono::Days::new(1)))
+        .unwrap_or(today)
+}
+
 /// The State shows one decimal ("8,4 / 10").
 pub fn round_to_tenth(value: f64) -> f64 {
     (value * 10.0).round() / 10.0

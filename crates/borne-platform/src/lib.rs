@@ -10,6 +10,7 @@
 pub mod config;
 pub mod export;
 pub mod metrics;
+pub mod public;
 pub mod storage;
 pub mod validate;
 
@@ -229,10 +230,79 @@ pub fn router(state: Shared) -> Router {
         .route("/v1/batches", post(post_batch))
         .route("/v1/heartbeats", post(post_heartbeat))
         .route("/metrics", get(metrics_text))
+        .route(
+            "/public/style.css",
+            get(|| async { public_answer("text/css; charset=utf-8", public::STYLE.to_string()) }),
+        )
+        .route("/public/schema", get(|| async { public_answer(HTML, public::schema_page().into_string()) }))
+        .route("/public/sites/{site}", get(public_page))
+        .route("/public/sites/{site}/results.json", get(public_json))
+        .route("/public/sites/{site}/results.csv", get(public_csv))
         .fallback(|| async { error(StatusCode::NOT_FOUND, "NOT_FOUND", "no such endpoint") })
         // Compressed bodies are small; the decompressed size is checked separately.
         .layer(DefaultBodyLimit::max(2 * MAX_BATCH_BYTES))
         .with_state(state)
+}
+
+const HTML: &str = "text/html; charset=utf-8";
+/// Public pages load nothing but their own stylesheet, and are framed by no one.
+const PUBLIC_CSP: &str =
+    "default-src 'none'; style-src 'self'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'";
+
+/// A public answer: cacheable for an hour by browsers and proxies, readable from any origin
+/// (open data), nothing executable.
+fn public_answer(content_type: &'static str, body: String) -> Response {
+    (
+        [
+            (header::CONTENT_TYPE, content_type),
+            (header::CACHE_CONTROL, "public, max-age=3600"),
+            (header::CONTENT_SECURITY_POLICY, PUBLIC_CSP),
+            (header::X_CONTENT_TYPE_OPTIONS, "nosniff"),
+            (header::ACCESS_CONTROL_ALLOW_ORIGIN, "*"),
+        ],
+        body,
+    )
+        .into_response()
+}
+
+/// A site's published results, or the answer to give instead (404, 503).
+async fn published(platform: &Platform, site: &str) -> Result<public::PublicResults, Response> {
+    let today = chrono::Utc::now().date_naive();
+    match public::results(&platform.storage, site, today).await {
+        Ok(Some(results)) => Ok(results),
+        Ok(None) => Err(error(StatusCode::NOT_FOUND, "NOT_FOUND", "site inconnu")),
+        Err(e) => Err(unavailable(&e)),
+    }
+}
+
+async fn public_page(
+    State(platform): State<Shared>,
+    axum::extract::Path(site): axum::extract::Path<String>,
+) -> Response {
+    match published(&platform, &site).await {
+        Ok(results) => public_answer(HTML, public::page(&results).into_string()),
+        Err(response) => response,
+    }
+}
+
+async fn public_json(
+    State(platform): State<Shared>,
+    axum::extract::Path(site): axum::extract::Path<String>,
+) -> Response {
+    match published(&platform, &site).await {
+        Ok(results) => public_answer("application/json", serde_json::to_string(&results).unwrap_or_default()),
+        Err(response) => response,
+    }
+}
+
+async fn public_csv(
+    State(platform): State<Shared>,
+    axum::extract::Path(site): axum::extract::Path<String>,
+) -> Response {
+    match published(&platform, &site).await {
+        Ok(results) => public_answer("text/csv; charset=utf-8", public::csv(&results)),
+        Err(response) => response,
+    }
 }
 
 /// `200 {"status": "ok"}` only when the database answers, so a load balancer's health check

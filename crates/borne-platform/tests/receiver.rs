@@ -680,3 +680,120 @@ fn a_database_restart_is_503_until_it_is_back() {
     assert_eq!(status, 200, "{text}");
     assert!(text.contains("\"accepted\""), "{text}");
 }
+
+both!(public_results_give_the_score_from_100_reviews_and_never_a_comment);
+
+fn public_results_give_the_score_from_100_reviews_and_never_a_comment(postgres: bool) {
+    publish_and_check(postgres, false);
+}
+
+#[test]
+#[ignore = "needs Debian's chromium and tests/e2e's npm modules (Playwright, axe-core): .ci/run installs them"]
+fn public_pages_are_accessible_in_chromium() {
+    publish_and_check(false, true);
+}
+
+fn publish_and_check(postgres: bool, browser: bool) {
+    let dir = Scratch::new("public");
+    let backend = Backend::new(postgres, dir.path());
+    cli_ok(
+        &backend,
+        &["sites", "add", "sous-pref-mortagne", "--name", "Sous-préfecture de Mortagne-au-Perche", "--org", "pref-61"],
+    );
+    let token = cli_ok(&backend, &["devices", "add", "borne-mortagne", "--site", "sous-pref-mortagne"])
+        .lines()
+        .last()
+        .unwrap()
+        .to_string();
+    let platform = start_registered(&backend);
+    let http = Http::new();
+    let comment = r#",{"field_code":"verbatim","kind":"text","answer_item_id":0,"answer_text":"COMMENTAIRE-PRIVE de Mme Martin","intention":"neutral"}"#;
+    let now = chrono::Utc::now().with_timezone(&chrono::FixedOffset::east_opt(3600).unwrap());
+    let at = |days: i64| (now - chrono::Duration::days(days)).to_rfc3339();
+    let id = || uuid::Uuid::now_v7().to_string();
+    let send = |reviews: Vec<(String, String, i64, &str)>| {
+        let reviews: Vec<(String, &str, i64, &str)> =
+            reviews.iter().map(|(i, a, s, e)| (i.clone(), a.as_str(), *s, *e)).collect();
+        let (status, _, text) = http.batch(&platform.url, &token, &batch_body("borne-mortagne", (1, 2, 3), &reviews));
+        assert_eq!(status, 200, "{text}");
+    };
+    // 99 reviews in the last twelve months (and 5 older ones that do not count): no score yet.
+    let mut first: Vec<(String, String, i64, &str)> = (0..99)
+        .map(|i| {
+            (
+                id(),
+                at(1 + i % 300),
+                if i < 60 {
+                    3
+                } else if i < 90 {
+                    2
+                } else {
+                    1
+                },
+                if i % 10 == 0 { comment } else { "" },
+            )
+        })
+        .collect();
+    first.extend((0..5).map(|_| (id(), at(400), 1, comment)));
+    send(first);
+    let json_url = format!("{}/public/sites/sous-pref-mortagne/results.json", platform.url);
+    let (status, _, text) = http.get(&json_url);
+    assert_eq!(status, 200, "{text}");
+    let results: serde_json::Value = serde_json::from_str(&text).unwrap();
+    assert_eq!(results["reviews"], 99, "the older reviews are outside the twelve months: {results}");
+    assert_eq!(results["score"]["status"], "insufficient");
+    assert_eq!(results["score"]["count"], 99);
+    // The 100th: 60 « Très bien », 30 « Moyen », 10 « Pas bien » → (600 + 150) / 100 = 7.5.
+    send(vec![(id(), at(2), 1, comment)]);
+    let (_, _, text) = http.get(&json_url);
+    let results: serde_json::Value = serde_json::from_str(&text).unwrap();
+    assert_eq!(results["reviews"], 100);
+    assert_eq!(results["score"]["status"], "ok", "{results}");
+    assert_eq!(results["score"]["value"], 7.5);
+    assert_eq!(results["score"]["band_label"], "Moyen");
+    assert_eq!(results["schema_version"], 1);
+    let share = |item: i64| {
+        results["distribution"].as_array().unwrap().iter().find(|d| d["answer_item_id"] == item).unwrap().clone()
+    };
+    assert_eq!((share(3)["count"].as_i64(), share(3)["percent"].as_f64()), (Some(60), Some(60.0)));
+    assert_eq!((share(1)["count"].as_i64(), share(1)["percent"].as_f64()), (Some(10), Some(10.0)));
+    // The page and the CSV say the same, cacheable, and nothing of any comment.
+    let page_url = format!("{}/public/sites/sous-pref-mortagne", platform.url);
+    let response = http.runtime.block_on(http.client.get(&page_url).send()).unwrap();
+    assert_eq!(response.headers()["cache-control"], "public, max-age=3600");
+    assert!(response.headers()["content-security-policy"].to_str().unwrap().contains("default-src 'none'"));
+    let page = http.runtime.block_on(response.text()).unwrap();
+    assert!(page.contains("7,5 / 10") && page.contains("Moyen"), "{page}");
+    let (_, _, csv) = http.get(&format!("{}/public/sites/sous-pref-mortagne/results.csv", platform.url));
+    assert!(csv.starts_with("site_id,site_name,period_from,period_to,reviews,score_on_10,"), "{csv}");
+    assert_eq!(csv.lines().count(), 4, "a header and the three answers: {csv}");
+    assert!(csv.lines().any(|l| l.contains(",7.5,3,Très bien,60,60")), "{csv}");
+    for text in [&page, &csv, &serde_json::to_string(&results).unwrap()] {
+        assert!(!text.contains("COMMENTAIRE-PRIVE"), "no comment is ever published");
+    }
+    let (status, _, text) = http.get(&format!("{}/public/sites/inconnu/results.json", platform.url));
+    assert_eq!(status, 404, "{text}");
+    // In a real browser: readable by everyone (axe-core), still without the comment.
+    if browser {
+        let schema = format!("{}/public/schema", platform.url);
+        public_pages_in_chromium("COMMENTAIRE-PRIVE", &[&page_url, &schema]);
+    }
+}
+
+/// `tests/e2e/pages.mjs` (Playwright, axe-core) in Debian's Chromium.
+fn public_pages_in_chromium(forbidden: &str, urls: &[&str]) {
+    let chromium = std::env::var("CHROMIUM").unwrap_or_else(|_| "/usr/bin/chromium".into());
+    let e2e = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/e2e");
+    assert!(
+        Path::new(&chromium).exists() && e2e.join("node_modules/playwright-core").exists(),
+        "{chromium} and tests/e2e's node modules are needed (bash .ci/run installs them)"
+    );
+    let out = std::process::Command::new("node")
+        .arg(e2e.join("pages.mjs"))
+        .arg(forbidden)
+        .args(urls)
+        .env("CHROMIUM", &chromium)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+}

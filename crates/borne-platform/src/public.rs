@@ -1,0 +1,251 @@
+//! Public results (Services Publics +, engagement 6): for each site, its satisfaction over the
+//! last twelve rolling months, as a page anyone can open and as open data (JSON, CSV) at stable
+//! addresses. The score is given only from 100 reviews, as the State publishes it; the
+//! distribution always; never a comment, never a review.
+//!
+//! Read from the per-site counts only (whole months and days), so a page costs the same at any
+//! volume; answers are cacheable for an hour.
+
+use crate::storage::{Site, Storage, StorageError};
+use borne_model::indicators::{QuestionIndicator, Score, question_indicator, twelve_months_before};
+use borne_model::review::{SATISFACTION, jdma_question};
+use chrono::NaiveDate;
+use maud::{DOCTYPE, Markup, html};
+use serde::Serialize;
+
+/// The State publishes a score only from this many reviews.
+pub const MINIMUM_REVIEWS: u64 = 100;
+
+/// Version of the open data's shape (`docs/open-data.md`); a change that removes or renames a
+/// field gets a new version.
+pub const SCHEMA_VERSION: u32 = 1;
+
+/// What is published for a site (`/public/sites/{id}/results.json`).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct PublicResults {
+    pub schema_version: u32,
+    pub site_id: String,
+    pub site_name: String,
+    pub organisation: Option<String>,
+    /// First and last day of the period (the kiosks' local days), inclusive.
+    pub period_from: NaiveDate,
+    pub period_to: NaiveDate,
+    pub reviews: u64,
+    pub minimum_reviews: u64,
+    /// `{"status": "ok", "value": 8.4, "band": "good", "band_label": "Bien"}` or
+    /// `{"status": "insufficient", "count": 42, "minimum": 100}`.
+    pub score: Score,
+    pub distribution: Vec<Share>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Share {
+    pub answer_item_id: i64,
+    pub answer_text: String,
+    pub count: u64,
+    pub percent: f64,
+}
+
+/// The site's results over the twelve rolling months ending `today`; `None` for an unknown site.
+pub async fn results(
+    storage: &Storage,
+    site_id: &str,
+    today: NaiveDate,
+) -> Result<Option<PublicResults>, StorageError> {
+    let Some(site) = storage.sites().await?.into_iter().find(|s| s.id == site_id) else { return Ok(None) };
+    let from = twelve_months_before(today);
+    let counts = storage.site_counts(Some(site_id), from, today).await?;
+    let by_item: Vec<(i64, u64)> = counts
+        .iter()
+        .flat_map(|c| c.items.iter())
+        .filter(|i| i.field_code == SATISFACTION)
+        .map(|i| (i.answer_item_id, i.count.max(0) as u64))
+        .collect();
+    let respondents = by_item.iter().map(|(_, n)| n).sum();
+    let question = jdma_question(SATISFACTION);
+    let indicator = question.map(|q| {
+        question_indicator(
+            &q,
+            &borne_model::indicators::QuestionCounts { respondents, by_item: by_item.clone() },
+            MINIMUM_REVIEWS,
+        )
+    });
+    Ok(Some(published(&site, from, today, respondents, indicator)))
+}
+
+fn published(
+    site: &Site,
+    from: NaiveDate,
+    to: NaiveDate,
+    reviews: u64,
+    indicator: Option<QuestionIndicator>,
+) -> PublicResults {
+    let (score, distribution) = match indicator {
+        Some(i) => (
+            i.score,
+            i.distribution
+                .into_iter()
+                .map(|d| Share {
+                    answer_item_id: d.answer_item_id,
+                    answer_text: d.answer_text,
+                    count: d.count,
+                    percent: d.percent,
+                })
+                .collect(),
+        ),
+        None => (Score::NotScored, Vec::new()),
+    };
+    PublicResults {
+        schema_version: SCHEMA_VERSION,
+        site_id: site.id.clone(),
+        site_name: site.name.clone(),
+        organisation: site.organisation.clone(),
+        period_from: from,
+        period_to: to,
+        reviews,
+        minimum_reviews: MINIMUM_REVIEWS,
+        score,
+        distribution,
+    }
+}
+
+/// `8,4` as the State writes it.
+fn french(value: f64) -> String {
+    borne_model::indicators::french_decimal(value)
+}
+
+fn day(d: NaiveDate) -> String {
+    d.format("%d/%m/%Y").to_string()
+}
+
+/// The CSV open data: one line per answer of the distribution, the score repeated on each.
+pub fn csv(results: &PublicResults) -> String {
+    let mut out = csv::Writer::from_writer(Vec::new());
+    let score = results.score.value().map(|v| v.to_string()).unwrap_or_default();
+    let _ = out.write_record([
+        "site_id",
+        "site_name",
+        "period_from",
+        "period_to",
+        "reviews",
+        "score_on_10",
+        "answer_item_id",
+        "answer_text",
+        "count",
+        "percent",
+    ]);
+    for share in &results.distribution {
+        let _ = out.write_record([
+            results.site_id.clone(),
+            results.site_name.clone(),
+            results.period_from.to_string(),
+            results.period_to.to_string(),
+            results.reviews.to_string(),
+            score.clone(),
+            share.answer_item_id.to_string(),
+            share.answer_text.clone(),
+            share.count.to_string(),
+            share.percent.to_string(),
+        ]);
+    }
+    String::from_utf8(out.into_inner().unwrap_or_default()).unwrap_or_default()
+}
+
+/// The page a visitor (or a poster's QR code) opens.
+pub fn page(results: &PublicResults) -> Markup {
+    let base = format!("/public/sites/{}", results.site_id);
+    html! {
+        (DOCTYPE)
+        html lang="fr" {
+            head {
+                meta charset="utf-8";
+                meta name="viewport" content="width=device-width, initial-scale=1";
+                title { "Résultats — " (results.site_name) }
+                link rel="stylesheet" href="/public/style.css";
+            }
+            body {
+                main {
+                    h1 { (results.site_name) }
+                    p.lead { "Ce que les usagers ont répondu à « De façon générale, comment ça s’est passé ? » du "
+                        (day(results.period_from)) " au " (day(results.period_to)) "." }
+                    section aria-labelledby="score" {
+                        h2 #score { "Satisfaction des usagers" }
+                        @match &results.score {
+                            Score::Ok { value, band, band_label } => {
+                                p.score data-band=(format!("{band:?}").to_lowercase()) {
+                                    strong { (french(*value)) " / 10" } " — " (band_label)
+                                }
+                            }
+                            Score::Insufficient { count, minimum } => {
+                                p.score { "Nombre d'avis insuffisant pour donner une note : " (count) " avis, il en faut " (minimum) "." }
+                            }
+                            Score::NotScored => { p.score { "Pas de note." } }
+                        }
+                        p { (results.reviews) " avis sur la période." }
+                    }
+                    section aria-labelledby="distribution" {
+                        h2 #distribution { "Répartition des réponses" }
+                        table {
+                            caption { "Réponses à la question principale, sur 12 mois" }
+                            thead { tr { th scope="col" { "Réponse" } th scope="col" { "Avis" } th scope="col" { "Part" } } }
+                            tbody {
+                                @for share in &results.distribution {
+                                    tr {
+                                        th scope="row" { (share.answer_text) }
+                                        td { (share.count) }
+                                        td { (french(share.percent)) " %" }
+                                    }
+                                }
+                            }
+                        }
+                    }
+                    footer {
+                        p { "Données ouvertes : "
+                            a href=(format!("{base}/results.json")) { "JSON" } ", "
+                            a href=(format!("{base}/results.csv")) { "CSV" }
+                            " (schéma : " a href="/public/schema" { "description des champs" } ")." }
+                        p { "Calcul de l'État (programme Services Publics +) : « Très bien » vaut 10, « Moyen » 5, « Pas bien » 0 ; la note est donnée à partir de "
+                            (results.minimum_reviews) " avis. Aucun commentaire n'est publié." }
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// The stylesheet of the public pages (contrasts of the State's design system).
+pub const STYLE: &str = "body{font-family:Marianne,Arial,sans-serif;margin:0;color:#161616;background:#fff;line-height:1.5}\
+main{max-width:48rem;margin:0 auto;padding:1.5rem}h1{font-size:2rem;margin:.5rem 0}\
+.score{font-size:1.5rem}.score strong{font-size:2.5rem}[data-band=good] strong{color:#18753c}\
+[data-band=medium] strong{color:#b34000}[data-band=bad] strong{color:#ce0500}\
+table{border-collapse:collapse;width:100%}th,td{border-bottom:1px solid #ddd;padding:.5rem;text-align:left}\
+a{color:#000091}footer{margin-top:2rem;font-size:.95rem;color:#3a3a3a}";
+
+/// The open data's description, as a page.
+pub fn schema_page() -> Markup {
+    html! {
+        (DOCTYPE)
+        html lang="fr" {
+            head {
+                meta charset="utf-8";
+                meta name="viewport" content="width=device-width, initial-scale=1";
+                title { "Données ouvertes — description" }
+                link rel="stylesheet" href="/public/style.css";
+            }
+            body { main {
+                h1 { "Résultats publiés : description des champs (version " (SCHEMA_VERSION) ")" }
+                p { "Adresses stables : " code { "/public/sites/{site}/results.json" } " et " code { "/public/sites/{site}/results.csv" } ". Période : les 12 derniers mois glissants, jours locaux des bornes." }
+                dl {
+                    dt { code { "schema_version" } } dd { "version de ce format (1)" }
+                    dt { code { "site_id" } ", " code { "site_name" } ", " code { "organisation" } } dd { "le site et son réseau" }
+                    dt { code { "period_from" } ", " code { "period_to" } } dd { "premier et dernier jour de la période (AAAA-MM-JJ), inclus" }
+                    dt { code { "reviews" } } dd { "nombre d'avis sur la période" }
+                    dt { code { "minimum_reviews" } } dd { "nombre d'avis à partir duquel une note est donnée (100)" }
+                    dt { code { "score" } } dd { code { "{\"status\": \"ok\", \"value\": 8.4, \"band\": \"good\", \"band_label\": \"Bien\"}" } " ou " code { "{\"status\": \"insufficient\", \"count\": 42, \"minimum\": 100}" } }
+                    dt { code { "distribution" } } dd { "pour chaque réponse (" code { "answer_item_id" } " 1 « Pas bien », 2 « Moyen », 3 « Très bien ») : " code { "count" } " et " code { "percent" } }
+                }
+                p { "CSV : une ligne par réponse, colonnes site_id, site_name, period_from, period_to, reviews, score_on_10 (vide sous 100 avis), answer_item_id, answer_text, count, percent." }
+            } }
+        }
+    }
+}
