@@ -293,9 +293,15 @@ fn a_fleet_drains_exactly_once_through_instances_that_keep_dying() {
     assert_eq!(cluster.psql("fleet", "SELECT count(*) FROM review_keys"), total);
     assert_eq!(cluster.psql("fleet", "SELECT count(*) FROM answers WHERE field_code = 'satisfaction'"), total);
     assert_eq!(
-        cluster.psql("fleet", "SELECT sum(n) FROM site_monthly WHERE field_code = 'satisfaction'"),
+        cluster
+            .psql("fleet", "SELECT sum(n) FROM site_monthly WHERE field_code = 'satisfaction' AND answer_item_id > 0"),
         total,
         "the per-site counts were kept once per review, through kills and the restart"
+    );
+    assert_eq!(
+        cluster
+            .psql("fleet", "SELECT sum(n) FROM site_monthly WHERE field_code = 'satisfaction' AND answer_item_id = -1"),
+        total
     );
     for (config, data, _) in &kiosks {
         let status = status_json(config, data);

@@ -301,3 +301,41 @@ fn a_wrong_token_keeps_everything_pending_says_so_and_recovers_once_fixed() {
     assert_exactly_once(&expected, &receiver, &config, &data);
     assert_eq!(status_json(&config, &data)["uplink"]["auth_refused"], false);
 }
+
+/// After a drain, a site's figures on the platform are its kiosk's own: `borne-platform
+/// site-stats` equals `borne stats --json` (reviews, comments, the satisfaction score and its
+/// distribution, every follow-up both compute).
+#[test]
+fn a_sites_figures_on_the_platform_are_its_kiosks_figures() {
+    let dir = Scratch::new("samefigures");
+    let data = dir.path().join("data");
+    seed_reviews(&data, 250);
+    let db = dir.path().join("platform.db");
+    let platform_cli = |args: &[&str]| run_ok(Command::new(receiver_bin()).args(args).arg("--db").arg(&db));
+    platform_cli(&["sites", "add", "caf-61-alencon", "--name", "CAF de l'Orne, Alençon"]);
+    let token =
+        platform_cli(&["devices", "add", DEVICE, "--site", "caf-61-alencon"]).lines().last().unwrap().to_string();
+    let platform = borne_testkit::PlatformProcess::start(
+        &receiver_bin(),
+        "127.0.0.1:0",
+        &[std::ffi::OsStr::new("--db"), db.as_os_str()],
+    );
+    let config = kiosk_config(dir.path(), &platform.url, &token, 100);
+    let out = run_ok(kiosk(&config, &data).args(["upload", "--once"]));
+    assert!(out.contains("250 avis envoyé(s)"), "{out}");
+    let kiosk_stats: serde_json::Value =
+        serde_json::from_str(&run_ok(kiosk(&config, &data).args(["stats", "--json"]))).unwrap();
+    let site_stats: serde_json::Value = serde_json::from_str(&platform_cli(&["site-stats", "caf-61-alencon"])).unwrap();
+    let (k, p) = (&kiosk_stats["indicators"], &site_stats["indicators"]);
+    assert_eq!(k["reviews"], 250);
+    for key in ["reviews", "comments", "minimum_reviews", "satisfaction"] {
+        assert_eq!(k[key], p[key], "{key}: kiosk {} vs platform {}", k[key], p[key]);
+    }
+    let platform_follow_ups = p["follow_ups"].as_array().unwrap();
+    for question in k["follow_ups"].as_array().unwrap() {
+        if let Some(same) = platform_follow_ups.iter().find(|q| q["field_code"] == question["field_code"]) {
+            assert_eq!(question, same);
+        }
+    }
+    assert_eq!(k["satisfaction"]["score"]["status"], "ok", "250 reviews give a score: {k}");
+}

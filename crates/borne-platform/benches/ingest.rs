@@ -214,13 +214,16 @@ fn fill(cluster: &PgCluster, target: usize) -> Duration {
            SELECT id, ts, 'satisfaction', 'De façon générale', item,
                   (ARRAY['Pas bien', 'Moyen', 'Très bien'])[item], (ARRAY['bad', 'medium', 'good'])[item], 'radio' FROM gen;
          INSERT INTO site_hourly (site_id, hour, field_code, answer_item_id, n)
-           SELECT site, date_trunc('hour', ts AT TIME ZONE 'Europe/Paris'), 'satisfaction', item, count(*) FROM gen GROUP BY 1, 2, 3, 4
+           SELECT site, date_trunc('hour', ts AT TIME ZONE 'Europe/Paris'), 'satisfaction', c.item, count(*)
+           FROM gen CROSS JOIN LATERAL (VALUES (gen.item), (-1)) AS c(item) GROUP BY 1, 2, 3, 4
            ON CONFLICT (site_id, hour, field_code, answer_item_id) DO UPDATE SET n = site_hourly.n + excluded.n;
          INSERT INTO site_daily (site_id, day, field_code, answer_item_id, n)
-           SELECT site, (ts AT TIME ZONE 'Europe/Paris')::date, 'satisfaction', item, count(*) FROM gen GROUP BY 1, 2, 3, 4
+           SELECT site, (ts AT TIME ZONE 'Europe/Paris')::date, 'satisfaction', c.item, count(*)
+           FROM gen CROSS JOIN LATERAL (VALUES (gen.item), (-1)) AS c(item) GROUP BY 1, 2, 3, 4
            ON CONFLICT (site_id, day, field_code, answer_item_id) DO UPDATE SET n = site_daily.n + excluded.n;
          INSERT INTO site_monthly (site_id, month, field_code, answer_item_id, n)
-           SELECT site, date_trunc('month', ts AT TIME ZONE 'Europe/Paris')::date, 'satisfaction', item, count(*) FROM gen GROUP BY 1, 2, 3, 4
+           SELECT site, date_trunc('month', ts AT TIME ZONE 'Europe/Paris')::date, 'satisfaction', c.item, count(*)
+           FROM gen CROSS JOIN LATERAL (VALUES (gen.item), (-1)) AS c(item) GROUP BY 1, 2, 3, 4
            ON CONFLICT (site_id, month, field_code, answer_item_id) DO UPDATE SET n = site_monthly.n + excluded.n;
          DROP TABLE gen;",
         per_site = KIOSKS / SITES

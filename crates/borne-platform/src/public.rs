@@ -6,7 +6,7 @@
 //! Read from the per-site counts only (whole months and days), so a page costs the same at any
 //! volume; answers are cacheable for an hour.
 
-use crate::storage::{Site, Storage, StorageError};
+use crate::storage::{RESPONDENTS, Site, Storage, StorageError};
 use borne_model::indicators::{QuestionIndicator, Score, question_indicator, twelve_months_before};
 use borne_model::review::{SATISFACTION, jdma_question};
 use chrono::NaiveDate;
@@ -58,10 +58,10 @@ pub async fn results(
     let by_item: Vec<(i64, u64)> = counts
         .iter()
         .flat_map(|c| c.items.iter())
-        .filter(|i| i.field_code == SATISFACTION)
+        .filter(|i| i.field_code == SATISFACTION && i.answer_item_id != RESPONDENTS)
         .map(|i| (i.answer_item_id, i.count.max(0) as u64))
         .collect();
-    let respondents = by_item.iter().map(|(_, n)| n).sum();
+    let respondents = counts.iter().map(|c| c.reviews.max(0) as u64).sum();
     let question = jdma_question(SATISFACTION);
     let indicator = question.map(|q| {
         question_indicator(

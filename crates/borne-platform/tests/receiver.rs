@@ -523,7 +523,8 @@ fn counts_exports_and_partitions_follow_the_kiosks_days(postgres: bool) {
     assert_eq!(span[0]["reviews"], 5, "{span}");
     assert_eq!(item(&span[0], "satisfaction", 1), 1);
     assert_eq!(item(&span[0], "comprehension", 6), 1, "follow-up answers are counted");
-    assert_eq!(item(&span[0], "verbatim", 0), 0, "free text is not");
+    assert_eq!(item(&span[0], "verbatim", 0), 1, "comments are counted (not their text)");
+    assert_eq!(item(&span[0], "satisfaction", -1), 5, "and the reviews that answered each question");
     let mid = counts(Some("caf-61"), "2026-02-02", "2026-02-27");
     assert_eq!(mid[0]["reviews"], 1, "{mid}");
     // Every site at once.

@@ -59,6 +59,21 @@ enum Command {
         #[arg(long)]
         to: chrono::NaiveDate,
     },
+    /// A site's indicators, computed as its kiosks' dashboard computes them (JSON, like `borne stats --json`)
+    SiteStats {
+        #[command(flatten)]
+        db: Database,
+        site: String,
+        /// First local day (all when absent)
+        #[arg(long)]
+        since: Option<chrono::NaiveDate>,
+        /// Last local day (all when absent)
+        #[arg(long)]
+        until: Option<chrono::NaiveDate>,
+        /// Reviews needed for a score (the State's rule: 100)
+        #[arg(long, default_value_t = 100)]
+        minimum_reviews: u64,
+    },
     /// Sites (reception points) and their organisations
     Sites {
         #[command(subcommand)]
@@ -254,6 +269,23 @@ fn run(cli: Cli) -> Result<(), String> {
                 let storage = db.open(&config).await?;
                 let counts = storage.site_counts(site.as_deref(), from, to).await.map_err(message)?;
                 println!("{}", serde_json::to_string_pretty(&counts).map_err(|e| e.to_string())?);
+                Ok(())
+            })
+        }
+        Command::SiteStats { db, site, since, until, minimum_reviews } => {
+            let config = db.config()?;
+            init_logs(&config, false);
+            runtime()?.block_on(async {
+                let storage = db.open(&config).await?;
+                if !storage.sites().await.map_err(message)?.iter().any(|s| s.id == site) {
+                    return Err(format!("site inconnu : {site}"));
+                }
+                let from = since.unwrap_or(chrono::NaiveDate::from_ymd_opt(1970, 1, 1).unwrap_or_default());
+                let to = until.unwrap_or_else(|| chrono::Utc::now().date_naive() + chrono::Duration::days(1));
+                let indicators = storage.site_indicators(&site, from, to, minimum_reviews).await.map_err(message)?;
+                let value =
+                    serde_json::json!({"site_id": site, "since": since, "until": until, "indicators": indicators});
+                println!("{}", serde_json::to_string_pretty(&value).map_err(|e| e.to_string())?);
                 Ok(())
             })
         }

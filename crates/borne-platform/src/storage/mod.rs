@@ -121,7 +121,8 @@ pub struct ItemCount {
     pub count: i64,
 }
 
-/// One site's answer counts over local days `[from, to]`, read from the per-site counts.
+/// One site's answer counts over local days `[from, to]`, read from the per-site counts; an
+/// item id of [`RESPONDENTS`] counts the reviews that answered the question.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct SiteCounts {
     pub site_id: String,
@@ -212,10 +213,9 @@ pub(crate) fn prepare(review: &ValidReview, received_at: DateTime<Utc>) -> Prepa
 
 use chrono::Datelike;
 
-/// Whether an answer is counted per site (choices are; free text is not).
-pub(crate) fn counted(kind: &str) -> bool {
-    kind != "text"
-}
+/// Answer item id of the per-question respondent count in the per-site counts (the kiosk's
+/// store uses the same): one per review and question answered, whatever the answers.
+pub const RESPONDENTS: i64 = -1;
 
 /// The label JDMA stores with an answer.
 pub(crate) fn label_of(field_code: &str) -> Option<String> {
@@ -418,6 +418,41 @@ impl Storage {
         Ok(group_counts(rows))
     }
 
+    /// A site's indicators over the kiosks' local days `[from, to]`, computed as the kiosk's own
+    /// dashboard computes them (the State's rules, `minimum` reviews for a score) from the same
+    /// kind of counts: the satisfaction, the comments, and JDMA's follow-up questions.
+    pub async fn site_indicators(
+        &self,
+        site: &str,
+        from: NaiveDate,
+        to: NaiveDate,
+        minimum: u64,
+    ) -> Result<borne_model::indicators::Indicators> {
+        use borne_model::indicators::{QuestionCounts, indicators};
+        use borne_model::review::{JDMA_CODES, Survey, jdma_question};
+        let mut by_code: BTreeMap<String, QuestionCounts> = BTreeMap::new();
+        for item in self.site_counts(Some(site), from, to).await?.into_iter().flat_map(|c| c.items) {
+            let entry = by_code.entry(item.field_code).or_default();
+            let n = item.count.max(0) as u64;
+            if item.answer_item_id == RESPONDENTS {
+                entry.respondents = n;
+            } else {
+                entry.by_item.push((item.answer_item_id, n));
+            }
+        }
+        let survey = Survey {
+            follow_ups: JDMA_CODES
+                .iter()
+                .filter(|code| **code != SATISFACTION && **code != VERBATIM)
+                .filter_map(|code| jdma_question(code))
+                .collect(),
+            comment_enabled: true,
+            comment_max_chars: borne_model::review::VERBATIM_MAX_CHARS,
+            languages: vec!["fr".into()],
+        };
+        Ok(indicators(&survey, &by_code, minimum))
+    }
+
     /// Reviews received since `since` (all when `None`), oldest first, in pages, each page handed
     /// to `sink`.
     pub async fn export(
@@ -486,7 +521,7 @@ fn group_counts(rows: Vec<(String, String, i64, i64)>) -> Vec<SiteCounts> {
         .into_iter()
         .map(|(site_id, items)| SiteCounts {
             site_id,
-            reviews: items.iter().filter(|((code, _), _)| code == SATISFACTION).map(|(_, n)| n).sum(),
+            reviews: items.get(&(SATISFACTION.to_string(), RESPONDENTS)).copied().unwrap_or(0),
             items: items
                 .into_iter()
                 .map(|((field_code, answer_item_id), count)| ItemCount { field_code, answer_item_id, count })

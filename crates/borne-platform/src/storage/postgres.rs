@@ -15,7 +15,7 @@
 
 use super::{
     Device, DeviceAuth, DeviceTotal, ExportAnswer, ExportReview, IDEMPOTENCY_KEEP_HOURS, Result, Site, StorageError,
-    Stored, Totals, counted, distinct_valid, label_of, prepare, response, split_period,
+    Stored, Totals, distinct_valid, label_of, prepare, response, split_period,
 };
 use crate::validate::ParsedBatch;
 use borne_model::wire::Heartbeat;
@@ -310,7 +310,6 @@ impl PgStore {
         let mut a_hour: Vec<NaiveDateTime> = Vec::new();
         let mut a_day: Vec<NaiveDate> = Vec::new();
         let mut a_month: Vec<NaiveDate> = Vec::new();
-        let mut a_counted = Vec::new();
         for p in &reviews {
             let r = p.review;
             r_ids.push(r.client_review_id);
@@ -330,7 +329,6 @@ impl PgStore {
                 a_hour.push(p.local_hour);
                 a_day.push(p.local_day);
                 a_month.push(p.local_month);
-                a_counted.push(counted(&a.kind));
             }
         }
         let site = site_id.unwrap_or("");
@@ -347,9 +345,9 @@ impl PgStore {
                  ),
                  answer_input AS (
                     SELECT * FROM unnest($13::uuid[], $14::text[], $15::text[], $16::int[], $17::text[], $18::text[],
-                        $19::text[], $20::timestamp[], $21::date[], $22::date[], $23::bool[])
+                        $19::text[], $20::timestamp[], $21::date[], $22::date[])
                         WITH ORDINALITY AS a(client_review_id, field_code, field_label, answer_item_id, answer_text,
-                            intention, kind, hour, day, month, counted, position)
+                            intention, kind, hour, day, month, position)
                  ),
                  fresh AS (
                     INSERT INTO review_keys (device_id, client_review_id, review_id, created_at)
@@ -362,11 +360,18 @@ impl PgStore {
                     INSERT INTO reviews (id, created_at, device_id, client_review_id, site_id, product_id, form_id,
                         button_id, submitted_at, clock, language, has_verbatim, batch_id, received_at)
                     SELECT f.review_id, f.created_at, $1, i.client_review_id, $8, $9, $10, $11, i.submitted_at,
-                        i.clock, i.language, i.has_verbatim, $12, $24
+                        i.clock, i.language, i.has_verbatim, $12, $23
                     FROM fresh f JOIN input i USING (client_review_id)
                  ),
                  fresh_answers AS (
                     SELECT f.review_id, f.created_at, a.* FROM answer_input a JOIN fresh f USING (client_review_id)
+                 ),
+                 -- As the kiosk counts: every answer by item, and once per question answered (-1).
+                 fresh_counts AS (
+                    SELECT hour, day, month, field_code, answer_item_id FROM fresh_answers
+                    UNION ALL
+                    SELECT hour, day, month, field_code, -1 FROM fresh_answers
+                    GROUP BY client_review_id, field_code, hour, day, month
                  ),
                  new_answers AS (
                     INSERT INTO answers (review_id, review_created_at, field_code, field_label, answer_item_id,
@@ -376,19 +381,19 @@ impl PgStore {
                  ),
                  hourly AS (
                     INSERT INTO site_hourly (site_id, hour, field_code, answer_item_id, n)
-                    SELECT $25, hour, field_code, answer_item_id, count(*) FROM fresh_answers WHERE counted
+                    SELECT $24, hour, field_code, answer_item_id, count(*) FROM fresh_counts
                     GROUP BY 1, 2, 3, 4 ORDER BY 1, 2, 3, 4
                     ON CONFLICT (site_id, hour, field_code, answer_item_id) DO UPDATE SET n = site_hourly.n + excluded.n
                  ),
                  daily AS (
                     INSERT INTO site_daily (site_id, day, field_code, answer_item_id, n)
-                    SELECT $25, day, field_code, answer_item_id, count(*) FROM fresh_answers WHERE counted
+                    SELECT $24, day, field_code, answer_item_id, count(*) FROM fresh_counts
                     GROUP BY 1, 2, 3, 4 ORDER BY 1, 2, 3, 4
                     ON CONFLICT (site_id, day, field_code, answer_item_id) DO UPDATE SET n = site_daily.n + excluded.n
                  ),
                  monthly AS (
                     INSERT INTO site_monthly (site_id, month, field_code, answer_item_id, n)
-                    SELECT $25, month, field_code, answer_item_id, count(*) FROM fresh_answers WHERE counted
+                    SELECT $24, month, field_code, answer_item_id, count(*) FROM fresh_counts
                     GROUP BY 1, 2, 3, 4 ORDER BY 1, 2, 3, 4
                     ON CONFLICT (site_id, month, field_code, answer_item_id) DO UPDATE SET n = site_monthly.n + excluded.n
                  )
@@ -425,7 +430,6 @@ impl PgStore {
                     &a_hour,
                     &a_day,
                     &a_month,
-                    &a_counted,
                     &received_at,
                     &site,
                 ],
@@ -664,7 +668,7 @@ impl PgStore {
         let heartbeats = count("SELECT count(*) FROM heartbeats").await?;
         let satisfaction_by_item = client
             .query(
-                "SELECT answer_item_id::bigint, sum(n)::bigint FROM site_monthly WHERE field_code = 'satisfaction'
+                "SELECT answer_item_id::bigint, sum(n)::bigint FROM site_monthly WHERE field_code = 'satisfaction' AND answer_item_id > 0
                  GROUP BY 1 ORDER BY 1",
                 &[],
             )

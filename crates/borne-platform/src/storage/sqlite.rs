@@ -3,8 +3,8 @@
 //! schema's version is SQLite's `user_version`.
 
 use super::{
-    Device, DeviceAuth, DeviceTotal, ExportAnswer, ExportReview, IDEMPOTENCY_KEEP_HOURS, Result, Site, StorageError,
-    Stored, Totals, counted, distinct_valid, label_of, prepare, response, split_period,
+    Device, DeviceAuth, DeviceTotal, ExportAnswer, ExportReview, IDEMPOTENCY_KEEP_HOURS, RESPONDENTS, Result, Site,
+    StorageError, Stored, Totals, distinct_valid, label_of, prepare, response, split_period,
 };
 use crate::validate::ParsedBatch;
 use borne_model::wire::Heartbeat;
@@ -101,10 +101,14 @@ CREATE TABLE site_monthly (
     site_id TEXT NOT NULL, month TEXT NOT NULL, field_code TEXT NOT NULL, answer_item_id INTEGER NOT NULL,
     n INTEGER NOT NULL, PRIMARY KEY (site_id, month, field_code, answer_item_id)
 ) WITHOUT ROWID;
--- Reviews already held (a version-1 file) are counted once, on the day they were sent.
+-- Reviews already held (a version-1 file) are counted once, on the day they were sent: each
+-- answer by item, and each question answered once (item -1), as the kiosk counts.
 INSERT INTO site_hourly (site_id, hour, field_code, answer_item_id, n)
     SELECT '', substr(r.submitted_at, 1, 13) || ':00:00', a.field_code, a.answer_item_id, count(*)
-    FROM answers a JOIN reviews r ON r.id = a.review_id WHERE a.kind <> 'text' GROUP BY 1, 2, 3, 4;
+    FROM answers a JOIN reviews r ON r.id = a.review_id GROUP BY 1, 2, 3, 4;
+INSERT INTO site_hourly (site_id, hour, field_code, answer_item_id, n)
+    SELECT '', substr(r.submitted_at, 1, 13) || ':00:00', a.field_code, -1, count(DISTINCT a.review_id)
+    FROM answers a JOIN reviews r ON r.id = a.review_id GROUP BY 1, 2, 3, 4;
 INSERT INTO site_daily (site_id, day, field_code, answer_item_id, n)
     SELECT site_id, substr(hour, 1, 10), field_code, answer_item_id, sum(n) FROM site_hourly GROUP BY 1, 2, 3, 4;
 INSERT INTO site_monthly (site_id, month, field_code, answer_item_id, n)
@@ -436,7 +440,8 @@ impl SqliteStore {
         self.with(|c| {
             let count = |sql: &str| c.query_row(sql, [], |r| r.get::<_, i64>(0));
             let mut stmt = c.prepare(
-                "SELECT answer_item_id, sum(n) FROM site_monthly WHERE field_code = 'satisfaction' GROUP BY 1 ORDER BY 1",
+                "SELECT answer_item_id, sum(n) FROM site_monthly WHERE field_code = 'satisfaction' AND answer_item_id > 0
+                 GROUP BY 1 ORDER BY 1",
             )?;
             let satisfaction_by_item = stmt
                 .query_map([], |r| Ok((r.get::<_, i64>(0)?.to_string(), r.get::<_, i64>(1)?)))?
@@ -582,6 +587,19 @@ fn insert_answers(
     )?;
     let hour = p.local_hour.format("%Y-%m-%d %H:00:00").to_string();
     let (day, month) = (p.local_day.to_string(), p.local_month.to_string());
+    let count = |code: &str, item: i64| -> rusqlite::Result<()> {
+        for (table, column, bucket) in
+            [("site_hourly", "hour", &hour), ("site_daily", "day", &day), ("site_monthly", "month", &month)]
+        {
+            tx.prepare_cached(&format!(
+                "INSERT INTO {table} (site_id, {column}, field_code, answer_item_id, n) VALUES (?1, ?2, ?3, ?4, 1)
+                 ON CONFLICT DO UPDATE SET n = n + 1"
+            ))?
+            .execute(params![site, bucket, code, item])?;
+        }
+        Ok(())
+    };
+    let mut answered: Vec<&str> = Vec::new();
     for a in &p.review.answers {
         insert.execute(params![
             row_id,
@@ -592,16 +610,11 @@ fn insert_answers(
             a.intention,
             a.kind
         ])?;
-        if counted(&a.kind) {
-            for (table, column, bucket) in
-                [("site_hourly", "hour", &hour), ("site_daily", "day", &day), ("site_monthly", "month", &month)]
-            {
-                tx.prepare_cached(&format!(
-                    "INSERT INTO {table} (site_id, {column}, field_code, answer_item_id, n) VALUES (?1, ?2, ?3, ?4, 1)
-                     ON CONFLICT DO UPDATE SET n = n + 1"
-                ))?
-                .execute(params![site, bucket, a.field_code, a.answer_item_id])?;
-            }
+        // As the kiosk counts: every answer by item, and once per question answered.
+        count(&a.field_code, a.answer_item_id)?;
+        if !answered.contains(&a.field_code.as_str()) {
+            answered.push(&a.field_code);
+            count(&a.field_code, RESPONDENTS)?;
         }
     }
     Ok(())
