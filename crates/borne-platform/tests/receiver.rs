@@ -632,11 +632,12 @@ fn migrations_are_versioned_and_idempotent(postgres: bool) {
 fn shutdown_lets_the_batch_in_flight_finish(postgres: bool) {
     let dir = Scratch::new("shutdown");
     let backend = Backend::new(postgres, dir.path());
+    let audit = dir.path().join("audit.jsonl");
     let platform = start_receiver(
         dir.path(),
         &backend,
         &format!("good-token {DEVICE}\n"),
-        &["--delay-rate", "1", "--delay-ms", "1500"],
+        &["--delay-rate", "1", "--delay-ms", "1500", "--audit-log", audit.to_str().unwrap()],
     );
     let url = platform.url.clone();
     let sender = std::thread::spawn(move || {
@@ -645,7 +646,12 @@ fn shutdown_lets_the_batch_in_flight_finish(postgres: bool) {
             batch_body(DEVICE, (1, 2, 3), &[(uuid::Uuid::now_v7().to_string(), "2026-03-14T10:42:17+01:00", 3, "")]);
         http.batch(&url, "good-token", &body)
     });
-    std::thread::sleep(std::time::Duration::from_millis(500));
+    // Stopped once the batch is stored and its answer is being held back (the delay fault).
+    let started = std::time::Instant::now();
+    while std::fs::read_to_string(&audit).unwrap_or_default().is_empty() {
+        assert!(started.elapsed() < std::time::Duration::from_secs(30), "the batch never arrived");
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
     let status = platform.terminate();
     assert!(status.success(), "a clean exit on SIGTERM: {status}");
     let (code, _, text) = sender.join().unwrap();
