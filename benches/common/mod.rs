@@ -10,17 +10,7 @@ use std::process::Command;
 #[allow(unused_imports)]
 pub use borne_testkit::workspace_bin;
 
-pub struct Lcg(pub u64);
-
-impl Lcg {
-    pub fn next(&mut self) -> u64 {
-        self.0 = self.0.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
-        self.0 >> 33
-    }
-    pub fn below(&mut self, n: u64) -> u64 {
-        self.next() % n
-    }
-}
+pub use borne_testkit::Lcg;
 
 /// A realistic year of reviews: weekdays, office hours, 60 % good, 25 % medium, 15 % bad,
 /// follow-ups after bad and medium, a comment on one review in five.

@@ -4,30 +4,12 @@
 // EXPECTED_JSON: {"reviews": N, "bad_comments": N, "session_idle_s": N}
 // Exits non-zero with a message on the first failure.
 
-import { chromium } from "playwright-core";
-import { readFileSync, mkdirSync } from "node:fs";
-import { createRequire } from "node:module";
+import { mkdirSync, readFileSync } from "node:fs";
+import { check, checkAxe, launch } from "./browser.mjs";
 
 const [base, password, expectedJson, shots] = process.argv.slice(2);
 const expected = JSON.parse(expectedJson);
-const require = createRequire(import.meta.url);
-const axePath = require.resolve("axe-core/axe.min.js");
-
-function check(condition, message) {
-  if (!condition) {
-    console.error(`ÉCHEC : ${message}`);
-    process.exit(1);
-  }
-  console.log(`ok - ${message}`);
-}
-
-const browser = await chromium.launch({
-  executablePath: process.env.CHROMIUM || "/usr/bin/chromium",
-  args: [
-    "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-    "--disable-background-networking", "--disable-component-update", "--disable-sync",
-  ],
-});
+const browser = await launch();
 const context = await browser.newContext({ acceptDownloads: true, viewport: { width: 1100, height: 900 } });
 const page = await context.newPage();
 page.setDefaultTimeout(15000);
@@ -100,15 +82,9 @@ if (shots) {
 const axeContext = await browser.newContext({ bypassCSP: true });
 await axeContext.addCookies(await context.cookies());
 const axePage = await axeContext.newPage();
-const axeSource = readFileSync(axePath, "utf8");
 for (const [path] of [["/connexion"], ...pages]) {
   await axePage.goto(`${base}${path}`);
-  await axePage.addScriptTag({ content: axeSource });
-  const result = await axePage.evaluate(async () => await window.axe.run(document, { resultTypes: ["violations"] }));
-  check(result.testEngine?.name === "axe-core", `axe-core ran on ${path}`);
-  const bad = result.violations.filter((v) => v.impact === "serious" || v.impact === "critical");
-  check(bad.length === 0, `axe: no serious or critical violation on ${path}` +
-    (bad.length ? ` — ${bad.map((v) => `${v.id}: ${v.help} (${v.nodes.map((n) => n.target).join(", ")})`).join("; ")}` : ""));
+  await checkAxe(axePage, path);
 }
 await axeContext.close();
 

@@ -42,18 +42,7 @@ pub fn stored_ids(data_dir: &Path) -> Vec<String> {
 }
 
 /// A small deterministic generator, so failures can be replayed from the printed seed.
-pub struct Lcg(pub u64);
-
-impl Lcg {
-    pub fn next(&mut self) -> u64 {
-        self.0 = self.0.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
-        self.0 >> 33
-    }
-
-    pub fn below(&mut self, n: u64) -> u64 {
-        self.next() % n
-    }
-}
+pub use borne_testkit::Lcg;
 
 pub fn seed() -> u64 {
     let seed = std::env::var("BORNE_TEST_SEED").ok().and_then(|s| s.parse().ok()).unwrap_or_else(|| {

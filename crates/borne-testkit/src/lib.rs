@@ -51,6 +51,23 @@ impl Drop for Scratch {
     }
 }
 
+/// A small deterministic random generator (a linear congruential generator): tests and
+/// benchmarks replay the same sequence from a seed.
+pub struct Lcg(pub u64);
+
+impl Lcg {
+    // Not an Iterator: it never ends, and callers want a number, not an Option.
+    #[allow(clippy::should_implement_trait)]
+    pub fn next(&mut self) -> u64 {
+        self.0 = self.0.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+        self.0 >> 33
+    }
+
+    pub fn below(&mut self, n: u64) -> u64 {
+        self.next() % n
+    }
+}
+
 /// A free TCP port on loopback (bound, then released).
 pub fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).map(|a| a.port()).expect("a free port")
