@@ -147,6 +147,8 @@ fn platform(dir: &Path) -> Platform {
     std::fs::write(dir.join("tokens"), format!("soak-token {DEVICE}\n")).unwrap();
     let db = dir.join("platform.db");
     let mut child = Command::new(receiver_bin())
+        // One line per batch at info: only warnings in the tests' output.
+        .env("BORNE_LOG", std::env::var("BORNE_LOG").unwrap_or_else(|_| "warn".into()))
         .args(["serve", "--listen", "127.0.0.1:0", "--tokens"])
         .arg(dir.join("tokens"))
         .arg("--db")

@@ -36,6 +36,8 @@ pub fn start_receiver(dir: &Path, tokens: &str, faults: &[&str]) -> ReceiverProc
     let db = dir.join("receiver.db");
     let audit = dir.join("receiver-audit.jsonl");
     let mut child = Command::new(receiver_bin())
+        // One line per batch at info: only warnings in the tests' output.
+        .env("BORNE_LOG", std::env::var("BORNE_LOG").unwrap_or_else(|_| "warn".into()))
         .args(["serve", "--listen", "127.0.0.1:0", "--tokens"])
         .arg(&tokens_file)
         .arg("--db")

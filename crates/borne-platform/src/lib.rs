@@ -7,6 +7,7 @@
 //! an instance keeps no state a retry depends on (idempotency, dedup and revocation live in the
 //! database), so any instance answers any retry the same way.
 
+pub mod alerts;
 pub mod config;
 pub mod export;
 pub mod metrics;
