@@ -28,9 +28,7 @@ use borne::uplink::http::HttpTransport;
 use borne_model::review::BootStamp;
 use chrono::{DateTime, FixedOffset, Timelike, Utc};
 use slint::ComponentHandle;
-use std::io::{BufRead, BufReader};
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
 use std::rc::Rc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
@@ -131,35 +129,18 @@ fn network(target: &str) -> Network {
 }
 
 struct Platform {
-    child: Child,
+    _process: borne_testkit::PlatformProcess,
     url: String,
     db: std::path::PathBuf,
 }
 
-impl Drop for Platform {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
 fn platform(dir: &Path) -> Platform {
-    std::fs::write(dir.join("tokens"), format!("soak-token {DEVICE}\n")).unwrap();
+    let tokens = dir.join("tokens");
+    std::fs::write(&tokens, format!("soak-token {DEVICE}\n")).unwrap();
     let db = dir.join("platform.db");
-    let mut child = Command::new(receiver_bin())
-        // One line per batch at info: only warnings in the tests' output.
-        .env("BORNE_LOG", std::env::var("BORNE_LOG").unwrap_or_else(|_| "warn".into()))
-        .args(["serve", "--listen", "127.0.0.1:0", "--tokens"])
-        .arg(dir.join("tokens"))
-        .arg("--db")
-        .arg(&db)
-        .stdout(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut line = String::new();
-    BufReader::new(child.stdout.take().unwrap()).read_line(&mut line).unwrap();
-    let url = line.trim().strip_prefix("listening on ").unwrap().to_string();
-    Platform { child, url, db }
+    let args = [std::ffi::OsStr::new("--tokens"), tokens.as_os_str(), "--db".as_ref(), db.as_os_str()];
+    let process = borne_testkit::PlatformProcess::start(&receiver_bin(), "127.0.0.1:0", &args);
+    Platform { url: process.url.clone(), _process: process, db }
 }
 
 /// What the platform holds for this kiosk: (rows, distinct review ids).

@@ -3,9 +3,8 @@
 use crate::common::*;
 use borne_model::review::{Answer, AnswerKind, ClockState, Intention, Review};
 use std::collections::HashSet;
-use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::time::Duration;
 
 /// The reference receiver, a binary of the platform package.
@@ -14,20 +13,13 @@ pub fn receiver_bin() -> PathBuf {
 }
 pub const DEVICE: &str = "borne-it-01";
 
-/// A running `borne-platform serve`, killed on drop.
+/// A running `borne-platform serve` on a tokens file (killed on drop), its database and audit log.
 pub struct ReceiverProcess {
-    child: Child,
+    _process: borne_testkit::PlatformProcess,
     pub url: String,
     pub db: PathBuf,
     /// One line per batch request the receiver parsed (`--audit-log`).
     pub audit: PathBuf,
-}
-
-impl Drop for ReceiverProcess {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
 }
 
 pub fn start_receiver(dir: &Path, tokens: &str, faults: &[&str]) -> ReceiverProcess {
@@ -35,23 +27,17 @@ pub fn start_receiver(dir: &Path, tokens: &str, faults: &[&str]) -> ReceiverProc
     std::fs::write(&tokens_file, tokens).unwrap();
     let db = dir.join("receiver.db");
     let audit = dir.join("receiver-audit.jsonl");
-    let mut child = Command::new(receiver_bin())
-        // One line per batch at info: only warnings in the tests' output.
-        .env("BORNE_LOG", std::env::var("BORNE_LOG").unwrap_or_else(|_| "warn".into()))
-        .args(["serve", "--listen", "127.0.0.1:0", "--tokens"])
-        .arg(&tokens_file)
-        .arg("--db")
-        .arg(&db)
-        .arg("--audit-log")
-        .arg(&audit)
-        .args(faults)
-        .stdout(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut line = String::new();
-    BufReader::new(child.stdout.take().unwrap()).read_line(&mut line).unwrap();
-    let url = line.trim().strip_prefix("listening on ").expect("receiver prints its address").to_string();
-    ReceiverProcess { child, url, db, audit }
+    let mut args: Vec<&std::ffi::OsStr> = vec![
+        "--tokens".as_ref(),
+        tokens_file.as_os_str(),
+        "--db".as_ref(),
+        db.as_os_str(),
+        "--audit-log".as_ref(),
+        audit.as_os_str(),
+    ];
+    args.extend(faults.iter().map(std::ffi::OsStr::new));
+    let process = borne_testkit::PlatformProcess::start(&receiver_bin(), "127.0.0.1:0", &args);
+    ReceiverProcess { url: process.url.clone(), _process: process, db, audit }
 }
 
 /// A kiosk configuration pointed at the receiver; returns its path.

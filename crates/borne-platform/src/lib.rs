@@ -461,11 +461,11 @@ async fn batch_response(platform: &Platform, headers: &HeaderMap, body: &Bytes) 
         "batch"
     );
     let text = match stored {
-        Ok(Stored::Fresh(response)) => {
+        Ok(Stored::Fresh { response, text }) => {
             for (result, n) in tally(&response) {
                 platform.metrics.review(result, n);
             }
-            serde_json::to_string(&response).unwrap_or_default()
+            text
         }
         Ok(Stored::Replay(text)) => text,
         Ok(Stored::Conflict) => {

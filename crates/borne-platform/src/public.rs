@@ -6,9 +6,8 @@
 //! Read from the per-site counts only (whole months and days), so a page costs the same at any
 //! volume; answers are cacheable for an hour.
 
-use crate::storage::{RESPONDENTS, Site, Storage, StorageError};
-use borne_model::indicators::{QuestionIndicator, Score, question_indicator, twelve_months_before};
-use borne_model::review::{SATISFACTION, jdma_question};
+use crate::storage::{Site, Storage, StorageError};
+use borne_model::indicators::{QuestionIndicator, Score, twelve_months_before};
 use chrono::NaiveDate;
 use maud::{DOCTYPE, Markup, html};
 use serde::Serialize;
@@ -47,6 +46,7 @@ pub struct Share {
 }
 
 /// The site's results over the twelve rolling months ending `today`; `None` for an unknown site.
+/// The same indicators as the site's kiosks show (`Storage::site_indicators`), satisfaction only.
 pub async fn results(
     storage: &Storage,
     site_id: &str,
@@ -54,23 +54,8 @@ pub async fn results(
 ) -> Result<Option<PublicResults>, StorageError> {
     let Some(site) = storage.sites().await?.into_iter().find(|s| s.id == site_id) else { return Ok(None) };
     let from = twelve_months_before(today);
-    let counts = storage.site_counts(Some(site_id), from, today).await?;
-    let by_item: Vec<(i64, u64)> = counts
-        .iter()
-        .flat_map(|c| c.items.iter())
-        .filter(|i| i.field_code == SATISFACTION && i.answer_item_id != RESPONDENTS)
-        .map(|i| (i.answer_item_id, i.count.max(0) as u64))
-        .collect();
-    let respondents = counts.iter().map(|c| c.reviews.max(0) as u64).sum();
-    let question = jdma_question(SATISFACTION);
-    let indicator = question.map(|q| {
-        question_indicator(
-            &q,
-            &borne_model::indicators::QuestionCounts { respondents, by_item: by_item.clone() },
-            MINIMUM_REVIEWS,
-        )
-    });
-    Ok(Some(published(&site, from, today, respondents, indicator)))
+    let indicators = storage.site_indicators(site_id, from, today, MINIMUM_REVIEWS).await?;
+    Ok(Some(published(&site, from, today, indicators.reviews, indicators.satisfaction)))
 }
 
 fn published(
@@ -78,23 +63,8 @@ fn published(
     from: NaiveDate,
     to: NaiveDate,
     reviews: u64,
-    indicator: Option<QuestionIndicator>,
+    satisfaction: QuestionIndicator,
 ) -> PublicResults {
-    let (score, distribution) = match indicator {
-        Some(i) => (
-            i.score,
-            i.distribution
-                .into_iter()
-                .map(|d| Share {
-                    answer_item_id: d.answer_item_id,
-                    answer_text: d.answer_text,
-                    count: d.count,
-                    percent: d.percent,
-                })
-                .collect(),
-        ),
-        None => (Score::NotScored, Vec::new()),
-    };
     PublicResults {
         schema_version: SCHEMA_VERSION,
         site_id: site.id.clone(),
@@ -104,8 +74,17 @@ fn published(
         period_to: to,
         reviews,
         minimum_reviews: MINIMUM_REVIEWS,
-        score,
-        distribution,
+        score: satisfaction.score,
+        distribution: satisfaction
+            .distribution
+            .into_iter()
+            .map(|d| Share {
+                answer_item_id: d.answer_item_id,
+                answer_text: d.answer_text,
+                count: d.count,
+                percent: d.percent,
+            })
+            .collect(),
     }
 }
 
@@ -151,18 +130,25 @@ pub fn csv(results: &PublicResults) -> String {
     String::from_utf8(out.into_inner().unwrap_or_default()).unwrap_or_default()
 }
 
+/// The `<head>` of every public page: its title and the one stylesheet the CSP allows.
+fn head(title: &str) -> Markup {
+    html! {
+        head {
+            meta charset="utf-8";
+            meta name="viewport" content="width=device-width, initial-scale=1";
+            title { (title) }
+            link rel="stylesheet" href="/public/style.css";
+        }
+    }
+}
+
 /// The page a visitor (or a poster's QR code) opens.
 pub fn page(results: &PublicResults) -> Markup {
     let base = format!("/public/sites/{}", results.site_id);
     html! {
         (DOCTYPE)
         html lang="fr" {
-            head {
-                meta charset="utf-8";
-                meta name="viewport" content="width=device-width, initial-scale=1";
-                title { "Résultats — " (results.site_name) }
-                link rel="stylesheet" href="/public/style.css";
-            }
+            (head(&format!("Résultats — {}", results.site_name)))
             body {
                 main {
                     h1 { (results.site_name) }
@@ -226,12 +212,7 @@ pub fn schema_page() -> Markup {
     html! {
         (DOCTYPE)
         html lang="fr" {
-            head {
-                meta charset="utf-8";
-                meta name="viewport" content="width=device-width, initial-scale=1";
-                title { "Données ouvertes — description" }
-                link rel="stylesheet" href="/public/style.css";
-            }
+            (head("Données ouvertes — description"))
             body { main {
                 h1 { "Résultats publiés : description des champs (version " (SCHEMA_VERSION) ")" }
                 p { "Adresses stables : " code { "/public/sites/{site}/results.json" } " et " code { "/public/sites/{site}/results.csv" } ". Période : les 12 derniers mois glissants, jours locaux des bornes." }

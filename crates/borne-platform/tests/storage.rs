@@ -43,8 +43,9 @@ fn idempotency_outlives_a_day_and_dedup_outlives_idempotency(postgres: bool) {
         let start: DateTime<Utc> = "2026-03-01T09:00:00Z".parse().unwrap();
         let key = uuid::Uuid::now_v7().to_string();
         let id = uuid::Uuid::now_v7().to_string();
-        let Stored::Fresh(first) = send(&storage, &key, &id, start, start).await else { panic!("first is fresh") };
-        let first = serde_json::to_string(&first).unwrap();
+        let Stored::Fresh { text: first, .. } = send(&storage, &key, &id, start, start).await else {
+            panic!("first is fresh")
+        };
         // Housekeeping every hour for two and a half days; the same batch retried along the way.
         let mut replayed_until = None;
         for hour in 1..=60 {
@@ -55,7 +56,7 @@ fn idempotency_outlives_a_day_and_dedup_outlives_idempotency(postgres: bool) {
                     assert_eq!(text, first, "a replay is the first answer");
                     replayed_until = Some(hour);
                 }
-                Stored::Fresh(again) => {
+                Stored::Fresh { response: again, .. } => {
                     // The key is forgotten: the review itself is still known.
                     assert!(hour > 48, "replayed for 48 hours at least (hour {hour})");
                     assert_eq!(again.results[0].status, borne_model::wire::ResultStatus::Duplicate);
@@ -107,7 +108,7 @@ fn months_are_created_ahead_through_two_years() {
             };
             let key = uuid::Uuid::now_v7().to_string();
             let stored = send(&storage, &key, &uuid::Uuid::now_v7().to_string(), stamped, now).await;
-            assert!(matches!(stored, Stored::Fresh(_)), "day {day}");
+            assert!(matches!(stored, Stored::Fresh { .. }), "day {day}");
         }
     });
     let last = cluster.psql("time", "SELECT max(relname) FROM pg_class WHERE relname ~ '^reviews_[0-9]{4}_[0-9]{2}$'");

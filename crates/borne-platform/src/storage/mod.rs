@@ -16,7 +16,7 @@ pub mod sqlite;
 use crate::validate::{ParsedBatch, ValidReview, field_label};
 use borne_model::review::{SATISFACTION, VERBATIM};
 use borne_model::wire::{BatchResponse, ErrorBody, Heartbeat, ResultStatus, ReviewResult};
-use chrono::{DateTime, NaiveDate, NaiveDateTime, Timelike, Utc};
+use chrono::{DateTime, Datelike, NaiveDate, NaiveDateTime, Timelike, Utc};
 use serde::Serialize;
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -96,7 +96,8 @@ pub struct Device {
 /// What storing a batch produced.
 #[derive(Debug)]
 pub enum Stored {
-    Fresh(BatchResponse),
+    /// Processed now: the answer, and its JSON text as stored for replays (sent as is).
+    Fresh { response: BatchResponse, text: String },
     /// The response first given for this key and body, byte for byte.
     Replay(String),
     /// The key was used with a different body.
@@ -106,7 +107,7 @@ pub enum Stored {
 impl Stored {
     pub fn outcome(&self) -> &'static str {
         match self {
-            Stored::Fresh(_) => "processed",
+            Stored::Fresh { .. } => "processed",
             Stored::Replay(_) => "replayed",
             Stored::Conflict => "conflict",
         }
@@ -210,8 +211,6 @@ pub(crate) fn prepare(review: &ValidReview, received_at: DateTime<Utc>) -> Prepa
         has_verbatim: review.answers.iter().any(|a| a.field_code == VERBATIM && !a.answer_text.trim().is_empty()),
     }
 }
-
-use chrono::Datelike;
 
 /// Answer item id of the per-question respondent count in the per-site counts (the kiosk's
 /// store uses the same): one per review and question answered, whatever the answers.

@@ -134,10 +134,6 @@ CREATE TABLE site_monthly (
 /// Key of the advisory lock that serialises migrations and partition creation across instances.
 const SCHEMA_LOCK: i64 = 0x626f_726e_6501;
 
-pub fn latest_version() -> i64 {
-    MIGRATIONS.len() as i64
-}
-
 pub struct PgStore {
     pool: Pool,
 }
@@ -474,7 +470,7 @@ impl PgStore {
         .await
         .map_err(classify)?;
         tx.commit().await.map_err(classify)?;
-        Ok(Stored::Fresh(answer))
+        Ok(Stored::Fresh { response: answer, text })
     }
 
     pub async fn store_heartbeat(&self, hb: &Heartbeat, received_at: DateTime<Utc>) -> Result<()> {
@@ -801,11 +797,4 @@ impl PgStore {
         }
         Ok(total)
     }
-}
-
-/// The month partition a review lands in (for tests and the documentation).
-pub fn partition_of(created_at: DateTime<Utc>) -> String {
-    let first = NaiveDate::from_ymd_opt(FIRST_MONTH.0, FIRST_MONTH.1, 1).unwrap_or_default();
-    let day = created_at.date_naive();
-    if day < first { "reviews_early".into() } else { format!("reviews_{}", day.format("%Y_%m")) }
 }

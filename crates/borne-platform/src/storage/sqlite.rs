@@ -116,10 +116,6 @@ INSERT INTO site_monthly (site_id, month, field_code, answer_item_id, n)
 "#,
 ];
 
-pub fn latest_version() -> i64 {
-    MIGRATIONS.len() as i64
-}
-
 /// Brings a connection's schema to the latest version, each step in its own transaction; the
 /// version is read inside it, so processes migrating the same file at once take turns.
 pub fn migrate(conn: &mut Connection) -> rusqlite::Result<()> {
@@ -287,7 +283,7 @@ impl SqliteStore {
                 params![device, key, hash, text, now],
             )?;
             tx.commit()?;
-            Ok(Stored::Fresh(answer))
+            Ok(Stored::Fresh { response: answer, text })
         })
         .await
     }
