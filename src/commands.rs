@@ -19,20 +19,8 @@ use std::path::{Path, PathBuf};
 /// `borne passwd`: the manager's password, read from the terminal (twice, not echoed) or from
 /// standard input; only its argon2id hash is stored.
 pub fn passwd(app: &App, out: &mut dyn Write) -> Result<()> {
-    use std::io::IsTerminal;
-    let password = if std::io::stdin().is_terminal() {
-        let first = rpassword::prompt_password("Nouveau mot de passe du responsable : ")?;
-        let again = rpassword::prompt_password("Encore une fois : ")?;
-        if first != again {
-            bail!("les deux saisies diffèrent : rien n'a changé");
-        }
-        first
-    } else {
-        let mut line = String::new();
-        std::io::stdin().read_line(&mut line)?;
-        line.trim_end_matches(['\r', '\n']).to_string()
-    };
-    let hash = borne_web::auth::hash_password(&password).map_err(anyhow::Error::msg)?;
+    let hash =
+        borne_web::auth::read_new_password("Nouveau mot de passe du responsable : ").map_err(anyhow::Error::msg)?;
     let mut store = app.open_store(Integrity::Trust)?;
     store.set_manager_password_hash(&hash)?;
     writeln!(

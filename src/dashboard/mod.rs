@@ -192,21 +192,11 @@ async fn security_headers(State(state): State<Shared>, request: Request, next: N
 }
 
 fn cookie(headers: &HeaderMap, name: &str) -> Option<String> {
-    headers
-        .get_all(header::COOKIE)
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .flat_map(|v| v.split(';'))
-        .filter_map(|pair| pair.trim().split_once('='))
-        .find(|(k, _)| *k == name)
-        .map(|(_, v)| v.to_string())
+    borne_web::cookies::get(headers, name)
 }
 
 fn set_cookie(state: &Dashboard, name: &str, value: &str, path: &str, max_age: Option<u64>) -> HeaderValue {
-    let secure = if state.tls { "; Secure" } else { "" };
-    let age = max_age.map(|s| format!("; Max-Age={s}")).unwrap_or_default();
-    HeaderValue::from_str(&format!("{name}={value}; Path={path}; HttpOnly; SameSite=Strict{secure}{age}"))
-        .unwrap_or_else(|_| HeaderValue::from_static(""))
+    borne_web::cookies::set(name, value, path, state.tls, max_age)
 }
 
 /// The CSRF token of the request's session, for the forms of the page.

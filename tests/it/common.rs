@@ -51,3 +51,65 @@ pub fn seed() -> u64 {
     eprintln!("BORNE_TEST_SEED={seed}");
     seed
 }
+
+/// A client that shows redirects instead of following them.
+pub fn client() -> reqwest::Client {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap()
+}
+
+pub struct Answer {
+    pub status: u16,
+    pub headers: reqwest::header::HeaderMap,
+    pub body: String,
+}
+
+/// A GET, or a POST of `form` (URL-encoded), with the `cookie` header when not empty.
+pub async fn http_send(
+    client: &reqwest::Client,
+    url: &str,
+    method: &str,
+    cookie: &str,
+    form: &[(&str, &str)],
+) -> Answer {
+    let mut request = match method {
+        "POST" => client
+            .post(url)
+            .header("content-type", "application/x-www-form-urlencoded")
+            .body(form.iter().map(|(k, v)| format!("{k}={}", urlencode(v))).collect::<Vec<_>>().join("&")),
+        _ => client.get(url),
+    };
+    if !cookie.is_empty() {
+        request = request.header("cookie", cookie);
+    }
+    let response = request.send().await.unwrap();
+    let status = response.status().as_u16();
+    let headers = response.headers().clone();
+    let body = response.text().await.unwrap();
+    Answer { status, headers, body }
+}
+
+pub fn urlencode(s: &str) -> String {
+    s.bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' => (b as char).to_string(),
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
+}
+
+pub fn set_cookie(answer: &Answer, name: &str) -> Option<String> {
+    answer
+        .headers
+        .get_all("set-cookie")
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .find(|v| v.starts_with(&format!("{name}=")))
+        .map(str::to_string)
+}
+
+/// The CSRF token of the page's first form.
+pub fn hidden_csrf(body: &str) -> String {
+    let start = body.find("name=\"csrf\" value=\"").expect("a CSRF field") + "name=\"csrf\" value=\"".len();
+    body[start..start + 64].to_string()
+}

@@ -1,7 +1,7 @@
 //! The dashboard's handlers against a real server bound to port 0 on loopback, over a real
 //! store file: login, throttling, CSRF, sessions, headers, pages, filters, export, TLS.
 
-use crate::common::{Scratch, borne, run_err};
+use crate::common::{Answer, Scratch, borne, client, hidden_csrf, http_send, run_err, set_cookie, urlencode};
 use borne::app::App;
 use borne::clock::{SyncSource, SystemClock};
 use borne::config::Config;
@@ -68,37 +68,9 @@ fn serve(name: &str, session_idle: Duration, tls: Option<tokio_rustls::TlsAccept
     Server { base: format!("{scheme}://localhost:{}", addr.port()), runtime, _stop: stop, dir }
 }
 
-fn client() -> reqwest::Client {
-    let _ = rustls::crypto::ring::default_provider().install_default();
-    reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap()
-}
-
-struct Answer {
-    status: u16,
-    headers: reqwest::header::HeaderMap,
-    body: String,
-}
-
 impl Server {
     fn send(&self, client: &reqwest::Client, method: &str, path: &str, cookie: &str, form: &[(&str, &str)]) -> Answer {
-        self.runtime.block_on(async {
-            let url = format!("{}{path}", self.base);
-            let mut request = match method {
-                "POST" => client
-                    .post(&url)
-                    .header("content-type", "application/x-www-form-urlencoded")
-                    .body(form.iter().map(|(k, v)| format!("{k}={}", urlencode(v))).collect::<Vec<_>>().join("&")),
-                _ => client.get(&url),
-            };
-            if !cookie.is_empty() {
-                request = request.header("cookie", cookie);
-            }
-            let response = request.send().await.unwrap();
-            let status = response.status().as_u16();
-            let headers = response.headers().clone();
-            let body = response.text().await.unwrap();
-            Answer { status, headers, body }
-        })
+        self.runtime.block_on(http_send(client, &format!("{}{path}", self.base), method, cookie, form))
     }
 
     /// Logs in; returns the session cookie and the page's CSRF token.
@@ -112,30 +84,6 @@ impl Server {
         let page = self.send(client, "GET", "/", &cookie, &[]);
         (cookie, hidden_csrf(&page.body))
     }
-}
-
-fn urlencode(s: &str) -> String {
-    s.bytes()
-        .map(|b| match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' => (b as char).to_string(),
-            _ => format!("%{b:02X}"),
-        })
-        .collect()
-}
-
-fn set_cookie(answer: &Answer, name: &str) -> Option<String> {
-    answer
-        .headers
-        .get_all("set-cookie")
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .find(|v| v.starts_with(&format!("{name}=")))
-        .map(str::to_string)
-}
-
-fn hidden_csrf(body: &str) -> String {
-    let start = body.find("name=\"csrf\" value=\"").expect("a CSRF field") + "name=\"csrf\" value=\"".len();
-    body[start..start + 64].to_string()
 }
 
 fn login_token(form: &Answer) -> (String, String) {

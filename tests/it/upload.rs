@@ -299,23 +299,66 @@ fn a_sites_figures_on_the_platform_are_its_kiosks_figures() {
     let data = dir.path().join("data");
     seed_reviews(&data, 250);
     let db = dir.path().join("platform.db");
-    let platform_cli = |args: &[&str]| run_ok(Command::new(receiver_bin()).args(args).arg("--db").arg(&db));
+    let platform_config = dir.path().join("platform.toml");
+    std::fs::write(&platform_config, "[console]\nsecure_cookies = false\n").unwrap();
+    let platform_cli = |args: &[&str]| {
+        run_ok(Command::new(receiver_bin()).args(args).arg("--db").arg(&db).arg("--config").arg(&platform_config))
+    };
     platform_cli(&["sites", "add", "caf-61-alencon", "--name", "CAF de l'Orne, Alençon"]);
     let token =
         platform_cli(&["devices", "add", DEVICE, "--site", "caf-61-alencon"]).lines().last().unwrap().to_string();
     let platform = borne_testkit::PlatformProcess::start(
         &receiver_bin(),
         "127.0.0.1:0",
-        &[std::ffi::OsStr::new("--db"), db.as_os_str()],
+        &[std::ffi::OsStr::new("--db"), db.as_os_str(), "--config".as_ref(), platform_config.as_os_str()],
     );
     let config = kiosk_config(dir.path(), &platform.url, &token, 100);
     let out = run_ok(kiosk(&config, &data).args(["upload", "--once"]));
     assert!(out.contains("250 avis envoyé(s)"), "{out}");
+    // The site's manager reads the same figures in the console.
+    let mut add = Command::new(receiver_bin());
+    add.args([
+        "accounts",
+        "add",
+        "accueil@caf61.fr",
+        "--name",
+        "Accueil",
+        "--role",
+        "site",
+        "--site",
+        "caf-61-alencon",
+    ])
+    .args(["--password", "--db"])
+    .arg(&db)
+    .stdin(Stdio::piped())
+    .stdout(Stdio::null());
+    let mut child = add.spawn().unwrap();
+    std::io::Write::write_all(&mut child.stdin.take().unwrap(), b"un mot de passe assez long\n").unwrap();
+    assert!(child.wait().unwrap().success());
+    let console_stats: serde_json::Value = {
+        let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+        let c = client();
+        let url = |path: &str| format!("{}/console/{path}", platform.url);
+        runtime.block_on(async {
+            let form = http_send(&c, &url("connexion"), "GET", "", &[]).await;
+            let cookie = set_cookie(&form, "borne_console_login").unwrap().split(';').next().unwrap().to_string();
+            let fields = [("email", "accueil@caf61.fr"), ("password", "un mot de passe assez long")];
+            let csrf = hidden_csrf(&form.body);
+            let fields = [fields[0], fields[1], ("csrf", csrf.as_str())];
+            let login = http_send(&c, &url("connexion"), "POST", &cookie, &fields).await;
+            assert_eq!(login.status, 303, "{}", login.body);
+            let session = set_cookie(&login, "borne_console").unwrap().split(';').next().unwrap().to_string();
+            let answer = http_send(&c, &url("sites/caf-61-alencon/indicateurs.json"), "GET", &session, &[]).await;
+            assert_eq!(answer.status, 200, "{}", answer.body);
+            serde_json::from_str(&answer.body).unwrap()
+        })
+    };
     let kiosk_stats: serde_json::Value =
         serde_json::from_str(&run_ok(kiosk(&config, &data).args(["stats", "--json"]))).unwrap();
     let site_stats: serde_json::Value = serde_json::from_str(&platform_cli(&["site-stats", "caf-61-alencon"])).unwrap();
     let (k, p) = (&kiosk_stats["indicators"], &site_stats["indicators"]);
     assert_eq!(k["reviews"], 250);
+    assert_eq!(&console_stats["indicators"], p, "the console shows what site-stats prints");
     for key in ["reviews", "comments", "minimum_reviews", "satisfaction"] {
         assert_eq!(k[key], p[key], "{key}: kiosk {} vs platform {}", k[key], p[key]);
     }

@@ -20,6 +20,15 @@ struct RawConfig {
     database: RawDatabase,
     #[serde(default)]
     log: RawLog,
+    #[serde(default)]
+    console: RawConsole,
+}
+
+#[derive(Debug, Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct RawConsole {
+    secure_cookies: Option<Spanned<bool>>,
+    heartbeat_interval_s: Option<Spanned<i64>>,
 }
 
 #[derive(Debug, Deserialize, Default)]
@@ -58,6 +67,7 @@ pub struct Config {
     pub pool_size: usize,
     pub log_format: LogFormat,
     pub log_level: String,
+    pub console: crate::console::Settings,
 }
 
 impl Default for Config {
@@ -69,6 +79,7 @@ impl Default for Config {
             pool_size: 16,
             log_format: LogFormat::Text,
             log_level: "info".into(),
+            console: crate::console::Settings::default(),
         }
     }
 }
@@ -132,6 +143,20 @@ impl Config {
             }
             config.log_level = level.into_inner();
         }
+        if let Some(secure) = raw.console.secure_cookies {
+            config.console.secure_cookies = secure.into_inner();
+        }
+        if let Some(interval) = raw.console.heartbeat_interval_s {
+            if !(60..=86_400).contains(interval.get_ref()) {
+                return Err(located(
+                    text,
+                    "console.heartbeat_interval_s",
+                    interval.span(),
+                    "entre 60 et 86400 secondes",
+                ));
+            }
+            config.console.heartbeat_interval = chrono::Duration::seconds(*interval.get_ref());
+        }
         Ok(config)
     }
 
@@ -175,6 +200,8 @@ mod tests {
         assert!(err.contains("ligne 4") && err.contains("listen_port"), "{err}");
         let err = Config::parse("[serveur]\n").unwrap_err();
         assert!(err.contains("serveur"), "{err}");
+        let err = Config::parse("[console]\nheartbeat_interval_s = 5\n").unwrap_err();
+        assert!(err.contains("console.heartbeat_interval_s (ligne 2)"), "{err}");
         let err = Config::parse("[log]\nformat = \"xml\"\n").unwrap_err();
         assert!(err.contains("log.format (ligne 2)"), "{err}");
     }

@@ -9,6 +9,7 @@
 
 pub mod alerts;
 pub mod config;
+pub mod console;
 pub mod export;
 pub mod metrics;
 pub mod public;
@@ -106,6 +107,7 @@ pub struct Platform {
     /// it and what became of it, for tests to check that every retry kept its key and bytes.
     audit: Option<Mutex<std::fs::File>>,
     pub metrics: Metrics,
+    pub console: console::Console,
 }
 
 pub type Shared = Arc<Platform>;
@@ -139,6 +141,7 @@ impl Platform {
         faults: Faults,
         seed: u64,
         audit_log: Option<&Path>,
+        console: console::Settings,
     ) -> Result<Shared, String> {
         let audit = match audit_log {
             Some(path) => Some(Mutex::new(
@@ -151,7 +154,8 @@ impl Platform {
             None => None,
         };
         let rng = Mutex::new(fastrand::Rng::with_seed(seed));
-        Ok(Arc::new(Platform { storage, auth, faults, rng, audit, metrics: Metrics::new() }))
+        let console = console::Console::new(console);
+        Ok(Arc::new(Platform { storage, auth, faults, rng, audit, metrics: Metrics::new(), console }))
     }
 
     pub fn storage(&self) -> &Storage {
@@ -239,7 +243,14 @@ pub fn router(state: Shared) -> Router {
         .route("/public/sites/{site}", get(public_page))
         .route("/public/sites/{site}/results.json", get(public_json))
         .route("/public/sites/{site}/results.csv", get(public_csv))
-        .fallback(|| async { error(StatusCode::NOT_FOUND, "NOT_FOUND", "no such endpoint") })
+        .merge(console::router(state.clone()))
+        .fallback(|uri: axum::http::Uri| async move {
+            if console::is_console_path(uri.path()) {
+                console::not_found()
+            } else {
+                error(StatusCode::NOT_FOUND, "NOT_FOUND", "no such endpoint")
+            }
+        })
         // Compressed bodies are small; the decompressed size is checked separately.
         .layer(DefaultBodyLimit::max(2 * MAX_BATCH_BYTES))
         .with_state(state)
@@ -541,9 +552,12 @@ pub async fn serve(listener: tokio::net::TcpListener, state: Shared, shutdown: i
     let (stopping_tx, stopping) = tokio::sync::watch::channel(false);
     // Each connection task holds a clone; when all are dropped, every connection has ended.
     let (alive, mut all_ended) = tokio::sync::mpsc::channel::<()>(1);
-    borne_web::accept::until_shutdown(listener, "platform", shutdown, |stream, _| {
+    borne_web::accept::until_shutdown(listener, "platform", shutdown, |stream, peer| {
         let notify = Arc::new(tokio::sync::Notify::new());
-        let service = app.clone().layer(axum::Extension(DropConnection(notify.clone())));
+        let service = app
+            .clone()
+            .layer(axum::Extension(DropConnection(notify.clone())))
+            .layer(axum::Extension(console::Peer(peer.ip())));
         let mut stopping = stopping.clone();
         let alive = alive.clone();
         tokio::spawn(async move {

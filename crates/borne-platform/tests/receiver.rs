@@ -1,73 +1,19 @@
 //! The platform as a kiosk (or anyone) meets it over HTTP: the real `borne-platform` binary on
 //! loopback, given bad input of every kind.
 
-use borne_testkit::pg::PgCluster;
+mod support;
+
 use borne_testkit::{PlatformProcess, Scratch};
 use flate2::Compression;
 use flate2::write::GzEncoder;
 use std::ffi::OsString;
 use std::io::Write;
-use std::path::{Path, PathBuf};
+use std::path::Path;
+use support::*;
 
 const DEVICE: &str = "borne-it-01";
 
-/// Where a test's platform keeps its data: the SQLite file, or a database of a throwaway
-/// PostgreSQL cluster (each test runs once on each, see `both!`).
-pub enum Backend {
-    Sqlite(PathBuf),
-    Postgres(PgCluster, String),
-}
-
-impl Backend {
-    fn new(postgres: bool, dir: &Path) -> Backend {
-        if postgres {
-            let cluster = PgCluster::for_test();
-            let url = cluster.database("platform");
-            Backend::Postgres(cluster, url)
-        } else {
-            Backend::Sqlite(dir.join("platform.db"))
-        }
-    }
-
-    /// The command-line arguments that name this database.
-    fn args(&self) -> Vec<OsString> {
-        match self {
-            Backend::Sqlite(path) => vec!["--db".into(), path.into()],
-            Backend::Postgres(_, url) => vec!["--database-url".into(), url.into()],
-        }
-    }
-
-    fn cluster(&self) -> Option<&PgCluster> {
-        match self {
-            Backend::Postgres(cluster, _) => Some(cluster),
-            Backend::Sqlite(_) => None,
-        }
-    }
-}
-
-/// Each scenario, once on SQLite and once on PostgreSQL (ignored without `--include-ignored`,
-/// which `.ci/run` passes with PostgreSQL installed; it fails there if PostgreSQL is missing).
-macro_rules! both {
-    ($($name:ident),* $(,)?) => {$(
-        mod $name {
-            #[test]
-            fn sqlite() {
-                super::$name(false)
-            }
-            #[test]
-            #[ignore = "needs PostgreSQL's server programs (Debian package postgresql): .ci/run installs them"]
-            fn postgres() {
-                super::$name(true)
-            }
-        }
-    )*};
-}
-
 both!(receiver_refuses_bad_input_with_the_contract_error_body, arbitrary_requests_never_break_the_receiver,);
-
-fn platform_bin() -> &'static Path {
-    Path::new(env!("CARGO_BIN_EXE_borne-platform"))
-}
 
 fn start_receiver(dir: &Path, backend: &Backend, tokens: &str, faults: &[&str]) -> PlatformProcess {
     let tokens_file = dir.join("receiver-tokens.txt");
@@ -272,92 +218,6 @@ both!(
 );
 
 /// Blocking HTTP for the scenarios: (status, Retry-After, body).
-struct Http {
-    runtime: tokio::runtime::Runtime,
-    client: reqwest::Client,
-}
-
-impl Http {
-    fn new() -> Http {
-        let _ = rustls::crypto::ring::default_provider().install_default();
-        Http {
-            runtime: tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap(),
-            client: reqwest::Client::new(),
-        }
-    }
-
-    fn send(&self, request: reqwest::RequestBuilder) -> (u16, Option<String>, String) {
-        self.runtime.block_on(async {
-            let r = request.send().await.unwrap();
-            let retry = r.headers().get("retry-after").map(|v| v.to_str().unwrap().to_string());
-            (r.status().as_u16(), retry, r.text().await.unwrap())
-        })
-    }
-
-    fn batch(&self, url: &str, token: &str, body: &str) -> (u16, Option<String>, String) {
-        let key: serde_json::Value = serde_json::from_str(body).unwrap();
-        let request = self
-            .client
-            .post(format!("{url}/v1/batches"))
-            .bearer_auth(token)
-            .header("Content-Type", "application/json")
-            .header("Idempotency-Key", key["batch_id"].as_str().unwrap())
-            .body(body.to_string());
-        self.send(request)
-    }
-
-    fn get(&self, url: &str) -> (u16, Option<String>, String) {
-        self.send(self.client.get(url))
-    }
-}
-
-/// A batch of `reviews` (client id, submitted_at, satisfaction item, extra answers JSON).
-fn batch_body(device: &str, source: (u64, u64, u64), reviews: &[(String, &str, i64, &str)]) -> String {
-    let text = |item: i64| match item {
-        1 => ("Pas bien", "bad"),
-        2 => ("Moyen", "medium"),
-        _ => ("Très bien", "good"),
-    };
-    let reviews: Vec<String> = reviews
-        .iter()
-        .map(|(id, at, item, extra)| {
-            let (label, intention) = text(*item);
-            format!(
-                r#"{{"client_review_id":"{id}","submitted_at":"{at}","clock":"synced","language":"fr","answers":[{{"field_code":"satisfaction","kind":"radio","answer_item_id":{item},"answer_text":"{label}","intention":"{intention}"}}{extra}]}}"#
-            )
-        })
-        .collect();
-    format!(
-        r#"{{"schema_version":1,"batch_id":"{}","source":{{"device_id":"{device}","product_id":{},"form_id":{},"button_id":{},"app_version":"borne/0.9.1"}},"reviews":[{}]}}"#,
-        uuid::Uuid::now_v7(),
-        source.0,
-        source.1,
-        source.2,
-        reviews.join(",")
-    )
-}
-
-fn cli(backend: &Backend, args: &[&str]) -> std::process::Output {
-    std::process::Command::new(platform_bin())
-        .args(args)
-        .args(backend.args())
-        .env_remove("DATABASE_URL")
-        .output()
-        .unwrap()
-}
-
-fn cli_ok(backend: &Backend, args: &[&str]) -> String {
-    let out = cli(backend, args);
-    assert!(out.status.success(), "{args:?}: {}", String::from_utf8_lossy(&out.stderr));
-    String::from_utf8(out.stdout).unwrap()
-}
-
-fn start_registered(backend: &Backend) -> PlatformProcess {
-    let args = backend.args();
-    let args: Vec<&std::ffi::OsStr> = args.iter().map(|a| a.as_os_str()).collect();
-    PlatformProcess::start(platform_bin(), "127.0.0.1:0", &args)
-}
-
 fn registered_kiosks_send_and_a_revoked_token_stops_on_every_instance(postgres: bool) {
     let dir = Scratch::new("registered");
     let backend = Backend::new(postgres, dir.path());
@@ -596,10 +456,10 @@ fn migrations_are_versioned_and_idempotent(postgres: bool) {
     let first = cli_ok(&backend, &["migrate"]);
     let second = cli_ok(&backend, &["migrate"]);
     assert_eq!(first, second, "a second run changes nothing");
-    let expected = if postgres { "version 1" } else { "version 2" };
+    let expected = if postgres { "version 2" } else { "version 3" };
     assert!(first.contains(expected), "{first}");
     if let Backend::Postgres(cluster, _) = &backend {
-        assert_eq!(cluster.psql("platform", "SELECT count(*) FROM schema_migrations"), "1");
+        assert_eq!(cluster.psql("platform", "SELECT count(*) FROM schema_migrations"), "2");
     } else {
         // Upgraded in place: the old review is kept, and counted (it had no site).
         let stats: serde_json::Value = serde_json::from_str(&cli_ok(&backend, &["stats"])).unwrap();
@@ -785,22 +645,4 @@ fn publish_and_check(postgres: bool, browser: bool) {
         let schema = format!("{}/public/schema", platform.url);
         public_pages_in_chromium("COMMENTAIRE-PRIVE", &[&page_url, &schema]);
     }
-}
-
-/// `tests/e2e/pages.mjs` (Playwright, axe-core) in Debian's Chromium.
-fn public_pages_in_chromium(forbidden: &str, urls: &[&str]) {
-    let chromium = std::env::var("CHROMIUM").unwrap_or_else(|_| "/usr/bin/chromium".into());
-    let e2e = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/e2e");
-    assert!(
-        Path::new(&chromium).exists() && e2e.join("node_modules/playwright-core").exists(),
-        "{chromium} and tests/e2e's node modules are needed (bash .ci/run installs them)"
-    );
-    let out = std::process::Command::new("node")
-        .arg(e2e.join("pages.mjs"))
-        .arg(forbidden)
-        .args(urls)
-        .env("CHROMIUM", &chromium)
-        .output()
-        .unwrap();
-    assert!(out.status.success(), "{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
 }

@@ -32,6 +32,25 @@ pub fn hash_password(password: &str) -> Result<String, String> {
     Argon2::default().hash_password(password.as_bytes(), &salt).map(|h| h.to_string()).map_err(|e| e.to_string())
 }
 
+/// A new password, read from the terminal (twice, not echoed) or, when standard input is not a
+/// terminal, its first line; checked and hashed: the argon2id PHC string is returned.
+pub fn read_new_password(prompt: &str) -> Result<String, String> {
+    use std::io::IsTerminal;
+    let password = if std::io::stdin().is_terminal() {
+        let first = rpassword::prompt_password(prompt).map_err(|e| e.to_string())?;
+        let again = rpassword::prompt_password("Encore une fois : ").map_err(|e| e.to_string())?;
+        if first != again {
+            return Err("les deux saisies diffèrent : rien n'a changé".into());
+        }
+        first
+    } else {
+        let mut line = String::new();
+        std::io::stdin().read_line(&mut line).map_err(|e| e.to_string())?;
+        line.trim_end_matches(['\r', '\n']).to_string()
+    };
+    hash_password(&password)
+}
+
 pub fn verify_password(password: &str, phc: &str) -> bool {
     PasswordHash::new(phc).is_ok_and(|hash| Argon2::default().verify_password(password.as_bytes(), &hash).is_ok())
 }

@@ -7,4 +7,5 @@
 
 pub mod accept;
 pub mod auth;
+pub mod cookies;
 pub mod systemd;

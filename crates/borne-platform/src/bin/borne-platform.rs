@@ -88,6 +88,13 @@ enum Command {
         #[command(flatten)]
         db: Database,
     },
+    /// Accounts of the managers' console (national, network, site)
+    Accounts {
+        #[command(subcommand)]
+        command: AccountsCommand,
+        #[command(flatten)]
+        db: Database,
+    },
     /// Write reviews for JDMA (jdma-csv: JDMA's review export; jsonl: JDMA's data model)
     Export {
         #[command(flatten)]
@@ -141,6 +148,32 @@ enum DevicesCommand {
     Revoke { device_id: String },
     /// Give the kiosk a new token (printed once, alone on the last line); the old one stops working
     Rotate { device_id: String },
+}
+
+#[derive(Debug, Subcommand)]
+enum AccountsCommand {
+    /// Create an account; with --password, its password is read from the terminal (or the first
+    /// line of standard input); without, it signs in with ProConnect only
+    Add {
+        email: String,
+        #[arg(long)]
+        name: String,
+        /// national (everything), network (one organisation: --org) or site (one site: --site)
+        #[arg(long)]
+        role: String,
+        #[arg(long)]
+        org: Option<String>,
+        #[arg(long)]
+        site: Option<String>,
+        #[arg(long)]
+        password: bool,
+    },
+    /// Set an account's password (read as for add)
+    Password { email: String },
+    /// Disable an account and end its sessions
+    Disable { email: String },
+    /// List the accounts (JSON, without password hashes)
+    List,
 }
 
 #[derive(Debug, Args)]
@@ -337,6 +370,14 @@ fn run(cli: Cli) -> Result<(), String> {
                 Ok(())
             })
         }
+        Command::Accounts { command, db } => {
+            let config = db.config()?;
+            init_logs(&config, false);
+            runtime()?.block_on(async {
+                let storage = db.open(&config).await?;
+                accounts(&storage, command).await
+            })
+        }
         Command::Export { db, format, since, output } => {
             let config = db.config()?;
             init_logs(&config, false);
@@ -378,6 +419,57 @@ fn parse_since(text: &str) -> Result<chrono::DateTime<chrono::Utc>, String> {
         .ok_or_else(|| format!("--since {text:?} : date (2026-03-01) ou instant RFC 3339 attendu"))
 }
 
+async fn accounts(storage: &Storage, command: AccountsCommand) -> Result<(), String> {
+    use platform::storage::console::{Account, Role};
+    match command {
+        AccountsCommand::Add { email, name, role, org, site, password } => {
+            let role =
+                Role::parse(&role).ok_or_else(|| format!("rôle inconnu : {role} (national, network ou site)"))?;
+            let password_hash =
+                if password { Some(borne_web::auth::read_new_password("Mot de passe du compte : ")?) } else { None };
+            let account = Account {
+                id: email,
+                name,
+                role,
+                organisation: org,
+                site,
+                password_hash,
+                oidc_subject: None,
+                disabled: false,
+            };
+            let id = account.id.trim().to_lowercase();
+            storage.add_account(account).await.map_err(message)?;
+            println!("compte {id} créé ({})", role.label());
+        }
+        AccountsCommand::Password { email } => {
+            let hash = borne_web::auth::read_new_password("Nouveau mot de passe du compte : ")?;
+            storage.set_password(&email, &hash).await.map_err(message)?;
+            println!("mot de passe de {email} enregistré (haché avec argon2id)");
+        }
+        AccountsCommand::Disable { email } => {
+            storage.disable_account(&email).await.map_err(message)?;
+            println!("compte {email} désactivé ; ses sessions sont fermées");
+        }
+        AccountsCommand::List => {
+            let list: Vec<serde_json::Value> = storage
+                .accounts()
+                .await
+                .map_err(message)?
+                .into_iter()
+                .map(|a| {
+                    serde_json::json!({
+                        "email": a.id, "name": a.name, "role": a.role, "organisation": a.organisation,
+                        "site": a.site, "password": a.password_hash.is_some(),
+                        "proconnect": a.oidc_subject.is_some(), "disabled": a.disabled,
+                    })
+                })
+                .collect();
+            println!("{}", serde_json::to_string_pretty(&list).map_err(|e| e.to_string())?);
+        }
+    }
+    Ok(())
+}
+
 fn serve(args: ServeArgs) -> Result<(), String> {
     let config = args.db.config()?;
     init_logs(&config, true);
@@ -410,7 +502,7 @@ fn serve(args: ServeArgs) -> Result<(), String> {
     runtime()?.block_on(async move {
         let storage = args.db.open(&config).await?;
         let engine = storage.engine();
-        let state = Platform::new(storage, auth, faults, args.seed, args.audit_log.as_deref())?;
+        let state = Platform::new(storage, auth, faults, args.seed, args.audit_log.as_deref(), config.console.clone())?;
         let listener = tokio::net::TcpListener::bind(&listen)
             .await
             .map_err(|e| format!("écoute sur {listen} impossible : {e}"))?;

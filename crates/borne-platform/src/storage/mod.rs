@@ -10,6 +10,7 @@
 //!   the instance that brought it;
 //! - statistics read the per-site counts (hour, day, month), never the review rows.
 
+pub mod console;
 pub mod postgres;
 pub mod sqlite;
 
@@ -427,29 +428,8 @@ impl Storage {
         to: NaiveDate,
         minimum: u64,
     ) -> Result<borne_model::indicators::Indicators> {
-        use borne_model::indicators::{QuestionCounts, indicators};
-        use borne_model::review::{JDMA_CODES, Survey, jdma_question};
-        let mut by_code: BTreeMap<String, QuestionCounts> = BTreeMap::new();
-        for item in self.site_counts(Some(site), from, to).await?.into_iter().flat_map(|c| c.items) {
-            let entry = by_code.entry(item.field_code).or_default();
-            let n = item.count.max(0) as u64;
-            if item.answer_item_id == RESPONDENTS {
-                entry.respondents = n;
-            } else {
-                entry.by_item.push((item.answer_item_id, n));
-            }
-        }
-        let survey = Survey {
-            follow_ups: JDMA_CODES
-                .iter()
-                .filter(|code| **code != SATISFACTION && **code != VERBATIM)
-                .filter_map(|code| jdma_question(code))
-                .collect(),
-            comment_enabled: true,
-            comment_max_chars: borne_model::review::VERBATIM_MAX_CHARS,
-            languages: vec!["fr".into()],
-        };
-        Ok(indicators(&survey, &by_code, minimum))
+        let items = self.site_counts(Some(site), from, to).await?.into_iter().flat_map(|c| c.items);
+        Ok(indicators_of(items, minimum))
     }
 
     /// Reviews received since `since` (all when `None`), oldest first, in pages, each page handed
@@ -472,6 +452,35 @@ impl Storage {
             Storage::Postgres(s) => s.pool_status(),
         }
     }
+}
+
+/// The indicators of a site's answer counts, computed as the kiosk's own dashboard computes
+/// them (the State's rules, `minimum` reviews for a score): the satisfaction, the comments, and
+/// JDMA's follow-up questions.
+pub fn indicators_of(items: impl IntoIterator<Item = ItemCount>, minimum: u64) -> borne_model::indicators::Indicators {
+    use borne_model::indicators::{QuestionCounts, indicators};
+    use borne_model::review::{JDMA_CODES, Survey, jdma_question};
+    let mut by_code: BTreeMap<String, QuestionCounts> = BTreeMap::new();
+    for item in items {
+        let entry = by_code.entry(item.field_code).or_default();
+        let n = item.count.max(0) as u64;
+        if item.answer_item_id == RESPONDENTS {
+            entry.respondents = n;
+        } else {
+            entry.by_item.push((item.answer_item_id, n));
+        }
+    }
+    let survey = Survey {
+        follow_ups: JDMA_CODES
+            .iter()
+            .filter(|code| **code != SATISFACTION && **code != VERBATIM)
+            .filter_map(|code| jdma_question(code))
+            .collect(),
+        comment_enabled: true,
+        comment_max_chars: borne_model::review::VERBATIM_MAX_CHARS,
+        languages: vec!["fr".into()],
+    };
+    indicators(&survey, &by_code, minimum)
 }
 
 /// Whole months inside `[from, to]` (first days), and the days outside them: the two parts of

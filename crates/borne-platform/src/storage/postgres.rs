@@ -32,7 +32,8 @@ pub const FIRST_MONTH: (i32, u32) = (2024, 1);
 pub const MONTHS_AHEAD: u32 = 3;
 
 /// Versioned migrations; version N is `MIGRATIONS[N - 1]`. Never edit a shipped one.
-const MIGRATIONS: &[&str] = &[r#"
+const MIGRATIONS: &[&str] = &[
+    r#"
 CREATE TABLE organisations (
     id          text PRIMARY KEY,
     name        text NOT NULL,
@@ -129,7 +130,9 @@ CREATE TABLE site_monthly (
     site_id text NOT NULL, month date NOT NULL, field_code text NOT NULL, answer_item_id integer NOT NULL,
     n bigint NOT NULL, PRIMARY KEY (site_id, month, field_code, answer_item_id)
 );
-"#];
+"#,
+    super::console::POSTGRES_SCHEMA,
+];
 
 /// Key of the advisory lock that serialises migrations and partition creation across instances.
 const SCHEMA_LOCK: i64 = 0x626f_726e_6501;
@@ -143,7 +146,7 @@ fn unavailable(e: impl std::fmt::Display) -> StorageError {
 }
 
 /// A unique or foreign-key violation is the operator's mistake; anything else is the database's.
-fn classify(e: tokio_postgres::Error) -> StorageError {
+pub(super) fn classify(e: tokio_postgres::Error) -> StorageError {
     use tokio_postgres::error::SqlState;
     match e.code() {
         Some(code) if *code == SqlState::UNIQUE_VIOLATION || *code == SqlState::FOREIGN_KEY_VIOLATION => {
@@ -188,7 +191,7 @@ impl PgStore {
         Ok(store)
     }
 
-    async fn client(&self) -> Result<deadpool_postgres::Object> {
+    pub(super) async fn client(&self) -> Result<deadpool_postgres::Object> {
         self.pool.get().await.map_err(unavailable)
     }
 

@@ -114,6 +114,7 @@ INSERT INTO site_daily (site_id, day, field_code, answer_item_id, n)
 INSERT INTO site_monthly (site_id, month, field_code, answer_item_id, n)
     SELECT site_id, substr(day, 1, 7) || '-01', field_code, answer_item_id, sum(n) FROM site_daily GROUP BY 1, 2, 3, 4;
 "#,
+    super::console::SQLITE_SCHEMA,
 ];
 
 /// Brings a connection's schema to the latest version, each step in its own transaction; the
@@ -133,11 +134,11 @@ pub struct SqliteStore {
     conn: Arc<Mutex<Connection>>,
 }
 
-fn unavailable(e: impl std::fmt::Display) -> StorageError {
+pub(super) fn unavailable(e: impl std::fmt::Display) -> StorageError {
     StorageError::Unavailable(e.to_string())
 }
 
-fn ms(t: DateTime<Utc>) -> i64 {
+pub(super) fn ms(t: DateTime<Utc>) -> i64 {
     t.timestamp_millis()
 }
 
@@ -164,7 +165,7 @@ impl SqliteStore {
     }
 
     /// Runs `work` on the connection, on a blocking thread.
-    async fn with<T: Send + 'static>(
+    pub(super) async fn with<T: Send + 'static>(
         &self,
         work: impl FnOnce(&mut Connection) -> rusqlite::Result<T> + Send + 'static,
     ) -> Result<T> {

@@ -1,0 +1,495 @@
+//! The managers' console (`/console/…`): national administrators, network managers and site
+//! managers sign in and see their scope only — the fleet of kiosks and their state, the sites
+//! compared and ranked, each site's indicators (the figures its kiosks show), and the comments.
+//!
+//! Security posture of the kiosk's dashboard: argon2id passwords checked one at a time, login
+//! throttled per address and overall, sessions in the database (any instance serves any
+//! request; only the hash of the cookie is kept), a CSRF token in every form, a strict CSP, no
+//! caching. Scope is decided once per request from the session's account: a site outside it
+//! is answered exactly like a site that does not exist.
+
+pub mod fleet;
+pub mod pages;
+pub mod sites;
+
+use crate::storage::console::{Account, CommentQuery, ConsoleSession};
+use crate::storage::{Site, Storage, StorageError};
+use crate::{Platform, Shared};
+use axum::extract::{Path, Query, Request, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::middleware::{self, Next};
+use axum::response::{IntoResponse, Redirect, Response};
+use axum::routing::{get, post};
+use axum::{Extension, Form, Router};
+use borne_web::auth;
+use borne_web::cookies;
+use chrono::{NaiveDate, Utc};
+use serde::Deserialize;
+use std::collections::HashMap;
+use std::net::IpAddr;
+use std::time::Instant;
+
+const SESSION_COOKIE: &str = "borne_console";
+const LOGIN_CSRF_COOKIE: &str = "borne_console_login";
+/// Only the console's own stylesheet; no script at all; forms post to the console only.
+const CSP: &str =
+    "default-src 'none'; style-src 'self'; img-src 'self'; form-action 'self'; base-uri 'none'; frame-ancestors 'none'";
+pub const COMMENTS_PER_PAGE: u32 = 20;
+
+/// The console's settings (`[console]` in the configuration file).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Settings {
+    /// Cookies marked `Secure` (the console is served behind TLS). Off only for a trial on
+    /// plain HTTP.
+    pub secure_cookies: bool,
+    /// How often kiosks send a heartbeat; two missed make a kiosk « silencieuse ».
+    pub heartbeat_interval: chrono::Duration,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Settings { secure_cookies: true, heartbeat_interval: chrono::Duration::minutes(5) }
+    }
+}
+
+/// The console's working parts, held by the platform.
+pub struct Console {
+    pub settings: Settings,
+    throttle: auth::Throttle,
+    verifier: auth::Verifier,
+}
+
+impl Console {
+    pub fn new(settings: Settings) -> Console {
+        Console { settings, throttle: Default::default(), verifier: Default::default() }
+    }
+}
+
+/// The client's address, set on each connection by the server.
+#[derive(Clone, Copy, Debug)]
+pub struct Peer(pub IpAddr);
+
+/// Who is asking, and the token their forms carry.
+#[derive(Clone)]
+struct Viewer(ConsoleSession);
+
+pub enum Failure {
+    NotFound,
+    BadInput(String),
+    Forbidden(String),
+    Unavailable(StorageError),
+}
+
+impl From<StorageError> for Failure {
+    fn from(e: StorageError) -> Failure {
+        match e {
+            StorageError::Refused(m) => Failure::BadInput(m),
+            other => Failure::Unavailable(other),
+        }
+    }
+}
+
+impl IntoResponse for Failure {
+    fn into_response(self) -> Response {
+        let (status, message) = match self {
+            Failure::NotFound => {
+                (StatusCode::NOT_FOUND, "Cette page n'existe pas, ou elle ne vous est pas accessible.".to_string())
+            }
+            Failure::BadInput(m) => (StatusCode::BAD_REQUEST, m),
+            Failure::Forbidden(m) => (StatusCode::FORBIDDEN, m),
+            Failure::Unavailable(e) => {
+                tracing::error!(error = %e, "console: database unavailable");
+                (
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "La base de données ne répond pas : réessayez dans un instant.".into(),
+                )
+            }
+        };
+        (status, html(pages::message(status, &message))).into_response()
+    }
+}
+
+fn html(markup: maud::Markup) -> Response {
+    ([(header::CONTENT_TYPE, "text/html; charset=utf-8")], markup.into_string()).into_response()
+}
+
+pub fn router(state: Shared) -> Router<Shared> {
+    let protected = Router::new()
+        .route("/console/", get(sites_page))
+        .route("/console/bornes", get(fleet_page))
+        .route("/console/bornes.csv", get(fleet_csv))
+        .route("/console/sites/{site}", get(site_page))
+        .route("/console/sites/{site}/indicateurs.json", get(site_json))
+        .route("/console/commentaires", get(comments_page))
+        .route("/console/deconnexion", post(logout))
+        .route_layer(middleware::from_fn_with_state(state.clone(), require_session));
+    Router::new()
+        .merge(protected)
+        .route("/console", get(|| async { Redirect::to("/console/") }))
+        .route("/console/connexion", get(login_form).post(login))
+        .route(
+            "/console/style.css",
+            get(|| async {
+                (
+                    [(header::CONTENT_TYPE, "text/css; charset=utf-8"), (header::CACHE_CONTROL, "max-age=3600")],
+                    pages::STYLE,
+                )
+            }),
+        )
+        .layer(middleware::from_fn(security_headers))
+}
+
+/// The console's routes not found are the console's 404 page (the API keeps its JSON one).
+pub fn is_console_path(path: &str) -> bool {
+    path == "/console" || path.starts_with("/console/")
+}
+
+pub fn not_found() -> Response {
+    Failure::NotFound.into_response()
+}
+
+async fn security_headers(request: Request, next: Next) -> Response {
+    let mut response = next.run(request).await;
+    let h = response.headers_mut();
+    h.insert(header::CONTENT_SECURITY_POLICY, HeaderValue::from_static(CSP));
+    h.insert(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
+    h.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
+    h.insert(header::REFERRER_POLICY, HeaderValue::from_static("no-referrer"));
+    if !h.contains_key(header::CACHE_CONTROL) {
+        h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    }
+    response
+}
+
+fn set_cookie(platform: &Platform, name: &str, value: &str, path: &str, max_age: Option<u64>) -> HeaderValue {
+    cookies::set(name, value, path, platform.console.settings.secure_cookies, max_age)
+}
+
+async fn require_session(State(platform): State<Shared>, mut request: Request, next: Next) -> Response {
+    let session = match cookies::get(request.headers(), SESSION_COOKIE) {
+        Some(id) => match platform.storage().session(&id, Utc::now()).await {
+            Ok(session) => session,
+            Err(e) => return Failure::Unavailable(e).into_response(),
+        },
+        None => None,
+    };
+    let Some(session) = session else {
+        let path = request.uri().path();
+        if path.ends_with(".csv") || path.ends_with(".json") {
+            return (StatusCode::UNAUTHORIZED, "connexion nécessaire\n").into_response();
+        }
+        if request.method() == axum::http::Method::POST {
+            return Failure::Forbidden("Votre session a expiré : reconnectez-vous.".into()).into_response();
+        }
+        return Redirect::to("/console/connexion").into_response();
+    };
+    request.extensions_mut().insert(Viewer(session));
+    next.run(request).await
+}
+
+fn check_csrf(expected: &str, given: Option<&str>) -> Result<(), Failure> {
+    match given {
+        Some(given) if auth::constant_time_eq(given.as_bytes(), expected.as_bytes()) => Ok(()),
+        _ => {
+            Err(Failure::Forbidden("Jeton de formulaire absent ou périmé : rechargez la page puis recommencez.".into()))
+        }
+    }
+}
+
+async fn login_form(State(platform): State<Shared>) -> Response {
+    login_page(&platform, None, StatusCode::OK)
+}
+
+fn login_page(platform: &Platform, message: Option<&str>, status: StatusCode) -> Response {
+    let token = auth::random_token();
+    let mut response = (status, html(pages::login(message, &token))).into_response();
+    response
+        .headers_mut()
+        .append(header::SET_COOKIE, set_cookie(platform, LOGIN_CSRF_COOKIE, &token, "/console/connexion", None));
+    response
+}
+
+#[derive(Deserialize)]
+struct LoginForm {
+    email: Option<String>,
+    password: Option<String>,
+    csrf: Option<String>,
+}
+
+async fn login(
+    State(platform): State<Shared>,
+    peer: Option<Extension<Peer>>,
+    headers: HeaderMap,
+    Form(form): Form<LoginForm>,
+) -> Response {
+    let ip = peer.map(|Extension(Peer(ip))| ip).unwrap_or(IpAddr::from([0, 0, 0, 0]));
+    let expected = cookies::get(&headers, LOGIN_CSRF_COOKIE).unwrap_or_default();
+    if expected.is_empty() || check_csrf(&expected, form.csrf.as_deref()).is_err() {
+        let message = "Jeton de formulaire absent ou périmé : recommencez.";
+        return login_page(&platform, Some(message), StatusCode::FORBIDDEN);
+    }
+    let console = &platform.console;
+    // Counted as a failure before anything is hashed (per address and overall); cleared on success.
+    if let Err(wait) = console.throttle.attempt(ip, Instant::now()) {
+        let message = format!("Trop d'essais : réessayez dans {} s.", wait.as_secs().max(1));
+        return login_page(&platform, Some(&message), StatusCode::TOO_MANY_REQUESTS);
+    }
+    let ticket = match console.verifier.admit() {
+        Ok(ticket) => ticket,
+        Err(_) => return login_busy(&platform),
+    };
+    let email = form.email.unwrap_or_default();
+    let account = match platform.storage().account(&email).await {
+        Ok(account) => account.filter(|a| !a.disabled),
+        Err(e) => return Failure::Unavailable(e).into_response(),
+    };
+    // An unknown address costs the same hash as a wrong password (`verify` with no hash).
+    let hash = account.as_ref().and_then(|a| a.password_hash.clone());
+    let verified = console.verifier.verify(&ticket, form.password.unwrap_or_default(), hash).await;
+    match (verified, account) {
+        (Ok(true), Some(account)) => {
+            console.throttle.succeeded(ip);
+            tracing::info!(%ip, account = %account.id, "console login");
+            match open_session(&platform, &account).await {
+                Ok(response) => response,
+                Err(e) => e.into_response(),
+            }
+        }
+        (Ok(_), _) => {
+            let failures = console.throttle.answered_failure(ip, Instant::now());
+            tracing::warn!(%ip, failures, "console login failed");
+            login_page(&platform, Some("Adresse ou mot de passe incorrect."), StatusCode::UNAUTHORIZED)
+        }
+        (Err(_), _) => login_busy(&platform),
+    }
+}
+
+/// Opens a session for `account` and sends its cookie, to the console's home page.
+async fn open_session(platform: &Platform, account: &Account) -> Result<Response, Failure> {
+    let (id, csrf) = (auth::random_token(), auth::random_token());
+    platform.storage().open_session(&id, &account.id, &csrf, Utc::now()).await?;
+    let mut response = Redirect::to("/console/").into_response();
+    let h = response.headers_mut();
+    h.append(header::SET_COOKIE, set_cookie(platform, SESSION_COOKIE, &id, "/console", None));
+    h.append(header::SET_COOKIE, set_cookie(platform, LOGIN_CSRF_COOKIE, "", "/console/connexion", Some(0)));
+    Ok(response)
+}
+
+fn login_busy(platform: &Platform) -> Response {
+    let message = "Trop de connexions en même temps : réessayez dans quelques secondes.";
+    login_page(platform, Some(message), StatusCode::TOO_MANY_REQUESTS)
+}
+
+#[derive(Deserialize)]
+struct CsrfForm {
+    csrf: Option<String>,
+}
+
+async fn logout(
+    State(platform): State<Shared>,
+    Extension(Viewer(session)): Extension<Viewer>,
+    headers: HeaderMap,
+    Form(form): Form<CsrfForm>,
+) -> Result<Response, Failure> {
+    check_csrf(&session.csrf, form.csrf.as_deref())?;
+    if let Some(id) = cookies::get(&headers, SESSION_COOKIE) {
+        platform.storage().close_session(&id).await?;
+    }
+    let mut response = Redirect::to("/console/connexion").into_response();
+    response.headers_mut().append(header::SET_COOKIE, set_cookie(&platform, SESSION_COOKIE, "", "/console", Some(0)));
+    Ok(response)
+}
+
+/// The sites `account` may read, by name.
+async fn sites_in_scope(storage: &Storage, account: &Account) -> Result<Vec<Site>, Failure> {
+    let mut sites: Vec<Site> =
+        storage.sites().await?.into_iter().filter(|s| account.sees(&s.id, s.organisation.as_deref())).collect();
+    sites.sort_by(|a, b| a.name.cmp(&b.name).then_with(|| a.id.cmp(&b.id)));
+    Ok(sites)
+}
+
+/// The site `id` if `account` may read it; otherwise the same 404 as for no such site.
+async fn site_in_scope(storage: &Storage, account: &Account, id: &str) -> Result<Site, Failure> {
+    sites_in_scope(storage, account).await?.into_iter().find(|s| s.id == id).ok_or(Failure::NotFound)
+}
+
+/// Today, the server's local day (set the platform's time zone to the kiosks', as the kiosks
+/// count their days in theirs).
+fn today() -> NaiveDate {
+    chrono::Local::now().date_naive()
+}
+
+async fn sites_page(
+    State(platform): State<Shared>,
+    Extension(Viewer(session)): Extension<Viewer>,
+) -> Result<Response, Failure> {
+    let storage = platform.storage();
+    let sites = sites_in_scope(storage, &session.account).await?;
+    let mut kiosks: HashMap<String, usize> = HashMap::new();
+    for device in storage.devices().await? {
+        if let (Some(site), None) = (device.site_id, device.revoked_at) {
+            *kiosks.entry(site).or_default() += 1;
+        }
+    }
+    let lines = sites::comparison(storage, &sites, &kiosks, today()).await?;
+    Ok(html(pages::sites(&session, &lines)))
+}
+
+#[derive(Deserialize, Default)]
+struct FleetQuery {
+    site: Option<String>,
+    tri: Option<String>,
+    ordre: Option<String>,
+}
+
+/// The fleet rows in scope, filtered and sorted as asked.
+async fn fleet_rows(platform: &Platform, account: &Account, q: &FleetQuery) -> Result<Vec<fleet::Row>, Failure> {
+    let storage = platform.storage();
+    let mut sites = sites_in_scope(storage, account).await?;
+    if let Some(site) = q.site.as_deref().filter(|s| !s.is_empty()) {
+        sites.retain(|s| s.id == site);
+        if sites.is_empty() {
+            return Err(Failure::NotFound);
+        }
+    }
+    let key = match q.tri.as_deref().filter(|s| !s.is_empty()) {
+        None => fleet::SortKey::State,
+        Some(slug) => fleet::SortKey::parse(slug).ok_or_else(|| Failure::BadInput(format!("tri inconnu : {slug}")))?,
+    };
+    let descending = match q.ordre.as_deref() {
+        None | Some("") | Some("croissant") => false,
+        Some("decroissant") => true,
+        Some(other) => return Err(Failure::BadInput(format!("ordre inconnu : {other} (croissant ou decroissant)"))),
+    };
+    let mut rows =
+        fleet::rows(storage.devices().await?, &sites, Utc::now(), platform.console.settings.heartbeat_interval);
+    fleet::sort(&mut rows, key, descending);
+    Ok(rows)
+}
+
+async fn fleet_page(
+    State(platform): State<Shared>,
+    Extension(Viewer(session)): Extension<Viewer>,
+    Query(q): Query<FleetQuery>,
+) -> Result<Response, Failure> {
+    let rows = fleet_rows(&platform, &session.account, &q).await?;
+    let sites = sites_in_scope(platform.storage(), &session.account).await?;
+    Ok(html(pages::fleet(&session, &sites, &rows, q.site.as_deref(), q.tri.as_deref(), q.ordre.as_deref())))
+}
+
+async fn fleet_csv(
+    State(platform): State<Shared>,
+    Extension(Viewer(session)): Extension<Viewer>,
+    Query(q): Query<FleetQuery>,
+) -> Result<Response, Failure> {
+    let rows = fleet_rows(&platform, &session.account, &q).await?;
+    Ok((
+        [
+            (header::CONTENT_TYPE, "text/csv; charset=utf-8"),
+            (header::CONTENT_DISPOSITION, "attachment; filename=\"bornes.csv\""),
+        ],
+        fleet::csv(&rows),
+    )
+        .into_response())
+}
+
+fn date_field(name: &str, value: Option<&str>) -> Result<Option<NaiveDate>, Failure> {
+    match value.map(str::trim).filter(|v| !v.is_empty()) {
+        None => Ok(None),
+        Some(v) => NaiveDate::parse_from_str(v, "%Y-%m-%d")
+            .map(Some)
+            .map_err(|_| Failure::BadInput(format!("date invalide pour « {name} » : {v} (attendu AAAA-MM-JJ)"))),
+    }
+}
+
+async fn site_page(
+    State(platform): State<Shared>,
+    Extension(Viewer(session)): Extension<Viewer>,
+    Path(id): Path<String>,
+) -> Result<Response, Failure> {
+    let storage = platform.storage();
+    let site = site_in_scope(storage, &session.account, &id).await?;
+    let today = today();
+    let month = storage.site_indicators(&id, today - chrono::Duration::days(29), today, sites::MINIMUM_REVIEWS).await?;
+    let from = borne_model::indicators::twelve_months_before(today);
+    let year = storage.site_indicators(&id, from, today, sites::MINIMUM_REVIEWS).await?;
+    let trend = sites::trend(storage, &id, today).await?;
+    Ok(html(pages::site(&session, &site, &month, &year, &trend)))
+}
+
+#[derive(Deserialize, Default)]
+struct PeriodQuery {
+    du: Option<String>,
+    au: Option<String>,
+}
+
+/// A site's indicators over `[du, au]` (all days when absent), in the shape of the kiosk's
+/// `borne stats --json` and of `borne-platform site-stats`.
+async fn site_json(
+    State(platform): State<Shared>,
+    Extension(Viewer(session)): Extension<Viewer>,
+    Path(id): Path<String>,
+    Query(q): Query<PeriodQuery>,
+) -> Result<Response, Failure> {
+    let storage = platform.storage();
+    site_in_scope(storage, &session.account, &id).await?;
+    let since = date_field("du", q.du.as_deref())?;
+    let until = date_field("au", q.au.as_deref())?;
+    let from = since.unwrap_or(NaiveDate::from_ymd_opt(1970, 1, 1).unwrap_or_default());
+    let to = until.unwrap_or_else(|| Utc::now().date_naive() + chrono::Duration::days(1));
+    let indicators = storage.site_indicators(&id, from, to, sites::MINIMUM_REVIEWS).await?;
+    Ok(axum::Json(serde_json::json!({"site_id": id, "since": since, "until": until, "indicators": indicators}))
+        .into_response())
+}
+
+#[derive(Deserialize, Default)]
+struct CommentsQuery {
+    site: Option<String>,
+    note: Option<String>,
+    du: Option<String>,
+    au: Option<String>,
+    q: Option<String>,
+    page: Option<u32>,
+}
+
+async fn comments_page(
+    State(platform): State<Shared>,
+    Extension(Viewer(session)): Extension<Viewer>,
+    Query(q): Query<CommentsQuery>,
+) -> Result<Response, Failure> {
+    let storage = platform.storage();
+    let sites = sites_in_scope(storage, &session.account).await?;
+    let chosen: Vec<String> = match q.site.as_deref().filter(|s| !s.is_empty()) {
+        Some(id) => vec![sites.iter().find(|s| s.id == id).ok_or(Failure::NotFound)?.id.clone()],
+        None => sites.iter().map(|s| s.id.clone()).collect(),
+    };
+    let rating = match q.note.as_deref().filter(|s| !s.is_empty()) {
+        None => None,
+        Some(n @ ("1" | "2" | "3")) => n.parse::<i64>().ok(),
+        Some(other) => return Err(Failure::BadInput(format!("note inconnue : {other} (1, 2 ou 3)"))),
+    };
+    let today = today();
+    let to = date_field("au", q.au.as_deref())?.unwrap_or(today);
+    let from = date_field("du", q.du.as_deref())?.unwrap_or(to - chrono::Duration::days(29));
+    if from > to {
+        return Err(Failure::BadInput("la date de début est après la date de fin".into()));
+    }
+    let text: String = q.q.clone().unwrap_or_default().chars().take(200).collect();
+    let page = q.page.unwrap_or(1).clamp(1, 10_000);
+    let mut found = storage
+        .comments(CommentQuery {
+            sites: chosen,
+            from,
+            to,
+            rating,
+            text: text.clone(),
+            limit: COMMENTS_PER_PAGE + 1,
+            offset: (page - 1) * COMMENTS_PER_PAGE,
+        })
+        .await?;
+    let more = found.len() > COMMENTS_PER_PAGE as usize;
+    found.truncate(COMMENTS_PER_PAGE as usize);
+    let filters =
+        pages::CommentFilters { site: q.site.clone().unwrap_or_default(), rating, from, to, text, page, more };
+    Ok(html(pages::comments(&session, &sites, &found, &filters)))
+}

@@ -1,0 +1,456 @@
+//! The console's pages (maud: every value escaped). No script; one stylesheet; every table has
+//! a caption and header cells; the navigation says where one is.
+
+use super::fleet::{Row, SORT_KEYS};
+use super::sites::{SiteLine, TrendPoint};
+use crate::storage::Site;
+use crate::storage::console::{Comment, ConsoleSession};
+use axum::http::StatusCode;
+use borne_model::indicators::{Indicators, QuestionIndicator, Score, french_decimal};
+use chrono::{DateTime, NaiveDate, Utc};
+use maud::{DOCTYPE, Markup, html};
+
+pub const STYLE: &str = include_str!("console.css");
+
+fn head(title: &str) -> Markup {
+    html! {
+        head {
+            meta charset="utf-8";
+            meta name="viewport" content="width=device-width, initial-scale=1";
+            title { (title) " — Borne, console" }
+            link rel="stylesheet" href="/console/style.css";
+        }
+    }
+}
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Section {
+    Sites,
+    Fleet,
+    Comments,
+}
+
+/// A signed-in page: skip link, header with the navigation and the account, then `content`.
+fn layout(session: &ConsoleSession, section: Option<Section>, title: &str, content: Markup) -> Markup {
+    let account = &session.account;
+    let link = |href: &str, label: &str, this: Section| {
+        html! {
+            li { a href=(href) aria-current=[(section == Some(this)).then_some("page")] { (label) } }
+        }
+    };
+    html! {
+        (DOCTYPE)
+        html lang="fr" {
+            (head(title))
+            body {
+                a.skip href="#contenu" { "Aller au contenu" }
+                header {
+                    p.brand { "Borne — console des réseaux" }
+                    nav aria-label="Console" {
+                        ul {
+                            (link("/console/", "Sites", Section::Sites))
+                            (link("/console/bornes", "Bornes", Section::Fleet))
+                            (link("/console/commentaires", "Commentaires", Section::Comments))
+                        }
+                    }
+                    div.account {
+                        span { (account.name) " (" (account.role.label())
+                            @if let Some(org) = &account.organisation { " : " (org) }
+                            @if let Some(site) = &account.site { " : " (site) }
+                            ")" }
+                        form method="post" action="/console/deconnexion" {
+                            input type="hidden" name="csrf" value=(session.csrf);
+                            button type="submit" { "Se déconnecter" }
+                        }
+                    }
+                }
+                main #contenu tabindex="-1" {
+                    h1 { (title) }
+                    (content)
+                }
+            }
+        }
+    }
+}
+
+pub fn message(status: StatusCode, text: &str) -> Markup {
+    html! {
+        (DOCTYPE)
+        html lang="fr" {
+            (head("Erreur"))
+            body { main #contenu {
+                h1 { "Erreur " (status.as_u16()) }
+                p role="alert" { (text) }
+                p { a href="/console/" { "Retour à la console" } }
+            } }
+        }
+    }
+}
+
+pub fn login(message: Option<&str>, csrf: &str) -> Markup {
+    html! {
+        (DOCTYPE)
+        html lang="fr" {
+            (head("Connexion"))
+            body { main #contenu.narrow {
+                h1 { "Console des réseaux Borne" }
+                p { "Connectez-vous pour voir les bornes, les sites et les avis de votre périmètre." }
+                @if let Some(message) = message { p.error role="alert" { (message) } }
+                form method="post" action="/console/connexion" {
+                    input type="hidden" name="csrf" value=(csrf);
+                    p {
+                        label for="email" { "Adresse électronique" }
+                        input #email type="email" name="email" autocomplete="username" required;
+                    }
+                    p {
+                        label for="password" { "Mot de passe" }
+                        input #password type="password" name="password" autocomplete="current-password" required;
+                    }
+                    button type="submit" { "Se connecter" }
+                }
+            } }
+        }
+    }
+}
+
+fn score(score: &Score) -> Markup {
+    match score {
+        Score::Ok { value, band, band_label } => html! {
+            span.score data-band=(format!("{band:?}").to_lowercase()) { (french_decimal(*value)) " / 10" }
+            " " span.band { (band_label) }
+        },
+        Score::Insufficient { count, minimum } => html! {
+            span.insufficient { "pas de note (" (count) " avis sur " (minimum) " nécessaires)" }
+        },
+        Score::NotScored => html! { span.insufficient { "—" } },
+    }
+}
+
+fn short_score(score: &Score) -> Markup {
+    match score {
+        Score::Ok { value, band, .. } => {
+            html! { span.score data-band=(format!("{band:?}").to_lowercase()) { (french_decimal(*value)) } }
+        }
+        _ => html! { span.insufficient { "—" } },
+    }
+}
+
+fn change(value: Option<f64>) -> Markup {
+    match value {
+        Some(v) if v > 0.0 => html! { span.up { "+" (french_decimal(v)) } },
+        Some(v) if v < 0.0 => html! { span.down { "−" (french_decimal(-v)) } },
+        Some(_) => html! { "stable" },
+        None => html! { span.insufficient { "—" } },
+    }
+}
+
+pub fn sites(session: &ConsoleSession, lines: &[SiteLine]) -> Markup {
+    let content = html! {
+        p { "Note de satisfaction sur 10 calculée comme l'État la calcule (« Très bien » 10, « Moyen » 5, « Pas bien » 0), donnée à partir de 100 avis. Classement sur les 12 derniers mois glissants." }
+        @if lines.is_empty() {
+            p { "Aucun site dans votre périmètre." }
+        } @else {
+            table {
+                caption { "Sites comparés (" (lines.len()) ")" }
+                thead { tr {
+                    th scope="col" { "Rang" }
+                    th scope="col" { "Site" }
+                    th scope="col" { "Réseau" }
+                    th scope="col" { "Bornes" }
+                    th scope="col" { "Avis 30 j" }
+                    th scope="col" { "Note 30 j" }
+                    th scope="col" { "Avis 12 mois" }
+                    th scope="col" { "Note 12 mois" }
+                    th scope="col" { "Évolution en 30 j" }
+                    th scope="col" { "« Pas bien » 12 mois" }
+                } }
+                tbody {
+                    @for line in lines {
+                        tr {
+                            td { @if let Some(rank) = line.rank { (rank) } @else { "—" } }
+                            th scope="row" { a href=(format!("/console/sites/{}", line.site_id)) { (line.site_name) } }
+                            td { (line.organisation.as_deref().unwrap_or("—")) }
+                            td { (line.kiosks) }
+                            td { (line.last_30_days.reviews) }
+                            td { (short_score(&line.last_30_days.satisfaction.score)) }
+                            td { (line.last_12_months.reviews) }
+                            td { (short_score(&line.last_12_months.satisfaction.score)) }
+                            td { (change(line.change_30_days)) }
+                            td { @match line.negative_percent() { Some(p) => { (french_decimal(p)) " %" } None => { "—" } } }
+                        }
+                    }
+                }
+            }
+        }
+    };
+    layout(session, Some(Section::Sites), "Sites", content)
+}
+
+fn age(t: Option<DateTime<Utc>>, now: DateTime<Utc>) -> String {
+    let Some(t) = t else { return "jamais".into() };
+    let minutes = (now - t).num_minutes().max(0);
+    match minutes {
+        0 => "à l'instant".into(),
+        1..=59 => format!("il y a {minutes} min"),
+        60..=2879 => format!("il y a {} h", minutes / 60),
+        _ => format!("il y a {} j", minutes / 1440),
+    }
+}
+
+fn bytes(n: Option<i64>) -> String {
+    match n {
+        None => "—".into(),
+        Some(n) if n >= 1 << 30 => {
+            format!("{} Gio", french_decimal((n as f64 / (1u64 << 30) as f64 * 10.0).round() / 10.0))
+        }
+        Some(n) => format!("{} Mio", n >> 20),
+    }
+}
+
+pub fn fleet(
+    session: &ConsoleSession,
+    sites: &[Site],
+    rows: &[Row],
+    site: Option<&str>,
+    sort: Option<&str>,
+    order: Option<&str>,
+) -> Markup {
+    let now = Utc::now();
+    let sort = sort.filter(|s| !s.is_empty()).unwrap_or("etat");
+    let descending = order == Some("decroissant");
+    let site = site.unwrap_or("");
+    let query = |key: &str, desc: bool| {
+        let mut q = format!("?tri={key}&ordre={}", if desc { "decroissant" } else { "croissant" });
+        if !site.is_empty() {
+            q.push_str(&format!("&site={}", urlencode(site)));
+        }
+        q
+    };
+    let count = |state: super::fleet::State| rows.iter().filter(|r| r.state == state).count();
+    let csv = if site.is_empty() {
+        "/console/bornes.csv".to_string()
+    } else {
+        format!("/console/bornes.csv?site={}", urlencode(site))
+    };
+    let content = html! {
+        p.summary {
+            (count(super::fleet::State::Online)) " en ligne, "
+            (count(super::fleet::State::Silent)) " silencieuse(s), "
+            (count(super::fleet::State::Offline)) " hors ligne, "
+            (count(super::fleet::State::Never)) " jamais connectée(s)."
+        }
+        form method="get" action="/console/bornes" {
+            label for="site" { "Site" }
+            select #site name="site" {
+                option value="" selected[site.is_empty()] { "Tous les sites" }
+                @for s in sites { option value=(s.id) selected[s.id == site] { (s.name) } }
+            }
+            input type="hidden" name="tri" value=(sort);
+            button type="submit" { "Filtrer" }
+            " " a href=(csv) { "Télécharger en CSV" }
+        }
+        table {
+            caption { "Bornes (" (rows.len()) "). Silencieuse : plus de deux signaux de vie manqués ; hors ligne : aucun signal depuis 24 h." }
+            thead { tr {
+                @for (_, slug, label) in SORT_KEYS {
+                    @let this = slug == sort;
+                    th scope="col" aria-sort=[this.then_some(if descending { "descending" } else { "ascending" })] {
+                        a href=(query(slug, this && !descending)) { (label) }
+                    }
+                }
+                th scope="col" { "Dernier envoi" }
+            } }
+            tbody {
+                @for r in rows {
+                    tr {
+                        td { span.state data-state=(r.state.slug()) { (r.state.label()) } }
+                        th scope="row" { (r.device_id) }
+                        td { a href=(format!("/console/sites/{}", r.site_id)) { (r.site_name) } }
+                        td { (r.app_version.as_deref().unwrap_or("—")) }
+                        td { (age(r.last_seen_at, now)) }
+                        td { @if let Some(p) = r.pending { (p) } @else { "—" } }
+                        td { @match r.oldest_pending_hours { Some(h) if h >= 48 => { strong { (h) " h" } } Some(h) => { (h) " h" } None => { "—" } } }
+                        td { (bytes(r.disk_free_bytes)) }
+                        td { (r.last_upload_at.as_deref().unwrap_or("—")) }
+                    }
+                }
+            }
+        }
+    };
+    layout(session, Some(Section::Fleet), "Bornes", content)
+}
+
+/// Percent-encoding for a query value (ids are plain, but nothing is assumed).
+fn urlencode(value: &str) -> String {
+    value
+        .bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => (b as char).to_string(),
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
+}
+
+fn distribution(caption: &str, question: &QuestionIndicator) -> Markup {
+    html! {
+        table {
+            caption { (caption) " (" (question.respondents) " réponses)" }
+            thead { tr { th scope="col" { "Réponse" } th scope="col" { "Avis" } th scope="col" { "Part" } } }
+            tbody {
+                @for d in &question.distribution {
+                    tr {
+                        th scope="row" { (d.answer_text) }
+                        td { (d.count) }
+                        td { meter min="0" max="100" value=(d.percent) aria-hidden="true" {} " " (french_decimal(d.percent)) " %" }
+                    }
+                }
+            }
+        }
+    }
+}
+
+fn period(title: &str, indicators: &Indicators) -> Markup {
+    html! {
+        section.period {
+            h2 { (title) }
+            p.big { (score(&indicators.satisfaction.score)) }
+            p { (indicators.reviews) " avis, " (indicators.comments) " commentaire(s)." }
+            (distribution("« De façon générale, comment ça s’est passé ? »", &indicators.satisfaction))
+        }
+    }
+}
+
+pub fn site(
+    session: &ConsoleSession,
+    site: &Site,
+    month: &Indicators,
+    year: &Indicators,
+    trend: &[TrendPoint],
+) -> Markup {
+    let content = html! {
+        p { @if let Some(org) = &site.organisation { "Réseau : " (org) ". " }
+            a href=(format!("/console/bornes?site={}", urlencode(&site.id))) { "Bornes du site" } " · "
+            a href=(format!("/console/commentaires?site={}", urlencode(&site.id))) { "Commentaires" } " · "
+            a href=(format!("/public/sites/{}", urlencode(&site.id))) { "Page publique des résultats" } " · "
+            a href=(format!("/console/sites/{}/indicateurs.json", urlencode(&site.id))) { "Indicateurs (JSON)" } }
+        div.periods {
+            (period("30 derniers jours", month))
+            (period("12 derniers mois", year))
+        }
+        section {
+            h2 { "Évolution" }
+            table {
+                caption { "Note sur 12 mois glissants à la fin de chaque mois, et avis du mois" }
+                thead { tr { th scope="col" { "Mois" } th scope="col" { "Avis du mois" } th scope="col" { "Note 12 mois glissants" } } }
+                tbody {
+                    @for p in trend {
+                        tr {
+                            th scope="row" { (month_name(p.month)) }
+                            td { (p.reviews_in_month) }
+                            td { (short_score(&p.rolling_12_months.satisfaction.score)) }
+                        }
+                    }
+                }
+            }
+        }
+        section {
+            h2 { "Questions complémentaires (12 derniers mois)" }
+            @for q in &year.follow_ups {
+                @if q.respondents > 0 { (distribution(&q.label, q)) }
+            }
+            @if year.follow_ups.iter().all(|q| q.respondents == 0) { p { "Aucune réponse aux questions complémentaires." } }
+        }
+    };
+    layout(session, Some(Section::Sites), &site.name, content)
+}
+
+fn month_name(month: NaiveDate) -> String {
+    const NAMES: [&str; 12] = [
+        "janvier",
+        "février",
+        "mars",
+        "avril",
+        "mai",
+        "juin",
+        "juillet",
+        "août",
+        "septembre",
+        "octobre",
+        "novembre",
+        "décembre",
+    ];
+    use chrono::Datelike;
+    format!("{} {}", NAMES[month.month0() as usize], month.year())
+}
+
+/// The comments page's filters, as applied.
+pub struct CommentFilters {
+    pub site: String,
+    pub rating: Option<i64>,
+    pub from: NaiveDate,
+    pub to: NaiveDate,
+    pub text: String,
+    pub page: u32,
+    pub more: bool,
+}
+
+fn rating_label(item: Option<i64>) -> &'static str {
+    match item {
+        Some(1) => "Pas bien",
+        Some(2) => "Moyen",
+        Some(3) => "Très bien",
+        _ => "—",
+    }
+}
+
+pub fn comments(session: &ConsoleSession, sites: &[Site], found: &[Comment], f: &CommentFilters) -> Markup {
+    let name_of = |id: &str| sites.iter().find(|s| s.id == id).map_or(id.to_string(), |s| s.name.clone());
+    let page_link = |page: u32| {
+        let mut q = format!("?du={}&au={}&page={page}", f.from, f.to);
+        if !f.site.is_empty() {
+            q.push_str(&format!("&site={}", urlencode(&f.site)));
+        }
+        if let Some(r) = f.rating {
+            q.push_str(&format!("&note={r}"));
+        }
+        if !f.text.is_empty() {
+            q.push_str(&format!("&q={}", urlencode(&f.text)));
+        }
+        format!("/console/commentaires{q}")
+    };
+    let content = html! {
+        form.filters method="get" action="/console/commentaires" {
+            p { label for="site" { "Site" }
+                select #site name="site" {
+                    option value="" selected[f.site.is_empty()] { "Tous les sites" }
+                    @for s in sites { option value=(s.id) selected[s.id == f.site] { (s.name) } }
+                } }
+            p { label for="note" { "Réponse" }
+                select #note name="note" {
+                    option value="" selected[f.rating.is_none()] { "Toutes" }
+                    @for r in [3i64, 2, 1] { option value=(r) selected[f.rating == Some(r)] { (rating_label(Some(r))) } }
+                } }
+            p { label for="du" { "Du" } input #du type="date" name="du" value=(f.from); }
+            p { label for="au" { "Au" } input #au type="date" name="au" value=(f.to); }
+            p { label for="q" { "Mots" } input #q type="search" name="q" value=(f.text) maxlength="200"; }
+            button type="submit" { "Chercher" }
+        }
+        @if found.is_empty() {
+            p role="status" { "Aucun commentaire ne correspond." }
+        } @else {
+            ol.comments start=(((f.page - 1) * super::COMMENTS_PER_PAGE) + 1) {
+                @for c in found {
+                    li {
+                        p.meta { (name_of(&c.site_id)) " · " (c.submitted_at.get(..16).unwrap_or(&c.submitted_at).replace('T', " ")) " · " (rating_label(c.rating)) }
+                        blockquote { (c.text) }
+                    }
+                }
+            }
+        }
+        nav.pages aria-label="Pages de commentaires" {
+            @if f.page > 1 { a href=(page_link(f.page - 1)) { "Page précédente" } " " }
+            @if f.more { a href=(page_link(f.page + 1)) { "Page suivante" } }
+        }
+    };
+    layout(session, Some(Section::Comments), "Commentaires", content)
+}

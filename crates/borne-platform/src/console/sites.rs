@@ -1,0 +1,122 @@
+//! Sites compared: each site's score over 30 days and 12 rolling months (the State's rule: a
+//! score only from 100 reviews), how the 12-month score moved in 30 days, and a ranking. Read
+//! from the per-site counts, three reads whatever the number of sites.
+
+use crate::storage::{Site, Storage, StorageError, indicators_of};
+use borne_model::indicators::{Indicators, twelve_months_before};
+use chrono::{Datelike, Duration, NaiveDate};
+use serde::Serialize;
+use std::collections::HashMap;
+
+/// The State publishes a score only from this many reviews.
+pub const MINIMUM_REVIEWS: u64 = 100;
+
+#[derive(Debug, Clone, Serialize)]
+pub struct SiteLine {
+    pub site_id: String,
+    pub site_name: String,
+    pub organisation: Option<String>,
+    pub kiosks: usize,
+    /// The last 30 days, today included.
+    pub last_30_days: Indicators,
+    /// The twelve rolling months ending today.
+    pub last_12_months: Indicators,
+    /// The 12-month score now minus the same score 30 days ago, when both exist.
+    pub change_30_days: Option<f64>,
+    /// 1 for the best 12-month score; none without a score.
+    pub rank: Option<usize>,
+}
+
+impl SiteLine {
+    /// Share of « Pas bien » over 12 months, in percent.
+    pub fn negative_percent(&self) -> Option<f64> {
+        let s = &self.last_12_months.satisfaction;
+        (s.respondents > 0).then(|| s.distribution.iter().find(|d| d.answer_item_id == 1).map_or(0.0, |d| d.percent))
+    }
+}
+
+fn by_site(counts: Vec<crate::storage::SiteCounts>) -> HashMap<String, Vec<crate::storage::ItemCount>> {
+    counts.into_iter().map(|c| (c.site_id, c.items)).collect()
+}
+
+/// The lines of `sites`, best 12-month score first (then the sites without a score, most
+/// reviews first), on `today` (the kiosks' local day).
+pub async fn comparison(
+    storage: &Storage,
+    sites: &[Site],
+    kiosks: &HashMap<String, usize>,
+    today: NaiveDate,
+) -> Result<Vec<SiteLine>, StorageError> {
+    let month = by_site(storage.site_counts(None, today - Duration::days(29), today).await?);
+    let year = by_site(storage.site_counts(None, twelve_months_before(today), today).await?);
+    let then = today - Duration::days(30);
+    let year_before = by_site(storage.site_counts(None, twelve_months_before(then), then).await?);
+    let take = |map: &HashMap<String, Vec<_>>, id: &str| {
+        indicators_of(map.get(id).cloned().unwrap_or_default(), MINIMUM_REVIEWS)
+    };
+    let mut lines: Vec<SiteLine> = sites
+        .iter()
+        .map(|site| {
+            let last_12_months = take(&year, &site.id);
+            let before = take(&year_before, &site.id);
+            let change_30_days = match (last_12_months.satisfaction.score.value(), before.satisfaction.score.value()) {
+                (Some(now), Some(then)) => Some(borne_model::indicators::round_to_tenth(now - then)),
+                _ => None,
+            };
+            SiteLine {
+                site_id: site.id.clone(),
+                site_name: site.name.clone(),
+                organisation: site.organisation.clone(),
+                kiosks: kiosks.get(&site.id).copied().unwrap_or(0),
+                last_30_days: take(&month, &site.id),
+                last_12_months,
+                change_30_days,
+                rank: None,
+            }
+        })
+        .collect();
+    lines.sort_by(|a, b| {
+        let (sa, sb) = (a.last_12_months.satisfaction.score.value(), b.last_12_months.satisfaction.score.value());
+        match (sa, sb) {
+            (Some(x), Some(y)) => y.total_cmp(&x),
+            (Some(_), None) => std::cmp::Ordering::Less,
+            (None, Some(_)) => std::cmp::Ordering::Greater,
+            (None, None) => b.last_12_months.reviews.cmp(&a.last_12_months.reviews),
+        }
+        .then_with(|| a.site_name.cmp(&b.site_name))
+    });
+    // Equal scores share a rank (1, 2, 2, 4).
+    let mut previous: Option<(f64, usize)> = None;
+    for (i, line) in lines.iter_mut().enumerate() {
+        let Some(score) = line.last_12_months.satisfaction.score.value() else { break };
+        let rank = match previous {
+            Some((p, r)) if p == score => r,
+            _ => i + 1,
+        };
+        line.rank = Some(rank);
+        previous = Some((score, rank));
+    }
+    Ok(lines)
+}
+
+/// A point of a site's trend: the 12-month score at the end of a month, and that month's reviews.
+#[derive(Debug, Clone, Serialize)]
+pub struct TrendPoint {
+    pub month: NaiveDate,
+    pub reviews_in_month: u64,
+    pub rolling_12_months: Indicators,
+}
+
+/// The last twelve months of `site`, oldest first (the current month up to `today`).
+pub async fn trend(storage: &Storage, site: &str, today: NaiveDate) -> Result<Vec<TrendPoint>, StorageError> {
+    let mut points = Vec::new();
+    let first_of_this_month = today.with_day(1).unwrap_or(today);
+    for back in (0..12u32).rev() {
+        let Some(month) = first_of_this_month.checked_sub_months(chrono::Months::new(back)) else { continue };
+        let end = month.checked_add_months(chrono::Months::new(1)).map_or(today, |n| n - Duration::days(1)).min(today);
+        let in_month = storage.site_indicators(site, month, end, MINIMUM_REVIEWS).await?;
+        let rolling = storage.site_indicators(site, twelve_months_before(end), end, MINIMUM_REVIEWS).await?;
+        points.push(TrendPoint { month, reviews_in_month: in_month.reviews, rolling_12_months: rolling });
+    }
+    Ok(points)
+}

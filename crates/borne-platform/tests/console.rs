@@ -1,0 +1,384 @@
+//! The managers' console over HTTP, on the real binary: sign-in (CSRF, throttling, disabled
+//! accounts), sessions shared by two instances, and each role's scope tested through every
+//! route — a manager never reads a site, a kiosk or a comment outside it.
+
+mod support;
+
+use borne_testkit::{PlatformProcess, Scratch};
+use std::collections::HashMap;
+use std::ffi::OsString;
+use support::*;
+
+both!(every_route_keeps_each_manager_to_their_scope, comments_are_searched_and_filtered,);
+
+const PASSWORD: &str = "un mot de passe assez long";
+
+/// Three sites in two networks, one kiosk each, and what only each one holds.
+struct Site {
+    id: &'static str,
+    name: &'static str,
+    org: &'static str,
+    device: &'static str,
+    /// A comment only this site's visitors wrote.
+    comment: &'static str,
+}
+
+const SITES: [Site; 3] = [
+    Site {
+        id: "pref-69-lyon",
+        name: "Préfecture du Rhône, Lyon",
+        org: "pref-69",
+        device: "borne-lyon-1",
+        comment: "Les attentes au guichet étaient trop longues LYONTEXTE",
+    },
+    Site {
+        id: "sous-pref-69-villefranche",
+        name: "Sous-préfecture de Villefranche-sur-Saône",
+        org: "pref-69",
+        device: "borne-villefranche-1",
+        comment: "Agent très aimable VILLEFRANCHETEXTE",
+    },
+    Site {
+        id: "pref-75-paris",
+        name: "Préfecture de police, Paris",
+        org: "pref-75",
+        device: "borne-paris-1",
+        comment: "Personne pour renseigner PARISTEXTE",
+    },
+];
+
+/// (email, role arguments, the sites it may read)
+fn accounts() -> Vec<(&'static str, Vec<&'static str>, Vec<&'static str>)> {
+    vec![
+        (
+            "nadia@interieur.gouv.fr",
+            vec!["--role", "national"],
+            vec!["pref-69-lyon", "sous-pref-69-villefranche", "pref-75-paris"],
+        ),
+        (
+            "Rene@Rhone.gouv.fr",
+            vec!["--role", "network", "--org", "pref-69"],
+            vec!["pref-69-lyon", "sous-pref-69-villefranche"],
+        ),
+        ("sophie@rhone.gouv.fr", vec!["--role", "site", "--site", "pref-69-lyon"], vec!["pref-69-lyon"]),
+    ]
+}
+
+struct Console {
+    _dir: Scratch,
+    backend: Backend,
+    config: std::path::PathBuf,
+    platform: PlatformProcess,
+    http: Http,
+    /// A client that shows redirects instead of following them.
+    client: reqwest::Client,
+}
+
+fn cli_stdin(backend: &Backend, args: &[&str], stdin: &str) -> String {
+    use std::io::Write;
+    let mut child = std::process::Command::new(platform_bin())
+        .args(args)
+        .args(backend.args())
+        .env_remove("DATABASE_URL")
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    child.stdin.take().unwrap().write_all(stdin.as_bytes()).unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert!(out.status.success(), "{args:?}: {}", String::from_utf8_lossy(&out.stderr));
+    String::from_utf8(out.stdout).unwrap()
+}
+
+fn start_console(backend: &Backend, config: &std::path::Path) -> PlatformProcess {
+    let mut args: Vec<OsString> = backend.args();
+    args.extend(["--config".into(), config.into()]);
+    let args: Vec<&std::ffi::OsStr> = args.iter().map(|a| a.as_os_str()).collect();
+    PlatformProcess::start(platform_bin(), "127.0.0.1:0", &args)
+}
+
+/// The three sites registered, reviews and comments sent by their kiosks, the accounts made.
+fn network(postgres: bool, name: &str) -> Console {
+    let dir = Scratch::new(name);
+    let backend = Backend::new(postgres, dir.path());
+    let mut tokens = HashMap::new();
+    for site in &SITES {
+        cli_ok(&backend, &["sites", "add", site.id, "--name", site.name, "--org", site.org]);
+        let out = cli_ok(&backend, &["devices", "add", site.device, "--site", site.id]);
+        tokens.insert(site.device, out.lines().last().unwrap().to_string());
+    }
+    for (email, role, _) in accounts() {
+        let mut args = vec!["accounts", "add", email, "--name", "Responsable", "--password"];
+        args.extend(role);
+        cli_stdin(&backend, &args, &format!("{PASSWORD}\n"));
+    }
+    cli_stdin(
+        &backend,
+        &["accounts", "add", "parti@rhone.gouv.fr", "--name", "Parti", "--role", "national", "--password"],
+        &format!("{PASSWORD}\n"),
+    );
+    cli_ok(&backend, &["accounts", "disable", "parti@rhone.gouv.fr"]);
+    let config = dir.path().join("platform.toml");
+    std::fs::write(&config, "[console]\n# plain HTTP on loopback\nsecure_cookies = false\n").unwrap();
+    let platform = start_console(&backend, &config);
+    let http = Http::new();
+    let now = chrono::Utc::now().with_timezone(&chrono::FixedOffset::east_opt(3600).unwrap());
+    for (i, site) in SITES.iter().enumerate() {
+        let comment = format!(
+            r#",{{"field_code":"verbatim","kind":"text","answer_item_id":0,"answer_text":"{}","intention":"neutral"}}"#,
+            site.comment
+        );
+        let at = (now - chrono::Duration::days(2 + i as i64)).to_rfc3339();
+        let reviews: Vec<(String, &str, i64, &str)> = vec![
+            (uuid::Uuid::now_v7().to_string(), &at, 1, &comment),
+            (uuid::Uuid::now_v7().to_string(), &at, 3, ""),
+            (uuid::Uuid::now_v7().to_string(), &at, 3, ""),
+        ];
+        let (status, _, text) =
+            http.batch(&platform.url, &tokens[site.device], &batch_body(site.device, (1, 2, 3), &reviews));
+        assert_eq!(status, 200, "{text}");
+        let heartbeat = serde_json::json!({"device_id": site.device, "app_version": format!("borne/{}", site.device), "pending": 0, "disk_free_bytes": 1u64 << 30});
+        let request = http
+            .client
+            .post(format!("{}/v1/heartbeats", platform.url))
+            .bearer_auth(&tokens[site.device])
+            .json(&heartbeat);
+        assert_eq!(http.send(request).0, 204);
+    }
+    let client = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap();
+    Console { _dir: dir, backend, config, platform, http, client }
+}
+
+#[derive(Debug)]
+struct Answer {
+    status: u16,
+    location: Option<String>,
+    cookies: Vec<String>,
+    body: String,
+}
+
+impl Console {
+    fn request(&self, request: reqwest::RequestBuilder) -> Answer {
+        self.http.runtime.block_on(async {
+            let r = request.send().await.unwrap();
+            let location = r.headers().get("location").map(|v| v.to_str().unwrap().to_string());
+            let cookies = r.headers().get_all("set-cookie").iter().map(|v| v.to_str().unwrap().to_string()).collect();
+            Answer { status: r.status().as_u16(), location, cookies, body: r.text().await.unwrap() }
+        })
+    }
+
+    fn get(&self, base: &str, path: &str, session: Option<&str>) -> Answer {
+        let mut request = self.client.get(format!("{base}{path}"));
+        if let Some(session) = session {
+            request = request.header("Cookie", format!("borne_console={session}"));
+        }
+        self.request(request)
+    }
+
+    /// Signs in; `Ok(session cookie)` or `Err(the answer)`.
+    fn login(&self, email: &str, password: &str) -> Result<String, Answer> {
+        let form = self.get(&self.platform.url, "/console/connexion", None);
+        assert_eq!(form.status, 200);
+        let token = cookie_value(&form.cookies, "borne_console_login").expect("a login CSRF cookie");
+        assert!(form.body.contains(&format!("value=\"{token}\"")), "the form carries the cookie's token");
+        let answer = self.request(
+            self.client
+                .post(format!("{}/console/connexion", self.platform.url))
+                .header("Cookie", format!("borne_console_login={token}"))
+                .form(&[("email", email), ("password", password), ("csrf", &token)]),
+        );
+        match (answer.status, cookie_value(&answer.cookies, "borne_console")) {
+            (303, Some(session)) => {
+                assert_eq!(answer.location.as_deref(), Some("/console/"));
+                Ok(session)
+            }
+            _ => Err(answer),
+        }
+    }
+}
+
+fn cookie_value(cookies: &[String], name: &str) -> Option<String> {
+    cookies
+        .iter()
+        .filter_map(|c| c.split(';').next()?.split_once('='))
+        .find(|(k, v)| *k == name && !v.is_empty())
+        .map(|(_, v)| v.to_string())
+}
+
+/// Every page and file of the console a signed-in manager can ask for; `{site}` is a site id.
+const SITE_ROUTES: [&str; 6] = [
+    "/console/sites/{site}",
+    "/console/sites/{site}/indicateurs.json",
+    "/console/bornes?site={site}",
+    "/console/bornes.csv?site={site}",
+    "/console/commentaires?site={site}",
+    "/console/commentaires?site={site}&q=texte",
+];
+const LIST_ROUTES: [&str; 6] = [
+    "/console/",
+    "/console/bornes",
+    "/console/bornes.csv",
+    "/console/bornes?tri=disque&ordre=decroissant",
+    "/console/commentaires",
+    "/console/commentaires?note=1",
+];
+
+fn every_route_keeps_each_manager_to_their_scope(postgres: bool) {
+    let console = network(postgres, "consolescope");
+    let url = console.platform.url.clone();
+    // Signed out: every page sends to the sign-in page, files answer 401, posts 403.
+    for route in LIST_ROUTES.iter().chain(SITE_ROUTES.iter()) {
+        let path = route.replace("{site}", SITES[0].id);
+        let answer = console.get(&url, &path, None);
+        if path.contains(".csv") || path.contains(".json") {
+            assert_eq!(answer.status, 401, "{path}");
+        } else {
+            assert_eq!((answer.status, answer.location.as_deref()), (303, Some("/console/connexion")), "{path}");
+        }
+        assert!(!answer.body.contains("TEXTE") && !answer.body.contains("borne-"), "{path}: {}", answer.body);
+    }
+    let forged = console.get(&url, "/console/", Some("not-a-session"));
+    assert_eq!(forged.status, 303);
+    // A second instance on the same database: the session is the database's, not a process's.
+    let second = start_console(&console.backend, &console.config);
+    for (email, _, visible) in accounts() {
+        let session = console.login(email, PASSWORD).unwrap_or_else(|a| panic!("{email}: {} {}", a.status, a.body));
+        for base in [&url, &second.url] {
+            for site in &SITES {
+                let sees = visible.contains(&site.id);
+                for route in SITE_ROUTES {
+                    let path = route.replace("{site}", site.id);
+                    let answer = console.get(base, &path, Some(&session));
+                    let expected = if sees { 200 } else { 404 };
+                    assert_eq!(answer.status, expected, "{email} {path}: {}", answer.body);
+                    if !sees {
+                        assert!(!answer.body.contains(site.name) && !answer.body.contains(site.comment));
+                    }
+                }
+            }
+            for route in LIST_ROUTES {
+                let answer = console.get(base, route, Some(&session));
+                assert_eq!(answer.status, 200, "{email} {route}: {}", answer.body);
+                for site in &SITES {
+                    let shown = answer.body.contains(site.device)
+                        || answer.body.contains(site.comment)
+                        || answer.body.contains(site.name);
+                    if !visible.contains(&site.id) {
+                        assert!(!shown, "{email} must not see {} on {route}", site.id);
+                    }
+                }
+            }
+        }
+        // What each list shows of the sites in scope.
+        let home = console.get(&url, "/console/", Some(&session));
+        let fleet = console.get(&url, "/console/bornes.csv", Some(&session));
+        let comments = console.get(&url, "/console/commentaires", Some(&session));
+        for site in SITES.iter().filter(|s| visible.contains(&s.id)) {
+            assert!(
+                home.body.contains(&site.name.replace('\'', "&#39;")) || home.body.contains(site.name),
+                "{email}: {}",
+                site.id
+            );
+            assert!(
+                fleet.body.lines().any(|l| l.starts_with(site.device) && l.contains(",en ligne,")),
+                "{}",
+                fleet.body
+            );
+            assert!(comments.body.contains(site.comment), "{email} sees {}'s comment", site.id);
+        }
+        assert_eq!(fleet.body.lines().count(), 1 + visible.len(), "{}", fleet.body);
+        // Signing out ends the session on every instance.
+        let page = console.get(&url, "/console/bornes", Some(&session));
+        let csrf = page.body.split("name=\"csrf\" value=\"").nth(1).unwrap().split('"').next().unwrap().to_string();
+        let without = console.request(
+            console
+                .client
+                .post(format!("{url}/console/deconnexion"))
+                .header("Cookie", format!("borne_console={session}"))
+                .form(&[("csrf", "faux")]),
+        );
+        assert_eq!(without.status, 403, "a form without its token is refused");
+        let out = console.request(
+            console
+                .client
+                .post(format!("{url}/console/deconnexion"))
+                .header("Cookie", format!("borne_console={session}"))
+                .form(&[("csrf", &csrf)]),
+        );
+        assert_eq!(out.status, 303);
+        assert_eq!(console.get(&second.url, "/console/", Some(&session)).status, 303, "signed out everywhere");
+    }
+    // The figures of a site's page are the platform's count of its reviews (three sent, one « Pas bien »).
+    let session = console.login("sophie@rhone.gouv.fr", PASSWORD).unwrap();
+    let json = console.get(&url, "/console/sites/pref-69-lyon/indicateurs.json", Some(&session));
+    let value: serde_json::Value = serde_json::from_str(&json.body).unwrap();
+    assert_eq!(value["indicators"]["reviews"], 3);
+    assert_eq!(value["indicators"]["comments"], 1);
+    assert_eq!(value["indicators"]["satisfaction"]["score"]["status"], "insufficient");
+    let cli: serde_json::Value =
+        serde_json::from_str(&cli_ok(&console.backend, &["site-stats", "pref-69-lyon"])).unwrap();
+    assert_eq!(value["indicators"], cli["indicators"]);
+    // Sign-in refusals: a wrong password, then at once again (throttled), a disabled account,
+    // a form without its token.
+    let wrong = console.login("sophie@rhone.gouv.fr", "pas le bon mot de passe").unwrap_err();
+    assert_eq!(wrong.status, 401);
+    assert!(wrong.body.contains("Adresse ou mot de passe incorrect."));
+    let again = console.login("sophie@rhone.gouv.fr", PASSWORD).unwrap_err();
+    assert_eq!(again.status, 429, "{}", again.body);
+    std::thread::sleep(std::time::Duration::from_millis(1100));
+    let disabled = console.login("parti@rhone.gouv.fr", PASSWORD).unwrap_err();
+    assert_eq!(disabled.status, 401);
+    let forged = console.request(console.client.post(format!("{url}/console/connexion")).form(&[
+        ("email", "sophie@rhone.gouv.fr"),
+        ("password", PASSWORD),
+        ("csrf", "x"),
+    ]));
+    assert_eq!(forged.status, 403);
+    // Headers: no script may run, nothing is cached, nothing framed.
+    let page = console.request(console.client.get(format!("{url}/console/connexion")));
+    assert_eq!(page.status, 200);
+    let headers = console.http.runtime.block_on(console.client.get(format!("{url}/console/connexion")).send()).unwrap();
+    let h = headers.headers();
+    assert!(h["content-security-policy"].to_str().unwrap().starts_with("default-src 'none'"));
+    assert_eq!(h["cache-control"], "no-store");
+    assert_eq!(h["x-frame-options"], "DENY");
+    // Bad input: a clear 400, never a 500.
+    for bad in [
+        "/console/bornes?tri=nimporte",
+        "/console/commentaires?du=hier",
+        "/console/commentaires?note=9",
+        "/console/commentaires?du=2026-05-02&au=2026-05-01",
+        "/console/commentaires?page=abc",
+    ] {
+        let answer = console.get(&url, bad, Some(&session));
+        assert_eq!(answer.status, 400, "{bad}: {}", answer.body);
+    }
+    assert_eq!(console.get(&url, "/console/nulle-part", Some(&session)).status, 404);
+}
+
+fn comments_are_searched_and_filtered(postgres: bool) {
+    let console = network(postgres, "consolecomments");
+    let url = console.platform.url.clone();
+    let session = console.login("nadia@interieur.gouv.fr", PASSWORD).unwrap();
+    let find = |query: &str| console.get(&url, &format!("/console/commentaires?{query}"), Some(&session)).body;
+    // Words in another form than written (« attente » for « attentes », « longue » for « longues »).
+    let page = find("q=attente+longue");
+    assert!(page.contains(SITES[0].comment), "{page}");
+    assert!(!page.contains(SITES[1].comment) && !page.contains(SITES[2].comment));
+    // Every word must be there.
+    assert!(!find("q=attente+aimable").contains("TEXTE"));
+    // Characters a search engine would parse are only characters.
+    assert!(find("q=%22%29%28*+OR+NEAR").contains("Aucun commentaire ne correspond."));
+    // The comments are with « Pas bien » answers: none with « Très bien ».
+    assert!(find("note=1").contains(SITES[2].comment));
+    assert!(find("note=3").contains("Aucun commentaire ne correspond."));
+    // By site, and by period (the kiosks' local days: Paris's was sent 4 days ago).
+    let paris = find("site=pref-75-paris");
+    assert!(paris.contains(SITES[2].comment) && !paris.contains(SITES[0].comment));
+    let today = chrono::Utc::now().date_naive();
+    let recent = find(&format!("du={}&au={}", today - chrono::Duration::days(3), today));
+    assert!(recent.contains(SITES[0].comment) && !recent.contains(SITES[2].comment), "{recent}");
+    // A comment is text, never markup.
+    assert!(!find("").contains("<script"));
+}

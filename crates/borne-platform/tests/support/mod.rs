@@ -1,0 +1,170 @@
+//! What the platform's integration tests share: the database a test runs on (SQLite, or a
+//! throwaway PostgreSQL cluster: each scenario runs on both, see `both!`), the binary and its
+//! commands, a small HTTP client, batches, and the end-to-end browser script.
+#![allow(dead_code)]
+
+use borne_testkit::PlatformProcess;
+use borne_testkit::pg::PgCluster;
+use std::ffi::OsString;
+use std::path::{Path, PathBuf};
+
+/// Where a test's platform keeps its data: the SQLite file, or a database of a throwaway
+/// PostgreSQL cluster (each test runs once on each, see `both!`).
+pub enum Backend {
+    Sqlite(PathBuf),
+    Postgres(PgCluster, String),
+}
+
+impl Backend {
+    pub fn new(postgres: bool, dir: &Path) -> Backend {
+        if postgres {
+            let cluster = PgCluster::for_test();
+            let url = cluster.database("platform");
+            Backend::Postgres(cluster, url)
+        } else {
+            Backend::Sqlite(dir.join("platform.db"))
+        }
+    }
+
+    /// The command-line arguments that name this database.
+    pub fn args(&self) -> Vec<OsString> {
+        match self {
+            Backend::Sqlite(path) => vec!["--db".into(), path.into()],
+            Backend::Postgres(_, url) => vec!["--database-url".into(), url.into()],
+        }
+    }
+
+    pub fn cluster(&self) -> Option<&PgCluster> {
+        match self {
+            Backend::Postgres(cluster, _) => Some(cluster),
+            Backend::Sqlite(_) => None,
+        }
+    }
+}
+
+/// Each scenario, once on SQLite and once on PostgreSQL (ignored without `--include-ignored`,
+/// which `.ci/run` passes with PostgreSQL installed; it fails there if PostgreSQL is missing).
+#[macro_export]
+macro_rules! both {
+    ($($name:ident),* $(,)?) => {$(
+        mod $name {
+            #[test]
+            fn sqlite() {
+                super::$name(false)
+            }
+            #[test]
+            #[ignore = "needs PostgreSQL's server programs (Debian package postgresql): .ci/run installs them"]
+            fn postgres() {
+                super::$name(true)
+            }
+        }
+    )*};
+}
+
+pub fn platform_bin() -> &'static Path {
+    Path::new(env!("CARGO_BIN_EXE_borne-platform"))
+}
+
+pub struct Http {
+    pub runtime: tokio::runtime::Runtime,
+    pub client: reqwest::Client,
+}
+
+impl Http {
+    pub fn new() -> Http {
+        let _ = rustls::crypto::ring::default_provider().install_default();
+        Http {
+            runtime: tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap(),
+            client: reqwest::Client::new(),
+        }
+    }
+
+    pub fn send(&self, request: reqwest::RequestBuilder) -> (u16, Option<String>, String) {
+        self.runtime.block_on(async {
+            let r = request.send().await.unwrap();
+            let retry = r.headers().get("retry-after").map(|v| v.to_str().unwrap().to_string());
+            (r.status().as_u16(), retry, r.text().await.unwrap())
+        })
+    }
+
+    pub fn batch(&self, url: &str, token: &str, body: &str) -> (u16, Option<String>, String) {
+        let key: serde_json::Value = serde_json::from_str(body).unwrap();
+        let request = self
+            .client
+            .post(format!("{url}/v1/batches"))
+            .bearer_auth(token)
+            .header("Content-Type", "application/json")
+            .header("Idempotency-Key", key["batch_id"].as_str().unwrap())
+            .body(body.to_string());
+        self.send(request)
+    }
+
+    pub fn get(&self, url: &str) -> (u16, Option<String>, String) {
+        self.send(self.client.get(url))
+    }
+}
+
+/// A batch of `reviews` (client id, submitted_at, satisfaction item, extra answers JSON).
+pub fn batch_body(device: &str, source: (u64, u64, u64), reviews: &[(String, &str, i64, &str)]) -> String {
+    let text = |item: i64| match item {
+        1 => ("Pas bien", "bad"),
+        2 => ("Moyen", "medium"),
+        _ => ("Très bien", "good"),
+    };
+    let reviews: Vec<String> = reviews
+        .iter()
+        .map(|(id, at, item, extra)| {
+            let (label, intention) = text(*item);
+            format!(
+                r#"{{"client_review_id":"{id}","submitted_at":"{at}","clock":"synced","language":"fr","answers":[{{"field_code":"satisfaction","kind":"radio","answer_item_id":{item},"answer_text":"{label}","intention":"{intention}"}}{extra}]}}"#
+            )
+        })
+        .collect();
+    format!(
+        r#"{{"schema_version":1,"batch_id":"{}","source":{{"device_id":"{device}","product_id":{},"form_id":{},"button_id":{},"app_version":"borne/0.9.1"}},"reviews":[{}]}}"#,
+        uuid::Uuid::now_v7(),
+        source.0,
+        source.1,
+        source.2,
+        reviews.join(",")
+    )
+}
+
+pub fn cli(backend: &Backend, args: &[&str]) -> std::process::Output {
+    std::process::Command::new(platform_bin())
+        .args(args)
+        .args(backend.args())
+        .env_remove("DATABASE_URL")
+        .output()
+        .unwrap()
+}
+
+pub fn cli_ok(backend: &Backend, args: &[&str]) -> String {
+    let out = cli(backend, args);
+    assert!(out.status.success(), "{args:?}: {}", String::from_utf8_lossy(&out.stderr));
+    String::from_utf8(out.stdout).unwrap()
+}
+
+pub fn start_registered(backend: &Backend) -> PlatformProcess {
+    let args = backend.args();
+    let args: Vec<&std::ffi::OsStr> = args.iter().map(|a| a.as_os_str()).collect();
+    PlatformProcess::start(platform_bin(), "127.0.0.1:0", &args)
+}
+
+/// `tests/e2e/pages.mjs` (Playwright, axe-core) in Debian's Chromium.
+pub fn public_pages_in_chromium(forbidden: &str, urls: &[&str]) {
+    let chromium = std::env::var("CHROMIUM").unwrap_or_else(|_| "/usr/bin/chromium".into());
+    let e2e = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/e2e");
+    assert!(
+        Path::new(&chromium).exists() && e2e.join("node_modules/playwright-core").exists(),
+        "{chromium} and tests/e2e's node modules are needed (bash .ci/run installs them)"
+    );
+    let out = std::process::Command::new("node")
+        .arg(e2e.join("pages.mjs"))
+        .arg(forbidden)
+        .args(urls)
+        .env("CHROMIUM", &chromium)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+}
