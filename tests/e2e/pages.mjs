@@ -1,7 +1,8 @@
 // Public pages in headless Chromium: each one loads, passes axe-core with no serious or
 // critical violation, and never shows a forbidden text (a comment must never be published).
 //
-// Usage: node pages.mjs FORBIDDEN_TEXT URL... ; CHROMIUM overrides the browser's path.
+// Usage: node pages.mjs FORBIDDEN_TEXT URL... ; CHROMIUM overrides the browser's path; COOKIE
+// ("name=value") is sent to the first URL's site (a signed-in manager's session).
 // Exits non-zero with a message on the first failure.
 
 import { check, checkAxe, launch } from "./browser.mjs";
@@ -10,13 +11,17 @@ const [forbidden, ...urls] = process.argv.slice(2);
 const browser = await launch();
 // The pages' CSP forbids injected scripts: this context bypasses it for axe only.
 const context = await browser.newContext({ bypassCSP: true, viewport: { width: 1100, height: 900 } });
+if (process.env.COOKIE) {
+  const [name, ...value] = process.env.COOKIE.split("=");
+  await context.addCookies([{ name, value: value.join("="), url: urls[0] }]);
+}
 const page = await context.newPage();
 page.setDefaultTimeout(15000);
 for (const url of urls) {
   const response = await page.goto(url);
   check(response.status() === 200, `${url} answers 200`);
   const text = await page.locator("body").innerText();
-  check(!text.includes(forbidden), `${url} shows no comment`);
+  check(!text.includes(forbidden), `${url} does not show « ${forbidden} »`);
   await checkAxe(page, url);
 }
 await browser.close();

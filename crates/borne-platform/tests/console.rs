@@ -11,6 +11,33 @@ use support::*;
 
 both!(every_route_keeps_each_manager_to_their_scope, comments_are_searched_and_filtered,);
 
+/// Every page of the console in Chromium, as a site manager: readable by everyone (axe-core:
+/// no serious or critical violation), and never another site's comment.
+#[test]
+#[ignore = "needs Debian's Chromium and tests/e2e's node modules: .ci/run installs them"]
+fn console_pages_are_accessible_in_chromium() {
+    let console = network(false, "consolebrowser");
+    let url = &console.platform.url;
+    let login = console.get(url, "/console/connexion", None);
+    assert_eq!(login.status, 200);
+    let session = console.login("sophie@rhone.gouv.fr", PASSWORD).unwrap();
+    let pages: Vec<String> = [
+        "/console/",
+        "/console/bornes",
+        "/console/bornes?tri=vue&ordre=decroissant",
+        "/console/sites/pref-69-lyon",
+        "/console/commentaires",
+        "/console/commentaires?q=attente",
+    ]
+    .iter()
+    .map(|p| format!("{url}{p}"))
+    .collect();
+    let pages: Vec<&str> = pages.iter().map(String::as_str).collect();
+    pages_in_chromium(SITES[1].comment, &pages, Some(&format!("borne_console={session}")));
+    // The sign-in page, signed out.
+    pages_in_chromium(SITES[0].comment, &[&format!("{url}/console/connexion")], None);
+}
+
 const PASSWORD: &str = "un mot de passe assez long";
 
 /// Three sites in two networks, one kiosk each, and what only each one holds.

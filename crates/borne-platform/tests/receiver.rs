@@ -643,6 +643,6 @@ fn publish_and_check(postgres: bool, browser: bool) {
     // In a real browser: readable by everyone (axe-core), still without the comment.
     if browser {
         let schema = format!("{}/public/schema", platform.url);
-        public_pages_in_chromium("COMMENTAIRE-PRIVE", &[&page_url, &schema]);
+        pages_in_chromium("COMMENTAIRE-PRIVE", &[&page_url, &schema], None);
     }
 }

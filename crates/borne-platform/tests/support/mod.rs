@@ -151,20 +151,20 @@ pub fn start_registered(backend: &Backend) -> PlatformProcess {
     PlatformProcess::start(platform_bin(), "127.0.0.1:0", &args)
 }
 
-/// `tests/e2e/pages.mjs` (Playwright, axe-core) in Debian's Chromium.
-pub fn public_pages_in_chromium(forbidden: &str, urls: &[&str]) {
+/// `tests/e2e/pages.mjs` (Playwright, axe-core) in Debian's Chromium: each page answers 200,
+/// passes axe-core and does not show `forbidden`; `cookie` (`name=value`) is a session.
+pub fn pages_in_chromium(forbidden: &str, urls: &[&str], cookie: Option<&str>) {
     let chromium = std::env::var("CHROMIUM").unwrap_or_else(|_| "/usr/bin/chromium".into());
     let e2e = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/e2e");
     assert!(
         Path::new(&chromium).exists() && e2e.join("node_modules/playwright-core").exists(),
         "{chromium} and tests/e2e's node modules are needed (bash .ci/run installs them)"
     );
-    let out = std::process::Command::new("node")
-        .arg(e2e.join("pages.mjs"))
-        .arg(forbidden)
-        .args(urls)
-        .env("CHROMIUM", &chromium)
-        .output()
-        .unwrap();
+    let mut node = std::process::Command::new("node");
+    node.arg(e2e.join("pages.mjs")).arg(forbidden).args(urls).env("CHROMIUM", &chromium);
+    if let Some(cookie) = cookie {
+        node.env("COOKIE", cookie);
+    }
+    let out = node.output().unwrap();
     assert!(out.status.success(), "{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
 }
