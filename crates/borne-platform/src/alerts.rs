@@ -10,7 +10,7 @@
 //! resolves.
 
 use chrono::{DateTime, Duration, Utc};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 
 /// What a rule watches.
@@ -40,7 +40,7 @@ pub struct Rule {
 }
 
 /// What an incident is about: a kiosk or a site.
-#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(tag = "kind", content = "id", rename_all = "snake_case")]
 pub enum Scope {
     Device(String),
@@ -79,7 +79,7 @@ pub enum Event {
 }
 
 /// Where a rule and scope stand.
-#[derive(Debug, Clone, PartialEq, Default)]
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 struct Track {
     /// Since when the condition holds without interruption (while no incident is open).
     holding_since: Option<DateTime<Utc>>,
@@ -150,6 +150,19 @@ impl Rule {
 }
 
 impl Evaluator {
+    /// The memory as JSON, to keep between evaluations (and across restarts and instances).
+    pub fn to_json(&self) -> String {
+        let entries: Vec<(&(String, Scope), &Track)> = self.tracks.iter().collect();
+        serde_json::to_string(&entries).unwrap_or_else(|_| "[]".into())
+    }
+
+    /// The memory kept by `to_json`; an unreadable one starts afresh (incidents then open
+    /// again once, which is better than never).
+    pub fn from_json(text: &str) -> Evaluator {
+        let entries: Vec<((String, Scope), Track)> = serde_json::from_str(text).unwrap_or_default();
+        Evaluator { tracks: entries.into_iter().collect() }
+    }
+
     /// Evaluates every rule at `now` and returns the incidents that open and resolve.
     pub fn evaluate(
         &mut self,
@@ -278,6 +291,27 @@ mod tests {
 
     /// A kiosk that blinks (silent just past the limit, back, silent again) every 20 minutes
     /// mails at most once per cap of 2 hours, and a blink shorter than the debounce never.
+    /// Evaluating with the memory saved and read back at every minute (as each minute's
+    /// evaluation may run on another instance) gives the same incidents as one evaluator.
+    #[test]
+    fn the_memory_survives_a_round_trip_through_json() {
+        let rules = [offline_rule()];
+        let (mut kept, mut events_kept, mut events_saved) = (Evaluator::default(), Vec::new(), Vec::new());
+        let mut saved = Evaluator::default().to_json();
+        for minute in 0..(3 * 24 * 60) {
+            let now = t0() + Duration::minutes(minute);
+            let last_seen = if !(60..=40 * 60).contains(&minute) { now } else { t0() + Duration::minutes(60) };
+            let devices = [device("borne-a", last_seen)];
+            events_kept.extend(kept.evaluate(&rules, &devices, &[], now));
+            let mut restored = Evaluator::from_json(&saved);
+            events_saved.extend(restored.evaluate(&rules, &devices, &[], now));
+            saved = restored.to_json();
+        }
+        assert_eq!(events_kept.len(), 2, "{events_kept:?}");
+        assert_eq!(events_saved, events_kept);
+        assert!(Evaluator::from_json("pas du json").open().is_empty());
+    }
+
     #[test]
     fn a_flapping_condition_mails_once_per_cap() {
         let rule = Rule { debounce: Duration::minutes(5), cap: Duration::hours(2), ..offline_rule() };

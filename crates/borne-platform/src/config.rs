@@ -22,6 +22,26 @@ struct RawConfig {
     log: RawLog,
     #[serde(default)]
     console: RawConsole,
+    #[serde(default)]
+    alerts: RawAlerts,
+}
+
+#[derive(Debug, Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct RawAlerts {
+    smtp_url: Option<Spanned<String>>,
+    from: Option<Spanned<String>>,
+    public_url: Option<Spanned<String>>,
+    ca_file: Option<Spanned<String>>,
+}
+
+/// Where alert mails go out (`[alerts]`); none: incidents are recorded, nobody is mailed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AlertsConfig {
+    pub smtp_url: String,
+    pub from: String,
+    pub public_url: String,
+    pub ca_file: Option<PathBuf>,
 }
 
 #[derive(Debug, Deserialize, Default)]
@@ -68,6 +88,7 @@ pub struct Config {
     pub log_format: LogFormat,
     pub log_level: String,
     pub console: crate::console::Settings,
+    pub alerts: Option<AlertsConfig>,
 }
 
 impl Default for Config {
@@ -80,6 +101,7 @@ impl Default for Config {
             log_format: LogFormat::Text,
             log_level: "info".into(),
             console: crate::console::Settings::default(),
+            alerts: None,
         }
     }
 }
@@ -157,6 +179,55 @@ impl Config {
             }
             config.console.heartbeat_interval = chrono::Duration::seconds(*interval.get_ref());
         }
+        let a = raw.alerts;
+        if let Some(url) = a.smtp_url {
+            if !["smtp://", "smtps://"].iter().any(|p| url.get_ref().starts_with(p)) {
+                return Err(located(
+                    text,
+                    "alerts.smtp_url",
+                    url.span(),
+                    "smtp://hôte:587 (STARTTLS) ou smtps://hôte:465",
+                ));
+            }
+            let Some(from) = a.from else {
+                return Err(located(
+                    text,
+                    "alerts.smtp_url",
+                    url.span(),
+                    "alerts.from est nécessaire (l'expéditeur des messages)",
+                ));
+            };
+            if from.get_ref().parse::<lettre::message::Mailbox>().is_err() {
+                return Err(located(
+                    text,
+                    "alerts.from",
+                    from.span(),
+                    "adresse invalide (Borne <alertes@exemple.gouv.fr>)",
+                ));
+            }
+            let Some(public_url) = a.public_url else {
+                return Err(located(
+                    text,
+                    "alerts.smtp_url",
+                    url.span(),
+                    "alerts.public_url est nécessaire (les liens des messages)",
+                ));
+            };
+            if !public_url.get_ref().starts_with("https://") && !public_url.get_ref().starts_with("http://") {
+                return Err(located(
+                    text,
+                    "alerts.public_url",
+                    public_url.span(),
+                    "adresse https://… de la plateforme attendue",
+                ));
+            }
+            config.alerts = Some(AlertsConfig {
+                smtp_url: url.into_inner(),
+                from: from.into_inner(),
+                public_url: public_url.into_inner(),
+                ca_file: a.ca_file.map(|f| PathBuf::from(f.into_inner())),
+            });
+        }
         Ok(config)
     }
 
@@ -200,6 +271,13 @@ mod tests {
         assert!(err.contains("ligne 4") && err.contains("listen_port"), "{err}");
         let err = Config::parse("[serveur]\n").unwrap_err();
         assert!(err.contains("serveur"), "{err}");
+        let err = Config::parse(
+            "[alerts]\nsmtp_url = \"smtp://mail:587\"\nfrom = \"pas une adresse\"\npublic_url = \"https://x\"\n",
+        )
+        .unwrap_err();
+        assert!(err.contains("alerts.from (ligne 3)"), "{err}");
+        let err = Config::parse("[alerts]\nsmtp_url = \"mail:587\"\n").unwrap_err();
+        assert!(err.contains("alerts.smtp_url (ligne 2)"), "{err}");
         let err = Config::parse("[console]\nheartbeat_interval_s = 5\n").unwrap_err();
         assert!(err.contains("console.heartbeat_interval_s (ligne 2)"), "{err}");
         let err = Config::parse("[log]\nformat = \"xml\"\n").unwrap_err();

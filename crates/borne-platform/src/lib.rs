@@ -12,6 +12,7 @@ pub mod config;
 pub mod console;
 pub mod export;
 pub mod metrics;
+pub mod notify;
 pub mod public;
 pub mod storage;
 pub mod validate;
@@ -108,6 +109,8 @@ pub struct Platform {
     audit: Option<Mutex<std::fs::File>>,
     pub metrics: Metrics,
     pub console: console::Console,
+    /// Alert mails, when configured.
+    pub notifier: Option<notify::Notifier>,
 }
 
 pub type Shared = Arc<Platform>;
@@ -142,6 +145,7 @@ impl Platform {
         seed: u64,
         audit_log: Option<&Path>,
         console: console::Settings,
+        notifier: Option<notify::Notifier>,
     ) -> Result<Shared, String> {
         let audit = match audit_log {
             Some(path) => Some(Mutex::new(
@@ -155,7 +159,7 @@ impl Platform {
         };
         let rng = Mutex::new(fastrand::Rng::with_seed(seed));
         let console = console::Console::new(console);
-        Ok(Arc::new(Platform { storage, auth, faults, rng, audit, metrics: Metrics::new(), console }))
+        Ok(Arc::new(Platform { storage, auth, faults, rng, audit, metrics: Metrics::new(), console, notifier }))
     }
 
     pub fn storage(&self) -> &Storage {
@@ -548,6 +552,7 @@ pub const SHUTDOWN_GRACE: Duration = Duration::from_secs(10);
 /// maintenance task creates the months ahead and purges old idempotency records hourly.
 pub async fn serve(listener: tokio::net::TcpListener, state: Shared, shutdown: impl std::future::Future<Output = ()>) {
     let maintenance = tokio::spawn(maintain_hourly(state.clone()));
+    let alerts = tokio::spawn(notify::run(state.clone()));
     let app = router(state);
     let (stopping_tx, stopping) = tokio::sync::watch::channel(false);
     // Each connection task holds a clone; when all are dropped, every connection has ended.
@@ -581,6 +586,7 @@ pub async fn serve(listener: tokio::net::TcpListener, state: Shared, shutdown: i
     })
     .await;
     maintenance.abort();
+    alerts.abort();
     let _ = stopping_tx.send(true);
     drop(alive);
     let _ = tokio::time::timeout(SHUTDOWN_GRACE, all_ended.recv()).await;

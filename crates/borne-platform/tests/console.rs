@@ -9,7 +9,11 @@ use std::collections::HashMap;
 use std::ffi::OsString;
 use support::*;
 
-both!(every_route_keeps_each_manager_to_their_scope, comments_are_searched_and_filtered,);
+both!(
+    every_route_keeps_each_manager_to_their_scope,
+    comments_are_searched_and_filtered,
+    an_unsubscribe_link_asks_then_unsubscribes,
+);
 
 /// Every page of the console in Chromium, as a site manager: readable by everyone (axe-core:
 /// no serious or critical violation), and never another site's comment.
@@ -408,4 +412,35 @@ fn comments_are_searched_and_filtered(postgres: bool) {
     assert!(recent.contains(SITES[0].comment) && !recent.contains(SITES[2].comment), "{recent}");
     // A comment is text, never markup.
     assert!(!find("").contains("<script"));
+}
+
+fn an_unsubscribe_link_asks_then_unsubscribes(postgres: bool) {
+    let console = network(postgres, "consoleunsubscribe");
+    let url = console.platform.url.clone();
+    let target = match &console.backend {
+        Backend::Sqlite(path) => borne_platform::storage::Target::Sqlite(path.clone()),
+        Backend::Postgres(_, url) => borne_platform::storage::Target::Postgres { url: url.clone(), pool_size: 2 },
+    };
+    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    let storage = runtime.block_on(borne_platform::storage::Storage::open(&target)).unwrap();
+    let subscriber =
+        |email: &str| runtime.block_on(storage.subscribers()).unwrap().into_iter().find(|s| s.email == email).unwrap();
+    let rene = subscriber("rene@rhone.gouv.fr");
+    assert!(rene.alerts);
+    let link = format!("/console/desabonnement/{}", rene.unsubscribe_token);
+    // Opening the link (as a mail client fetching ahead would) changes nothing…
+    let page = console.get(&url, &link, None);
+    assert_eq!(page.status, 200, "{}", page.body);
+    assert!(page.body.contains("rene@rhone.gouv.fr") && page.body.contains("Me désabonner"));
+    assert!(subscriber("rene@rhone.gouv.fr").alerts);
+    // …the button does, without any session.
+    let done = console.request(console.client.post(format!("{url}{link}")));
+    assert_eq!(done.status, 200, "{}", done.body);
+    assert!(done.body.contains("ne recevra plus ni alertes ni résumés"));
+    let after = subscriber("rene@rhone.gouv.fr");
+    assert!(!after.alerts);
+    assert_eq!(after.digest, borne_platform::storage::alerting::Digest::None);
+    assert!(subscriber("sophie@rhone.gouv.fr").alerts, "only this account");
+    assert_eq!(console.get(&url, "/console/desabonnement/inconnu", None).status, 404);
+    assert_eq!(console.request(console.client.post(format!("{url}/console/desabonnement/inconnu"))).status, 404);
 }

@@ -95,6 +95,13 @@ enum Command {
         #[command(flatten)]
         db: Database,
     },
+    /// Alerts by e-mail: an organisation's rules, a manager's summaries
+    Alerts {
+        #[command(subcommand)]
+        command: AlertsCommand,
+        #[command(flatten)]
+        db: Database,
+    },
     /// Write reviews for JDMA (jdma-csv: JDMA's review export; jsonl: JDMA's data model)
     Export {
         #[command(flatten)]
@@ -148,6 +155,34 @@ enum DevicesCommand {
     Revoke { device_id: String },
     /// Give the kiosk a new token (printed once, alone on the last line); the old one stops working
     Rotate { device_id: String },
+}
+
+#[derive(Debug, Subcommand)]
+enum AlertsCommand {
+    /// Set an organisation's rules (the values not given keep their current setting); 0 turns a rule off
+    Rules {
+        organisation: String,
+        #[arg(long)]
+        offline_hours: Option<u32>,
+        #[arg(long)]
+        pending_hours: Option<u32>,
+        #[arg(long)]
+        negative_percent: Option<f64>,
+        #[arg(long)]
+        negative_days: Option<u32>,
+        #[arg(long)]
+        negative_minimum: Option<u64>,
+        #[arg(long)]
+        drop_points: Option<f64>,
+        #[arg(long)]
+        drop_days: Option<u32>,
+        #[arg(long)]
+        drop_minimum: Option<u64>,
+    },
+    /// Print an organisation's rules (JSON)
+    Show { organisation: String },
+    /// How often a manager receives a summary: daily, weekly or none
+    Digest { email: String, every: String },
 }
 
 #[derive(Debug, Subcommand)]
@@ -370,6 +405,14 @@ fn run(cli: Cli) -> Result<(), String> {
                 Ok(())
             })
         }
+        Command::Alerts { command, db } => {
+            let config = db.config()?;
+            init_logs(&config, false);
+            runtime()?.block_on(async {
+                let storage = db.open(&config).await?;
+                alerts(&storage, command).await
+            })
+        }
         Command::Accounts { command, db } => {
             let config = db.config()?;
             init_logs(&config, false);
@@ -417,6 +460,54 @@ fn parse_since(text: &str) -> Result<chrono::DateTime<chrono::Utc>, String> {
         .and_then(|d| d.and_hms_opt(0, 0, 0))
         .map(|t| t.and_utc())
         .ok_or_else(|| format!("--since {text:?} : date (2026-03-01) ou instant RFC 3339 attendu"))
+}
+
+async fn org_rules(storage: &Storage, organisation: &str) -> Result<platform::notify::OrgRules, String> {
+    match storage.alert_rules(organisation).await.map_err(message)? {
+        Some(json) => serde_json::from_str(&json).map_err(|e| e.to_string()),
+        None => Ok(Default::default()),
+    }
+}
+
+async fn alerts(storage: &Storage, command: AlertsCommand) -> Result<(), String> {
+    match command {
+        AlertsCommand::Rules {
+            organisation,
+            offline_hours,
+            pending_hours,
+            negative_percent,
+            negative_days,
+            negative_minimum,
+            drop_points,
+            drop_days,
+            drop_minimum,
+        } => {
+            let mut rules = org_rules(storage, &organisation).await?;
+            rules.offline_hours = offline_hours.unwrap_or(rules.offline_hours);
+            rules.pending_hours = pending_hours.unwrap_or(rules.pending_hours);
+            rules.negative_percent = negative_percent.unwrap_or(rules.negative_percent);
+            rules.negative_days = negative_days.unwrap_or(rules.negative_days);
+            rules.negative_minimum = negative_minimum.unwrap_or(rules.negative_minimum);
+            rules.drop_points = drop_points.unwrap_or(rules.drop_points);
+            rules.drop_days = drop_days.unwrap_or(rules.drop_days);
+            rules.drop_minimum = drop_minimum.unwrap_or(rules.drop_minimum);
+            rules.check()?;
+            let json = serde_json::to_string(&rules).map_err(|e| e.to_string())?;
+            storage.set_alert_rules(&organisation, &json).await.map_err(message)?;
+            println!("règles d'alerte de {organisation} enregistrées");
+        }
+        AlertsCommand::Show { organisation } => {
+            let rules = org_rules(storage, &organisation).await?;
+            println!("{}", serde_json::to_string_pretty(&rules).map_err(|e| e.to_string())?);
+        }
+        AlertsCommand::Digest { email, every } => {
+            let digest = platform::storage::alerting::Digest::parse(&every)
+                .ok_or_else(|| format!("fréquence inconnue : {every} (daily, weekly ou none)"))?;
+            storage.set_digest(&email, digest).await.map_err(message)?;
+            println!("résumés de {email} : {every}");
+        }
+    }
+    Ok(())
 }
 
 async fn accounts(storage: &Storage, command: AccountsCommand) -> Result<(), String> {
@@ -500,9 +591,18 @@ fn serve(args: ServeArgs) -> Result<(), String> {
     };
     let listen = args.listen.clone().unwrap_or_else(|| config.listen.clone());
     runtime()?.block_on(async move {
+        let notifier = config.alerts.as_ref().map(platform::notify::Notifier::from_config).transpose()?;
         let storage = args.db.open(&config).await?;
         let engine = storage.engine();
-        let state = Platform::new(storage, auth, faults, args.seed, args.audit_log.as_deref(), config.console.clone())?;
+        let state = Platform::new(
+            storage,
+            auth,
+            faults,
+            args.seed,
+            args.audit_log.as_deref(),
+            config.console.clone(),
+            notifier,
+        )?;
         let listener = tokio::net::TcpListener::bind(&listen)
             .await
             .map_err(|e| format!("écoute sur {listen} impossible : {e}"))?;

@@ -127,6 +127,7 @@ pub fn router(state: Shared) -> Router<Shared> {
         .merge(protected)
         .route("/console", get(|| async { Redirect::to("/console/") }))
         .route("/console/connexion", get(login_form).post(login))
+        .route("/console/desabonnement/{token}", get(unsubscribe_form).post(unsubscribe))
         .route(
             "/console/style.css",
             get(|| async {
@@ -492,4 +493,18 @@ async fn comments_page(
     let filters =
         pages::CommentFilters { site: q.site.clone().unwrap_or_default(), rating, from, to, text, page, more };
     Ok(html(pages::comments(&session, &sites, &found, &filters)))
+}
+
+/// An unsubscribe link (in every alert and summary mail): a page with one button, so that a
+/// mail client fetching links ahead does not unsubscribe anyone. The link's token is the key.
+async fn unsubscribe_form(State(platform): State<Shared>, Path(token): Path<String>) -> Result<Response, Failure> {
+    let account = platform.storage().unsubscribe_account(&token).await?.ok_or(Failure::NotFound)?;
+    Ok(html(pages::unsubscribe(&account, &token, false)))
+}
+
+async fn unsubscribe(State(platform): State<Shared>, Path(token): Path<String>) -> Result<Response, Failure> {
+    let account = platform.storage().unsubscribe_account(&token).await?.ok_or(Failure::NotFound)?;
+    platform.storage().unsubscribe(&token).await?;
+    tracing::info!(%account, "unsubscribed from alert mails");
+    Ok(html(pages::unsubscribe(&account, &token, true)))
 }

@@ -454,3 +454,23 @@ pub fn comments(session: &ConsoleSession, sites: &[Site], found: &[Comment], f: 
     };
     layout(session, Some(Section::Comments), "Commentaires", content)
 }
+
+pub fn unsubscribe(account: &str, token: &str, done: bool) -> Markup {
+    html! {
+        (DOCTYPE)
+        html lang="fr" {
+            (head("Désabonnement"))
+            body { main #contenu.narrow {
+                h1 { "Messages de Borne" }
+                @if done {
+                    p role="status" { "C'est fait : " (account) " ne recevra plus ni alertes ni résumés. La console reste accessible." }
+                } @else {
+                    p { "Ne plus envoyer d'alertes ni de résumés à " (account) " ?" }
+                    form method="post" action=(format!("/console/desabonnement/{}", urlencode(token))) {
+                        button type="submit" { "Me désabonner" }
+                    }
+                }
+            } }
+        }
+    }
+}

@@ -10,6 +10,7 @@
 //!   the instance that brought it;
 //! - statistics read the per-site counts (hour, day, month), never the review rows.
 
+pub mod alerting;
 pub mod console;
 pub mod postgres;
 pub mod sqlite;

@@ -132,6 +132,7 @@ CREATE TABLE site_monthly (
 );
 "#,
     super::console::POSTGRES_SCHEMA,
+    super::alerting::POSTGRES_SCHEMA,
 ];
 
 /// Key of the advisory lock that serialises migrations and partition creation across instances.

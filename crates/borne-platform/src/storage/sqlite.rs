@@ -115,6 +115,7 @@ INSERT INTO site_monthly (site_id, month, field_code, answer_item_id, n)
     SELECT site_id, substr(day, 1, 7) || '-01', field_code, answer_item_id, sum(n) FROM site_daily GROUP BY 1, 2, 3, 4;
 "#,
     super::console::SQLITE_SCHEMA,
+    super::alerting::SQLITE_SCHEMA,
 ];
 
 /// Brings a connection's schema to the latest version, each step in its own transaction; the
