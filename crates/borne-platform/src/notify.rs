@@ -112,7 +112,7 @@ impl OrgRules {
     }
 }
 
-fn rule_label(rule: &str) -> &'static str {
+pub fn rule_label(rule: &str) -> &'static str {
     match rule {
         OFFLINE => "borne hors ligne",
         PENDING => "avis en attente d'envoi",

@@ -281,6 +281,14 @@ fn alert_mails_follow_incidents_and_summaries_over_a_week(postgres: bool) {
         all.dedup();
         assert_eq!(all.len(), before, "no mail twice");
 
+        // The incidents are kept, by site, with their opening and resolution.
+        let alencon = storage.incidents(&["alencon".to_string()], 10).await.unwrap();
+        assert_eq!(alencon.len(), 1, "{alencon:?}");
+        assert_eq!((alencon[0].rule.as_str(), alencon[0].scope_kind.as_str()), ("pas-bien", "site"));
+        assert!(alencon[0].opened_at > day(2, 12) && alencon[0].resolved_at.is_some_and(|r| r > day(4, 12)));
+        let mortagne = storage.incidents(&["mortagne".to_string()], 10).await.unwrap();
+        assert_eq!(mortagne.len(), 1, "{mortagne:?}");
+        assert_eq!(mortagne[0].opened_at, silent.0 + Duration::hours(6) + Duration::minutes(5));
         // Anne unsubscribes; the kiosk goes silent again: Sam is told, Anne is not.
         assert_eq!(storage.unsubscribe_account(&token).await.unwrap().as_deref(), Some("anne@orne.gouv.fr"));
         assert!(storage.unsubscribe(&token).await.unwrap());

@@ -333,7 +333,9 @@ async fn sites_page(
         }
     }
     let lines = sites::comparison(storage, &sites, &kiosks, today()).await?;
-    Ok(html(pages::sites(&session, &lines)))
+    let ids: Vec<String> = sites.iter().map(|s| s.id.clone()).collect();
+    let incidents = storage.incidents(&ids, 20).await?;
+    Ok(html(pages::sites(&session, &lines, &sites, &incidents)))
 }
 
 #[derive(Deserialize, Default)]

@@ -4,6 +4,7 @@
 use super::fleet::{Row, SORT_KEYS};
 use super::sites::{SiteLine, TrendPoint};
 use crate::storage::Site;
+use crate::storage::alerting::Incident;
 use crate::storage::console::{Comment, ConsoleSession};
 use axum::http::StatusCode;
 use borne_model::indicators::{Indicators, QuestionIndicator, Score, french_decimal};
@@ -144,7 +145,38 @@ fn change(value: Option<f64>) -> Markup {
     }
 }
 
-pub fn sites(session: &ConsoleSession, lines: &[SiteLine]) -> Markup {
+fn incidents(list: &[Incident], sites: &[Site]) -> Markup {
+    let name_of = |id: &Option<String>| {
+        id.as_ref().and_then(|id| sites.iter().find(|s| &s.id == id)).map_or("—".to_string(), |s| s.name.clone())
+    };
+    html! {
+        section aria-labelledby="incidents" {
+            h2 #incidents { "Incidents récents" }
+            @if list.is_empty() {
+                p { "Aucun incident." }
+            } @else {
+                table {
+                    caption { "Les 20 derniers incidents de votre périmètre (heures UTC)" }
+                    thead { tr { th scope="col" { "État" } th scope="col" { "Site" } th scope="col" { "Alerte" } th scope="col" { "Constat" } th scope="col" { "Ouvert" } th scope="col" { "Résolu" } } }
+                    tbody {
+                        @for i in list {
+                            tr {
+                                td { @if i.resolved_at.is_some() { "résolu" } @else { strong { "en cours" } } }
+                                th scope="row" { (name_of(&i.site_id)) }
+                                td { (crate::notify::rule_label(&i.rule)) @if i.scope_kind == "device" { " (" (i.scope_id) ")" } }
+                                td { (i.detail) }
+                                td { (i.opened_at.format("%d/%m/%Y %H:%M")) }
+                                td { @if let Some(at) = i.resolved_at { (at.format("%d/%m/%Y %H:%M")) } @else { "—" } }
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
+
+pub fn sites(session: &ConsoleSession, lines: &[SiteLine], scope: &[Site], recent: &[Incident]) -> Markup {
     let content = html! {
         p { "Note de satisfaction sur 10 calculée comme l'État la calcule (« Très bien » 10, « Moyen » 5, « Pas bien » 0), donnée à partir de 100 avis. Classement sur les 12 derniers mois glissants." }
         @if lines.is_empty() {
@@ -182,6 +214,7 @@ pub fn sites(session: &ConsoleSession, lines: &[SiteLine]) -> Markup {
                 }
             }
         }
+        (incidents(recent, scope))
     };
     layout(session, Some(Section::Sites), "Sites", content)
 }
