@@ -121,3 +121,56 @@ fn months_are_created_ahead_through_two_years() {
     let misplaced = cluster.psql("time", "SELECT count(*) FROM reviews WHERE created_at > received_at");
     assert_eq!(misplaced, "0", "a clock ahead never files a review after its reception");
 }
+
+/// A site's trend in the console: one review a day for 400 days, then each of the last twelve
+/// months shows that month's reviews and the twelve months ending with it (the current month up
+/// to today), as the calendar counts them.
+fn a_sites_trend_counts_twelve_months_at_each_month(postgres: bool) {
+    use chrono::{Datelike, Months, NaiveDate};
+    let dir = Scratch::new("trend");
+    let cluster = postgres.then(PgCluster::for_test);
+    runtime().block_on(async {
+        let storage = open(cluster.as_ref(), &dir).await;
+        let today = NaiveDate::from_ymd_opt(2026, 11, 17).unwrap();
+        let paris = chrono::FixedOffset::east_opt(3600).unwrap();
+        for back in 0..400 {
+            let day = today - Duration::days(back);
+            let at = day.and_hms_opt(12, 0, 0).unwrap().and_local_timezone(paris).unwrap();
+            let key = uuid::Uuid::now_v7().to_string();
+            let text = body(&key, &uuid::Uuid::now_v7().to_string(), &at.to_rfc3339());
+            let batch = parse_batch(text.as_bytes(), &key).unwrap();
+            storage.store_batch(&batch, Some("site-t"), "h", at.with_timezone(&Utc)).await.unwrap();
+        }
+        let points = borne_platform::console::sites::trend(&storage, "site-t", today).await.unwrap();
+        assert_eq!(points.len(), 12);
+        let first_of = |d: NaiveDate| d.with_day(1).unwrap();
+        for (i, point) in points.iter().enumerate() {
+            let month = first_of(today).checked_sub_months(Months::new(11 - i as u32)).unwrap();
+            assert_eq!(point.month, month);
+            let end = (month + Months::new(1) - Duration::days(1)).min(today);
+            let days_in = (end - month).num_days() as u64 + 1;
+            assert_eq!(point.reviews_in_month, days_in, "{month}");
+            // The twelve months ending with this one, from the first day with reviews at most.
+            let window_start = (month - Months::new(11)).max(today - Duration::days(399));
+            let days_window = (end - window_start).num_days() as u64 + 1;
+            assert_eq!(point.rolling_12_months.reviews, days_window, "{month}");
+            // A score only from 100 reviews (all « Très bien » here).
+            let expected = (days_window >= 100).then_some(10.0);
+            assert_eq!(point.rolling_12_months.satisfaction.score.value(), expected, "{month}");
+        }
+        assert_eq!(points[11].reviews_in_month, 17, "1 to 17 November");
+        // December 2025 to 17 November 2026.
+        assert_eq!(points[11].rolling_12_months.reviews, 31 + 31 + 28 + 31 + 30 + 31 + 30 + 31 + 31 + 30 + 31 + 17);
+    });
+}
+
+#[test]
+fn a_sites_trend_sqlite() {
+    a_sites_trend_counts_twelve_months_at_each_month(false);
+}
+
+#[test]
+#[ignore = "needs PostgreSQL's server programs (Debian package postgresql): .ci/run installs them"]
+fn a_sites_trend_postgres() {
+    a_sites_trend_counts_twelve_months_at_each_month(true);
+}

@@ -373,7 +373,7 @@ pub fn site(
         section {
             h2 { "Évolution" }
             table {
-                caption { "Note sur 12 mois glissants à la fin de chaque mois, et avis du mois" }
+                caption { "Note sur les 12 mois se terminant à chaque mois (le mois en cours jusqu'à aujourd'hui), et avis du mois" }
                 thead { tr { th scope="col" { "Mois" } th scope="col" { "Avis du mois" } th scope="col" { "Note 12 mois glissants" } } }
                 tbody {
                     @for p in trend {

@@ -107,16 +107,27 @@ pub struct TrendPoint {
     pub rolling_12_months: Indicators,
 }
 
-/// The last twelve months of `site`, oldest first (the current month up to `today`).
+/// The last twelve months of `site`, oldest first (the current month up to `today`): each
+/// month's counts are read once (whole months from the monthly counts), and each point's twelve
+/// months are the sum of twelve of them.
 pub async fn trend(storage: &Storage, site: &str, today: NaiveDate) -> Result<Vec<TrendPoint>, StorageError> {
-    let mut points = Vec::new();
     let first_of_this_month = today.with_day(1).unwrap_or(today);
-    for back in (0..12u32).rev() {
+    let mut months = Vec::new();
+    for back in (0..23u32).rev() {
         let Some(month) = first_of_this_month.checked_sub_months(chrono::Months::new(back)) else { continue };
         let end = month.checked_add_months(chrono::Months::new(1)).map_or(today, |n| n - Duration::days(1)).min(today);
-        let in_month = storage.site_indicators(site, month, end, MINIMUM_REVIEWS).await?;
-        let rolling = storage.site_indicators(site, twelve_months_before(end), end, MINIMUM_REVIEWS).await?;
-        points.push(TrendPoint { month, reviews_in_month: in_month.reviews, rolling_12_months: rolling });
+        let items: Vec<_> =
+            storage.site_counts(Some(site), month, end).await?.into_iter().flat_map(|c| c.items).collect();
+        months.push((month, items));
+    }
+    let mut points = Vec::new();
+    for i in months.len().saturating_sub(12)..months.len() {
+        let window = months[i.saturating_sub(11)..=i].iter().flat_map(|(_, items)| items.iter().cloned());
+        points.push(TrendPoint {
+            month: months[i].0,
+            reviews_in_month: indicators_of(months[i].1.clone(), MINIMUM_REVIEWS).reviews,
+            rolling_12_months: indicators_of(window, MINIMUM_REVIEWS),
+        });
     }
     Ok(points)
 }

@@ -561,15 +561,6 @@ impl PgStore {
     }
 }
 
-macro_rules! on_engine {
-    ($storage:expr, $engine:ident => $body:expr) => {
-        match $storage {
-            Storage::Sqlite($engine) => $body,
-            Storage::Postgres($engine) => $body,
-        }
-    };
-}
-
 impl Storage {
     /// The managers the alerts may write to (accounts not disabled), each with an unsubscribe token.
     pub async fn subscribers(&self) -> Result<Vec<Subscriber>> {

@@ -36,6 +36,9 @@ CREATE INDEX console_sessions_account ON console_sessions (account_id);
 CREATE INDEX answers_comment_search ON answers USING gin (to_tsvector('french', answer_text))
     WHERE field_code = 'verbatim';
 CREATE INDEX answers_comments ON answers (review_created_at) WHERE field_code = 'verbatim';
+-- Every site's counts over a period (the console's comparison) read by day or by month.
+CREATE INDEX site_daily_day ON site_daily (day);
+CREATE INDEX site_monthly_month ON site_monthly (month);
 "#;
 
 /// Migration 3 of the SQLite schema. Comments are indexed by FTS5 (accents folded, words
@@ -63,6 +66,8 @@ CREATE TABLE console_sessions (
 );
 CREATE INDEX console_sessions_account ON console_sessions (account_id);
 CREATE INDEX reviews_site_created ON reviews (site_id, created_at_ms);
+CREATE INDEX site_daily_day ON site_daily (day);
+CREATE INDEX site_monthly_month ON site_monthly (month);
 CREATE VIRTUAL TABLE comments_fts USING fts5 (
     answer_text, content = 'answers', content_rowid = 'rowid', tokenize = 'unicode61 remove_diacritics 2'
 );
@@ -556,16 +561,6 @@ impl PgStore {
             })
             .collect())
     }
-}
-
-/// Dispatches to the engine; `$engine` is bound to the engine's store in `$body`.
-macro_rules! on_engine {
-    ($storage:expr, $engine:ident => $body:expr) => {
-        match $storage {
-            Storage::Sqlite($engine) => $body,
-            Storage::Postgres($engine) => $body,
-        }
-    };
 }
 
 impl Storage {

@@ -10,6 +10,16 @@
 //!   the instance that brought it;
 //! - statistics read the per-site counts (hour, day, month), never the review rows.
 
+/// Dispatches to the engine; `$engine` is bound to the engine's store in `$body`.
+macro_rules! on_engine {
+    ($storage:expr, $engine:ident => $body:expr) => {
+        match $storage {
+            Storage::Sqlite($engine) => $body,
+            Storage::Postgres($engine) => $body,
+        }
+    };
+}
+
 pub mod alerting;
 pub mod console;
 pub mod postgres;
@@ -457,7 +467,7 @@ impl Storage {
 
 /// The indicators of a site's answer counts, computed as the kiosk's own dashboard computes
 /// them (the State's rules, `minimum` reviews for a score): the satisfaction, the comments, and
-/// JDMA's follow-up questions.
+/// JDMA's follow-up questions. Counts of the same item are added (several periods at once).
 pub fn indicators_of(items: impl IntoIterator<Item = ItemCount>, minimum: u64) -> borne_model::indicators::Indicators {
     use borne_model::indicators::{QuestionCounts, indicators};
     use borne_model::review::{JDMA_CODES, Survey, jdma_question};
@@ -466,7 +476,7 @@ pub fn indicators_of(items: impl IntoIterator<Item = ItemCount>, minimum: u64) -
         let entry = by_code.entry(item.field_code).or_default();
         let n = item.count.max(0) as u64;
         if item.answer_item_id == RESPONDENTS {
-            entry.respondents = n;
+            entry.respondents += n;
         } else {
             entry.by_item.push((item.answer_item_id, n));
         }

@@ -703,24 +703,24 @@ impl PgStore {
         from: NaiveDate,
         to: NaiveDate,
     ) -> Result<Vec<(String, String, i64, i64)>> {
-        let (months, days) = split_period(from, to);
+        let (months, ranges) = split_period(from, to);
+        // The days outside whole months, listed (at most two months' worth): `day = ANY` uses the
+        // day index for every site, the primary key for one.
+        let days: Vec<NaiveDate> =
+            ranges.iter().flat_map(|(first, last)| first.iter_days().take_while(move |d| d <= last)).collect();
         let client = self.client().await?;
+        let site_clause = if site.is_some() { "site_id = $3" } else { "$3::text IS NULL" };
         let stmt = client
-            .prepare_cached(
+            .prepare_cached(&format!(
                 "SELECT site_id, field_code, answer_item_id::bigint, sum(n)::bigint FROM (
-                    SELECT site_id, field_code, answer_item_id, n FROM site_monthly
-                        WHERE month = ANY($1) AND ($3::text IS NULL OR site_id = $3)
+                    SELECT site_id, field_code, answer_item_id, n FROM site_monthly WHERE month = ANY($1) AND {site_clause}
                     UNION ALL
-                    SELECT site_id, field_code, answer_item_id, n FROM site_daily d
-                        JOIN unnest($2::date[], $4::date[]) AS r(first, last) ON d.day BETWEEN r.first AND r.last
-                        WHERE ($3::text IS NULL OR site_id = $3)
-                 ) counts GROUP BY 1, 2, 3",
-            )
+                    SELECT site_id, field_code, answer_item_id, n FROM site_daily WHERE day = ANY($2) AND {site_clause}
+                 ) counts GROUP BY 1, 2, 3"
+            ))
             .await
             .map_err(classify)?;
-        let firsts: Vec<NaiveDate> = days.iter().map(|d| d.0).collect();
-        let lasts: Vec<NaiveDate> = days.iter().map(|d| d.1).collect();
-        let rows = client.query(&stmt, &[&months, &firsts, &site, &lasts]).await.map_err(classify)?;
+        let rows = client.query(&stmt, &[&months, &days, &site]).await.map_err(classify)?;
         Ok(rows.iter().map(|r| (r.get(0), r.get(1), r.get(2), r.get(3))).collect())
     }
 
