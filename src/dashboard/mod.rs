@@ -20,7 +20,7 @@ use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
 use axum::{Extension, Router};
-use borne_web::auth::{self, Sessions, Throttle, Verifier};
+use borne_web::auth::{self, Sessions};
 use maud::Markup;
 use serde::Deserialize;
 use std::net::IpAddr;
@@ -41,8 +41,7 @@ pub struct Dashboard {
     /// one of the kiosk's cores, so a crowd of browsers cannot slow a visitor's commit much.
     work: Arc<tokio::sync::Semaphore>,
     sessions: Sessions,
-    throttle: Throttle,
-    verifier: Verifier,
+    gate: auth::Gate,
     tls: bool,
     started: Instant,
 }
@@ -61,8 +60,7 @@ impl Dashboard {
             writer: Mutex::new(None),
             work: Arc::new(tokio::sync::Semaphore::new(1)),
             sessions: Sessions::new(session_idle),
-            throttle: Throttle::default(),
-            verifier: Verifier::default(),
+            gate: auth::Gate::default(),
             tls,
             started: Instant::now(),
         })
@@ -264,30 +262,14 @@ async fn login(
     if expected.is_empty() || check_csrf(&expected, form.csrf.as_deref()).is_err() {
         return login_page(&state, Some("Jeton de formulaire absent ou périmé : recommencez."), StatusCode::FORBIDDEN);
     }
-    // Counted as a failure before anything is hashed (per address and overall); cleared on success.
-    if let Err(wait) = state.throttle.attempt(ip, Instant::now()) {
-        let message = format!("Trop d'essais : réessayez dans {} s.", wait.as_secs().max(1));
-        return login_page(&state, Some(&message), StatusCode::TOO_MANY_REQUESTS);
-    }
     let password = form.password.unwrap_or_default();
     // The hash is read through the pool; it is checked outside it (argon2 takes a while and
-    // must not hold up the pages), one verification at a time.
-    let ticket = match state.verifier.admit() {
-        Ok(ticket) => ticket,
-        Err(busy) => return login_busy(&state, busy),
-    };
-    let hash = match state.with_store(|_, store| Ok(store.manager_password_hash()?)).await {
-        Ok(hash) => hash,
-        Err(e) => return e.into_response(),
-    };
-    // The check is work like a page's: in turn with them, so the dashboard takes one core at most.
-    let verified = match state.work.acquire().await {
-        Ok(_permit) => state.verifier.verify(&ticket, password, hash).await,
-        Err(_) => Err(auth::Busy),
-    };
-    match verified {
-        Ok(true) => {
-            state.throttle.succeeded(ip);
+    // must not hold up the pages), one verification at a time, in turn with the pages' work so
+    // the dashboard takes one core at most.
+    let lookup = state.with_store(|_, store| Ok(store.manager_password_hash()?));
+    match state.gate.check(ip, password, lookup, Some(&state.work)).await {
+        Err(e) => e.into_response(),
+        Ok(auth::Attempt::Accepted) => {
             let (id, _csrf) = state.sessions.open(Instant::now());
             tracing::info!(%ip, "dashboard login");
             let mut response = Redirect::to("/").into_response();
@@ -296,13 +278,15 @@ async fn login(
             h.append(header::SET_COOKIE, set_cookie(&state, LOGIN_CSRF_COOKIE, "", "/connexion", Some(0)));
             response
         }
-        Ok(false) => {
-            // The wait counts from the answer, not from the request: a slow hash must not eat it.
-            let failures = state.throttle.answered_failure(ip, Instant::now());
+        Ok(auth::Attempt::Throttled(wait)) => {
+            let message = format!("Trop d'essais : réessayez dans {} s.", wait.as_secs().max(1));
+            login_page(&state, Some(&message), StatusCode::TOO_MANY_REQUESTS)
+        }
+        Ok(auth::Attempt::Busy) => login_busy(&state, auth::Busy),
+        Ok(auth::Attempt::Refused { failures }) => {
             tracing::warn!(%ip, failures, "dashboard login failed");
             login_page(&state, Some("Mot de passe incorrect."), StatusCode::UNAUTHORIZED)
         }
-        Err(busy) => login_busy(&state, busy),
     }
 }
 

@@ -78,6 +78,22 @@ pub enum LogFormat {
     Json,
 }
 
+/// The console's settings (`[console]`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConsoleSettings {
+    /// Cookies marked `Secure` (the console is served behind TLS). Off only for a trial on
+    /// plain HTTP.
+    pub secure_cookies: bool,
+    /// How often kiosks send a heartbeat; two missed make a kiosk « silencieuse ».
+    pub heartbeat_interval: chrono::Duration,
+}
+
+impl Default for ConsoleSettings {
+    fn default() -> Self {
+        ConsoleSettings { secure_cookies: true, heartbeat_interval: chrono::Duration::minutes(5) }
+    }
+}
+
 /// The validated configuration.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Config {
@@ -87,7 +103,7 @@ pub struct Config {
     pub pool_size: usize,
     pub log_format: LogFormat,
     pub log_level: String,
-    pub console: crate::console::Settings,
+    pub console: ConsoleSettings,
     pub alerts: Option<AlertsConfig>,
 }
 
@@ -100,7 +116,7 @@ impl Default for Config {
             pool_size: 16,
             log_format: LogFormat::Text,
             log_level: "info".into(),
-            console: crate::console::Settings::default(),
+            console: ConsoleSettings::default(),
             alerts: None,
         }
     }

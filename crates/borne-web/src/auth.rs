@@ -250,6 +250,65 @@ impl Verifier {
     }
 }
 
+/// What became of a sign-in attempt.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Attempt {
+    /// Too soon after failures from this address (or too many failures overall): wait this long.
+    Throttled(Duration),
+    /// Too many sign-ins at once: come back in a few seconds.
+    Busy,
+    /// Wrong password (or no such account), the `failures`-th in a row from this address.
+    Refused {
+        failures: u32,
+    },
+    Accepted,
+}
+
+/// What a sign-in form needs: the throttle and the one-at-a-time password check, in the order
+/// both servers (the kiosk's dashboard, the platform's console) apply them.
+#[derive(Default)]
+pub struct Gate {
+    throttle: Throttle,
+    verifier: Verifier,
+}
+
+impl Gate {
+    /// Checks `password` from `ip` against the hash `lookup` finds: counted as a failure before
+    /// anything is hashed (cleared on success), admitted among the verifications or `Busy`
+    /// before the lookup, then verified in turn; no hash (no such account) costs the same and
+    /// is refused. A lookup error is returned as is (and the attempt stays counted). With
+    /// `turn`, the hashing waits for one of its permits (a server's work taken in turn).
+    pub async fn check<E>(
+        &self,
+        ip: IpAddr,
+        password: String,
+        lookup: impl Future<Output = Result<Option<String>, E>>,
+        turn: Option<&tokio::sync::Semaphore>,
+    ) -> Result<Attempt, E> {
+        if let Err(wait) = self.throttle.attempt(ip, Instant::now()) {
+            return Ok(Attempt::Throttled(wait));
+        }
+        let Ok(ticket) = self.verifier.admit() else { return Ok(Attempt::Busy) };
+        let hash = lookup.await?;
+        let _permit = match turn {
+            Some(semaphore) => match semaphore.acquire().await {
+                Ok(permit) => Some(permit),
+                Err(_) => return Ok(Attempt::Busy),
+            },
+            None => None,
+        };
+        Ok(match self.verifier.verify(&ticket, password, hash).await {
+            Ok(true) => {
+                self.throttle.succeeded(ip);
+                Attempt::Accepted
+            }
+            // The wait counts from the answer, not from the request: a slow hash must not eat it.
+            Ok(false) => Attempt::Refused { failures: self.throttle.answered_failure(ip, Instant::now()) },
+            Err(Busy) => Attempt::Busy,
+        })
+    }
+}
+
 /// 1 s after the first failure, then 2, 4, 8… up to 15 minutes.
 pub fn delay(failures: u32) -> Duration {
     if failures == 0 {

@@ -27,7 +27,6 @@ use chrono::{NaiveDate, Utc};
 use serde::Deserialize;
 use std::collections::HashMap;
 use std::net::IpAddr;
-use std::time::Instant;
 
 const SESSION_COOKIE: &str = "borne_console";
 const LOGIN_CSRF_COOKIE: &str = "borne_console_login";
@@ -36,32 +35,17 @@ const CSP: &str =
     "default-src 'none'; style-src 'self'; img-src 'self'; form-action 'self'; base-uri 'none'; frame-ancestors 'none'";
 pub const COMMENTS_PER_PAGE: u32 = 20;
 
-/// The console's settings (`[console]` in the configuration file).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Settings {
-    /// Cookies marked `Secure` (the console is served behind TLS). Off only for a trial on
-    /// plain HTTP.
-    pub secure_cookies: bool,
-    /// How often kiosks send a heartbeat; two missed make a kiosk « silencieuse ».
-    pub heartbeat_interval: chrono::Duration,
-}
-
-impl Default for Settings {
-    fn default() -> Self {
-        Settings { secure_cookies: true, heartbeat_interval: chrono::Duration::minutes(5) }
-    }
-}
+pub use crate::config::ConsoleSettings as Settings;
 
 /// The console's working parts, held by the platform.
 pub struct Console {
     pub settings: Settings,
-    throttle: auth::Throttle,
-    verifier: auth::Verifier,
+    gate: auth::Gate,
 }
 
 impl Console {
     pub fn new(settings: Settings) -> Console {
-        Console { settings, throttle: Default::default(), verifier: Default::default() }
+        Console { settings, gate: Default::default() }
     }
 }
 
@@ -229,39 +213,35 @@ async fn login(
         let message = "Jeton de formulaire absent ou périmé : recommencez.";
         return login_page(&platform, Some(message), StatusCode::FORBIDDEN);
     }
-    let console = &platform.console;
-    // Counted as a failure before anything is hashed (per address and overall); cleared on success.
-    if let Err(wait) = console.throttle.attempt(ip, Instant::now()) {
-        let message = format!("Trop d'essais : réessayez dans {} s.", wait.as_secs().max(1));
-        return login_page(&platform, Some(&message), StatusCode::TOO_MANY_REQUESTS);
-    }
-    let ticket = match console.verifier.admit() {
-        Ok(ticket) => ticket,
-        Err(_) => return login_busy(&platform),
-    };
     let email = form.email.unwrap_or_default();
-    let account = match platform.storage().account(&email).await {
-        Ok(account) => account.filter(|a| !a.disabled),
+    let mut found: Option<Account> = None;
+    let lookup = async {
+        let account = platform.storage().account(&email).await?.filter(|a| !a.disabled);
+        let hash = account.as_ref().and_then(|a| a.password_hash.clone());
+        found = account;
+        Ok::<_, StorageError>(hash)
+    };
+    let attempt = match platform.console.gate.check(ip, form.password.unwrap_or_default(), lookup, None).await {
+        Ok(attempt) => attempt,
         Err(e) => return Failure::Unavailable(e).into_response(),
     };
-    // An unknown address costs the same hash as a wrong password (`verify` with no hash).
-    let hash = account.as_ref().and_then(|a| a.password_hash.clone());
-    let verified = console.verifier.verify(&ticket, form.password.unwrap_or_default(), hash).await;
-    match (verified, account) {
-        (Ok(true), Some(account)) => {
-            console.throttle.succeeded(ip);
+    match (attempt, found) {
+        (auth::Attempt::Accepted, Some(account)) => {
             tracing::info!(%ip, account = %account.id, "console login");
             match open_session(&platform, &account).await {
                 Ok(response) => response,
                 Err(e) => e.into_response(),
             }
         }
-        (Ok(_), _) => {
-            let failures = console.throttle.answered_failure(ip, Instant::now());
-            tracing::warn!(%ip, failures, "console login failed");
+        (auth::Attempt::Throttled(wait), _) => {
+            let message = format!("Trop d'essais : réessayez dans {} s.", wait.as_secs().max(1));
+            login_page(&platform, Some(&message), StatusCode::TOO_MANY_REQUESTS)
+        }
+        (auth::Attempt::Busy, _) => login_busy(&platform),
+        (auth::Attempt::Refused { .. } | auth::Attempt::Accepted, _) => {
+            tracing::warn!(%ip, ?attempt, "console login failed");
             login_page(&platform, Some("Adresse ou mot de passe incorrect."), StatusCode::UNAUTHORIZED)
         }
-        (Err(_), _) => login_busy(&platform),
     }
 }
 
