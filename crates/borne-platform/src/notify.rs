@@ -175,20 +175,7 @@ async fn window<'a>(
 /// Who hears of a site: its network's managers and its own (national administrators read the
 /// console; they are not mailed for every kiosk of the country).
 fn concerned<'a>(subscribers: &'a [Subscriber], site: &Site) -> impl Iterator<Item = &'a Subscriber> {
-    subscribers.iter().filter(move |s| match s.role {
-        crate::storage::console::Role::Network => {
-            s.organisation.is_some() && s.organisation.as_deref() == site.organisation.as_deref()
-        }
-        crate::storage::console::Role::Site => s.site.as_deref() == Some(site.id.as_str()),
-        crate::storage::console::Role::National => false,
-    })
-}
-
-fn sees(subscriber: &Subscriber, site: &Site) -> bool {
-    match subscriber.role {
-        crate::storage::console::Role::National => true,
-        _ => concerned(std::slice::from_ref(subscriber), site).next().is_some(),
-    }
+    subscribers.iter().filter(move |s| s.role != crate::storage::console::Role::National && s.sees(site))
 }
 
 fn local_date(at: DateTime<Utc>) -> NaiveDate {
@@ -383,7 +370,7 @@ pub async fn tick(
         let days = if subscriber.digest == Digest::Daily { 1 } else { 7 };
         let (from, to) = (today - Duration::days(days), today - Duration::days(1));
         let counts = window(&mut windows, storage, (from, to)).await?;
-        let mine: Vec<&Site> = sites.iter().filter(|s| sees(subscriber, s)).collect();
+        let mine: Vec<&Site> = sites.iter().filter(|s| subscriber.sees(s)).collect();
         if mine.is_empty() {
             continue;
         }

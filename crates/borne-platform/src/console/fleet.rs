@@ -78,10 +78,11 @@ pub struct Row {
 
 /// The rows of `devices` whose site is among `sites` (the viewer's scope), at `now`.
 pub fn rows(devices: Vec<Device>, sites: &[Site], now: DateTime<Utc>, interval: Duration) -> Vec<Row> {
+    let by_id: std::collections::HashMap<&str, &Site> = sites.iter().map(|s| (s.id.as_str(), s)).collect();
     devices
         .into_iter()
         .filter_map(|d| {
-            let site = sites.iter().find(|s| Some(&s.id) == d.site_id.as_ref())?;
+            let site = *by_id.get(d.site_id.as_deref()?)?;
             let oldest_pending_hours = d
                 .oldest_pending_at
                 .as_deref()

@@ -325,10 +325,15 @@ struct FleetQuery {
     ordre: Option<String>,
 }
 
-/// The fleet rows in scope, filtered and sorted as asked.
-async fn fleet_rows(platform: &Platform, account: &Account, q: &FleetQuery) -> Result<Vec<fleet::Row>, Failure> {
+/// The sites in scope and the fleet rows of those asked, filtered and sorted as asked.
+async fn fleet_rows(
+    platform: &Platform,
+    account: &Account,
+    q: &FleetQuery,
+) -> Result<(Vec<Site>, Vec<fleet::Row>), Failure> {
     let storage = platform.storage();
-    let mut sites = sites_in_scope(storage, account).await?;
+    let scope = sites_in_scope(storage, account).await?;
+    let mut sites = scope.clone();
     if let Some(site) = q.site.as_deref().filter(|s| !s.is_empty()) {
         sites.retain(|s| s.id == site);
         if sites.is_empty() {
@@ -347,7 +352,7 @@ async fn fleet_rows(platform: &Platform, account: &Account, q: &FleetQuery) -> R
     let mut rows =
         fleet::rows(storage.devices().await?, &sites, Utc::now(), platform.console.settings.heartbeat_interval);
     fleet::sort(&mut rows, key, descending);
-    Ok(rows)
+    Ok((scope, rows))
 }
 
 async fn fleet_page(
@@ -355,8 +360,7 @@ async fn fleet_page(
     Extension(Viewer(session)): Extension<Viewer>,
     Query(q): Query<FleetQuery>,
 ) -> Result<Response, Failure> {
-    let rows = fleet_rows(&platform, &session.account, &q).await?;
-    let sites = sites_in_scope(platform.storage(), &session.account).await?;
+    let (sites, rows) = fleet_rows(&platform, &session.account, &q).await?;
     Ok(html(pages::fleet(&session, &sites, &rows, q.site.as_deref(), q.tri.as_deref(), q.ordre.as_deref())))
 }
 
@@ -365,7 +369,7 @@ async fn fleet_csv(
     Extension(Viewer(session)): Extension<Viewer>,
     Query(q): Query<FleetQuery>,
 ) -> Result<Response, Failure> {
-    let rows = fleet_rows(&platform, &session.account, &q).await?;
+    let (_, rows) = fleet_rows(&platform, &session.account, &q).await?;
     Ok((
         [
             (header::CONTENT_TYPE, "text/csv; charset=utf-8"),

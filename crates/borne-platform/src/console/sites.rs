@@ -8,8 +8,7 @@ use chrono::{Datelike, Duration, NaiveDate};
 use serde::Serialize;
 use std::collections::HashMap;
 
-/// The State publishes a score only from this many reviews.
-pub const MINIMUM_REVIEWS: u64 = 100;
+pub use crate::public::MINIMUM_REVIEWS;
 
 #[derive(Debug, Clone, Serialize)]
 pub struct SiteLine {

@@ -14,6 +14,8 @@ ALTER TABLE accounts ADD COLUMN alerts boolean NOT NULL DEFAULT true;
 ALTER TABLE accounts ADD COLUMN digest text NOT NULL DEFAULT 'weekly' CHECK (digest IN ('none', 'daily', 'weekly'));
 ALTER TABLE accounts ADD COLUMN digest_sent_at timestamptz;
 ALTER TABLE accounts ADD COLUMN unsubscribe_token text UNIQUE;
+-- Accounts made before: their unsubscribe key (new accounts get one when created).
+UPDATE accounts SET unsubscribe_token = encode(sha256(convert_to(gen_random_uuid()::text || gen_random_uuid()::text, 'UTF8')), 'hex');
 CREATE TABLE alert_rules (
     organisation_id  text PRIMARY KEY REFERENCES organisations (id),
     rules            text NOT NULL
@@ -59,6 +61,8 @@ ALTER TABLE accounts ADD COLUMN digest TEXT NOT NULL DEFAULT 'weekly' CHECK (dig
 ALTER TABLE accounts ADD COLUMN digest_sent_at_ms INTEGER;
 ALTER TABLE accounts ADD COLUMN unsubscribe_token TEXT;
 CREATE UNIQUE INDEX accounts_unsubscribe ON accounts (unsubscribe_token);
+-- Accounts made before: their unsubscribe key (new accounts get one when created).
+UPDATE accounts SET unsubscribe_token = lower(hex(randomblob(32)));
 CREATE TABLE alert_rules (
     organisation_id  TEXT PRIMARY KEY REFERENCES organisations (id),
     rules            TEXT NOT NULL
@@ -136,6 +140,13 @@ pub struct Subscriber {
     pub digest: Digest,
     pub digest_sent_at: Option<DateTime<Utc>>,
     pub unsubscribe_token: String,
+}
+
+impl Subscriber {
+    /// Whether this manager's scope holds `site` (as their console shows it).
+    pub fn sees(&self, site: &super::Site) -> bool {
+        self.role.covers(self.organisation.as_deref(), self.site.as_deref(), &site.id, site.organisation.as_deref())
+    }
 }
 
 /// An incident that opens or resolves, as recorded.
@@ -216,27 +227,12 @@ fn subscriber_sqlite(r: &rusqlite::Row<'_>) -> rusqlite::Result<Subscriber> {
 impl SqliteStore {
     async fn subscribers(&self) -> Result<Vec<Subscriber>> {
         self.with(|c| {
-            let tx = c.transaction()?;
-            // Each account gets its unsubscribe token the first time it is needed.
-            let missing: Vec<String> = tx
-                .prepare("SELECT id FROM accounts WHERE unsubscribe_token IS NULL")?
-                .query_map([], |r| r.get(0))?
-                .collect::<rusqlite::Result<_>>()?;
-            for id in missing {
-                tx.execute(
-                    "UPDATE accounts SET unsubscribe_token = ?2 WHERE id = ?1",
-                    params![id, borne_web::auth::random_token()],
-                )?;
-            }
-            let list = tx
-                .prepare(
-                    "SELECT id, role, organisation_id, site_id, alerts, digest, digest_sent_at_ms, unsubscribe_token
-                     FROM accounts WHERE disabled_at_ms IS NULL ORDER BY id",
-                )?
-                .query_map([], subscriber_sqlite)?
-                .collect::<rusqlite::Result<Vec<_>>>()?;
-            tx.commit()?;
-            Ok(list)
+            c.prepare(
+                "SELECT id, role, organisation_id, site_id, alerts, digest, digest_sent_at_ms, unsubscribe_token
+                 FROM accounts WHERE disabled_at_ms IS NULL ORDER BY id",
+            )?
+            .query_map([], subscriber_sqlite)?
+            .collect()
         })
         .await
     }
@@ -376,14 +372,6 @@ impl SqliteStore {
 impl PgStore {
     async fn subscribers(&self) -> Result<Vec<Subscriber>> {
         let client = self.client().await?;
-        client
-            .execute(
-                "UPDATE accounts SET unsubscribe_token = encode(sha256(random()::text::bytea || id::bytea || clock_timestamp()::text::bytea), 'hex')
-                 WHERE unsubscribe_token IS NULL",
-                &[],
-            )
-            .await
-            .map_err(classify)?;
         let rows = client
             .query(
                 "SELECT id, role, organisation_id, site_id, alerts, digest, digest_sent_at, unsubscribe_token
@@ -562,7 +550,7 @@ impl PgStore {
 }
 
 impl Storage {
-    /// The managers the alerts may write to (accounts not disabled), each with an unsubscribe token.
+    /// The managers the alerts may write to (accounts not disabled), each with its unsubscribe token.
     pub async fn subscribers(&self) -> Result<Vec<Subscriber>> {
         on_engine!(self, s => s.subscribers().await)
     }

@@ -111,6 +111,22 @@ impl Role {
         }
     }
 
+    /// Whether an account of this role, with its organisation and site, may read `site` (of
+    /// `organisation`): national everything, network its organisation's sites, site its own.
+    pub fn covers(
+        self,
+        own_organisation: Option<&str>,
+        own_site: Option<&str>,
+        site: &str,
+        organisation: Option<&str>,
+    ) -> bool {
+        match self {
+            Role::National => true,
+            Role::Network => own_organisation.is_some() && own_organisation == organisation,
+            Role::Site => own_site == Some(site),
+        }
+    }
+
     pub fn label(self) -> &'static str {
         match self {
             Role::National => "administration nationale",
@@ -137,11 +153,7 @@ pub struct Account {
 impl Account {
     /// Whether this account may read `site` (of `organisation`).
     pub fn sees(&self, site: &str, organisation: Option<&str>) -> bool {
-        match self.role {
-            Role::National => true,
-            Role::Network => self.organisation.is_some() && self.organisation.as_deref() == organisation,
-            Role::Site => self.site.as_deref() == Some(site),
-        }
+        self.role.covers(self.organisation.as_deref(), self.site.as_deref(), site, organisation)
     }
 }
 
@@ -260,11 +272,12 @@ fn refused_account(e: StorageError) -> StorageError {
 }
 
 impl SqliteStore {
-    async fn add_account(&self, account: Account) -> Result<()> {
+    async fn add_account(&self, account: Account, unsubscribe_token: String) -> Result<()> {
         self.with(move |c| {
             c.execute(
-                "INSERT INTO accounts (id, name, role, organisation_id, site_id, password_hash, oidc_subject, created_at_ms)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+                "INSERT INTO accounts (id, name, role, organisation_id, site_id, password_hash, oidc_subject, created_at_ms,
+                                       unsubscribe_token)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
                 params![
                     account.id,
                     account.name,
@@ -273,7 +286,8 @@ impl SqliteStore {
                     account.site,
                     account.password_hash,
                     account.oidc_subject,
-                    ms(Utc::now())
+                    ms(Utc::now()),
+                    unsubscribe_token
                 ],
             )
         })
@@ -408,12 +422,13 @@ impl SqliteStore {
 }
 
 impl PgStore {
-    async fn add_account(&self, account: Account) -> Result<()> {
+    async fn add_account(&self, account: Account, unsubscribe_token: String) -> Result<()> {
         let client = self.client().await?;
         client
             .execute(
-                "INSERT INTO accounts (id, name, role, organisation_id, site_id, password_hash, oidc_subject)
-                 VALUES ($1, $2, $3, $4, $5, $6, $7)",
+                "INSERT INTO accounts (id, name, role, organisation_id, site_id, password_hash, oidc_subject,
+                                       unsubscribe_token)
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
                 &[
                     &account.id,
                     &account.name,
@@ -422,6 +437,7 @@ impl PgStore {
                     &account.site,
                     &account.password_hash,
                     &account.oidc_subject,
+                    &unsubscribe_token,
                 ],
             )
             .await
@@ -568,7 +584,9 @@ impl Storage {
     pub async fn add_account(&self, mut account: Account) -> Result<()> {
         account.id = account.id.trim().to_lowercase();
         checked(&account)?;
-        on_engine!(self, s => s.add_account(account).await)
+        // The key of the unsubscribe link in every mail it will receive.
+        let token = borne_web::auth::random_token();
+        on_engine!(self, s => s.add_account(account, token).await)
     }
 
     pub async fn accounts(&self) -> Result<Vec<Account>> {
