@@ -24,6 +24,51 @@ struct RawConfig {
     console: RawConsole,
     #[serde(default)]
     alerts: RawAlerts,
+    #[serde(default)]
+    proconnect: RawProConnect,
+}
+
+#[derive(Debug, Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct RawProConnect {
+    issuer: Option<Spanned<String>>,
+    client_id: Option<Spanned<String>>,
+    client_secret: Option<Spanned<String>>,
+    public_url: Option<Spanned<String>>,
+    ca_file: Option<Spanned<String>>,
+}
+
+/// Sign-in with ProConnect (`[proconnect]`), the State's OpenID Connect provider for public
+/// agents; none: local accounts only.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ProConnectConfig {
+    /// The provider's issuer (its discovery document is `{issuer}/.well-known/openid-configuration`).
+    pub issuer: String,
+    pub client_id: String,
+    pub client_secret: String,
+    /// The console's public address: ProConnect sends agents back to
+    /// `{public_url}/console/proconnect/retour`, and after signing out to `{public_url}/console/connexion`.
+    pub public_url: String,
+    /// A private certificate authority for the provider, if any (the system's store otherwise).
+    pub ca_file: Option<PathBuf>,
+}
+
+impl ProConnectConfig {
+    pub fn redirect_url(&self) -> String {
+        format!("{}/console/proconnect/retour", self.public_url.trim_end_matches('/'))
+    }
+
+    pub fn after_logout_url(&self) -> String {
+        format!("{}/console/connexion", self.public_url.trim_end_matches('/'))
+    }
+}
+
+/// Plain HTTP only on this machine (a trial, a test's provider); anywhere else, TLS.
+fn secure_or_loopback(url: &str) -> bool {
+    let Some(rest) = url.strip_prefix("http://") else { return url.starts_with("https://") };
+    let host = rest.split(['/', '?']).next().unwrap_or("");
+    let host = host.rsplit_once(':').map_or(host, |(h, _)| h);
+    ["127.0.0.1", "localhost", "[::1]"].contains(&host)
 }
 
 #[derive(Debug, Deserialize, Default)]
@@ -86,11 +131,13 @@ pub struct ConsoleSettings {
     pub secure_cookies: bool,
     /// How often kiosks send a heartbeat; two missed make a kiosk « silencieuse ».
     pub heartbeat_interval: chrono::Duration,
+    /// Sign-in with ProConnect, if set up.
+    pub proconnect: Option<ProConnectConfig>,
 }
 
 impl Default for ConsoleSettings {
     fn default() -> Self {
-        ConsoleSettings { secure_cookies: true, heartbeat_interval: chrono::Duration::minutes(5) }
+        ConsoleSettings { secure_cookies: true, heartbeat_interval: chrono::Duration::minutes(5), proconnect: None }
     }
 }
 
@@ -244,6 +291,7 @@ impl Config {
                 ca_file: a.ca_file.map(|f| PathBuf::from(f.into_inner())),
             });
         }
+        config.console.proconnect = proconnect(text, raw.proconnect)?;
         Ok(config)
     }
 
@@ -266,9 +314,57 @@ impl Config {
     }
 }
 
+fn proconnect(text: &str, p: RawProConnect) -> Result<Option<ProConnectConfig>, String> {
+    let Some(issuer) = p.issuer else {
+        if let Some(id) = p.client_id.as_ref().or(p.public_url.as_ref()) {
+            return Err(located(text, "proconnect", id.span(), "proconnect.issuer est nécessaire"));
+        }
+        return Ok(None);
+    };
+    let required = |value: Option<Spanned<String>>, key: &str| match value {
+        Some(v) if !v.get_ref().trim().is_empty() => Ok(v),
+        _ => Err(located(text, "proconnect.issuer", issuer.span(), &format!("proconnect.{key} est nécessaire"))),
+    };
+    let (client_id, client_secret) = (required(p.client_id, "client_id")?, required(p.client_secret, "client_secret")?);
+    let public_url = required(p.public_url, "public_url")?;
+    for (key, url) in [("proconnect.issuer", &issuer), ("proconnect.public_url", &public_url)] {
+        if !secure_or_loopback(url.get_ref()) {
+            return Err(located(
+                text,
+                key,
+                url.span(),
+                "adresse https://… attendue (http:// seulement sur cette machine)",
+            ));
+        }
+    }
+    Ok(Some(ProConnectConfig {
+        issuer: issuer.into_inner().trim_end_matches('/').to_string(),
+        client_id: client_id.into_inner(),
+        client_secret: client_secret.into_inner(),
+        public_url: public_url.into_inner().trim_end_matches('/').to_string(),
+        ca_file: p.ca_file.map(|f| PathBuf::from(f.into_inner())),
+    }))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn proconnect_over_plain_http_only_on_this_machine() {
+        let config = Config::parse(
+            "[proconnect]\nissuer = \"http://127.0.0.1:9000/\"\nclient_id = \"borne\"\nclient_secret = \"s\"\npublic_url = \"https://borne.exemple.gouv.fr/\"\n",
+        )
+        .unwrap();
+        let p = config.console.proconnect.unwrap();
+        assert_eq!(p.issuer, "http://127.0.0.1:9000");
+        assert_eq!(p.redirect_url(), "https://borne.exemple.gouv.fr/console/proconnect/retour");
+        assert_eq!(p.after_logout_url(), "https://borne.exemple.gouv.fr/console/connexion");
+        for url in ["http://127.0.0.1.exemple.fr", "http://localhost.evil:80/x", "ftp://x"] {
+            assert!(!secure_or_loopback(url), "{url}");
+        }
+        assert!(secure_or_loopback("http://[::1]:8080/x") && secure_or_loopback("http://localhost"));
+    }
 
     #[test]
     fn the_shipped_example_is_valid_and_means_the_defaults() {
@@ -296,6 +392,14 @@ mod tests {
         assert!(err.contains("alerts.smtp_url (ligne 2)"), "{err}");
         let err = Config::parse("[console]\nheartbeat_interval_s = 5\n").unwrap_err();
         assert!(err.contains("console.heartbeat_interval_s (ligne 2)"), "{err}");
+        let err =
+            Config::parse("[proconnect]\nissuer = \"https://auth.exemple.gouv.fr\"\nclient_id = \"x\"\n").unwrap_err();
+        assert!(err.contains("proconnect.client_secret est nécessaire") && err.contains("ligne 2"), "{err}");
+        let err = Config::parse(
+            "[proconnect]\nissuer = \"http://auth.exemple.gouv.fr\"\nclient_id = \"x\"\nclient_secret = \"y\"\npublic_url = \"https://b\"\n",
+        )
+        .unwrap_err();
+        assert!(err.contains("proconnect.issuer (ligne 2)"), "{err}");
         let err = Config::parse("[log]\nformat = \"xml\"\n").unwrap_err();
         assert!(err.contains("log.format (ligne 2)"), "{err}");
     }

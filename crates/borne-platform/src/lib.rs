@@ -158,7 +158,7 @@ impl Platform {
             None => None,
         };
         let rng = Mutex::new(fastrand::Rng::with_seed(seed));
-        let console = console::Console::new(console);
+        let console = console::Console::new(console)?;
         Ok(Arc::new(Platform { storage, auth, faults, rng, audit, metrics: Metrics::new(), console, notifier }))
     }
 

@@ -105,23 +105,6 @@ struct Console {
     client: reqwest::Client,
 }
 
-fn cli_stdin(backend: &Backend, args: &[&str], stdin: &str) -> String {
-    use std::io::Write;
-    let mut child = std::process::Command::new(platform_bin())
-        .args(args)
-        .args(backend.args())
-        .env_remove("DATABASE_URL")
-        .stdin(std::process::Stdio::piped())
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
-    child.stdin.take().unwrap().write_all(stdin.as_bytes()).unwrap();
-    let out = child.wait_with_output().unwrap();
-    assert!(out.status.success(), "{args:?}: {}", String::from_utf8_lossy(&out.stderr));
-    String::from_utf8(out.stdout).unwrap()
-}
-
 fn start_console(backend: &Backend, config: &std::path::Path) -> PlatformProcess {
     let mut args: Vec<OsString> = backend.args();
     args.extend(["--config".into(), config.into()]);
@@ -151,7 +134,13 @@ fn network(postgres: bool, name: &str) -> Console {
     );
     cli_ok(&backend, &["accounts", "disable", "parti@rhone.gouv.fr"]);
     let config = dir.path().join("platform.toml");
-    std::fs::write(&config, "[console]\n# plain HTTP on loopback\nsecure_cookies = false\n").unwrap();
+    // ProConnect offered on the sign-in page (its provider is only reached when an agent
+    // chooses it: tests/proconnect.rs).
+    std::fs::write(
+        &config,
+        "[console]\n# plain HTTP on loopback\nsecure_cookies = false\n\n[proconnect]\nissuer = \"http://127.0.0.1:9\"\nclient_id = \"borne\"\nclient_secret = \"s\"\npublic_url = \"http://127.0.0.1:9\"\n",
+    )
+    .unwrap();
     let platform = start_console(&backend, &config);
     let http = Http::new();
     let now = chrono::Utc::now().with_timezone(&chrono::FixedOffset::east_opt(3600).unwrap());

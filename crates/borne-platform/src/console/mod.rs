@@ -10,9 +10,10 @@
 
 pub mod fleet;
 pub mod pages;
+pub mod proconnect;
 pub mod sites;
 
-use crate::storage::console::{Account, CommentQuery, ConsoleSession};
+use crate::storage::console::{Account, CommentQuery, ConsoleSession, Opened};
 use crate::storage::{Site, Storage, StorageError};
 use crate::{Platform, Shared};
 use axum::extract::{Path, Query, Request, State};
@@ -41,11 +42,13 @@ pub use crate::config::ConsoleSettings as Settings;
 pub struct Console {
     pub settings: Settings,
     gate: auth::Gate,
+    proconnect: Option<proconnect::ProConnect>,
 }
 
 impl Console {
-    pub fn new(settings: Settings) -> Console {
-        Console { settings, gate: Default::default() }
+    pub fn new(settings: Settings) -> Result<Console, String> {
+        let proconnect = settings.proconnect.clone().map(proconnect::ProConnect::new).transpose()?;
+        Ok(Console { settings, gate: Default::default(), proconnect })
     }
 }
 
@@ -111,6 +114,8 @@ pub fn router(state: Shared) -> Router<Shared> {
         .merge(protected)
         .route("/console", get(|| async { Redirect::to("/console/") }))
         .route("/console/connexion", get(login_form).post(login))
+        .route("/console/proconnect", get(proconnect_start))
+        .route("/console/proconnect/retour", get(proconnect_return))
         .route("/console/desabonnement/{token}", get(unsubscribe_form).post(unsubscribe))
         .route(
             "/console/style.css",
@@ -187,7 +192,8 @@ async fn login_form(State(platform): State<Shared>) -> Response {
 
 fn login_page(platform: &Platform, message: Option<&str>, status: StatusCode) -> Response {
     let token = auth::random_token();
-    let mut response = (status, html(pages::login(message, &token))).into_response();
+    let proconnect = platform.console.proconnect.is_some();
+    let mut response = (status, html(pages::login(message, &token, proconnect))).into_response();
     response
         .headers_mut()
         .append(header::SET_COOKIE, set_cookie(platform, LOGIN_CSRF_COOKIE, &token, "/console/connexion", None));
@@ -228,7 +234,7 @@ async fn login(
     match (attempt, found) {
         (auth::Attempt::Accepted, Some(account)) => {
             tracing::info!(%ip, account = %account.id, "console login");
-            match open_session(&platform, &account).await {
+            match open_session(&platform, &account, None).await {
                 Ok(response) => response,
                 Err(e) => e.into_response(),
             }
@@ -245,11 +251,18 @@ async fn login(
     }
 }
 
-/// Opens a session for `account` and sends its cookie, to the console's home page.
-async fn open_session(platform: &Platform, account: &Account) -> Result<Response, Failure> {
+/// Opens a session for `account` and sends its cookie, to the console's home page. After
+/// ProConnect, the browser arrives from another site, so a redirect would not carry the
+/// session's `SameSite=Strict` cookie to the next page: a page of ours takes it there.
+async fn open_session(platform: &Platform, account: &Account, id_token: Option<String>) -> Result<Response, Failure> {
     let (id, csrf) = (auth::random_token(), auth::random_token());
-    platform.storage().open_session(&id, &account.id, &csrf, Utc::now()).await?;
-    let mut response = Redirect::to("/console/").into_response();
+    let through_proconnect = id_token.is_some();
+    platform.storage().open_session(&id, &account.id, Opened { csrf, id_token }, Utc::now()).await?;
+    let mut response = if through_proconnect {
+        html(pages::signed_in(&account.name))
+    } else {
+        Redirect::to("/console/").into_response()
+    };
     let h = response.headers_mut();
     h.append(header::SET_COOKIE, set_cookie(platform, SESSION_COOKIE, &id, "/console", None));
     h.append(header::SET_COOKIE, set_cookie(platform, LOGIN_CSRF_COOKIE, "", "/console/connexion", Some(0)));
@@ -259,6 +272,110 @@ async fn open_session(platform: &Platform, account: &Account) -> Result<Response
 fn login_busy(platform: &Platform) -> Response {
     let message = "Trop de connexions en même temps : réessayez dans quelques secondes.";
     login_page(platform, Some(message), StatusCode::TOO_MANY_REQUESTS)
+}
+
+/// `/console/proconnect`: off to ProConnect, with this sign-in's state, nonce and PKCE
+/// verifier in a cookie that only the callback receives.
+async fn proconnect_start(State(platform): State<Shared>) -> Response {
+    let Some(pc) = &platform.console.proconnect else { return not_found() };
+    match pc.start().await {
+        Ok((url, flow)) => {
+            let mut response = Redirect::to(&url).into_response();
+            let cookie = cookies::set_lax(
+                proconnect::FLOW_COOKIE,
+                &flow.to_cookie(),
+                proconnect::FLOW_COOKIE_PATH,
+                platform.console.settings.secure_cookies,
+                Some(proconnect::FLOW_MAX_AGE_S),
+            );
+            response.headers_mut().append(header::SET_COOKIE, cookie);
+            response
+        }
+        Err(e) => {
+            tracing::warn!(error = %e, "proconnect: cannot start a sign-in");
+            let message = "ProConnect ne répond pas : réessayez plus tard, ou connectez-vous avec votre mot de passe.";
+            login_page(&platform, Some(message), StatusCode::SERVICE_UNAVAILABLE)
+        }
+    }
+}
+
+#[derive(Deserialize)]
+struct ProConnectReturn {
+    code: Option<String>,
+    state: Option<String>,
+    error: Option<String>,
+}
+
+/// `/console/proconnect/retour`: the provider sends the agent back with a code (or an error).
+async fn proconnect_return(
+    State(platform): State<Shared>,
+    peer: Option<Extension<Peer>>,
+    headers: HeaderMap,
+    Query(back): Query<ProConnectReturn>,
+) -> Response {
+    let Some(pc) = &platform.console.proconnect else { return not_found() };
+    let ip = peer.map(|Extension(Peer(ip))| ip).unwrap_or(IpAddr::from([0, 0, 0, 0]));
+    let flow = cookies::get(&headers, proconnect::FLOW_COOKIE).and_then(|c| proconnect::Flow::from_cookie(&c));
+    let refused = |message: &str, status: StatusCode| {
+        let mut response = login_page(&platform, Some(message), status);
+        let cookie = set_cookie(&platform, proconnect::FLOW_COOKIE, "", proconnect::FLOW_COOKIE_PATH, Some(0));
+        response.headers_mut().append(header::SET_COOKIE, cookie);
+        response
+    };
+    let Some(flow) = flow
+        .filter(|f| back.state.as_deref().is_some_and(|s| auth::constant_time_eq(s.as_bytes(), f.state.as_bytes())))
+    else {
+        tracing::warn!(%ip, "proconnect: return without this browser's sign-in");
+        return refused("Connexion ProConnect expirée ou commencée ailleurs : recommencez.", StatusCode::FORBIDDEN);
+    };
+    if let Some(error) = back.error {
+        tracing::info!(%ip, %error, "proconnect: the provider refused");
+        return refused("ProConnect n'a pas confirmé votre identité : recommencez.", StatusCode::UNAUTHORIZED);
+    }
+    let Some(code) = back.code.filter(|c| !c.is_empty() && c.len() <= 2048) else {
+        return refused("Réponse de ProConnect incomplète : recommencez.", StatusCode::BAD_REQUEST);
+    };
+    let identity = match pc.finish(&code, &flow).await {
+        Ok(identity) => identity,
+        Err(e) => {
+            tracing::warn!(%ip, error = %e, "proconnect: sign-in failed");
+            return refused("ProConnect n'a pas pu confirmer votre identité : recommencez.", StatusCode::UNAUTHORIZED);
+        }
+    };
+    let account = match proconnect_account(platform.storage(), &identity).await {
+        Ok(Some(account)) => account,
+        Ok(None) => {
+            tracing::warn!(%ip, subject = %identity.subject, email = ?identity.email, "proconnect: no account");
+            let message =
+                "Aucun compte Borne n'est ouvert à votre adresse : demandez-le à l'administrateur de votre réseau.";
+            return refused(message, StatusCode::FORBIDDEN);
+        }
+        Err(e) => return e.into_response(),
+    };
+    tracing::info!(%ip, account = %account.id, subject = %identity.subject, "console login (ProConnect)");
+    match open_session(&platform, &account, Some(identity.id_token)).await {
+        Ok(mut response) => {
+            let cookie = set_cookie(&platform, proconnect::FLOW_COOKIE, "", proconnect::FLOW_COOKIE_PATH, Some(0));
+            response.headers_mut().append(header::SET_COOKIE, cookie);
+            response
+        }
+        Err(e) => e.into_response(),
+    }
+}
+
+/// The account ProConnect's identity opens: the one bound to it; else, the first time, the
+/// account of its e-mail address if that one is bound to nobody yet (then bound). Disabled
+/// accounts open nothing.
+async fn proconnect_account(storage: &Storage, identity: &proconnect::Identity) -> Result<Option<Account>, Failure> {
+    if let Some(account) = storage.account_by_subject(&identity.subject).await? {
+        return Ok(Some(account).filter(|a| !a.disabled));
+    }
+    let Some(email) = identity.email.as_deref() else { return Ok(None) };
+    let Some(account) = storage.account(email).await?.filter(|a| !a.disabled && a.oidc_subject.is_none()) else {
+        return Ok(None);
+    };
+    storage.link_subject(&account.id, &identity.subject).await?;
+    Ok(Some(Account { oidc_subject: Some(identity.subject.clone()), ..account }))
 }
 
 #[derive(Deserialize)]
@@ -276,7 +393,12 @@ async fn logout(
     if let Some(id) = cookies::get(&headers, SESSION_COOKIE) {
         platform.storage().close_session(&id).await?;
     }
-    let mut response = Redirect::to("/console/connexion").into_response();
+    // A session opened through ProConnect ends there too (ProConnect asks its partners to).
+    let mut to = None;
+    if let (Some(pc), Some(id_token)) = (&platform.console.proconnect, &session.id_token) {
+        to = pc.logout_url(id_token).await;
+    }
+    let mut response = Redirect::to(to.as_deref().unwrap_or("/console/connexion")).into_response();
     response.headers_mut().append(header::SET_COOKIE, set_cookie(&platform, SESSION_COOKIE, "", "/console", Some(0)));
     Ok(response)
 }

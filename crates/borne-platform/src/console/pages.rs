@@ -88,7 +88,29 @@ pub fn message(status: StatusCode, text: &str) -> Markup {
     }
 }
 
-pub fn login(message: Option<&str>, csrf: &str) -> Markup {
+/// After ProConnect: the session's cookie is set, and this page of ours takes the browser on to
+/// the console (a same-site navigation, so the `SameSite=Strict` cookie goes with it).
+pub fn signed_in(name: &str) -> Markup {
+    html! {
+        (DOCTYPE)
+        html lang="fr" {
+            head {
+                meta charset="utf-8";
+                meta name="viewport" content="width=device-width, initial-scale=1";
+                meta http-equiv="refresh" content="0; url=/console/";
+                title { "Connecté — Borne, console" }
+                link rel="stylesheet" href="/console/style.css";
+            }
+            body { main #contenu.narrow {
+                h1 { "Bonjour " (name) }
+                p { "Vous êtes connecté avec ProConnect." }
+                p { a href="/console/" { "Aller à la console" } }
+            } }
+        }
+    }
+}
+
+pub fn login(message: Option<&str>, csrf: &str, proconnect: bool) -> Markup {
     html! {
         (DOCTYPE)
         html lang="fr" {
@@ -97,6 +119,14 @@ pub fn login(message: Option<&str>, csrf: &str) -> Markup {
                 h1 { "Console des réseaux Borne" }
                 p { "Connectez-vous pour voir les bornes, les sites et les avis de votre périmètre." }
                 @if let Some(message) = message { p.error role="alert" { (message) } }
+                @if proconnect {
+                    section.proconnect aria-labelledby="proconnect-titre" {
+                        h2 #proconnect-titre { "Agents publics" }
+                        p { a.button href="/console/proconnect" { "S'identifier avec ProConnect" } }
+                        p { a href="https://www.proconnect.gouv.fr/" rel="noopener" { "Qu'est-ce que ProConnect ?" } }
+                    }
+                    h2 { "Ou avec un mot de passe" }
+                }
                 form method="post" action="/console/connexion" {
                     input type="hidden" name="csrf" value=(csrf);
                     p {

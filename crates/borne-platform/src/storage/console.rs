@@ -77,6 +77,11 @@ CREATE TRIGGER answers_comment_indexed AFTER INSERT ON answers WHEN new.field_co
 END;
 "#;
 
+/// Migration 4 (PostgreSQL) and 5 (SQLite): a session opened through ProConnect keeps its ID
+/// token, which signing out hands back to ProConnect (`id_token_hint`).
+pub(super) const POSTGRES_ID_TOKEN: &str = "ALTER TABLE console_sessions ADD COLUMN id_token text;";
+pub(super) const SQLITE_ID_TOKEN: &str = "ALTER TABLE console_sessions ADD COLUMN id_token TEXT;";
+
 /// A session ends after this long without a request…
 pub const SESSION_IDLE: Duration = Duration::minutes(30);
 /// …and after this long whatever the activity.
@@ -169,6 +174,17 @@ enum AccountChange {
 pub struct ConsoleSession {
     pub account: Account,
     pub csrf: String,
+    /// The ProConnect ID token the session was opened with, if it was.
+    pub id_token: Option<String>,
+}
+
+/// What a new session carries besides its account.
+#[derive(Debug, Clone)]
+pub struct Opened {
+    /// The token its forms carry.
+    pub csrf: String,
+    /// The ProConnect ID token, when it was opened through ProConnect.
+    pub id_token: Option<String>,
 }
 
 /// Comments wanted: among `sites`, on the kiosks' local days `[from, to]`, optionally of one
@@ -327,16 +343,16 @@ impl SqliteStore {
         .await
     }
 
-    async fn open_session(&self, id_sha256: String, account: String, csrf: String, now: DateTime<Utc>) -> Result<()> {
+    async fn open_session(&self, id_sha256: String, account: String, opened: Opened, now: DateTime<Utc>) -> Result<()> {
         self.with(move |c| {
             c.execute(
                 "DELETE FROM console_sessions WHERE last_seen_at_ms < ?1 OR created_at_ms < ?2",
                 params![ms(now - SESSION_IDLE), ms(now - SESSION_MAX)],
             )?;
             c.execute(
-                "INSERT INTO console_sessions (id_sha256, account_id, csrf, created_at_ms, last_seen_at_ms)
-                 VALUES (?1, ?2, ?3, ?4, ?4)",
-                params![id_sha256, account, csrf, ms(now)],
+                "INSERT INTO console_sessions (id_sha256, account_id, csrf, id_token, created_at_ms, last_seen_at_ms)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?5)",
+                params![id_sha256, account, opened.csrf, opened.id_token, ms(now)],
             )
         })
         .await?;
@@ -348,12 +364,13 @@ impl SqliteStore {
             let found = c
                 .query_row(
                     "UPDATE console_sessions SET last_seen_at_ms = ?2
-                     WHERE id_sha256 = ?1 AND last_seen_at_ms >= ?3 AND created_at_ms >= ?4 RETURNING account_id, csrf",
+                     WHERE id_sha256 = ?1 AND last_seen_at_ms >= ?3 AND created_at_ms >= ?4
+                     RETURNING account_id, csrf, id_token",
                     params![id_sha256, ms(now), ms(now - SESSION_IDLE), ms(now - SESSION_MAX)],
-                    |r| Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?)),
+                    |r| Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?, r.get::<_, Option<String>>(2)?)),
                 )
                 .optional()?;
-            let Some((account, csrf)) = found else { return Ok(None) };
+            let Some((account, csrf, id_token)) = found else { return Ok(None) };
             let account = c
                 .query_row(
                     &format!("{SQLITE_ACCOUNT} WHERE id = ?1 AND disabled_at_ms IS NULL"),
@@ -361,7 +378,7 @@ impl SqliteStore {
                     account_row_sqlite,
                 )
                 .optional()?;
-            Ok(account.map(|account| ConsoleSession { account, csrf }))
+            Ok(account.map(|account| ConsoleSession { account, csrf, id_token }))
         })
         .await
     }
@@ -479,7 +496,7 @@ impl PgStore {
         Ok(n as usize)
     }
 
-    async fn open_session(&self, id_sha256: String, account: String, csrf: String, now: DateTime<Utc>) -> Result<()> {
+    async fn open_session(&self, id_sha256: String, account: String, opened: Opened, now: DateTime<Utc>) -> Result<()> {
         let client = self.client().await?;
         client
             .execute(
@@ -490,9 +507,9 @@ impl PgStore {
             .map_err(classify)?;
         client
             .execute(
-                "INSERT INTO console_sessions (id_sha256, account_id, csrf, created_at, last_seen_at)
-                 VALUES ($1, $2, $3, $4, $4)",
-                &[&id_sha256, &account, &csrf, &now],
+                "INSERT INTO console_sessions (id_sha256, account_id, csrf, id_token, created_at, last_seen_at)
+                 VALUES ($1, $2, $3, $4, $5, $5)",
+                &[&id_sha256, &account, &opened.csrf, &opened.id_token, &now],
             )
             .await
             .map_err(classify)?;
@@ -504,15 +521,15 @@ impl PgStore {
         let row = client
             .query_opt(
                 "WITH s AS (UPDATE console_sessions SET last_seen_at = $2
-                    WHERE id_sha256 = $1 AND last_seen_at >= $3 AND created_at >= $4 RETURNING account_id, csrf)
+                    WHERE id_sha256 = $1 AND last_seen_at >= $3 AND created_at >= $4 RETURNING account_id, csrf, id_token)
                  SELECT a.id, a.name, a.role, a.organisation_id, a.site_id, a.password_hash, a.oidc_subject,
-                        a.disabled_at, s.csrf
+                        a.disabled_at, s.csrf, s.id_token
                  FROM s JOIN accounts a ON a.id = s.account_id WHERE a.disabled_at IS NULL",
                 &[&id_sha256, &now, &(now - SESSION_IDLE), &(now - SESSION_MAX)],
             )
             .await
             .map_err(classify)?;
-        Ok(row.map(|r| ConsoleSession { account: account_row_pg(&r), csrf: r.get(8) }))
+        Ok(row.map(|r| ConsoleSession { account: account_row_pg(&r), csrf: r.get(8), id_token: r.get(9) }))
     }
 
     async fn close_sessions(&self, column: &'static str, value: String) -> Result<()> {
@@ -627,9 +644,9 @@ impl Storage {
     }
 
     /// Opens a session for `account`; only the hash of its cookie value is kept.
-    pub async fn open_session(&self, cookie: &str, account: &str, csrf: &str, now: DateTime<Utc>) -> Result<()> {
-        let (hash, account, csrf) = (super::token_hash(cookie), account.to_string(), csrf.to_string());
-        on_engine!(self, s => s.open_session(hash, account, csrf, now).await)
+    pub async fn open_session(&self, cookie: &str, account: &str, opened: Opened, now: DateTime<Utc>) -> Result<()> {
+        let (hash, account) = (super::token_hash(cookie), account.to_string());
+        on_engine!(self, s => s.open_session(hash, account, opened.clone(), now).await)
     }
 
     /// The live session of this cookie value (its idle time reset), or none: unknown, idle for

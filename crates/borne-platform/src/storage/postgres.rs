@@ -133,6 +133,7 @@ CREATE TABLE site_monthly (
 "#,
     super::console::POSTGRES_SCHEMA,
     super::alerting::POSTGRES_SCHEMA,
+    super::console::POSTGRES_ID_TOKEN,
 ];
 
 /// Key of the advisory lock that serialises migrations and partition creation across instances.

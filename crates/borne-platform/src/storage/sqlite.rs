@@ -116,6 +116,7 @@ INSERT INTO site_monthly (site_id, month, field_code, answer_item_id, n)
 "#,
     super::console::SQLITE_SCHEMA,
     super::alerting::SQLITE_SCHEMA,
+    super::console::SQLITE_ID_TOKEN,
 ];
 
 /// Brings a connection's schema to the latest version, each step in its own transaction; the

@@ -145,6 +145,24 @@ pub fn cli_ok(backend: &Backend, args: &[&str]) -> String {
     String::from_utf8(out.stdout).unwrap()
 }
 
+/// A command given `stdin` (a password, say), which must succeed.
+pub fn cli_stdin(backend: &Backend, args: &[&str], stdin: &str) -> String {
+    use std::io::Write;
+    let mut child = std::process::Command::new(platform_bin())
+        .args(args)
+        .args(backend.args())
+        .env_remove("DATABASE_URL")
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    child.stdin.take().unwrap().write_all(stdin.as_bytes()).unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert!(out.status.success(), "{args:?}: {}", String::from_utf8_lossy(&out.stderr));
+    String::from_utf8(out.stdout).unwrap()
+}
+
 pub fn start_registered(backend: &Backend) -> PlatformProcess {
     let args = backend.args();
     let args: Vec<&std::ffi::OsStr> = args.iter().map(|a| a.as_os_str()).collect();
