@@ -160,6 +160,8 @@ pub fn router(state: Shared) -> Router {
         .route("/borne", get(kiosk_page))
         .route("/export", get(export_page))
         .route("/export.csv", get(export_csv))
+        .route("/actions", get(actions_page).post(add_action))
+        .route("/actions/supprimer", post(remove_action))
         .route("/affiche", get(poster))
         .route("/api/stats", get(api_stats))
         .route("/deconnexion", post(logout))
@@ -331,8 +333,85 @@ async fn api_stats(State(state): State<Shared>) -> Result<Response, Failure> {
 }
 
 async fn poster(State(state): State<Shared>) -> Result<Response, Failure> {
-    let o = state.with_store(|app, store| data::overview(app, store, today())).await?;
-    Ok(html(pages::poster(&o)))
+    let (o, actions) =
+        state.with_store(|app, store| Ok((data::overview(app, store, today())?, store.actions()?))).await?;
+    Ok(html(pages::poster(&o, &actions)))
+}
+
+/// « Vous nous l'avez dit, on l'a fait »: the list, a form to add one, a button to remove each.
+async fn actions_page(
+    State(state): State<Shared>,
+    Extension(Csrf(csrf)): Extension<Csrf>,
+) -> Result<Response, Failure> {
+    actions_answer(&state, &csrf, pages::ActionForm { date: today().to_string(), ..Default::default() }, StatusCode::OK)
+        .await
+}
+
+async fn actions_answer(
+    state: &Shared,
+    csrf: &str,
+    form: pages::ActionForm,
+    status: StatusCode,
+) -> Result<Response, Failure> {
+    let list = state.with_store(|_, store| Ok(store.actions()?)).await?;
+    let site = state.app.config.site_name.clone();
+    let body = pages::actions(&list, csrf, &form);
+    let mut response = html(pages::layout("Vous nous l'avez dit, on l'a fait", "/actions", &site, csrf, body));
+    *response.status_mut() = status;
+    Ok(response)
+}
+
+#[derive(Deserialize)]
+struct ActionPost {
+    csrf: Option<String>,
+    texte: Option<String>,
+    date: Option<String>,
+}
+
+async fn add_action(
+    State(state): State<Shared>,
+    Extension(Csrf(csrf)): Extension<Csrf>,
+    Form(form): Form<ActionPost>,
+) -> Result<Response, Failure> {
+    check_csrf(&csrf, form.csrf.as_deref())?;
+    let (text, date) = (form.texte.unwrap_or_default(), form.date.unwrap_or_default());
+    let checked = borne_model::actions::clean_text(&text).and_then(|clean| {
+        let day = chrono::NaiveDate::parse_from_str(date.trim(), "%Y-%m-%d")
+            .map_err(|_| format!("« {} » n'est pas une date : la forme attendue est AAAA-MM-JJ", date.trim()))?;
+        borne_model::actions::check_date(day, today())?;
+        Ok((clean, day))
+    });
+    let (clean, day) = match checked {
+        Ok(ok) => ok,
+        Err(message) => {
+            // Nothing typed is lost: the form comes back as it was sent, with what to fix.
+            let form = pages::ActionForm { text, date, error: Some(message) };
+            return actions_answer(&state, &csrf, form, StatusCode::BAD_REQUEST).await;
+        }
+    };
+    let action = state.with_writer(move |store| Ok(store.add_action(&clean, day)?)).await?;
+    tracing::info!(action = %action.id, "improvement action written on the dashboard");
+    Ok(Redirect::to("/actions").into_response())
+}
+
+#[derive(Deserialize)]
+struct ActionRemoval {
+    csrf: Option<String>,
+    id: Option<String>,
+}
+
+async fn remove_action(
+    State(state): State<Shared>,
+    Extension(Csrf(csrf)): Extension<Csrf>,
+    Form(form): Form<ActionRemoval>,
+) -> Result<Response, Failure> {
+    check_csrf(&csrf, form.csrf.as_deref())?;
+    let id = form.id.unwrap_or_default();
+    let Ok(id) = id.trim().parse::<uuid::Uuid>() else {
+        return Err(Failure::BadInput(format!("« {id} » n'est pas l'identifiant d'une action.")));
+    };
+    state.with_writer(move |store| Ok(store.remove_action(id)?)).await?;
+    Ok(Redirect::to("/actions").into_response())
 }
 
 /// A date field of a form: empty is none; anything else must be a date.

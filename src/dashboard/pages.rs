@@ -4,12 +4,17 @@
 use super::charts;
 use super::data::{Overview, Period, period_score};
 use crate::store::Outbox;
+use borne_model::actions::Action;
 use borne_model::indicators::{Band, QuestionIndicator, Score, french_decimal};
 use maud::{DOCTYPE, Markup, html};
 
-pub const NAV: [(&str, &str); 6] = [
+/// The A4 poster lists this many actions, the newest.
+pub const POSTER_ACTIONS: usize = 5;
+
+pub const NAV: [(&str, &str); 7] = [
     ("/", "Vue d'ensemble"),
     ("/commentaires", "Commentaires"),
+    ("/actions", "On l'a fait"),
     ("/envoi", "Envoi"),
     ("/borne", "Borne"),
     ("/export", "Export"),
@@ -335,7 +340,54 @@ pub fn export(today: &str, month_ago: &str) -> Markup {
     }
 }
 
-pub fn poster(o: &Overview) -> Markup {
+/// The action form as sent (kept when refused) and what to fix.
+#[derive(Debug, Clone, Default)]
+pub struct ActionForm {
+    pub text: String,
+    pub date: String,
+    pub error: Option<String>,
+}
+
+pub fn actions(list: &[Action], csrf: &str, form: &ActionForm) -> Markup {
+    html! {
+        p { "Dites aux usagers ce que le site a changé après leurs avis. La plus récente s'affiche sur l'écran d'accueil de la borne ; "
+            "toutes figurent sur l'affiche et, quand la borne envoie ses avis, sur la page publique du site. Ces textes sont publics : "
+            "n'y mettez ni nom ni donnée personnelle." }
+        @if let Some(error) = &form.error { p class="error" role="alert" { "Action non enregistrée : " (error) "." } }
+        form method="post" action="/actions" class="action-form" {
+            input type="hidden" name="csrf" value=(csrf);
+            p {
+                label for="texte" { "Ce qui a été fait (" (borne_model::actions::TEXT_MIN) " à " (borne_model::actions::TEXT_MAX) " caractères)" }
+                textarea id="texte" name="texte" rows="3" maxlength=(borne_model::actions::TEXT_MAX) required { (form.text) }
+            }
+            p {
+                label for="date" { "Date" }
+                input id="date" name="date" type="date" value=(form.date) required;
+            }
+            button type="submit" { "Ajouter" }
+        }
+        h2 { "Actions affichées" }
+        @if list.is_empty() {
+            p { "Aucune pour le moment." }
+        } @else {
+            ul class="actions" {
+                @for action in list {
+                    li {
+                        span class="when" { (action.done_on.format("%d/%m/%Y")) }
+                        " " span class="what" { (action.text) }
+                        form method="post" action="/actions/supprimer" {
+                            input type="hidden" name="csrf" value=(csrf);
+                            input type="hidden" name="id" value=(action.id.to_string());
+                            button type="submit" class="secondary" aria-label=(format!("Retirer : {}", action.text)) { "Retirer" }
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
+
+pub fn poster(o: &Overview, actions: &[Action]) -> Markup {
     let shown = o.period("12m").filter(|p| period_score(p).is_some()).or_else(|| o.period("30d"));
     html! {
         (DOCTYPE)
@@ -362,6 +414,16 @@ pub fn poster(o: &Overview) -> Markup {
                         table class="shares" {
                             @for item in &p.indicators.satisfaction.distribution {
                                 tr { th scope="row" { (item.answer_text) } td { (french_decimal(item.percent)) " %" } }
+                            }
+                        }
+                    }
+                    @if !actions.is_empty() {
+                        section class="done" {
+                            h2 { "Vous nous l'avez dit, on l'a fait" }
+                            ul {
+                                @for action in actions.iter().take(POSTER_ACTIONS) {
+                                    li { span class="when" { (action.done_on.format("%d/%m/%Y")) } " " (action.text) }
+                                }
                             }
                         }
                     }

@@ -107,6 +107,15 @@ pub const MIGRATIONS: &[&str] = &[
     -- `status` is repeated so that SQLite sees the index as covering for counts.
     CREATE INDEX reviews_pending ON reviews (seq, clock, status) WHERE status = 'pending';
     "#,
+    // 4: « Vous nous l'avez dit, on l'a fait »: the site manager's improvement actions.
+    r#"
+    CREATE TABLE actions (
+        id          TEXT PRIMARY KEY,
+        text        TEXT NOT NULL,
+        done_on     TEXT NOT NULL,
+        written_at  TEXT NOT NULL
+    );
+    "#,
 ];
 
 /// Brings the schema up to date. Returns the version before and after.

@@ -10,6 +10,7 @@
 //! - A review's answers and the hourly counts move together, in one transaction.
 //! - A corrupt file is moved aside, never deleted.
 
+mod actions;
 mod integrity;
 use integrity::{move_aside, quick_check};
 mod migrations;

@@ -36,6 +36,8 @@ pub const ADMIN_IDLE: Duration = Duration::from_secs(60);
 pub const RECOVERY_PROBE: Duration = Duration::from_secs(5);
 /// How often the home screen's result is recomputed when nobody rates (day changes, etc.).
 pub const RESULT_REFRESH: Duration = Duration::from_secs(3600);
+/// How often the home screen reads the manager's latest « on l'a fait » action again.
+pub const ACTIONS_REFRESH: Duration = Duration::from_secs(300);
 /// Reviews kept in memory while the store cannot write, committed when it can again.
 pub const HELD_MAX: usize = 1000;
 
@@ -136,6 +138,9 @@ struct State {
     last_probe: Instant,
     result_at: Option<Instant>,
     result: Option<(u32, u64, Band)>,
+    /// The latest « on l'a fait » action (day, text), read at `actions_at`.
+    action: Option<(String, String)>,
+    actions_at: Instant,
     /// The question whose choices the window shows, to rebuild them only when it changes.
     shown_question: Option<(usize, Vec<i64>)>,
     /// The language the window's translations are set to.
@@ -185,6 +190,8 @@ impl Kiosk {
             last_probe: t0,
             result_at: None,
             result: None,
+            action: None,
+            actions_at: t0,
             shown_question: None,
             shown_language: String::new(),
         };
@@ -197,6 +204,7 @@ impl Kiosk {
         });
         kiosk.connect();
         kiosk.state.borrow_mut().refresh_result(t0);
+        kiosk.state.borrow_mut().refresh_action(t0);
         kiosk.render();
         kiosk.arm();
         kiosk
@@ -415,6 +423,12 @@ impl Kiosk {
                 Band::Medium => 2,
                 Band::Good => 3,
             });
+        }
+        // « Vous nous l'avez dit, on l'a fait ».
+        let (date, text) = st.action.clone().unwrap_or_default();
+        if w.get_action_text().as_str() != text || w.get_action_date().as_str() != date {
+            w.set_action_text(text.into());
+            w.set_action_date(date.into());
         }
         // Administration.
         w.set_pin_entered(st.pin.chars().count() as i32);
@@ -651,6 +665,20 @@ impl State {
         if self.result_at.is_some_and(|at| now.duration_since(at) >= RESULT_REFRESH) {
             self.refresh_result(now);
         }
+        if now.duration_since(self.actions_at) >= ACTIONS_REFRESH {
+            self.refresh_action(now);
+        }
+    }
+
+    /// The latest action the manager wrote on the dashboard (maybe from another process).
+    fn refresh_action(&mut self, now: Instant) {
+        self.actions_at = now;
+        match self.parts.store.actions() {
+            Ok(actions) => {
+                self.action = actions.first().map(|a| (a.done_on.format("%d/%m/%Y").to_string(), a.text.clone()));
+            }
+            Err(e) => tracing::warn!("actions not read: {e}"),
+        }
     }
 
     /// Whether the store is probed: reviews are held, or the kiosk is out of service.
@@ -709,7 +737,8 @@ impl State {
         };
         let probe = self.probing().then_some(self.last_probe + RECOVERY_PROBE);
         let result = self.parts.screen.show_result.then(|| self.result_at.map(|at| at + RESULT_REFRESH)).flatten();
-        [self.flow.next_deadline(), overlay, probe, self.pin_locked_until, result].into_iter().flatten().min()
+        let actions = Some(self.actions_at + ACTIONS_REFRESH);
+        [self.flow.next_deadline(), overlay, probe, self.pin_locked_until, result, actions].into_iter().flatten().min()
     }
 }
 

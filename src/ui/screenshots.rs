@@ -122,6 +122,16 @@ pub fn walk(
     scene.taps([Input::PinSubmit]);
     at("11-administration", scene)?;
     scene.taps([Input::AdminClose]);
+
+    // The manager wrote what the site changed (dashboard, « On l'a fait »): the home screen
+    // shows the latest at its next look.
+    // A fixed day, so that the picture does not change with the date it is drawn on.
+    let day = chrono::NaiveDate::from_ymd_opt(2026, 11, 16).context("a valid date")?;
+    scene.kiosk.with_store(|s| {
+        s.add_action("Un guichet de plus le lundi matin, et les rendez-vous en ligne pour les titres de séjour.", day)
+    })?;
+    scene.advance(super::ACTIONS_REFRESH);
+    at("12-accueil-on-l-a-fait", scene)?;
     Ok(())
 }
 

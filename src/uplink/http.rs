@@ -5,13 +5,28 @@ use super::app_version;
 use super::plan::Outcome;
 use crate::config::UploadConfig;
 use crate::store::OpenBatch;
-use borne_model::wire::{BatchResponse, ErrorBody, Heartbeat};
+use borne_model::wire::{ActionsUpdate, BatchResponse, ErrorBody, Heartbeat};
 use std::time::Duration;
 
 /// Sends batches and heartbeats somewhere.
 pub trait Transport {
     fn send(&self, batch: &OpenBatch) -> impl std::future::Future<Output = Outcome> + Send;
     fn heartbeat(&self, heartbeat: &Heartbeat) -> impl std::future::Future<Output = Result<(), String>> + Send;
+    /// `PUT /v1/actions` (contract 1.1). A transport that does not carry it answers
+    /// `Unsupported`, as a platform of contract 1.0 does.
+    fn put_actions(&self, update: &ActionsUpdate) -> impl std::future::Future<Output = ActionsOutcome> + Send {
+        let _ = update;
+        async { ActionsOutcome::Unsupported }
+    }
+}
+
+/// How the platform took the list of actions.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ActionsOutcome {
+    Accepted,
+    /// The platform does not know this addition to the contract (404, 405, 501).
+    Unsupported,
+    Failed(String),
 }
 
 pub struct HttpTransport {
@@ -136,6 +151,31 @@ impl Transport for HttpTransport {
             Ok(())
         } else {
             Err(format!("signal de vie refusé (HTTP {})", response.status().as_u16()))
+        }
+    }
+
+    async fn put_actions(&self, update: &ActionsUpdate) -> ActionsOutcome {
+        let token = match self.config.read_token() {
+            Ok(token) => token,
+            Err(e) => return ActionsOutcome::Failed(e),
+        };
+        let response = self
+            .client
+            .put(self.url("/v1/actions"))
+            .bearer_auth(token.expose())
+            .header(reqwest::header::CONTENT_TYPE, "application/json")
+            .body(serde_json::to_vec(update).unwrap_or_default())
+            .send()
+            .await;
+        match response {
+            Ok(r) if r.status().is_success() => ActionsOutcome::Accepted,
+            Ok(r) if matches!(r.status().as_u16(), 404 | 405 | 501) => ActionsOutcome::Unsupported,
+            Ok(r) => {
+                let status = r.status().as_u16();
+                let body = r.bytes().await.unwrap_or_default();
+                ActionsOutcome::Failed(format!("actions refusées (HTTP {status}) : {}", error_message(&body)))
+            }
+            Err(e) => ActionsOutcome::Failed(format!("actions non envoyées : {e}")),
         }
     }
 }

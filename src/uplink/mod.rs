@@ -20,7 +20,7 @@ use borne_model::wire::{self, BatchBody, MAX_BATCH_BYTES, MAX_BATCH_REVIEWS, SCH
 use chrono::{DateTime, Utc};
 use flate2::Compression;
 use flate2::write::GzEncoder;
-use http::Transport;
+use http::{ActionsOutcome, Transport};
 use plan::{Action, RetryPolicy, plan};
 use std::io::Write;
 use std::time::Duration;
@@ -56,7 +56,15 @@ pub struct Uploader<T: Transport> {
     clock: Box<dyn Clock>,
     failures: u32,
     status: UplinkStatus,
+    /// When the list of actions may next be sent (after a failure, or to a platform that does
+    /// not know them).
+    actions_after: Option<tokio::time::Instant>,
 }
+
+/// A platform of contract 1.0 is asked again about actions after this long (it may have been
+/// upgraded); after another failure, sooner.
+const ACTIONS_UNSUPPORTED_RETRY: Duration = Duration::from_secs(24 * 3600);
+const ACTIONS_FAILED_RETRY: Duration = Duration::from_secs(300);
 
 impl<T: Transport> Uploader<T> {
     pub fn new(
@@ -88,6 +96,7 @@ impl<T: Transport> Uploader<T> {
             clock,
             failures: status.consecutive_failures,
             status,
+            actions_after: None,
         })
     }
 
@@ -204,8 +213,38 @@ impl<T: Transport> Uploader<T> {
         self.status.next_attempt_at = None;
     }
 
-    /// Sends until the outbox is empty, or stops at the first failure (`borne upload --once`).
+    /// Sends the list of « on l'a fait » actions when it changed since the platform last
+    /// acknowledged it (never, for a kiosk that has none). Returns what the platform said, if
+    /// anything was sent.
+    pub async fn sync_actions(&mut self) -> Result<Option<ActionsOutcome>, StoreError> {
+        if self.actions_after.is_some_and(|after| tokio::time::Instant::now() < after) {
+            return Ok(None);
+        }
+        let Some((actions, json)) = self.store.actions_to_send()? else { return Ok(None) };
+        let update = wire::ActionsUpdate { device_id: self.source.device_id.clone(), actions };
+        let outcome = self.transport.put_actions(&update).await;
+        match &outcome {
+            ActionsOutcome::Accepted => {
+                self.store.actions_sent(&json)?;
+                self.actions_after = None;
+                tracing::info!(actions = update.actions.len(), "actions sent to the platform");
+            }
+            ActionsOutcome::Unsupported => {
+                self.actions_after = Some(tokio::time::Instant::now() + ACTIONS_UNSUPPORTED_RETRY);
+                tracing::info!("the platform does not take actions (contract 1.0): asking again in a day");
+            }
+            ActionsOutcome::Failed(error) => {
+                self.actions_after = Some(tokio::time::Instant::now() + ACTIONS_FAILED_RETRY);
+                tracing::warn!(%error, "actions not sent");
+            }
+        }
+        Ok(Some(outcome))
+    }
+
+    /// Sends until the outbox is empty, or stops at the first failure (`borne upload --once`);
+    /// the actions' list too, when it changed.
     pub async fn drain(&mut self) -> Result<DrainReport, StoreError> {
+        self.sync_actions().await?;
         let mut report = DrainReport::default();
         loop {
             match self.step().await? {
@@ -245,6 +284,9 @@ impl<T: Transport> Uploader<T> {
                 if let Err(e) = self.transport.heartbeat(&self.heartbeat_body()).await {
                     tracing::info!(error = %e, "heartbeat not sent");
                 }
+            }
+            if let Err(e) = self.sync_actions().await {
+                tracing::error!(error = %e, "uploader cannot read the actions");
             }
             let (wait, watch_token) = match self.step().await {
                 Ok(Step::Progress { .. }) => continue,

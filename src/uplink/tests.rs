@@ -7,6 +7,7 @@ use crate::config::Config;
 use crate::uplink::plan::Outcome;
 use borne_model::review::ReviewDraft;
 use borne_model::wire::{self, BatchResponse, ResultStatus, ReviewResult};
+use chrono::NaiveDate;
 use std::collections::VecDeque;
 use std::sync::{Arc, Mutex};
 
@@ -254,4 +255,77 @@ async fn the_next_batch_is_built_during_a_send_but_never_more_than_one_ahead() {
     let keys: Vec<Uuid> = sends.iter().map(|s| s.1).collect();
     assert_eq!(keys[..4], [keys[0]; 4], "the failing batch is retried before the one prepared behind it");
     assert_eq!(sends.len(), 6);
+}
+
+/// A platform's answers to `PUT /v1/actions`, from a script, and what it was sent.
+#[derive(Clone, Default)]
+struct ActionsPlatform {
+    answers: Arc<Mutex<VecDeque<ActionsOutcome>>>,
+    puts: Arc<Mutex<Vec<(tokio::time::Instant, wire::ActionsUpdate)>>>,
+}
+
+impl Transport for ActionsPlatform {
+    async fn send(&self, batch: &OpenBatch) -> Outcome {
+        accept_all(&batch.review_ids)
+    }
+
+    async fn heartbeat(&self, _: &wire::Heartbeat) -> Result<(), String> {
+        Ok(())
+    }
+
+    async fn put_actions(&self, update: &wire::ActionsUpdate) -> ActionsOutcome {
+        self.puts.lock().unwrap().push((tokio::time::Instant::now(), update.clone()));
+        self.answers.lock().unwrap().pop_front().unwrap_or(ActionsOutcome::Accepted)
+    }
+}
+
+/// The list goes when it changed, once acknowledged it does not go again; a platform of contract
+/// 1.0 (404) is asked again a day later, a failure five minutes later — over a simulated week.
+#[tokio::test(start_paused = true)]
+async fn actions_are_sent_when_changed_and_asked_again_later_of_an_older_platform() {
+    let platform = ActionsPlatform::default();
+    let mut up = Uploader::new(
+        Store::open_in_memory().unwrap(),
+        platform.clone(),
+        &upload_config(100),
+        "borne-test",
+        Box::new(SystemClock { source: SyncSource::AssumeSynced }),
+    )
+    .unwrap();
+    let start = tokio::time::Instant::now();
+    let hour = Duration::from_secs(3600);
+    // A kiosk with no action sends nothing, ever.
+    for _ in 0..24 {
+        assert_eq!(up.sync_actions().await.unwrap(), None);
+        tokio::time::advance(hour).await;
+    }
+    assert!(platform.puts.lock().unwrap().is_empty());
+    // The platform is still on contract 1.0 for two days, then fails once, then takes it.
+    platform.answers.lock().unwrap().extend([
+        ActionsOutcome::Unsupported,
+        ActionsOutcome::Unsupported,
+        ActionsOutcome::Failed("HTTP 503".into()),
+    ]);
+    let day = NaiveDate::from_ymd_opt(2026, 11, 20).unwrap();
+    let action = up.store.add_action("Un guichet de plus le lundi matin", day).unwrap();
+    let t0 = tokio::time::Instant::now();
+    for _ in 0..(7 * 24 * 12) {
+        up.sync_actions().await.unwrap();
+        tokio::time::advance(Duration::from_secs(300)).await;
+    }
+    let puts = platform.puts.lock().unwrap().clone();
+    let at: Vec<Duration> = puts.iter().map(|(t, _)| *t - t0).collect();
+    assert_eq!(
+        at,
+        vec![Duration::ZERO, 24 * hour, 48 * hour, 48 * hour + Duration::from_secs(300)],
+        "at once, a day later, a day later, five minutes later, then nothing (acknowledged)"
+    );
+    assert!(puts.iter().all(|(_, u)| u.device_id == "borne-test" && u.actions == vec![action.clone()]));
+    // Removed: the empty list goes once.
+    up.store.remove_action(action.id).unwrap();
+    assert!(matches!(up.sync_actions().await.unwrap(), Some(ActionsOutcome::Accepted)));
+    assert_eq!(up.sync_actions().await.unwrap(), None);
+    let last = platform.puts.lock().unwrap().last().unwrap().1.clone();
+    assert!(last.actions.is_empty());
+    assert!(start.elapsed() > Duration::from_secs(7 * 24 * 3600));
 }

@@ -56,13 +56,22 @@ const lines = csv.trim().split("\n");
 check(lines.length === expected.reviews + 1, `the CSV has a header and ${expected.reviews} rows (got ${lines.length})`);
 check(lines[0].includes(";"), "the CSV uses « ; » for a French spreadsheet");
 
+// « Vous nous l'avez dit, on l'a fait »: an action written, listed, then on the poster.
+await page.getByRole("link", { name: "On l'a fait" }).click();
+await page.getByLabel(/Ce qui a été fait/).fill("Un guichet de plus le lundi matin, et les rendez-vous en ligne pour les titres de séjour.");
+await page.getByRole("button", { name: "Ajouter" }).click();
+await page.waitForURL(`${base}/actions`);
+check((await page.locator("ul.actions li").count()) === 1, "the action is listed");
+await page.goto(`${base}/affiche`);
+check((await page.locator(".done li").textContent()).includes("Un guichet de plus"), "the poster shows it");
+
 // A form post without the CSRF token is refused.
 const forged = await page.request.post(`${base}/envoi/reessayer`, { form: { csrf: "" } });
 check(forged.status() === 403, `a post without CSRF token is refused (${forged.status()})`);
 
 // Screenshots of every page.
 const pages = [
-  ["/", "vue-d-ensemble"], ["/commentaires", "commentaires"], ["/envoi", "envoi"],
+  ["/", "vue-d-ensemble"], ["/commentaires", "commentaires"], ["/actions", "on-l-a-fait"], ["/envoi", "envoi"],
   ["/borne", "borne"], ["/export", "export"], ["/affiche", "affiche"],
 ];
 if (shots) {

@@ -207,6 +207,70 @@ fn pages_filters_export_and_api_show_the_stored_figures() {
     assert_eq!(store.outbox_summary().unwrap().rejected, 0);
 }
 
+/// « Vous nous l'avez dit, on l'a fait » on the dashboard: written (spaces tidied, markup
+/// escaped), refused with what was typed kept and what to fix, on the poster, removed.
+#[test]
+fn improvement_actions_are_written_refused_without_losing_the_text_and_removed() {
+    let s = serve("dash-actions", Duration::from_secs(1800), None);
+    let c = client();
+    let (cookie, csrf) = s.login(&c);
+    let today = chrono::Local::now().date_naive();
+    let page = s.send(&c, "GET", "/actions", &cookie, &[]);
+    assert_eq!(page.status, 200);
+    assert!(page.body.contains("Aucune pour le moment") && page.body.contains(&format!("value=\"{today}\"")));
+
+    let typed = "  Un guichet   de plus\r\nle lundi <b>matin</b> ";
+    let added =
+        s.send(&c, "POST", "/actions", &cookie, &[("csrf", &csrf), ("texte", typed), ("date", &today.to_string())]);
+    assert_eq!((added.status, added.headers["location"].to_str().unwrap()), (303, "/actions"));
+    let listed = s.send(&c, "GET", "/actions", &cookie, &[]);
+    assert!(listed.body.contains("Un guichet de plus le lundi &lt;b&gt;matin&lt;/b&gt;"), "{}", listed.body);
+    assert!(!listed.body.contains("<b>matin"));
+
+    // Refused: nothing stored, the form comes back with the text as typed and why.
+    let tomorrow = today.succ_opt().unwrap().to_string();
+    for (text, date, why) in [
+        ("Des chaises en salle d'attente", tomorrow.as_str(), "dans l'avenir"),
+        ("Des chaises en salle d'attente", "demain", "n'est pas une date"),
+        ("Oui", "2026-01-05", "trop court"),
+    ] {
+        let refused = s.send(&c, "POST", "/actions", &cookie, &[("csrf", &csrf), ("texte", text), ("date", date)]);
+        assert_eq!(refused.status, 400, "{why}");
+        assert!(refused.body.contains(why) && refused.body.contains("role=\"alert\""), "{why}: {}", refused.body);
+        assert!(
+            refused.body.contains(&format!(">{}</textarea>", text.replace('\'', "&#39;")))
+                || refused.body.contains(&format!(">{text}</textarea>")),
+            "{why}: the text is kept"
+        );
+        assert!(refused.body.contains(&format!("value=\"{date}\"")), "{why}: the date is kept");
+    }
+    let long = "x".repeat(borne_model::actions::TEXT_MAX + 1);
+    let refused = s.send(&c, "POST", "/actions", &cookie, &[("csrf", &csrf), ("texte", &long), ("date", "2026-01-05")]);
+    assert!(refused.status == 400 && refused.body.contains("trop long"));
+    assert_eq!(
+        s.send(&c, "POST", "/actions", &cookie, &[("texte", "Sans jeton du tout"), ("date", "2026-01-05")]).status,
+        403
+    );
+    let (store, _) = Store::open(s.dir.path(), Integrity::Trust).unwrap();
+    let stored = store.actions().unwrap();
+    assert_eq!(stored.len(), 1, "only the valid one");
+
+    let poster = s.send(&c, "GET", "/affiche", &cookie, &[]);
+    assert!(
+        poster.body.contains("Vous nous l'avez dit, on l'a fait")
+            && poster.body.contains("Un guichet de plus le lundi")
+    );
+
+    let id = stored[0].id.to_string();
+    assert_eq!(s.send(&c, "POST", "/actions/supprimer", &cookie, &[("csrf", &csrf), ("id", "pas-un-id")]).status, 400);
+    assert_eq!(s.send(&c, "POST", "/actions/supprimer", &cookie, &[("id", &id)]).status, 403);
+    let removed = s.send(&c, "POST", "/actions/supprimer", &cookie, &[("csrf", &csrf), ("id", &id)]);
+    assert_eq!(removed.status, 303);
+    assert!(store.actions().unwrap().is_empty());
+    let poster = s.send(&c, "GET", "/affiche", &cookie, &[]);
+    assert!(!poster.body.contains("on l'a fait"), "no section without actions");
+}
+
 #[test]
 fn an_idle_session_expires() {
     let s = serve("dash-expiry", Duration::from_secs(2), None);
@@ -348,6 +412,9 @@ fn arbitrary_requests_never_break_the_dashboard() {
         ("GET", "/export"),
         ("GET", "/export.csv"),
         ("GET", "/affiche"),
+        ("GET", "/actions"),
+        ("POST", "/actions"),
+        ("POST", "/actions/supprimer"),
         ("GET", "/api/stats"),
         ("POST", "/deconnexion"),
         ("GET", "/connexion"),
@@ -357,27 +424,28 @@ fn arbitrary_requests_never_break_the_dashboard() {
         ("GET", "/%ff%fe"),
     ];
     let text = || proptest::collection::vec(any::<char>(), 0..40).prop_map(|c| c.into_iter().collect::<String>());
-    let query = proptest::collection::vec(
-        (
-            prop_oneof![
-                Just("note".to_string()),
-                Just("du".into()),
-                Just("au".into()),
-                Just("page".into()),
-                Just("password".into()),
-                text()
-            ],
-            text(),
-        ),
-        0..4,
-    );
+    // A form's or a query's field: one the routes read, or anything.
+    let key = || {
+        prop_oneof![
+            Just("note".to_string()),
+            Just("du".into()),
+            Just("au".into()),
+            Just("page".into()),
+            Just("password".into()),
+            Just("texte".into()),
+            Just("date".into()),
+            Just("id".into()),
+            text()
+        ]
+    };
+    let query = proptest::collection::vec((key(), text()), 0..4);
     let strategy = (
         prop_oneof![4 => Just(None), 1 => prop_oneof![Just("GET"), Just("POST"), Just("HEAD"), Just("PUT"), Just("DELETE")].prop_map(Some)],
         0..routes.len(),
         query,
         prop_oneof![Just(0u8), Just(1), Just(1), Just(2)],
         prop_oneof![Just(0u8), Just(1), Just(2)],
-        proptest::collection::vec((text(), text()), 0..4),
+        proptest::collection::vec((key(), text()), 0..4),
         proptest::collection::vec(any::<u8>(), 0..300),
         any::<bool>(),
     );

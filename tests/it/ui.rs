@@ -674,3 +674,40 @@ fn at_shutdown_the_reviews_the_store_still_refuses_are_counted() {
     assert_eq!(r.kiosk.shutdown(), 1);
     assert!(r.reviews().is_empty());
 }
+
+/// « Vous nous l'avez dit, on l'a fait »: what the manager writes on the dashboard (another
+/// connection to the store, as the dashboard's) reaches the home screen at its next look, the
+/// latest first, readable by a screen reader; a removed one goes; a visit never shows it.
+#[test]
+fn the_home_screen_shows_the_managers_latest_action_within_five_minutes() {
+    let r = rig("ui-actions");
+    let labelled =
+        |r: &Rig| r.find("Vous nous l'avez dit, on l'a fait : 16/11/2026 — Un guichet de plus le lundi matin").len();
+    assert_eq!(r.kiosk.window().get_action_text(), "");
+    let (mut dashboard, _) = Store::open(r.dir.path(), Integrity::Trust).unwrap();
+    let day = |d| chrono::NaiveDate::from_ymd_opt(2026, 11, d).unwrap();
+    dashboard.add_action("Des chaises en salle d'attente", day(2)).unwrap();
+    let latest = dashboard.add_action("Un guichet de plus le lundi matin", day(16)).unwrap();
+    // Not yet: the home screen looks every five minutes (and nothing is redrawn meanwhile).
+    r.wait(240.0);
+    r.kiosk.tick();
+    assert_eq!(r.kiosk.window().get_action_text(), "");
+    r.wait(61.0);
+    r.kiosk.tick();
+    assert_eq!(r.kiosk.window().get_action_text(), "Un guichet de plus le lundi matin");
+    assert_eq!(r.kiosk.window().get_action_date(), "16/11/2026");
+    assert_eq!(labelled(&r), 1, "the band is labelled for screen readers");
+    // During a visit it is not on screen.
+    r.tap("Pas bien");
+    assert_eq!(labelled(&r), 0);
+    for _ in 0..4 {
+        r.wait(60.0);
+        r.kiosk.tick();
+    }
+    assert_eq!(r.screen(), Screen::Home);
+    assert_eq!(labelled(&r), 1);
+    dashboard.remove_action(latest.id).unwrap();
+    r.wait(300.0);
+    r.kiosk.tick();
+    assert_eq!(r.kiosk.window().get_action_text(), "Des chaises en salle d'attente");
+}

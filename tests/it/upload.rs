@@ -290,6 +290,24 @@ fn a_wrong_token_keeps_everything_pending_says_so_and_recovers_once_fixed() {
     assert_eq!(status_json(&config, &data)["uplink"]["auth_refused"], false);
 }
 
+/// A platform on its SQLite file in `dir` (console cookies without TLS), with the site
+/// `caf-61-alencon` and the kiosk `DEVICE` registered: its file, its configuration, the kiosk's
+/// token, the running process.
+fn platform_with_site(dir: &Path) -> (PathBuf, PathBuf, String, borne_testkit::PlatformProcess) {
+    let db = dir.join("platform.db");
+    let config = dir.join("platform.toml");
+    std::fs::write(&config, "[console]\nsecure_cookies = false\n").unwrap();
+    let cli = |args: &[&str]| run_ok(Command::new(receiver_bin()).args(args).arg("--db").arg(&db));
+    cli(&["sites", "add", "caf-61-alencon", "--name", "CAF de l'Orne, Alençon"]);
+    let token = cli(&["devices", "add", DEVICE, "--site", "caf-61-alencon"]).lines().last().unwrap().to_string();
+    let platform = borne_testkit::PlatformProcess::start(
+        &receiver_bin(),
+        "127.0.0.1:0",
+        &[std::ffi::OsStr::new("--db"), db.as_os_str(), "--config".as_ref(), config.as_os_str()],
+    );
+    (db, config, token, platform)
+}
+
 /// After a drain, a site's figures on the platform are its kiosk's own: `borne-platform
 /// site-stats` equals `borne stats --json` (reviews, comments, the satisfaction score and its
 /// distribution, every follow-up both compute).
@@ -298,20 +316,10 @@ fn a_sites_figures_on_the_platform_are_its_kiosks_figures() {
     let dir = Scratch::new("samefigures");
     let data = dir.path().join("data");
     seed_reviews(&data, 250);
-    let db = dir.path().join("platform.db");
-    let platform_config = dir.path().join("platform.toml");
-    std::fs::write(&platform_config, "[console]\nsecure_cookies = false\n").unwrap();
+    let (db, platform_config, token, platform) = platform_with_site(dir.path());
     let platform_cli = |args: &[&str]| {
         run_ok(Command::new(receiver_bin()).args(args).arg("--db").arg(&db).arg("--config").arg(&platform_config))
     };
-    platform_cli(&["sites", "add", "caf-61-alencon", "--name", "CAF de l'Orne, Alençon"]);
-    let token =
-        platform_cli(&["devices", "add", DEVICE, "--site", "caf-61-alencon"]).lines().last().unwrap().to_string();
-    let platform = borne_testkit::PlatformProcess::start(
-        &receiver_bin(),
-        "127.0.0.1:0",
-        &[std::ffi::OsStr::new("--db"), db.as_os_str(), "--config".as_ref(), platform_config.as_os_str()],
-    );
     let config = kiosk_config(dir.path(), &platform.url, &token, 100);
     let out = run_ok(kiosk(&config, &data).args(["upload", "--once"]));
     assert!(out.contains("250 avis envoyé(s)"), "{out}");
@@ -369,4 +377,89 @@ fn a_sites_figures_on_the_platform_are_its_kiosks_figures() {
         }
     }
     assert_eq!(k["satisfaction"]["score"]["status"], "ok", "250 reviews give a score: {k}");
+}
+
+/// « Vous nous l'avez dit, on l'a fait », end to end: actions written on the kiosk reach the
+/// platform with the reviews (`borne upload`), appear on the site's public page and open data,
+/// and leave them when removed on the kiosk.
+#[test]
+fn improvement_actions_reach_the_sites_public_page() {
+    let dir = Scratch::new("actions-public");
+    let data = dir.path().join("data");
+    seed_reviews(&data, 5);
+    let (_, _, token, platform) = platform_with_site(dir.path());
+    let config = kiosk_config(dir.path(), &platform.url, &token, 100);
+    let day = chrono::NaiveDate::from_ymd_opt(2026, 11, 16).unwrap();
+    let action = {
+        let (mut store, _) = borne::store::Store::open(&data, borne::store::Integrity::Trust).unwrap();
+        store.add_action("Des chaises en plus en salle d'attente", day.pred_opt().unwrap()).unwrap();
+        store.add_action("Un guichet de plus le lundi matin", day).unwrap()
+    };
+    let out = run_ok(kiosk(&config, &data).args(["upload", "--once"]));
+    assert!(out.contains("5 avis envoyé(s)"), "{out}");
+    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    let get = |path: &str| runtime.block_on(http_send(&client(), &format!("{}{path}", platform.url), "GET", "", &[]));
+    let page = get("/public/sites/caf-61-alencon");
+    assert_eq!(page.status, 200);
+    assert!(page.body.contains("Vous nous l'avez dit, on l'a fait"), "{}", page.body);
+    let newest = page.body.find("Un guichet de plus le lundi matin").expect("the newest action");
+    let older = page.body.find("Des chaises en plus en salle d'attente").expect("the older one");
+    assert!(newest < older, "newest first");
+    let json: serde_json::Value = serde_json::from_str(&get("/public/sites/caf-61-alencon/results.json").body).unwrap();
+    assert_eq!(json["actions"][0]["id"], action.id.to_string());
+    assert_eq!(json["actions"][0]["done_on"], "2026-11-16");
+    assert_eq!(json["actions"].as_array().unwrap().len(), 2);
+
+    // Removed on the kiosk: gone from the public page at the next upload.
+    {
+        let (mut store, _) = borne::store::Store::open(&data, borne::store::Integrity::Trust).unwrap();
+        for a in store.actions().unwrap() {
+            store.remove_action(a.id).unwrap();
+        }
+    }
+    run_ok(kiosk(&config, &data).args(["upload", "--once"]));
+    let json: serde_json::Value = serde_json::from_str(&get("/public/sites/caf-61-alencon/results.json").body).unwrap();
+    assert_eq!(json["actions"], serde_json::json!([]));
+    assert!(!get("/public/sites/caf-61-alencon").body.contains("on l'a fait"));
+}
+
+/// A platform of contract 1.0 does not know `PUT /v1/actions` (404): the kiosk's upload goes on
+/// as before and keeps its list to send later.
+#[test]
+fn a_platform_without_actions_is_left_alone() {
+    let dir = Scratch::new("actions-old-platform");
+    let data = dir.path().join("data");
+    // The platform of contract 1.0, as far as actions go: 404 to anything but batches and
+    // heartbeats (here: to everything; the kiosk holds no review).
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    let seen = std::sync::Arc::new(std::sync::Mutex::new(Vec::<String>::new()));
+    let log = seen.clone();
+    std::thread::spawn(move || {
+        for stream in listener.incoming() {
+            let Ok(mut stream) = stream else { return };
+            let mut buf = [0u8; 8192];
+            let n = std::io::Read::read(&mut stream, &mut buf).unwrap_or(0);
+            let head = String::from_utf8_lossy(&buf[..n]).lines().next().unwrap_or_default().to_string();
+            log.lock().unwrap().push(head);
+            let body = r#"{"message":"no such endpoint","code":"NOT_FOUND"}"#;
+            let answer = format!(
+                "HTTP/1.1 404 Not Found\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
+                body.len()
+            );
+            let _ = std::io::Write::write_all(&mut stream, answer.as_bytes());
+        }
+    });
+    let config = kiosk_config(dir.path(), &url, "jeton-de-test-assez-long-0123456789", 100);
+    {
+        let (mut store, _) = borne::store::Store::open(&data, borne::store::Integrity::Trust).unwrap();
+        store
+            .add_action("Un guichet de plus le lundi matin", chrono::NaiveDate::from_ymd_opt(2026, 11, 16).unwrap())
+            .unwrap();
+    }
+    let out = run_ok(kiosk(&config, &data).args(["upload", "--once"]));
+    assert!(out.contains("0 avis envoyé(s)"), "{out}");
+    assert_eq!(seen.lock().unwrap().as_slice(), ["PUT /v1/actions HTTP/1.1"], "asked once");
+    let (store, _) = borne::store::Store::open(&data, borne::store::Integrity::Trust).unwrap();
+    assert!(store.actions_to_send().unwrap().is_some(), "still to send to a platform that takes them");
 }

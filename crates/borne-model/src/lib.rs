@@ -5,6 +5,7 @@
 //! Invariant: no IO, no UI, no database: pure types and functions, so both programs link it
 //! without pulling each other's dependencies.
 
+pub mod actions;
 pub mod indicators;
 pub mod review;
 pub mod wire;

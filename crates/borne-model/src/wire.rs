@@ -116,3 +116,13 @@ pub struct Heartbeat {
     pub disk_free_bytes: Option<u64>,
     pub uptime_s: Option<u64>,
 }
+
+/// `PUT /v1/actions` (contract 1.1, optional): the kiosk's whole list of « on l'a fait »
+/// actions, sent when it changed; it replaces the list the platform held for this kiosk. A
+/// platform of contract 1.0 answers 404, and the kiosk then tries again a day later.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ActionsUpdate {
+    pub device_id: String,
+    pub actions: Vec<crate::actions::Action>,
+}

@@ -238,6 +238,7 @@ pub fn router(state: Shared) -> Router {
         )
         .route("/v1/batches", post(post_batch))
         .route("/v1/heartbeats", post(post_heartbeat))
+        .route("/v1/actions", axum::routing::put(put_actions))
         .route("/metrics", get(metrics_text))
         .route(
             "/public/style.css",
@@ -540,6 +541,37 @@ async fn heartbeat_response(platform: &Platform, headers: &HeaderMap, body: &Byt
     match platform.storage.store_heartbeat(&heartbeat, chrono::Utc::now()).await {
         Ok(()) => ("stored", StatusCode::NO_CONTENT.into_response()),
         Err(e) => ("unavailable", unavailable(&e)),
+    }
+}
+
+/// `PUT /v1/actions` (contract 1.1): the kiosk's whole list of « on l'a fait » actions replaces
+/// the one held for it. Checked with the kiosk's own rules; 204 once stored.
+async fn put_actions(State(platform): State<Shared>, headers: HeaderMap, body: Bytes) -> Response {
+    let allowed = match platform.allowed(&headers).await {
+        Ok(allowed) => allowed,
+        Err(response) => return response,
+    };
+    let update: borne_model::wire::ActionsUpdate = match serde_json::from_slice(&body) {
+        Ok(u) => u,
+        Err(e) => return error(StatusCode::BAD_REQUEST, "BAD_REQUEST", format!("not a list of actions: {e}")),
+    };
+    if update.device_id.len() > 64 {
+        return error(StatusCode::BAD_REQUEST, "BAD_REQUEST", "device_id too long");
+    }
+    // The kiosk's day may be ahead of the platform's by its time zone: `check_list` allows a day.
+    let today = chrono::Utc::now().date_naive();
+    if let Err(e) = borne_model::actions::check_list(&update.actions, today) {
+        return error(StatusCode::BAD_REQUEST, "BAD_REQUEST", e);
+    }
+    if !allowed.covers(&update.device_id) {
+        return error(StatusCode::FORBIDDEN, "FORBIDDEN", "this token may not send for this device_id");
+    }
+    match platform.storage.replace_actions(&update.device_id, &update.actions, chrono::Utc::now()).await {
+        Ok(()) => {
+            tracing::info!(device = %update.device_id, actions = update.actions.len(), "actions");
+            StatusCode::NO_CONTENT.into_response()
+        }
+        Err(e) => unavailable(&e),
     }
 }
 

@@ -35,6 +35,9 @@ pub struct PublicResults {
     /// `{"status": "insufficient", "count": 42, "minimum": 100}`.
     pub score: Score,
     pub distribution: Vec<Share>,
+    /// « Vous nous l'avez dit, on l'a fait »: what the site changed, as its managers wrote it on
+    /// its kiosks (newest first); not visitors' words.
+    pub actions: Vec<borne_model::actions::Action>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -55,7 +58,9 @@ pub async fn results(
     let Some(site) = storage.sites().await?.into_iter().find(|s| s.id == site_id) else { return Ok(None) };
     let from = twelve_months_before(today);
     let indicators = storage.site_indicators(site_id, from, today, MINIMUM_REVIEWS).await?;
-    Ok(Some(published(&site, from, today, indicators.reviews, indicators.satisfaction)))
+    let mut results = published(&site, from, today, indicators.reviews, indicators.satisfaction);
+    results.actions = storage.site_actions(site_id).await?;
+    Ok(Some(results))
 }
 
 fn published(
@@ -85,6 +90,7 @@ fn published(
                 percent: d.percent,
             })
             .collect(),
+        actions: Vec::new(),
     }
 }
 
@@ -185,6 +191,16 @@ pub fn page(results: &PublicResults) -> Markup {
                             }
                         }
                     }
+                    @if !results.actions.is_empty() {
+                        section aria-labelledby="on-l-a-fait" {
+                            h2 #on-l-a-fait { "Vous nous l'avez dit, on l'a fait" }
+                            ul.actions {
+                                @for action in &results.actions {
+                                    li { time datetime=(action.done_on.to_string()) { (day(action.done_on)) } " — " (action.text) }
+                                }
+                            }
+                        }
+                    }
                     footer {
                         p { "Données ouvertes : "
                             a href=(format!("{base}/results.json")) { "JSON" } ", "
@@ -205,7 +221,7 @@ main{max-width:48rem;margin:0 auto;padding:1.5rem}h1{font-size:2rem;margin:.5rem
 .score{font-size:1.5rem}.score strong{font-size:2.5rem}[data-band=good] strong{color:#18753c}\
 [data-band=medium] strong{color:#b34000}[data-band=bad] strong{color:#ce0500}\
 table{border-collapse:collapse;width:100%}th,td{border-bottom:1px solid #ddd;padding:.5rem;text-align:left}\
-a{color:#000091}footer{margin-top:2rem;font-size:.95rem;color:#3a3a3a}";
+a{color:#000091}.actions{padding-left:1.2rem}.actions time{font-weight:bold}footer{margin-top:2rem;font-size:.95rem;color:#3a3a3a}";
 
 /// The open data's description, as a page.
 pub fn schema_page() -> Markup {
@@ -224,6 +240,7 @@ pub fn schema_page() -> Markup {
                     dt { code { "minimum_reviews" } } dd { "nombre d'avis à partir duquel une note est donnée (100)" }
                     dt { code { "score" } } dd { code { "{\"status\": \"ok\", \"value\": 8.4, \"band\": \"good\", \"band_label\": \"Bien\"}" } " ou " code { "{\"status\": \"insufficient\", \"count\": 42, \"minimum\": 100}" } }
                     dt { code { "distribution" } } dd { "pour chaque réponse (" code { "answer_item_id" } " 1 « Pas bien », 2 « Moyen », 3 « Très bien ») : " code { "count" } " et " code { "percent" } }
+                    dt { code { "actions" } } dd { "« Vous nous l'avez dit, on l'a fait » : ce que le site a changé, écrit par ses responsables (" code { "id" } ", " code { "text" } ", " code { "done_on" } " AAAA-MM-JJ), du plus récent au plus ancien ; liste vide s'il n'y en a pas (JSON seulement)" }
                 }
                 p { "CSV : une ligne par réponse, colonnes site_id, site_name, period_from, period_to, reviews, score_on_10 (vide sous 100 avis), answer_item_id, answer_text, count, percent." }
             } }

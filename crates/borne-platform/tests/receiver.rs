@@ -456,10 +456,10 @@ fn migrations_are_versioned_and_idempotent(postgres: bool) {
     let first = cli_ok(&backend, &["migrate"]);
     let second = cli_ok(&backend, &["migrate"]);
     assert_eq!(first, second, "a second run changes nothing");
-    let expected = if postgres { "version 4" } else { "version 5" };
+    let expected = if postgres { "version 5" } else { "version 6" };
     assert!(first.contains(expected), "{first}");
     if let Backend::Postgres(cluster, _) = &backend {
-        assert_eq!(cluster.psql("platform", "SELECT count(*) FROM schema_migrations"), "4");
+        assert_eq!(cluster.psql("platform", "SELECT count(*) FROM schema_migrations"), "5");
     } else {
         // Upgraded in place: the old review is kept, and counted (it had no site).
         let stats: serde_json::Value = serde_json::from_str(&cli_ok(&backend, &["stats"])).unwrap();
@@ -640,9 +640,100 @@ fn publish_and_check(postgres: bool, browser: bool) {
     }
     let (status, _, text) = http.get(&format!("{}/public/sites/inconnu/results.json", platform.url));
     assert_eq!(status, 404, "{text}");
-    // In a real browser: readable by everyone (axe-core), still without the comment.
+    // In a real browser: readable by everyone (axe-core), still without the comment, with the
+    // site's « on l'a fait » actions.
     if browser {
+        let actions = r#"{"device_id":"borne-mortagne","actions":[{"id":"019adf3c-5b1e-7c4a-9d2e-3f4a5b6c7d01","text":"Un guichet de plus le lundi matin","done_on":"2026-11-16"}]}"#;
+        let request = http.client.put(format!("{}/v1/actions", platform.url)).bearer_auth(&token).body(actions);
+        assert_eq!(http.send(request).0, 204);
         let schema = format!("{}/public/schema", platform.url);
         pages_in_chromium("COMMENTAIRE-PRIVE", &[&page_url, &schema], None);
     }
+}
+
+both!(actions_are_checked_replaced_and_published_per_site);
+
+/// `PUT /v1/actions` (contract 1.1): refused with the contract's error body when malformed or
+/// for another kiosk; a kiosk's list replaces its previous one; a site shows the union of its
+/// kiosks' lists (an action carried by two kiosks once), newest first.
+fn actions_are_checked_replaced_and_published_per_site(postgres: bool) {
+    let dir = Scratch::new("actions");
+    let backend = Backend::new(postgres, dir.path());
+    cli_ok(&backend, &["sites", "add", "orne-alencon", "--name", "Préfecture de l'Orne"]);
+    let token = |device: &str| {
+        cli_ok(&backend, &["devices", "add", device, "--site", "orne-alencon"]).lines().last().unwrap().to_string()
+    };
+    let (first, second) = (token("borne-orne-01"), token("borne-orne-02"));
+    let platform = start_registered(&backend);
+    let http = Http::new();
+    let put = |token: &str, body: &str| {
+        http.send(
+            http.client
+                .put(format!("{}/v1/actions", platform.url))
+                .bearer_auth(token)
+                .header("Content-Type", "application/json")
+                .body(body.to_string()),
+        )
+    };
+    let action = |id: &str, text: &str, day: &str| serde_json::json!({"id": id, "text": text, "done_on": day});
+    let body = |device: &str, actions: Vec<serde_json::Value>| {
+        serde_json::json!({"device_id": device, "actions": actions}).to_string()
+    };
+    let (a, b, c) = (
+        "019adf3c-5b1e-7c4a-9d2e-3f4a5b6c7d01",
+        "019adf3c-5b1e-7c4a-9d2e-3f4a5b6c7d02",
+        "019adf3c-5b1e-7c4a-9d2e-3f4a5b6c7d03",
+    );
+    let ok = body("borne-orne-01", vec![action(a, "Un guichet de plus le lundi", "2026-11-16")]);
+    assert_eq!(put("pas-le-bon-jeton", &ok).0, 401);
+    let too_many: Vec<_> = (0..21)
+        .map(|i| action(&format!("019adf3c-5b1e-7c4a-9d2e-3f4a5b6c{i:04}"), "Une action de plus", "2026-11-16"))
+        .collect();
+    for (bad, why) in [
+        ("{".to_string(), "not JSON"),
+        (r#"{"device_id":"borne-orne-01","actions":[],"extra":1}"#.to_string(), "an unknown field"),
+        (body("borne-orne-01", vec![action("pas-un-uuid", "Un guichet de plus", "2026-11-16")]), "a bad id"),
+        (body("borne-orne-01", vec![action(a, "Un  guichet de plus", "2026-11-16")]), "spaces not collapsed"),
+        (body("borne-orne-01", vec![action(a, "Oui", "2026-11-16")]), "too short"),
+        (body("borne-orne-01", vec![action(a, "Un guichet de plus", "2099-01-01")]), "in the future"),
+        (body("borne-orne-01", vec![action(a, "Un guichet de plus", "16/11/2026")]), "not a date"),
+        (
+            body(
+                "borne-orne-01",
+                vec![action(a, "Un guichet", "2026-11-16"), action(a, "Un autre guichet", "2026-11-16")],
+            ),
+            "a duplicate id",
+        ),
+        (body("borne-orne-01", too_many), "21 actions"),
+    ] {
+        let (status, _, text) = put(&first, &bad);
+        assert_eq!(status, 400, "{why}: {text}");
+        let error: serde_json::Value = serde_json::from_str(&text).unwrap();
+        assert_eq!(error["code"], "BAD_REQUEST", "{why}");
+    }
+    assert_eq!(put(&second, &ok).0, 403, "another kiosk's device_id");
+    assert_eq!(put(&first, &ok).0, 204);
+    let published = |http: &Http| {
+        let (status, _, text) = http.get(&format!("{}/public/sites/orne-alencon/results.json", platform.url));
+        assert_eq!(status, 200);
+        let json: serde_json::Value = serde_json::from_str(&text).unwrap();
+        json["actions"].as_array().unwrap().iter().map(|a| a["id"].as_str().unwrap().to_string()).collect::<Vec<_>>()
+    };
+    assert_eq!(published(&http), vec![a]);
+    // The second kiosk carries the same action and a newer one; the first replaces its list.
+    let both =
+        vec![action(a, "Un guichet de plus le lundi", "2026-11-16"), action(b, "Des chaises en plus", "2026-11-20")];
+    assert_eq!(put(&second, &body("borne-orne-02", both)).0, 204);
+    assert_eq!(published(&http), vec![b, a], "newest first, the shared one once");
+    assert_eq!(put(&first, &body("borne-orne-01", vec![action(c, "Un écran d'attente", "2026-10-01")])).0, 204);
+    assert_eq!(
+        put(&first, &body("borne-orne-01", vec![action(c, "Un écran d'attente", "2026-10-01")])).0,
+        204,
+        "idempotent"
+    );
+    assert_eq!(published(&http), vec![b, a, c]);
+    assert_eq!(put(&second, &body("borne-orne-02", vec![])).0, 204);
+    assert_eq!(published(&http), vec![c]);
+    let page = http.get(&format!("{}/public/sites/orne-alencon", platform.url)).2;
+    assert!(page.contains("Un écran d'attente") && page.contains("01/10/2026"), "{page}");
 }

@@ -66,6 +66,17 @@ pub struct Identity {
     pub id_token: String,
 }
 
+/// A client of the provider as discovered: authorisation URL set, token and userinfo endpoints
+/// as the discovery document gives them.
+type ProviderClient = CoreClient<
+    openidconnect::EndpointSet,
+    openidconnect::EndpointNotSet,
+    openidconnect::EndpointNotSet,
+    openidconnect::EndpointNotSet,
+    openidconnect::EndpointMaybeSet,
+    openidconnect::EndpointMaybeSet,
+>;
+
 pub struct ProConnect {
     config: ProConnectConfig,
     http: reqwest::Client,
@@ -124,20 +135,7 @@ impl ProConnect {
         Ok(metadata)
     }
 
-    fn client(
-        &self,
-        metadata: ProviderMetadataWithLogout,
-    ) -> Result<
-        CoreClient<
-            openidconnect::EndpointSet,
-            openidconnect::EndpointNotSet,
-            openidconnect::EndpointNotSet,
-            openidconnect::EndpointNotSet,
-            openidconnect::EndpointMaybeSet,
-            openidconnect::EndpointMaybeSet,
-        >,
-        String,
-    > {
+    fn client(&self, metadata: ProviderMetadataWithLogout) -> Result<ProviderClient, String> {
         let redirect = RedirectUrl::new(self.config.redirect_url()).map_err(|e| e.to_string())?;
         Ok(CoreClient::from_provider_metadata(
             metadata,
@@ -204,14 +202,7 @@ impl ProConnect {
 
     async fn userinfo(
         &self,
-        client: &CoreClient<
-            openidconnect::EndpointSet,
-            openidconnect::EndpointNotSet,
-            openidconnect::EndpointNotSet,
-            openidconnect::EndpointNotSet,
-            openidconnect::EndpointMaybeSet,
-            openidconnect::EndpointMaybeSet,
-        >,
+        client: &ProviderClient,
         access_token: AccessToken,
         subject: openidconnect::SubjectIdentifier,
     ) -> Result<Option<String>, String> {

@@ -20,6 +20,7 @@ macro_rules! on_engine {
     };
 }
 
+pub mod actions;
 pub mod alerting;
 pub mod console;
 pub mod postgres;

@@ -117,6 +117,7 @@ INSERT INTO site_monthly (site_id, month, field_code, answer_item_id, n)
     super::console::SQLITE_SCHEMA,
     super::alerting::SQLITE_SCHEMA,
     super::console::SQLITE_ID_TOKEN,
+    super::actions::SQLITE_SCHEMA,
 ];
 
 /// Brings a connection's schema to the latest version, each step in its own transaction; the
