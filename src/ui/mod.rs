@@ -38,6 +38,8 @@ pub const RECOVERY_PROBE: Duration = Duration::from_secs(5);
 pub const RESULT_REFRESH: Duration = Duration::from_secs(3600);
 /// How often the home screen reads the manager's latest « on l'a fait » action again.
 pub const ACTIONS_REFRESH: Duration = Duration::from_secs(300);
+/// The languages written right to left, among those the kiosk offers.
+pub const RTL_LANGUAGES: [&str; 1] = ["ar"];
 /// Reviews kept in memory while the store cannot write, committed when it can again.
 pub const HELD_MAX: usize = 1000;
 
@@ -383,6 +385,8 @@ impl Kiosk {
                 tracing::warn!(language, "no translation: {e}");
             }
             w.set_language(language.as_str().into());
+            // Arabic reads right to left: the screens mirror their rows.
+            w.global::<Theme>().set_rtl(RTL_LANGUAGES.contains(&language.as_str()));
             st.shown_language = language;
         }
         if w.get_comment().as_str() != st.flow.comment() {

@@ -87,6 +87,17 @@ pub fn walk(
             at(&format!("01-accueil-{lang}"), scene)?;
         }
         scene.advance(config.screen.timing.inactivity_timeout);
+        // Right to left: the screens of a visit in Arabic, mirrored.
+        for lang in config.survey.languages.iter().filter(|l| super::RTL_LANGUAGES.contains(&l.as_str())) {
+            scene.taps([Input::OpenLanguages, Input::ChooseLanguage(lang.clone())]);
+            scene.taps([Input::Rate(1), Input::Toggle(1)]);
+            at(&format!("04-question-{lang}"), scene)?;
+            scene.taps([Input::Next]);
+            scene.type_text("Merci");
+            at(&format!("05-commentaire-{lang}"), scene)?;
+            scene.taps([Input::Skip]);
+            scene.advance(Duration::from_secs(10));
+        }
     }
     scene.taps([Input::OpenLanguages]);
     at("02-langues", scene)?;

@@ -711,3 +711,122 @@ fn the_home_screen_shows_the_managers_latest_action_within_five_minutes() {
     r.kiosk.tick();
     assert_eq!(r.kiosk.window().get_action_text(), "Des chaises en salle d'attente");
 }
+
+/// Large text: the comment keyboard's keys are at least 2 cm on a 7" panel, on each of its
+/// pages, and a comment typed through them, capitals and accents included, is stored as typed.
+#[test]
+fn in_large_text_every_key_is_two_centimetres_and_types_a_whole_comment() {
+    let r = rig("ui-large-keys");
+    let px_per_cm = 800.0 / 15.4;
+    r.tap("Grand texte / contraste élevé");
+    r.tap("Très bien");
+    assert_eq!(r.screen(), Screen::Comment);
+    let keys = |r: &Rig| {
+        r.kiosk
+            .window()
+            .root_element()
+            .query_descendants()
+            .match_predicate(|e| e.type_name().is_some_and(|t| t == "Key" || t == "KButton"))
+            .find_all()
+    };
+    let mut seen = std::collections::BTreeSet::new();
+    for page in ["Lettres o à z", "Lettres accentuées", "Chiffres et ponctuation", "Lettres a à n"] {
+        for key in keys(&r) {
+            let label = key.accessible_label().unwrap_or_default().to_string();
+            let size = key.size();
+            let small = size.width.min(size.height) / px_per_cm;
+            assert!(small >= 2.0, "« {label} » is {small:.2} cm ({} × {})", size.width, size.height);
+            seen.insert(label);
+        }
+        r.tap(page);
+    }
+    for c in ["a", "n", "o", "z", "é", "ç", "1", "0", "@", "Espace", "Effacer", "Majuscule", "Passer", "Envoyer"] {
+        assert!(seen.contains(c), "« {c} » on one of the pages: {seen:?}");
+    }
+    // « Bon accueil, 10! » — turning the pages as a visitor would (the page key shows the next).
+    let next_page = |r: &Rig| {
+        let page_key = ["Lettres o à z", "Lettres accentuées", "Chiffres et ponctuation", "Lettres a à n"]
+            .into_iter()
+            .find(|l| r.find(l).len() == 1)
+            .expect("a page key");
+        r.tap(page_key);
+    };
+    let taps = |r: &Rig, keys: &[&str]| keys.iter().for_each(|k| r.tap(k));
+    taps(&r, &["Majuscule", "B"]);
+    next_page(&r);
+    taps(&r, &["o"]);
+    (0..3).for_each(|_| next_page(&r));
+    taps(&r, &["n", "Espace", "a", "c", "c"]);
+    next_page(&r);
+    taps(&r, &["u"]);
+    next_page(&r);
+    taps(&r, &["è", "Effacer"]);
+    (0..2).for_each(|_| next_page(&r));
+    taps(&r, &["e", "i", "l"]);
+    next_page(&r);
+    taps(&r, &[",", "Espace"]);
+    (0..2).for_each(|_| next_page(&r));
+    taps(&r, &["1", "0", "!"]);
+    assert_eq!(r.shown_comment(), "Bon accueil, 10!");
+    r.tap("Envoyer");
+    assert_eq!(r.screen(), Screen::Thanks);
+    assert_eq!(r.reviews()[0].comment(), Some("Bon accueil, 10!"));
+}
+
+/// Arabic reads right to left: the smileys, the follow-up's choices and buttons, and the comment
+/// row are mirrored by the UI itself; the keyboard is not; French comes back left to right.
+#[test]
+fn arabic_is_laid_out_right_to_left_and_french_comes_back_left_to_right() {
+    let r = rig("ui-rtl");
+    let x_of = |r: &Rig, label: &str| {
+        let found = r.find(label);
+        assert_eq!(found.len(), 1, "« {label} »");
+        found[0].absolute_position().x
+    };
+    assert!(x_of(&r, "Pas bien") < x_of(&r, "Très bien"), "left to right in French");
+    let key_a = x_of(r.with_comment_screen(), "a");
+    // Left alone: the review is kept, « Merci », then home (and past the response interval).
+    r.wait(30.2);
+    r.wait(30.0);
+    r.tap("Langue · Language");
+    r.tap("العربية");
+    assert!(r.kiosk.window().global::<Theme>().get_rtl());
+    assert!(x_of(&r, "سيئة") > x_of(&r, "جيدة جدًا"), "« Pas bien » on the right in Arabic");
+    assert!(x_of(&r, "اللغة · Language") > 400.0, "the language button where reading starts");
+    r.tap("سيئة");
+    assert!(x_of(&r, "التالي") < x_of(&r, "تخطي"), "« Suivant » on the left");
+    let first_choice = r.kiosk.window().get_choices().row_data(0).unwrap().label.to_string();
+    let second_choice = r.kiosk.window().get_choices().row_data(1).unwrap().label.to_string();
+    let (first, second) = (arabic(&first_choice), arabic(&second_choice));
+    assert!(x_of(&r, &first) > x_of(&r, &second), "the first choice on the right");
+    r.tap("التالي");
+    assert!(x_of(&r, "إرسال") < x_of(&r, "تخطي"), "« Envoyer » on the left");
+    assert_eq!(x_of(&r, "a"), key_a, "the keyboard is not mirrored");
+    r.tap("تخطي");
+    r.wait(4.1);
+    assert!(!r.kiosk.window().global::<Theme>().get_rtl(), "French again, left to right");
+    assert!(x_of(&r, "Pas bien") < x_of(&r, "Très bien"));
+}
+
+/// The Arabic of a shipped French text, from the translation file.
+fn arabic(french: &str) -> String {
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("ui/translations/ar/LC_MESSAGES/borne.po");
+    let po = std::fs::read_to_string(root).unwrap();
+    let wanted = format!("msgid \"{}\"", french.replace('"', "\\\""));
+    let mut lines = po.lines();
+    while let Some(line) = lines.next() {
+        if line == wanted {
+            return lines.next().unwrap().trim_start_matches("msgstr \"").trim_end_matches('"').to_string();
+        }
+    }
+    panic!("no Arabic for « {french} »")
+}
+
+impl Rig {
+    /// Goes from home to the comment screen (« Très bien » has no follow-up question).
+    fn with_comment_screen(&self) -> &Rig {
+        self.tap("Très bien");
+        assert_eq!(self.screen(), Screen::Comment);
+        self
+    }
+}
