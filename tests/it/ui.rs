@@ -830,3 +830,72 @@ impl Rig {
         self
     }
 }
+
+/// The height of the capital H of a font file, as a share of its size (the glyph's own box).
+fn cap_height_ratio(ttf: &[u8]) -> f64 {
+    let face = ttf_parser::Face::parse(ttf, 0).expect("a font");
+    let h = face.glyph_index('H').expect("an H");
+    let bbox = face.glyph_bounding_box(h).expect("its outline");
+    f64::from(bbox.y_max) / f64::from(face.units_per_em())
+}
+
+/// EN 301 549 5.1.4: in large text, every text a visitor needs has a capital H that subtends at
+/// least 0.7° at the viewing distance Borne states (300 mm), on the 7" 800×480 panel. Every
+/// font size of the visitor's screens is read from `ui/`, and the capital H's height from the
+/// embedded fonts themselves.
+#[test]
+fn in_large_text_a_capital_h_subtends_0_7_degrees_at_300_mm() {
+    let ui = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("ui");
+    let viewing_distance_mm = 300.0_f64;
+    let wanted_mm = viewing_distance_mm * 0.7_f64.to_radians().tan();
+    let unit_mm = 154.0 / 800.0;
+    let cap = ["DejaVuSans.ttf", "DejaVuSans-Bold.ttf"]
+        .iter()
+        .map(|f| cap_height_ratio(&std::fs::read(ui.join("fonts").join(f)).unwrap()))
+        .fold(f64::INFINITY, f64::min);
+    assert!((0.7..0.75).contains(&cap), "DejaVu Sans draws H at {cap:.3} of its size");
+    let wanted_units = wanted_mm / unit_mm / cap;
+    let theme = std::fs::read_to_string(ui.join("theme.slint")).unwrap();
+    let large_min: f64 =
+        regex::Regex::new(r"large-min: ([\d.]+);").unwrap().captures(&theme).unwrap()[1].parse().unwrap();
+    assert!(large_min >= wanted_units, "large-min {large_min} < {wanted_units:.1} units");
+    // Every size on a visitor's screen: `Theme.size(n)` (n × 1.25, at least large-min), or a
+    // button's size, which KButton raises the same way. The staff's PIN pad and panel are not a
+    // visitor's.
+    let sized = regex::Regex::new(r"font-size: Theme\.size\((\d+)\) \* (root\.|self\.)?u;").unwrap();
+    let button_input = regex::Regex::new(r"^\s*(in property <length> )?font-size: \d+ \* ((root|self)\.)?u;$").unwrap();
+    let mut checked = 0;
+    let mut failures = Vec::new();
+    for file in ["widgets.slint", "keyboard.slint", "screens.slint"] {
+        let text = std::fs::read_to_string(ui.join(file)).unwrap();
+        let visitor = text.split("export component PinScreen").next().unwrap();
+        let lines: Vec<&str> = visitor.lines().collect();
+        for (i, line) in lines.iter().enumerate() {
+            if !line.contains("font-size:") {
+                continue;
+            }
+            checked += 1;
+            if let Some(c) = sized.captures(line) {
+                let large = (c[1].parse::<f64>().unwrap() * 1.25).max(large_min);
+                if large < wanted_units {
+                    failures.push(format!("{file}:{}: {large} units", i + 1));
+                }
+                continue;
+            }
+            // A button's size: the nearest element opened above is a KButton (or one of its kinds).
+            let owner = lines[..i].iter().rev().find(|l| l.trim_end().ends_with('{') && !l.contains("=>")).unwrap();
+            let is_button = owner.contains("KButton")
+                || ["LanguageButton", "ContrastButton", "CommentSkip", "CommentSend"].iter().any(|b| owner.contains(b));
+            let kbutton_rule = line.contains("max(root.font-size * 1.25, Theme.large-min * root.u)");
+            if !(kbutton_rule || (is_button && button_input.is_match(line))) {
+                failures.push(format!("{file}:{}: a size not raised in large text: {}", i + 1, line.trim()));
+            }
+        }
+    }
+    assert!(checked > 15, "{checked} sizes read");
+    assert!(
+        failures.is_empty(),
+        "capital H under {wanted_mm:.2} mm at {viewing_distance_mm} mm:\n{}",
+        failures.join("\n")
+    );
+}
