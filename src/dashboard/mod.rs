@@ -376,8 +376,7 @@ async fn add_action(
     check_csrf(&csrf, form.csrf.as_deref())?;
     let (text, date) = (form.texte.unwrap_or_default(), form.date.unwrap_or_default());
     let checked = borne_model::actions::clean_text(&text).and_then(|clean| {
-        let day = chrono::NaiveDate::parse_from_str(date.trim(), "%Y-%m-%d")
-            .map_err(|_| format!("« {} » n'est pas une date : la forme attendue est AAAA-MM-JJ", date.trim()))?;
+        let day = parse_day("date", &date)?;
         borne_model::actions::check_date(day, today())?;
         Ok((clean, day))
     });
@@ -418,10 +417,15 @@ async fn remove_action(
 fn date_field(name: &str, value: Option<&str>) -> Result<Option<chrono::NaiveDate>, Failure> {
     match value.map(str::trim).filter(|v| !v.is_empty()) {
         None => Ok(None),
-        Some(v) => chrono::NaiveDate::parse_from_str(v, "%Y-%m-%d").map(Some).map_err(|_| {
-            Failure::BadInput(format!("« {v} » n'est pas une date ({name}) : la forme attendue est AAAA-MM-JJ."))
-        }),
+        Some(v) => parse_day(name, v).map(Some).map_err(|m| Failure::BadInput(format!("{m}."))),
     }
+}
+
+/// A form's date (AAAA-MM-JJ, as a date input sends it), or what is wrong with it.
+fn parse_day(name: &str, value: &str) -> Result<chrono::NaiveDate, String> {
+    let v = value.trim();
+    chrono::NaiveDate::parse_from_str(v, "%Y-%m-%d")
+        .map_err(|_| format!("« {v} » n'est pas une date ({name}) : la forme attendue est AAAA-MM-JJ"))
 }
 
 fn range_of(since: Option<&str>, until: Option<&str>) -> Result<crate::store::DayRange, Failure> {

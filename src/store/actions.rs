@@ -5,7 +5,7 @@
 use super::{Result, Store};
 use borne_model::actions::{ACTIONS_MAX, Action, newest_first};
 use chrono::NaiveDate;
-use rusqlite::{OptionalExtension, TransactionBehavior, params};
+use rusqlite::{TransactionBehavior, params};
 use uuid::Uuid;
 
 /// `meta` key: the JSON of the list the platform last acknowledged.
@@ -62,12 +62,7 @@ impl Store {
     pub fn actions_to_send(&self) -> Result<Option<(Vec<Action>, String)>> {
         let actions = self.actions()?;
         let json = serde_json::to_string(&actions).unwrap_or_default();
-        let sent: Option<String> = self
-            .conn
-            .query_row("SELECT value FROM meta WHERE key = ?1", [SENT_KEY], |r| r.get(0))
-            .optional()
-            .map_err(|e| self.err(e))?;
-        let unchanged = match &sent {
+        let unchanged = match &self.meta(SENT_KEY)? {
             Some(sent) => *sent == json,
             None => actions.is_empty(),
         };

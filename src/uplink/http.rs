@@ -137,15 +137,9 @@ impl Transport for HttpTransport {
     }
 
     async fn heartbeat(&self, heartbeat: &Heartbeat) -> Result<(), String> {
-        let token = self.config.read_token()?;
         let response = self
-            .client
-            .post(self.url("/v1/heartbeats"))
-            .bearer_auth(token.expose())
-            .header(reqwest::header::CONTENT_TYPE, "application/json")
-            .body(serde_json::to_vec(heartbeat).unwrap_or_default())
-            .send()
-            .await
+            .send_json(reqwest::Method::POST, "/v1/heartbeats", heartbeat)
+            .await?
             .map_err(|e| format!("signal de vie non envoyé : {e}"))?;
         if response.status().is_success() {
             Ok(())
@@ -155,18 +149,10 @@ impl Transport for HttpTransport {
     }
 
     async fn put_actions(&self, update: &ActionsUpdate) -> ActionsOutcome {
-        let token = match self.config.read_token() {
-            Ok(token) => token,
+        let response = match self.send_json(reqwest::Method::PUT, "/v1/actions", update).await {
+            Ok(response) => response,
             Err(e) => return ActionsOutcome::Failed(e),
         };
-        let response = self
-            .client
-            .put(self.url("/v1/actions"))
-            .bearer_auth(token.expose())
-            .header(reqwest::header::CONTENT_TYPE, "application/json")
-            .body(serde_json::to_vec(update).unwrap_or_default())
-            .send()
-            .await;
         match response {
             Ok(r) if r.status().is_success() => ActionsOutcome::Accepted,
             Ok(r) if matches!(r.status().as_u16(), 404 | 405 | 501) => ActionsOutcome::Unsupported,
@@ -177,6 +163,27 @@ impl Transport for HttpTransport {
             }
             Err(e) => ActionsOutcome::Failed(format!("actions non envoyées : {e}")),
         }
+    }
+}
+
+impl HttpTransport {
+    /// A JSON body sent with the kiosk's token (heartbeats, actions): the token file's error, or
+    /// what the exchange gave.
+    async fn send_json(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        body: &impl serde::Serialize,
+    ) -> Result<reqwest::Result<reqwest::Response>, String> {
+        let token = self.config.read_token()?;
+        Ok(self
+            .client
+            .request(method, self.url(path))
+            .bearer_auth(token.expose())
+            .header(reqwest::header::CONTENT_TYPE, "application/json")
+            .body(serde_json::to_vec(body).unwrap_or_default())
+            .send()
+            .await)
     }
 }
 
