@@ -559,14 +559,14 @@ async fn put_actions(State(platform): State<Shared>, headers: HeaderMap, body: B
         return error(StatusCode::BAD_REQUEST, "BAD_REQUEST", "device_id too long");
     }
     // The kiosk's day may be ahead of the platform's by its time zone: `check_list` allows a day.
-    let today = chrono::Utc::now().date_naive();
-    if let Err(e) = borne_model::actions::check_list(&update.actions, today) {
+    let now = chrono::Utc::now();
+    if let Err(e) = borne_model::actions::check_list(&update.actions, now.date_naive()) {
         return error(StatusCode::BAD_REQUEST, "BAD_REQUEST", e);
     }
     if !allowed.covers(&update.device_id) {
         return error(StatusCode::FORBIDDEN, "FORBIDDEN", "this token may not send for this device_id");
     }
-    match platform.storage.replace_actions(&update.device_id, &update.actions, chrono::Utc::now()).await {
+    match platform.storage.replace_actions(&update.device_id, &update.actions, now).await {
         Ok(()) => {
             tracing::info!(device = %update.device_id, actions = update.actions.len(), "actions");
             StatusCode::NO_CONTENT.into_response()

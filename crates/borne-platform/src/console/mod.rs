@@ -56,6 +56,11 @@ impl Console {
 #[derive(Clone, Copy, Debug)]
 pub struct Peer(pub IpAddr);
 
+/// The client's address (unspecified when the server did not set it).
+fn peer_ip(peer: Option<Extension<Peer>>) -> IpAddr {
+    peer.map(|Extension(Peer(ip))| ip).unwrap_or(IpAddr::from([0, 0, 0, 0]))
+}
+
 /// Who is asking, and the token their forms carry.
 #[derive(Clone)]
 struct Viewer(ConsoleSession);
@@ -213,7 +218,7 @@ async fn login(
     headers: HeaderMap,
     Form(form): Form<LoginForm>,
 ) -> Response {
-    let ip = peer.map(|Extension(Peer(ip))| ip).unwrap_or(IpAddr::from([0, 0, 0, 0]));
+    let ip = peer_ip(peer);
     let expected = cookies::get(&headers, LOGIN_CSRF_COOKIE).unwrap_or_default();
     if expected.is_empty() || check_csrf(&expected, form.csrf.as_deref()).is_err() {
         let message = "Jeton de formulaire absent ou périmé : recommencez.";
@@ -314,12 +319,11 @@ async fn proconnect_return(
     Query(back): Query<ProConnectReturn>,
 ) -> Response {
     let Some(pc) = &platform.console.proconnect else { return not_found() };
-    let ip = peer.map(|Extension(Peer(ip))| ip).unwrap_or(IpAddr::from([0, 0, 0, 0]));
+    let ip = peer_ip(peer);
     let flow = cookies::get(&headers, proconnect::FLOW_COOKIE).and_then(|c| proconnect::Flow::from_cookie(&c));
     let refused = |message: &str, status: StatusCode| {
         let mut response = login_page(&platform, Some(message), status);
-        let cookie = set_cookie(&platform, proconnect::FLOW_COOKIE, "", proconnect::FLOW_COOKIE_PATH, Some(0));
-        response.headers_mut().append(header::SET_COOKIE, cookie);
+        response.headers_mut().append(header::SET_COOKIE, forget_flow(&platform));
         response
     };
     let Some(flow) = flow
@@ -355,12 +359,16 @@ async fn proconnect_return(
     tracing::info!(%ip, account = %account.id, subject = %identity.subject, "console login (ProConnect)");
     match open_session(&platform, &account, Some(identity.id_token)).await {
         Ok(mut response) => {
-            let cookie = set_cookie(&platform, proconnect::FLOW_COOKIE, "", proconnect::FLOW_COOKIE_PATH, Some(0));
-            response.headers_mut().append(header::SET_COOKIE, cookie);
+            response.headers_mut().append(header::SET_COOKIE, forget_flow(&platform));
             response
         }
         Err(e) => e.into_response(),
     }
+}
+
+/// Deletes the sign-in's flow cookie: it serves one return, whatever its outcome.
+fn forget_flow(platform: &Platform) -> HeaderValue {
+    set_cookie(platform, proconnect::FLOW_COOKIE, "", proconnect::FLOW_COOKIE_PATH, Some(0))
 }
 
 /// The account ProConnect's identity opens: the one bound to it; else, the first time, the

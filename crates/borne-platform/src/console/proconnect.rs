@@ -79,6 +79,9 @@ type ProviderClient = CoreClient<
 
 pub struct ProConnect {
     config: ProConnectConfig,
+    /// The configuration's issuer and callback, parsed once.
+    issuer: IssuerUrl,
+    redirect: RedirectUrl,
     http: reqwest::Client,
     metadata: tokio::sync::Mutex<Option<(Instant, ProviderMetadataWithLogout)>>,
 }
@@ -112,9 +115,10 @@ impl ProConnect {
             builder = builder.tls_certs_merge(certs);
         }
         let http = builder.build().map_err(|e| format!("client HTTP impossible à créer : {e}"))?;
-        IssuerUrl::new(config.issuer.clone()).map_err(|e| format!("proconnect.issuer invalide : {e}"))?;
-        RedirectUrl::new(config.redirect_url()).map_err(|e| format!("proconnect.public_url invalide : {e}"))?;
-        Ok(ProConnect { config, http, metadata: tokio::sync::Mutex::new(None) })
+        let issuer = IssuerUrl::new(config.issuer.clone()).map_err(|e| format!("proconnect.issuer invalide : {e}"))?;
+        let redirect =
+            RedirectUrl::new(config.redirect_url()).map_err(|e| format!("proconnect.public_url invalide : {e}"))?;
+        Ok(ProConnect { config, issuer, redirect, http, metadata: tokio::sync::Mutex::new(None) })
     }
 
     /// The provider's discovery document and keys, from the cache unless stale or `fresh`.
@@ -126,28 +130,26 @@ impl ProConnect {
         {
             return Ok(metadata.clone());
         }
-        let issuer = IssuerUrl::new(self.config.issuer.clone()).map_err(|e| e.to_string())?;
         let http = |request| send(self.http.clone(), request);
-        let metadata = ProviderMetadataWithLogout::discover_async(issuer, &http)
+        let metadata = ProviderMetadataWithLogout::discover_async(self.issuer.clone(), &http)
             .await
             .map_err(|e| format!("ProConnect injoignable ({})", error_chain(&e)))?;
         *cached = Some((Instant::now(), metadata.clone()));
         Ok(metadata)
     }
 
-    fn client(&self, metadata: ProviderMetadataWithLogout) -> Result<ProviderClient, String> {
-        let redirect = RedirectUrl::new(self.config.redirect_url()).map_err(|e| e.to_string())?;
-        Ok(CoreClient::from_provider_metadata(
+    fn client(&self, metadata: ProviderMetadataWithLogout) -> ProviderClient {
+        CoreClient::from_provider_metadata(
             metadata,
             ClientId::new(self.config.client_id.clone()),
             Some(ClientSecret::new(self.config.client_secret.clone())),
         )
-        .set_redirect_uri(redirect))
+        .set_redirect_uri(self.redirect.clone())
     }
 
     /// Where to send the agent to sign in, and what the callback must find again.
     pub async fn start(&self) -> Result<(String, Flow), String> {
-        let client = self.client(self.metadata(false).await?)?;
+        let client = self.client(self.metadata(false).await?);
         let (challenge, verifier) = PkceCodeChallenge::new_random_sha256();
         let mut request = client.authorize_url(
             AuthenticationFlow::<CoreResponseType>::AuthorizationCode,
@@ -170,7 +172,7 @@ impl ProConnect {
     /// nonce), then userinfo for the e-mail address. The state was checked by the caller.
     pub async fn finish(&self, code: &str, flow: &Flow) -> Result<Identity, String> {
         let http = |request| send(self.http.clone(), request);
-        let client = self.client(self.metadata(false).await?)?;
+        let client = self.client(self.metadata(false).await?);
         let token = client
             .exchange_code(AuthorizationCode::new(code.to_string()))
             .map_err(|e| format!("ProConnect sans point de jeton ({e})"))?
