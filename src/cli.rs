@@ -75,6 +75,11 @@ pub enum Command {
         /// Dossier où écrire les images (un sous-dossier par taille d'écran)
         dir: std::path::PathBuf,
     },
+    /// Écrit ce que dit le mode vocal sur chaque écran, dans chaque langue : texte et son (WAV)
+    Speech {
+        /// Dossier où écrire (un sous-dossier par langue)
+        dir: std::path::PathBuf,
+    },
 }
 
 #[derive(Debug, Args)]

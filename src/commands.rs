@@ -67,6 +67,37 @@ pub fn screenshots(app: &App, dir: &Path, out: &mut dyn Write) -> Result<()> {
     Ok(())
 }
 
+/// `borne speech DIR`.
+/// For every language and screen, `DIR/LANG/NN-screen.txt` (one utterance a line) and the
+/// sound itself (`.wav`), voiced as the kiosk voices it (same engine, speed and volume).
+pub fn speech(app: &App, dir: &Path, out: &mut dyn Write) -> Result<()> {
+    let mut written = 0;
+    for (language, screens) in crate::ui::screenshots::speech_transcripts(&app.config)? {
+        let sub = dir.join(&language);
+        std::fs::create_dir_all(&sub).with_context(|| format!("{} : dossier impossible à créer", sub.display()))?;
+        for (name, said) in screens {
+            let text: String = said.iter().map(|u| format!("{}\n", u.text)).collect();
+            let path = sub.join(format!("{name}.txt"));
+            std::fs::write(&path, &text).with_context(|| format!("{} : écriture impossible", path.display()))?;
+            let mut samples = Vec::new();
+            for u in &said {
+                samples.extend(crate::speech::synthesize(
+                    &u.text,
+                    &u.language,
+                    app.config.accessibility.speed,
+                    u.volume,
+                )?);
+            }
+            let path = sub.join(format!("{name}.wav"));
+            crate::speech::write_wav(&path, &samples)
+                .with_context(|| format!("{} : écriture impossible", path.display()))?;
+            written += 2;
+        }
+    }
+    writeln!(out, "{written} fichiers écrits dans {}", dir.display())?;
+    Ok(())
+}
+
 /// `borne upload`: drains once, or runs until interrupted.
 pub fn upload(app: &App, once: bool, out: &mut dyn Write) -> Result<()> {
     let upload = app.config.upload.clone().context(

@@ -15,6 +15,7 @@ pub mod hw;
 pub mod kiosk;
 pub mod redact;
 pub mod run;
+pub mod speech;
 pub mod store;
 pub mod sys;
 pub mod ui;

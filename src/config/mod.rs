@@ -9,6 +9,7 @@
 //! `dashboard`, `hardware`, `panel`) and imports nothing from the modules that use them; each
 //! section validates in its own file, one small check per function, each naming its key.
 
+mod accessibility;
 mod dashboard;
 mod hardware;
 mod kiosk;
@@ -18,6 +19,7 @@ pub mod raw;
 mod survey;
 mod upload;
 
+pub use accessibility::AccessibilityConfig;
 pub use dashboard::DashboardConfig;
 pub use hardware::{BacklightPolicy, Behaviour, ButtonPins, HardwareConfig, HwBackend};
 pub use kiosk::{DEFAULT_ADMIN_PIN, SUPPORTED_LANGUAGES, ScreenConfig, Timing};
@@ -71,6 +73,8 @@ pub struct Config {
     pub hardware: HardwareConfig,
     /// A small SPI panel instead of a KMS/desktop display; `None`: the usual screen.
     pub panel: Option<PanelConfig>,
+    /// The speech mode: voice, volume, its buttons and headset socket.
+    pub accessibility: AccessibilityConfig,
 }
 
 /// A configuration error, located.
@@ -169,6 +173,8 @@ fn validate(raw: RawConfig, source: ConfigSource) -> Result<Config, Invalid> {
         hardware.behaviour.pending_alert = None;
     }
     let panel = panel::validate_panel(raw.panel, &hardware)?;
+    let accessibility = accessibility::validate_accessibility(raw.accessibility)?;
+    check_pins_apart(&hardware, panel.as_ref(), &accessibility)?;
     Ok(Config {
         source,
         device_id: identity.device_id,
@@ -184,7 +190,26 @@ fn validate(raw: RawConfig, source: ConfigSource) -> Result<Config, Invalid> {
         dashboard,
         hardware,
         panel,
+        accessibility,
     })
+}
+
+/// The speech mode's buttons and socket take pins no other device uses.
+fn check_pins_apart(
+    hardware: &HardwareConfig,
+    panel: Option<&PanelConfig>,
+    accessibility: &AccessibilityConfig,
+) -> Result<(), Invalid> {
+    let mut others: Vec<u8> = hardware.buttons.iter().flat_map(|b| b.0).collect();
+    others.extend(hardware.presence_pin);
+    others.extend(hardware.led_pin);
+    if let Some(panel) = panel {
+        others.extend(panel.pins());
+    }
+    match accessibility.pins().find(|p| others.contains(p)) {
+        Some(pin) => Err(invalid("accessibility", format!("la broche {pin} sert déjà à un autre appareil"))),
+        None => Ok(()),
+    }
 }
 
 /// A kiosk that uploads is in the field: the demonstration identity and the PIN everyone knows

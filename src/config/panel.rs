@@ -55,6 +55,25 @@ impl PanelConfig {
     pub fn spidev(&self, chip_select: u8) -> String {
         format!("/dev/spidev{}.{chip_select}", self.spi_bus)
     }
+
+    /// Every pin the panel takes: its own and its SPI bus's.
+    pub fn pins(&self) -> Vec<u8> {
+        let mut pins = vec![self.dc_pin];
+        pins.extend(self.reset_pin);
+        pins.extend(self.backlight_pin);
+        pins.extend(self.touch.as_ref().and_then(|t| t.irq_pin));
+        pins.extend_from_slice(spi_bus_pins(self.spi_bus));
+        pins
+    }
+}
+
+/// The pins of SPI bus `bus` (MISO, MOSI, SCLK and the chip selects).
+fn spi_bus_pins(bus: u8) -> &'static [u8] {
+    match bus {
+        0 => &[7, 8, 9, 10, 11],
+        1 => &[16, 17, 18, 19, 20, 21],
+        _ => &[],
+    }
 }
 
 /// An XPT2046 on the same SPI bus as the panel.
@@ -187,11 +206,7 @@ fn validate_calibration(values: Option<&[u16]>, swap_xy: Option<bool>) -> Result
 
 /// One pin, one job: the panel's pins, the SPI bus's own pins and the other devices' pins.
 fn check_pins(pins: &[(u8, &str)], spi_bus: u8, hardware: &HardwareConfig) -> Result<(), Invalid> {
-    let spi_pins: &[u8] = match spi_bus {
-        0 => &[7, 8, 9, 10, 11],
-        1 => &[16, 17, 18, 19, 20, 21],
-        _ => &[],
-    };
+    let spi_pins = spi_bus_pins(spi_bus);
     let others: Vec<(u8, &str)> = hardware
         .buttons
         .iter()

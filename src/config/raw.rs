@@ -25,6 +25,22 @@ pub struct RawConfig {
     pub hours: RawHours,
     #[serde(default)]
     pub panel: RawPanel,
+    #[serde(default)]
+    pub accessibility: RawAccessibility,
+}
+
+#[derive(Debug, Default, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawAccessibility {
+    pub speech: Option<bool>,
+    pub audio_device: Option<String>,
+    pub volume: Option<u8>,
+    pub volume_step: Option<u8>,
+    pub speed: Option<u16>,
+    pub speak_pin: Option<u8>,
+    pub volume_up_pin: Option<u8>,
+    pub volume_down_pin: Option<u8>,
+    pub headset_pin: Option<u8>,
 }
 
 #[derive(Debug, Default, Deserialize, Serialize)]

@@ -177,6 +177,88 @@ fn full_raw() -> RawConfig {
             touch_calibration: Some(vec![1]),
             touch_swap_xy: Some(true),
         },
+        accessibility: RawAccessibility {
+            speech: Some(true),
+            audio_device: Some("a".into()),
+            volume: Some(1),
+            volume_step: Some(1),
+            speed: Some(1),
+            speak_pin: Some(1),
+            volume_up_pin: Some(1),
+            volume_down_pin: Some(1),
+            headset_pin: Some(1),
+        },
+    }
+}
+
+#[test]
+fn accessibility_is_checked_key_by_key_and_its_pins_are_its_own() {
+    let cfg = parse_text(
+        "[accessibility]
+speak_pin = 26
+volume_up_pin = 22
+headset_pin = 12
+",
+    )
+    .unwrap();
+    assert_eq!((cfg.accessibility.speak_pin, cfg.accessibility.volume), (Some(26), 60));
+    for (text, key) in [
+        (
+            "[accessibility]
+volume = 5
+",
+            "accessibility.volume",
+        ),
+        (
+            "[accessibility]
+volume_step = 0
+",
+            "accessibility.volume_step",
+        ),
+        (
+            "[accessibility]
+speed = 1000
+",
+            "accessibility.speed",
+        ),
+        (
+            "[accessibility]
+audio_device = \"a b\"
+",
+            "accessibility.audio_device",
+        ),
+        (
+            "[accessibility]
+speak_pin = 40
+",
+            "accessibility.speak_pin",
+        ),
+        (
+            "[accessibility]
+speak_pin = 26
+headset_pin = 26
+",
+            "accessibility",
+        ),
+        (
+            "[hardware]
+buttons = [5, 6, 13]
+[accessibility]
+speak_pin = 13
+",
+            "accessibility",
+        ),
+        (
+            "[panel]
+model = \"ili9341\"
+[accessibility]
+speak_pin = 10
+",
+            "accessibility",
+        ),
+    ] {
+        let err = parse_text(text).unwrap_err();
+        assert_eq!(err.key.as_deref(), Some(key), "{text}: {err}");
     }
 }
 

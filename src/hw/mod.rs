@@ -29,12 +29,25 @@ pub enum HwError {
     Backlight { path: String, detail: String },
 }
 
+/// A physical button: one per smiley, and the speech mode's (EN 301 549 5.1.3).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Key {
+    Smiley(Satisfaction),
+    /// Start speech, say the screen again (on the home screen: the next language).
+    Speak,
+    VolumeUp,
+    VolumeDown,
+}
+
 /// Called from any thread with each debounced press.
-pub type OnPress = Box<dyn Fn(Satisfaction) + Send + Sync>;
+pub type OnPress = Box<dyn Fn(Key) + Send + Sync>;
+/// Called from any thread with a switch's new state (true: closed).
+pub type OnSwitch = Box<dyn Fn(bool) + Send + Sync>;
 /// Called from any thread with each detected presence.
 pub type OnPresence = Box<dyn Fn() + Send + Sync>;
 
-/// Three arcade buttons, one per smiley: a press goes through the path of a tap on it.
+/// Arcade buttons: one per smiley (a press goes through the path of a tap on it), and the
+/// speech mode's.
 pub trait Buttons: Send {
     /// Starts reporting presses (from an interrupt thread, or the caller's for the simulation).
     fn start(&mut self, on_press: OnPress) -> Result<(), HwError>;
@@ -43,6 +56,11 @@ pub trait Buttons: Send {
 /// A PIR presence sensor, by interrupt (no polling loop).
 pub trait Presence: Send {
     fn start(&mut self, on_presence: OnPresence) -> Result<(), HwError>;
+}
+
+/// A switch whose both edges matter: the headset socket's plug detection.
+pub trait Switch: Send {
+    fn start(&mut self, on_change: OnSwitch) -> Result<(), HwError>;
 }
 
 /// The status LED.
@@ -56,6 +74,7 @@ pub trait Backlight: Send {
     fn set_percent(&mut self, percent: u8) -> Result<(), HwError>;
 }
 
+use crate::config::AccessibilityConfig;
 pub use crate::config::ButtonPins;
 
 /// The devices present, each optional.
@@ -65,13 +84,27 @@ pub struct Devices {
     pub presence: Option<Box<dyn Presence>>,
     pub led: Option<Box<dyn StatusLed>>,
     pub backlight: Option<Box<dyn Backlight>>,
+    pub headset: Option<Box<dyn Switch>>,
 }
 
-impl ButtonPins {
-    pub fn satisfaction_of(&self, pin: u8) -> Option<Satisfaction> {
-        let index = self.0.iter().position(|p| *p == pin)?;
-        Satisfaction::from_item_id(index as i64 + 1)
+/// The buttons wired, pin by pin: the smileys' (`hardware.buttons`) and the speech mode's
+/// (`accessibility`).
+pub fn keys(buttons: Option<ButtonPins>, access: &AccessibilityConfig) -> Vec<(u8, Key)> {
+    let mut keys: Vec<(u8, Key)> = Vec::new();
+    for (pin, s) in
+        buttons.iter().flat_map(|b| b.0.into_iter().zip([Satisfaction::Bad, Satisfaction::Medium, Satisfaction::Good]))
+    {
+        keys.push((pin, Key::Smiley(s)));
     }
+    keys.extend(access.speak_pin.map(|p| (p, Key::Speak)));
+    keys.extend(access.volume_up_pin.map(|p| (p, Key::VolumeUp)));
+    keys.extend(access.volume_down_pin.map(|p| (p, Key::VolumeDown)));
+    keys
+}
+
+/// The button on `pin`, if any.
+pub fn key_of(keys: &[(u8, Key)], pin: u8) -> Option<Key> {
+    keys.iter().find(|(p, _)| *p == pin).map(|(_, k)| *k)
 }
 
 /// An edge seen on an input pin: its new level (true: active) and when.
@@ -87,6 +120,7 @@ pub struct Edge {
 /// as `hardware.if_no_pi` says. The simulated board is returned for whoever wants to drive it.
 pub fn open_devices(
     cfg: &crate::config::HardwareConfig,
+    access: &AccessibilityConfig,
 ) -> Result<(Devices, Option<std::sync::Arc<sim::Board>>), HwError> {
     use crate::config::HwBackend;
     let backlight = |cfg: &crate::config::HardwareConfig| -> Option<Box<dyn Backlight>> {
@@ -99,9 +133,11 @@ pub fn open_devices(
             }
         }
     };
-    let wants_gpio = cfg.buttons.is_some() || cfg.presence_pin.is_some() || cfg.led_pin.is_some();
+    let keys = keys(cfg.buttons, access);
+    let wants_gpio =
+        !keys.is_empty() || cfg.presence_pin.is_some() || cfg.led_pin.is_some() || access.headset_pin.is_some();
     if cfg.backend != HwBackend::Simulated && wants_gpio {
-        match open_pi(cfg) {
+        match open_pi(cfg, &keys, access.headset_pin) {
             Ok(mut devices) => {
                 devices.backlight = backlight(cfg);
                 return Ok((devices, None));
@@ -111,9 +147,13 @@ pub fn open_devices(
     }
     let board = sim::Board::new();
     let devices = Devices {
-        buttons: cfg.buttons.map(|pins| {
-            Box::new(sim::SimButtons { board: board.clone(), pins, debounce: cfg.debounce }) as Box<dyn Buttons>
+        buttons: (!keys.is_empty()).then(|| {
+            Box::new(sim::SimButtons { board: board.clone(), keys: keys.clone(), debounce: cfg.debounce })
+                as Box<dyn Buttons>
         }),
+        headset: access
+            .headset_pin
+            .map(|pin| Box::new(sim::SimSwitch { board: board.clone(), pin }) as Box<dyn Switch>),
         presence: cfg
             .presence_pin
             .map(|pin| Box::new(sim::SimPresence { board: board.clone(), pin }) as Box<dyn Presence>),
@@ -123,12 +163,12 @@ pub fn open_devices(
     Ok((devices, Some(board)))
 }
 
-fn open_pi(cfg: &crate::config::HardwareConfig) -> Result<Devices, HwError> {
+fn open_pi(cfg: &crate::config::HardwareConfig, keys: &[(u8, Key)], headset: Option<u8>) -> Result<Devices, HwError> {
     let gpio = pi::gpio()?;
     Ok(Devices {
-        buttons: cfg
-            .buttons
-            .map(|pins| Box::new(pi::PiButtons::new(gpio.clone(), pins, cfg.debounce)) as Box<dyn Buttons>),
+        buttons: (!keys.is_empty())
+            .then(|| Box::new(pi::PiButtons::new(gpio.clone(), keys.to_vec(), cfg.debounce)) as Box<dyn Buttons>),
+        headset: headset.map(|pin| Box::new(pi::PiSwitch::new(gpio.clone(), pin)) as Box<dyn Switch>),
         presence: cfg.presence_pin.map(|pin| Box::new(pi::PiPresence::new(gpio.clone(), pin)) as Box<dyn Presence>),
         led: match cfg.led_pin {
             Some(pin) => Some(Box::new(pi::PiLed::new(&gpio, pin)?) as Box<dyn StatusLed>),
@@ -197,11 +237,11 @@ mod tests {
         }
         let devices = "[hardware]\nbuttons = [5, 6, 13]\npresence_pin = 17\nled_pin = 27\nbacklight = \"none\"\n";
         let cfg = config(devices);
-        let (opened, board) = open_devices(&cfg.hardware).expect("falls back to simulated devices");
+        let (opened, board) = open_devices(&cfg.hardware, &cfg.accessibility).expect("falls back to simulated devices");
         assert!(board.is_some(), "a simulated board to drive");
         assert!(opened.buttons.is_some() && opened.presence.is_some() && opened.led.is_some());
         let cfg = config(&format!("{devices}if_no_pi = \"stop\"\n"));
-        assert!(matches!(open_devices(&cfg.hardware), Err(HwError::NoPi(_))), "stops when told to");
+        assert!(matches!(open_devices(&cfg.hardware, &cfg.accessibility), Err(HwError::NoPi(_))), "stops when told to");
 
         let panel = "[panel]\nmodel = \"ili9341\"\ntouch = \"xpt2046\"\ntouch_irq_pin = 22\n";
         let cfg = config(panel);

@@ -2,7 +2,7 @@
 //! loop) and the backlight through `/sys/class/backlight`.
 
 use super::logic::Debouncer;
-use super::{Backlight, ButtonPins, Buttons, HwError, OnPresence, OnPress, Presence, StatusLed};
+use super::{Backlight, Buttons, HwError, Key, OnPresence, OnPress, OnSwitch, Presence, StatusLed, Switch, key_of};
 use rppal::gpio::{Event, Gpio, InputPin, OutputPin, Trigger};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -25,31 +25,31 @@ fn input(gpio: &Gpio, pin: u8) -> Result<InputPin, HwError> {
 /// Buttons wired between the pin and ground (internal pull-up: pressed is low).
 pub struct PiButtons {
     gpio: Gpio,
-    pins: ButtonPins,
+    keys: Vec<(u8, Key)>,
     debounce: Duration,
     held: Vec<InputPin>,
 }
 
 impl PiButtons {
-    pub fn new(gpio: Gpio, pins: ButtonPins, debounce: Duration) -> PiButtons {
-        PiButtons { gpio, pins, debounce, held: Vec::new() }
+    pub fn new(gpio: Gpio, keys: Vec<(u8, Key)>, debounce: Duration) -> PiButtons {
+        PiButtons { gpio, keys, debounce, held: Vec::new() }
     }
 }
 
 impl Buttons for PiButtons {
     fn start(&mut self, on_press: OnPress) -> Result<(), HwError> {
         let on_press = Arc::new(on_press);
-        for pin in self.pins.0 {
+        for &(pin, _) in &self.keys {
             let mut input = input(&self.gpio, pin)?;
             let mut debouncer = Debouncer::new(self.debounce);
-            let (pins, on_press) = (self.pins, on_press.clone());
+            let (keys, on_press) = (self.keys.clone(), on_press.clone());
             input
                 .set_async_interrupt(Trigger::Both, None, move |event: Event| {
                     let pressed = event.trigger == Trigger::FallingEdge;
                     if debouncer.edge(pressed, Instant::now())
-                        && let Some(s) = pins.satisfaction_of(pin)
+                        && let Some(key) = key_of(&keys, pin)
                     {
-                        on_press(s);
+                        on_press(key);
                     }
                 })
                 .map_err(busy(pin))?;
@@ -77,6 +77,34 @@ impl Presence for PiPresence {
         let pin = self.pin;
         let mut input = self.gpio.get(pin).map_err(busy(pin))?.into_input();
         input.set_async_interrupt(Trigger::RisingEdge, None, move |_| on_presence()).map_err(busy(pin))?;
+        self.held = Some(input);
+        Ok(())
+    }
+}
+
+/// The headset socket's detection switch, between the pin and ground (internal pull-up):
+/// low while a plug is in. Both edges, after 50 ms of settling (a plug bounces as it goes in).
+pub struct PiSwitch {
+    gpio: Gpio,
+    pin: u8,
+    held: Option<InputPin>,
+}
+
+impl PiSwitch {
+    pub fn new(gpio: Gpio, pin: u8) -> PiSwitch {
+        PiSwitch { gpio, pin, held: None }
+    }
+}
+
+impl Switch for PiSwitch {
+    fn start(&mut self, on_change: OnSwitch) -> Result<(), HwError> {
+        let pin = self.pin;
+        let mut input = input(&self.gpio, pin)?;
+        input
+            .set_async_interrupt(Trigger::Both, Some(Duration::from_millis(50)), move |event: Event| {
+                on_change(event.trigger == Trigger::FallingEdge)
+            })
+            .map_err(busy(pin))?;
         self.held = Some(input);
         Ok(())
     }

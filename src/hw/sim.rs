@@ -2,7 +2,9 @@
 //! go through the same debouncing and callbacks as the real ones.
 
 use super::logic::Debouncer;
-use super::{Backlight, ButtonPins, Buttons, Edge, HwError, OnPresence, OnPress, Presence, StatusLed};
+use super::{
+    Backlight, Buttons, Edge, HwError, Key, OnPresence, OnPress, OnSwitch, Presence, StatusLed, Switch, key_of,
+};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -48,24 +50,24 @@ impl Board {
 
 pub struct SimButtons {
     pub board: Arc<Board>,
-    pub pins: ButtonPins,
+    pub keys: Vec<(u8, Key)>,
     pub debounce: Duration,
 }
 
 impl Buttons for SimButtons {
     fn start(&mut self, on_press: OnPress) -> Result<(), HwError> {
         let on_press = Arc::new(on_press);
-        for pin in self.pins.0 {
+        for &(pin, _) in &self.keys {
             let mut debouncer = Debouncer::new(self.debounce);
-            let pins = self.pins;
+            let keys = self.keys.clone();
             let on_press = on_press.clone();
             self.board.wire(
                 pin,
                 Box::new(move |edge| {
                     if debouncer.edge(edge.active, edge.at)
-                        && let Some(s) = pins.satisfaction_of(edge.pin)
+                        && let Some(key) = key_of(&keys, edge.pin)
                     {
-                        on_press(s);
+                        on_press(key);
                     }
                 }),
             );
@@ -89,6 +91,19 @@ impl Presence for SimPresence {
                 }
             }),
         );
+        Ok(())
+    }
+}
+
+/// A switch (the headset socket): both edges reported, active while the plug is in.
+pub struct SimSwitch {
+    pub board: Arc<Board>,
+    pub pin: u8,
+}
+
+impl Switch for SimSwitch {
+    fn start(&mut self, on_change: OnSwitch) -> Result<(), HwError> {
+        self.board.wire(self.pin, Box::new(move |edge| on_change(edge.active)));
         Ok(())
     }
 }

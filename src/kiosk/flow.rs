@@ -217,7 +217,12 @@ impl Flow {
                 Vec::new()
             }
             (Screen::Saving, Event::Committed(false)) => {
+                // Told in the visitor's language, on screen and by the voice (EN 301 549
+                // 5.1.3.15); French again once the kiosk is back.
+                let (language, large_text) = (self.language.clone(), self.large_text);
                 self.reset(Screen::OutOfService);
+                self.language = language;
+                self.large_text = large_text;
                 Vec::new()
             }
             (Screen::OutOfService, Event::StoreRecovered) => {
@@ -418,14 +423,17 @@ mod tests {
     #[test]
     fn store_failure_shows_out_of_service_and_recovers() {
         let (mut f, t0) = flow();
+        f.handle(Event::Language("de".into()), t0);
         f.handle(Event::Rate(Satisfaction::Good), t0);
         f.handle(Event::CommentChanged("bien".into()), t0);
         committed(f.handle(Event::Send, t0));
         f.handle(Event::Committed(false), t0);
         assert_eq!(f.screen(), &Screen::OutOfService);
+        assert_eq!((f.language(), f.comment()), ("de", ""), "told in their language; the text is gone");
         assert!(f.handle(Event::Rate(Satisfaction::Good), t0).is_empty(), "no review taken while out of service");
         f.handle(Event::StoreRecovered, t0 + s(10));
         assert_eq!(f.screen(), &Screen::Home);
+        assert_eq!(f.language(), "fr");
         // A failed commit is no accepted review: no response interval starts.
         f.handle(Event::Rate(Satisfaction::Good), t0 + s(10));
         assert_eq!(f.screen(), &Screen::Comment);

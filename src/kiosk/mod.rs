@@ -6,6 +6,7 @@
 //! Invariant: no SQL and no HTTP here; the store is reached through its API only.
 
 pub mod flow;
+pub mod speech;
 
 use crate::clock::Clock;
 use crate::redact;

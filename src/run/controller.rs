@@ -4,9 +4,8 @@
 
 use crate::config::Behaviour;
 use crate::hw::logic::LedPattern;
-use crate::hw::{Backlight, Buttons, Devices, Presence, StatusLed};
-use crate::ui::{Input, Kiosk, Screen};
-use borne_model::review::Satisfaction;
+use crate::hw::{Backlight, Buttons, Devices, Key, Presence, StatusLed, Switch};
+use crate::ui::{Input, Kiosk, Screen, SpeechKey};
 use chrono::NaiveDateTime;
 use std::cell::RefCell;
 use std::rc::{Rc, Weak};
@@ -17,8 +16,9 @@ use std::time::{Duration, Instant};
 pub const HEALTH_CHECK: Duration = Duration::from_secs(60);
 
 enum Event {
-    Press(Satisfaction),
+    Press(Key),
     Presence,
+    Headset(bool),
 }
 
 thread_local! {
@@ -34,6 +34,7 @@ pub struct Controller {
     // Kept alive: they hold the interrupt threads.
     _buttons: Option<Box<dyn Buttons>>,
     _presence: Option<Box<dyn Presence>>,
+    _headset: Option<Box<dyn Switch>>,
     state: RefCell<State>,
     timer: slint::Timer,
 }
@@ -76,6 +77,13 @@ impl Controller {
                 wake();
             }))?;
         }
+        if let Some(headset) = devices.headset.as_mut() {
+            let tx = std::sync::Mutex::new(tx.clone());
+            headset.start(Box::new(move |plugged| {
+                let _ = tx.lock().map(|tx| tx.send(Event::Headset(plugged)));
+                wake();
+            }))?;
+        }
         let t0 = now();
         let controller = Rc::new(Controller {
             kiosk: Rc::downgrade(kiosk),
@@ -85,6 +93,7 @@ impl Controller {
             events: rx,
             _buttons: devices.buttons,
             _presence: devices.presence,
+            _headset: devices.headset,
             state: RefCell::new(State {
                 led: devices.led,
                 backlight: devices.backlight,
@@ -118,10 +127,21 @@ impl Controller {
         while let Ok(event) = self.events.try_recv() {
             let now = (self.now)();
             match event {
-                Event::Press(s) => {
+                Event::Press(key) => {
                     if let Some(kiosk) = self.kiosk.upgrade() {
-                        // Exactly the tap on the matching smiley (whose hook records the presence).
-                        kiosk.input(Input::Rate(s.item_id() as i32));
+                        // A smiley's is exactly the tap on it (whose hook records the presence);
+                        // with speech on, away from the home screen, the kiosk makes it browse.
+                        kiosk.input(match key {
+                            Key::Smiley(s) => Input::Rate(s.item_id() as i32),
+                            Key::Speak => Input::Speech(SpeechKey::Speak),
+                            Key::VolumeUp => Input::Speech(SpeechKey::VolumeUp),
+                            Key::VolumeDown => Input::Speech(SpeechKey::VolumeDown),
+                        });
+                    }
+                }
+                Event::Headset(plugged) => {
+                    if let Some(kiosk) = self.kiosk.upgrade() {
+                        kiosk.input(Input::Speech(SpeechKey::Headset(plugged)));
                     }
                 }
                 Event::Presence => self.state.borrow_mut().last_presence = now,

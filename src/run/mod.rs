@@ -82,6 +82,13 @@ pub fn kiosk(app: &App, out: &mut dyn Write) -> Result<()> {
         writeln!(out, "Écran SPI : {:?}, {}×{}", cfg.model, cfg.width, cfg.height)?;
     }
     let status_app = app.clone();
+    let speaker: Rc<dyn crate::kiosk::speech::Speaker> = if app.config.accessibility.speech {
+        Rc::new(crate::speech::Espeak::new(&app.config.accessibility))
+    } else {
+        Rc::new(crate::kiosk::speech::Silent)
+    };
+    writeln!(out, "Mode vocal : {}", speaker.describe())?;
+    let described = speaker.clone();
     let parts = crate::ui::KioskParts {
         store,
         survey: app.config.survey.clone(),
@@ -94,16 +101,22 @@ pub fn kiosk(app: &App, out: &mut dyn Write) -> Result<()> {
                 nudge.notify_one();
             }
         }),
-        admin_status: Box::new(move |store| admin_status(&status_app, store)),
+        admin_status: Box::new(move |store| {
+            let mut lines = admin_status(&status_app, store);
+            lines.push(("Mode vocal".into(), described.describe()));
+            lines
+        }),
         on_quit: Box::new(|| {
             let _ = slint::quit_event_loop();
         }),
+        speaker,
+        accessibility: app.config.accessibility.clone(),
     };
     let kiosk = crate::ui::Kiosk::new(parts).context(
         "aucun écran utilisable (ni fenêtre de bureau, ni console graphique) ; \
          SLINT_BACKEND permet d'en choisir un (winit, linuxkms-software)",
     )?;
-    let (mut devices, _simulated) = crate::hw::open_devices(&app.config.hardware)?;
+    let (mut devices, _simulated) = crate::hw::open_devices(&app.config.hardware, &app.config.accessibility)?;
     if let Some(backlight) = panel.as_mut().and_then(|p| p.backlight.take()) {
         devices.backlight = Some(backlight);
     }

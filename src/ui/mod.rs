@@ -10,10 +10,14 @@ slint::include_modules!();
 
 pub mod headless;
 pub mod screenshots;
+pub mod speech;
+
+pub use speech::SpeechKey;
 
 use crate::clock::Clock;
-use crate::config::ScreenConfig;
+use crate::config::{AccessibilityConfig, ScreenConfig};
 use crate::kiosk::flow::{Effect, Event, Flow};
+use crate::kiosk::speech::{Silent, Speaker, Volume};
 use crate::kiosk::{self, flow};
 use crate::store::{DayRange, Store};
 use borne_model::indicators::{Band, Score, indicators};
@@ -78,6 +82,8 @@ pub enum Input {
     PinCancel,
     AdminClose,
     AdminQuit,
+    /// A button of the speech mode, or the headset socket.
+    Speech(SpeechKey),
 }
 
 /// The manager's status lines (label, value) for the administration panel.
@@ -98,6 +104,9 @@ pub struct KioskParts {
     pub admin_status: StatusLines,
     /// Called when the manager quits from the administration panel.
     pub on_quit: Box<dyn Fn()>,
+    /// The voice of the speech mode.
+    pub speaker: Rc<dyn Speaker>,
+    pub accessibility: AccessibilityConfig,
 }
 
 impl KioskParts {
@@ -113,6 +122,8 @@ impl KioskParts {
             on_commit: Box::new(|| {}),
             admin_status: Box::new(|_| Vec::new()),
             on_quit: Box::new(|| {}),
+            speaker: Rc::new(Silent),
+            accessibility: config.accessibility.clone(),
         }
     }
 }
@@ -147,6 +158,7 @@ struct State {
     shown_question: Option<(usize, Vec<i64>)>,
     /// The language the window's translations are set to.
     shown_language: String,
+    voice: speech::Voice,
 }
 
 pub struct Kiosk {
@@ -178,7 +190,9 @@ impl Kiosk {
             .collect();
         window.set_languages(ModelRc::new(VecModel::from(languages)));
         window.set_comment_max(parts.survey.comment_max_chars.min(i32::MAX as usize) as i32);
+        let volume = Volume::new(parts.accessibility.volume, parts.accessibility.volume_step);
         let state = State {
+            voice: speech::Voice { active: false, focus: 0, volume, last_input: t0 },
             parts,
             flow,
             overlay: Overlay::None,
@@ -219,8 +233,15 @@ impl Kiosk {
     /// Feeds one tap, as the window's callbacks do.
     pub fn input(self: &Rc<Self>, input: Input) {
         let now = (self.now)();
-        let quit = self.state.borrow_mut().input(input, now);
+        let (quit, say) = {
+            let mut st = self.state.borrow_mut();
+            let input = st.speech_input(input);
+            let before = st.seen();
+            let quit = st.input(input.clone(), now);
+            (quit, st.announce(&before, Some(&input)))
+        };
         self.render();
+        self.speak(&say, true);
         self.arm();
         if let Some(on_input) = self.on_input.borrow().as_ref() {
             on_input();
@@ -239,8 +260,9 @@ impl Kiosk {
     pub fn set_closed(self: &Rc<Self>, closed: bool, message: &str) {
         let now = (self.now)();
         self.window.set_closed_message(message.into());
-        {
+        let say = {
             let mut st = self.state.borrow_mut();
+            let before = st.seen();
             st.overlay = Overlay::None;
             let effects = st.flow.handle(Event::SetClosed(closed), now);
             st.run(effects, now);
@@ -249,16 +271,24 @@ impl Kiosk {
                 let effects = st.flow.handle(Event::SetClosed(true), now);
                 st.run(effects, now);
             }
-        }
+            st.announce(&before, None)
+        };
         self.render();
+        self.speak(&say, false);
         self.arm();
     }
 
     /// Acts on whatever time has made due.
     pub fn tick(self: &Rc<Self>) {
         let now = (self.now)();
-        self.state.borrow_mut().tick(now);
+        let say = {
+            let mut st = self.state.borrow_mut();
+            let before = st.seen();
+            st.tick(now);
+            st.announce(&before, None)
+        };
         self.render();
+        self.speak(&say, false);
         self.arm();
     }
 
@@ -358,18 +388,7 @@ impl Kiosk {
     fn render(&self) {
         let mut st = self.state.borrow_mut();
         let w = &self.window;
-        let screen = match (st.overlay, st.flow.screen()) {
-            (Overlay::Languages, _) => Screen::Languages,
-            (Overlay::Pin, _) => Screen::AdminPin,
-            (Overlay::Admin, _) => Screen::Admin,
-            (Overlay::None, flow::Screen::Home) => Screen::Home,
-            (Overlay::None, flow::Screen::FollowUp(_)) => Screen::FollowUp,
-            (Overlay::None, flow::Screen::Comment) => Screen::Comment,
-            (Overlay::None, flow::Screen::Saving) => Screen::Saving,
-            (Overlay::None, flow::Screen::Thanks) => Screen::Thanks,
-            (Overlay::None, flow::Screen::OutOfService) => Screen::OutOfService,
-            (Overlay::None, flow::Screen::Closed) => Screen::Closed,
-        };
+        let screen = st.shown_screen();
         if w.get_screen() != screen {
             w.set_screen(screen);
         }
@@ -462,6 +481,22 @@ impl Kiosk {
 use slint::Model;
 
 impl State {
+    /// The screen the window shows: an overlay, or the flow's screen.
+    fn shown_screen(&self) -> Screen {
+        match (self.overlay, self.flow.screen()) {
+            (Overlay::Languages, _) => Screen::Languages,
+            (Overlay::Pin, _) => Screen::AdminPin,
+            (Overlay::Admin, _) => Screen::Admin,
+            (Overlay::None, flow::Screen::Home) => Screen::Home,
+            (Overlay::None, flow::Screen::FollowUp(_)) => Screen::FollowUp,
+            (Overlay::None, flow::Screen::Comment) => Screen::Comment,
+            (Overlay::None, flow::Screen::Saving) => Screen::Saving,
+            (Overlay::None, flow::Screen::Thanks) => Screen::Thanks,
+            (Overlay::None, flow::Screen::OutOfService) => Screen::OutOfService,
+            (Overlay::None, flow::Screen::Closed) => Screen::Closed,
+        }
+    }
+
     /// Applies one input; returns true when the manager asked to quit.
     fn input(&mut self, input: Input, now: Instant) -> bool {
         if self.overlay != Overlay::None {
@@ -508,6 +543,7 @@ impl State {
                     self.admin_taps.clear();
                     self.pin.clear();
                     self.pin_message.clear();
+                    self.end_voice();
                     self.open(Overlay::Pin, now);
                 }
                 None
@@ -539,6 +575,10 @@ impl State {
                 tracing::warn!("kiosk quit from the administration panel");
                 self.close_overlay();
                 return true;
+            }
+            Input::Speech(key) => {
+                // « Choose » stands for the tap on the target with the focus.
+                return self.speech_key(key, now).is_some_and(|input| self.input(input, now));
             }
             _ => None,
         };
@@ -666,6 +706,7 @@ impl State {
         }
         let effects = self.flow.handle(Event::Tick, now);
         self.run(effects, now);
+        self.voice_tick(now);
         if self.result_at.is_some_and(|at| now.duration_since(at) >= RESULT_REFRESH) {
             self.refresh_result(now);
         }
@@ -742,7 +783,10 @@ impl State {
         let probe = self.probing().then_some(self.last_probe + RECOVERY_PROBE);
         let result = self.parts.screen.show_result.then(|| self.result_at.map(|at| at + RESULT_REFRESH)).flatten();
         let actions = Some(self.actions_at + ACTIONS_REFRESH);
-        [self.flow.next_deadline(), overlay, probe, self.pin_locked_until, result, actions].into_iter().flatten().min()
+        [self.flow.next_deadline(), overlay, probe, self.pin_locked_until, result, actions, self.voice_deadline()]
+            .into_iter()
+            .flatten()
+            .min()
     }
 }
 

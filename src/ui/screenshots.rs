@@ -166,3 +166,29 @@ pub fn write_all(config: &Config, status: &dyn Fn() -> super::StatusLines, dir: 
     }
     Ok(written)
 }
+
+/// For every language, what the voice says on each screen of a visit made by the buttons
+/// alone, through the real window and flow (`borne speech` writes it out and voices it).
+pub fn speech_transcripts(config: &Config) -> Result<Vec<(String, super::speech::Walked)>> {
+    let _headless = Headless::install().map_err(|e| anyhow::anyhow!("rendu sans écran impossible : {e}"))?;
+    let mut all = Vec::new();
+    for language in &config.survey.languages {
+        let transcript = Rc::new(crate::kiosk::speech::Transcript::default());
+        let time = Rc::new(Cell::new(Instant::now()));
+        let clock_time = time.clone();
+        let parts = KioskParts {
+            speaker: transcript.clone(),
+            ..KioskParts::new(Store::open_in_memory()?, config, Rc::new(move || clock_time.get()))
+        };
+        let kiosk = Kiosk::new(parts).context("la fenêtre de la borne n'a pas pu être créée")?;
+        kiosk.window().show()?;
+        let advance = |by: Duration| {
+            time.set(time.get() + by);
+            kiosk.tick();
+        };
+        let screens = super::speech::walk_spoken(&kiosk, &transcript, language, &advance, &mut |_| {})?;
+        kiosk.window().hide()?;
+        all.push((language.clone(), screens));
+    }
+    Ok(all)
+}

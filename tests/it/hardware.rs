@@ -9,8 +9,9 @@ use borne::config::{BacklightPolicy, Behaviour};
 use borne::hours::{OpeningHours, parse_day};
 use borne::hw::Devices;
 use borne::hw::logic::LedPattern;
-use borne::hw::sim::{Board, SimBacklight, SimButtons, SimLed, SimPresence};
-use borne::hw::{ButtonPins, Edge};
+use borne::hw::sim::{Board, SimBacklight, SimButtons, SimLed, SimPresence, SimSwitch};
+use borne::hw::{ButtonPins, Edge, Key};
+use borne::kiosk::speech::Transcript;
 use borne::run::controller::Controller;
 use borne::store::{Integrity, Store};
 use borne::ui::{Kiosk, KioskParts, Screen};
@@ -22,18 +23,34 @@ use std::time::{Duration, Instant};
 
 pub const PINS: ButtonPins = ButtonPins([5, 6, 13]);
 pub const PIR: u8 = 17;
+/// The speech mode's buttons and the headset socket.
+pub const SPEAK: u8 = 26;
+pub const VOLUME_UP: u8 = 22;
+pub const VOLUME_DOWN: u8 = 23;
+pub const HEADSET: u8 = 12;
 
 /// Buttons, presence sensor, LED and backlight, all simulated on `board`.
 pub fn simulated_devices(board: &Arc<Board>) -> Devices {
     Devices {
-        buttons: Some(Box::new(SimButtons { board: board.clone(), pins: PINS, debounce: Duration::from_millis(30) })),
+        buttons: Some(Box::new(SimButtons { board: board.clone(), keys: keys(), debounce: Duration::from_millis(30) })),
+        headset: Some(Box::new(SimSwitch { board: board.clone(), pin: HEADSET })),
         presence: Some(Box::new(SimPresence { board: board.clone(), pin: PIR })),
         led: Some(Box::new(SimLed(board.clone()))),
         backlight: Some(Box::new(SimBacklight(board.clone()))),
     }
 }
 
+/// The three smileys' buttons and the speech mode's, as `hw::keys` wires them from a configuration.
+fn keys() -> Vec<(u8, Key)> {
+    let mut config = Config::embedded();
+    config.accessibility.speak_pin = Some(SPEAK);
+    config.accessibility.volume_up_pin = Some(VOLUME_UP);
+    config.accessibility.volume_down_pin = Some(VOLUME_DOWN);
+    borne::hw::keys(Some(PINS), &config.accessibility)
+}
+
 struct Rig {
+    transcript: Rc<Transcript>,
     kiosk: Rc<Kiosk>,
     controller: Rc<Controller>,
     board: Arc<Board>,
@@ -66,7 +83,8 @@ fn rig(name: &str, hours: OpeningHours) -> Rig {
     let (store, _) = Store::open(dir.path(), Integrity::CheckAndRecover).unwrap();
     let base = Instant::now();
     let now: Rc<dyn Fn() -> Instant> = Rc::new(move || base + Duration::from_millis(ms()));
-    let parts = KioskParts::new(store, &config, now.clone());
+    let transcript = Rc::new(Transcript::default());
+    let parts = KioskParts { speaker: transcript.clone(), ..KioskParts::new(store, &config, now.clone()) };
     let kiosk = Kiosk::new(parts).unwrap();
     kiosk.window().window().set_size(slint::LogicalSize::new(800.0, 480.0));
     kiosk.window().show().unwrap();
@@ -79,7 +97,7 @@ fn rig(name: &str, hours: OpeningHours) -> Rig {
     };
     let wall = Rc::new(|| start_wall() + chrono::Duration::milliseconds(ms() as i64));
     let controller = Controller::start(&kiosk, devices, behaviour, now, wall).unwrap();
-    Rig { kiosk, controller, board, base, dir }
+    Rig { transcript, kiosk, controller, board, base, dir }
 }
 
 impl Rig {
@@ -326,4 +344,122 @@ fn the_kiosk_says_when_its_spi_panel_cannot_open() {
     let stderr = kiosk("[panel]\nmodel = \"st7789\"\n");
     assert!(stderr.contains("la borne continue sur l'écran habituel"), "{stderr}");
     assert!(stderr.contains("aucun écran utilisable"), "{stderr}");
+}
+
+impl Rig {
+    /// What the voice said since the last call, utterance by utterance.
+    fn heard(&self) -> Vec<borne::kiosk::speech::Utterance> {
+        self.transcript.take()
+    }
+
+    /// Presses `pin` (a moment after the last press) and returns the one thing the voice said.
+    fn press_and_hear(&self, pin: u8) -> String {
+        self.heard();
+        self.wait(Duration::from_millis(300));
+        self.push(pin);
+        let said = self.heard();
+        assert_eq!(
+            said.len(),
+            1,
+            "one utterance per press of {pin}: {said:?} on {:?}",
+            self.kiosk.window().get_screen()
+        );
+        said[0].text.clone()
+    }
+}
+
+/// A blind visitor, by the buttons alone: everything the test decides comes from what the voice
+/// said (which button is « Pas bien », where « Les locaux » is, where « Envoyer » is); the
+/// screen is never read. What was chosen, and only that, is stored; « Merci » is said only
+/// once the review is on disk; the next visitor starts without speech, at the site's volume.
+#[test]
+fn a_visit_by_the_buttons_alone_stores_exactly_what_was_chosen() {
+    let r = rig("hw-speech-visit", OpeningHours::always());
+    let config = Config::embedded();
+    let home = r.press_and_hear(SPEAK);
+    // « Bouton de gauche : Pas bien. » → the pin of that button, from the words heard.
+    let position = ["gauche", "milieu", "droite"]
+        .iter()
+        .position(|side| home.contains(&format!("{side} : Pas bien")))
+        .unwrap_or_else(|| panic!("which button is « Pas bien »? {home}"));
+    let (previous, choose, next) = (PINS.0[0], PINS.0[1], PINS.0[2]);
+    let said = r.press_and_hear(PINS.0[position]);
+    assert!(said.starts_with("Vous avez choisi : Pas bien."), "{said}");
+    assert!(said.contains("Qu'est-ce qui n'a pas été ?"), "the follow-up is read: {said}");
+    assert_eq!(r.press_and_hear(VOLUME_UP), "Volume 70 %");
+    // Browse to « Les locaux », by the words.
+    let mut heard = String::new();
+    for _ in 0..20 {
+        heard = r.press_and_hear(next);
+        if heard.starts_with("Les locaux") {
+            break;
+        }
+    }
+    assert_eq!(heard, "Les locaux, non coché.");
+    assert_eq!(r.press_and_hear(choose), "Les locaux, coché.");
+    for _ in 0..20 {
+        heard = r.press_and_hear(previous);
+        if heard == "Suivant." {
+            break;
+        }
+    }
+    assert_eq!(heard, "Suivant.");
+    let comment = r.press_and_hear(choose);
+    assert!(comment.contains("Votre commentaire (facultatif)") && comment.ends_with("Envoyer."), "{comment}");
+    assert_eq!(r.reviews(), 0, "nothing stored before « Envoyer »");
+    let thanks = r.press_and_hear(choose);
+    assert!(thanks.starts_with("Merci !"), "{thanks}");
+    assert_eq!(r.reviews(), 1, "« Merci » is said once the review is on disk");
+
+    let (store, _) = Store::open(r.dir.path(), Integrity::Trust).unwrap();
+    let mut stored = Vec::new();
+    store
+        .for_each_review(borne::store::StatusFilter::All, borne::store::DayRange::default(), |row| {
+            stored.push(row.review);
+            Ok(())
+        })
+        .unwrap();
+    let locaux = config.survey.follow_ups[0].items.iter().find(|i| i.text == "Les locaux").unwrap().id;
+    let answers: Vec<(String, i64)> =
+        stored[0].answers.iter().map(|a| (a.field_code.clone(), a.answer_item_id)).collect();
+    assert_eq!(
+        answers,
+        vec![("satisfaction".to_string(), 1), ("kiosk_motif".to_string(), locaux)],
+        "exactly the chosen answers"
+    );
+
+    // The visit is over: the next visitor's buttons rate silently, and speech starts again at
+    // the site's volume.
+    r.wait(Duration::from_secs(10));
+    r.heard();
+    r.push(PINS.0[2]);
+    assert!(r.heard().is_empty(), "no speech for the next visitor unless asked");
+    r.kiosk.input(borne::ui::Input::Skip);
+    r.wait(Duration::from_secs(10));
+    r.push(SPEAK);
+    let said = r.heard();
+    assert_eq!(said.last().map(|u| u.volume), Some(config.accessibility.volume), "volume back to the site's level");
+}
+
+/// Plugging a headset starts speech; unplugging it silences it. A store that cannot write is
+/// said as shown (« hors service »), and no « Merci » is ever said for it.
+#[test]
+fn a_headset_starts_speech_and_a_failed_commit_is_never_thanked() {
+    let r = rig("hw-speech-headset", OpeningHours::always());
+    r.heard();
+    r.board.edge(Edge { pin: HEADSET, active: true, at: r.at() });
+    r.controller.poll();
+    let said = r.heard();
+    assert!(said.iter().any(|u| u.text.starts_with("De façon générale")), "{said:?}");
+    r.kiosk.with_store(|s| s.refuse_writes(true)).unwrap();
+    r.push(PINS.0[2]);
+    assert!(r.heard()[0].text.starts_with("Vous avez choisi : Très bien."));
+    r.push(PINS.0[1]);
+    let said: Vec<String> = r.heard().into_iter().map(|u| u.text).collect();
+    assert!(said.iter().any(|t| t.starts_with("Borne momentanément hors service")), "{said:?}");
+    assert!(!said.iter().any(|t| t.contains("Merci !")), "never thanked: {said:?}");
+    r.board.edge(Edge { pin: HEADSET, active: false, at: r.at() });
+    r.controller.poll();
+    let all = r.transcript.take_all();
+    assert_eq!(all, vec![borne::kiosk::speech::Said::Stop], "unplugged: silence");
 }

@@ -28,6 +28,10 @@ fn rig(name: &str) -> Rig {
 }
 
 fn rig_with(name: &str, config: Config) -> Rig {
+    rig_speaking(name, config, Rc::new(borne::kiosk::speech::Silent))
+}
+
+fn rig_speaking(name: &str, config: Config, speaker: Rc<dyn borne::kiosk::speech::Speaker>) -> Rig {
     i_slint_backend_testing::init_no_event_loop();
     let dir = Scratch::new(name);
     let (store, _) = Store::open(dir.path(), Integrity::CheckAndRecover).unwrap();
@@ -40,6 +44,7 @@ fn rig_with(name: &str, config: Config) -> Rig {
         on_commit: Box::new(move || c.set(c.get() + 1)),
         admin_status: Box::new(move |store| health::admin_status(&app, store)),
         on_quit: Box::new(move || q.set(true)),
+        speaker,
         ..KioskParts::new(
             store,
             &config,
@@ -898,4 +903,120 @@ fn in_large_text_a_capital_h_subtends_0_7_degrees_at_300_mm() {
         "capital H under {wanted_mm:.2} mm at {viewing_distance_mm} mm:\n{}",
         failures.join("\n")
     );
+}
+
+/// The speech mode says every screen a visitor reaches by the buttons, in the visitor's
+/// language: every interactive element's accessible label on the screen is among the words
+/// said there, and every utterance is in the screen's language. The on-screen keyboard's keys
+/// are the exception: typing needs sight, and the voice says so and offers « Envoyer » and
+/// « Passer »; so is the staff's hidden « Administration » corner.
+#[test]
+fn speech_says_every_interactive_label_of_every_screen_in_its_language() {
+    use i_slint_backend_testing::AccessibleRole;
+    let config = Config::embedded();
+    let mut screens_checked = 0;
+    let transcript = Rc::new(borne::kiosk::speech::Transcript::default());
+    let r = rig_speaking("ui-speech", config.clone(), transcript.clone());
+    for language in &config.survey.languages {
+        // Each screen: its name, the language the window shows it in, its labels.
+        let mut labels: Vec<(String, String, Vec<String>)> = Vec::new();
+        let window = r.kiosk.window().clone_strong();
+        let spoken = borne::ui::speech::walk_spoken(
+            &r.kiosk,
+            &transcript,
+            language,
+            &|d| i_slint_backend_testing::mock_elapsed_time(d),
+            &mut |screen| {
+                let found: Vec<String> = window
+                    .root_element()
+                    .query_descendants()
+                    .match_predicate(|e| {
+                        matches!(
+                            e.accessible_role(),
+                            Some(
+                                AccessibleRole::Button
+                                    | AccessibleRole::Checkbox
+                                    | AccessibleRole::Switch
+                                    | AccessibleRole::TextInput
+                            )
+                        ) && e.type_name().is_none_or(|t| t != "Key")
+                    })
+                    .find_all()
+                    .into_iter()
+                    .filter_map(|e| e.accessible_label().map(|l| l.to_string()))
+                    .filter(|l| l != "Administration")
+                    .collect();
+                labels.push((screen.to_string(), window.get_language().to_string(), found));
+            },
+        )
+        .unwrap();
+        assert_eq!(
+            spoken.iter().map(|(s, _)| s.as_str()).collect::<Vec<_>>(),
+            labels.iter().map(|(s, _, _)| s.as_str()).collect::<Vec<_>>()
+        );
+        for ((screen, said), (_, shown_in, wanted)) in spoken.iter().zip(&labels) {
+            assert!(!said.is_empty(), "{language}, {screen}: nothing said");
+            // The message screens (« Merci », « hors service », « Fermé ») have nothing to press.
+            let message = ["04-merci", "05-hors-service", "06-ferme"].contains(&screen.as_str());
+            assert_eq!(wanted.is_empty(), message, "{language}, {screen}: interactive elements {wanted:?}");
+            let words: String = said.iter().map(|u| u.text.as_str()).collect::<Vec<_>>().join(" ");
+            for u in said {
+                assert_eq!(u.language, *shown_in, "{screen}: « {} » said in {}", u.text, u.language);
+            }
+            // The kiosk closing mid-visit starts the next day in French, on screen and aloud.
+            let expected = if screen == "06-ferme" { "fr" } else { language.as_str() };
+            assert_eq!(shown_in, expected, "{screen}");
+            for label in wanted {
+                assert!(words.contains(label.as_str()), "{language}, {screen}: « {label} » not said in « {words} »");
+            }
+            if shown_in != "fr" {
+                for french in
+                    ["De façon générale", "Bouton de gauche", "Vous avez choisi", "Votre commentaire", "Merci !"]
+                {
+                    assert!(!words.contains(french), "{language}, {screen}: French « {french} » in « {words} »");
+                }
+            }
+            screens_checked += 1;
+        }
+    }
+    assert_eq!(screens_checked, 7 * config.survey.languages.len());
+}
+
+/// Every WAV of `borne speech` holds speech: long enough, and loud enough by `sox`'s own
+/// statistics (a silent or empty file fails); every transcript is there.
+#[test]
+#[ignore = "needs espeak-ng, alsa-utils and sox (Debian packages, installed by .ci/run)"]
+fn borne_speech_writes_a_transcript_and_a_spoken_wav_for_every_screen_and_language() {
+    let dir = Scratch::new("speech-files");
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_borne")).arg("speech").arg(dir.path()).output().unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let config = Config::embedded();
+    let mut wavs = 0;
+    for language in &config.survey.languages {
+        for screen in
+            ["01-accueil", "02-question", "03-commentaire", "04-merci", "05-hors-service", "06-ferme", "07-langues"]
+        {
+            let base = dir.path().join(language).join(screen);
+            let text = std::fs::read_to_string(base.with_extension("txt")).unwrap();
+            assert!(text.trim().len() > 5, "{language}/{screen}: « {text} »");
+            let stat = std::process::Command::new("sox")
+                .arg(base.with_extension("wav"))
+                .args(["-n", "stat"])
+                .output()
+                .expect("sox");
+            let stat = String::from_utf8_lossy(&stat.stderr);
+            let field = |name: &str| -> f64 {
+                stat.lines()
+                    .find(|l| l.starts_with(name))
+                    .and_then(|l| l.rsplit(':').next())
+                    .and_then(|v| v.trim().parse().ok())
+                    .unwrap_or_else(|| panic!("{language}/{screen}: no « {name} » in {stat}"))
+            };
+            let (seconds, rms) = (field("Length (seconds)"), field("RMS     amplitude"));
+            assert!(seconds > 0.8, "{language}/{screen}: {seconds} s");
+            assert!(rms > 0.01, "{language}/{screen}: RMS {rms}, silent");
+            wavs += 1;
+        }
+    }
+    assert_eq!(wavs, 7 * config.survey.languages.len());
 }
