@@ -1,6 +1,7 @@
-//! Runs the devices beside the touchscreen, on the UI thread: a button press becomes the tap on
+//! Runs the devices beside the touchscreen, on the UI thread: a smiley button press becomes the tap on
 //! its smiley, presence (or a tap on the screen) wakes the backlight, opening hours close and open the kiosk, and the
-//! LED shows the kiosk's health. One timer, armed for the next thing due.
+//! LED shows the kiosk's health, and the speech mode's buttons and headset socket reach the
+//! kiosk as `Input::Speech`. One timer, armed for the next thing due.
 
 use crate::config::Behaviour;
 use crate::hw::logic::LedPattern;
