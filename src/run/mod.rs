@@ -87,8 +87,21 @@ pub fn kiosk(app: &App, out: &mut dyn Write) -> Result<()> {
     } else {
         Rc::new(crate::kiosk::speech::Silent)
     };
-    writeln!(out, "Mode vocal : {}", speaker.describe())?;
+    let access = app.config.accessibility.clone();
     let described = speaker.clone();
+    let speech_state = move || -> String {
+        let mut parts = vec![described.describe()];
+        parts.extend(access.speak_pin.map(|p| format!("bouton haut-parleur GPIO {p}")));
+        parts.extend(access.headset_pin.map(|p| format!("prise casque GPIO {p}")));
+        if access.speech && access.speak_pin.is_none() && access.headset_pin.is_none() {
+            parts.push("ni bouton haut-parleur ni prise casque : il ne peut pas démarrer".into());
+        }
+        if access.speech {
+            parts.push(format!("volume de départ {} %", access.volume));
+        }
+        parts.join(" ; ")
+    };
+    writeln!(out, "Mode vocal : {}", speech_state())?;
     let parts = crate::ui::KioskParts {
         store,
         survey: app.config.survey.clone(),
@@ -103,7 +116,7 @@ pub fn kiosk(app: &App, out: &mut dyn Write) -> Result<()> {
         }),
         admin_status: Box::new(move |store| {
             let mut lines = admin_status(&status_app, store);
-            lines.push(("Mode vocal".into(), described.describe()));
+            lines.push(("Mode vocal".into(), speech_state()));
             lines
         }),
         on_quit: Box::new(|| {
