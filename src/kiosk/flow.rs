@@ -210,19 +210,13 @@ impl Flow {
                 self.last_accepted_at = Some(now);
                 self.thanked_at = Some(now);
                 // « Merci » in the visitor's language and text size; the rest is wiped now.
-                let (language, large_text) = (self.language.clone(), self.large_text);
-                self.reset(Screen::Thanks);
-                self.language = language;
-                self.large_text = large_text;
+                self.end_visit(Screen::Thanks);
                 Vec::new()
             }
             (Screen::Saving, Event::Committed(false)) => {
                 // Told in the visitor's language, on screen and by the voice (EN 301 549
                 // 5.1.3.15); French again once the kiosk is back.
-                let (language, large_text) = (self.language.clone(), self.large_text);
-                self.reset(Screen::OutOfService);
-                self.language = language;
-                self.large_text = large_text;
+                self.end_visit(Screen::OutOfService);
                 Vec::new()
             }
             (Screen::OutOfService, Event::StoreRecovered) => {
@@ -309,6 +303,14 @@ impl Flow {
             Screen::FollowUp(_) | Screen::Comment => self.commit(false),
             _ => Vec::new(),
         }
+    }
+
+    /// Wipes the visit but keeps its language and text size for the screen that ends it.
+    fn end_visit(&mut self, screen: Screen) {
+        let (language, large_text) = (std::mem::take(&mut self.language), self.large_text);
+        self.reset(screen);
+        self.language = language;
+        self.large_text = large_text;
     }
 
     fn reset(&mut self, screen: Screen) {
