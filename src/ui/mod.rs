@@ -232,17 +232,10 @@ impl Kiosk {
 
     /// Feeds one tap, as the window's callbacks do.
     pub fn input(self: &Rc<Self>, input: Input) {
-        let now = (self.now)();
-        let (quit, say) = {
-            let mut st = self.state.borrow_mut();
+        let quit = self.change(|st, now| {
             let input = st.speech_input(input);
-            let before = st.seen();
-            let quit = st.input(input.clone(), now);
-            (quit, st.announce(&before, Some(&input)))
-        };
-        self.render();
-        self.speak(&say, true);
-        self.arm();
+            (st.input(input.clone(), now), Some(input))
+        });
         if let Some(on_input) = self.on_input.borrow().as_ref() {
             on_input();
         }
@@ -258,11 +251,8 @@ impl Kiosk {
 
     /// Opening hours: closes (true) or opens (false) the kiosk.
     pub fn set_closed(self: &Rc<Self>, closed: bool, message: &str) {
-        let now = (self.now)();
         self.window.set_closed_message(message.into());
-        let say = {
-            let mut st = self.state.borrow_mut();
-            let before = st.seen();
+        self.change(|st, now| {
             st.overlay = Overlay::None;
             let effects = st.flow.handle(Event::SetClosed(closed), now);
             st.run(effects, now);
@@ -271,25 +261,31 @@ impl Kiosk {
                 let effects = st.flow.handle(Event::SetClosed(true), now);
                 st.run(effects, now);
             }
-            st.announce(&before, None)
-        };
-        self.render();
-        self.speak(&say, false);
-        self.arm();
+            ((), None)
+        });
     }
 
     /// Acts on whatever time has made due.
     pub fn tick(self: &Rc<Self>) {
+        self.change(|st, now| (st.tick(now), None));
+    }
+
+    /// Applies `change` to the state at the current time, then brings the window up to date,
+    /// says what changed (speech mode) and arms the timer. `change` also returns the visitor's
+    /// input it handled, if any: what is said depends on it.
+    fn change<R>(self: &Rc<Self>, change: impl FnOnce(&mut State, Instant) -> (R, Option<Input>)) -> R {
         let now = (self.now)();
-        let say = {
+        let (result, say, acted) = {
             let mut st = self.state.borrow_mut();
             let before = st.seen();
-            st.tick(now);
-            st.announce(&before, None)
+            let (result, input) = change(&mut st, now);
+            let say = st.announce(&before, input.as_ref());
+            (result, say, input.is_some())
         };
         self.render();
-        self.speak(&say, false);
+        self.speak(&say, acted);
         self.arm();
+        result
     }
 
     /// The kiosk is stopping (SIGTERM, the manager's « Quitter »): a visit in progress is stored

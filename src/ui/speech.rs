@@ -220,7 +220,7 @@ impl Kiosk {
         let st = self.state.borrow();
         let speaker = st.parts.speaker.clone();
         if what.is_empty() {
-            if acted && (st.voice.active || st.parts.accessibility.speech) {
+            if acted && st.parts.accessibility.speech {
                 speaker.stop();
             }
             return;
