@@ -2,7 +2,7 @@
 //! 5.1.3): its audio output, its volume, and the buttons and headset socket that start it.
 
 use super::raw::RawAccessibility;
-use super::{Invalid, bcm_pin, invalid};
+use super::{Invalid, bcm_pin, invalid, repeats};
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct AccessibilityConfig {
@@ -59,8 +59,7 @@ pub(super) fn validate_accessibility(raw: RawAccessibility) -> Result<Accessibil
         volume_down_pin: pin("volume_down_pin", raw.volume_down_pin)?,
         headset_pin: pin("headset_pin", raw.headset_pin)?,
     };
-    let used: Vec<u8> = cfg.pins().collect();
-    if (1..used.len()).any(|i| used[..i].contains(&used[i])) {
+    if repeats(cfg.pins()) {
         return Err(invalid("accessibility", "une même broche sert à deux appareils"));
     }
     Ok(cfg)

@@ -2,7 +2,7 @@
 //! they behave, and the opening hours.
 
 use super::raw::{RawHardware, RawHours};
-use super::{Invalid, bcm_pin, invalid};
+use super::{Invalid, bcm_pin, invalid, repeats};
 use crate::hours::{Day, OpeningHours, parse_day};
 use std::time::Duration;
 
@@ -27,6 +27,20 @@ pub struct HardwareConfig {
     /// `None`: no backlight control; `Some(None)`: the first under /sys/class/backlight.
     pub backlight: Option<Option<String>>,
     pub behaviour: Behaviour,
+}
+
+impl HardwareConfig {
+    /// The pins these devices take, each with the key that gives it.
+    pub fn pins(&self) -> Vec<(u8, &'static str)> {
+        labelled_pins(self.buttons, self.presence_pin, self.led_pin)
+    }
+}
+
+fn labelled_pins(buttons: Option<ButtonPins>, presence: Option<u8>, led: Option<u8>) -> Vec<(u8, &'static str)> {
+    let mut pins: Vec<(u8, &'static str)> = buttons.iter().flat_map(|b| b.0).map(|p| (p, "hardware.buttons")).collect();
+    pins.extend(presence.map(|p| (p, "hardware.presence_pin")));
+    pins.extend(led.map(|p| (p, "hardware.led_pin")));
+    pins
 }
 
 /// Pin numbers (BCM) of the buttons, in the order « Pas bien », « Moyen », « Très bien ».
@@ -58,8 +72,7 @@ pub(super) fn validate_hardware(raw: RawHardware, hours: RawHours) -> Result<Har
     let buttons = validate_buttons(raw.buttons.clone())?;
     let presence_pin = raw.presence_pin.map(|p| bcm_pin("hardware.presence_pin", p)).transpose()?;
     let led_pin = raw.led_pin.map(|p| bcm_pin("hardware.led_pin", p)).transpose()?;
-    let used: Vec<u8> = buttons.iter().flat_map(|b| b.0).chain(presence_pin).chain(led_pin).collect();
-    if (1..used.len()).any(|i| used[..i].contains(&used[i])) {
+    if repeats(labelled_pins(buttons, presence_pin, led_pin).into_iter().map(|(p, _)| p)) {
         return Err(invalid("hardware", "une même broche sert à deux appareils"));
     }
     let debounce_ms = raw.debounce_ms.unwrap_or(30);

@@ -151,6 +151,12 @@ fn invalid(key: impl Into<String>, message: impl Into<String>) -> Invalid {
 }
 
 /// A GPIO number of the Pi's header, as rppal and the wiring diagrams count them (BCM).
+/// Whether a pin comes twice.
+fn repeats(pins: impl IntoIterator<Item = u8>) -> bool {
+    let pins: Vec<u8> = pins.into_iter().collect();
+    (1..pins.len()).any(|i| pins[..i].contains(&pins[i]))
+}
+
 fn bcm_pin(key: &str, pin: u8) -> Result<u8, Invalid> {
     if pin <= 27 { Ok(pin) } else { Err(invalid(key, "broche BCM de 0 à 27")) }
 }
@@ -200,9 +206,7 @@ fn check_pins_apart(
     panel: Option<&PanelConfig>,
     accessibility: &AccessibilityConfig,
 ) -> Result<(), Invalid> {
-    let mut others: Vec<u8> = hardware.buttons.iter().flat_map(|b| b.0).collect();
-    others.extend(hardware.presence_pin);
-    others.extend(hardware.led_pin);
+    let mut others: Vec<u8> = hardware.pins().into_iter().map(|(p, _)| p).collect();
     if let Some(panel) = panel {
         others.extend(panel.pins());
     }

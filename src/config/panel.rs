@@ -207,14 +207,7 @@ fn validate_calibration(values: Option<&[u16]>, swap_xy: Option<bool>) -> Result
 /// One pin, one job: the panel's pins, the SPI bus's own pins and the other devices' pins.
 fn check_pins(pins: &[(u8, &str)], spi_bus: u8, hardware: &HardwareConfig) -> Result<(), Invalid> {
     let spi_pins = spi_bus_pins(spi_bus);
-    let others: Vec<(u8, &str)> = hardware
-        .buttons
-        .iter()
-        .flat_map(|b| b.0)
-        .map(|p| (p, "hardware.buttons"))
-        .chain(hardware.presence_pin.map(|p| (p, "hardware.presence_pin")))
-        .chain(hardware.led_pin.map(|p| (p, "hardware.led_pin")))
-        .collect();
+    let others = hardware.pins();
     for (i, (p, key)) in pins.iter().enumerate() {
         if let Some((_, other)) = pins[..i].iter().chain(&others).find(|(q, _)| q == p) {
             return Err(invalid(*key, format!("la broche {p} sert déjà à {other}")));

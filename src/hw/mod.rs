@@ -90,12 +90,8 @@ pub struct Devices {
 /// The buttons wired, pin by pin: the smileys' (`hardware.buttons`) and the speech mode's
 /// (`accessibility`).
 pub fn keys(buttons: Option<ButtonPins>, access: &AccessibilityConfig) -> Vec<(u8, Key)> {
-    let mut keys: Vec<(u8, Key)> = Vec::new();
-    for (pin, s) in
-        buttons.iter().flat_map(|b| b.0.into_iter().zip([Satisfaction::Bad, Satisfaction::Medium, Satisfaction::Good]))
-    {
-        keys.push((pin, Key::Smiley(s)));
-    }
+    let smileys = [Satisfaction::Bad, Satisfaction::Medium, Satisfaction::Good].map(Key::Smiley);
+    let mut keys: Vec<(u8, Key)> = buttons.iter().flat_map(|b| b.0.into_iter().zip(smileys)).collect();
     keys.extend(access.speak_pin.map(|p| (p, Key::Speak)));
     keys.extend(access.volume_up_pin.map(|p| (p, Key::VolumeUp)));
     keys.extend(access.volume_down_pin.map(|p| (p, Key::VolumeDown)));
