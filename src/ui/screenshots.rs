@@ -29,12 +29,25 @@ pub struct Scene {
 
 impl Scene {
     /// A scene on `store`, first seeded with the 312 reviews.
-    pub fn new(config: &Config, mut store: Store, status: super::StatusLines) -> Result<Scene> {
+    pub fn new(config: &Config, store: Store, status: super::StatusLines) -> Result<Scene> {
+        Scene::speaking(config, store, status, Rc::new(crate::kiosk::speech::Silent))
+    }
+
+    /// A scene whose voice is `speaker`.
+    pub fn speaking(
+        config: &Config,
+        mut store: Store,
+        status: super::StatusLines,
+        speaker: Rc<dyn crate::kiosk::speech::Speaker>,
+    ) -> Result<Scene> {
         seed(&mut store, config)?;
         let time = Rc::new(Cell::new(Instant::now()));
         let clock_time = time.clone();
-        let parts =
-            KioskParts { admin_status: status, ..KioskParts::new(store, config, Rc::new(move || clock_time.get())) };
+        let parts = KioskParts {
+            admin_status: status,
+            speaker,
+            ..KioskParts::new(store, config, Rc::new(move || clock_time.get()))
+        };
         let kiosk = Kiosk::new(parts).context("la fenêtre de la borne n'a pas pu être créée")?;
         Ok(Scene { kiosk, time })
     }
@@ -174,20 +187,11 @@ pub fn speech_transcripts(config: &Config) -> Result<Vec<(String, super::speech:
     let mut all = Vec::new();
     for language in &config.survey.languages {
         let transcript = Rc::new(crate::kiosk::speech::Transcript::default());
-        let time = Rc::new(Cell::new(Instant::now()));
-        let clock_time = time.clone();
-        let parts = KioskParts {
-            speaker: transcript.clone(),
-            ..KioskParts::new(Store::open_in_memory()?, config, Rc::new(move || clock_time.get()))
-        };
-        let kiosk = Kiosk::new(parts).context("la fenêtre de la borne n'a pas pu être créée")?;
-        kiosk.window().show()?;
-        let advance = |by: Duration| {
-            time.set(time.get() + by);
-            kiosk.tick();
-        };
-        let screens = super::speech::walk_spoken(&kiosk, &transcript, language, &advance, &mut |_| {})?;
-        kiosk.window().hide()?;
+        let scene = Scene::speaking(config, Store::open_in_memory()?, Box::new(|_| Vec::new()), transcript.clone())?;
+        scene.kiosk.window().show()?;
+        let screens =
+            super::speech::walk_spoken(&scene.kiosk, &transcript, language, &|by| scene.advance(by), &mut |_| {})?;
+        scene.kiosk.window().hide()?;
         all.push((language.clone(), screens));
     }
     Ok(all)
