@@ -114,8 +114,8 @@ pub struct Espeak {
     speed: u16,
     engine: Result<String, String>,
     playing: Mutex<Option<Playing>>,
-    /// When the last utterance was asked for, and when its first sample reached ALSA.
-    timing: Arc<Mutex<(Option<Instant>, Option<Instant>)>>,
+    /// When the last utterance's first sample reached ALSA.
+    first_sample: Arc<Mutex<Option<Instant>>>,
 }
 
 struct Playing {
@@ -146,25 +146,28 @@ impl Espeak {
             speed: cfg.speed,
             engine,
             playing: Mutex::new(None),
-            timing: Arc::new(Mutex::new((None, None))),
+            first_sample: Arc::new(Mutex::new(None)),
         }
-    }
-
-    /// The time from the last `say` to its first sample handed to ALSA.
-    pub fn last_latency(&self) -> Option<std::time::Duration> {
-        let (asked, first) = *self.timing.lock().unwrap_or_else(|e| e.into_inner());
-        Some(first?.duration_since(asked?))
     }
 
     /// When the last utterance's first sample reached ALSA, once it has.
     pub fn first_sample_at(&self) -> Option<Instant> {
-        self.timing.lock().unwrap_or_else(|e| e.into_inner()).1
+        *self.first_sample.lock().unwrap_or_else(|e| e.into_inner())
     }
 
     /// Waits until the current utterance has been played whole (benchmarks, `borne speech`).
     pub fn wait(&self) {
+        self.finish(false);
+    }
+
+    /// Ends the current utterance: killed (`kill`) or played to its end; its processes reaped.
+    fn finish(&self, kill: bool) {
         let playing = self.playing.lock().unwrap_or_else(|e| e.into_inner()).take();
         if let Some(mut p) = playing {
+            if kill {
+                let _ = p.espeak.kill();
+                let _ = p.aplay.kill();
+            }
             let _ = p.copier.join();
             let _ = p.espeak.wait();
             let _ = p.aplay.wait();
@@ -190,17 +193,17 @@ impl Espeak {
         let (Some(from), Some(to)) = (espeak.stdout.take(), aplay.stdin.take()) else {
             return Err(VoiceError::Output("tubes absents".into()));
         };
-        let (volume, timing) = (u.volume, self.timing.clone());
+        let (volume, first_sample) = (u.volume, self.first_sample.clone());
         let copier = std::thread::Builder::new()
             .name("voice".into())
-            .spawn(move || copy(from, to, volume, &timing))
+            .spawn(move || copy(from, to, volume, &first_sample))
             .map_err(|e| VoiceError::Output(e.to_string()))?;
         Ok(Playing { espeak, aplay, copier })
     }
 }
 
 /// Copies espeak-ng's samples to aplay, scaled, noting when the first one went through.
-fn copy(mut from: ChildStdout, mut to: ChildStdin, volume: u8, timing: &Mutex<(Option<Instant>, Option<Instant>)>) {
+fn copy(mut from: ChildStdout, mut to: ChildStdin, volume: u8, first_sample: &Mutex<Option<Instant>>) {
     if let Err(e) = read_header(&mut from) {
         tracing::warn!("voice: {e}");
         return;
@@ -229,7 +232,7 @@ fn copy(mut from: ChildStdout, mut to: ChildStdin, volume: u8, timing: &Mutex<(O
         }
         if first && whole > 0 {
             first = false;
-            timing.lock().unwrap_or_else(|e| e.into_inner()).1 = Some(Instant::now());
+            *first_sample.lock().unwrap_or_else(|e| e.into_inner()) = Some(Instant::now());
         }
     }
 }
@@ -240,7 +243,7 @@ impl Speaker for Espeak {
         if self.engine.is_err() {
             return;
         }
-        *self.timing.lock().unwrap_or_else(|e| e.into_inner()) = (Some(Instant::now()), None);
+        *self.first_sample.lock().unwrap_or_else(|e| e.into_inner()) = None;
         match self.start(&utterance) {
             Ok(playing) => *self.playing.lock().unwrap_or_else(|e| e.into_inner()) = Some(playing),
             Err(e) => tracing::warn!("voice: {e}"),
@@ -248,14 +251,7 @@ impl Speaker for Espeak {
     }
 
     fn stop(&self) {
-        let playing = self.playing.lock().unwrap_or_else(|e| e.into_inner()).take();
-        if let Some(mut p) = playing {
-            let _ = p.espeak.kill();
-            let _ = p.aplay.kill();
-            let _ = p.espeak.wait();
-            let _ = p.aplay.wait();
-            let _ = p.copier.join();
-        }
+        self.finish(true);
     }
 
     fn describe(&self) -> String {

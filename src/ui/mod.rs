@@ -539,7 +539,7 @@ impl State {
                     self.admin_taps.clear();
                     self.pin.clear();
                     self.pin_message.clear();
-                    self.end_voice();
+                    self.set_voice(false);
                     self.open(Overlay::Pin, now);
                 }
                 None

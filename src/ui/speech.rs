@@ -110,24 +110,22 @@ impl State {
         }
         self.voice.last_input = now;
         match key {
-            SpeechKey::Speak | SpeechKey::Headset(true) if !self.voice.active => self.start_voice(),
+            SpeechKey::Speak | SpeechKey::Headset(true) if !self.voice.active => self.set_voice(true),
             SpeechKey::Speak if self.home() => {
                 // On the home screen, the speak button goes through the languages.
-                let languages = &self.flow_languages();
+                let languages = &self.parts.survey.languages;
                 let at = languages.iter().position(|l| l == self.flow.language()).unwrap_or(0);
-                let next = languages[(at + 1) % languages.len()].clone();
-                let effects = self.flow.handle(Event::Language(next), now);
-                self.run(effects, now);
+                if let Some(next) = languages.get((at + 1) % languages.len().max(1)).cloned() {
+                    let effects = self.flow.handle(Event::Language(next), now);
+                    self.run(effects, now);
+                }
             }
             SpeechKey::Speak | SpeechKey::Headset(true) => {}
-            SpeechKey::Headset(false) => self.end_voice(),
-            SpeechKey::Previous => {
+            SpeechKey::Headset(false) => self.set_voice(false),
+            SpeechKey::Previous | SpeechKey::Next => {
                 let count = self.targets().len().max(1);
-                self.voice.focus = (self.voice.focus.min(count - 1) + count - 1) % count;
-            }
-            SpeechKey::Next => {
-                let count = self.targets().len().max(1);
-                self.voice.focus = (self.voice.focus.min(count - 1) + 1) % count;
+                let step = if key == SpeechKey::Next { 1 } else { count - 1 };
+                self.voice.focus = (self.voice.focus.min(count - 1) + step) % count;
             }
             SpeechKey::Activate => {
                 return self.focused().map(|target| match target {
@@ -143,23 +141,12 @@ impl State {
         None
     }
 
-    fn flow_languages(&self) -> Vec<String> {
-        let languages = self.parts.survey.languages.clone();
-        if languages.is_empty() { vec![flow::DEFAULT_LANGUAGE.to_string()] } else { languages }
-    }
-
-    fn start_voice(&mut self) {
-        tracing::info!("speech mode started");
-        self.voice.active = true;
-        self.voice.focus = 0;
-        self.voice.volume.reset();
-    }
-
-    pub(super) fn end_voice(&mut self) {
-        if self.voice.active {
-            tracing::info!("speech mode ended");
+    /// Starts or ends the speech mode; either way at the first target and the site's volume.
+    pub(super) fn set_voice(&mut self, active: bool) {
+        if self.voice.active != active {
+            tracing::info!(active, "speech mode");
         }
-        self.voice.active = false;
+        self.voice.active = active;
         self.voice.focus = 0;
         self.voice.volume.reset();
     }
@@ -170,7 +157,7 @@ impl State {
         let after = self.seen();
         if after.flow == flow::Screen::Home && before.flow != flow::Screen::Home {
             // The visit is over: the next visitor starts without speech, at the site's volume.
-            self.end_voice();
+            self.set_voice(false);
         }
         if !self.voice.active {
             return Vec::new();
@@ -182,8 +169,8 @@ impl State {
             Some(Input::Speech(SpeechKey::Speak | SpeechKey::Headset(true))) => vec![Announce::Screen],
             Some(Input::Speech(SpeechKey::VolumeUp | SpeechKey::VolumeDown)) => vec![Announce::Volume],
             Some(Input::Speech(SpeechKey::Previous | SpeechKey::Next)) => vec![Announce::Focus],
-            _ if after != *before => match (input, &before.flow) {
-                (Some(Input::Rate(n)), flow::Screen::Home) if before.screen == Screen::Home => {
+            _ if after != *before => match input {
+                Some(Input::Rate(n)) if before.screen == Screen::Home => {
                     match Satisfaction::from_item_id((*n).into()) {
                         Some(s) => vec![Announce::Chosen(s), Announce::Screen],
                         None => vec![Announce::Screen],
@@ -209,7 +196,7 @@ impl State {
 
     pub(super) fn voice_tick(&mut self, now: Instant) {
         if self.voice_deadline().is_some_and(|at| now >= at) {
-            self.end_voice();
+            self.set_voice(false);
         }
     }
 }
@@ -309,8 +296,8 @@ pub fn walk_spoken(
     // Speech on, then the speak button until the visitor's language.
     let to_language = || {
         press(SpeechKey::Speak);
-        let languages = kiosk.state.borrow().flow_languages();
-        for _ in 0..languages.len() {
+        let count = kiosk.state.borrow().parts.survey.languages.len();
+        for _ in 0..count {
             if kiosk.state.borrow().flow.language() == language {
                 break;
             }
