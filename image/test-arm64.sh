@@ -90,7 +90,7 @@ done
 { [ "$(chroot "$root" stat -c '%U:%G %a' /etc/borne/borne.toml)" = "root:borne 640" ]; } || fail "conffile /etc/borne/borne.toml root:borne 640"; ok "conffile /etc/borne/borne.toml root:borne 640"
 dpkg-deb --field "$work/borne_arm64.deb" Conffiles 2>/dev/null || true
 { chroot "$root" dpkg-query --showformat='${Conffiles}\n' --show borne | grep -q /etc/borne/borne.toml; } || fail "borne.toml is a conffile"; ok "borne.toml is a conffile"
-{ grep -q "LABEL=borne-data /var/lib/borne ext4 defaults,noatime" "$root/etc/fstab"; } || fail "data partition in fstab (noatime)"; ok "data partition in fstab (noatime)"
+{ grep -q "LABEL=borne-data /var/lib/borne-data ext4 defaults,noatime" "$root/etc/fstab"; } || fail "data partition in fstab (noatime)"; ok "data partition in fstab (noatime)"
 { grep -q consoleblank=0 "$root/boot/firmware/cmdline.txt"; } || fail "console blanking off"; ok "console blanking off"
 { [ "$(readlink "$root/etc/systemd/system/getty@tty1.service")" = /dev/null ]; } || fail "no login prompt on tty1"; ok "no login prompt on tty1"
 { [ "$(readlink "$root/etc/localtime")" = /usr/share/zoneinfo/Europe/Paris ]; } || fail "timezone Europe/Paris"; ok "timezone Europe/Paris"

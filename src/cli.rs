@@ -57,7 +57,15 @@ pub enum Command {
         #[command(subcommand)]
         action: ConfigAction,
     },
-    /// Base de données : vérification d'intégrité
+    /// Mises à jour du système (image à deux emplacements) : installation la nuit, confirmation au démarrage
+    Update {
+        #[command(subcommand)]
+        action: UpdateAction,
+        /// Dossier de l'état des mises à jour (sur la partition de données)
+        #[arg(long, value_name = "DOSSIER", default_value = crate::update::agent::STATE_DIR)]
+        state_dir: PathBuf,
+    },
+    /// Base de données : vérification d'intégrité, écriture d'essai
     Db {
         #[command(subcommand)]
         action: DbAction,
@@ -159,4 +167,14 @@ pub enum ConfigAction {
 pub enum DbAction {
     /// Vérifie l'intégrité complète ; une base endommagée est mise de côté et une neuve créée
     Check,
+    /// Enregistre une écriture d'essai (jamais un avis) et la relit : la base accepte-t-elle d'écrire ?
+    Probe,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum UpdateAction {
+    /// Cherche une nouvelle version et l'installe si c'est la nuit, hors des heures d'ouverture
+    Run,
+    /// Au démarrage : garde la nouvelle version si la borne est prête, sinon revient à l'ancienne
+    Confirm,
 }

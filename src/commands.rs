@@ -409,6 +409,9 @@ pub fn config_action(action: &ConfigAction, explicit: Option<&Path>, out: &mut d
     Ok(())
 }
 
+/// Key of the `meta` row `borne db probe` writes: an update is kept only once it commits.
+const PROBE_KEY: &str = "probe";
+
 pub fn db_action(app: &App, action: &DbAction, out: &mut dyn Write) -> Result<()> {
     match action {
         DbAction::Check => {
@@ -418,6 +421,15 @@ pub fn db_action(app: &App, action: &DbAction, out: &mut dyn Write) -> Result<()
                 bail!("intégrité : {verdict}");
             }
             writeln!(out, "intégrité : ok ({})", store.path().display())?;
+        }
+        DbAction::Probe => {
+            let mut store = app.open_store(Integrity::Trust)?;
+            let written = chrono::Utc::now().to_rfc3339();
+            store.set_meta(PROBE_KEY, &written)?;
+            if store.meta(PROBE_KEY)?.as_deref() != Some(written.as_str()) {
+                bail!("écriture d'essai relue différente");
+            }
+            writeln!(out, "écriture d'essai enregistrée ({})", store.path().display())?;
         }
     }
     Ok(())

@@ -19,4 +19,5 @@ pub mod speech;
 pub mod store;
 pub mod sys;
 pub mod ui;
+pub mod update;
 pub mod uplink;

@@ -1,7 +1,7 @@
 //! The `borne` binary: command-line parsing and wiring only.
 
 use borne::app::App;
-use borne::cli::{Cli, Command};
+use borne::cli::{Cli, Command, UpdateAction};
 use borne::commands;
 use borne::config;
 use clap::Parser;
@@ -43,6 +43,10 @@ fn dispatch(cli: &Cli, out: &mut dyn Write) -> anyhow::Result<()> {
         Some(Command::Export(args)) => commands::export(&app, args, out),
         Some(Command::Reviews { which, json }) => commands::reviews(&app, *which, *json, out),
         Some(Command::Db { action }) => commands::db_action(&app, action, out),
+        Some(Command::Update { action, state_dir }) => match action {
+            UpdateAction::Run => borne::update::agent::run(&app, state_dir, out),
+            UpdateAction::Confirm => borne::update::agent::confirm(&app, state_dir, out),
+        },
         Some(Command::Upload { once }) => commands::upload(&app, *once, out),
         Some(Command::Status { json }) => commands::status_command(&app, *json, out),
         Some(Command::Screenshots { dir }) => commands::screenshots(&app, dir, out),

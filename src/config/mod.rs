@@ -6,7 +6,7 @@
 //! Every error names the key and its line.
 //!
 //! Invariant: this module owns the plain types of every section (`kiosk`, `survey`, `upload`,
-//! `dashboard`, `hardware`, `panel`) and imports nothing from the modules that use them; each
+//! `dashboard`, `hardware`, `panel`, `accessibility`, `update`) and imports nothing from the modules that use them; each
 //! section validates in its own file, one small check per function, each naming its key.
 
 mod accessibility;
@@ -17,6 +17,7 @@ mod locate;
 mod panel;
 pub mod raw;
 mod survey;
+mod update;
 mod upload;
 
 pub use accessibility::AccessibilityConfig;
@@ -26,6 +27,7 @@ pub use kiosk::{DEFAULT_ADMIN_PIN, SUPPORTED_LANGUAGES, ScreenConfig, Timing};
 pub use panel::{PanelConfig, PanelModel, TouchCalibration, TouchConfig, native_size};
 pub use raw::RawConfig;
 pub use survey::default_follow_ups;
+pub use update::UpdateConfig;
 pub use upload::{Secret, UploadConfig};
 
 use crate::clock::SyncSource;
@@ -75,6 +77,8 @@ pub struct Config {
     pub panel: Option<PanelConfig>,
     /// The speech mode: voice, volume, its buttons and headset socket.
     pub accessibility: AccessibilityConfig,
+    /// Updates of the whole system in the field; `None`: off.
+    pub update: Option<UpdateConfig>,
 }
 
 /// A configuration error, located.
@@ -181,6 +185,7 @@ fn validate(raw: RawConfig, source: ConfigSource) -> Result<Config, Invalid> {
     let panel = panel::validate_panel(raw.panel, &hardware)?;
     let accessibility = accessibility::validate_accessibility(raw.accessibility)?;
     check_pins_apart(&hardware, panel.as_ref(), &accessibility)?;
+    let update = update::validate_update(raw.update)?;
     Ok(Config {
         source,
         device_id: identity.device_id,
@@ -197,6 +202,7 @@ fn validate(raw: RawConfig, source: ConfigSource) -> Result<Config, Invalid> {
         hardware,
         panel,
         accessibility,
+        update,
     })
 }
 

@@ -27,6 +27,17 @@ pub struct RawConfig {
     pub panel: RawPanel,
     #[serde(default)]
     pub accessibility: RawAccessibility,
+    #[serde(default)]
+    pub update: RawUpdate,
+}
+
+#[derive(Debug, Default, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawUpdate {
+    pub enabled: Option<bool>,
+    pub url: Option<String>,
+    pub window: Option<String>,
+    pub confirm_timeout_s: Option<u64>,
 }
 
 #[derive(Debug, Default, Deserialize, Serialize)]

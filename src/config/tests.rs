@@ -188,6 +188,12 @@ fn full_raw() -> RawConfig {
             volume_down_pin: Some(1),
             headset_pin: Some(1),
         },
+        update: RawUpdate {
+            enabled: Some(true),
+            url: Some("https://a/".into()),
+            window: Some("01:00-05:00".into()),
+            confirm_timeout_s: Some(60),
+        },
     }
 }
 
@@ -256,6 +262,34 @@ speak_pin = 10
 ",
             "accessibility",
         ),
+    ] {
+        let err = parse_text(text).unwrap_err();
+        assert_eq!(err.key.as_deref(), Some(key), "{text}: {err}");
+    }
+}
+
+#[test]
+fn updates_are_off_by_default_and_checked_key_by_key() {
+    assert_eq!(parse_text("").unwrap().update, None);
+    let cfg = parse_text(
+        "[update]
+enabled = true
+url = \"https://maj.example/borne/stable\"
+",
+    )
+    .unwrap();
+    let update = cfg.update.unwrap();
+    assert_eq!(update.url, "https://maj.example/borne/stable/", "the folder's URL ends with a slash");
+    assert_eq!(update.window.0.to_string(), "01:00:00");
+    assert_eq!(update.window.1.to_string(), "05:00:00");
+    assert_eq!(update.confirm_timeout.as_secs(), 600);
+    for (text, key) in [
+        ("[update]\nenabled = true\n", "update.url"),
+        ("[update]\nenabled = true\nurl = \"ftp://maj.example/\"\n", "update.url"),
+        ("[update]\nenabled = true\nurl = \"https://maj.example/a b/\"\n", "update.url"),
+        ("[update]\nenabled = true\nurl = \"https://m/\"\nwindow = \"05:00-01:00\"\n", "update.window"),
+        ("[update]\nenabled = true\nurl = \"https://m/\"\nwindow = \"01:00-02:00, 03:00-04:00\"\n", "update.window"),
+        ("[update]\nenabled = true\nurl = \"https://m/\"\nconfirm_timeout_s = 10\n", "update.confirm_timeout_s"),
     ] {
         let err = parse_text(text).unwrap_err();
         assert_eq!(err.key.as_deref(), Some(key), "{text}: {err}");

@@ -1,0 +1,239 @@
+//! The update agent, run as root by the image's units: `borne update run` (a timer, every half
+//! hour: installs a new version when `should_install` says so, then reboots into it once) and
+//! `borne update confirm` (at every boot: keeps the new version once the kiosk is READY and has
+//! committed a probe, else goes back). RAUC checks the bundle's signature and writes the other
+//! slot; the image's `borne-boot-slots` is RAUC's bootloader backend (autoboot.txt, tryboot).
+
+use super::{AfterBoot, Manifest, Slot, State, after_boot, should_install};
+use crate::app::App;
+use crate::config::UpdateConfig;
+use anyhow::{Context, Result, bail};
+use sha2::{Digest, Sha256};
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+/// Where the agent keeps its state and downloads: the data partition, which no update writes.
+pub const STATE_DIR: &str = "/var/lib/borne-data/update";
+/// The version of the running system, written into the image when it is built.
+pub const RELEASE_FILE: &str = "/etc/borne-release";
+const BOOT_SLOTS: &str = "/usr/local/sbin/borne-boot-slots";
+/// borne.service's StateDirectory, where the probe is committed.
+const KIOSK_DATA_DIR: &str = "/var/lib/borne";
+
+fn update_config(app: &App) -> Result<&UpdateConfig> {
+    app.config.update.as_ref().context("les mises à jour sont désactivées (update.enabled = false)")
+}
+
+pub fn load_state(dir: &Path) -> Result<State> {
+    let path = dir.join("state.json");
+    match std::fs::read(&path) {
+        Ok(bytes) => serde_json::from_slice(&bytes).with_context(|| format!("{} illisible", path.display())),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(State::default()),
+        Err(e) => Err(e).with_context(|| format!("{} illisible", path.display())),
+    }
+}
+
+/// Written to a temporary file, synced, then renamed: a power cut leaves the old or the new.
+pub fn save_state(dir: &Path, state: &State) -> Result<()> {
+    std::fs::create_dir_all(dir).with_context(|| format!("{} impossible à créer", dir.display()))?;
+    let tmp = dir.join("state.json.tmp");
+    let mut file = std::fs::File::create(&tmp).with_context(|| format!("{} impossible à écrire", tmp.display()))?;
+    file.write_all(&serde_json::to_vec_pretty(state)?)?;
+    file.sync_all()?;
+    std::fs::rename(&tmp, dir.join("state.json"))?;
+    std::fs::File::open(dir)?.sync_all()?;
+    Ok(())
+}
+
+fn running_version() -> Result<String> {
+    let text = std::fs::read_to_string(RELEASE_FILE)
+        .with_context(|| format!("{RELEASE_FILE} absent : ce système n'est pas une image Borne à deux emplacements"))?;
+    Ok(text.trim().to_string())
+}
+
+fn booted_slot() -> Result<Slot> {
+    let cmdline = std::fs::read_to_string("/proc/cmdline").context("/proc/cmdline illisible")?;
+    Slot::booted(&cmdline).context("pas de rauc.slot= sur la ligne de commande du noyau : emplacement inconnu")
+}
+
+fn run_checked(command: &mut Command) -> Result<String> {
+    let shown = format!("{command:?}");
+    let output = command.output().with_context(|| format!("{shown} n'a pas pu être lancé"))?;
+    let text = String::from_utf8_lossy(&output.stdout).to_string() + &String::from_utf8_lossy(&output.stderr);
+    if !output.status.success() {
+        bail!("{shown} a échoué ({}) : {}", output.status, text.trim());
+    }
+    Ok(text)
+}
+
+/// `borne update run`.
+pub fn run(app: &App, dir: &Path, out: &mut dyn Write) -> Result<()> {
+    let config = update_config(app)?;
+    let running = running_version()?;
+    let mut state = load_state(dir)?;
+    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
+    let client = client()?;
+    let manifest = runtime.block_on(fetch_manifest(&client, config))?;
+    let now = chrono::Local::now().naive_local();
+    match should_install(&manifest.version, &running, &state, now, config, &app.config.hardware.behaviour.hours) {
+        Ok(()) => {}
+        Err(wait) => {
+            writeln!(out, "version proposée {} (en service : {running}) : rien à faire, {wait}", manifest.version)?;
+            return Ok(());
+        }
+    }
+    writeln!(out, "installation de la version {} (en service : {running})", manifest.version)?;
+    let bundle = runtime.block_on(download(&client, config, &manifest, dir))?;
+    let target = booted_slot()?.other();
+    let installed = run_checked(Command::new("rauc").arg("install").arg(&bundle));
+    let _ = std::fs::remove_file(&bundle);
+    if let Err(error) = installed {
+        // A bundle RAUC refuses (signature, compatibility) is not retried every half hour.
+        state.rejected.push(manifest.version.clone());
+        save_state(dir, &state)?;
+        return Err(error.context(format!("version {} refusée par RAUC", manifest.version)));
+    }
+    state.pending = Some(super::Pending { version: manifest.version.clone(), slot: target });
+    save_state(dir, &state)?;
+    writeln!(out, "version {} écrite dans l'emplacement {} ; redémarrage d'essai", manifest.version, target.name())?;
+    out.flush()?;
+    run_checked(Command::new(BOOT_SLOTS).arg("reboot-pending"))?;
+    Ok(())
+}
+
+fn client() -> Result<reqwest::Client> {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    reqwest::Client::builder()
+        .connect_timeout(Duration::from_secs(30))
+        .user_agent(crate::uplink::app_version())
+        .build()
+        .context("client HTTP impossible à créer")
+}
+
+async fn fetch_manifest(client: &reqwest::Client, config: &UpdateConfig) -> Result<Manifest> {
+    let url = format!("{}manifest.json", config.url);
+    let response =
+        client.get(&url).timeout(Duration::from_secs(60)).send().await.with_context(|| format!("{url} injoignable"))?;
+    if !response.status().is_success() {
+        bail!("{url} : réponse {}", response.status());
+    }
+    let body = response.bytes().await.with_context(|| format!("{url} : lecture interrompue"))?;
+    if body.len() > 64 * 1024 {
+        bail!("{url} : manifeste trop grand");
+    }
+    Manifest::parse(&body).map_err(anyhow::Error::msg)
+}
+
+/// Downloads the bundle next to the state, checking its size and SHA-256 as it comes.
+async fn download(client: &reqwest::Client, config: &UpdateConfig, manifest: &Manifest, dir: &Path) -> Result<PathBuf> {
+    std::fs::create_dir_all(dir)?;
+    let url = format!("{}{}", config.url, manifest.bundle);
+    let part = dir.join("bundle.raucb.part");
+    let mut file = std::fs::File::create(&part).with_context(|| format!("{} impossible à écrire", part.display()))?;
+    let mut response = client.get(&url).send().await.with_context(|| format!("{url} injoignable"))?;
+    if !response.status().is_success() {
+        bail!("{url} : réponse {}", response.status());
+    }
+    let mut hasher = Sha256::new();
+    let mut size = 0u64;
+    while let Some(chunk) = response.chunk().await.with_context(|| format!("{url} : téléchargement interrompu"))? {
+        size += chunk.len() as u64;
+        if size > manifest.size {
+            let _ = std::fs::remove_file(&part);
+            bail!("{url} : plus grand que les {} octets annoncés", manifest.size);
+        }
+        hasher.update(&chunk);
+        file.write_all(&chunk)?;
+    }
+    file.sync_all()?;
+    let digest = hex::encode(hasher.finalize());
+    if size != manifest.size || !digest.eq_ignore_ascii_case(&manifest.sha256) {
+        let _ = std::fs::remove_file(&part);
+        bail!(
+            "{url} : {size} octets, empreinte {digest} ; le manifeste annonce {} octets, {}",
+            manifest.size,
+            manifest.sha256
+        );
+    }
+    let bundle = dir.join("bundle.raucb");
+    std::fs::rename(&part, &bundle)?;
+    Ok(bundle)
+}
+
+/// `borne update confirm`.
+pub fn confirm(app: &App, dir: &Path, out: &mut dyn Write) -> Result<()> {
+    let mut state = load_state(dir)?;
+    let booted = booted_slot()?;
+    match after_boot(&state, booted) {
+        AfterBoot::Ordinary => {
+            writeln!(out, "démarrage ordinaire sur l'emplacement {}", booted.name())?;
+        }
+        AfterBoot::FellBack(pending) => {
+            state.reject_pending();
+            save_state(dir, &state)?;
+            writeln!(
+                out,
+                "la version {} n'a pas tenu son démarrage d'essai : la borne est restée sur l'emplacement {} ; \
+                 cette version ne sera pas réinstallée",
+                pending.version,
+                booted.name()
+            )?;
+        }
+        AfterBoot::Trial(pending) => {
+            let timeout = app.config.update.as_ref().map_or(Duration::from_secs(600), |c| c.confirm_timeout);
+            match healthy(timeout) {
+                Ok(()) => {
+                    run_checked(Command::new("rauc").args(["status", "mark-good"]))?;
+                    state.pending = None;
+                    save_state(dir, &state)?;
+                    writeln!(
+                        out,
+                        "version {} confirmée : l'emplacement {} devient celui de la borne",
+                        pending.version,
+                        booted.name()
+                    )?;
+                }
+                Err(error) => {
+                    writeln!(out, "version {} abandonnée : {error:#} ; retour à la version d'avant", pending.version)?;
+                    let _ = run_checked(Command::new("rauc").args(["status", "mark-bad"]));
+                    state.reject_pending();
+                    save_state(dir, &state)?;
+                    out.flush()?;
+                    run_checked(Command::new("systemctl").arg("reboot"))?;
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
+/// The kiosk is READY (borne.service active, Type=notify) and a probe commits to its store.
+fn healthy(timeout: Duration) -> Result<()> {
+    let start = Instant::now();
+    loop {
+        let state =
+            run_checked(Command::new("systemctl").args(["show", "borne.service", "--property=ActiveState,SubState"]))
+                .unwrap_or_default();
+        if state.contains("ActiveState=active") && state.contains("SubState=running") {
+            break;
+        }
+        if start.elapsed() > timeout {
+            bail!("borne.service n'est pas prêt après {} s ({})", timeout.as_secs(), state.replace('\n', " ").trim());
+        }
+        std::thread::sleep(Duration::from_secs(2));
+    }
+    run_checked(Command::new("runuser").args([
+        "-u",
+        "borne",
+        "--",
+        "/usr/bin/borne",
+        "--data-dir",
+        KIOSK_DATA_DIR,
+        "db",
+        "probe",
+    ]))
+    .context("l'écriture d'essai dans la base a échoué")?;
+    Ok(())
+}
