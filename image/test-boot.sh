@@ -17,7 +17,7 @@ export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/borne/target}"
 start=$(date +%s)
 
 missing=()
-for pkg in qemu-system-arm ipxe-qemu mmdebstrap qemu-user-static binfmt-support mtools dosfstools \
+for pkg in qemu-system-arm ipxe-qemu mmdebstrap arch-test qemu-user-static binfmt-support mtools dosfstools \
     fdisk e2fsprogs python3-pil rauc squashfs-tools openssl; do
     dpkg -s "$pkg" >/dev/null 2>&1 || missing+=("$pkg")
 done

@@ -175,9 +175,14 @@ def run(kiosk, cuts):
     ready = int(state["ActiveEnterTimestampMonotonic"]) / 1e6
     figures["kernel start to READY (first boot)"] = f"{ready:.1f} s"
     ok(f"borne.service active (Type=notify, READY {ready:.1f} s after the kernel started)")
-    mounts = agent_of().run("findmnt -n -o TARGET,SOURCE,FSTYPE,OPTIONS / /media/root-ro "
-                            "/var/lib/borne-data /var/lib/borne /etc/borne /boot/firmware")
+    # findmnt takes one mount point at a time.
+    mounts = agent_of().run("for m in / /media/root-ro /var/lib/borne-data /var/lib/borne /etc/borne "
+                            "/boot/firmware; do findmnt -n -o TARGET,SOURCE,FSTYPE,OPTIONS \"$m\" "
+                            "|| echo \"$m (not mounted)\"; done")
     print(mounts.rstrip())
+    if "not mounted" in mounts or "borne-data" not in mounts:
+        raise Failure(f"mounts: {mounts}")
+    ok("data partition mounted, the store and /etc/borne bound on it, the boot partition mounted")
     site = agent_of().run("grep -c qemu-virt-01 /etc/borne/borne.toml; ls /boot/firmware", check=False)
     if not site.startswith("1\n") or "borne.toml" in site:
         raise Failure(f"provisioning: {site}")
