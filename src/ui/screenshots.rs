@@ -123,7 +123,9 @@ pub fn walk(
     at("05-commentaire", scene)?;
     scene.taps([Input::ToggleContrast]);
     at("06-commentaire-grand-texte", scene)?;
-    scene.taps([Input::Send]);
+    // « Merci » as most visitors see it (normal contrast): the whole-machine test
+    // (image/test-boot.sh) compares the emulated kiosk's screen with this picture.
+    scene.taps([Input::ToggleContrast, Input::Send]);
     at("07-merci", scene)?;
     scene.advance(Duration::from_secs(10));
 
