@@ -91,25 +91,29 @@ class Firmware:
 
 
 class Qmp:
+    # A raw socket and a buffer of its own: a file made by socket.makefile() cannot be read
+    # again once a read has timed out, and events are read with a timeout.
     def __init__(self, path, deadline=30):
         self.sock = connect(path, deadline)
-        self.file = self.sock.makefile("rwb")
+        self.buffer = b""
         self.events = []
         self._read()  # greeting
         self.command("qmp_capabilities")
 
     def _read(self):
-        line = self.file.readline()
-        if not line:
-            raise EOFError("QMP closed")
+        while b"\n" not in self.buffer:
+            chunk = self.sock.recv(65536)
+            if not chunk:
+                raise EOFError("QMP closed")
+            self.buffer += chunk
+        line, self.buffer = self.buffer.split(b"\n", 1)
         return json.loads(line)
 
     def command(self, name, **arguments):
         message = {"execute": name}
         if arguments:
             message["arguments"] = arguments
-        self.file.write(json.dumps(message).encode() + b"\n")
-        self.file.flush()
+        self.sock.sendall(json.dumps(message).encode() + b"\n")
         while True:
             reply = self._read()
             if "event" in reply:
