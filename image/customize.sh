@@ -58,7 +58,7 @@ if ! grep -qE '^[^#[:space:]]+[[:space:]]+/[[:space:]]' "$root/etc/fstab" 2>/dev
     echo "/dev/root / ext4 defaults,noatime 0 0" >> "$root/etc/fstab"
 fi
 if ! grep -q " /var/lib/borne-data " "$root/etc/fstab" 2>/dev/null; then
-    echo "LABEL=borne-data /var/lib/borne-data ext4 defaults,noatime,nofail,x-systemd.device-timeout=30s 0 2" >> "$root/etc/fstab"
+    echo "LABEL=borne-data /var/lib/borne-data ext4 defaults,noatime,nofail,x-systemd.device-timeout=90s 0 2" >> "$root/etc/fstab"
 fi
 install -d -m 0755 "$root/var/lib/borne-data"
 install -d -m 0750 "$root/var/lib/borne"
