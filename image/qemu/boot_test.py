@@ -135,11 +135,11 @@ class Kiosk:
                 return
             time.sleep(0.1)
         # What the kiosk had open and said, for the report.
-        seen = self.agent.run("pid=$(systemctl show -p MainPID --value borne.service); "
-                              "ls -l /proc/$pid/fd | grep -c /dev/input; "
-                              "journalctl -b -u borne.service -o short-monotonic | tail -15", check=False)
+        report = self.agent.run("pid=$(systemctl show -p MainPID --value borne.service); "
+                                "ls -l /proc/$pid/fd | grep -c /dev/input; "
+                                "journalctl -b -u borne.service -o short-monotonic | tail -15", check=False)
         raise Failure(f"no « Merci » within 30 s of the tap on « Très bien » ({self.shot}); input "
-                      f"devices open, then the kiosk's journal: {seen}")
+                      f"devices open, then the kiosk's journal: {report}")
 
 
 def main():
