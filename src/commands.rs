@@ -214,13 +214,7 @@ pub fn rate(app: &App, args: &RateArgs, out: &mut dyn Write) -> Result<()> {
 
 pub fn parse_period(period: &Period) -> Result<DayRange> {
     let day = |flag: &str, value: &Option<String>| -> Result<Option<NaiveDate>> {
-        value
-            .as_deref()
-            .map(|v| {
-                NaiveDate::parse_from_str(v.trim(), "%Y-%m-%d")
-                    .with_context(|| format!("{flag} « {v} » : date attendue sous la forme AAAA-MM-JJ"))
-            })
-            .transpose()
+        value.as_deref().map(|v| borne_model::days::parse(v).map_err(|m| anyhow::anyhow!("{flag} : {m}"))).transpose()
     };
     let range = DayRange { since: day("--since", &period.since)?, until: day("--until", &period.until)? };
     if let (Some(since), Some(until)) = (range.since, range.until)

@@ -76,9 +76,9 @@ pub fn csv(store: &Store, survey: &Survey, range: DayRange, separator: u8, out: 
 }
 
 /// A spreadsheet runs a cell that starts with = + - @ as a formula: a visitor's comment must
-/// not. A leading apostrophe makes it text.
+/// not. A leading apostrophe makes it text (the rule every CSV of Borne follows).
 fn neutralise_formula(text: &str) -> String {
-    if text.starts_with(['=', '+', '-', '@', '\t', '\r']) { format!("'{text}") } else { text.to_string() }
+    borne_model::spreadsheet::text_cell(text)
 }
 
 /// One review as a JSON object, in the platform's vocabulary plus the outbox state.

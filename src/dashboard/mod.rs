@@ -23,7 +23,6 @@ use axum::{Extension, Router};
 use borne_web::auth::{self, Sessions};
 use maud::Markup;
 use serde::Deserialize;
-use std::net::IpAddr;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -42,15 +41,15 @@ pub struct Dashboard {
     work: Arc<tokio::sync::Semaphore>,
     sessions: Sessions,
     gate: auth::Gate,
+    failures: auth::MemoryFailures,
     tls: bool,
     started: Instant,
 }
 
 pub type Shared = Arc<Dashboard>;
 
-/// The client's address, set per connection.
-#[derive(Debug, Clone, Copy)]
-pub struct Peer(pub IpAddr);
+/// The client's address, set on each request by the server (`borne_web::serve`).
+pub use borne_web::serve::Peer;
 
 impl Dashboard {
     pub fn new(app: App, session_idle: Duration, tls: bool) -> Shared {
@@ -60,7 +59,8 @@ impl Dashboard {
             writer: Mutex::new(None),
             work: Arc::new(tokio::sync::Semaphore::new(1)),
             sessions: Sessions::new(session_idle),
-            gate: auth::Gate::default(),
+            gate: auth::Gate::new("dashboard"),
+            failures: auth::MemoryFailures::default(),
             tls,
             started: Instant::now(),
         })
@@ -129,6 +129,12 @@ pub enum Failure {
     BadInput(String),
     Forbidden(String),
     Internal(String),
+}
+
+impl From<std::convert::Infallible> for Failure {
+    fn from(never: std::convert::Infallible) -> Failure {
+        match never {}
+    }
 }
 
 impl IntoResponse for Failure {
@@ -203,8 +209,32 @@ fn set_cookie(state: &Dashboard, name: &str, value: &str, path: &str, max_age: O
 #[derive(Clone)]
 struct Csrf(String);
 
+/// The one account of a kiosk's dashboard, as the sign-in failures name it.
+const MANAGER: &str = "responsable";
+
+/// A short fingerprint of the manager's password hash: a session opened under one password
+/// ends when it changes (`borne passwd`, even from another process).
+fn fingerprint(hash: Option<&str>) -> String {
+    use sha2::{Digest, Sha256};
+    hex::encode(&Sha256::digest(hash.unwrap_or("").as_bytes())[..8])
+}
+
 async fn require_session(State(state): State<Shared>, mut request: Request, next: Next) -> Response {
-    let session = cookie(request.headers(), SESSION_COOKIE).and_then(|id| state.sessions.touch(&id, Instant::now()));
+    let mut session =
+        cookie(request.headers(), SESSION_COOKIE).and_then(|id| state.sessions.touch(&id, Instant::now()));
+    if let Some(open) = &session {
+        match state.with_store(|_, store| Ok(store.manager_password_hash()?)).await {
+            Ok(hash) if fingerprint(hash.as_deref()) == open.key => {}
+            Ok(_) => {
+                if let Some(id) = cookie(request.headers(), SESSION_COOKIE) {
+                    state.sessions.close(&id);
+                }
+                tracing::info!("dashboard session ended: the password changed");
+                session = None;
+            }
+            Err(e) => return e.into_response(),
+        }
+    }
     let Some(session) = session else {
         let path = request.uri().path();
         if path.starts_with("/api/") || path.ends_with(".csv") {
@@ -268,11 +298,17 @@ async fn login(
     // The hash is read through the pool; it is checked outside it (argon2 takes a while and
     // must not hold up the pages), one verification at a time, in turn with the pages' work so
     // the dashboard takes one core at most.
-    let lookup = state.with_store(|_, store| Ok(store.manager_password_hash()?));
-    match state.gate.check(ip, password, lookup, Some(&state.work)).await {
+    let mut hash_seen = None;
+    let lookup = async {
+        let hash = state.with_store(|_, store| Ok(store.manager_password_hash()?)).await?;
+        hash_seen = hash.clone();
+        Ok::<_, Failure>(hash)
+    };
+    let attempt = state.gate.check(&state.failures, MANAGER, ip, password, lookup, Some(&state.work)).await;
+    match attempt {
         Err(e) => e.into_response(),
         Ok(auth::Attempt::Accepted) => {
-            let (id, _csrf) = state.sessions.open(Instant::now());
+            let (id, _csrf) = state.sessions.open(Instant::now(), &fingerprint(hash_seen.as_deref()));
             tracing::info!(%ip, "dashboard login");
             let mut response = Redirect::to("/").into_response();
             let h = response.headers_mut();
@@ -285,8 +321,7 @@ async fn login(
             login_page(&state, Some(&message), StatusCode::TOO_MANY_REQUESTS)
         }
         Ok(auth::Attempt::Busy) => login_busy(&state, auth::Busy),
-        Ok(auth::Attempt::Refused { failures }) => {
-            tracing::warn!(%ip, failures, "dashboard login failed");
+        Ok(auth::Attempt::Refused { .. }) => {
             login_page(&state, Some("Mot de passe incorrect."), StatusCode::UNAUTHORIZED)
         }
     }
@@ -423,9 +458,7 @@ fn date_field(name: &str, value: Option<&str>) -> Result<Option<chrono::NaiveDat
 
 /// A form's date (AAAA-MM-JJ, as a date input sends it), or what is wrong with it.
 fn parse_day(name: &str, value: &str) -> Result<chrono::NaiveDate, String> {
-    let v = value.trim();
-    chrono::NaiveDate::parse_from_str(v, "%Y-%m-%d")
-        .map_err(|_| format!("« {v} » n'est pas une date ({name}) : la forme attendue est AAAA-MM-JJ"))
+    borne_model::days::parse(value).map_err(|m| format!("{m} ({name})"))
 }
 
 fn range_of(since: Option<&str>, until: Option<&str>) -> Result<crate::store::DayRange, Failure> {
@@ -601,9 +634,10 @@ async fn export_csv(State(state): State<Shared>, Query(q): Query<ExportQuery>) -
     let this = state.clone();
     // An export is store work like a page: in turn, on a pooled reading connection.
     let permit = state.work.clone().acquire_owned().await.map_err(|e| Failure::Internal(e.to_string()))?;
+    let (work, runtime) = (state.work.clone(), tokio::runtime::Handle::current());
     tokio::task::spawn_blocking(move || {
-        let _permit = permit;
-        let mut writer = ChannelWriter { tx, buffer: Vec::with_capacity(64 * 1024) };
+        let mut writer =
+            ChannelWriter { tx, buffer: Vec::with_capacity(64 * 1024), permit: Some(permit), work, runtime };
         let result =
             this.with_reader(|app, store| crate::export::csv(store, &app.config.survey, range, b';', &mut writer));
         match result {
@@ -628,9 +662,15 @@ async fn export_csv(State(state): State<Shared>, Query(q): Query<ExportQuery>) -
         .into_response())
 }
 
+/// The export's chunks on their way to the browser. While it waits for the browser to take
+/// one, the export gives the store's turn back: a download left unread never holds up the
+/// other pages (the connection's write deadline then ends it).
 struct ChannelWriter {
     tx: tokio::sync::mpsc::Sender<Result<Vec<u8>, std::io::Error>>,
     buffer: Vec<u8>,
+    permit: Option<tokio::sync::OwnedSemaphorePermit>,
+    work: Arc<tokio::sync::Semaphore>,
+    runtime: tokio::runtime::Handle,
 }
 
 impl std::io::Write for ChannelWriter {
@@ -645,7 +685,18 @@ impl std::io::Write for ChannelWriter {
     fn flush(&mut self) -> std::io::Result<()> {
         if !self.buffer.is_empty() {
             let chunk = std::mem::replace(&mut self.buffer, Vec::with_capacity(64 * 1024));
-            self.tx.blocking_send(Ok(chunk)).map_err(|_| std::io::Error::other("client gone"))?;
+            let sent = match self.tx.try_send(Ok(chunk)) {
+                Ok(()) => Ok(()),
+                Err(tokio::sync::mpsc::error::TrySendError::Full(chunk)) => {
+                    // The browser is behind: wait for it without the store's turn.
+                    self.permit = None;
+                    let sent = self.tx.blocking_send(chunk);
+                    self.permit = self.runtime.block_on(self.work.clone().acquire_owned()).ok();
+                    sent.map_err(|_| ())
+                }
+                Err(_) => Err(()),
+            };
+            sent.map_err(|_| std::io::Error::other("client gone"))?;
         }
         Ok(())
     }
@@ -669,34 +720,29 @@ pub fn tls_acceptor(cert: &std::path::Path, key: &std::path::Path) -> anyhow::Re
     Ok(tokio_rustls::TlsAcceptor::from(Arc::new(config)))
 }
 
+/// Connections the dashboard holds at once: a site's managers are a handful; past it, the
+/// slowest connection is shed for the newcomer (`borne_web::serve`).
+pub const MAX_CONNECTIONS: usize = 256;
+
 /// Serves the dashboard on `listener` until `shutdown` resolves, one hyper connection per
-/// client, over TLS when an acceptor is given.
+/// client, bounded (timeouts by phase, a cap that sheds the slowest), over TLS when an
+/// acceptor is given.
 pub async fn serve(
     listener: tokio::net::TcpListener,
     state: Shared,
     tls: Option<tokio_rustls::TlsAcceptor>,
     shutdown: impl std::future::Future<Output = ()>,
 ) {
-    let app = router(state);
-    borne_web::accept::until_shutdown(listener, "dashboard", shutdown, |stream, peer| {
-        let service = app.clone().layer(Extension(Peer(peer.ip())));
-        let tls = tls.clone();
-        tokio::spawn(async move {
-            let hyper_service = hyper_util::service::TowerToHyperService::new(service);
-            let builder = hyper::server::conn::http1::Builder::new();
-            let result = match tls {
-                Some(acceptor) => match tokio::time::timeout(Duration::from_secs(10), acceptor.accept(stream)).await {
-                    Ok(Ok(stream)) => {
-                        builder.serve_connection(hyper_util::rt::TokioIo::new(stream), hyper_service).await
-                    }
-                    _ => return,
-                },
-                None => builder.serve_connection(hyper_util::rt::TokioIo::new(stream), hyper_service).await,
-            };
-            if let Err(e) = result {
-                tracing::debug!(error = %e, "dashboard connection ended");
-            }
-        });
-    })
-    .await
+    let limits = borne_web::serve::Limits { max_connections: MAX_CONNECTIONS, ..Default::default() };
+    let mut server = borne_web::serve::Server::new("dashboard", limits, Default::default());
+    if let Some(acceptor) = tls {
+        server.handshake = Some(Arc::new(move |stream| {
+            let acceptor = acceptor.clone();
+            Box::pin(async move {
+                let stream = acceptor.accept(stream).await?;
+                Ok(Box::new(stream) as Box<dyn borne_web::serve::Io>)
+            })
+        }));
+    }
+    server.serve(listener, router(state), shutdown, Duration::from_secs(5)).await
 }

@@ -498,3 +498,107 @@ fn arbitrary_requests_never_break_the_dashboard() {
     let form = s.send(&c, "GET", "/connexion", "", &[]);
     assert_eq!(form.status, 200, "the dashboard still answers");
 }
+
+/// A manager who starts a CSV export and never reads it: the other pages are still served
+/// (the export gives the store back while it waits for the browser).
+#[test]
+fn a_stalled_export_does_not_freeze_the_dashboard() {
+    let s = serve("dash-stalled", Duration::from_secs(1800), None);
+    // Enough reviews that the export outgrows the socket's buffers.
+    {
+        let (mut store, _) = Store::open(s.dir.path(), Integrity::Trust).unwrap();
+        let config = Config::embedded();
+        let clock = SystemClock { source: SyncSource::AssumeSynced };
+        let comment = "un commentaire assez long pour remplir les tampons ".repeat(8);
+        for _ in 0..6000 {
+            let draft =
+                ReviewDraft { satisfaction: 3, answers: vec![], comment: Some(comment.clone()), language: "fr".into() };
+            store.insert_review(&kiosk::build_review(&config.survey, &clock, &draft).unwrap()).unwrap();
+        }
+    }
+    let c = client();
+    let (cookie, _) = s.login(&c);
+    let address = s.base.trim_start_matches("http://localhost:").to_string();
+    let mut stalled = std::net::TcpStream::connect(format!("127.0.0.1:{address}")).unwrap();
+    write!(stalled, "GET /export.csv HTTP/1.1\r\nHost: localhost\r\nCookie: {cookie}\r\n\r\n").unwrap();
+    // The export has begun (its first bytes are there), and is then left unread.
+    let mut first = [0u8; 64];
+    use std::io::Read;
+    stalled.read_exact(&mut first).unwrap();
+    assert!(first.starts_with(b"HTTP/1.1 200"), "{}", String::from_utf8_lossy(&first));
+    std::thread::sleep(Duration::from_millis(500));
+    for path in ["/", "/commentaires", "/envoi"] {
+        let client = reqwest::Client::builder().timeout(Duration::from_secs(20)).build().unwrap();
+        let answer = s.send(&client, "GET", path, &cookie, &[]);
+        assert_eq!(answer.status, 200, "{path}");
+    }
+    drop(stalled);
+}
+
+/// `borne passwd` (here, its store call) while a manager is signed in: the session ends.
+#[test]
+fn a_new_password_ends_the_dashboard_sessions() {
+    let s = serve("dash-newpass", Duration::from_secs(1800), None);
+    let c = client();
+    let (cookie, _) = s.login(&c);
+    assert_eq!(s.send(&c, "GET", "/", &cookie, &[]).status, 200);
+    let (mut store, _) = Store::open(s.dir.path(), Integrity::Trust).unwrap();
+    store.set_manager_password_hash(&borne_web::auth::hash_password("un autre mot de passe long").unwrap()).unwrap();
+    let after = s.send(&c, "GET", "/", &cookie, &[]);
+    assert_eq!((after.status, after.headers["location"].to_str().unwrap()), (303, "/connexion"));
+}
+
+/// `borne dashboard` under an open-files limit of 384 (`prlimit`), and 700 connections that
+/// send their headers slowly: the slowest are shed for each newcomer, and a manager still
+/// signs in.
+#[test]
+fn a_crowd_of_slow_connections_does_not_lock_the_manager_out() {
+    use std::io::BufRead;
+    let dir = Scratch::new("dash-slow");
+    let config = Config::embedded();
+    seed(dir.path(), &config);
+    let mut child = std::process::Command::new("prlimit")
+        .arg("--nofile=384:384")
+        .arg("--")
+        .arg(env!("CARGO_BIN_EXE_borne"))
+        .env_remove("BORNE_CONFIG")
+        .env_remove("STATE_DIRECTORY")
+        .arg("--data-dir")
+        .arg(dir.path())
+        .args(["dashboard", "--listen", "127.0.0.1:0"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut line = String::new();
+    std::io::BufReader::new(child.stdout.take().unwrap()).read_line(&mut line).unwrap();
+    let base = line.split_whitespace().find(|w| w.starts_with("http://")).expect("an address").trim_end_matches('/');
+    let address = base.trim_start_matches("http://").to_string();
+    let mut crowd = Vec::new();
+    for _ in 0..700 {
+        if let Ok(mut stream) = std::net::TcpStream::connect(&address) {
+            let _ = stream.write_all(b"GET / HTTP/1.1\r\nHost: localhost\r\nX-Slow: ");
+            crowd.push(stream);
+        }
+    }
+    assert!(crowd.len() >= 500, "{} connections", crowd.len());
+    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    let c = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .timeout(Duration::from_secs(20))
+        .build()
+        .unwrap();
+    let send = |method: &str, path: &str, cookie: &str, form: &[(&str, &str)]| {
+        runtime.block_on(http_send(&c, &format!("{base}{path}"), method, cookie, form))
+    };
+    let form = send("GET", "/connexion", "", &[]);
+    assert_eq!(form.status, 200);
+    let (cookie, token) = login_token(&form);
+    let answer = send("POST", "/connexion", &cookie, &[("csrf", &token), ("password", PASSWORD)]);
+    assert_eq!(answer.status, 303, "{}", answer.body);
+    for stream in &mut crowd {
+        let _ = stream.write_all(b"x");
+    }
+    let _ = child.kill();
+    let _ = child.wait();
+}

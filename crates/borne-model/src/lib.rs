@@ -6,6 +6,8 @@
 //! without pulling each other's dependencies.
 
 pub mod actions;
+pub mod days;
 pub mod indicators;
 pub mod review;
+pub mod spreadsheet;
 pub mod wire;

@@ -117,6 +117,47 @@ pub struct Heartbeat {
     pub uptime_s: Option<u64>,
 }
 
+/// The largest number a count or an id may carry on the wire: JDMA's ids are 32-bit, and
+/// both engines store 64-bit signed integers (a `u64` past `i64::MAX` would wrap).
+pub const MAX_WIRE_ID: u64 = i32::MAX as u64;
+
+/// A device id or an app version: 1 to 64 printable characters, no space.
+pub fn check_token_text(name: &str, value: &str) -> Result<(), String> {
+    if value.is_empty() || value.len() > 64 || value.chars().any(|c| c.is_control() || c.is_whitespace()) {
+        return Err(format!("{name} must be 1 to 64 printable characters"));
+    }
+    Ok(())
+}
+
+impl Heartbeat {
+    /// What the platform stores and shows of a heartbeat is bounded: ids are short printable
+    /// tokens, instants are RFC 3339 instants, numbers fit a signed 64-bit column (and a
+    /// believable range).
+    pub fn check(&self) -> Result<(), String> {
+        check_token_text("device_id", &self.device_id)?;
+        check_token_text("app_version", &self.app_version)?;
+        for (name, value) in [("oldest_pending_at", &self.oldest_pending_at), ("last_upload_at", &self.last_upload_at)]
+        {
+            if let Some(text) = value
+                && (text.len() > 40 || chrono::DateTime::parse_from_rfc3339(text).is_err())
+            {
+                return Err(format!("{name} must be an RFC 3339 instant"));
+            }
+        }
+        let max = i64::MAX as u64;
+        if self.pending > 100_000_000 {
+            return Err("pending is out of range".into());
+        }
+        if self.disk_free_bytes.is_some_and(|n| n > max) {
+            return Err("disk_free_bytes is out of range".into());
+        }
+        if self.uptime_s.is_some_and(|n| n > 100 * 366 * 86_400) {
+            return Err("uptime_s is out of range".into());
+        }
+        Ok(())
+    }
+}
+
 /// `PUT /v1/actions` (contract 1.1, optional): the kiosk's whole list of « on l'a fait »
 /// actions, sent when it changed; it replaces the list the platform held for this kiosk. A
 /// platform of contract 1.0 answers 404, and the kiosk then tries again a day later.

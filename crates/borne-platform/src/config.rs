@@ -100,6 +100,9 @@ struct RawConsole {
 #[serde(deny_unknown_fields)]
 struct RawServer {
     listen: Option<Spanned<String>>,
+    max_connections: Option<Spanned<i64>>,
+    trusted_proxies: Option<Spanned<Vec<String>>>,
+    proxy_protocol: Option<Spanned<bool>>,
 }
 
 #[derive(Debug, Deserialize, Default)]
@@ -145,6 +148,10 @@ impl Default for ConsoleSettings {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Config {
     pub listen: String,
+    /// Connections held at once (`server.max_connections`); past it, the slowest is shed.
+    pub max_connections: usize,
+    /// Whose word on a client's address is taken (`server.trusted_proxies`, `server.proxy_protocol`).
+    pub clients: borne_web::serve::ClientAddress,
     pub database_url: Option<String>,
     pub sqlite: PathBuf,
     pub pool_size: usize,
@@ -158,6 +165,8 @@ impl Default for Config {
     fn default() -> Self {
         Config {
             listen: "127.0.0.1:8080".into(),
+            max_connections: borne_web::serve::Limits::default().max_connections,
+            clients: borne_web::serve::ClientAddress::default(),
             database_url: None,
             sqlite: PathBuf::from("borne-platform.db"),
             pool_size: 16,
@@ -196,6 +205,27 @@ impl Config {
                 ));
             }
             config.listen = listen.into_inner();
+        }
+        if let Some(n) = raw.server.max_connections {
+            if !(16..=1_000_000).contains(n.get_ref()) {
+                return Err(located(text, "server.max_connections", n.span(), "entre 16 et 1000000"));
+            }
+            config.max_connections = *n.get_ref() as usize;
+        }
+        if let Some(proxies) = raw.server.trusted_proxies {
+            config.clients.trusted_proxies = borne_web::serve::ClientAddress::parse_proxies(proxies.get_ref())
+                .map_err(|m| located(text, "server.trusted_proxies", proxies.span(), &m))?;
+        }
+        if let Some(flag) = raw.server.proxy_protocol {
+            if *flag.get_ref() && config.clients.trusted_proxies.is_empty() {
+                return Err(located(
+                    text,
+                    "server.proxy_protocol",
+                    flag.span(),
+                    "server.trusted_proxies doit nommer les répartiteurs qui l'envoient",
+                ));
+            }
+            config.clients.proxy_protocol = flag.into_inner();
         }
         if let Some(url) = raw.database.url {
             if !(url.get_ref().starts_with("postgres://") || url.get_ref().starts_with("postgresql://")) {
@@ -293,6 +323,13 @@ impl Config {
         }
         config.console.proconnect = proconnect(text, raw.proconnect)?;
         Ok(config)
+    }
+
+    /// The bounded server these settings describe.
+    pub fn server(&self) -> borne_web::serve::Server {
+        let limits =
+            borne_web::serve::Limits { max_connections: self.max_connections, ..borne_web::serve::Limits::default() };
+        borne_web::serve::Server::new("platform", limits, self.clients.clone())
     }
 
     /// Reads `path`; no path means the defaults.

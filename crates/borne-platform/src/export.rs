@@ -32,6 +32,8 @@ impl Format {
     }
 }
 
+use borne_model::spreadsheet::text_cell;
+
 /// JDMA's fixed columns, then the `root` template's questions.
 pub fn csv_header() -> Vec<String> {
     let mut header: Vec<String> =
@@ -50,14 +52,14 @@ pub fn short_id(id: i64) -> String {
 pub fn csv_row(review: &ExportReview) -> Vec<String> {
     let mut row = vec![
         review.created_at.format("%Y-%m-%d %H:%M:%S").to_string(),
-        review.site_name.clone().unwrap_or_else(|| format!("formulaire {}", review.form_id)),
-        review.device_id.clone(),
+        text_cell(&review.site_name.clone().unwrap_or_else(|| format!("formulaire {}", review.form_id))),
+        text_cell(&review.device_id),
         short_id(review.id),
     ];
     for code in JDMA_CODES {
         let texts: Vec<&str> =
             review.answers.iter().filter(|a| a.field_code == code).map(|a| a.answer_text.as_str()).collect();
-        row.push(texts.join(" / "));
+        row.push(text_cell(&texts.join(" / ")));
     }
     row
 }

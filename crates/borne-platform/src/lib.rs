@@ -72,9 +72,10 @@ impl Tokens {
     }
 }
 
-/// Fault injection: each is a probability in [0, 1].
+/// Fault injection: each is a probability in [0, 1], drawn from a generator seeded with `seed`.
 #[derive(Debug, Clone, Default)]
 pub struct Faults {
+    pub seed: u64,
     /// Answer with one of `statuses` instead of processing the batch.
     pub fail_rate: f64,
     pub statuses: Vec<u16>,
@@ -111,6 +112,10 @@ pub struct Platform {
     pub console: console::Console,
     /// Alert mails, when configured.
     pub notifier: Option<notify::Notifier>,
+    /// How connections are bounded and whose word on a client's address is taken.
+    pub server: borne_web::serve::Server,
+    /// The public results, in memory for a few minutes.
+    pub public: public::PublicCache,
 }
 
 pub type Shared = Arc<Platform>;
@@ -142,10 +147,10 @@ impl Platform {
         storage: Storage,
         auth: Auth,
         faults: Faults,
-        seed: u64,
         audit_log: Option<&Path>,
         console: console::Settings,
         notifier: Option<notify::Notifier>,
+        server: borne_web::serve::Server,
     ) -> Result<Shared, String> {
         let audit = match audit_log {
             Some(path) => Some(Mutex::new(
@@ -157,9 +162,20 @@ impl Platform {
             )),
             None => None,
         };
-        let rng = Mutex::new(fastrand::Rng::with_seed(seed));
+        let rng = Mutex::new(fastrand::Rng::with_seed(faults.seed));
         let console = console::Console::new(console)?;
-        Ok(Arc::new(Platform { storage, auth, faults, rng, audit, metrics: Metrics::new(), console, notifier }))
+        Ok(Arc::new(Platform {
+            storage,
+            auth,
+            faults,
+            rng,
+            audit,
+            metrics: Metrics::new(),
+            console,
+            notifier,
+            server,
+            public: Default::default(),
+        }))
     }
 
     pub fn storage(&self) -> &Storage {
@@ -256,9 +272,48 @@ pub fn router(state: Shared) -> Router {
                 error(StatusCode::NOT_FOUND, "NOT_FOUND", "no such endpoint")
             }
         })
-        // Compressed bodies are small; the decompressed size is checked separately.
-        .layer(DefaultBodyLimit::max(2 * MAX_BATCH_BYTES))
+        // Forms (sign-in, console) are small; the API's bodies are read after authentication,
+        // each against its own limit (`read_body`).
+        .layer(DefaultBodyLimit::max(FORM_BYTES))
+        .layer(axum::middleware::from_fn(plain_errors))
         .with_state(state)
+}
+
+/// The largest form a browser posts here (a sign-in, a console filter): 16 KiB.
+pub const FORM_BYTES: usize = 16 * 1024;
+
+/// The errors axum and hyper answer by themselves (405, 413, a body that is not a form…) in
+/// the shape of the rest: `{message, code}` on the API, the console's page on the console.
+async fn plain_errors(request: axum::extract::Request, next: axum::middleware::Next) -> Response {
+    let path = request.uri().path();
+    let console = console::is_console_path(path) && !path.ends_with(".json");
+    // A form announced larger than a form can be is refused before a byte of it is read (the
+    // API's bodies have their own limits, checked after authentication).
+    let announced = http_body::Body::size_hint(request.body()).lower();
+    if console && announced > FORM_BYTES as u64 {
+        return console::error_page(StatusCode::PAYLOAD_TOO_LARGE, "");
+    }
+    let response = next.run(request).await;
+    let status = response.status();
+    let typed = response.headers().get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).is_some_and(|t| {
+        t.starts_with("application/json") || t.starts_with("text/html") || t.starts_with("application/openmetrics")
+    });
+    if typed || !(status.is_client_error() || status.is_server_error()) || status == StatusCode::UNAUTHORIZED {
+        return response;
+    }
+    let code = status.canonical_reason().unwrap_or("ERROR").to_ascii_uppercase().replace([' ', '-'], "_");
+    let text = axum::body::to_bytes(response.into_body(), 4096).await.unwrap_or_default();
+    let detail = String::from_utf8_lossy(&text).trim().to_string();
+    let message = match status {
+        StatusCode::METHOD_NOT_ALLOWED => "method not allowed for this endpoint".to_string(),
+        StatusCode::PAYLOAD_TOO_LARGE => "body too large".to_string(),
+        _ if detail.is_empty() => status.canonical_reason().unwrap_or("error").to_lowercase(),
+        _ => detail,
+    };
+    if console {
+        return console::error_page(status, &message);
+    }
+    error(status, &code, message)
 }
 
 const HTML: &str = "text/html; charset=utf-8";
@@ -283,9 +338,9 @@ fn public_answer(content_type: &'static str, body: String) -> Response {
 }
 
 /// A site's published results, or the answer to give instead (404, 503).
-async fn published(platform: &Platform, site: &str) -> Result<public::PublicResults, Response> {
+async fn published(platform: &Platform, site: &str) -> Result<Arc<public::PublicResults>, Response> {
     let today = chrono::Utc::now().date_naive();
-    match public::results(&platform.storage, site, today).await {
+    match platform.public.results(&platform.storage, site, today).await {
         Ok(Some(results)) => Ok(results),
         Ok(None) => Err(error(StatusCode::NOT_FOUND, "NOT_FOUND", "site inconnu")),
         Err(e) => Err(unavailable(&e)),
@@ -307,7 +362,7 @@ async fn public_json(
     axum::extract::Path(site): axum::extract::Path<String>,
 ) -> Response {
     match published(&platform, &site).await {
-        Ok(results) => public_answer("application/json", serde_json::to_string(&results).unwrap_or_default()),
+        Ok(results) => public_answer("application/json", serde_json::to_string(&*results).unwrap_or_default()),
         Err(response) => response,
     }
 }
@@ -371,6 +426,27 @@ fn decoded_body(headers: &HeaderMap, body: &Bytes) -> Result<Vec<u8>, Box<Respon
     Ok(bytes)
 }
 
+fn too_large(limit: usize) -> Response {
+    error(StatusCode::PAYLOAD_TOO_LARGE, "PAYLOAD_TOO_LARGE", format!("body larger than {limit} bytes"))
+}
+
+/// A heartbeat or a list of actions: a few hundred bytes; 64 KiB is plenty.
+const SMALL_BODY_BYTES: usize = 64 * 1024;
+
+/// Reads a request's body, at most `limit` bytes (413 beyond, without reading further; 400
+/// when the client stops sending or the connection's body deadline runs out).
+async fn read_body(body: Body, limit: usize) -> Result<Bytes, Response> {
+    use http_body_util::BodyExt;
+    if http_body::Body::size_hint(&body).lower() > limit as u64 {
+        return Err(too_large(limit));
+    }
+    match http_body_util::Limited::new(body, limit).collect().await {
+        Ok(collected) => Ok(collected.to_bytes()),
+        Err(e) if e.is::<http_body_util::LengthLimitError>() => Err(too_large(limit)),
+        Err(e) => Err(error(StatusCode::BAD_REQUEST, "BAD_REQUEST", format!("body not received: {e}"))),
+    }
+}
+
 fn is_json(headers: &HeaderMap) -> bool {
     headers
         .get(header::CONTENT_TYPE)
@@ -378,28 +454,24 @@ fn is_json(headers: &HeaderMap) -> bool {
         .is_some_and(|v| v.split(';').next().is_some_and(|m| m.trim().eq_ignore_ascii_case("application/json")))
 }
 
-/// A request extension: lets a handler ask its connection to be dropped unanswered.
-#[derive(Clone)]
-struct DropConnection(Arc<tokio::sync::Notify>);
-
 async fn post_batch(
     State(platform): State<Shared>,
     headers: HeaderMap,
-    drop_connection: Option<axum::Extension<DropConnection>>,
-    body: Bytes,
+    connection: Option<axum::Extension<borne_web::serve::Connection>>,
+    body: Body,
 ) -> Response {
     let started = Instant::now();
-    let (outcome, response) = batch_response(&platform, &headers, &body).await;
+    let (outcome, response) = batch_response(&platform, &headers, body).await;
     platform.metrics.batch(outcome);
     platform.metrics.batch_seconds.observe(started.elapsed().as_secs_f64());
     if !matches!(outcome, "processed" | "replayed") {
         return response;
     }
     // Faults after the commit: the platform holds the reviews, the kiosk does not know it.
-    if let Some(axum::Extension(DropConnection(notify))) = &drop_connection
+    if let Some(axum::Extension(connection)) = &connection
         && platform.roll(platform.faults.drop_rate)
     {
-        notify.notify_one();
+        connection.drop_unanswered();
         std::future::pending::<()>().await;
     }
     if platform.roll(platform.faults.delay_rate) {
@@ -417,7 +489,7 @@ async fn post_batch(
 }
 
 /// The batch's answer and its outcome (for the metrics).
-async fn batch_response(platform: &Platform, headers: &HeaderMap, body: &Bytes) -> (&'static str, Response) {
+async fn batch_response(platform: &Platform, headers: &HeaderMap, body: Body) -> (&'static str, Response) {
     let allowed = match platform.allowed(headers).await {
         Ok(allowed) => allowed,
         Err(response) => {
@@ -428,7 +500,15 @@ async fn batch_response(platform: &Platform, headers: &HeaderMap, body: &Bytes) 
     if !is_json(headers) {
         return ("bad_request", error(StatusCode::BAD_REQUEST, "BAD_REQUEST", "Content-Type must be application/json"));
     }
-    let json = match decoded_body(headers, body) {
+    // Only now, the token known, is the body read: a stranger's bytes are never buffered.
+    let body = match read_body(body, 2 * MAX_BATCH_BYTES).await {
+        Ok(body) => body,
+        Err(response) => {
+            let outcome = if response.status() == StatusCode::PAYLOAD_TOO_LARGE { "too_large" } else { "bad_request" };
+            return (outcome, response);
+        }
+    };
+    let json = match decoded_body(headers, &body) {
         Ok(json) => json,
         Err(response) => {
             let outcome = if response.status() == StatusCode::PAYLOAD_TOO_LARGE { "too_large" } else { "bad_request" };
@@ -464,6 +544,9 @@ async fn batch_response(platform: &Platform, headers: &HeaderMap, body: &Bytes) 
     }
     let site_id = allowed.site().map(|s| s.id.clone());
     let stored = platform.storage.store_batch(&batch, site_id.as_deref(), &hash, chrono::Utc::now()).await;
+    if let Some(site) = &site_id {
+        platform.public.forget(site);
+    }
     let outcome = match &stored {
         Ok(s) => s.outcome(),
         Err(_) => "unavailable",
@@ -512,13 +595,13 @@ fn truncated(text: &[u8]) -> Vec<u8> {
     text[..text.len() / 2].to_vec()
 }
 
-async fn post_heartbeat(State(platform): State<Shared>, headers: HeaderMap, body: Bytes) -> Response {
-    let (outcome, response) = heartbeat_response(&platform, &headers, &body).await;
+async fn post_heartbeat(State(platform): State<Shared>, headers: HeaderMap, body: Body) -> Response {
+    let (outcome, response) = heartbeat_response(&platform, &headers, body).await;
     platform.metrics.heartbeat(outcome);
     response
 }
 
-async fn heartbeat_response(platform: &Platform, headers: &HeaderMap, body: &Bytes) -> (&'static str, Response) {
+async fn heartbeat_response(platform: &Platform, headers: &HeaderMap, body: Body) -> (&'static str, Response) {
     let allowed = match platform.allowed(headers).await {
         Ok(allowed) => allowed,
         Err(response) => {
@@ -526,14 +609,18 @@ async fn heartbeat_response(platform: &Platform, headers: &HeaderMap, body: &Byt
             return (outcome, response);
         }
     };
-    let heartbeat: Heartbeat = match serde_json::from_slice(body) {
+    let body = match read_body(body, SMALL_BODY_BYTES).await {
+        Ok(body) => body,
+        Err(response) => return ("bad_request", response),
+    };
+    let heartbeat: Heartbeat = match serde_json::from_slice(&body) {
         Ok(h) => h,
         Err(e) => {
             return ("bad_request", error(StatusCode::BAD_REQUEST, "BAD_REQUEST", format!("not a heartbeat: {e}")));
         }
     };
-    if heartbeat.device_id.len() > 64 || heartbeat.app_version.len() > 64 {
-        return ("bad_request", error(StatusCode::BAD_REQUEST, "BAD_REQUEST", "device_id or app_version too long"));
+    if let Err(m) = heartbeat.check() {
+        return ("bad_request", error(StatusCode::BAD_REQUEST, "BAD_REQUEST", m));
     }
     if !allowed.covers(&heartbeat.device_id) {
         return ("forbidden", error(StatusCode::FORBIDDEN, "FORBIDDEN", "this token may not send for this device_id"));
@@ -546,17 +633,21 @@ async fn heartbeat_response(platform: &Platform, headers: &HeaderMap, body: &Byt
 
 /// `PUT /v1/actions` (contract 1.1): the kiosk's whole list of « on l'a fait » actions replaces
 /// the one held for it. Checked with the kiosk's own rules; 204 once stored.
-async fn put_actions(State(platform): State<Shared>, headers: HeaderMap, body: Bytes) -> Response {
+async fn put_actions(State(platform): State<Shared>, headers: HeaderMap, body: Body) -> Response {
     let allowed = match platform.allowed(&headers).await {
         Ok(allowed) => allowed,
+        Err(response) => return response,
+    };
+    let body = match read_body(body, SMALL_BODY_BYTES).await {
+        Ok(body) => body,
         Err(response) => return response,
     };
     let update: borne_model::wire::ActionsUpdate = match serde_json::from_slice(&body) {
         Ok(u) => u,
         Err(e) => return error(StatusCode::BAD_REQUEST, "BAD_REQUEST", format!("not a list of actions: {e}")),
     };
-    if update.device_id.len() > 64 {
-        return error(StatusCode::BAD_REQUEST, "BAD_REQUEST", "device_id too long");
+    if let Err(m) = borne_model::wire::check_token_text("device_id", &update.device_id) {
+        return error(StatusCode::BAD_REQUEST, "BAD_REQUEST", m);
     }
     // The kiosk's day may be ahead of the platform's by its time zone: `check_list` allows a day.
     let now = chrono::Utc::now();
@@ -568,6 +659,9 @@ async fn put_actions(State(platform): State<Shared>, headers: HeaderMap, body: B
     }
     match platform.storage.replace_actions(&update.device_id, &update.actions, now).await {
         Ok(()) => {
+            if let Some(site) = allowed.site() {
+                platform.public.forget(&site.id);
+            }
             tracing::info!(device = %update.device_id, actions = update.actions.len(), "actions");
             StatusCode::NO_CONTENT.into_response()
         }
@@ -579,49 +673,17 @@ async fn put_actions(State(platform): State<Shared>, headers: HeaderMap, body: B
 pub const SHUTDOWN_GRACE: Duration = Duration::from_secs(10);
 
 /// Serves until `shutdown` resolves, then stops accepting, lets the requests in flight finish
-/// (closing idle keep-alive connections) for at most [`SHUTDOWN_GRACE`], and returns. Each
-/// connection gets a handle that lets a handler drop it unanswered (fault injection). A
-/// maintenance task creates the months ahead and purges old idempotency records hourly.
+/// (closing idle keep-alive connections) for at most [`SHUTDOWN_GRACE`], and returns. The
+/// connections are bounded by `borne_web::serve` (timeouts by phase, a cap that sheds the
+/// slowest, the client's address from trusted proxies only). A maintenance task creates the
+/// months ahead and purges old idempotency records hourly.
 pub async fn serve(listener: tokio::net::TcpListener, state: Shared, shutdown: impl std::future::Future<Output = ()>) {
     let maintenance = tokio::spawn(maintain_hourly(state.clone()));
     let alerts = tokio::spawn(notify::run(state.clone()));
-    let app = router(state);
-    let (stopping_tx, stopping) = tokio::sync::watch::channel(false);
-    // Each connection task holds a clone; when all are dropped, every connection has ended.
-    let (alive, mut all_ended) = tokio::sync::mpsc::channel::<()>(1);
-    borne_web::accept::until_shutdown(listener, "platform", shutdown, |stream, peer| {
-        let notify = Arc::new(tokio::sync::Notify::new());
-        let service = app
-            .clone()
-            .layer(axum::Extension(DropConnection(notify.clone())))
-            .layer(axum::Extension(console::Peer(peer.ip())));
-        let mut stopping = stopping.clone();
-        let alive = alive.clone();
-        tokio::spawn(async move {
-            let _alive = alive;
-            let hyper_service = hyper_util::service::TowerToHyperService::new(service);
-            let connection = hyper::server::conn::http1::Builder::new()
-                .serve_connection(hyper_util::rt::TokioIo::new(stream), hyper_service);
-            tokio::pin!(connection);
-            tokio::select! {
-                _ = connection.as_mut() => return,
-                // Dropping the connection closes the socket with no response.
-                _ = notify.notified() => return,
-                _ = stopping.wait_for(|s| *s) => {}
-            }
-            connection.as_mut().graceful_shutdown();
-            tokio::select! {
-                _ = connection => {}
-                _ = notify.notified() => {}
-            }
-        });
-    })
-    .await;
+    let server = state.server.clone();
+    server.serve(listener, router(state), shutdown, SHUTDOWN_GRACE).await;
     maintenance.abort();
     alerts.abort();
-    let _ = stopping_tx.send(true);
-    drop(alive);
-    let _ = tokio::time::timeout(SHUTDOWN_GRACE, all_ended.recv()).await;
 }
 
 async fn maintain_hourly(state: Shared) {

@@ -48,6 +48,87 @@ pub struct Share {
     pub percent: f64,
 }
 
+/// How long a site's published results are served from memory before being read again.
+pub const CACHE_FOR: std::time::Duration = std::time::Duration::from_secs(300);
+
+/// An unknown site makes the sites' list be read again, at most this often.
+pub const LIST_AT_LEAST: std::time::Duration = std::time::Duration::from_secs(5);
+
+/// The public results in memory: anonymous load costs no database work but one reading per
+/// site every [`CACHE_FOR`] (and one reading of the sites' list as often), done by one
+/// request at a time; an unknown site is answered from the list, without a query. So no crowd
+/// on the public pages can slow the kiosks' uploads down.
+#[derive(Default)]
+pub struct PublicCache {
+    sites: std::sync::Mutex<Option<(std::time::Instant, std::sync::Arc<Vec<Site>>)>>,
+    results: std::sync::Mutex<std::collections::HashMap<String, Cached>>,
+    /// One reading of the database at a time for all public pages.
+    reading: tokio::sync::Mutex<()>,
+}
+
+type Cached = (std::time::Instant, NaiveDate, std::sync::Arc<PublicResults>);
+
+impl PublicCache {
+    /// `site`'s results as of `today`, from memory when fresh; `None` for an unknown site.
+    pub async fn results(
+        &self,
+        storage: &Storage,
+        site: &str,
+        today: NaiveDate,
+    ) -> Result<Option<std::sync::Arc<PublicResults>>, StorageError> {
+        if let Some(found) = self.fresh(site, today) {
+            return Ok(Some(found));
+        }
+        let _reading = self.reading.lock().await;
+        // Another request may have read it while this one waited.
+        if let Some(found) = self.fresh(site, today) {
+            return Ok(Some(found));
+        }
+        let mut sites = self.sites(storage, CACHE_FOR).await?;
+        if !sites.iter().any(|s| s.id == site) {
+            // A site added since: the list is read again, but not more than every few seconds
+            // however many unknown names are asked for.
+            sites = self.sites(storage, LIST_AT_LEAST).await?;
+        }
+        let Some(known) = sites.iter().find(|s| s.id == site) else { return Ok(None) };
+        let Some(results) = results_of(storage, known.clone(), today).await? else { return Ok(None) };
+        let results = std::sync::Arc::new(results);
+        let mut cache = self.results.lock().unwrap_or_else(|e| e.into_inner());
+        // Only known sites are ever cached: the map stays as small as the list.
+        cache.retain(|id, _| sites.iter().any(|s| &s.id == id));
+        cache.insert(site.to_string(), (std::time::Instant::now(), today, results.clone()));
+        Ok(Some(results))
+    }
+
+    /// What this instance held of `site` is out of date (a batch or actions just stored): read
+    /// again on the next request. Other instances catch up within [`CACHE_FOR`].
+    pub fn forget(&self, site: &str) {
+        self.results.lock().unwrap_or_else(|e| e.into_inner()).remove(site);
+    }
+
+    fn fresh(&self, site: &str, today: NaiveDate) -> Option<std::sync::Arc<PublicResults>> {
+        let cache = self.results.lock().unwrap_or_else(|e| e.into_inner());
+        let (at, day, results) = cache.get(site)?;
+        (*day == today && at.elapsed() < CACHE_FOR).then(|| results.clone())
+    }
+
+    /// The sites' list, read again when older than `fresh_for`.
+    async fn sites(
+        &self,
+        storage: &Storage,
+        fresh_for: std::time::Duration,
+    ) -> Result<std::sync::Arc<Vec<Site>>, StorageError> {
+        if let Some((at, sites)) = self.sites.lock().unwrap_or_else(|e| e.into_inner()).as_ref()
+            && at.elapsed() < fresh_for
+        {
+            return Ok(sites.clone());
+        }
+        let sites = std::sync::Arc::new(storage.sites().await?);
+        *self.sites.lock().unwrap_or_else(|e| e.into_inner()) = Some((std::time::Instant::now(), sites.clone()));
+        Ok(sites)
+    }
+}
+
 /// The site's results over the twelve rolling months ending `today`; `None` for an unknown site.
 /// The same indicators as the site's kiosks show (`Storage::site_indicators`), satisfaction only.
 pub async fn results(
@@ -56,6 +137,11 @@ pub async fn results(
     today: NaiveDate,
 ) -> Result<Option<PublicResults>, StorageError> {
     let Some(site) = storage.sites().await?.into_iter().find(|s| s.id == site_id) else { return Ok(None) };
+    results_of(storage, site, today).await
+}
+
+async fn results_of(storage: &Storage, site: Site, today: NaiveDate) -> Result<Option<PublicResults>, StorageError> {
+    let site_id = site.id.as_str();
     let from = twelve_months_before(today);
     let indicators = storage.site_indicators(site_id, from, today, MINIMUM_REVIEWS).await?;
     let mut results = published(&site, from, today, indicators.reviews, indicators.satisfaction);
@@ -121,14 +207,14 @@ pub fn csv(results: &PublicResults) -> String {
     ]);
     for share in &results.distribution {
         let _ = out.write_record([
-            results.site_id.clone(),
-            results.site_name.clone(),
+            borne_model::spreadsheet::text_cell(&results.site_id),
+            borne_model::spreadsheet::text_cell(&results.site_name),
             results.period_from.to_string(),
             results.period_to.to_string(),
             results.reviews.to_string(),
             score.clone(),
             share.answer_item_id.to_string(),
-            share.answer_text.clone(),
+            borne_model::spreadsheet::text_cell(&share.answer_text),
             share.count.to_string(),
             share.percent.to_string(),
         ]);

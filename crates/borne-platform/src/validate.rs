@@ -5,7 +5,7 @@
 use borne_model::review::{
     AnswerKind, Intention, SATISFACTION, VERBATIM, check_against_jdma, check_verbatim_text, jdma_question,
 };
-use borne_model::wire::{MAX_BATCH_REVIEWS, SCHEMA_VERSION, Source, WireAnswer};
+use borne_model::wire::{MAX_BATCH_REVIEWS, MAX_WIRE_ID, SCHEMA_VERSION, Source, WireAnswer, check_token_text};
 use serde::Deserialize;
 use uuid::Uuid;
 
@@ -63,14 +63,12 @@ pub fn parse_batch(json: &[u8], idempotency_key: &str) -> Result<ParsedBatch, Ba
         return Err(BatchError::BadRequest("Idempotency-Key must equal batch_id".into()));
     }
     let s = &envelope.source;
-    if s.device_id.is_empty()
-        || s.device_id.len() > 64
-        || s.device_id.chars().any(|c| c.is_control() || c.is_whitespace())
-    {
-        return Err(BatchError::BadRequest("source.device_id must be 1 to 64 printable characters".into()));
+    check_token_text("source.device_id", &s.device_id).map_err(BatchError::BadRequest)?;
+    if s.app_version.len() > 64 || s.app_version.chars().any(char::is_control) {
+        return Err(BatchError::BadRequest("source.app_version must be at most 64 printable characters".into()));
     }
-    if s.app_version.len() > 64 {
-        return Err(BatchError::BadRequest("source.app_version is too long".into()));
+    if [s.product_id, s.form_id, s.button_id].iter().any(|id| *id > MAX_WIRE_ID) {
+        return Err(BatchError::BadRequest(format!("source ids must be at most {MAX_WIRE_ID}")));
     }
     if envelope.reviews.is_empty() {
         return Err(BatchError::BadRequest("reviews must not be empty".into()));
@@ -85,9 +83,23 @@ pub fn parse_batch(json: &[u8], idempotency_key: &str) -> Result<ParsedBatch, Ba
     Ok(ParsedBatch { batch_id, source: envelope.source, reviews })
 }
 
+/// Whether any string of `value` (keys included) holds a NUL character, which PostgreSQL's
+/// text cannot store: refused up front, as bad input, not a database failure.
+pub fn has_nul(value: &serde_json::Value) -> bool {
+    match value {
+        serde_json::Value::String(s) => s.contains('\0'),
+        serde_json::Value::Array(items) => items.iter().any(has_nul),
+        serde_json::Value::Object(map) => map.iter().any(|(k, v)| k.contains('\0') || has_nul(v)),
+        _ => false,
+    }
+}
+
 fn validate_review(value: &serde_json::Value) -> Result<ValidReview, Rejected> {
-    let id_text = value.get("client_review_id").and_then(|v| v.as_str()).unwrap_or("").to_string();
+    let id_text = value.get("client_review_id").and_then(|v| v.as_str()).unwrap_or("").replace('\0', "");
     let reject = |message: String| Rejected { client_review_id: id_text.clone(), message };
+    if has_nul(value) {
+        return Err(reject("a string holds a NUL character".into()));
+    }
     let field = |name: &str| -> Result<&str, Rejected> {
         value.get(name).and_then(|v| v.as_str()).ok_or_else(|| reject(format!("{name} is missing or not a string")))
     };
@@ -144,6 +156,17 @@ fn validate_review(value: &serde_json::Value) -> Result<ValidReview, Rejected> {
 fn check_answer(answer: &WireAnswer) -> Result<(), String> {
     if answer.field_code.is_empty() || answer.field_code.len() > 64 {
         return Err("field_code must be 1 to 64 characters".into());
+    }
+    if jdma_question(&answer.field_code).is_none() && answer.field_code != SATISFACTION && answer.field_code != VERBATIM
+    {
+        // A kiosk's own question: a code as the kiosk's configuration allows, and an item id
+        // that both engines store as is (never the counts' respondents marker, -1).
+        if !answer.field_code.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_') {
+            return Err("field_code must be lower-case letters, digits and _".into());
+        }
+        if answer.answer_item_id < 0 || answer.answer_item_id > MAX_WIRE_ID as i64 {
+            return Err(format!("answer_item_id must be between 0 and {MAX_WIRE_ID}"));
+        }
     }
     let kind = AnswerKind::parse(&answer.kind)
         .ok_or_else(|| format!("kind {:?} is not radio, checkbox or text", answer.kind))?;

@@ -82,7 +82,21 @@ pub struct PlatformProcess {
 impl PlatformProcess {
     /// Starts `borne-platform serve --listen ADDRESS` with `args`, and waits for its address.
     pub fn start(binary: &Path, listen: &str, args: &[&std::ffi::OsStr]) -> PlatformProcess {
-        let mut child = Command::new(binary)
+        PlatformProcess::start_wrapped(&[], binary, listen, args)
+    }
+
+    /// The same, run through `wrapper` (a command and its arguments that then run the binary,
+    /// such as `prlimit --nofile=128:128 --`).
+    pub fn start_wrapped(wrapper: &[&str], binary: &Path, listen: &str, args: &[&std::ffi::OsStr]) -> PlatformProcess {
+        let mut command = match wrapper.split_first() {
+            Some((program, rest)) => {
+                let mut c = Command::new(program);
+                c.args(rest).arg(binary);
+                c
+            }
+            None => Command::new(binary),
+        };
+        let mut child = command
             .args(["serve", "--listen", listen])
             .args(args)
             .env_remove("DATABASE_URL")
@@ -126,6 +140,12 @@ pub struct Haproxy {
 
 impl Haproxy {
     pub fn start(backends: &[String]) -> Haproxy {
+        Haproxy::start_with(backends, "")
+    }
+
+    /// HAProxy with `server_options` on each server line (say `send-proxy-v2`, the PROXY
+    /// protocol); `option forwardfor` adds `X-Forwarded-For` either way.
+    pub fn start_with(backends: &[String], server_options: &str) -> Haproxy {
         let dir = Scratch::new("haproxy");
         let port = free_port();
         let servers: String = backends
@@ -133,14 +153,14 @@ impl Haproxy {
             .enumerate()
             .map(|(i, url)| {
                 let address = url.trim_start_matches("http://");
-                format!("    server platform{i} {address} check inter 500ms fall 2 rise 1\n")
+                format!("    server platform{i} {address} check inter 500ms fall 2 rise 1 {server_options}\n")
             })
             .collect();
         let config = format!(
             "global\n    maxconn 4096\n\
              defaults\n    mode http\n    timeout connect 2s\n    timeout client 30s\n    timeout server 30s\n    retries 0\n\
              frontend kiosks\n    bind 127.0.0.1:{port}\n    default_backend platform\n\
-             backend platform\n    balance roundrobin\n    option httpchk GET /v1/health\n{servers}"
+             backend platform\n    balance roundrobin\n    option forwardfor\n    option httpchk GET /v1/health\n{servers}"
         );
         let path = dir.path().join("haproxy.cfg");
         std::fs::write(&path, config).expect("haproxy.cfg");
@@ -154,13 +174,17 @@ impl Haproxy {
             .stderr(Stdio::null())
             .spawn()
             .expect("haproxy starts");
+        let mut haproxy = Haproxy { child, url: format!("http://127.0.0.1:{port}"), _dir: dir };
         for _ in 0..100 {
             if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
-                break;
+                return haproxy;
+            }
+            if let Ok(Some(status)) = haproxy.child.try_wait() {
+                panic!("HAProxy ended before listening ({status})");
             }
             std::thread::sleep(std::time::Duration::from_millis(50));
         }
-        Haproxy { child, url: format!("http://127.0.0.1:{port}"), _dir: dir }
+        panic!("HAProxy never listened on 127.0.0.1:{port}");
     }
 
     pub fn available() -> bool {

@@ -6,7 +6,7 @@ use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, Salt
 use std::collections::HashMap;
 use std::net::IpAddr;
 use std::sync::Mutex;
-use std::time::{Duration, Instant};
+use std::time::{Duration, Instant, SystemTime};
 
 pub const MIN_PASSWORD_CHARS: usize = 12;
 /// A session lasts at most this long, however active.
@@ -62,6 +62,9 @@ pub fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
 #[derive(Debug, Clone)]
 pub struct Session {
     pub csrf: String,
+    /// What the server wants to compare later (the kiosk: its password's fingerprint, so that a
+    /// new password ends the sessions opened under the old one).
+    pub key: String,
     created: Instant,
     last_seen: Instant,
 }
@@ -77,13 +80,13 @@ impl Sessions {
         Sessions { idle, map: Mutex::new(HashMap::new()) }
     }
 
-    /// A new session: (cookie value, CSRF token).
-    pub fn open(&self, now: Instant) -> (String, String) {
+    /// A new session, tagged with `key`: (cookie value, CSRF token).
+    pub fn open(&self, now: Instant, key: &str) -> (String, String) {
         let id = random_token();
         let csrf = random_token();
         let mut map = self.map.lock().unwrap_or_else(|e| e.into_inner());
         map.retain(|_, s| !self.expired(s, now));
-        map.insert(id.clone(), Session { csrf: csrf.clone(), created: now, last_seen: now });
+        map.insert(id.clone(), Session { csrf: csrf.clone(), key: key.to_string(), created: now, last_seen: now });
         (id, csrf)
     }
 
@@ -109,72 +112,133 @@ impl Sessions {
     }
 }
 
-/// At most this many failed logins a minute, all addresses together: beyond, every address
-/// waits (a crowd of addresses cannot try passwords faster than one can).
-pub const OVERALL_FAILURES_PER_MINUTE: usize = 30;
+/// Failures older than this are forgotten: the count starts again.
+pub const FAILURES_FORGOTTEN_AFTER: Duration = Duration::from_secs(3600);
+/// An account's wait stops growing here: someone guessing another's password can slow its
+/// owner down, never lock them out for long (the address's own wait keeps growing).
+pub const ACCOUNT_MAX_DELAY: Duration = Duration::from_secs(5 * 60);
 
-/// Failed logins per client address: each failure doubles the wait before the next attempt;
-/// and failed logins of all addresses together, at most `OVERALL_FAILURES_PER_MINUTE`.
-#[derive(Default)]
-pub struct Throttle {
-    map: Mutex<HashMap<IpAddr, (u32, Instant)>>,
-    overall: Mutex<std::collections::VecDeque<Instant>>,
+/// What is known of one key's recent failures (an account, or an address).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Failures {
+    /// Failed sign-ins in a row (forgotten after [`FAILURES_FORGOTTEN_AFTER`] without one).
+    pub count: u32,
+    pub last: SystemTime,
 }
 
-impl Throttle {
-    /// An attempt from `ip` at `now`: refused with the wait left, or counted as a failure
-    /// before the password is even checked (a concurrent attempt from the same address then
-    /// waits, whatever the hash takes); `succeeded` clears it.
-    pub fn attempt(&self, ip: IpAddr, now: Instant) -> Result<(), Duration> {
-        if let Some(wait) = self.wait(ip, now) {
-            return Err(wait);
+/// Where sign-in failures are counted, per account and per client address, and only
+/// failures: a success counts nothing and clears the account's and the address's. The
+/// platform keeps them in its database (every instance sees the same), the kiosk in memory.
+pub trait FailureLog: Sync {
+    type Error;
+    /// The failures on record for this account and for this address.
+    fn recent(
+        &self,
+        account: &str,
+        ip: IpAddr,
+    ) -> impl Future<Output = Result<(Option<Failures>, Option<Failures>), Self::Error>> + Send;
+    /// One more failure for both, at `now`; the counts after it (account, address).
+    fn failed(
+        &self,
+        account: &str,
+        ip: IpAddr,
+        now: SystemTime,
+    ) -> impl Future<Output = Result<(u32, u32), Self::Error>> + Send;
+    /// A success: both are cleared.
+    fn succeeded(&self, account: &str, ip: IpAddr) -> impl Future<Output = Result<(), Self::Error>> + Send;
+}
+
+/// How long before the next attempt, given an account's and an address's failures.
+pub fn wait(account: Option<Failures>, address: Option<Failures>, now: SystemTime) -> Option<Duration> {
+    let left = |f: Option<Failures>, cap: Duration| {
+        let f = f?;
+        let since = now.duration_since(f.last).unwrap_or(Duration::ZERO);
+        if since >= FAILURES_FORGOTTEN_AFTER {
+            return None;
         }
-        {
-            let mut overall = self.overall.lock().unwrap_or_else(|e| e.into_inner());
-            while overall.front().is_some_and(|at| now.duration_since(*at) >= Duration::from_secs(60)) {
-                overall.pop_front();
-            }
-            if overall.len() >= OVERALL_FAILURES_PER_MINUTE {
-                let oldest = overall.front().copied().unwrap_or(now);
-                return Err((oldest + Duration::from_secs(60))
-                    .saturating_duration_since(now)
-                    .max(Duration::from_secs(1)));
-            }
-            overall.push_back(now);
-        }
-        self.failed(ip, now);
+        delay(f.count).min(cap).checked_sub(since).filter(|d| !d.is_zero())
+    };
+    match (left(account, ACCOUNT_MAX_DELAY), left(address, MAX_DELAY)) {
+        (Some(a), Some(b)) => Some(a.max(b)),
+        (a, b) => a.or(b),
+    }
+}
+
+/// Failures in memory (the kiosk: one process, one manager).
+#[derive(Default)]
+pub struct MemoryFailures {
+    map: Mutex<HashMap<(bool, String), Failures>>,
+}
+
+impl MemoryFailures {
+    fn get(&self, key: (bool, String)) -> Option<Failures> {
+        self.map.lock().unwrap_or_else(|e| e.into_inner()).get(&key).copied()
+    }
+
+    fn bump(&self, key: (bool, String), now: SystemTime) -> u32 {
+        let mut map = self.map.lock().unwrap_or_else(|e| e.into_inner());
+        map.retain(|_, f| now.duration_since(f.last).unwrap_or(Duration::ZERO) < FAILURES_FORGOTTEN_AFTER);
+        let entry = map.entry(key).or_insert(Failures { count: 0, last: now });
+        entry.count = entry.count.saturating_add(1);
+        entry.last = now;
+        entry.count
+    }
+}
+
+impl FailureLog for MemoryFailures {
+    type Error = std::convert::Infallible;
+
+    async fn recent(&self, account: &str, ip: IpAddr) -> Result<(Option<Failures>, Option<Failures>), Self::Error> {
+        Ok((self.get((true, account.to_string())), self.get((false, ip.to_string()))))
+    }
+
+    async fn failed(&self, account: &str, ip: IpAddr, now: SystemTime) -> Result<(u32, u32), Self::Error> {
+        Ok((self.bump((true, account.to_string()), now), self.bump((false, ip.to_string()), now)))
+    }
+
+    async fn succeeded(&self, account: &str, ip: IpAddr) -> Result<(), Self::Error> {
+        let mut map = self.map.lock().unwrap_or_else(|e| e.into_inner());
+        map.remove(&(true, account.to_string()));
+        map.remove(&(false, ip.to_string()));
         Ok(())
     }
+}
 
-    /// The attempt counted by `attempt` was indeed a failure, answered at `now`: the wait
-    /// counts from the answer, not from the request, so a slow hash does not eat it.
-    pub fn answered_failure(&self, ip: IpAddr, now: Instant) -> u32 {
-        let mut map = self.map.lock().unwrap_or_else(|e| e.into_inner());
-        let entry = map.entry(ip).or_insert((1, now));
-        entry.1 = now;
-        entry.0
-    }
+/// Refused sign-ins in the log: each one while they are few (at most
+/// `REFUSALS_LOGGED_PER_MINUTE` a minute); past that, one summary line per minute with how
+/// many were left out, so that a flood neither fills the journal nor goes unseen.
+#[derive(Default)]
+pub struct RefusalLog {
+    window: Mutex<(Option<Instant>, u32, u32)>,
+}
 
-    /// How long this address must still wait before trying again.
-    pub fn wait(&self, ip: IpAddr, now: Instant) -> Option<Duration> {
-        let map = self.map.lock().unwrap_or_else(|e| e.into_inner());
-        let (failures, last) = *map.get(&ip)?;
-        let until = last + delay(failures);
-        (now < until).then(|| until - now)
-    }
+pub const REFUSALS_LOGGED_PER_MINUTE: u32 = 20;
 
-    /// Records a failure; returns the number of failures in a row.
-    pub fn failed(&self, ip: IpAddr, now: Instant) -> u32 {
-        let mut map = self.map.lock().unwrap_or_else(|e| e.into_inner());
-        map.retain(|_, (_, last)| now.duration_since(*last) < Duration::from_secs(3600));
-        let entry = map.entry(ip).or_insert((0, now));
-        entry.0 = entry.0.saturating_add(1);
-        entry.1 = now;
-        entry.0
-    }
-
-    pub fn succeeded(&self, ip: IpAddr) {
-        self.map.lock().unwrap_or_else(|e| e.into_inner()).remove(&ip);
+impl RefusalLog {
+    /// Whether this refusal should be logged on its own line; logs the previous minute's
+    /// summary when a new minute starts.
+    pub fn admit(&self, server: &str, now: Instant) -> bool {
+        let mut w = self.window.lock().unwrap_or_else(|e| e.into_inner());
+        let (start, logged, left_out) = &mut *w;
+        if start.is_none_or(|s| now.duration_since(s) >= Duration::from_secs(60)) {
+            if *left_out > 0 {
+                tracing::warn!(
+                    server,
+                    left_out = *left_out,
+                    "more refused sign-ins in the last minute (not logged one by one)"
+                );
+            }
+            *start = Some(now);
+            *logged = 0;
+            *left_out = 0;
+        }
+        if *logged < REFUSALS_LOGGED_PER_MINUTE {
+            *logged += 1;
+            true
+        } else {
+            *left_out += 1;
+            false
+        }
     }
 }
 
@@ -186,6 +250,8 @@ impl Throttle {
 pub struct Verifier {
     checks: std::sync::mpsc::Sender<Check>,
     admitted: std::sync::Arc<std::sync::atomic::AtomicUsize>,
+    /// Argon2 verifications run (known accounts and unknown alike).
+    verified: std::sync::Arc<std::sync::atomic::AtomicUsize>,
 }
 
 struct Check {
@@ -216,9 +282,21 @@ impl Drop for Ticket<'_> {
 impl Default for Verifier {
     fn default() -> Self {
         let (checks, queue) = std::sync::mpsc::channel::<Check>();
+        let verified = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        let counter = verified.clone();
         let spawned = std::thread::Builder::new().name("password-check".into()).spawn(move || {
+            // No such account (or a disabled one): the same hashing against a hash of nothing,
+            // so that the answer's time does not tell which accounts exist.
+            let dummy = hash_password("aucun compte ne porte ce mot de passe").unwrap_or_default();
             for check in queue {
-                let ok = check.hash.is_some_and(|hash| verify_password(&check.password, &hash));
+                let ok = match check.hash {
+                    Some(hash) => verify_password(&check.password, &hash),
+                    None => {
+                        let _ = verify_password(&check.password, &dummy);
+                        false
+                    }
+                };
+                counter.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
                 let _ = check.answer.send(ok);
             }
         });
@@ -226,11 +304,16 @@ impl Default for Verifier {
             // The checks' receiver is gone with the closure: every login is then answered Busy.
             tracing::error!(error = %e, "no thread for password checks: logins refused");
         }
-        Verifier { checks, admitted: Default::default() }
+        Verifier { checks, admitted: Default::default(), verified }
     }
 }
 
 impl Verifier {
+    /// How many verifications have run.
+    pub fn verifications(&self) -> usize {
+        self.verified.load(std::sync::atomic::Ordering::SeqCst)
+    }
+
     /// A place among the `1 + VERIFY_QUEUE` verifications admitted, or `Busy` at once.
     pub fn admit(&self) -> Result<Ticket<'_>, Busy> {
         use std::sync::atomic::Ordering;
@@ -253,42 +336,65 @@ impl Verifier {
 /// What became of a sign-in attempt.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Attempt {
-    /// Too soon after failures from this address (or too many failures overall): wait this long.
+    /// Too soon after failures for this account or from this address: wait this long.
     Throttled(Duration),
     /// Too many sign-ins at once: come back in a few seconds.
     Busy,
-    /// Wrong password (or no such account), the `failures`-th in a row from this address.
+    /// Wrong password (or no such account): the failures in a row for the account and the
+    /// address.
     Refused {
-        failures: u32,
+        account: u32,
+        address: u32,
     },
     Accepted,
 }
 
-/// What a sign-in form needs: the throttle and the one-at-a-time password check, in the order
-/// both servers (the kiosk's dashboard, the platform's console) apply them.
-#[derive(Default)]
+/// What a sign-in form needs: the failures' waits, the one-at-a-time password check, and the
+/// refusals' log, in the order both servers (the kiosk's dashboard, the platform's console)
+/// apply them.
 pub struct Gate {
-    throttle: Throttle,
+    server: &'static str,
     verifier: Verifier,
+    refusals: RefusalLog,
 }
 
 impl Gate {
-    /// Checks `password` from `ip` against the hash `lookup` finds: counted as a failure before
-    /// anything is hashed (cleared on success), admitted among the verifications or `Busy`
-    /// before the lookup, then verified in turn; no hash (no such account) costs the same and
-    /// is refused. A lookup error is returned as is (and the attempt stays counted). With
+    pub fn new(server: &'static str) -> Gate {
+        Gate { server, verifier: Verifier::default(), refusals: RefusalLog::default() }
+    }
+
+    /// Checks `password` for `account` from `ip` against the hash `lookup` finds: refused at
+    /// once while the account's or the address's wait runs, admitted among the verifications
+    /// or `Busy` before the lookup, then verified in turn; no hash (no such account, or a
+    /// disabled one) costs the same hashing and is refused. Only a wrong password counts, as
+    /// a failure of the account and of the address; a success clears both. Every refusal is
+    /// logged (a summary past a few a minute). A lookup or log error is returned as is. With
     /// `turn`, the hashing waits for one of its permits (a server's work taken in turn).
-    pub async fn check<E>(
+    pub async fn check<E, L: FailureLog>(
         &self,
+        failures: &L,
+        account: &str,
         ip: IpAddr,
         password: String,
         lookup: impl Future<Output = Result<Option<String>, E>>,
         turn: Option<&tokio::sync::Semaphore>,
-    ) -> Result<Attempt, E> {
-        if let Err(wait) = self.throttle.attempt(ip, Instant::now()) {
+    ) -> Result<Attempt, E>
+    where
+        E: From<L::Error>,
+    {
+        let (on_account, on_address) = failures.recent(account, ip).await?;
+        if let Some(wait) = wait(on_account, on_address, SystemTime::now()) {
+            if self.refusals.admit(self.server, Instant::now()) {
+                tracing::warn!(server = self.server, %ip, account, wait_s = wait.as_secs(), "sign-in throttled");
+            }
             return Ok(Attempt::Throttled(wait));
         }
-        let Ok(ticket) = self.verifier.admit() else { return Ok(Attempt::Busy) };
+        let Ok(ticket) = self.verifier.admit() else {
+            if self.refusals.admit(self.server, Instant::now()) {
+                tracing::warn!(server = self.server, %ip, account, "sign-in refused: too many at once");
+            }
+            return Ok(Attempt::Busy);
+        };
         let hash = lookup.await?;
         let _permit = match turn {
             Some(semaphore) => match semaphore.acquire().await {
@@ -299,11 +405,19 @@ impl Gate {
         };
         Ok(match self.verifier.verify(&ticket, password, hash).await {
             Ok(true) => {
-                self.throttle.succeeded(ip);
+                failures.succeeded(account, ip).await?;
                 Attempt::Accepted
             }
-            // The wait counts from the answer, not from the request: a slow hash must not eat it.
-            Ok(false) => Attempt::Refused { failures: self.throttle.answered_failure(ip, Instant::now()) },
+            Ok(false) => {
+                let (account_failures, address) = failures.failed(account, ip, SystemTime::now()).await?;
+                if self.refusals.admit(self.server, Instant::now()) {
+                    tracing::warn!(
+                        server = self.server, %ip, account, account_failures, address_failures = address,
+                        "sign-in failed"
+                    );
+                }
+                Attempt::Refused { account: account_failures, address }
+            }
             Err(Busy) => Attempt::Busy,
         })
     }
@@ -375,28 +489,81 @@ mod tests {
     }
 
     #[test]
-    fn delays_grow_and_cap() {
+    fn delays_grow_and_cap_per_account_and_per_address() {
         assert_eq!(delay(1), Duration::from_secs(1));
         assert_eq!(delay(4), Duration::from_secs(8));
         assert_eq!(delay(40), MAX_DELAY);
-        let t = Throttle::default();
-        let ip: IpAddr = "192.0.2.7".parse().unwrap();
-        let now = Instant::now();
-        assert_eq!(t.wait(ip, now), None);
-        t.failed(ip, now);
-        t.failed(ip, now);
-        assert_eq!(t.wait(ip, now), Some(Duration::from_secs(2)));
-        assert_eq!(t.wait(ip, now + Duration::from_secs(2)), None);
-        t.succeeded(ip);
-        t.failed(ip, now);
-        assert_eq!(t.wait(ip, now), Some(Duration::from_secs(1)));
+        let now = SystemTime::UNIX_EPOCH + Duration::from_secs(1_800_000_000);
+        let f = |count, ago: u64| Some(Failures { count, last: now - Duration::from_secs(ago) });
+        assert_eq!(wait(None, None, now), None);
+        assert_eq!(wait(f(2, 0), None, now), Some(Duration::from_secs(2)));
+        assert_eq!(wait(None, f(3, 1), now), Some(Duration::from_secs(3)));
+        assert_eq!(wait(f(2, 2), None, now), None, "the wait is over");
+        // An account's wait is capped; an address's grows to 15 minutes.
+        assert_eq!(wait(f(30, 0), None, now), Some(ACCOUNT_MAX_DELAY));
+        assert_eq!(wait(None, f(30, 0), now), Some(MAX_DELAY));
+        assert_eq!(wait(f(30, 10), f(30, 20), now), Some(MAX_DELAY - Duration::from_secs(20)));
+        // An hour without a failure: forgotten.
+        assert_eq!(wait(None, f(30, 3600), now), None);
+    }
+
+    /// Failures count per account and per address, only failures, and a success clears both:
+    /// two correct sign-ins at once both pass; one person's typos never delay another account
+    /// signing in from another address.
+    #[test]
+    fn only_failures_count_and_only_their_own_keys() {
+        let runtime = tokio::runtime::Builder::new_current_thread().enable_time().build().unwrap();
+        runtime.block_on(async {
+            let hash = hash_password("un mot de passe assez long").unwrap();
+            let gate = Gate::new("test");
+            let log = MemoryFailures::default();
+            let (a, b): (IpAddr, IpAddr) = ("192.0.2.1".parse().unwrap(), "192.0.2.2".parse().unwrap());
+            let lookup = || async { Ok::<_, std::convert::Infallible>(Some(hash.clone())) };
+            let good = || "un mot de passe assez long".to_string();
+            let (first, second) = tokio::join!(
+                gate.check(&log, "alice", a, good(), lookup(), None),
+                gate.check(&log, "alice", a, good(), lookup(), None)
+            );
+            assert_eq!((first.unwrap(), second.unwrap()), (Attempt::Accepted, Attempt::Accepted));
+            let refused = gate.check(&log, "alice", a, "faux".into(), lookup(), None).await.unwrap();
+            assert_eq!(refused, Attempt::Refused { account: 1, address: 1 });
+            assert!(matches!(
+                gate.check(&log, "alice", a, good(), lookup(), None).await.unwrap(),
+                Attempt::Throttled(_)
+            ));
+            assert!(matches!(
+                gate.check(&log, "alice", b, good(), lookup(), None).await.unwrap(),
+                Attempt::Throttled(_)
+            ));
+            assert!(matches!(gate.check(&log, "bob", a, good(), lookup(), None).await.unwrap(), Attempt::Throttled(_)));
+            assert_eq!(gate.check(&log, "bob", b, good(), lookup(), None).await.unwrap(), Attempt::Accepted);
+        });
+    }
+
+    /// No account: the same argon2 work as a wrong password (a verification counted), and
+    /// refused. (The time of both is measured by the hostile-clients benchmark.)
+    #[test]
+    fn an_unknown_account_costs_a_verification() {
+        let verifier = Verifier::default();
+        let runtime = tokio::runtime::Builder::new_current_thread().build().unwrap();
+        let hash = hash_password("un mot de passe assez long").unwrap();
+        let check = |hash: Option<String>| {
+            runtime.block_on(async {
+                let ticket = verifier.admit().unwrap();
+                verifier.verify(&ticket, "faux mais long".into(), hash).await.unwrap()
+            })
+        };
+        assert!(!check(Some(hash)));
+        assert_eq!(verifier.verifications(), 1);
+        assert!(!check(None));
+        assert_eq!(verifier.verifications(), 2, "an unknown account is hashed too");
     }
 
     #[test]
     fn sessions_expire_when_idle() {
         let s = Sessions::new(Duration::from_secs(60));
         let now = Instant::now();
-        let (id, csrf) = s.open(now);
+        let (id, csrf) = s.open(now, "k");
         assert_eq!(s.touch(&id, now + Duration::from_secs(59)).unwrap().csrf, csrf);
         assert!(s.touch(&id, now + Duration::from_secs(100)).is_some(), "activity keeps it alive");
         assert!(s.touch(&id, now + Duration::from_secs(161)).is_none());

@@ -8,4 +8,5 @@
 pub mod accept;
 pub mod auth;
 pub mod cookies;
+pub mod serve;
 pub mod systemd;

@@ -54,9 +54,9 @@ enum Command {
         /// One site (all sites when absent)
         #[arg(long)]
         site: Option<String>,
-        #[arg(long)]
+        #[arg(long, value_parser = day_arg)]
         from: chrono::NaiveDate,
-        #[arg(long)]
+        #[arg(long, value_parser = day_arg)]
         to: chrono::NaiveDate,
     },
     /// A site's indicators, computed as its kiosks' dashboard computes them (JSON, like `borne stats --json`)
@@ -65,10 +65,10 @@ enum Command {
         db: Database,
         site: String,
         /// First local day (all when absent)
-        #[arg(long)]
+        #[arg(long, value_parser = day_arg)]
         since: Option<chrono::NaiveDate>,
         /// Last local day (all when absent)
-        #[arg(long)]
+        #[arg(long, value_parser = day_arg)]
         until: Option<chrono::NaiveDate>,
         /// Reviews needed for a score (the State's rule: 100)
         #[arg(long, default_value_t = 100)]
@@ -154,7 +154,12 @@ enum DevicesCommand {
     /// Refuse the kiosk's token from now on, on every instance
     Revoke { device_id: String },
     /// Give the kiosk a new token (printed once, alone on the last line); the old one stops working
-    Rotate { device_id: String },
+    Rotate {
+        device_id: String,
+        /// Also for a revoked kiosk, which then sends again (refused otherwise)
+        #[arg(long)]
+        reactiver: bool,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -396,8 +401,8 @@ fn run(cli: Cli) -> Result<(), String> {
                         storage.revoke_device(&device_id).await.map_err(message)?;
                         println!("jeton de la borne {device_id} révoqué");
                     }
-                    DevicesCommand::Rotate { device_id } => {
-                        let token = storage.rotate_device(&device_id).await.map_err(message)?;
+                    DevicesCommand::Rotate { device_id, reactiver } => {
+                        let token = storage.rotate_device(&device_id, reactiver).await.map_err(message)?;
                         println!("nouveau jeton de la borne {device_id} (l'ancien ne fonctionne plus) :");
                         println!("{token}");
                     }
@@ -450,16 +455,23 @@ fn message(e: StorageError) -> String {
     e.to_string()
 }
 
-/// `2026-03-01` (midnight UTC) or an RFC 3339 instant.
+/// A day on the command line: `AAAA-MM-JJ`, from 2000 to 2100.
+fn day_arg(text: &str) -> Result<chrono::NaiveDate, String> {
+    borne_model::days::parse(text)
+}
+
+/// `2026-03-01` (midnight UTC) or an RFC 3339 instant, from 2000 to 2100.
 fn parse_since(text: &str) -> Result<chrono::DateTime<chrono::Utc>, String> {
-    if let Ok(t) = chrono::DateTime::parse_from_rfc3339(text) {
-        return Ok(t.with_timezone(&chrono::Utc));
-    }
-    chrono::NaiveDate::parse_from_str(text, "%Y-%m-%d")
-        .ok()
-        .and_then(|d| d.and_hms_opt(0, 0, 0))
-        .map(|t| t.and_utc())
-        .ok_or_else(|| format!("--since {text:?} : date (2026-03-01) ou instant RFC 3339 attendu"))
+    let instant = match chrono::DateTime::parse_from_rfc3339(text) {
+        Ok(t) => t.with_timezone(&chrono::Utc),
+        Err(_) => borne_model::days::parse(text)
+            .map_err(|m| format!("--since : {m} (ou un instant RFC 3339)"))?
+            .and_hms_opt(0, 0, 0)
+            .map(|t| t.and_utc())
+            .ok_or_else(|| format!("--since {text:?} : date (2026-03-01) ou instant RFC 3339 attendu"))?,
+    };
+    borne_model::days::check(instant.date_naive()).map_err(|m| format!("--since : {m}"))?;
+    Ok(instant)
 }
 
 async fn org_rules(storage: &Storage, organisation: &str) -> Result<platform::notify::OrgRules, String> {
@@ -535,7 +547,7 @@ async fn accounts(storage: &Storage, command: AccountsCommand) -> Result<(), Str
         AccountsCommand::Password { email } => {
             let hash = borne_web::auth::read_new_password("Nouveau mot de passe du compte : ")?;
             storage.set_password(&email, &hash).await.map_err(message)?;
-            println!("mot de passe de {email} enregistré (haché avec argon2id)");
+            println!("mot de passe de {email} enregistré (haché avec argon2id) ; ses sessions ouvertes sont fermées");
         }
         AccountsCommand::Disable { email } => {
             storage.disable_account(&email).await.map_err(message)?;
@@ -576,6 +588,7 @@ fn serve(args: ServeArgs) -> Result<(), String> {
         }
     }
     let faults = Faults {
+        seed: args.seed,
         fail_rate: args.fail_rate,
         statuses: args.fail_statuses.clone(),
         retry_after_s: args.retry_after,
@@ -598,10 +611,10 @@ fn serve(args: ServeArgs) -> Result<(), String> {
             storage,
             auth,
             faults,
-            args.seed,
             args.audit_log.as_deref(),
             config.console.clone(),
             notifier,
+            config.server(),
         )?;
         let listener = tokio::net::TcpListener::bind(&listen)
             .await

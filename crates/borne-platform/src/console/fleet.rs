@@ -167,6 +167,8 @@ pub fn sort(rows: &mut [Row], key: SortKey, descending: bool) {
     });
 }
 
+use borne_model::spreadsheet::text_cell;
+
 /// The fleet as CSV (French headers, as the table).
 pub fn csv(rows: &[Row]) -> String {
     let mut out = csv::Writer::from_writer(Vec::new());
@@ -185,13 +187,13 @@ pub fn csv(rows: &[Row]) -> String {
     let opt = |v: Option<i64>| v.map(|v| v.to_string()).unwrap_or_default();
     for r in rows {
         let _ = out.write_record([
-            r.device_id.clone(),
-            r.site_id.clone(),
-            r.site_name.clone(),
+            text_cell(&r.device_id),
+            text_cell(&r.site_id),
+            text_cell(&r.site_name),
             r.state.label().to_string(),
-            r.app_version.clone().unwrap_or_default(),
+            text_cell(&r.app_version.clone().unwrap_or_default()),
             r.last_seen_at.map(|t| t.format("%Y-%m-%d %H:%M:%S").to_string()).unwrap_or_default(),
-            r.last_upload_at.clone().unwrap_or_default(),
+            text_cell(&r.last_upload_at.clone().unwrap_or_default()),
             opt(r.pending),
             opt(r.oldest_pending_hours),
             opt(r.disk_free_bytes),

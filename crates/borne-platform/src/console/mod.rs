@@ -48,13 +48,12 @@ pub struct Console {
 impl Console {
     pub fn new(settings: Settings) -> Result<Console, String> {
         let proconnect = settings.proconnect.clone().map(proconnect::ProConnect::new).transpose()?;
-        Ok(Console { settings, gate: Default::default(), proconnect })
+        Ok(Console { settings, gate: auth::Gate::new("console"), proconnect })
     }
 }
 
-/// The client's address, set on each connection by the server.
-#[derive(Clone, Copy, Debug)]
-pub struct Peer(pub IpAddr);
+/// The client's address, set on each request by the server (`borne_web::serve`).
+pub use borne_web::serve::Peer;
 
 /// The client's address (unspecified when the server did not set it).
 fn peer_ip(peer: Option<Extension<Peer>>) -> IpAddr {
@@ -101,6 +100,37 @@ impl IntoResponse for Failure {
     }
 }
 
+/// A failure of the console's JSON routes: the API's `{message, code}`, not a page.
+struct JsonFailure(Failure);
+
+impl From<Failure> for JsonFailure {
+    fn from(f: Failure) -> JsonFailure {
+        JsonFailure(f)
+    }
+}
+
+impl From<StorageError> for JsonFailure {
+    fn from(e: StorageError) -> JsonFailure {
+        JsonFailure(e.into())
+    }
+}
+
+impl IntoResponse for JsonFailure {
+    fn into_response(self) -> Response {
+        let (status, code, message) = match self.0 {
+            Failure::NotFound => (StatusCode::NOT_FOUND, "NOT_FOUND", "site inconnu ou hors de votre périmètre".into()),
+            Failure::BadInput(m) => (StatusCode::BAD_REQUEST, "BAD_REQUEST", m),
+            Failure::Forbidden(m) => (StatusCode::FORBIDDEN, "FORBIDDEN", m),
+            Failure::Unavailable(e) => {
+                tracing::error!(error = %e, "console: database unavailable");
+                (StatusCode::SERVICE_UNAVAILABLE, "SERVICE_UNAVAILABLE", "base de données indisponible".into())
+            }
+        };
+        let body = borne_model::wire::ErrorBody { message, code: code.into(), issues: None };
+        (status, axum::Json(body)).into_response()
+    }
+}
+
 fn html(markup: maud::Markup) -> Response {
     ([(header::CONTENT_TYPE, "text/html; charset=utf-8")], markup.into_string()).into_response()
 }
@@ -143,6 +173,16 @@ pub fn not_found() -> Response {
     Failure::NotFound.into_response()
 }
 
+/// The console's error page for an error the framework answered by itself (405, 413…).
+pub fn error_page(status: StatusCode, message: &str) -> Response {
+    let message = match status {
+        StatusCode::METHOD_NOT_ALLOWED => "Cette adresse ne s'utilise pas ainsi.".to_string(),
+        StatusCode::PAYLOAD_TOO_LARGE => "Formulaire trop volumineux.".to_string(),
+        _ => format!("Demande incorrecte : {message}"),
+    };
+    (status, html(pages::message(status, &message))).into_response()
+}
+
 async fn security_headers(request: Request, next: Next) -> Response {
     let mut response = next.run(request).await;
     let h = response.headers_mut();
@@ -170,7 +210,15 @@ async fn require_session(State(platform): State<Shared>, mut request: Request, n
     };
     let Some(session) = session else {
         let path = request.uri().path();
-        if path.ends_with(".csv") || path.ends_with(".json") {
+        if path.ends_with(".json") {
+            let body = borne_model::wire::ErrorBody {
+                message: "connexion nécessaire".into(),
+                code: "UNAUTHORIZED".into(),
+                issues: None,
+            };
+            return (StatusCode::UNAUTHORIZED, axum::Json(body)).into_response();
+        }
+        if path.ends_with(".csv") {
             return (StatusCode::UNAUTHORIZED, "connexion nécessaire\n").into_response();
         }
         if request.method() == axum::http::Method::POST {
@@ -232,7 +280,9 @@ async fn login(
         found = account;
         Ok::<_, StorageError>(hash)
     };
-    let attempt = match platform.console.gate.check(ip, form.password.unwrap_or_default(), lookup, None).await {
+    let failures = crate::storage::guard::LoginFailures(platform.storage());
+    let password = form.password.unwrap_or_default();
+    let attempt = match platform.console.gate.check(&failures, &email, ip, password, lookup, None).await {
         Ok(attempt) => attempt,
         Err(e) => return Failure::Unavailable(e).into_response(),
     };
@@ -250,7 +300,6 @@ async fn login(
         }
         (auth::Attempt::Busy, _) => login_busy(&platform),
         (auth::Attempt::Refused { .. } | auth::Attempt::Accepted, _) => {
-            tracing::warn!(%ip, ?attempt, "console login failed");
             login_page(&platform, Some("Adresse ou mot de passe incorrect."), StatusCode::UNAUTHORIZED)
         }
     }
@@ -382,7 +431,11 @@ async fn proconnect_account(storage: &Storage, identity: &proconnect::Identity) 
     let Some(account) = storage.account(email).await?.filter(|a| !a.disabled && a.oidc_subject.is_none()) else {
         return Ok(None);
     };
-    storage.link_subject(&account.id, &identity.subject).await?;
+    // One conditional write: of two identities racing for one account, one binds it; the
+    // other finds it taken and is refused.
+    if !storage.link_subject(&account.id, &identity.subject).await? {
+        return Ok(storage.account_by_subject(&identity.subject).await?.filter(|a| !a.disabled));
+    }
     Ok(Some(Account { oidc_subject: Some(identity.subject.clone()), ..account }))
 }
 
@@ -513,9 +566,7 @@ async fn fleet_csv(
 fn date_field(name: &str, value: Option<&str>) -> Result<Option<NaiveDate>, Failure> {
     match value.map(str::trim).filter(|v| !v.is_empty()) {
         None => Ok(None),
-        Some(v) => NaiveDate::parse_from_str(v, "%Y-%m-%d")
-            .map(Some)
-            .map_err(|_| Failure::BadInput(format!("date invalide pour « {name} » : {v} (attendu AAAA-MM-JJ)"))),
+        Some(v) => borne_model::days::parse(v).map(Some).map_err(|m| Failure::BadInput(format!("{name} : {m}"))),
     }
 }
 
@@ -547,7 +598,7 @@ async fn site_json(
     Extension(Viewer(session)): Extension<Viewer>,
     Path(id): Path<String>,
     Query(q): Query<PeriodQuery>,
-) -> Result<Response, Failure> {
+) -> Result<Response, JsonFailure> {
     let storage = platform.storage();
     site_in_scope(storage, &session.account, &id).await?;
     let since = date_field("du", q.du.as_deref())?;

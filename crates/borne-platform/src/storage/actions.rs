@@ -65,7 +65,7 @@ impl SqliteStore {
             .with(move |c| {
                 let mut stmt = c.prepare_cached(
                     "SELECT a.action_id, a.text, a.done_on FROM device_actions a
-                     JOIN devices d ON d.id = a.device_id WHERE d.site_id = ?1",
+                     JOIN devices d ON d.id = a.device_id WHERE d.site_id = ?1 AND d.revoked_at_ms IS NULL",
                 )?;
                 let rows = stmt.query_map([site], |r| {
                     Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?, r.get::<_, String>(2)?))
@@ -106,7 +106,7 @@ impl PgStore {
         let rows = client
             .query(
                 "SELECT a.action_id, a.text, a.done_on FROM device_actions a
-                 JOIN devices d ON d.id = a.device_id WHERE d.site_id = $1",
+                 JOIN devices d ON d.id = a.device_id WHERE d.site_id = $1 AND d.revoked_at IS NULL",
                 &[&site],
             )
             .await
@@ -125,7 +125,8 @@ impl Storage {
         on_engine!(self, s => s.replace_actions(device, actions, now).await)
     }
 
-    /// The site's actions, from all its kiosks, newest first.
+    /// The site's actions, from all its kiosks not revoked (a revoked kiosk's words are no
+    /// longer published), newest first.
     pub async fn site_actions(&self, site: &str) -> Result<Vec<Action>> {
         let site = site.to_string();
         on_engine!(self, s => s.site_actions(site).await)

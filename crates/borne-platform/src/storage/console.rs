@@ -329,9 +329,11 @@ impl SqliteStore {
 
     async fn update_account(&self, id: String, change: AccountChange) -> Result<usize> {
         self.with(move |c| match change {
-            AccountChange::Subject(sub) => {
-                c.execute("UPDATE accounts SET oidc_subject = ?2 WHERE id = ?1", params![id, sub])
-            }
+            AccountChange::Subject(sub) => c.execute(
+                "UPDATE accounts SET oidc_subject = ?2
+                 WHERE id = ?1 AND oidc_subject IS NULL AND disabled_at_ms IS NULL",
+                params![id, sub],
+            ),
             AccountChange::Password(phc) => {
                 c.execute("UPDATE accounts SET password_hash = ?2 WHERE id = ?1", params![id, phc])
             }
@@ -478,7 +480,13 @@ impl PgStore {
         let client = self.client().await?;
         let n = match change {
             AccountChange::Subject(sub) => {
-                client.execute("UPDATE accounts SET oidc_subject = $2 WHERE id = $1", &[&id, &sub]).await
+                client
+                    .execute(
+                        "UPDATE accounts SET oidc_subject = $2
+                         WHERE id = $1 AND oidc_subject IS NULL AND disabled_at IS NULL",
+                        &[&id, &sub],
+                    )
+                    .await
             }
             AccountChange::Password(phc) => {
                 client.execute("UPDATE accounts SET password_hash = $2 WHERE id = $1", &[&id, &phc]).await
@@ -621,13 +629,25 @@ impl Storage {
         on_engine!(self, s => s.account_where("oidc_subject", sub.to_string()).await)
     }
 
-    /// Links an account to an OpenID subject (at its first sign-in with ProConnect).
-    pub async fn link_subject(&self, email: &str, sub: &str) -> Result<()> {
-        self.change_account(email, AccountChange::Subject(sub.to_string())).await
+    /// Links an account to an OpenID subject (at its first sign-in with ProConnect), in one
+    /// conditional write: only an enabled account bound to nobody yet. False when it was not
+    /// (bound meanwhile, disabled, or gone).
+    pub async fn link_subject(&self, email: &str, sub: &str) -> Result<bool> {
+        let id = email.trim().to_lowercase();
+        let change = AccountChange::Subject(sub.to_string());
+        match on_engine!(self, s => s.update_account(id.clone(), change.clone()).await) {
+            Ok(n) => Ok(n > 0),
+            // The subject is already another account's (unique): not bound.
+            Err(StorageError::Refused(_)) => Ok(false),
+            Err(e) => Err(e),
+        }
     }
 
+    /// A new password; the account's sessions end (whoever knew the old one is signed out).
     pub async fn set_password(&self, email: &str, phc: &str) -> Result<()> {
-        self.change_account(email, AccountChange::Password(phc.to_string())).await
+        self.change_account(email, AccountChange::Password(phc.to_string())).await?;
+        let id = email.trim().to_lowercase();
+        on_engine!(self, s => s.close_sessions("account_id", id).await)
     }
 
     /// Disables an account (its password forgotten) and ends its sessions at once.

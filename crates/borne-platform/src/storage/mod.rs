@@ -23,6 +23,7 @@ macro_rules! on_engine {
 pub mod actions;
 pub mod alerting;
 pub mod console;
+pub mod guard;
 pub mod postgres;
 pub mod sqlite;
 
@@ -333,10 +334,72 @@ impl Storage {
         body_sha256: &str,
         received_at: DateTime<Utc>,
     ) -> Result<Stored> {
+        let checked;
+        let batch = match site_id {
+            Some(site) => {
+                checked = self.within_catalogue(batch, site, received_at.date_naive()).await?;
+                &checked
+            }
+            None => batch,
+        };
         match self {
             Storage::Sqlite(s) => s.store_batch(batch, site_id, body_sha256, received_at).await,
             Storage::Postgres(s) => s.store_batch(batch, site_id, body_sha256, received_at).await,
         }
+    }
+
+    /// The batch with each review that would add a kiosk-only (question, item) pair past the
+    /// site's catalogue allowance rejected (the kiosk keeps it, and says so): a kiosk's token
+    /// cannot grow the site's counts without bound. The new pairs allowed are added.
+    async fn within_catalogue(&self, batch: &ParsedBatch, site: &str, day: NaiveDate) -> Result<ParsedBatch> {
+        use guard::{MAX_SITE_ITEMS, NEW_SITE_ITEMS_PER_DAY};
+        let kiosk_only = |r: &ValidReview| -> Vec<(String, i64)> {
+            r.answers
+                .iter()
+                .filter(|a| borne_model::review::jdma_question(&a.field_code).is_none())
+                .filter(|a| a.field_code != SATISFACTION && a.field_code != VERBATIM)
+                .map(|a| (a.field_code.clone(), a.answer_item_id))
+                .collect()
+        };
+        let mut pairs: Vec<(String, i64)> =
+            batch.reviews.iter().filter_map(|r| r.as_ref().ok()).flat_map(kiosk_only).collect();
+        pairs.sort();
+        pairs.dedup();
+        if pairs.is_empty() {
+            return Ok(batch.clone());
+        }
+        let catalogue = self.catalogue(site, pairs.clone(), day).await?;
+        let known: std::collections::HashSet<(String, i64)> = catalogue.known.into_iter().collect();
+        let room = (MAX_SITE_ITEMS - catalogue.total).min(NEW_SITE_ITEMS_PER_DAY - catalogue.new_today).max(0);
+        let mut allowed = known.clone();
+        let mut added = Vec::new();
+        let mut checked = batch.clone();
+        let mut refused = 0;
+        for review in checked.reviews.iter_mut() {
+            let Ok(valid) = review else { continue };
+            let new: Vec<(String, i64)> = kiosk_only(valid).into_iter().filter(|p| !allowed.contains(p)).collect();
+            if new.len() as i64 <= room - added.len() as i64 {
+                for pair in new {
+                    allowed.insert(pair.clone());
+                    added.push(pair);
+                }
+            } else {
+                let (code, item) = &new[0];
+                refused += 1;
+                *review = Err(crate::validate::Rejected {
+                    client_review_id: valid.client_review_id.to_string(),
+                    message: format!(
+                        "question {code} item {item} is new for this site and its allowance is spent \
+                         ({MAX_SITE_ITEMS} question items in all, {NEW_SITE_ITEMS_PER_DAY} new a day)"
+                    ),
+                });
+            }
+        }
+        if refused > 0 {
+            tracing::warn!(site, device = %batch.source.device_id, refused, "reviews refused: the site's catalogue of questions is full");
+        }
+        self.add_to_catalogue(site, added, day).await?;
+        Ok(checked)
     }
 
     pub async fn store_heartbeat(&self, heartbeat: &Heartbeat, received_at: DateTime<Utc>) -> Result<()> {
@@ -402,8 +465,15 @@ impl Storage {
         }
     }
 
-    /// Gives a device a new token (the old one stops working at once) and returns it.
-    pub async fn rotate_device(&self, device_id: &str) -> Result<String> {
+    /// Gives a device a new token (the old one stops working at once) and returns it. A
+    /// revoked device is refused unless `reactivate`: a rotation must not quietly undo a
+    /// revocation.
+    pub async fn rotate_device(&self, device_id: &str, reactivate: bool) -> Result<String> {
+        if !reactivate && self.devices().await?.iter().any(|d| d.id == device_id && d.revoked_at.is_some()) {
+            return Err(StorageError::Refused(format!(
+                "la borne {device_id} est révoquée : ajoutez --reactiver pour lui rendre un jeton"
+            )));
+        }
         let token = borne_web::auth::random_token();
         match self {
             Storage::Sqlite(s) => s.rotate_device(device_id, &token_hash(&token)).await?,
@@ -503,22 +573,24 @@ pub(crate) fn split_period(from: NaiveDate, to: NaiveDate) -> (Vec<NaiveDate>, V
     if from > to {
         return (months, days);
     }
-    let first_full = if from.day() == 1 { from } else { next_month(from) };
+    // Each step moves a month forward or stops: at the end of chrono's calendar there is no
+    // next month, and the period ends in days.
+    let first_full = if from.day() == 1 { Some(from) } else { next_month(from) };
     let mut month = first_full;
-    while let Some(last) = next_month(month).pred_opt() {
-        if last > to {
-            break;
+    while let Some(start) = month {
+        let Some(next) = next_month(start) else { break };
+        match next.pred_opt() {
+            Some(last) if last <= to => months.push(start),
+            _ => break,
         }
-        months.push(month);
-        month = next_month(month);
+        month = Some(next);
     }
     match (months.first(), months.last()) {
         (Some(first), Some(last)) => {
             if from < *first {
                 days.push((from, first.pred_opt().unwrap_or(from)));
             }
-            let after = next_month(*last);
-            if after <= to {
+            if let Some(after) = next_month(*last).filter(|after| *after <= to) {
                 days.push((after, to));
             }
         }
@@ -527,9 +599,10 @@ pub(crate) fn split_period(from: NaiveDate, to: NaiveDate) -> (Vec<NaiveDate>, V
     (months, days)
 }
 
-fn next_month(day: NaiveDate) -> NaiveDate {
-    let (y, m) = if day.month() == 12 { (day.year() + 1, 1) } else { (day.year(), day.month() + 1) };
-    NaiveDate::from_ymd_opt(y, m, 1).unwrap_or(day)
+/// The first day of the month after `day`'s; none past chrono's last year.
+fn next_month(day: NaiveDate) -> Option<NaiveDate> {
+    let (y, m) = if day.month() == 12 { (day.year().checked_add(1)?, 1) } else { (day.year(), day.month() + 1) };
+    NaiveDate::from_ymd_opt(y, m, 1)
 }
 
 fn group_counts(rows: Vec<(String, String, i64, i64)>) -> Vec<SiteCounts> {
@@ -572,6 +645,11 @@ pub fn token_hash(token: &str) -> String {
 }
 
 #[cfg(test)]
+fn d_last_nov(year: i32) -> NaiveDate {
+    NaiveDate::from_ymd_opt(year, 11, 30).unwrap_or_default()
+}
+
+#[cfg(test)]
 mod tests {
     use super::*;
 
@@ -594,6 +672,12 @@ mod tests {
         assert_eq!(months, vec![d("2025-12-01"), d("2026-01-01")]);
         assert!(days.is_empty());
         assert_eq!(split_period(d("2026-02-03"), d("2026-02-01")), (vec![], vec![]));
+        // At the end of chrono's calendar there is no next month: the period ends in days
+        // instead of looping forever on the last one.
+        let last = NaiveDate::MAX;
+        let (months, days) = split_period(NaiveDate::from_ymd_opt(last.year(), 11, 15).unwrap(), last);
+        assert_eq!(months, vec![NaiveDate::from_ymd_opt(last.year(), 12, 1).unwrap()]);
+        assert_eq!(days, vec![(NaiveDate::from_ymd_opt(last.year(), 11, 15).unwrap(), d_last_nov(last.year()))]);
     }
 
     #[test]

@@ -135,6 +135,7 @@ CREATE TABLE site_monthly (
     super::alerting::POSTGRES_SCHEMA,
     super::console::POSTGRES_ID_TOKEN,
     super::actions::POSTGRES_SCHEMA,
+    super::guard::POSTGRES_SCHEMA,
 ];
 
 /// Key of the advisory lock that serialises migrations and partition creation across instances.

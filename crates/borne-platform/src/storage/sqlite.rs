@@ -118,6 +118,7 @@ INSERT INTO site_monthly (site_id, month, field_code, answer_item_id, n)
     super::alerting::SQLITE_SCHEMA,
     super::console::SQLITE_ID_TOKEN,
     super::actions::SQLITE_SCHEMA,
+    super::guard::SQLITE_SCHEMA,
 ];
 
 /// Brings a connection's schema to the latest version, each step in its own transaction; the
@@ -167,15 +168,25 @@ impl SqliteStore {
         Ok(SqliteStore { conn: Arc::new(Mutex::new(conn)) })
     }
 
-    /// Runs `work` on the connection, on a blocking thread.
+    /// Runs `work` on the connection, on a blocking thread. A panic in `work` (a bug: no input
+    /// should reach one) is caught inside the lock: its transaction is rolled back as it
+    /// unwinds, the request gets 503, and the connection goes on serving every other request
+    /// (a poisoned lock would have refused them all until a restart).
     pub(super) async fn with<T: Send + 'static>(
         &self,
         work: impl FnOnce(&mut Connection) -> rusqlite::Result<T> + Send + 'static,
     ) -> Result<T> {
         let conn = self.conn.clone();
         tokio::task::spawn_blocking(move || {
-            let mut conn = conn.lock().map_err(|_| StorageError::Unavailable("database lock poisoned".into()))?;
-            work(&mut conn).map_err(refused_or_unavailable)
+            let mut conn = conn.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+            let worked = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| work(&mut conn)));
+            match worked {
+                Ok(result) => result.map_err(refused_or_unavailable),
+                Err(_) => {
+                    tracing::error!("a database task panicked; its transaction was rolled back");
+                    Err(StorageError::Unavailable("erreur interne (tâche interrompue)".into()))
+                }
+            }
         })
         .await
         .map_err(unavailable)?
