@@ -211,7 +211,8 @@ fn crowd(
     let (statuses, exported) = runtime.block_on(async {
         let mut logins = Vec::new();
         for i in 0..LOGINS {
-            // Each from its own loopback address: the per-address delay does not stop them.
+            // Each from its own loopback address: the per-address delay does not stop them (the
+            // account's does, once one has failed).
             let from = std::net::IpAddr::V4(std::net::Ipv4Addr::new(127, 0, (2 + i / 250) as u8, (2 + i % 250) as u8));
             let client = reqwest::Client::builder()
                 .redirect(reqwest::redirect::Policy::none())
@@ -260,7 +261,7 @@ fn crowd(
     )
     .unwrap();
     let answers: Vec<String> = statuses.iter().map(|(s, n)| format!("{n} × {s}")).collect();
-    writeln!(out, "- logins answered: {} (401: hashed and refused; 429: refused before hashing, queue full or the overall limit of 30 failures a minute);", answers.join(", ")).unwrap();
+    writeln!(out, "- logins answered: {} (401: hashed and refused; 429: refused before hashing: the queue full, or the account waiting after a failure);", answers.join(", ")).unwrap();
     writeln!(
         out,
         "- exports: {} of {} bytes each (one at a time, on pooled reading connections); everything answered in {:.1} s;",

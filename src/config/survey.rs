@@ -98,8 +98,15 @@ fn validate_question(index: usize, raw: RawQuestion) -> Result<Question, Invalid
     let mut items: Vec<Item> = Vec::with_capacity(raw_items.len());
     for (j, item) in raw_items.into_iter().enumerate() {
         let item_at = |field: &str| format!("survey.follow_up[{index}].items[{j}].{field}");
-        if item.id < 0 || items.iter().any(|i| i.id == item.id) {
-            return Err(invalid(item_at("id"), format!("identifiant {} négatif ou en double", item.id)));
+        if item.id < 0 || item.id > borne_model::wire::MAX_WIRE_ID as i64 || items.iter().any(|i| i.id == item.id) {
+            return Err(invalid(
+                item_at("id"),
+                format!(
+                    "identifiant {} négatif, trop grand (au plus {}) ou en double",
+                    item.id,
+                    borne_model::wire::MAX_WIRE_ID
+                ),
+            ));
         }
         if item.text.trim().is_empty() || item.text.chars().count() > 80 {
             return Err(invalid(item_at("text"), "un texte de 1 à 80 caractères"));

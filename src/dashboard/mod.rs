@@ -177,6 +177,7 @@ pub fn router(state: Shared) -> Router {
         .route("/connexion", get(login_form).post(login))
         .route("/assets/{file}", get(asset))
         .fallback(|| async { Failure::BadInput("Cette page n'existe pas.".into()) })
+        .layer(axum::extract::DefaultBodyLimit::max(FORM_BYTES))
         .layer(middleware::from_fn_with_state(state.clone(), security_headers))
         .with_state(state)
 }
@@ -720,6 +721,9 @@ pub fn tls_acceptor(cert: &std::path::Path, key: &std::path::Path) -> anyhow::Re
     Ok(tokio_rustls::TlsAcceptor::from(Arc::new(config)))
 }
 
+/// The largest form a manager posts (a sign-in, an action of 300 characters): 16 KiB.
+pub const FORM_BYTES: usize = 16 * 1024;
+
 /// Connections the dashboard holds at once: a site's managers are a handful; past it, the
 /// slowest connection is shed for the newcomer (`borne_web::serve`).
 pub const MAX_CONNECTIONS: usize = 256;
@@ -733,7 +737,11 @@ pub async fn serve(
     tls: Option<tokio_rustls::TlsAcceptor>,
     shutdown: impl std::future::Future<Output = ()>,
 ) {
-    let limits = borne_web::serve::Limits { max_connections: MAX_CONNECTIONS, ..Default::default() };
+    let limits = borne_web::serve::Limits {
+        max_connections: MAX_CONNECTIONS,
+        max_body: FORM_BYTES as u64,
+        ..Default::default()
+    };
     let mut server = borne_web::serve::Server::new("dashboard", limits, Default::default());
     if let Some(acceptor) = tls {
         server.handshake = Some(Arc::new(move |stream| {

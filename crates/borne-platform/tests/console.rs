@@ -218,14 +218,6 @@ impl Console {
     }
 }
 
-fn cookie_value(cookies: &[String], name: &str) -> Option<String> {
-    cookies
-        .iter()
-        .filter_map(|c| c.split(';').next()?.split_once('='))
-        .find(|(k, v)| *k == name && !v.is_empty())
-        .map(|(_, v)| v.to_string())
-}
-
 /// Every page and file of the console a signed-in manager can ask for; `{site}` is a site id.
 const SITE_ROUTES: [&str; 6] = [
     "/console/sites/{site}",

@@ -318,7 +318,7 @@ fn registered_kiosks_send_and_a_revoked_token_stops_on_every_instance(postgres: 
         assert_eq!(status, 401, "{text}");
     }
     // Rotated: a new token works, the old one stays refused.
-    let rotated = cli_ok(&backend, &["devices", "rotate", "borne-orne-01"]);
+    let rotated = cli_ok(&backend, &["devices", "rotate", "borne-orne-01", "--reactiver"]);
     let new_token = rotated.lines().last().unwrap().trim().to_string();
     assert_ne!(new_token, token);
     assert_eq!(http.batch(&b.url, &token, &fresh()).0, 401);
@@ -456,10 +456,10 @@ fn migrations_are_versioned_and_idempotent(postgres: bool) {
     let first = cli_ok(&backend, &["migrate"]);
     let second = cli_ok(&backend, &["migrate"]);
     assert_eq!(first, second, "a second run changes nothing");
-    let expected = if postgres { "version 5" } else { "version 6" };
+    let expected = if postgres { "version 6" } else { "version 7" };
     assert!(first.contains(expected), "{first}");
     if let Backend::Postgres(cluster, _) = &backend {
-        assert_eq!(cluster.psql("platform", "SELECT count(*) FROM schema_migrations"), "5");
+        assert_eq!(cluster.psql("platform", "SELECT count(*) FROM schema_migrations"), "6");
     } else {
         // Upgraded in place: the old review is kept, and counted (it had no site).
         let stats: serde_json::Value = serde_json::from_str(&cli_ok(&backend, &["stats"])).unwrap();

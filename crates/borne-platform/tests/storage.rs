@@ -174,3 +174,71 @@ fn a_sites_trend_sqlite() {
 fn a_sites_trend_postgres() {
     a_sites_trend_counts_twelve_months_at_each_month(true);
 }
+
+/// Two ProConnect identities binding one account at once: one conditional write each, so
+/// exactly one is bound, and the other is told so; a bound or disabled account binds no one.
+/// Sign-in failures, kept in the database, are per account and per address, and forgotten
+/// after an hour without one (simulated time).
+fn accounts_bind_once_and_failures_are_forgotten(postgres: bool) {
+    use borne_platform::storage::console::{Account, Role};
+    use borne_platform::storage::guard::LoginFailures;
+    use borne_web::auth::FailureLog;
+    let dir = Scratch::new("bind-once");
+    let cluster = postgres.then(PgCluster::for_test);
+    runtime().block_on(async {
+        let storage = open(cluster.as_ref(), &dir).await;
+        let account = |id: &str| Account {
+            id: id.into(),
+            name: "Agent".into(),
+            role: Role::National,
+            organisation: None,
+            site: None,
+            password_hash: None,
+            oidc_subject: None,
+            disabled: false,
+        };
+        storage.add_account(account("agent@interieur.gouv.fr")).await.unwrap();
+        let (a, b) = tokio::join!(
+            storage.link_subject("agent@interieur.gouv.fr", "sub-a"),
+            storage.link_subject("agent@interieur.gouv.fr", "sub-b")
+        );
+        let (a, b) = (a.unwrap(), b.unwrap());
+        assert!(a != b, "exactly one identity binds the account: {a} {b}");
+        let bound = storage.account("agent@interieur.gouv.fr").await.unwrap().unwrap().oidc_subject.unwrap();
+        assert_eq!(bound, if a { "sub-a" } else { "sub-b" });
+        assert!(!storage.link_subject("agent@interieur.gouv.fr", "sub-c").await.unwrap(), "already bound");
+        storage.add_account(account("parti@interieur.gouv.fr")).await.unwrap();
+        storage.disable_account("parti@interieur.gouv.fr").await.unwrap();
+        assert!(!storage.link_subject("parti@interieur.gouv.fr", "sub-d").await.unwrap(), "disabled");
+        // The subject already bound elsewhere cannot bind a second account.
+        storage.add_account(account("autre@interieur.gouv.fr")).await.unwrap();
+        assert!(!storage.link_subject("autre@interieur.gouv.fr", &bound).await.unwrap());
+
+        let log = LoginFailures(&storage);
+        let (ip, other): (std::net::IpAddr, std::net::IpAddr) =
+            ("192.0.2.1".parse().unwrap(), "192.0.2.2".parse().unwrap());
+        let t0 = std::time::SystemTime::UNIX_EPOCH + std::time::Duration::from_secs(1_800_000_000);
+        assert_eq!(log.failed("Agent@Interieur.gouv.fr", ip, t0).await.unwrap(), (1, 1));
+        assert_eq!(log.failed("agent@interieur.gouv.fr", other, t0).await.unwrap(), (2, 1));
+        let (on_account, on_address) = log.recent("agent@interieur.gouv.fr", other).await.unwrap();
+        assert_eq!((on_account.unwrap().count, on_address.unwrap().count), (2, 1));
+        // An hour and a minute later, another failure elsewhere purges the old ones.
+        let later = t0 + std::time::Duration::from_secs(3660);
+        log.failed("autre@interieur.gouv.fr", "192.0.2.3".parse().unwrap(), later).await.unwrap();
+        assert_eq!(log.recent("agent@interieur.gouv.fr", ip).await.unwrap(), (None, None));
+        assert_eq!(log.failed("agent@interieur.gouv.fr", ip, later).await.unwrap(), (1, 1), "counted afresh");
+        log.succeeded("agent@interieur.gouv.fr", ip).await.unwrap();
+        assert_eq!(log.recent("agent@interieur.gouv.fr", ip).await.unwrap(), (None, None));
+    });
+}
+
+#[test]
+fn accounts_bind_once_sqlite() {
+    accounts_bind_once_and_failures_are_forgotten(false);
+}
+
+#[test]
+#[ignore = "needs PostgreSQL's server programs (Debian package postgresql): .ci/run installs them"]
+fn accounts_bind_once_postgres() {
+    accounts_bind_once_and_failures_are_forgotten(true);
+}

@@ -560,6 +560,18 @@ mod tests {
     }
 
     #[test]
+    fn refusals_are_logged_one_by_one_then_summed_up_each_minute() {
+        let log = RefusalLog::default();
+        let t0 = Instant::now();
+        let one_by_one = (0..100).filter(|_| log.admit("test", t0)).count();
+        assert_eq!(one_by_one, REFUSALS_LOGGED_PER_MINUTE as usize);
+        assert_eq!(log.window.lock().unwrap().2, 100 - REFUSALS_LOGGED_PER_MINUTE, "the rest counted for the summary");
+        // A minute later, a fresh allowance (the summary is written as the minute turns).
+        assert!(log.admit("test", t0 + Duration::from_secs(61)));
+        assert_eq!(log.window.lock().unwrap().2, 0);
+    }
+
+    #[test]
     fn sessions_expire_when_idle() {
         let s = Sessions::new(Duration::from_secs(60));
         let now = Instant::now();

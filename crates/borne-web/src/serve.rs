@@ -39,6 +39,9 @@ use tokio::net::{TcpListener, TcpStream};
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Limits {
     pub max_connections: usize,
+    /// A request that announces a larger body (`Content-Length`) is answered 413 at once,
+    /// without a byte of it read; each route still reads what it reads against its own limit.
+    pub max_body: u64,
     pub idle: Duration,
     pub headers: Duration,
     pub body: Duration,
@@ -51,6 +54,7 @@ impl Default for Limits {
     fn default() -> Self {
         Limits {
             max_connections: 1024,
+            max_body: 2 * 1024 * 1024,
             idle: Duration::from_secs(30),
             headers: Duration::from_secs(10),
             body: Duration::from_secs(60),
@@ -462,12 +466,14 @@ async fn connection(
     activity.set(IDLE);
     let handle = Connection(activity.clone());
     let clients = server.clients.clone();
+    let max_body = server.limits.max_body;
     let service = hyper::service::service_fn({
         let activity = activity.clone();
         move |request: http::Request<hyper::body::Incoming>| {
             activity.in_flight.fetch_add(1, Ordering::Relaxed);
             activity.set(HANDLING);
             let ip = clients.of_request(client, request.headers());
+            let too_large = http_body::Body::size_hint(request.body()).lower() > max_body;
             let read = Arc::new(std::sync::atomic::AtomicBool::new(false));
             let mut request = request.map(|body| {
                 read.store(http_body::Body::is_end_stream(&body), Ordering::Relaxed);
@@ -478,9 +484,13 @@ async fn connection(
             let activity = activity.clone();
             let mut app = app.clone();
             async move {
-                let mut response = match tower_service::Service::call(&mut app, request).await {
-                    Ok(response) => response,
-                    Err(never) => match never {},
+                let mut response = if too_large {
+                    payload_too_large(max_body)
+                } else {
+                    match tower_service::Service::call(&mut app, request).await {
+                        Ok(response) => response,
+                        Err(never) => match never {},
+                    }
                 };
                 // Answered before its body was read (a stranger's, a body too large): the
                 // connection ends with this answer, said so, so that no client sends its next
@@ -528,6 +538,15 @@ async fn connection(
             }
         }
     }
+}
+
+/// 413 in the API's shape (`{message, code}`), for a body announced too large.
+fn payload_too_large(max_body: u64) -> http::Response<Body> {
+    let text = format!("{{\"message\":\"body larger than {max_body} bytes\",\"code\":\"PAYLOAD_TOO_LARGE\"}}");
+    let mut response = http::Response::new(Body::from(text));
+    *response.status_mut() = http::StatusCode::PAYLOAD_TOO_LARGE;
+    response.headers_mut().insert(http::header::CONTENT_TYPE, http::HeaderValue::from_static("application/json"));
+    response
 }
 
 /// Reads a PROXY protocol v2 header (HAProxy's `send-proxy-v2`) and returns the client's

@@ -645,11 +645,6 @@ pub fn token_hash(token: &str) -> String {
 }
 
 #[cfg(test)]
-fn d_last_nov(year: i32) -> NaiveDate {
-    NaiveDate::from_ymd_opt(year, 11, 30).unwrap_or_default()
-}
-
-#[cfg(test)]
 mod tests {
     use super::*;
 
@@ -676,8 +671,20 @@ mod tests {
         // instead of looping forever on the last one.
         let last = NaiveDate::MAX;
         let (months, days) = split_period(NaiveDate::from_ymd_opt(last.year(), 11, 15).unwrap(), last);
-        assert_eq!(months, vec![NaiveDate::from_ymd_opt(last.year(), 12, 1).unwrap()]);
-        assert_eq!(days, vec![(NaiveDate::from_ymd_opt(last.year(), 11, 15).unwrap(), d_last_nov(last.year()))]);
+        assert_eq!(months, vec![]);
+        assert_eq!(days, vec![(NaiveDate::from_ymd_opt(last.year(), 11, 15).unwrap(), last)]);
+        let (months, days) = split_period(NaiveDate::from_ymd_opt(last.year(), 10, 15).unwrap(), last);
+        assert_eq!(months, vec![NaiveDate::from_ymd_opt(last.year(), 11, 1).unwrap()]);
+        assert_eq!(
+            days,
+            vec![
+                (
+                    NaiveDate::from_ymd_opt(last.year(), 10, 15).unwrap(),
+                    NaiveDate::from_ymd_opt(last.year(), 10, 31).unwrap()
+                ),
+                (NaiveDate::from_ymd_opt(last.year(), 12, 1).unwrap(), last)
+            ]
+        );
     }
 
     #[test]

@@ -186,3 +186,12 @@ pub fn pages_in_chromium(forbidden: &str, urls: &[&str], cookie: Option<&str>) {
     let out = node.output().unwrap();
     assert!(out.status.success(), "{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
 }
+
+/// The value of cookie `name` among a response's `Set-Cookie` headers (not a deletion).
+pub fn cookie_value(cookies: &[String], name: &str) -> Option<String> {
+    cookies
+        .iter()
+        .filter_map(|c| c.split(';').next()?.split_once('='))
+        .find(|(k, v)| *k == name && !v.is_empty())
+        .map(|(_, v)| v.to_string())
+}
