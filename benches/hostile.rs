@@ -218,12 +218,16 @@ fn platform(runtime: &tokio::runtime::Runtime, out: &mut String) {
     platform_cli(&db, &["sites", "add", "site-1", "--name", "Site"], None);
     let token =
         platform_cli(&db, &["devices", "add", "borne-1", "--site", "site-1"], None).lines().last().unwrap().to_string();
-    let account = "agent@exemple.gouv.fr";
-    platform_cli(
-        &db,
-        &["accounts", "add", account, "--name", "Agent", "--role", "national", "--password"],
-        Some(&format!("{PASSWORD}\n")),
-    );
+    // The manager who signs in under the crowd, and ten accounts whose passwords are mistyped
+    // once each (so that no account's wait comes into the refusals' time).
+    for i in 0..11 {
+        let account = if i == 0 { "agent@exemple.gouv.fr".to_string() } else { format!("agent{i}@exemple.gouv.fr") };
+        platform_cli(
+            &db,
+            &["accounts", "add", &account, "--name", "Agent", "--role", "national", "--password"],
+            Some(&format!("{PASSWORD}\n")),
+        );
+    }
     std::fs::write(dir.join("platform.toml"), "[console]\nsecure_cookies = false\n").unwrap();
     let mut child = Command::new(workspace_bin("borne-platform"))
         .args(["serve", "--listen", "127.0.0.1:0", "--config"])
@@ -254,7 +258,12 @@ fn platform(runtime: &tokio::runtime::Runtime, out: &mut String) {
         let c =
             reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).local_address(from).build().unwrap();
         let (t, _) = timed(|| {
-            runtime.block_on(sign_in(&c, &base, "/console/connexion", "email=agent%40exemple.gouv.fr&password=faux"))
+            runtime.block_on(sign_in(
+                &c,
+                &base,
+                "/console/connexion",
+                &format!("email=agent{}%40exemple.gouv.fr&password=faux", i + 1),
+            ))
         });
         known.push(t);
         let from: std::net::IpAddr = format!("127.0.2.{}", 10 + i).parse().unwrap();
@@ -328,7 +337,12 @@ fn platform(runtime: &tokio::runtime::Runtime, out: &mut String) {
         before as f64 / 1024.0
     )
     .unwrap();
-    writeln!(out, "A refused sign-in, without the crowd (10 each, each from its own address):\n").unwrap();
+    writeln!(
+        out,
+        "A refused sign-in, without the crowd (10 each, each from its own address and for an account of \
+         its own):\n"
+    )
+    .unwrap();
     line(out, "a known account, wrong password", &mut known, 0);
     line(out, "an unknown account (hashed against a dummy hash)", &mut unknown, 0);
     writeln!(out).unwrap();

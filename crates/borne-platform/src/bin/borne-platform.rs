@@ -259,6 +259,7 @@ struct ServeArgs {
 }
 
 fn main() -> ExitCode {
+    borne_web::serve::limit_allocator_arenas();
     let cli = Cli::parse();
     match run(cli) {
         Ok(()) => ExitCode::SUCCESS,
