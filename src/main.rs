@@ -9,7 +9,7 @@ use std::io::Write;
 use std::process::ExitCode;
 
 fn main() -> ExitCode {
-    borne_web::serve::limit_allocator_arenas();
+    borne_web::serve::tune_allocator();
     let cli = Cli::parse();
     init_logging();
     let mut stdout = std::io::stdout().lock();

@@ -259,7 +259,7 @@ struct ServeArgs {
 }
 
 fn main() -> ExitCode {
-    borne_web::serve::limit_allocator_arenas();
+    borne_web::serve::tune_allocator();
     let cli = Cli::parse();
     match run(cli) {
         Ok(()) => ExitCode::SUCCESS,
