@@ -388,7 +388,9 @@ fn comments_are_searched_and_filtered(postgres: bool) {
     // By site, and by period (the kiosks' local days: Paris's was sent 4 days ago).
     let paris = find("site=pref-75-paris");
     assert!(paris.contains(SITES[2].comment) && !paris.contains(SITES[0].comment));
-    let today = chrono::Utc::now().date_naive();
+    // The kiosks' days are in their offset (+01:00, as `network` sent them), not UTC's: near
+    // midnight UTC the two differ.
+    let today = chrono::Utc::now().with_timezone(&chrono::FixedOffset::east_opt(3600).unwrap()).date_naive();
     let recent = find(&format!("du={}&au={}", today - chrono::Duration::days(3), today));
     assert!(recent.contains(SITES[0].comment) && !recent.contains(SITES[2].comment), "{recent}");
     // A comment is text, never markup.
