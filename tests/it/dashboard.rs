@@ -591,6 +591,15 @@ fn a_crowd_of_slow_connections_does_not_lock_the_manager_out() {
         .unwrap();
     let mut line = String::new();
     std::io::BufReader::new(child.stdout.take().unwrap()).read_line(&mut line).unwrap();
+    // Ended however the test ends (a failed assertion included).
+    struct Ended(std::process::Child);
+    impl Drop for Ended {
+        fn drop(&mut self) {
+            let _ = self.0.kill();
+            let _ = self.0.wait();
+        }
+    }
+    let _dashboard = Ended(child);
     let base = line.split_whitespace().find(|w| w.starts_with("http://")).expect("an address").trim_end_matches('/');
     let address = base.trim_start_matches("http://").to_string();
     let mut crowd = Vec::new();
@@ -615,6 +624,7 @@ fn a_crowd_of_slow_connections_does_not_lock_the_manager_out() {
     }
     assert!(crowd.len() >= 400, "{} connections", crowd.len());
     let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    let _ = rustls::crypto::ring::default_provider().install_default();
     let c = reqwest::Client::builder()
         .redirect(reqwest::redirect::Policy::none())
         .timeout(Duration::from_secs(20))
@@ -631,6 +641,4 @@ fn a_crowd_of_slow_connections_does_not_lock_the_manager_out() {
     for stream in &mut crowd {
         let _ = stream.write_all(b"x");
     }
-    let _ = child.kill();
-    let _ = child.wait();
 }
