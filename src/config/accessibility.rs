@@ -1,8 +1,8 @@
 //! `[accessibility]`: the speech mode for visitors who cannot see the screen (EN 301 549
 //! 5.1.3): its audio output, its volume, and the buttons and headset socket that start it.
 
+use super::check::{Invalid, bcm_pin, invalid, repeats};
 use super::raw::RawAccessibility;
-use super::{Invalid, bcm_pin, invalid, repeats};
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct AccessibilityConfig {

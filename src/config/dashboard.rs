@@ -1,7 +1,7 @@
 //! `[dashboard]`: where and how the manager's dashboard listens.
 
+use super::check::{Invalid, invalid};
 use super::raw::RawDashboard;
-use super::{Invalid, invalid};
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::Duration;

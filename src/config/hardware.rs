@@ -1,8 +1,8 @@
 //! `[hardware]` and `[hours]`: the GPIO devices (buttons, presence sensor, LED, backlight), how
 //! they behave, and the opening hours.
 
+use super::check::{Invalid, bcm_pin, invalid, repeats};
 use super::raw::{RawHardware, RawHours};
-use super::{Invalid, bcm_pin, invalid, repeats};
 use crate::hours::{Day, OpeningHours, parse_day};
 use std::time::Duration;
 

@@ -1,8 +1,8 @@
 //! `[kiosk]`: who the kiosk is, its languages, and how the touchscreen behaves.
 
+use super::check::{Invalid, invalid};
 use super::raw::RawKiosk;
 use super::upload::Secret;
-use super::{Invalid, invalid};
 use std::time::Duration;
 
 /// Languages the kiosk's interface is translated into.

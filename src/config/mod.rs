@@ -10,6 +10,7 @@
 //! section validates in its own file, one small check per function, each naming its key.
 
 mod accessibility;
+mod check;
 mod dashboard;
 mod hardware;
 mod kiosk;
@@ -32,6 +33,7 @@ pub use upload::{Secret, UploadConfig};
 
 use crate::clock::SyncSource;
 use borne_model::review::Survey;
+use check::{Invalid, invalid};
 use std::fmt;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -145,24 +147,6 @@ pub fn parse(text: &str, source: ConfigSource) -> Result<Config, ConfigError> {
         source: source_name,
         message,
     })
-}
-
-/// A validation error: the dotted key path (with `[i]` indexes) and the message.
-type Invalid = (String, String);
-
-fn invalid(key: impl Into<String>, message: impl Into<String>) -> Invalid {
-    (key.into(), message.into())
-}
-
-/// A GPIO number of the Pi's header, as rppal and the wiring diagrams count them (BCM).
-/// Whether a pin comes twice.
-fn repeats(pins: impl IntoIterator<Item = u8>) -> bool {
-    let pins: Vec<u8> = pins.into_iter().collect();
-    (1..pins.len()).any(|i| pins[..i].contains(&pins[i]))
-}
-
-fn bcm_pin(key: &str, pin: u8) -> Result<u8, Invalid> {
-    if pin <= 27 { Ok(pin) } else { Err(invalid(key, "broche BCM de 0 à 27")) }
 }
 
 fn validate(raw: RawConfig, source: ConfigSource) -> Result<Config, Invalid> {

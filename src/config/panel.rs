@@ -1,9 +1,9 @@
 //! `[panel]`: a small SPI panel (and its XPT2046 touch) as the kiosk's display. The plain types
 //! live here; the driver (`hw::panel`, `hw::xpt2046`) gives them their behaviour.
 
+use super::check::{Invalid, bcm_pin, invalid};
 use super::hardware::HardwareConfig;
 use super::raw::RawPanel;
-use super::{Invalid, bcm_pin, invalid};
 
 /// The panel controllers `mipidsi` drives for the kiosk.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

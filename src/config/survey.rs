@@ -1,7 +1,7 @@
 //! `[survey]`: the follow-up questions, the comment, the rule of a minimum number of reviews.
 
+use super::check::{Invalid, invalid};
 use super::raw::{RawQuestion, RawSurvey};
-use super::{Invalid, invalid};
 use borne_model::review::{
     AnswerKind, Intention, Item, JDMA_CODES, Question, SATISFACTION, Satisfaction, Survey, VERBATIM, VERBATIM_MAX_CHARS,
 };

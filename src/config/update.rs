@@ -1,8 +1,8 @@
 //! `[update]`: where the kiosk looks for new versions of its system, and when it may install
 //! them (the installing itself: `crate::update`).
 
+use super::check::{Invalid, invalid};
 use super::raw::RawUpdate;
-use super::{Invalid, invalid};
 use crate::hours::parse_day;
 use chrono::NaiveTime;
 use std::time::Duration;

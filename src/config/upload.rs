@@ -1,7 +1,7 @@
 //! `[upload]`: where and how the kiosk uploads, and the token it reads from a file.
 
+use super::check::{Invalid, invalid};
 use super::raw::RawUpload;
-use super::{Invalid, invalid};
 use std::fmt;
 use std::path::PathBuf;
 use std::time::Duration;

@@ -2,7 +2,9 @@
 //! loop) and the backlight through `/sys/class/backlight`.
 
 use super::logic::Debouncer;
-use super::{Backlight, Buttons, HwError, Key, OnPresence, OnPress, OnSwitch, Presence, StatusLed, Switch, key_of};
+use super::parts::{
+    Backlight, Buttons, HwError, Key, OnPresence, OnPress, OnSwitch, Presence, StatusLed, Switch, key_of,
+};
 use rppal::gpio::{Event, Gpio, InputPin, OutputPin, Trigger};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;

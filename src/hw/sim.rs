@@ -2,7 +2,7 @@
 //! go through the same debouncing and callbacks as the real ones.
 
 use super::logic::Debouncer;
-use super::{
+use super::parts::{
     Backlight, Buttons, Edge, HwError, Key, OnPresence, OnPress, OnSwitch, Presence, StatusLed, Switch, key_of,
 };
 use std::sync::{Arc, Mutex};

@@ -41,7 +41,7 @@ pub fn spawn(app: &App) -> Result<UploaderHandle> {
     let nudge = Arc::new(Notify::new());
     let thread_nudge = nudge.clone();
     let thread = std::thread::Builder::new().name("uploader".into()).spawn(move || {
-        let runtime = match super::two_worker_runtime("uploader") {
+        let runtime = match super::runtime::two_worker_runtime("uploader") {
             Ok(rt) => rt,
             Err(e) => {
                 tracing::error!(error = %e, "uploader runtime");

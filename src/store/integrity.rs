@@ -42,23 +42,3 @@ impl Store {
         Ok(lines.join("; "))
     }
 }
-
-pub(super) fn quick_check(conn: &Connection) -> rusqlite::Result<String> {
-    let mut stmt = conn.prepare("PRAGMA quick_check")?;
-    let lines: Vec<String> = stmt.query_map([], |r| r.get(0))?.collect::<rusqlite::Result<_>>()?;
-    Ok(lines.join("; "))
-}
-
-/// Renames the store and its side files to `borne.db.corrupt-<UTC time>`.
-pub(super) fn move_aside(path: &Path) -> Result<PathBuf> {
-    let stamp = Utc::now().format("%Y%m%dT%H%M%SZ");
-    let aside = path.with_file_name(format!("{DB_FILE}.corrupt-{stamp}"));
-    for suffix in ["", "-wal", "-shm"] {
-        let from = PathBuf::from(format!("{}{suffix}", path.display()));
-        let to = PathBuf::from(format!("{}{suffix}", aside.display()));
-        if from.exists() {
-            std::fs::rename(&from, &to).map_err(|e| StoreError::Io { path: from.clone(), detail: e.to_string() })?;
-        }
-    }
-    Ok(aside)
-}

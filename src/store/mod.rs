@@ -12,13 +12,10 @@
 
 mod actions;
 mod integrity;
-use integrity::{move_aside, quick_check};
 mod migrations;
 mod outbox;
 mod retention;
 mod reviews;
-
-pub use outbox::{OpenBatch, UplinkStatus};
 
 pub use migrations::MIGRATIONS;
 
@@ -209,6 +206,28 @@ pub struct HourCell {
     pub satisfaction: [u64; 3],
 }
 
+/// A batch persisted and ready to be sent (or sent again).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OpenBatch {
+    pub batch_id: Uuid,
+    pub body_gzip: Vec<u8>,
+    pub body_bytes: usize,
+    pub review_ids: Vec<Uuid>,
+    pub attempts: u32,
+}
+
+/// What the uploader last did, readable by `borne status` and the dashboard from any process.
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
+pub struct UplinkStatus {
+    pub last_attempt_at: Option<DateTime<Utc>>,
+    pub last_success_at: Option<DateTime<Utc>>,
+    pub last_error: Option<String>,
+    pub last_error_at: Option<DateTime<Utc>>,
+    pub next_attempt_at: Option<DateTime<Utc>>,
+    pub auth_refused: bool,
+    pub consecutive_failures: u32,
+}
+
 pub struct Store {
     conn: Connection,
     path: PathBuf,
@@ -339,6 +358,27 @@ impl Store {
             .map(|m| m.len())
             .sum()
     }
+}
+
+/// `PRAGMA quick_check`'s verdict (« ok » when the file is sound).
+fn quick_check(conn: &Connection) -> rusqlite::Result<String> {
+    let mut stmt = conn.prepare("PRAGMA quick_check")?;
+    let lines: Vec<String> = stmt.query_map([], |r| r.get(0))?.collect::<rusqlite::Result<_>>()?;
+    Ok(lines.join("; "))
+}
+
+/// Renames the store and its side files to `borne.db.corrupt-<UTC time>`.
+fn move_aside(path: &Path) -> Result<PathBuf> {
+    let stamp = Utc::now().format("%Y%m%dT%H%M%SZ");
+    let aside = path.with_file_name(format!("{DB_FILE}.corrupt-{stamp}"));
+    for suffix in ["", "-wal", "-shm"] {
+        let from = PathBuf::from(format!("{}{suffix}", path.display()));
+        let to = PathBuf::from(format!("{}{suffix}", aside.display()));
+        if from.exists() {
+            std::fs::rename(&from, &to).map_err(|e| StoreError::Io { path: from.clone(), detail: e.to_string() })?;
+        }
+    }
+    Ok(aside)
 }
 
 fn configure(conn: &Connection) -> rusqlite::Result<()> {

@@ -4,32 +4,10 @@
 //! each member review. It stays `open` until the platform's answer is applied (`done`), or until
 //! it is split or re-keyed (`abandoned`, members released to be batched again).
 
-use super::{MAX_WRITE_BATCH, OutboxSummary, Result, Store, StoreError, StoredReview};
+use super::{MAX_WRITE_BATCH, OpenBatch, OutboxSummary, Result, Store, StoreError, StoredReview, UplinkStatus};
 use chrono::{DateTime, Utc};
 use rusqlite::{OptionalExtension, TransactionBehavior, params};
 use uuid::Uuid;
-
-/// A batch persisted and ready to be sent (or sent again).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct OpenBatch {
-    pub batch_id: Uuid,
-    pub body_gzip: Vec<u8>,
-    pub body_bytes: usize,
-    pub review_ids: Vec<Uuid>,
-    pub attempts: u32,
-}
-
-/// What the uploader last did, readable by `borne status` and the dashboard from any process.
-#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
-pub struct UplinkStatus {
-    pub last_attempt_at: Option<DateTime<Utc>>,
-    pub last_success_at: Option<DateTime<Utc>>,
-    pub last_error: Option<String>,
-    pub last_error_at: Option<DateTime<Utc>>,
-    pub next_attempt_at: Option<DateTime<Utc>>,
-    pub auth_refused: bool,
-    pub consecutive_failures: u32,
-}
 
 const MARK_UPLOADED: &str = "UPDATE reviews SET status = 'uploaded', platform_review_id = ?2, uploaded_at_ms = ?3
      WHERE client_review_id = ?1 AND status = 'pending' AND batch_id = ?4";

@@ -10,52 +10,13 @@
 //! then says what it did; the speak button says the screen again (on the home screen: the next
 //! language).
 
+use super::voice::{Announce, SpeechKey, Target};
 use super::{Input, Kiosk, Known, Overlay, Screen, Spoken, State};
 use crate::kiosk::flow::{self, Event};
-use crate::kiosk::speech::{Speaker, Utterance, Volume};
+use crate::kiosk::speech::{Speaker, Utterance};
 use borne_model::review::{AnswerKind, Satisfaction};
 use slint::ComponentHandle;
 use std::time::Instant;
-
-/// A button of the speech mode, or the headset socket.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum SpeechKey {
-    /// Start speech; say the screen again; on the home screen, the next language.
-    Speak,
-    Previous,
-    Activate,
-    Next,
-    VolumeUp,
-    VolumeDown,
-    /// A headset was plugged in (true) or out (false).
-    Headset(bool),
-}
-
-/// What the buttons go through on a screen, in order.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(super) enum Target {
-    Item(i64),
-    Next,
-    Skip,
-    Send,
-}
-
-pub(super) struct Voice {
-    pub active: bool,
-    pub focus: usize,
-    pub volume: Volume,
-    pub last_input: Instant,
-}
-
-/// What to say after an input.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(super) enum Announce {
-    /// The whole screen, ending on the target with the focus.
-    Screen,
-    Chosen(Satisfaction),
-    Focus,
-    Volume,
-}
 
 /// What the visitor was shown before an input, to tell what changed.
 #[derive(Debug, Clone, PartialEq)]

@@ -1,7 +1,6 @@
 //! The HTTP side of the uploader: reqwest over rustls (system roots plus an optional extra CA),
 //! explicit timeouts, and the contract's status table turned into an `Outcome`.
 
-use super::app_version;
 use super::plan::Outcome;
 use crate::config::UploadConfig;
 use crate::store::OpenBatch;
@@ -185,6 +184,11 @@ impl HttpTransport {
             .send()
             .await)
     }
+}
+
+/// The `app_version` the kiosk reports to the platform (contract v1: `borne/VERSION`).
+pub fn app_version() -> String {
+    format!("borne/{}", env!("CARGO_PKG_VERSION"))
 }
 
 #[cfg(test)]

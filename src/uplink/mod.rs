@@ -20,6 +20,7 @@ use borne_model::wire::{self, BatchBody, MAX_BATCH_BYTES, MAX_BATCH_REVIEWS, SCH
 use chrono::{DateTime, Utc};
 use flate2::Compression;
 use flate2::write::GzEncoder;
+pub use http::app_version;
 use http::{ActionsOutcome, Transport};
 use plan::{Action, RetryPolicy, plan};
 use std::io::Write;
@@ -404,11 +405,6 @@ pub fn gzip(bytes: &[u8]) -> Vec<u8> {
     // Writing into a Vec cannot fail.
     let _ = encoder.write_all(bytes);
     encoder.finish().unwrap_or_default()
-}
-
-/// The `app_version` the kiosk reports to the platform (contract v1: `borne/VERSION`).
-pub fn app_version() -> String {
-    format!("borne/{}", env!("CARGO_PKG_VERSION"))
 }
 
 #[cfg(test)]

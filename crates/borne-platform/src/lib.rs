@@ -109,7 +109,7 @@ pub struct Platform {
     /// it and what became of it, for tests to check that every retry kept its key and bytes.
     audit: Option<Mutex<std::fs::File>>,
     pub metrics: Metrics,
-    pub console: console::Console,
+    pub console: Arc<console::Console>,
     /// Alert mails, when configured.
     pub notifier: Option<notify::Notifier>,
     /// How connections are bounded and whose word on a client's address is taken.
@@ -163,7 +163,7 @@ impl Platform {
             None => None,
         };
         let rng = Mutex::new(fastrand::Rng::with_seed(faults.seed));
-        let console = console::Console::new(console)?;
+        let console = Arc::new(console::Console::new(console, storage.clone())?);
         Ok(Arc::new(Platform {
             storage,
             auth,
@@ -264,7 +264,7 @@ pub fn router(state: Shared) -> Router {
         .route("/public/sites/{site}", get(public_page))
         .route("/public/sites/{site}/results.json", get(public_json))
         .route("/public/sites/{site}/results.csv", get(public_csv))
-        .merge(console::router(state.clone()))
+        .merge(console::router(state.console.clone()))
         .fallback(|uri: axum::http::Uri| async move {
             if console::is_console_path(uri.path()) {
                 console::not_found()
@@ -670,6 +670,26 @@ async fn put_actions(State(platform): State<Shared>, headers: HeaderMap, body: B
 }
 
 /// How long a graceful shutdown waits for requests in flight.
+/// Evaluates each minute (on whichever instance claims the round) and sends the mails due.
+async fn alerts(state: Shared) {
+    let holder = borne_web::auth::random_token();
+    let mut ticker = tokio::time::interval(std::time::Duration::from_secs(60));
+    ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
+    loop {
+        ticker.tick().await;
+        let storage = state.storage();
+        let links = state.notifier.as_ref().map(|n| &n.links);
+        if let Err(e) = notify::tick(storage, &holder, links, chrono::Utc::now()).await {
+            tracing::warn!(error = %e, "alert evaluation failed; retried next minute");
+        }
+        if let Some(notifier) = &state.notifier
+            && let Err(e) = notify::deliver(storage, &notifier.mailer, chrono::Utc::now()).await
+        {
+            tracing::warn!(error = %e, "alert mails not sent; retried next minute");
+        }
+    }
+}
+
 pub const SHUTDOWN_GRACE: Duration = Duration::from_secs(10);
 
 /// Serves until `shutdown` resolves, then stops accepting, lets the requests in flight finish
@@ -679,7 +699,7 @@ pub const SHUTDOWN_GRACE: Duration = Duration::from_secs(10);
 /// months ahead and purges old idempotency records hourly.
 pub async fn serve(listener: tokio::net::TcpListener, state: Shared, shutdown: impl std::future::Future<Output = ()>) {
     let maintenance = tokio::spawn(maintain_hourly(state.clone()));
-    let alerts = tokio::spawn(notify::run(state.clone()));
+    let alerts = tokio::spawn(alerts(state.clone()));
     let server = state.server.clone();
     server.serve(listener, router(state), shutdown, SHUTDOWN_GRACE).await;
     maintenance.abort();

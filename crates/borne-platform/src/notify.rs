@@ -480,26 +480,6 @@ pub fn retry_delay(attempts: i64) -> Duration {
     Duration::minutes(1i64 << attempts.clamp(1, 7).saturating_sub(1)).min(Duration::hours(1))
 }
 
-/// Evaluates each minute (on whichever instance claims the round) and sends the mails due.
-pub async fn run(state: crate::Shared) {
-    let holder = borne_web::auth::random_token();
-    let mut ticker = tokio::time::interval(std::time::Duration::from_secs(60));
-    ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
-    loop {
-        ticker.tick().await;
-        let storage = state.storage();
-        let links = state.notifier.as_ref().map(|n| &n.links);
-        if let Err(e) = tick(storage, &holder, links, Utc::now()).await {
-            tracing::warn!(error = %e, "alert evaluation failed; retried next minute");
-        }
-        if let Some(notifier) = &state.notifier
-            && let Err(e) = deliver(storage, &notifier.mailer, Utc::now()).await
-        {
-            tracing::warn!(error = %e, "alert mails not sent; retried next minute");
-        }
-    }
-}
-
 /// Sends the mails due at `now`; returns how many were sent. A failure is retried later.
 pub async fn deliver(storage: &Storage, mailer: &Mailer, now: DateTime<Utc>) -> Result<usize, StorageError> {
     let mut sent = 0;

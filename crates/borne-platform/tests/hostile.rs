@@ -262,13 +262,17 @@ fn every_console_and_public_route_survives_arbitrary_query_values(postgres: bool
 
 /// Sends `head` on a raw connection and reads the status line, waiting at most `wait`.
 fn status_of(url: &str, head: &str, wait: Duration) -> Option<u16> {
+    answer_to(url, head, wait)?.split_whitespace().nth(1)?.parse().ok()
+}
+
+/// The first bytes of the answer to a request's head sent alone (its body never follows).
+fn answer_to(url: &str, head: &str, wait: Duration) -> Option<String> {
     let mut stream = TcpStream::connect(url.trim_start_matches("http://")).unwrap();
     stream.set_read_timeout(Some(wait)).unwrap();
     stream.write_all(head.as_bytes()).unwrap();
-    let mut buffer = [0u8; 512];
+    let mut buffer = [0u8; 2048];
     let n = stream.read(&mut buffer).ok()?;
-    let text = String::from_utf8_lossy(&buffer[..n]);
-    text.split_whitespace().nth(1)?.parse().ok()
+    Some(String::from_utf8_lossy(&buffer[..n]).into_owned())
 }
 
 /// A body announced and never sent: a stranger (no token, no session) is answered at once;
@@ -300,11 +304,18 @@ fn a_stranger_s_body_is_never_read(postgres: bool) {
     let error: serde_json::Value = serde_json::from_str(&body).unwrap_or_else(|_| panic!("JSON: {body}"));
     assert_eq!(error["code"], "METHOD_NOT_ALLOWED");
     assert!(error["message"].as_str().is_some_and(|m| !m.is_empty()));
-    let big = "x".repeat(2 * 1024 * 1024 + 10);
-    let request = s.http.client.put(format!("{}/v1/actions", s.platform.url)).bearer_auth(&s.token).body(big);
-    let (status, _, body) = s.http.send(request);
-    assert_eq!(status, 413, "{body}");
-    assert_eq!(serde_json::from_str::<serde_json::Value>(&body).unwrap()["code"], "PAYLOAD_TOO_LARGE");
+    // A kiosk's body past the limit: 413 from the announced length, in the API's shape (sent
+    // as a head alone: a client still writing a body the server closed on may see a broken
+    // pipe before the answer).
+    let put = format!(
+        "PUT /v1/actions HTTP/1.1\r\nHost: {address}\r\nContent-Type: application/json\r\n\
+         Content-Length: 2097162\r\nAuthorization: Bearer {}\r\n\r\n",
+        s.token
+    );
+    let answer = answer_to(&s.platform.url, &put, wait).expect("an answer");
+    assert!(answer.starts_with("HTTP/1.1 413"), "{answer}");
+    let body = answer.split("\r\n\r\n").nth(1).unwrap_or_default();
+    assert_eq!(serde_json::from_str::<serde_json::Value>(body).unwrap()["code"], "PAYLOAD_TOO_LARGE", "{answer}");
     s.healthy();
 }
 

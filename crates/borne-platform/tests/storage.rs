@@ -180,8 +180,8 @@ fn a_sites_trend_postgres() {
 /// Sign-in failures, kept in the database, are per account and per address, and forgotten
 /// after an hour without one (simulated time).
 fn accounts_bind_once_and_failures_are_forgotten(postgres: bool) {
+    use borne_platform::storage::LoginFailures;
     use borne_platform::storage::console::{Account, Role};
-    use borne_platform::storage::guard::LoginFailures;
     use borne_web::auth::FailureLog;
     let dir = Scratch::new("bind-once");
     let cluster = postgres.then(PgCluster::for_test);

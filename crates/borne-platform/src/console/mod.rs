@@ -15,7 +15,6 @@ pub mod sites;
 
 use crate::storage::console::{Account, CommentQuery, ConsoleSession, Opened};
 use crate::storage::{Site, Storage, StorageError};
-use crate::{Platform, Shared};
 use axum::extract::{Path, Query, Request, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::middleware::{self, Next};
@@ -28,27 +27,36 @@ use chrono::{NaiveDate, Utc};
 use serde::Deserialize;
 use std::collections::HashMap;
 use std::net::IpAddr;
+use std::sync::Arc;
 
 const SESSION_COOKIE: &str = "borne_console";
 const LOGIN_CSRF_COOKIE: &str = "borne_console_login";
 /// Only the console's own stylesheet; no script at all; forms post to the console only.
 const CSP: &str =
     "default-src 'none'; style-src 'self'; img-src 'self'; form-action 'self'; base-uri 'none'; frame-ancestors 'none'";
-pub const COMMENTS_PER_PAGE: u32 = 20;
+pub use pages::COMMENTS_PER_PAGE;
 
 pub use crate::config::ConsoleSettings as Settings;
 
 /// The console's working parts, held by the platform.
 pub struct Console {
     pub settings: Settings,
+    storage: Storage,
     gate: auth::Gate,
     proconnect: Option<proconnect::ProConnect>,
 }
 
+/// What the console's handlers are given.
+type Shared = Arc<Console>;
+
 impl Console {
-    pub fn new(settings: Settings) -> Result<Console, String> {
+    pub fn new(settings: Settings, storage: Storage) -> Result<Console, String> {
         let proconnect = settings.proconnect.clone().map(proconnect::ProConnect::new).transpose()?;
-        Ok(Console { settings, gate: auth::Gate::new("console"), proconnect })
+        Ok(Console { settings, storage, gate: auth::Gate::new("console"), proconnect })
+    }
+
+    pub fn storage(&self) -> &Storage {
+        &self.storage
     }
 }
 
@@ -135,7 +143,7 @@ fn html(markup: maud::Markup) -> Response {
     ([(header::CONTENT_TYPE, "text/html; charset=utf-8")], markup.into_string()).into_response()
 }
 
-pub fn router(state: Shared) -> Router<Shared> {
+pub fn router<S>(state: Shared) -> Router<S> {
     let protected = Router::new()
         .route("/console/", get(sites_page))
         .route("/console/bornes", get(fleet_page))
@@ -162,6 +170,7 @@ pub fn router(state: Shared) -> Router<Shared> {
             }),
         )
         .layer(middleware::from_fn(security_headers))
+        .with_state(state)
 }
 
 /// The console's routes not found are the console's 404 page (the API keeps its JSON one).
@@ -196,8 +205,8 @@ async fn security_headers(request: Request, next: Next) -> Response {
     response
 }
 
-fn set_cookie(platform: &Platform, name: &str, value: &str, path: &str, max_age: Option<u64>) -> HeaderValue {
-    cookies::set(name, value, path, platform.console.settings.secure_cookies, max_age)
+fn set_cookie(platform: &Console, name: &str, value: &str, path: &str, max_age: Option<u64>) -> HeaderValue {
+    cookies::set(name, value, path, platform.settings.secure_cookies, max_age)
 }
 
 async fn require_session(State(platform): State<Shared>, mut request: Request, next: Next) -> Response {
@@ -243,9 +252,9 @@ async fn login_form(State(platform): State<Shared>) -> Response {
     login_page(&platform, None, StatusCode::OK)
 }
 
-fn login_page(platform: &Platform, message: Option<&str>, status: StatusCode) -> Response {
+fn login_page(platform: &Console, message: Option<&str>, status: StatusCode) -> Response {
     let token = auth::random_token();
-    let proconnect = platform.console.proconnect.is_some();
+    let proconnect = platform.proconnect.is_some();
     let mut response = (status, html(pages::login(message, &token, proconnect))).into_response();
     response
         .headers_mut()
@@ -280,9 +289,9 @@ async fn login(
         found = account;
         Ok::<_, StorageError>(hash)
     };
-    let failures = crate::storage::guard::LoginFailures(platform.storage());
+    let failures = crate::storage::LoginFailures(platform.storage());
     let password = form.password.unwrap_or_default();
-    let attempt = match platform.console.gate.check(&failures, &email, ip, password, lookup, None).await {
+    let attempt = match platform.gate.check(&failures, &email, ip, password, lookup, None).await {
         Ok(attempt) => attempt,
         Err(e) => return Failure::Unavailable(e).into_response(),
     };
@@ -308,7 +317,7 @@ async fn login(
 /// Opens a session for `account` and sends its cookie, to the console's home page. After
 /// ProConnect, the browser arrives from another site, so a redirect would not carry the
 /// session's `SameSite=Strict` cookie to the next page: a page of ours takes it there.
-async fn open_session(platform: &Platform, account: &Account, id_token: Option<String>) -> Result<Response, Failure> {
+async fn open_session(platform: &Console, account: &Account, id_token: Option<String>) -> Result<Response, Failure> {
     let (id, csrf) = (auth::random_token(), auth::random_token());
     let through_proconnect = id_token.is_some();
     platform.storage().open_session(&id, &account.id, Opened { csrf, id_token }, Utc::now()).await?;
@@ -323,7 +332,7 @@ async fn open_session(platform: &Platform, account: &Account, id_token: Option<S
     Ok(response)
 }
 
-fn login_busy(platform: &Platform) -> Response {
+fn login_busy(platform: &Console) -> Response {
     let message = "Trop de connexions en même temps : réessayez dans quelques secondes.";
     login_page(platform, Some(message), StatusCode::TOO_MANY_REQUESTS)
 }
@@ -331,7 +340,7 @@ fn login_busy(platform: &Platform) -> Response {
 /// `/console/proconnect`: off to ProConnect, with this sign-in's state, nonce and PKCE
 /// verifier in a cookie that only the callback receives.
 async fn proconnect_start(State(platform): State<Shared>) -> Response {
-    let Some(pc) = &platform.console.proconnect else { return not_found() };
+    let Some(pc) = &platform.proconnect else { return not_found() };
     match pc.start().await {
         Ok((url, flow)) => {
             let mut response = Redirect::to(&url).into_response();
@@ -339,7 +348,7 @@ async fn proconnect_start(State(platform): State<Shared>) -> Response {
                 proconnect::FLOW_COOKIE,
                 &flow.to_cookie(),
                 proconnect::FLOW_COOKIE_PATH,
-                platform.console.settings.secure_cookies,
+                platform.settings.secure_cookies,
                 Some(proconnect::FLOW_MAX_AGE_S),
             );
             response.headers_mut().append(header::SET_COOKIE, cookie);
@@ -367,7 +376,7 @@ async fn proconnect_return(
     headers: HeaderMap,
     Query(back): Query<ProConnectReturn>,
 ) -> Response {
-    let Some(pc) = &platform.console.proconnect else { return not_found() };
+    let Some(pc) = &platform.proconnect else { return not_found() };
     let ip = peer_ip(peer);
     let flow = cookies::get(&headers, proconnect::FLOW_COOKIE).and_then(|c| proconnect::Flow::from_cookie(&c));
     let refused = |message: &str, status: StatusCode| {
@@ -416,7 +425,7 @@ async fn proconnect_return(
 }
 
 /// Deletes the sign-in's flow cookie: it serves one return, whatever its outcome.
-fn forget_flow(platform: &Platform) -> HeaderValue {
+fn forget_flow(platform: &Console) -> HeaderValue {
     set_cookie(platform, proconnect::FLOW_COOKIE, "", proconnect::FLOW_COOKIE_PATH, Some(0))
 }
 
@@ -456,7 +465,7 @@ async fn logout(
     }
     // A session opened through ProConnect ends there too (ProConnect asks its partners to).
     let mut to = None;
-    if let (Some(pc), Some(id_token)) = (&platform.console.proconnect, &session.id_token) {
+    if let (Some(pc), Some(id_token)) = (&platform.proconnect, &session.id_token) {
         to = pc.logout_url(id_token).await;
     }
     let mut response = Redirect::to(to.as_deref().unwrap_or("/console/connexion")).into_response();
@@ -510,7 +519,7 @@ struct FleetQuery {
 
 /// The sites in scope and the fleet rows of those asked, filtered and sorted as asked.
 async fn fleet_rows(
-    platform: &Platform,
+    platform: &Console,
     account: &Account,
     q: &FleetQuery,
 ) -> Result<(Vec<Site>, Vec<fleet::Row>), Failure> {
@@ -532,8 +541,7 @@ async fn fleet_rows(
         Some("decroissant") => true,
         Some(other) => return Err(Failure::BadInput(format!("ordre inconnu : {other} (croissant ou decroissant)"))),
     };
-    let mut rows =
-        fleet::rows(storage.devices().await?, &sites, Utc::now(), platform.console.settings.heartbeat_interval);
+    let mut rows = fleet::rows(storage.devices().await?, &sites, Utc::now(), platform.settings.heartbeat_interval);
     fleet::sort(&mut rows, key, descending);
     Ok((scope, rows))
 }

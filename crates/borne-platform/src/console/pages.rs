@@ -2,6 +2,9 @@
 //! a caption and header cells; the navigation says where one is.
 
 use super::fleet::{Row, SORT_KEYS};
+
+/// Comments shown on one page of the comments' list.
+pub const COMMENTS_PER_PAGE: u32 = 20;
 use super::sites::{SiteLine, TrendPoint};
 use crate::storage::Site;
 use crate::storage::alerting::Incident;
@@ -501,7 +504,7 @@ pub fn comments(session: &ConsoleSession, sites: &[Site], found: &[Comment], f: 
         @if found.is_empty() {
             p role="status" { "Aucun commentaire ne correspond." }
         } @else {
-            ol.comments start=(((f.page - 1) * super::COMMENTS_PER_PAGE) + 1) {
+            ol.comments start=(((f.page - 1) * COMMENTS_PER_PAGE) + 1) {
                 @for c in found {
                     li {
                         p.meta { (name_of(&c.site_id)) " · " (c.submitted_at.get(..16).unwrap_or(&c.submitted_at).replace('T', " ")) " · " (rating_label(c.rating)) }

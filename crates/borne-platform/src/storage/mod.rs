@@ -24,19 +24,27 @@ pub mod actions;
 pub mod alerting;
 pub mod console;
 pub mod guard;
+pub mod model;
 pub mod postgres;
+pub mod reviews;
 pub mod sqlite;
 
-use crate::validate::{ParsedBatch, ValidReview, field_label};
-use borne_model::review::{SATISFACTION, VERBATIM};
-use borne_model::wire::{BatchResponse, ErrorBody, Heartbeat, ResultStatus, ReviewResult};
-use chrono::{DateTime, Datelike, NaiveDate, NaiveDateTime, Timelike, Utc};
-use serde::Serialize;
-use std::collections::BTreeMap;
-use std::path::PathBuf;
+pub use model::*;
 
-/// Idempotency records are replayed for at least 24 h (the contract); they are purged after 48 h.
-pub const IDEMPOTENCY_KEEP_HOURS: i64 = 48;
+use crate::validate::{ParsedBatch, ValidReview};
+use actions::Actions;
+use alerting::{Alerting, Digest, Incident, OutboxMail, Subscriber, TickOutcome};
+use borne_model::actions::Action;
+use borne_model::review::{SATISFACTION, VERBATIM};
+use borne_model::wire::Heartbeat;
+use borne_web::auth::{FailureLog, Failures};
+use chrono::{DateTime, Duration, NaiveDate, Utc};
+use console::{Account, AccountChange, Accounts, Comment, CommentQuery, ConsoleSession, Opened, checked};
+use guard::{Catalogue, Guard};
+use reviews::Reviews;
+use std::net::IpAddr;
+use std::path::PathBuf;
+use std::time::SystemTime;
 
 /// Which database, and how to reach it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -45,238 +53,8 @@ pub enum Target {
     Postgres { url: String, pool_size: usize },
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub enum StorageError {
-    /// The database cannot be reached or failed: the request may be retried later (503).
-    #[error("base de données indisponible : {0}")]
-    Unavailable(String),
-    /// An operator's request the data refuses (unknown site, a device that already exists…).
-    #[error("{0}")]
-    Refused(String),
-}
-
-pub type Result<T> = std::result::Result<T, StorageError>;
-
-/// The device a token belongs to, when the token is known and not revoked.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct DeviceAuth {
-    pub device_id: String,
-    pub site: Option<Site>,
-}
-
-/// A site (one reception point: one kiosk or a few), optionally bound to JDMA's
-/// product → form → button; when bound, a batch's `source` must name the same ids.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct Site {
-    pub id: String,
-    pub name: String,
-    pub organisation: Option<String>,
-    pub product_id: Option<i64>,
-    pub form_id: Option<i64>,
-    pub button_id: Option<i64>,
-}
-
-impl Site {
-    /// Why a batch's source does not match this site's JDMA ids, if it does not.
-    pub fn source_mismatch(&self, source: &borne_model::wire::Source) -> Option<String> {
-        let checks = [
-            ("product_id", self.product_id, source.product_id),
-            ("form_id", self.form_id, source.form_id),
-            ("button_id", self.button_id, source.button_id),
-        ];
-        checks.iter().find(|(_, expected, sent)| expected.is_some_and(|e| e as u64 != *sent)).map(
-            |(name, expected, sent)| {
-                format!("source.{name} {sent} is not this site's ({})", expected.unwrap_or_default())
-            },
-        )
-    }
-}
-
-/// A kiosk as the fleet sees it: its registration and its last heartbeat.
-#[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct Device {
-    pub id: String,
-    pub site_id: Option<String>,
-    pub created_at: DateTime<Utc>,
-    pub revoked_at: Option<DateTime<Utc>>,
-    pub last_seen_at: Option<DateTime<Utc>>,
-    pub app_version: Option<String>,
-    pub pending: Option<i64>,
-    pub oldest_pending_at: Option<String>,
-    pub last_upload_at: Option<String>,
-    pub disk_free_bytes: Option<i64>,
-}
-
-/// What storing a batch produced.
-#[derive(Debug)]
-pub enum Stored {
-    /// Processed now: the answer, and its JSON text as stored for replays (sent as is).
-    Fresh { response: BatchResponse, text: String },
-    /// The response first given for this key and body, byte for byte.
-    Replay(String),
-    /// The key was used with a different body.
-    Conflict,
-}
-
-impl Stored {
-    pub fn outcome(&self) -> &'static str {
-        match self {
-            Stored::Fresh { .. } => "processed",
-            Stored::Replay(_) => "replayed",
-            Stored::Conflict => "conflict",
-        }
-    }
-}
-
-/// Counts of one answer item in a period.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct ItemCount {
-    pub field_code: String,
-    pub answer_item_id: i64,
-    pub count: i64,
-}
-
-/// One site's answer counts over local days `[from, to]`, read from the per-site counts; an
-/// item id of [`RESPONDENTS`] counts the reviews that answered the question.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct SiteCounts {
-    pub site_id: String,
-    pub reviews: i64,
-    pub items: Vec<ItemCount>,
-}
-
-/// What `borne-platform stats --json` prints.
-#[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct Totals {
-    pub reviews: i64,
-    pub answers: i64,
-    pub devices: i64,
-    pub sites: i64,
-    pub organisations: i64,
-    pub batches: i64,
-    pub heartbeats: i64,
-    /// Satisfaction answers by item id ("1" Pas bien, "2" Moyen, "3" Très bien), all time.
-    pub satisfaction_by_item: BTreeMap<String, i64>,
-    pub by_device: Vec<DeviceTotal>,
-}
-
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct DeviceTotal {
-    pub device_id: String,
-    pub reviews: i64,
-}
-
-/// A review as handed over to JDMA (`export`).
-#[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct ExportReview {
-    pub id: i64,
-    pub created_at: DateTime<Utc>,
-    pub received_at: DateTime<Utc>,
-    pub device_id: String,
-    pub site_id: Option<String>,
-    pub site_name: Option<String>,
-    pub product_id: i64,
-    pub form_id: i64,
-    pub button_id: i64,
-    pub client_review_id: String,
-    pub submitted_at: String,
-    pub clock: String,
-    pub language: String,
-    pub answers: Vec<ExportAnswer>,
-}
-
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct ExportAnswer {
-    pub field_code: String,
-    pub field_label: Option<String>,
-    pub answer_item_id: i64,
-    pub answer_text: String,
-    pub intention: String,
-    pub kind: String,
-}
-
-/// A valid review made ready for either engine: its partition key, its buckets in the kiosk's
-/// local time, and its answers with JDMA's labels.
-#[derive(Debug, Clone)]
-pub(crate) struct Prepared<'a> {
-    pub review: &'a ValidReview,
-    /// The partition key: the kiosk's own instant, but never later than the platform received it
-    /// (a kiosk whose clock runs ahead cannot write into a month that does not exist yet).
-    pub created_at: DateTime<Utc>,
-    pub local_hour: NaiveDateTime,
-    pub local_day: NaiveDate,
-    pub local_month: NaiveDate,
-    pub has_verbatim: bool,
-}
-
-pub(crate) fn prepare(review: &ValidReview, received_at: DateTime<Utc>) -> Prepared<'_> {
-    // Validation has checked RFC 3339 already; the fallback never runs on a validated review.
-    let sent =
-        chrono::DateTime::parse_from_rfc3339(&review.submitted_at).unwrap_or_else(|_| received_at.fixed_offset());
-    let local = sent.naive_local();
-    let local_hour = local.with_minute(0).and_then(|t| t.with_second(0)).and_then(|t| t.with_nanosecond(0));
-    let local_day = local.date();
-    Prepared {
-        review,
-        created_at: sent.with_timezone(&Utc).min(received_at),
-        local_hour: local_hour.unwrap_or(local),
-        local_day,
-        local_month: local_day.with_day0(0).unwrap_or(local_day),
-        has_verbatim: review.answers.iter().any(|a| a.field_code == VERBATIM && !a.answer_text.trim().is_empty()),
-    }
-}
-
-/// Answer item id of the per-question respondent count in the per-site counts (the kiosk's
-/// store uses the same): one per review and question answered, whatever the answers.
-pub const RESPONDENTS: i64 = -1;
-
-/// The label JDMA stores with an answer.
-pub(crate) fn label_of(field_code: &str) -> Option<String> {
-    field_label(field_code)
-}
-
-/// Builds the batch's response in request order: rejected reviews as validation left them,
-/// valid ones accepted the first time their id is taken, duplicate otherwise.
-pub(crate) fn response(
-    batch: &ParsedBatch,
-    fresh: &std::collections::HashSet<uuid::Uuid>,
-    ids: &std::collections::HashMap<uuid::Uuid, i64>,
-) -> BatchResponse {
-    let mut answered = std::collections::HashSet::new();
-    let results = batch
-        .reviews
-        .iter()
-        .map(|review| match review {
-            Err(rejected) => ReviewResult {
-                client_review_id: rejected.client_review_id.clone(),
-                status: ResultStatus::Rejected,
-                review_id: None,
-                retryable: Some(false),
-                error: Some(ErrorBody { message: rejected.message.clone(), code: "BAD_REQUEST".into(), issues: None }),
-            },
-            Ok(valid) => {
-                let id = valid.client_review_id;
-                let first = answered.insert(id);
-                ReviewResult {
-                    client_review_id: id.to_string(),
-                    status: if first && fresh.contains(&id) { ResultStatus::Accepted } else { ResultStatus::Duplicate },
-                    review_id: ids.get(&id).map(|n| format!("r-{n}")),
-                    retryable: None,
-                    error: None,
-                }
-            }
-        })
-        .collect();
-    BatchResponse { results }
-}
-
-/// The valid reviews of a batch, each once (a batch may repeat a review; the first counts).
-pub(crate) fn distinct_valid(batch: &ParsedBatch) -> Vec<&ValidReview> {
-    let mut seen = std::collections::HashSet::new();
-    batch.reviews.iter().filter_map(|r| r.as_ref().ok()).filter(|r| seen.insert(r.client_review_id)).collect()
-}
-
-/// The storage, whichever engine holds it.
+/// The storage, whichever engine holds it (a handle: clones share the pool or connection).
+#[derive(Clone)]
 pub enum Storage {
     Sqlite(sqlite::SqliteStore),
     Postgres(postgres::PgStore),
@@ -536,181 +314,253 @@ impl Storage {
     }
 }
 
-/// The indicators of a site's answer counts, computed as the kiosk's own dashboard computes
-/// them (the State's rules, `minimum` reviews for a score): the satisfaction, the comments, and
-/// JDMA's follow-up questions. Counts of the same item are added (several periods at once).
-pub fn indicators_of(items: impl IntoIterator<Item = ItemCount>, minimum: u64) -> borne_model::indicators::Indicators {
-    use borne_model::indicators::{QuestionCounts, indicators};
-    use borne_model::review::{JDMA_CODES, Survey, jdma_question};
-    let mut by_code: BTreeMap<String, QuestionCounts> = BTreeMap::new();
-    for item in items {
-        let entry = by_code.entry(item.field_code).or_default();
-        let n = item.count.max(0) as u64;
-        if item.answer_item_id == RESPONDENTS {
-            entry.respondents += n;
-        } else {
-            entry.by_item.push((item.answer_item_id, n));
+impl Storage {
+    /// Adds an account after checking it (a valid address, a name, the scope its role needs).
+    pub async fn add_account(&self, mut account: Account) -> Result<()> {
+        account.id = account.id.trim().to_lowercase();
+        checked(&account)?;
+        // The key of the unsubscribe link in every mail it will receive.
+        let token = borne_web::auth::random_token();
+        on_engine!(self, s => s.add_account(account, token).await)
+    }
+
+    pub async fn accounts(&self) -> Result<Vec<Account>> {
+        on_engine!(self, s => s.accounts().await)
+    }
+
+    /// The account of this e-mail address (any case), if any.
+    pub async fn account(&self, email: &str) -> Result<Option<Account>> {
+        let id = email.trim().to_lowercase();
+        on_engine!(self, s => s.account_where("id", id).await)
+    }
+
+    /// The account ProConnect's subject `sub` was linked to, if any.
+    pub async fn account_by_subject(&self, sub: &str) -> Result<Option<Account>> {
+        on_engine!(self, s => s.account_where("oidc_subject", sub.to_string()).await)
+    }
+
+    /// Links an account to an OpenID subject (at its first sign-in with ProConnect), in one
+    /// conditional write: only an enabled account bound to nobody yet. False when it was not
+    /// (bound meanwhile, disabled, or gone).
+    pub async fn link_subject(&self, email: &str, sub: &str) -> Result<bool> {
+        let id = email.trim().to_lowercase();
+        let change = AccountChange::Subject(sub.to_string());
+        match on_engine!(self, s => s.update_account(id.clone(), change.clone()).await) {
+            Ok(n) => Ok(n > 0),
+            // The subject is already another account's (unique): not bound.
+            Err(StorageError::Refused(_)) => Ok(false),
+            Err(e) => Err(e),
         }
     }
-    let survey = Survey {
-        follow_ups: JDMA_CODES
-            .iter()
-            .filter(|code| **code != SATISFACTION && **code != VERBATIM)
-            .filter_map(|code| jdma_question(code))
-            .collect(),
-        comment_enabled: true,
-        comment_max_chars: borne_model::review::VERBATIM_MAX_CHARS,
-        languages: vec!["fr".into()],
-    };
-    indicators(&survey, &by_code, minimum)
-}
 
-/// Whole months inside `[from, to]` (first days), and the days outside them: the two parts of
-/// a period read from the monthly and the daily counts.
-pub(crate) fn split_period(from: NaiveDate, to: NaiveDate) -> (Vec<NaiveDate>, Vec<(NaiveDate, NaiveDate)>) {
-    let mut months = Vec::new();
-    let mut days = Vec::new();
-    if from > to {
-        return (months, days);
+    /// A new password; the account's sessions end (whoever knew the old one is signed out).
+    pub async fn set_password(&self, email: &str, phc: &str) -> Result<()> {
+        self.change_account(email, AccountChange::Password(phc.to_string())).await?;
+        let id = email.trim().to_lowercase();
+        on_engine!(self, s => s.close_sessions("account_id", id).await)
     }
-    // Each step moves a month forward or stops: at the end of chrono's calendar there is no
-    // next month, and the period ends in days.
-    let first_full = if from.day() == 1 { Some(from) } else { next_month(from) };
-    let mut month = first_full;
-    while let Some(start) = month {
-        let Some(next) = next_month(start) else { break };
-        match next.pred_opt() {
-            Some(last) if last <= to => months.push(start),
-            _ => break,
+
+    /// Disables an account (its password forgotten) and ends its sessions at once.
+    pub async fn disable_account(&self, email: &str) -> Result<()> {
+        self.change_account(email, AccountChange::Disable).await?;
+        let id = email.trim().to_lowercase();
+        on_engine!(self, s => s.close_sessions("account_id", id).await)
+    }
+
+    async fn change_account(&self, email: &str, change: AccountChange) -> Result<()> {
+        let id = email.trim().to_lowercase();
+        let n = on_engine!(self, s => s.update_account(id.clone(), change.clone()).await)?;
+        if n == 0 { Err(StorageError::Refused(format!("compte inconnu : {email}"))) } else { Ok(()) }
+    }
+
+    /// Opens a session for `account`; only the hash of its cookie value is kept.
+    pub async fn open_session(&self, cookie: &str, account: &str, opened: Opened, now: DateTime<Utc>) -> Result<()> {
+        let (hash, account) = (token_hash(cookie), account.to_string());
+        on_engine!(self, s => s.open_session(hash, account, opened.clone(), now).await)
+    }
+
+    /// The live session of this cookie value (its idle time reset), or none: unknown, idle for
+    /// [`SESSION_IDLE`], older than [`SESSION_MAX`], or its account disabled.
+    pub async fn session(&self, cookie: &str, now: DateTime<Utc>) -> Result<Option<ConsoleSession>> {
+        let hash = token_hash(cookie);
+        on_engine!(self, s => s.session(hash, now).await)
+    }
+
+    pub async fn close_session(&self, cookie: &str) -> Result<()> {
+        let hash = token_hash(cookie);
+        on_engine!(self, s => s.close_sessions("id_sha256", hash).await)
+    }
+
+    /// Comments as asked (`q.sites` is the caller's scope, already checked).
+    pub async fn comments(&self, q: CommentQuery) -> Result<Vec<Comment>> {
+        if q.sites.is_empty() || q.from > q.to {
+            return Ok(Vec::new());
         }
-        month = Some(next);
+        on_engine!(self, s => s.comments(q).await)
     }
-    match (months.first(), months.last()) {
-        (Some(first), Some(last)) => {
-            if from < *first {
-                days.push((from, first.pred_opt().unwrap_or(from)));
-            }
-            if let Some(after) = next_month(*last).filter(|after| *after <= to) {
-                days.push((after, to));
-            }
+}
+
+impl Storage {
+    /// The managers the alerts may write to (accounts not disabled), each with its unsubscribe token.
+    pub async fn subscribers(&self) -> Result<Vec<Subscriber>> {
+        on_engine!(self, s => s.subscribers().await)
+    }
+
+    /// Claims this round of evaluation for `holder` when none ran within `every`: the
+    /// evaluator's memory, or `None` (another instance has it).
+    pub async fn claim_alert_tick(&self, holder: &str, now: DateTime<Utc>, every: Duration) -> Result<Option<String>> {
+        on_engine!(self, s => s.claim_tick(holder.to_string(), now, every).await)
+    }
+
+    /// Commits an evaluation: memory, incidents, mails and digests together; `false` when
+    /// another instance has claimed the round since (nothing is written).
+    pub async fn commit_alert_tick(&self, holder: &str, outcome: TickOutcome, now: DateTime<Utc>) -> Result<bool> {
+        on_engine!(self, s => s.commit_tick(holder.to_string(), outcome, now).await)
+    }
+
+    /// The next mail due, claimed for a while (its attempt counted).
+    pub async fn claim_mail(&self, now: DateTime<Utc>) -> Result<Option<OutboxMail>> {
+        on_engine!(self, s => s.claim_mail(now).await)
+    }
+
+    pub async fn mail_sent(&self, id: i64, at: DateTime<Utc>) -> Result<()> {
+        on_engine!(self, s => s.mail_done(id, Ok(at)).await)
+    }
+
+    pub async fn mail_failed(&self, id: i64, error: &str, retry_at: DateTime<Utc>) -> Result<()> {
+        let error: String = error.chars().take(500).collect();
+        on_engine!(self, s => s.mail_done(id, Err((error, retry_at))).await)
+    }
+
+    /// The latest incidents of `sites`, newest first.
+    pub async fn incidents(&self, sites: &[String], limit: u32) -> Result<Vec<Incident>> {
+        on_engine!(self, s => s.incidents(sites.to_vec(), limit).await)
+    }
+
+    /// An organisation's alert rules (JSON), if it has its own.
+    pub async fn alert_rules(&self, organisation: &str) -> Result<Option<String>> {
+        let sql = "SELECT rules FROM alert_rules WHERE organisation_id = ?1";
+        on_engine!(self, s => s.get_text(sql, organisation.to_string()).await)
+    }
+
+    pub async fn set_alert_rules(&self, organisation: &str, rules: &str) -> Result<()> {
+        let known = self.sites().await?.iter().any(|s| s.organisation.as_deref() == Some(organisation));
+        if !known {
+            return Err(StorageError::Refused(format!("organisation inconnue (aucun site) : {organisation}")));
         }
-        _ => days.push((from, to)),
-    }
-    (months, days)
-}
-
-/// The first day of the month after `day`'s; none past chrono's last year.
-fn next_month(day: NaiveDate) -> Option<NaiveDate> {
-    let (y, m) = if day.month() == 12 { (day.year().checked_add(1)?, 1) } else { (day.year(), day.month() + 1) };
-    NaiveDate::from_ymd_opt(y, m, 1)
-}
-
-fn group_counts(rows: Vec<(String, String, i64, i64)>) -> Vec<SiteCounts> {
-    let mut by_site: BTreeMap<String, BTreeMap<(String, i64), i64>> = BTreeMap::new();
-    for (site, code, item, n) in rows {
-        *by_site.entry(site).or_default().entry((code, item)).or_default() += n;
-    }
-    by_site
-        .into_iter()
-        .map(|(site_id, items)| SiteCounts {
-            site_id,
-            reviews: items.get(&(SATISFACTION.to_string(), RESPONDENTS)).copied().unwrap_or(0),
-            items: items
-                .into_iter()
-                .map(|((field_code, answer_item_id), count)| ItemCount { field_code, answer_item_id, count })
-                .collect(),
-        })
-        .collect()
-}
-
-/// Ids of sites, organisations and kiosks: what the kiosk's own `device_id` allows.
-fn check_id(what: &str, id: &str) -> Result<()> {
-    let ok = !id.is_empty()
-        && id.len() <= 64
-        && id.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'));
-    if ok {
+        let sql = "INSERT INTO alert_rules (organisation_id, rules) VALUES (?1, ?2)
+                   ON CONFLICT (organisation_id) DO UPDATE SET rules = excluded.rules";
+        on_engine!(self, s => s.set_text(sql, organisation.to_string(), rules.to_string()).await)?;
         Ok(())
-    } else {
-        Err(StorageError::Refused(format!(
-            "identifiant de {what} invalide : {id:?} (1 à 64 caractères parmi a-z, A-Z, 0-9, « - », « _ », « . »)"
-        )))
+    }
+
+    /// Sets how often `email` receives a summary.
+    pub async fn set_digest(&self, email: &str, digest: Digest) -> Result<()> {
+        let sql = "UPDATE accounts SET digest = ?2 WHERE id = ?1";
+        let n = on_engine!(self, s => s.set_text(sql, email.trim().to_lowercase(), digest.as_str().to_string()).await)?;
+        if n == 0 { Err(StorageError::Refused(format!("compte inconnu : {email}"))) } else { Ok(()) }
+    }
+
+    /// The account of an unsubscribe link's token, if any.
+    pub async fn unsubscribe_account(&self, token: &str) -> Result<Option<String>> {
+        let sql = "SELECT id FROM accounts WHERE unsubscribe_token = ?1";
+        on_engine!(self, s => s.get_text(sql, token.to_string()).await)
+    }
+
+    /// No more alerts nor summaries for the account of this token; `false` for an unknown token.
+    pub async fn unsubscribe(&self, token: &str) -> Result<bool> {
+        let n = on_engine!(self, s => s.unsubscribe(token.to_string()).await)?;
+        Ok(n > 0)
     }
 }
 
-/// A token's SHA-256, hex: tokens are 256 random bits, so a fast hash is enough (nothing to
-/// brute-force), and the lookup is one index probe.
-pub fn token_hash(token: &str) -> String {
-    use sha2::{Digest, Sha256};
-    hex::encode(Sha256::digest(token.trim().as_bytes()))
+impl Storage {
+    /// Replaces the list of actions `device` holds (already checked with
+    /// `borne_model::actions::check_list`), in one transaction.
+    pub async fn replace_actions(&self, device: &str, actions: &[Action], now: DateTime<Utc>) -> Result<()> {
+        let (device, actions) = (device.to_string(), actions.to_vec());
+        on_engine!(self, s => s.replace_actions(device, actions, now).await)
+    }
+
+    /// The site's actions, from all its kiosks not revoked (a revoked kiosk's words are no
+    /// longer published), newest first.
+    pub async fn site_actions(&self, site: &str) -> Result<Vec<Action>> {
+        let site = site.to_string();
+        on_engine!(self, s => s.site_actions(site).await)
+    }
+}
+
+impl Storage {
+    /// What `site`'s catalogue holds of `pairs`, and its size (all, and first seen on `day`).
+    pub async fn catalogue(&self, site: &str, pairs: Vec<(String, i64)>, day: NaiveDate) -> Result<Catalogue> {
+        let site = site.to_string();
+        on_engine!(self, s => s.catalogue(site, pairs, day).await)
+    }
+
+    /// Adds `pairs` to `site`'s catalogue, first seen on `day`.
+    pub async fn add_to_catalogue(&self, site: &str, pairs: Vec<(String, i64)>, day: NaiveDate) -> Result<()> {
+        if pairs.is_empty() {
+            return Ok(());
+        }
+        let site = site.to_string();
+        on_engine!(self, s => s.add_to_catalogue(site, pairs, day).await)
+    }
+}
+
+/// The keys of one attempt: the account as typed (trimmed, lower-cased, bounded) and the
+/// client's address.
+fn keys(account: &str, ip: IpAddr) -> [(&'static str, String); 2] {
+    let account: String = account.trim().to_lowercase().chars().take(254).collect();
+    [("account", account), ("address", ip.to_string())]
+}
+
+/// The console's sign-in failures, in the database.
+pub struct LoginFailures<'a>(pub &'a Storage);
+
+impl FailureLog for LoginFailures<'_> {
+    type Error = StorageError;
+
+    async fn recent(&self, account: &str, ip: IpAddr) -> Result<(Option<Failures>, Option<Failures>)> {
+        let keys = keys(account, ip);
+        let [a, b] = on_engine!(self.0, s => s.login_failures(keys).await)?;
+        Ok((a, b))
+    }
+
+    async fn failed(&self, account: &str, ip: IpAddr, now: SystemTime) -> Result<(u32, u32)> {
+        let keys = keys(account, ip);
+        let now = DateTime::<Utc>::from(now);
+        let [a, b] = on_engine!(self.0, s => s.login_failed(keys, now).await)?;
+        Ok((a, b))
+    }
+
+    async fn succeeded(&self, account: &str, ip: IpAddr) -> Result<()> {
+        let keys = keys(account, ip);
+        on_engine!(self.0, s => s.login_cleared(keys).await)
+    }
 }
 
 #[cfg(test)]
 mod tests {
-    use super::*;
-
-    fn d(s: &str) -> NaiveDate {
-        s.parse().unwrap()
-    }
-
+    /// Each engine's migrations are the files of its `migrations/` directory, all of them, in
+    /// the order of their numbers, numbered from 1 without a gap: a new file cannot be
+    /// forgotten, and a shipped one cannot be renumbered.
     #[test]
-    fn a_period_is_whole_months_and_the_days_around_them() {
-        let (months, days) = split_period(d("2026-01-15"), d("2026-04-10"));
-        assert_eq!(months, vec![d("2026-02-01"), d("2026-03-01")]);
-        assert_eq!(days, vec![(d("2026-01-15"), d("2026-01-31")), (d("2026-04-01"), d("2026-04-10"))]);
-        let (months, days) = split_period(d("2026-02-01"), d("2026-02-28"));
-        assert_eq!(months, vec![d("2026-02-01")]);
-        assert!(days.is_empty());
-        let (months, days) = split_period(d("2026-02-03"), d("2026-02-20"));
-        assert!(months.is_empty());
-        assert_eq!(days, vec![(d("2026-02-03"), d("2026-02-20"))]);
-        let (months, days) = split_period(d("2025-12-01"), d("2026-01-31"));
-        assert_eq!(months, vec![d("2025-12-01"), d("2026-01-01")]);
-        assert!(days.is_empty());
-        assert_eq!(split_period(d("2026-02-03"), d("2026-02-01")), (vec![], vec![]));
-        // At the end of chrono's calendar there is no next month: the period ends in days
-        // instead of looping forever on the last one.
-        let last = NaiveDate::MAX;
-        let (months, days) = split_period(NaiveDate::from_ymd_opt(last.year(), 11, 15).unwrap(), last);
-        assert_eq!(months, vec![]);
-        assert_eq!(days, vec![(NaiveDate::from_ymd_opt(last.year(), 11, 15).unwrap(), last)]);
-        let (months, days) = split_period(NaiveDate::from_ymd_opt(last.year(), 10, 15).unwrap(), last);
-        assert_eq!(months, vec![NaiveDate::from_ymd_opt(last.year(), 11, 1).unwrap()]);
-        assert_eq!(
-            days,
-            vec![
-                (
-                    NaiveDate::from_ymd_opt(last.year(), 10, 15).unwrap(),
-                    NaiveDate::from_ymd_opt(last.year(), 10, 31).unwrap()
-                ),
-                (NaiveDate::from_ymd_opt(last.year(), 12, 1).unwrap(), last)
-            ]
-        );
-    }
-
-    #[test]
-    fn the_partition_key_is_the_kiosks_instant_never_after_reception() {
-        let review = ValidReview {
-            client_review_id: uuid::Uuid::nil(),
-            submitted_at: "2026-03-14T23:42:17+01:00".into(),
-            clock: "synced".into(),
-            language: "fr".into(),
-            answers: vec![],
-        };
-        let received: DateTime<Utc> = "2026-03-15T10:00:00Z".parse().unwrap();
-        let p = prepare(&review, received);
-        assert_eq!(p.created_at, "2026-03-14T22:42:17Z".parse::<DateTime<Utc>>().unwrap());
-        assert_eq!(p.local_day, d("2026-03-14"), "the kiosk's local day, as its own dashboard counts");
-        assert_eq!(p.local_hour.to_string(), "2026-03-14 23:00:00");
-        assert_eq!(p.local_month, d("2026-03-01"));
-        let ahead = ValidReview { submitted_at: "2027-01-01T00:00:00+01:00".into(), ..review };
-        assert_eq!(prepare(&ahead, received).created_at, received);
-    }
-
-    #[test]
-    fn ids_are_checked() {
-        assert!(check_id("site", "prefecture-61.accueil_1").is_ok());
-        for bad in ["", "a b", "é", "x/y", &"a".repeat(65)] {
-            assert!(check_id("site", bad).is_err(), "{bad:?}");
+    fn migrations_are_the_numbered_files_in_order() {
+        let here = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("src/storage");
+        for (engine, listed) in [("sqlite", super::sqlite::MIGRATIONS), ("postgres", super::postgres::MIGRATIONS)] {
+            let dir = here.join(engine).join("migrations");
+            let mut files: Vec<String> = std::fs::read_dir(&dir)
+                .unwrap()
+                .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+                .collect();
+            files.sort();
+            let names: Vec<String> = listed.iter().map(|(name, _)| name.to_string()).collect();
+            assert_eq!(names, files, "{engine}: the list must be the directory's files");
+            for (n, (name, sql)) in listed.iter().enumerate() {
+                assert!(name.starts_with(&format!("{:04}_", n + 1)) && name.ends_with(".sql"), "{engine}: {name}");
+                let on_disk = std::fs::read_to_string(dir.join(name)).unwrap();
+                assert_eq!(&on_disk, sql, "{engine}: {name} is embedded as it is on disk");
+            }
         }
     }
 }

@@ -1,246 +1,16 @@
-//! The PostgreSQL engine, for deployments: any number of stateless instances on one database.
-//!
-//! Schema in JDMA's shape (organisation → site ≈ product/form/button; review; answers). `reviews`
-//! and `answers` are range-partitioned by month on the review's own instant (JDMA partitions by
-//! `created_at` the same way), primary key `(id, created_at)`; the months ahead are created by
-//! the service. A unique key on a partitioned table must include the partition key, so the
-//! review's identity lives in `review_keys (device_id, client_review_id)`, unpartitioned: a dedup
-//! key that never changes on a retry and holds forever, across months.
-//!
-//! A batch is one transaction of four statements whatever its size: claim the idempotency key,
-//! insert the new reviews, their answers and the per-site counts in one statement over arrays
-//! (`unnest` … `ON CONFLICT DO NOTHING RETURNING`), record the response, commit. Rows that
-//! concurrent batches share (keys, counts) are taken in key order, so two batches never wait for
-//! each other in a cycle (a deadlock would only cost a 503 and a retry, but costs it under load).
+//! The reviews on PostgreSQL: batches, heartbeats, sites and kiosks, counts and export.
 
-use super::{
-    Device, DeviceAuth, DeviceTotal, ExportAnswer, ExportReview, IDEMPOTENCY_KEEP_HOURS, Result, Site, StorageError,
-    Stored, Totals, distinct_valid, label_of, prepare, response, split_period,
-};
+use super::{FIRST_MONTH, MONTHS_AHEAD, PgStore, SCHEMA_LOCK, classify};
+use crate::storage::model::*;
+use crate::storage::reviews::Reviews;
 use crate::validate::ParsedBatch;
 use borne_model::wire::Heartbeat;
 use chrono::{DateTime, Datelike, Months, NaiveDate, NaiveDateTime, Utc};
-use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod};
 use std::collections::{HashMap, HashSet};
-use tokio_postgres::NoTls;
 use uuid::Uuid;
 
-/// The first month with a partition of its own; anything earlier (a kiosk's clock at 1970)
-/// lands in `reviews_early`.
-pub const FIRST_MONTH: (i32, u32) = (2024, 1);
-/// Months created ahead of the current one.
-pub const MONTHS_AHEAD: u32 = 3;
-
-/// Versioned migrations; version N is `MIGRATIONS[N - 1]`. Never edit a shipped one.
-const MIGRATIONS: &[&str] = &[
-    r#"
-CREATE TABLE organisations (
-    id          text PRIMARY KEY,
-    name        text NOT NULL,
-    created_at  timestamptz NOT NULL DEFAULT now()
-);
-CREATE TABLE sites (
-    id              text PRIMARY KEY,
-    name            text NOT NULL,
-    organisation_id text REFERENCES organisations (id),
-    product_id      bigint,
-    form_id         bigint,
-    button_id       bigint,
-    created_at      timestamptz NOT NULL DEFAULT now()
-);
-CREATE INDEX sites_organisation ON sites (organisation_id);
-CREATE TABLE devices (
-    id            text PRIMARY KEY,
-    site_id       text NOT NULL REFERENCES sites (id),
-    token_sha256  text NOT NULL UNIQUE,
-    created_at    timestamptz NOT NULL DEFAULT now(),
-    revoked_at    timestamptz
-);
-CREATE INDEX devices_site ON devices (site_id);
-CREATE TABLE heartbeats (
-    device_id          text PRIMARY KEY,
-    received_at        timestamptz NOT NULL,
-    app_version        text NOT NULL,
-    pending            bigint NOT NULL,
-    oldest_pending_at  text,
-    last_upload_at     text,
-    disk_free_bytes    bigint,
-    uptime_s           bigint
-);
-CREATE SEQUENCE reviews_id_seq AS bigint;
-CREATE TABLE review_keys (
-    device_id         text NOT NULL,
-    client_review_id  uuid NOT NULL,
-    review_id         bigint NOT NULL,
-    created_at        timestamptz NOT NULL,
-    PRIMARY KEY (device_id, client_review_id)
-);
-CREATE TABLE reviews (
-    id                bigint NOT NULL,
-    created_at        timestamptz NOT NULL,
-    device_id         text NOT NULL,
-    client_review_id  uuid NOT NULL,
-    site_id           text,
-    product_id        bigint NOT NULL,
-    form_id           bigint NOT NULL,
-    button_id         bigint NOT NULL,
-    submitted_at      text NOT NULL,
-    clock             text NOT NULL,
-    language          text NOT NULL,
-    has_verbatim      boolean NOT NULL,
-    batch_id          uuid NOT NULL,
-    received_at       timestamptz NOT NULL,
-    PRIMARY KEY (id, created_at)
-) PARTITION BY RANGE (created_at);
-CREATE INDEX reviews_received ON reviews (received_at, id);
-CREATE INDEX reviews_site ON reviews (site_id, created_at);
-CREATE TABLE answers (
-    id                 bigserial,
-    review_id          bigint NOT NULL,
-    review_created_at  timestamptz NOT NULL,
-    field_code         text NOT NULL,
-    field_label        text,
-    answer_item_id     integer NOT NULL,
-    answer_text        text NOT NULL,
-    intention          text NOT NULL,
-    kind               text NOT NULL,
-    PRIMARY KEY (id, review_created_at)
-) PARTITION BY RANGE (review_created_at);
-CREATE INDEX answers_review ON answers (review_id, review_created_at);
-CREATE TABLE reviews_early PARTITION OF reviews FOR VALUES FROM (MINVALUE) TO ('2024-01-01 00:00:00+00');
-CREATE TABLE answers_early PARTITION OF answers FOR VALUES FROM (MINVALUE) TO ('2024-01-01 00:00:00+00');
-CREATE TABLE idempotency (
-    device_id    text NOT NULL,
-    key          uuid NOT NULL,
-    body_sha256  text NOT NULL,
-    response     text,
-    created_at   timestamptz NOT NULL,
-    PRIMARY KEY (device_id, key)
-);
-CREATE INDEX idempotency_age ON idempotency (created_at);
-CREATE TABLE site_hourly (
-    site_id text NOT NULL, hour timestamp NOT NULL, field_code text NOT NULL, answer_item_id integer NOT NULL,
-    n bigint NOT NULL, PRIMARY KEY (site_id, hour, field_code, answer_item_id)
-);
-CREATE TABLE site_daily (
-    site_id text NOT NULL, day date NOT NULL, field_code text NOT NULL, answer_item_id integer NOT NULL,
-    n bigint NOT NULL, PRIMARY KEY (site_id, day, field_code, answer_item_id)
-);
-CREATE TABLE site_monthly (
-    site_id text NOT NULL, month date NOT NULL, field_code text NOT NULL, answer_item_id integer NOT NULL,
-    n bigint NOT NULL, PRIMARY KEY (site_id, month, field_code, answer_item_id)
-);
-"#,
-    super::console::POSTGRES_SCHEMA,
-    super::alerting::POSTGRES_SCHEMA,
-    super::console::POSTGRES_ID_TOKEN,
-    super::actions::POSTGRES_SCHEMA,
-    super::guard::POSTGRES_SCHEMA,
-];
-
-/// Key of the advisory lock that serialises migrations and partition creation across instances.
-const SCHEMA_LOCK: i64 = 0x626f_726e_6501;
-
-pub struct PgStore {
-    pool: Pool,
-}
-
-fn unavailable(e: impl std::fmt::Display) -> StorageError {
-    StorageError::Unavailable(e.to_string())
-}
-
-/// A unique or foreign-key violation is the operator's mistake; anything else is the database's.
-pub(super) fn classify(e: tokio_postgres::Error) -> StorageError {
-    use tokio_postgres::error::SqlState;
-    match e.code() {
-        Some(code) if *code == SqlState::UNIQUE_VIOLATION || *code == SqlState::FOREIGN_KEY_VIOLATION => {
-            StorageError::Refused(e.as_db_error().map(|d| d.message().to_string()).unwrap_or_else(|| e.to_string()))
-        }
-        _ => StorageError::Unavailable(e.as_db_error().map(|d| d.to_string()).unwrap_or_else(|| e.to_string())),
-    }
-}
-
-/// Months `[from, to]`, first days.
-fn months_between(from: NaiveDate, to: NaiveDate) -> Vec<NaiveDate> {
-    let mut out = Vec::new();
-    let mut m = from;
-    while m <= to {
-        out.push(m);
-        match m.checked_add_months(Months::new(1)) {
-            Some(next) => m = next,
-            None => break,
-        }
-    }
-    out
-}
-
-impl PgStore {
-    pub async fn open(url: &str, pool_size: usize) -> Result<PgStore> {
-        let config: tokio_postgres::Config = url.parse().map_err(|e| {
-            StorageError::Refused(format!("adresse de base de données invalide ({e}); attendu postgres://…"))
-        })?;
-        let manager =
-            Manager::from_config(config, NoTls, ManagerConfig { recycling_method: RecyclingMethod::Verified });
-        let pool = Pool::builder(manager)
-            .max_size(pool_size.max(1))
-            .wait_timeout(Some(std::time::Duration::from_secs(10)))
-            .create_timeout(Some(std::time::Duration::from_secs(5)))
-            .recycle_timeout(Some(std::time::Duration::from_secs(5)))
-            .runtime(deadpool_postgres::Runtime::Tokio1)
-            .build()
-            .map_err(unavailable)?;
-        let store = PgStore { pool };
-        store.migrate().await?;
-        store.maintain(Utc::now()).await?;
-        Ok(store)
-    }
-
-    pub(super) async fn client(&self) -> Result<deadpool_postgres::Object> {
-        self.pool.get().await.map_err(unavailable)
-    }
-
-    async fn migrate(&self) -> Result<()> {
-        let mut client = self.client().await?;
-        let tx = client.transaction().await.map_err(classify)?;
-        tx.execute("SELECT pg_advisory_xact_lock($1)", &[&SCHEMA_LOCK]).await.map_err(classify)?;
-        tx.batch_execute(
-            "CREATE TABLE IF NOT EXISTS schema_migrations (version bigint PRIMARY KEY, applied_at timestamptz NOT NULL DEFAULT now())",
-        )
-        .await
-        .map_err(classify)?;
-        let current: i64 = tx
-            .query_one("SELECT coalesce(max(version), 0) FROM schema_migrations", &[])
-            .await
-            .map_err(classify)?
-            .get(0);
-        for (index, sql) in MIGRATIONS.iter().enumerate().skip(current.max(0) as usize) {
-            tx.batch_execute(sql).await.map_err(classify)?;
-            tx.execute("INSERT INTO schema_migrations (version) VALUES ($1)", &[&(index as i64 + 1)])
-                .await
-                .map_err(classify)?;
-        }
-        tx.commit().await.map_err(classify)
-    }
-
-    pub async fn schema_version(&self) -> Result<i64> {
-        let client = self.client().await?;
-        let row =
-            client.query_one("SELECT coalesce(max(version), 0) FROM schema_migrations", &[]).await.map_err(classify)?;
-        Ok(row.get(0))
-    }
-
-    pub async fn health(&self) -> Result<()> {
-        let client = self.client().await?;
-        client.query_one("SELECT 1", &[]).await.map_err(classify)?;
-        Ok(())
-    }
-
-    pub fn pool_status(&self) -> (usize, usize, usize) {
-        let status = self.pool.status();
-        (status.size, status.available, status.waiting)
-    }
-
-    pub async fn authenticate(&self, hash: &str) -> Result<Option<DeviceAuth>> {
+impl Reviews for PgStore {
+    async fn authenticate(&self, hash: &str) -> Result<Option<DeviceAuth>> {
         let client = self.client().await?;
         let stmt = client
             .prepare_cached(
@@ -264,7 +34,7 @@ impl PgStore {
         }))
     }
 
-    pub async fn store_batch(
+    async fn store_batch(
         &self,
         batch: &ParsedBatch,
         site_id: Option<&str>,
@@ -480,7 +250,7 @@ impl PgStore {
         Ok(Stored::Fresh { response: answer, text })
     }
 
-    pub async fn store_heartbeat(&self, hb: &Heartbeat, received_at: DateTime<Utc>) -> Result<()> {
+    async fn store_heartbeat(&self, hb: &Heartbeat, received_at: DateTime<Utc>) -> Result<()> {
         let client = self.client().await?;
         let stmt = client
             .prepare_cached(
@@ -514,7 +284,7 @@ impl PgStore {
     /// Creates every month from [`FIRST_MONTH`] to [`MONTHS_AHEAD`] ahead that does not exist yet
     /// (a review's partition key is never later than its reception, so inserts always find their
     /// month), and purges idempotency records older than [`IDEMPOTENCY_KEEP_HOURS`].
-    pub async fn maintain(&self, now: DateTime<Utc>) -> Result<()> {
+    async fn maintain(&self, now: DateTime<Utc>) -> Result<()> {
         let mut client = self.client().await?;
         let tx = client.transaction().await.map_err(classify)?;
         tx.execute("SELECT pg_advisory_xact_lock($1)", &[&SCHEMA_LOCK]).await.map_err(classify)?;
@@ -551,7 +321,7 @@ impl PgStore {
         tx.commit().await.map_err(classify)
     }
 
-    pub async fn add_site(&self, site: &Site) -> Result<()> {
+    async fn add_site(&self, site: &Site) -> Result<()> {
         let mut client = self.client().await?;
         let tx = client.transaction().await.map_err(classify)?;
         if let Some(org) = &site.organisation {
@@ -571,7 +341,7 @@ impl PgStore {
         tx.commit().await.map_err(classify)
     }
 
-    pub async fn sites(&self) -> Result<Vec<Site>> {
+    async fn sites(&self) -> Result<Vec<Site>> {
         let client = self.client().await?;
         let rows = client
             .query("SELECT id, name, organisation_id, product_id, form_id, button_id FROM sites ORDER BY id", &[])
@@ -590,7 +360,7 @@ impl PgStore {
             .collect())
     }
 
-    pub async fn add_device(&self, device_id: &str, site_id: &str, hash: &str) -> Result<()> {
+    async fn add_device(&self, device_id: &str, site_id: &str, hash: &str) -> Result<()> {
         let client = self.client().await?;
         let site_known = client.query_opt("SELECT 1 FROM sites WHERE id = $1", &[&site_id]).await.map_err(classify)?;
         if site_known.is_none() {
@@ -611,7 +381,7 @@ impl PgStore {
         Ok(())
     }
 
-    pub async fn devices(&self) -> Result<Vec<Device>> {
+    async fn devices(&self) -> Result<Vec<Device>> {
         let client = self.client().await?;
         let rows = client
             .query(
@@ -639,7 +409,7 @@ impl PgStore {
             .collect())
     }
 
-    pub async fn revoke_device(&self, device_id: &str) -> Result<()> {
+    async fn revoke_device(&self, device_id: &str) -> Result<()> {
         let client = self.client().await?;
         let n = client
             .execute("UPDATE devices SET revoked_at = coalesce(revoked_at, now()) WHERE id = $1", &[&device_id])
@@ -648,7 +418,7 @@ impl PgStore {
         if n == 0 { Err(StorageError::Refused(format!("borne inconnue : {device_id}"))) } else { Ok(()) }
     }
 
-    pub async fn rotate_device(&self, device_id: &str, hash: &str) -> Result<()> {
+    async fn rotate_device(&self, device_id: &str, hash: &str) -> Result<()> {
         let client = self.client().await?;
         let n = client
             .execute("UPDATE devices SET token_sha256 = $2, revoked_at = NULL WHERE id = $1", &[&device_id, &hash])
@@ -657,7 +427,7 @@ impl PgStore {
         if n == 0 { Err(StorageError::Refused(format!("borne inconnue : {device_id}"))) } else { Ok(()) }
     }
 
-    pub async fn totals(&self) -> Result<Totals> {
+    async fn totals(&self) -> Result<Totals> {
         let client = self.client().await?;
         let count = async |sql: &str| -> Result<i64> {
             Ok(client.query_one(sql, &[]).await.map_err(classify)?.get::<_, i64>(0))
@@ -700,7 +470,7 @@ impl PgStore {
         })
     }
 
-    pub async fn site_counts(
+    async fn site_counts(
         &self,
         site: Option<&str>,
         from: NaiveDate,
@@ -727,7 +497,7 @@ impl PgStore {
         Ok(rows.iter().map(|r| (r.get(0), r.get(1), r.get(2), r.get(3))).collect())
     }
 
-    pub async fn export(
+    async fn export(
         &self,
         since: Option<DateTime<Utc>>,
         sink: &mut (dyn FnMut(Vec<ExportReview>) -> std::io::Result<()> + Send),
@@ -804,4 +574,18 @@ impl PgStore {
         }
         Ok(total)
     }
+}
+
+/// Months `[from, to]`, first days.
+fn months_between(from: NaiveDate, to: NaiveDate) -> Vec<NaiveDate> {
+    let mut out = Vec::new();
+    let mut m = from;
+    while m <= to {
+        out.push(m);
+        match m.checked_add_months(Months::new(1)) {
+            Some(next) => m = next,
+            None => break,
+        }
+    }
+    out
 }

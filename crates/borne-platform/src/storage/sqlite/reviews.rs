@@ -1,206 +1,16 @@
-//! The embedded engine: one SQLite file (WAL, `synchronous=FULL`), so that `borne-platform
-//! serve` needs no server. One connection behind a lock, used from blocking threads; the
-//! schema's version is SQLite's `user_version`.
+//! The reviews on SQLite: batches, heartbeats, sites and kiosks, counts and export.
 
-use super::{
-    Device, DeviceAuth, DeviceTotal, ExportAnswer, ExportReview, IDEMPOTENCY_KEEP_HOURS, RESPONDENTS, Result, Site,
-    StorageError, Stored, Totals, distinct_valid, label_of, prepare, response, split_period,
-};
+use super::{SqliteStore, from_ms, ms};
+use crate::storage::model::*;
+use crate::storage::reviews::Reviews;
 use crate::validate::ParsedBatch;
 use borne_model::wire::Heartbeat;
 use chrono::{DateTime, NaiveDate, Utc};
 use rusqlite::{Connection, OptionalExtension, TransactionBehavior, params};
 use std::collections::{HashMap, HashSet};
-use std::path::Path;
-use std::sync::{Arc, Mutex};
 
-/// Versioned migrations; version N is `MIGRATIONS[N - 1]`. Version 1 is the reference
-/// receiver's schema as it shipped (so its files upgrade in place); never edit a shipped one.
-const MIGRATIONS: &[&str] = &[
-    r#"
-CREATE TABLE IF NOT EXISTS reviews (
-    id               INTEGER PRIMARY KEY,
-    device_id        TEXT NOT NULL,
-    client_review_id TEXT NOT NULL,
-    product_id       INTEGER NOT NULL,
-    form_id          INTEGER NOT NULL,
-    button_id        INTEGER NOT NULL,
-    submitted_at     TEXT NOT NULL,
-    clock            TEXT NOT NULL,
-    language         TEXT NOT NULL,
-    batch_id         TEXT NOT NULL,
-    received_at_ms   INTEGER NOT NULL,
-    UNIQUE (device_id, client_review_id)
-);
-CREATE TABLE IF NOT EXISTS answers (
-    review_id        INTEGER NOT NULL REFERENCES reviews (id),
-    field_code       TEXT NOT NULL,
-    field_label      TEXT,
-    answer_item_id   INTEGER NOT NULL,
-    answer_text      TEXT NOT NULL,
-    intention        TEXT NOT NULL,
-    kind             TEXT NOT NULL
-);
-CREATE INDEX IF NOT EXISTS answers_review ON answers (review_id);
-CREATE TABLE IF NOT EXISTS idempotency (
-    device_id        TEXT NOT NULL,
-    key              TEXT NOT NULL,
-    body_sha256      TEXT NOT NULL,
-    response         TEXT NOT NULL,
-    created_at_ms    INTEGER NOT NULL,
-    PRIMARY KEY (device_id, key)
-);
-CREATE INDEX IF NOT EXISTS idempotency_age ON idempotency (created_at_ms);
-CREATE TABLE IF NOT EXISTS heartbeats (
-    device_id        TEXT PRIMARY KEY,
-    body             TEXT NOT NULL,
-    received_at_ms   INTEGER NOT NULL
-);
-"#,
-    r#"
-CREATE TABLE organisations (
-    id               TEXT PRIMARY KEY,
-    name             TEXT NOT NULL,
-    created_at_ms    INTEGER NOT NULL
-);
-CREATE TABLE sites (
-    id               TEXT PRIMARY KEY,
-    name             TEXT NOT NULL,
-    organisation_id  TEXT REFERENCES organisations (id),
-    product_id       INTEGER,
-    form_id          INTEGER,
-    button_id        INTEGER,
-    created_at_ms    INTEGER NOT NULL
-);
-CREATE TABLE devices (
-    id               TEXT PRIMARY KEY,
-    site_id          TEXT NOT NULL REFERENCES sites (id),
-    token_sha256     TEXT NOT NULL UNIQUE,
-    created_at_ms    INTEGER NOT NULL,
-    revoked_at_ms    INTEGER
-);
-ALTER TABLE reviews ADD COLUMN site_id TEXT;
-ALTER TABLE reviews ADD COLUMN created_at_ms INTEGER;
-ALTER TABLE reviews ADD COLUMN has_verbatim INTEGER NOT NULL DEFAULT 0;
-CREATE INDEX reviews_received ON reviews (received_at_ms, id);
-ALTER TABLE heartbeats ADD COLUMN app_version TEXT;
-ALTER TABLE heartbeats ADD COLUMN pending INTEGER;
-ALTER TABLE heartbeats ADD COLUMN oldest_pending_at TEXT;
-ALTER TABLE heartbeats ADD COLUMN last_upload_at TEXT;
-ALTER TABLE heartbeats ADD COLUMN disk_free_bytes INTEGER;
-ALTER TABLE heartbeats ADD COLUMN uptime_s INTEGER;
-CREATE TABLE site_hourly (
-    site_id TEXT NOT NULL, hour TEXT NOT NULL, field_code TEXT NOT NULL, answer_item_id INTEGER NOT NULL,
-    n INTEGER NOT NULL, PRIMARY KEY (site_id, hour, field_code, answer_item_id)
-) WITHOUT ROWID;
-CREATE TABLE site_daily (
-    site_id TEXT NOT NULL, day TEXT NOT NULL, field_code TEXT NOT NULL, answer_item_id INTEGER NOT NULL,
-    n INTEGER NOT NULL, PRIMARY KEY (site_id, day, field_code, answer_item_id)
-) WITHOUT ROWID;
-CREATE TABLE site_monthly (
-    site_id TEXT NOT NULL, month TEXT NOT NULL, field_code TEXT NOT NULL, answer_item_id INTEGER NOT NULL,
-    n INTEGER NOT NULL, PRIMARY KEY (site_id, month, field_code, answer_item_id)
-) WITHOUT ROWID;
--- Reviews already held (a version-1 file) are counted once, on the day they were sent: each
--- answer by item, and each question answered once (item -1), as the kiosk counts.
-INSERT INTO site_hourly (site_id, hour, field_code, answer_item_id, n)
-    SELECT '', substr(r.submitted_at, 1, 13) || ':00:00', a.field_code, a.answer_item_id, count(*)
-    FROM answers a JOIN reviews r ON r.id = a.review_id GROUP BY 1, 2, 3, 4;
-INSERT INTO site_hourly (site_id, hour, field_code, answer_item_id, n)
-    SELECT '', substr(r.submitted_at, 1, 13) || ':00:00', a.field_code, -1, count(DISTINCT a.review_id)
-    FROM answers a JOIN reviews r ON r.id = a.review_id GROUP BY 1, 2, 3, 4;
-INSERT INTO site_daily (site_id, day, field_code, answer_item_id, n)
-    SELECT site_id, substr(hour, 1, 10), field_code, answer_item_id, sum(n) FROM site_hourly GROUP BY 1, 2, 3, 4;
-INSERT INTO site_monthly (site_id, month, field_code, answer_item_id, n)
-    SELECT site_id, substr(day, 1, 7) || '-01', field_code, answer_item_id, sum(n) FROM site_daily GROUP BY 1, 2, 3, 4;
-"#,
-    super::console::SQLITE_SCHEMA,
-    super::alerting::SQLITE_SCHEMA,
-    super::console::SQLITE_ID_TOKEN,
-    super::actions::SQLITE_SCHEMA,
-    super::guard::SQLITE_SCHEMA,
-];
-
-/// Brings a connection's schema to the latest version, each step in its own transaction; the
-/// version is read inside it, so processes migrating the same file at once take turns.
-pub fn migrate(conn: &mut Connection) -> rusqlite::Result<()> {
-    loop {
-        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
-        let current: i64 = tx.query_row("PRAGMA user_version", [], |r| r.get(0))?;
-        let Some(sql) = MIGRATIONS.get(current.max(0) as usize) else { return Ok(()) };
-        tx.execute_batch(sql)?;
-        tx.pragma_update(None, "user_version", current + 1)?;
-        tx.commit()?;
-    }
-}
-
-pub struct SqliteStore {
-    conn: Arc<Mutex<Connection>>,
-}
-
-pub(super) fn unavailable(e: impl std::fmt::Display) -> StorageError {
-    StorageError::Unavailable(e.to_string())
-}
-
-pub(super) fn ms(t: DateTime<Utc>) -> i64 {
-    t.timestamp_millis()
-}
-
-fn from_ms(ms: i64) -> DateTime<Utc> {
-    DateTime::from_timestamp_millis(ms).unwrap_or_default()
-}
-
-impl SqliteStore {
-    pub async fn open(path: &Path) -> Result<SqliteStore> {
-        let path = path.to_path_buf();
-        let conn = tokio::task::spawn_blocking(move || -> rusqlite::Result<Connection> {
-            let mut conn = Connection::open(&path)?;
-            conn.busy_timeout(std::time::Duration::from_secs(10))?;
-            let _: String = conn.query_row("PRAGMA journal_mode = WAL", [], |r| r.get(0))?;
-            conn.pragma_update(None, "synchronous", "FULL")?;
-            conn.pragma_update(None, "foreign_keys", "ON")?;
-            migrate(&mut conn)?;
-            Ok(conn)
-        })
-        .await
-        .map_err(unavailable)?
-        .map_err(unavailable)?;
-        Ok(SqliteStore { conn: Arc::new(Mutex::new(conn)) })
-    }
-
-    /// Runs `work` on the connection, on a blocking thread. A panic in `work` (a bug: no input
-    /// should reach one) is caught inside the lock: its transaction is rolled back as it
-    /// unwinds, the request gets 503, and the connection goes on serving every other request
-    /// (a poisoned lock would have refused them all until a restart).
-    pub(super) async fn with<T: Send + 'static>(
-        &self,
-        work: impl FnOnce(&mut Connection) -> rusqlite::Result<T> + Send + 'static,
-    ) -> Result<T> {
-        let conn = self.conn.clone();
-        tokio::task::spawn_blocking(move || {
-            let mut conn = conn.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
-            let worked = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| work(&mut conn)));
-            match worked {
-                Ok(result) => result.map_err(refused_or_unavailable),
-                Err(_) => {
-                    tracing::error!("a database task panicked; its transaction was rolled back");
-                    Err(StorageError::Unavailable("erreur interne (tâche interrompue)".into()))
-                }
-            }
-        })
-        .await
-        .map_err(unavailable)?
-    }
-
-    pub async fn health(&self) -> Result<()> {
-        self.with(|c| c.query_row("SELECT 1", [], |_| Ok(()))).await
-    }
-
-    pub async fn schema_version(&self) -> Result<i64> {
-        self.with(|c| c.query_row("PRAGMA user_version", [], |r| r.get(0))).await
-    }
-
-    pub async fn authenticate(&self, hash: &str) -> Result<Option<DeviceAuth>> {
+impl Reviews for SqliteStore {
+    async fn authenticate(&self, hash: &str) -> Result<Option<DeviceAuth>> {
         let hash = hash.to_string();
         self.with(move |c| {
             c.query_row(
@@ -227,7 +37,7 @@ impl SqliteStore {
         .await
     }
 
-    pub async fn store_batch(
+    async fn store_batch(
         &self,
         batch: &ParsedBatch,
         site_id: Option<&str>,
@@ -303,7 +113,7 @@ impl SqliteStore {
         .await
     }
 
-    pub async fn store_heartbeat(&self, hb: &Heartbeat, received_at: DateTime<Utc>) -> Result<()> {
+    async fn store_heartbeat(&self, hb: &Heartbeat, received_at: DateTime<Utc>) -> Result<()> {
         let hb = hb.clone();
         let body = serde_json::to_string(&hb).unwrap_or_default();
         self.with(move |c| {
@@ -330,12 +140,12 @@ impl SqliteStore {
         .await
     }
 
-    pub async fn maintain(&self, now: DateTime<Utc>) -> Result<()> {
+    async fn maintain(&self, now: DateTime<Utc>) -> Result<()> {
         let cutoff = ms(now) - IDEMPOTENCY_KEEP_HOURS * 3600 * 1000;
         self.with(move |c| c.execute("DELETE FROM idempotency WHERE created_at_ms < ?1", [cutoff]).map(|_| ())).await
     }
 
-    pub async fn add_site(&self, site: &Site) -> Result<()> {
+    async fn add_site(&self, site: &Site) -> Result<()> {
         let site = site.clone();
         self.with(move |c| {
             let tx = c.transaction()?;
@@ -357,7 +167,7 @@ impl SqliteStore {
         .map_err(|e| refused_if_exists(e, "ce site existe déjà"))
     }
 
-    pub async fn sites(&self) -> Result<Vec<Site>> {
+    async fn sites(&self) -> Result<Vec<Site>> {
         self.with(|c| {
             let mut stmt =
                 c.prepare("SELECT id, name, organisation_id, product_id, form_id, button_id FROM sites ORDER BY id")?;
@@ -376,7 +186,7 @@ impl SqliteStore {
         .await
     }
 
-    pub async fn add_device(&self, device_id: &str, site_id: &str, hash: &str) -> Result<()> {
+    async fn add_device(&self, device_id: &str, site_id: &str, hash: &str) -> Result<()> {
         let (device_id, site_id, hash) = (device_id.to_string(), site_id.to_string(), hash.to_string());
         let missing_site = format!("site inconnu : {site_id} (borne-platform sites add {site_id} --name …)");
         self.with(move |c| {
@@ -398,7 +208,7 @@ impl SqliteStore {
         .map_err(StorageError::Refused)
     }
 
-    pub async fn devices(&self) -> Result<Vec<Device>> {
+    async fn devices(&self) -> Result<Vec<Device>> {
         self.with(|c| {
             let mut stmt = c.prepare(
                 "SELECT d.id, d.site_id, d.created_at_ms, d.revoked_at_ms, h.received_at_ms, h.app_version, h.pending,
@@ -424,7 +234,7 @@ impl SqliteStore {
         .await
     }
 
-    pub async fn revoke_device(&self, device_id: &str) -> Result<()> {
+    async fn revoke_device(&self, device_id: &str) -> Result<()> {
         let id = device_id.to_string();
         let changed = self
             .with(move |c| {
@@ -437,7 +247,7 @@ impl SqliteStore {
         if changed == 0 { Err(unknown_device(device_id)) } else { Ok(()) }
     }
 
-    pub async fn rotate_device(&self, device_id: &str, hash: &str) -> Result<()> {
+    async fn rotate_device(&self, device_id: &str, hash: &str) -> Result<()> {
         let (id, hash) = (device_id.to_string(), hash.to_string());
         let changed = self
             .with(move |c| {
@@ -447,7 +257,7 @@ impl SqliteStore {
         if changed == 0 { Err(unknown_device(device_id)) } else { Ok(()) }
     }
 
-    pub async fn totals(&self) -> Result<Totals> {
+    async fn totals(&self) -> Result<Totals> {
         self.with(|c| {
             let count = |sql: &str| c.query_row(sql, [], |r| r.get::<_, i64>(0));
             let mut stmt = c.prepare(
@@ -477,7 +287,7 @@ impl SqliteStore {
         .await
     }
 
-    pub async fn site_counts(
+    async fn site_counts(
         &self,
         site: Option<&str>,
         from: NaiveDate,
@@ -516,7 +326,7 @@ impl SqliteStore {
         .await
     }
 
-    pub async fn export(
+    async fn export(
         &self,
         since: Option<DateTime<Utc>>,
         sink: &mut (dyn FnMut(Vec<ExportReview>) -> std::io::Result<()> + Send),
@@ -586,12 +396,7 @@ fn export_page(c: &mut Connection, after: (i64, i64)) -> rusqlite::Result<Vec<Ex
     Ok(reviews)
 }
 
-fn insert_answers(
-    tx: &rusqlite::Transaction<'_>,
-    row_id: i64,
-    p: &super::Prepared<'_>,
-    site: &str,
-) -> rusqlite::Result<()> {
+fn insert_answers(tx: &rusqlite::Transaction<'_>, row_id: i64, p: &Prepared<'_>, site: &str) -> rusqlite::Result<()> {
     let mut insert = tx.prepare_cached(
         "INSERT INTO answers (review_id, field_code, field_label, answer_item_id, answer_text, intention, kind)
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
@@ -633,14 +438,6 @@ fn insert_answers(
 
 fn unknown_device(id: &str) -> StorageError {
     StorageError::Refused(format!("borne inconnue : {id}"))
-}
-
-/// A constraint violation is the operator's mistake (refused); anything else is the database's.
-fn refused_or_unavailable(e: rusqlite::Error) -> StorageError {
-    match e.sqlite_error_code() {
-        Some(rusqlite::ErrorCode::ConstraintViolation) => StorageError::Refused(e.to_string()),
-        _ => StorageError::Unavailable(e.to_string()),
-    }
 }
 
 fn refused_if_exists(e: StorageError, message: &str) -> StorageError {

@@ -1,0 +1,117 @@
+//! The embedded engine: one SQLite file (WAL, `synchronous=FULL`), so that `borne-platform
+//! serve` needs no server. One connection behind a lock, used from blocking threads; the
+//! schema's version is SQLite's `user_version`.
+
+// Each implements one interface of `storage` for this engine.
+mod actions;
+mod alerting;
+mod console;
+mod guard;
+mod reviews;
+
+use crate::storage::model::{Result, StorageError};
+use chrono::{DateTime, Utc};
+use rusqlite::{Connection, TransactionBehavior};
+use std::path::Path;
+use std::sync::{Arc, Mutex};
+
+/// Versioned migrations, the files of `migrations/` in order: version N is the Nth. Version 1 is the reference
+/// receiver's schema as it shipped (so its files upgrade in place); never edit a shipped one.
+pub(crate) const MIGRATIONS: &[(&str, &str)] = &[
+    ("0001_receiver.sql", include_str!("migrations/0001_receiver.sql")),
+    ("0002_sites_and_counts.sql", include_str!("migrations/0002_sites_and_counts.sql")),
+    ("0003_console.sql", include_str!("migrations/0003_console.sql")),
+    ("0004_alerts.sql", include_str!("migrations/0004_alerts.sql")),
+    ("0005_session_id_token.sql", include_str!("migrations/0005_session_id_token.sql")),
+    ("0006_kiosk_actions.sql", include_str!("migrations/0006_kiosk_actions.sql")),
+    ("0007_login_guard.sql", include_str!("migrations/0007_login_guard.sql")),
+];
+
+/// Brings a connection's schema to the latest version, each step in its own transaction; the
+/// version is read inside it, so processes migrating the same file at once take turns.
+pub fn migrate(conn: &mut Connection) -> rusqlite::Result<()> {
+    loop {
+        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let current: i64 = tx.query_row("PRAGMA user_version", [], |r| r.get(0))?;
+        let Some((_, sql)) = MIGRATIONS.get(current.max(0) as usize) else { return Ok(()) };
+        tx.execute_batch(sql)?;
+        tx.pragma_update(None, "user_version", current + 1)?;
+        tx.commit()?;
+    }
+}
+
+#[derive(Clone)]
+pub struct SqliteStore {
+    conn: Arc<Mutex<Connection>>,
+}
+
+pub(super) fn unavailable(e: impl std::fmt::Display) -> StorageError {
+    StorageError::Unavailable(e.to_string())
+}
+
+pub(super) fn ms(t: DateTime<Utc>) -> i64 {
+    t.timestamp_millis()
+}
+
+fn from_ms(ms: i64) -> DateTime<Utc> {
+    DateTime::from_timestamp_millis(ms).unwrap_or_default()
+}
+
+impl SqliteStore {
+    pub async fn open(path: &Path) -> Result<SqliteStore> {
+        let path = path.to_path_buf();
+        let conn = tokio::task::spawn_blocking(move || -> rusqlite::Result<Connection> {
+            let mut conn = Connection::open(&path)?;
+            conn.busy_timeout(std::time::Duration::from_secs(10))?;
+            let _: String = conn.query_row("PRAGMA journal_mode = WAL", [], |r| r.get(0))?;
+            conn.pragma_update(None, "synchronous", "FULL")?;
+            conn.pragma_update(None, "foreign_keys", "ON")?;
+            migrate(&mut conn)?;
+            Ok(conn)
+        })
+        .await
+        .map_err(unavailable)?
+        .map_err(unavailable)?;
+        Ok(SqliteStore { conn: Arc::new(Mutex::new(conn)) })
+    }
+
+    /// Runs `work` on the connection, on a blocking thread. A panic in `work` (a bug: no input
+    /// should reach one) is caught inside the lock: its transaction is rolled back as it
+    /// unwinds, the request gets 503, and the connection goes on serving every other request
+    /// (a poisoned lock would have refused them all until a restart).
+    pub(super) async fn with<T: Send + 'static>(
+        &self,
+        work: impl FnOnce(&mut Connection) -> rusqlite::Result<T> + Send + 'static,
+    ) -> Result<T> {
+        let conn = self.conn.clone();
+        tokio::task::spawn_blocking(move || {
+            let mut conn = conn.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+            let worked = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| work(&mut conn)));
+            match worked {
+                Ok(result) => result.map_err(refused_or_unavailable),
+                Err(_) => {
+                    tracing::error!("a database task panicked; its transaction was rolled back");
+                    Err(StorageError::Unavailable("erreur interne (tâche interrompue)".into()))
+                }
+            }
+        })
+        .await
+        .map_err(unavailable)?
+    }
+
+    pub async fn health(&self) -> Result<()> {
+        self.with(|c| c.query_row("SELECT 1", [], |_| Ok(()))).await
+    }
+
+    pub async fn schema_version(&self) -> Result<i64> {
+        self.with(|c| c.query_row("PRAGMA user_version", [], |r| r.get(0))).await
+    }
+}
+
+/// A constraint violation is the operator's mistake (refused); anything else is the database's.
+fn refused_or_unavailable(e: rusqlite::Error) -> StorageError {
+    match e.sqlite_error_code() {
+        Some(rusqlite::ErrorCode::ConstraintViolation) => StorageError::Refused(e.to_string()),
+        _ => StorageError::Unavailable(e.to_string()),
+    }
+}
