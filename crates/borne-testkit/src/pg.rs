@@ -38,6 +38,20 @@ impl PgCluster {
     /// A new cluster with `settings` (`name=value`, e.g. `fsync=off` for speed in tests), or
     /// why not.
     pub fn start(settings: &[&str]) -> Result<PgCluster, String> {
+        PgCluster::start_with(settings, &[])
+    }
+
+    /// A cluster that also takes TLS: `ssl = on` with this certificate and key (PEM); every
+    /// other setting as [`PgCluster::start`].
+    pub fn start_tls(settings: &[&str], cert_pem: &str, key_pem: &str) -> Result<PgCluster, String> {
+        let mut all: Vec<&str> = vec!["ssl = on", "ssl_cert_file = 'server.crt'", "ssl_key_file = 'server.key'"];
+        all.extend_from_slice(settings);
+        PgCluster::start_with(&all, &[("server.crt", cert_pem), ("server.key", key_pem)])
+    }
+
+    /// A cluster with `settings`, and `files` written into its data directory (the server's
+    /// own, mode 0600) before it starts.
+    fn start_with(settings: &[&str], files: &[(&str, &str)]) -> Result<PgCluster, String> {
         let bin = bin_dir().ok_or("PostgreSQL's server programs are missing (Debian package postgresql)")?;
         let as_postgres = is_root();
         let dir = std::env::temp_dir().join(format!(
@@ -64,6 +78,14 @@ impl PgCluster {
         for setting in settings {
             conf.push_str(setting);
             conf.push('\n');
+        }
+        for (name, text) in files {
+            let path = cluster.data().join(name);
+            std::fs::write(&path, text).map_err(|e| format!("{}: {e}", path.display()))?;
+            cluster.run(Command::new("chmod").arg("600").arg(&path))?;
+            if as_postgres {
+                cluster.run(Command::new("chown").arg("postgres:postgres").arg(&path))?;
+            }
         }
         let auto = cluster.data().join("postgresql.auto.conf");
         let existing = std::fs::read_to_string(&auto).unwrap_or_default();

@@ -317,6 +317,7 @@ fn run(cli: Cli) -> Result<(), String> {
                 let storage = db.open(&config).await?;
                 let version = storage.schema_version().await.map_err(|e| e.to_string())?;
                 println!("schéma {} à jour : version {version}", storage.engine());
+                println!("base : {}", storage.link().await.map_err(|e| e.to_string())?);
                 Ok(())
             })
         }
@@ -608,6 +609,7 @@ fn serve(args: ServeArgs) -> Result<(), String> {
         let notifier = config.alerts.as_ref().map(platform::notify::Notifier::from_config).transpose()?;
         let storage = args.db.open(&config).await?;
         let engine = storage.engine();
+        let link = storage.link().await.map_err(|e| e.to_string())?;
         let state = Platform::new(
             storage,
             auth,
@@ -624,7 +626,7 @@ fn serve(args: ServeArgs) -> Result<(), String> {
         println!("listening on http://{address}");
         use std::io::Write;
         let _ = std::io::stdout().flush();
-        tracing::info!(%address, engine, "serving");
+        tracing::info!(%address, engine, link, "serving");
         borne_web::systemd::sd_notify("READY=1\nSTATUS=borne-platform prête");
         platform::serve(listener, state, stop_signal()).await;
         tracing::info!("stopped");

@@ -306,6 +306,22 @@ impl Storage {
     }
 
     /// The connection pool's state, for `/metrics`: (size, available, waiting).
+    /// How the database is reached, for the operator: the engine's file, or PostgreSQL's link
+    /// as asked (`sslmode`) and as the server sees it.
+    pub async fn link(&self) -> Result<String> {
+        match self {
+            Storage::Sqlite(_) => Ok("fichier SQLite local".into()),
+            Storage::Postgres(s) => {
+                let (mode, encrypted) = s.link().await?;
+                Ok(format!(
+                    "PostgreSQL, sslmode={}, lien {}",
+                    mode.as_str(),
+                    if encrypted { "chiffré (TLS)" } else { "en clair" }
+                ))
+            }
+        }
+    }
+
     pub fn pool_status(&self) -> (usize, usize, usize) {
         match self {
             Storage::Sqlite(_) => (1, 1, 0),

@@ -18,13 +18,13 @@ mod actions;
 mod alerting;
 mod console;
 mod guard;
+pub mod link;
 mod reviews;
 
 use crate::storage::model::{Result, StorageError};
 use crate::storage::reviews::Reviews;
 use chrono::Utc;
 use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod};
-use tokio_postgres::NoTls;
 
 /// The first month with a partition of its own; anything earlier (a kiosk's clock at 1970)
 /// lands in `reviews_early`.
@@ -49,6 +49,7 @@ const SCHEMA_LOCK: i64 = 0x626f_726e_6501;
 #[derive(Clone)]
 pub struct PgStore {
     pool: Pool,
+    link: link::Mode,
 }
 
 fn unavailable(e: impl std::fmt::Display) -> StorageError {
@@ -68,11 +69,9 @@ pub(super) fn classify(e: tokio_postgres::Error) -> StorageError {
 
 impl PgStore {
     pub async fn open(url: &str, pool_size: usize) -> Result<PgStore> {
-        let config: tokio_postgres::Config = url.parse().map_err(|e| {
-            StorageError::Refused(format!("adresse de base de données invalide ({e}); attendu postgres://…"))
-        })?;
+        let link = link::parse(url).map_err(StorageError::Refused)?;
         let manager =
-            Manager::from_config(config, NoTls, ManagerConfig { recycling_method: RecyclingMethod::Verified });
+            Manager::from_config(link.config, link.tls, ManagerConfig { recycling_method: RecyclingMethod::Verified });
         let pool = Pool::builder(manager)
             .max_size(pool_size.max(1))
             .wait_timeout(Some(std::time::Duration::from_secs(10)))
@@ -81,7 +80,7 @@ impl PgStore {
             .runtime(deadpool_postgres::Runtime::Tokio1)
             .build()
             .map_err(unavailable)?;
-        let store = PgStore { pool };
+        let store = PgStore { pool, link: link.mode };
         store.migrate().await?;
         store.maintain(Utc::now()).await?;
         Ok(store)
@@ -125,6 +124,17 @@ impl PgStore {
         let client = self.client().await?;
         client.query_one("SELECT 1", &[]).await.map_err(classify)?;
         Ok(())
+    }
+
+    /// How the address asked to reach the server, and whether this session's link is
+    /// encrypted as the server sees it (`pg_stat_ssl`).
+    pub async fn link(&self) -> Result<(link::Mode, bool)> {
+        let client = self.client().await?;
+        let row = client
+            .query_one("SELECT coalesce((SELECT ssl FROM pg_stat_ssl WHERE pid = pg_backend_pid()), false)", &[])
+            .await
+            .map_err(classify)?;
+        Ok((self.link, row.get(0)))
     }
 
     pub fn pool_status(&self) -> (usize, usize, usize) {
