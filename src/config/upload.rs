@@ -67,10 +67,15 @@ pub(super) fn validate_upload(raw: RawUpload) -> Result<Option<UploadConfig>, In
     }
     let base_url = raw.base_url.ok_or_else(|| invalid("upload.base_url", "obligatoire quand upload.enabled = true"))?;
     let insecure_allowed = raw.allow_insecure_http.unwrap_or(false);
-    let host_and_path = match base_url.strip_prefix("https://") {
-        Some(rest) => Some(rest),
-        None if insecure_allowed => base_url.strip_prefix("http://"),
-        None if base_url.starts_with("http://") => {
+    // Read by `url` (the same parser reqwest uses to send), with a host, and nothing a
+    // terminal would hide.
+    let parsed = url::Url::parse(&base_url)
+        .ok()
+        .filter(|u| u.host_str().is_some_and(|h| !h.is_empty()) && !base_url.contains(char::is_whitespace));
+    match parsed.as_ref().map(url::Url::scheme) {
+        Some("https") => {}
+        Some("http") if insecure_allowed => {}
+        Some("http") => {
             return Err(invalid(
                 "upload.base_url",
                 format!(
@@ -79,13 +84,10 @@ pub(super) fn validate_upload(raw: RawUpload) -> Result<Option<UploadConfig>, In
                 ),
             ));
         }
-        None => None,
-    };
-    let url_ok = host_and_path.is_some_and(|rest| !rest.is_empty() && !rest.starts_with('/'))
-        && !base_url.contains(char::is_whitespace);
-    if !url_ok {
-        let schemes = if insecure_allowed { "http:// ou https://" } else { "https://" };
-        return Err(invalid("upload.base_url", format!("« {base_url} » n'est pas une adresse {schemes}")));
+        _ => {
+            let schemes = if insecure_allowed { "http:// ou https://" } else { "https://" };
+            return Err(invalid("upload.base_url", format!("« {base_url} » n'est pas une adresse {schemes}")));
+        }
     }
     let token_file =
         raw.token_file.ok_or_else(|| invalid("upload.token_file", "obligatoire quand upload.enabled = true"))?;

@@ -449,12 +449,9 @@ impl Mailer {
     }
 }
 
-fn url_host(url: &str) -> Option<String> {
-    let rest = url.split_once("://")?.1;
-    let authority = rest.split(['/', '?']).next()?;
-    let host_port = authority.rsplit('@').next()?;
-    let host = host_port.rsplit_once(':').map_or(host_port, |(h, _)| h);
-    (!host.is_empty()).then(|| host.to_string())
+fn url_host(address: &str) -> Option<String> {
+    let parsed = url::Url::parse(address).ok()?;
+    parsed.host_str().filter(|h| !h.is_empty()).map(String::from)
 }
 
 /// The `List-Unsubscribe` header (RFC 2369), so mail clients offer it too.

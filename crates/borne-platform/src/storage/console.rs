@@ -136,9 +136,10 @@ pub struct Comment {
     pub text: String,
 }
 
+/// An address a mail can be sent to (as `lettre` reads it), with a domain of at least two
+/// labels, within the 254 characters of RFC 5321.
 pub(crate) fn valid_email(id: &str) -> bool {
-    let Some((local, domain)) = id.split_once('@') else { return false };
-    !local.is_empty() && domain.contains('.') && id.len() <= 254 && !id.chars().any(|c| c.is_whitespace() || c == '<')
+    id.len() <= 254 && id.parse::<lettre::Address>().is_ok_and(|a| a.domain().contains('.'))
 }
 
 pub(crate) fn checked(account: &Account) -> Result<()> {
