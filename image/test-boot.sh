@@ -3,7 +3,8 @@
 # Debian's arm64 kernel, the Pi image's own customisation and package) and checks, through QMP
 # and the guest agent: the home screen drawn by borne.service on virtio-gpu, a tap, the root
 # read-only, power cuts right after « Merci », the systemd watchdog and the machine's watchdog;
-# then updates in the field: a good signed bundle kept, a broken one rolled back.
+# then updates in the field: a good signed bundle kept, a broken one rolled back, an older
+# signed one refused (under its own version, and under a lying manifest's).
 #
 # Usage: sudo image/test-boot.sh [BORNE_ARM64_DEB]
 #   Without a package, builds it (cargo deb, arm64, touch through libinput).
@@ -93,8 +94,16 @@ image/make-bundle.sh "$out/boot" "$out/broken.ext4" "$broken" "$keys/signing.pem
     "$updates" borne-virt-arm64
 mv "$updates/manifest.json" "$updates/manifest-$broken.json"
 rm -f "$out/broken.ext4"
+# An older version, validly signed: published under its own number, then under a newer number
+# than any (a manifest lying about the bundle it names). Both must be refused.
+old="$release+essai.0"
+image/make-bundle.sh "$out/boot" "$out/system.ext4" "$old" "$keys/signing.pem" "$keys/signing.key" \
+    "$updates" borne-virt-arm64
+mv "$updates/manifest.json" "$updates/manifest-$old.json"
+sed "s/\"version\":\"[^\"]*\"/\"version\":\"$release+essai.9\"/" "$updates/manifest-$old.json" \
+    > "$updates/manifest-lying.json"
 echo "bundles ready after $(( $(date +%s) - start )) s"
 
 /usr/bin/python3 image/qemu/boot_test.py "$out/disk.img" "$out" docs/screens/1280x720 "${CUTS:-10}" \
-    "$updates" "$port" "$good" "$broken"
+    "$updates" "$port" "$good" "$broken" "$old"
 echo "whole-machine test passed in $(( $(date +%s) - start )) s; screenshots and serial logs: $out"

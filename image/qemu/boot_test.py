@@ -2,8 +2,10 @@
 what a site would see. Run by image/test-boot.sh, which builds the disk; prints one line per
 check and the figures, and exits non-zero at the first check that does not hold.
 
-Usage: python3 boot_test.py DISK_IMG OUT_DIR SCREENS_DIR POWER_CUTS [UPDATES_DIR PORT GOOD BROKEN]
-  UPDATES_DIR holds manifest-GOOD.json, manifest-BROKEN.json and their bundles; it is served on
+Usage: python3 boot_test.py DISK_IMG OUT_DIR SCREENS_DIR POWER_CUTS [UPDATES_DIR PORT GOOD BROKEN OLD]
+  UPDATES_DIR holds manifest-GOOD.json, manifest-BROKEN.json, manifest-OLD.json (an older
+  version), manifest-lying.json (the older bundle announced as a newer version) and their
+  bundles; it is served on
   127.0.0.1:PORT, which the kiosk reaches as 10.0.2.2:PORT (its update.url).
 """
 
@@ -150,10 +152,10 @@ def main():
     try:
         run(kiosk, cuts)
         if len(sys.argv) > 5:
-            updates_dir, port, good, broken = sys.argv[5:9]
+            updates_dir, port, good, broken, old = sys.argv[5:10]
             server = serve(updates_dir, int(port))
             try:
-                updates(kiosk, updates_dir, good, broken)
+                updates(kiosk, updates_dir, good, broken, old)
             finally:
                 server.shutdown()
     finally:
@@ -303,7 +305,7 @@ def publish(updates_dir, version):
                     os.path.join(updates_dir, "manifest.json"))
 
 
-def updates(kiosk, updates_dir, good, broken):
+def updates(kiosk, updates_dir, good, broken, old):
     """A good update is kept, a broken one is rolled back; reviews and token untouched."""
     agent = lambda: kiosk.agent  # noqa: E731 (a new agent at every boot)
     kiosk.machine.power_cut()
@@ -393,6 +395,27 @@ def updates(kiosk, updates_dir, good, broken):
     if "déjà échoué" not in again:
         raise Failure(f"the rejected version would be installed again: {again}")
     ok("the rejected version is not installed again: " + again.strip())
+
+    # Going back is refused: an older signed bundle under its own version, then under a
+    # manifest announcing it as newer than anything. The kiosk stays on the good version.
+    publish(updates_dir, old)
+    back = agent().run("borne update run 2>&1 || true")
+    if "retour en arrière" not in back or "installation" in back:
+        raise Failure(f"an older version was not refused before its download: {back}")
+    ok("an older signed version is refused before its download: " + back.strip())
+    if "update refused" not in back:
+        raise Failure(f"the refusal was not logged: {back}")
+    # The lying manifest, through the unit the timer starts: its refusal goes to the journal.
+    shutil.copyfile(os.path.join(updates_dir, "manifest-lying.json"), os.path.join(updates_dir, "manifest.json"))
+    agent().run("systemctl start borne-update.service 2>&1 || true")
+    lying = agent().run("journalctl -b -u borne-update.service -o cat")
+    if f"le paquet signé porte la version {old}" not in lying or "update refused" not in lying:
+        raise Failure(f"a manifest lying about an older bundle was not caught and logged: {lying}")
+    after = system()
+    if after["release"] != good or after["slot"] != "B" or after["state"].get("pending"):
+        raise Failure(f"the kiosk left the good version after a downgrade attempt: {after}")
+    ok(f"an older bundle announced as newer is downloaded, read by rauc info, refused and logged "
+       f"in the journal; still version {good} on slot B")
 
 
 if __name__ == "__main__":

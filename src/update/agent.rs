@@ -79,6 +79,11 @@ pub fn run(app: &App, dir: &Path, out: &mut dyn Write) -> Result<()> {
     let now = chrono::Local::now().naive_local();
     match should_install(&manifest.version, &running, &state, now, config, &app.config.hardware.behaviour.hours) {
         Ok(()) => {}
+        Err(wait @ super::Wait::Older { .. }) => {
+            tracing::warn!(offered = %manifest.version, %running, "update refused: {wait}");
+            writeln!(out, "version proposée {} (en service : {running}) refusée : {wait}", manifest.version)?;
+            return Ok(());
+        }
         Err(wait) => {
             writeln!(out, "version proposée {} (en service : {running}) : rien à faire, {wait}", manifest.version)?;
             return Ok(());
@@ -86,6 +91,17 @@ pub fn run(app: &App, dir: &Path, out: &mut dyn Write) -> Result<()> {
     }
     writeln!(out, "installation de la version {} (en service : {running})", manifest.version)?;
     let bundle = runtime.block_on(download(&client, config, &manifest, dir))?;
+    // The version that counts is the one RAUC reads from the signed bundle, not the manifest's.
+    if let Err(refusal) = signed_version(&bundle).and_then(|signed| {
+        check_signed(&signed, &manifest.version, &state.newest(&running)).map_err(anyhow::Error::msg)
+    }) {
+        let _ = std::fs::remove_file(&bundle);
+        state.rejected.push(manifest.version.clone());
+        save_state(dir, &state)?;
+        tracing::warn!(offered = %manifest.version, %refusal, "update refused");
+        writeln!(out, "version {} refusée : {refusal:#}", manifest.version)?;
+        return Err(refusal.context(format!("version {} refusée", manifest.version)));
+    }
     let target = booted_slot()?.other();
     let installed = run_checked(Command::new("rauc").arg("install").arg(&bundle));
     let _ = std::fs::remove_file(&bundle);
@@ -100,6 +116,26 @@ pub fn run(app: &App, dir: &Path, out: &mut dyn Write) -> Result<()> {
     writeln!(out, "version {} écrite dans l'emplacement {} ; redémarrage d'essai", manifest.version, target.name())?;
     out.flush()?;
     run_checked(Command::new(BOOT_SLOTS).arg("reboot-pending"))?;
+    Ok(())
+}
+
+/// The version inside a bundle, as RAUC reads it after checking the bundle's signature against
+/// the image's keyring (`rauc info` refuses a bundle it cannot verify).
+fn signed_version(bundle: &Path) -> Result<String> {
+    let text = run_checked(Command::new("rauc").args(["info", "--output-format=json"]).arg(bundle))?;
+    let json = text.lines().find(|l| l.trim_start().starts_with('{')).context("rauc info : pas de JSON")?;
+    let info: serde_json::Value = serde_json::from_str(json).context("rauc info : JSON illisible")?;
+    info["version"].as_str().map(String::from).context("rauc info : le paquet ne dit pas sa version")
+}
+
+/// The signed bundle's version is the manifest's, and newer than `newest`.
+pub fn check_signed(signed: &str, announced: &str, newest: &str) -> std::result::Result<(), String> {
+    if signed != announced {
+        return Err(format!("le paquet signé porte la version {signed}, le manifeste annonce {announced}"));
+    }
+    if !super::newer(signed, newest) {
+        return Err(format!("{}", super::Wait::Older { newest: newest.to_string() }));
+    }
     Ok(())
 }
 
@@ -186,7 +222,7 @@ pub fn confirm(app: &App, dir: &Path, out: &mut dyn Write) -> Result<()> {
             match healthy(timeout) {
                 Ok(()) => {
                     run_checked(Command::new("rauc").args(["status", "mark-good"]))?;
-                    state.pending = None;
+                    state.confirm_pending();
                     save_state(dir, &state)?;
                     writeln!(
                         out,

@@ -8,6 +8,12 @@
 //! when `confirm` has seen it reach READY and commit a probe to the review store; any other end
 //! (a hang, a crash, a watchdog reset, a power cut, READY never reached) boots the old slot
 //! again, which records the version as rejected so that it is not retried every night.
+//!
+//! Updates only go forward: a version is installed only when it is newer (as dpkg orders
+//! versions) than the running one and than every version this kiosk ever confirmed, and the
+//! version that counts is the one inside the signed bundle (`rauc info`), not the manifest's
+//! word: someone on the site's network who serves an older signed bundle, under its own name or
+//! another, is refused and the refusal is logged.
 
 pub mod agent;
 
@@ -99,6 +105,10 @@ pub struct Pending {
 #[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize, Serialize)]
 pub struct State {
     pub pending: Option<Pending>,
+    /// The newest version this kiosk ever confirmed: nothing older is installed again, even
+    /// once the slot that held it is overwritten.
+    #[serde(default)]
+    pub confirmed: Option<String>,
     /// Versions that failed their trial boot: not installed again.
     #[serde(default)]
     pub rejected: Vec<String>,
@@ -111,6 +121,9 @@ pub enum Wait {
     UpToDate,
     /// The offered version failed its trial boot before.
     Rejected,
+    /// The offered version is not newer than the running one or one confirmed before (or
+    /// cannot be ordered): going back is refused.
+    Older { newest: String },
     /// Outside the night window.
     OutsideWindow,
     /// Inside the window but the site is open (opening hours).
@@ -121,7 +134,15 @@ pub enum Wait {
 
 impl std::fmt::Display for Wait {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        if let Wait::Older { newest } = self {
+            return write!(
+                f,
+                "version plus ancienne que la {newest} déjà en service sur cette borne (ou illisible) : \
+                 un retour en arrière est refusé"
+            );
+        }
         f.write_str(match self {
+            Wait::Older { .. } => unreachable!("written above"),
             Wait::UpToDate => "la borne a déjà cette version",
             Wait::Rejected => "cette version a déjà échoué sur cette borne : elle ne sera pas réinstallée",
             Wait::OutsideWindow => "hors de la plage d'installation de la nuit (update.window)",
@@ -142,6 +163,10 @@ pub fn should_install(
 ) -> Result<(), Wait> {
     if offered == running {
         return Err(Wait::UpToDate);
+    }
+    let newest = state.newest(running);
+    if !newer(offered, &newest) {
+        return Err(Wait::Older { newest });
     }
     if state.rejected.iter().any(|v| v == offered) {
         return Err(Wait::Rejected);
@@ -186,7 +211,33 @@ pub fn after_boot(state: &State, booted: Slot) -> AfterBoot {
     }
 }
 
+/// Whether `offered` is newer than `than`, as dpkg orders versions (`1.0-1+essai.2` after
+/// `1.0-1+essai.1`, `1.0~rc1` before `1.0`). A version that cannot be read is never newer.
+pub fn newer(offered: &str, than: &str) -> bool {
+    match (offered.parse::<debversion::Version>(), than.parse::<debversion::Version>()) {
+        (Ok(offered), Ok(than)) => offered > than,
+        (Ok(_), Err(_)) => true,
+        (Err(_), _) => false,
+    }
+}
+
 impl State {
+    /// The newest of the running version and the versions confirmed here.
+    pub fn newest(&self, running: &str) -> String {
+        match &self.confirmed {
+            Some(confirmed) if newer(confirmed, running) => confirmed.clone(),
+            _ => running.to_string(),
+        }
+    }
+
+    /// The pending version passed its trial: it is kept, and nothing older comes back.
+    pub fn confirm_pending(&mut self) {
+        if let Some(pending) = self.pending.take() {
+            let newest = self.newest(&pending.version);
+            self.confirmed = Some(newest);
+        }
+    }
+
     /// The trial of the pending version failed: forget it, remember the version.
     pub fn reject_pending(&mut self) {
         if let Some(pending) = self.pending.take()

@@ -96,7 +96,11 @@ fn what_is_installed_and_what_waits() {
         Err(Wait::OutsideWindow)
     );
     // An older version offered by the fleet is a roll-back: installed like any other.
-    assert_eq!(should_install("0.9", "1.0", &state, night, &config(), &hours), Ok(()));
+    assert_eq!(
+        should_install("0.9", "1.0", &state, night, &config(), &hours),
+        Err(Wait::Older { newest: "1.0".into() }),
+        "a version older than the running one is never installed"
+    );
     state.pending = Some(Pending { version: "1.1".into(), slot: Slot::B });
     assert_eq!(should_install("1.2", "1.0", &state, night, &config(), &hours), Err(Wait::Pending));
     state.reject_pending();
@@ -150,4 +154,37 @@ fn manifests_are_checked_before_anything_is_downloaded() {
         let error = Manifest::parse(body.as_bytes()).unwrap_err();
         assert!(error.contains(expected), "{body}: {error}");
     }
+}
+
+#[test]
+fn updates_only_go_forward_past_every_version_confirmed_here() {
+    let night = at("2026-12-08 02:30");
+    let hours = OpeningHours::always();
+    // dpkg's order: a Debian revision and a suffix after it count, a tilde goes before.
+    assert!(newer("0.1.0-1+essai.2", "0.1.0-1+essai.1"));
+    assert!(newer("0.1.0-1+essai.1", "0.1.0-1"));
+    assert!(!newer("1.0~rc1", "1.0"));
+    assert!(newer("1.10", "1.9"), "numbers, not text");
+    assert!(!newer("pas une version !", "1.0"), "what cannot be read is never newer");
+    // 1.2 confirmed, then the kiosk fell back to a slot that still holds 1.0 (or was
+    // reinstalled): 1.1 is still older than what this kiosk has run.
+    let mut state = State { pending: Some(Pending { version: "1.2".into(), slot: Slot::B }), ..State::default() };
+    state.confirm_pending();
+    assert_eq!((state.pending.as_ref(), state.confirmed.as_deref()), (None, Some("1.2")));
+    assert_eq!(
+        should_install("1.1", "1.0", &state, night, &config(), &hours),
+        Err(Wait::Older { newest: "1.2".into() })
+    );
+    assert_eq!(should_install("1.3", "1.0", &state, night, &config(), &hours), Ok(()));
+    // Confirming an older version than one confirmed before keeps the newest as the floor.
+    state.pending = Some(Pending { version: "1.1".into(), slot: Slot::A });
+    state.confirm_pending();
+    assert_eq!(state.confirmed.as_deref(), Some("1.2"));
+    // A state written before this field existed reads as no version confirmed.
+    let old: State = serde_json::from_str(r#"{"pending": null, "rejected": ["0.9"]}"#).unwrap();
+    assert_eq!(old.confirmed, None);
+    // The signed bundle's own version decides, whatever the manifest says.
+    assert!(agent::check_signed("1.3", "1.3", "1.2").is_ok());
+    assert!(agent::check_signed("1.1", "9.9", "1.2").unwrap_err().contains("le manifeste annonce 9.9"));
+    assert!(agent::check_signed("1.1", "1.1", "1.2").unwrap_err().contains("retour en arrière"));
 }
