@@ -93,6 +93,8 @@ struct Track {
 #[derive(Debug, Clone, Default)]
 pub struct Evaluator {
     tracks: BTreeMap<(String, Scope), Track>,
+    /// The (rule, scope) pairs evaluated since the last `retire_unseen`.
+    seen: std::collections::BTreeSet<(String, Scope)>,
 }
 
 /// The State's score on ten from (Pas bien, Moyen, Très bien), when there are enough answers.
@@ -160,7 +162,7 @@ impl Evaluator {
     /// again once, which is better than never).
     pub fn from_json(text: &str) -> Evaluator {
         let entries: Vec<((String, Scope), Track)> = serde_json::from_str(text).unwrap_or_default();
-        Evaluator { tracks: entries.into_iter().collect() }
+        Evaluator { tracks: entries.into_iter().collect(), seen: Default::default() }
     }
 
     /// Evaluates every rule at `now` and returns the incidents that open and resolve.
@@ -188,6 +190,7 @@ impl Evaluator {
     }
 
     fn step(&mut self, rule: &Rule, scope: Scope, holds: Option<String>, now: DateTime<Utc>, events: &mut Vec<Event>) {
+        self.seen.insert((rule.id.clone(), scope.clone()));
         let track = self.tracks.entry((rule.id.clone(), scope.clone())).or_default();
         match (track.open_since, holds) {
             (None, Some(detail)) => {
@@ -214,6 +217,22 @@ impl Evaluator {
         }
     }
 
+    /// Ends the round: what was not evaluated since the last round is gone (a kiosk revoked, a
+    /// site or a rule removed, a rule turned off): its open incident resolves now, without the
+    /// debounce (there is nothing left to watch), and its memory is forgotten.
+    pub fn retire_unseen(&mut self, now: DateTime<Utc>) -> Vec<Event> {
+        let seen = std::mem::take(&mut self.seen);
+        let gone: Vec<(String, Scope)> = self.tracks.keys().filter(|key| !seen.contains(*key)).cloned().collect();
+        let mut events = Vec::new();
+        for key in gone {
+            if let Some(Track { open_since: Some(opened_at), .. }) = self.tracks.remove(&key) {
+                let (rule, scope) = key;
+                events.push(Event::Resolved { rule, scope, at: now, opened_at });
+            }
+        }
+        events
+    }
+
     /// The incidents open now: (rule, scope, opened at).
     pub fn open(&self) -> Vec<(String, Scope, DateTime<Utc>)> {
         self.tracks
@@ -226,6 +245,38 @@ impl Evaluator {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn what_is_no_longer_watched_resolves_at_once() {
+        let rule = offline_rule();
+        let device = |id: &str| DeviceState {
+            id: id.into(),
+            last_seen: Some(t0()),
+            registered_at: t0() - Duration::days(30),
+            oldest_pending: None,
+        };
+        let mut evaluator = Evaluator::default();
+        let mut now = t0();
+        let mut opened = Vec::new();
+        for _ in 0..48 {
+            now += Duration::hours(1);
+            opened.extend(evaluator.evaluate(std::slice::from_ref(&rule), &[device("d1"), device("d2")], &[], now));
+            assert!(evaluator.retire_unseen(now).is_empty(), "both are watched");
+        }
+        assert_eq!(evaluator.open().len(), 2, "both silent: {opened:?}");
+        // d1 is revoked: it is no longer among the kiosks evaluated.
+        now += Duration::hours(1);
+        let events = evaluator.evaluate(std::slice::from_ref(&rule), &[device("d2")], &[], now);
+        assert!(events.is_empty());
+        let retired = evaluator.retire_unseen(now);
+        assert!(
+            matches!(&retired[..], [Event::Resolved { scope: Scope::Device(id), at, .. }] if id == "d1" && *at == now),
+            "{retired:?}"
+        );
+        assert_eq!(evaluator.open().len(), 1);
+        // Its memory is gone: the JSON keeps d2 only.
+        assert!(!evaluator.to_json().contains("\"d1\""), "{}", evaluator.to_json());
+    }
 
     fn t0() -> DateTime<Utc> {
         "2026-03-02T06:00:00Z".parse().unwrap()

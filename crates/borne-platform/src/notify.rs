@@ -297,6 +297,8 @@ pub async fn tick(
         }
         events.extend(evaluator.evaluate(&rules, &device_states, &site_states, now));
     }
+    // Revoked kiosks, removed sites, rules turned off: their open incidents resolve now.
+    events.extend(evaluator.retire_unseen(now));
     let mut outcome = TickOutcome { tracks: evaluator.to_json(), ..Default::default() };
     for event in &events {
         let (rule, scope) = match event {
@@ -433,10 +435,12 @@ impl Mailer {
         Ok(Mailer { transport: builder.timeout(Some(std::time::Duration::from_secs(20))).build(), from })
     }
 
-    async fn send(&self, mail: &crate::storage::alerting::OutboxMail) -> Result<(), String> {
+    async fn send(&self, mail: &crate::storage::alerting::OutboxMail) -> Result<(), MailError> {
         use lettre::AsyncTransport;
-        let to: lettre::message::Mailbox =
-            mail.recipient.parse().map_err(|e| format!("destinataire invalide : {e}"))?;
+        let to: lettre::message::Mailbox = mail
+            .recipient
+            .parse()
+            .map_err(|e| MailError { message: format!("destinataire invalide : {e}"), permanent: true })?;
         let mut builder = lettre::Message::builder().from(self.from.clone()).to(to).subject(&mail.subject);
         if let Some(url) = &mail.unsubscribe_url {
             builder = builder.header(ListUnsubscribe(format!("<{url}>")));
@@ -444,10 +448,28 @@ impl Mailer {
         let message = builder
             .header(lettre::message::header::ContentType::TEXT_PLAIN)
             .body(mail.body.clone())
-            .map_err(|e| e.to_string())?;
-        self.transport.send(message).await.map(|_| ()).map_err(|e| e.to_string())
+            .map_err(|e| MailError { message: e.to_string(), permanent: true })?;
+        self.transport
+            .send(message)
+            .await
+            .map(|_| ())
+            .map_err(|e| MailError { permanent: e.is_permanent(), message: e.to_string() })
     }
 }
+
+/// Why a mail was not sent, and whether the server refused it for good (a 5xx answer: an
+/// address that does not exist, a sender refused…) rather than for now.
+#[derive(Debug, Clone)]
+pub struct MailError {
+    pub message: String,
+    pub permanent: bool,
+}
+
+/// A mail refused for good is tried this many times (a server's passing misconfiguration may
+/// answer 5xx for a while)…
+pub const PERMANENT_TRIES: i64 = 3;
+/// …and any mail at most this many times: with the backoff capped at an hour, about a day.
+pub const MAX_TRIES: i64 = 30;
 
 fn url_host(address: &str) -> Option<String> {
     let parsed = url::Url::parse(address).ok()?;
@@ -477,7 +499,9 @@ pub fn retry_delay(attempts: i64) -> Duration {
     Duration::minutes(1i64 << attempts.clamp(1, 7).saturating_sub(1)).min(Duration::hours(1))
 }
 
-/// Sends the mails due at `now`; returns how many were sent. A failure is retried later.
+/// Sends the mails due at `now`; returns how many were sent. A failure is retried later with
+/// backoff; a mail refused for good [`PERMANENT_TRIES`] times, or failing [`MAX_TRIES`] times,
+/// is given up (kept and shown by `borne-platform alerts abandoned`, never sent).
 pub async fn deliver(storage: &Storage, mailer: &Mailer, now: DateTime<Utc>) -> Result<usize, StorageError> {
     let mut sent = 0;
     while let Some(mail) = storage.claim_mail(now).await? {
@@ -486,11 +510,19 @@ pub async fn deliver(storage: &Storage, mailer: &Mailer, now: DateTime<Utc>) -> 
                 storage.mail_sent(mail.id, Utc::now().max(now)).await?;
                 sent += 1;
             }
+            Err(error) if (error.permanent && mail.attempts >= PERMANENT_TRIES) || mail.attempts >= MAX_TRIES => {
+                tracing::error!(mail = mail.id, recipient = %mail.recipient, attempts = mail.attempts,
+                    error = %error.message, "alert mail given up");
+                storage.mail_abandoned(mail.id, &error.message, now).await?;
+            }
             Err(error) => {
-                tracing::warn!(mail = mail.id, attempts = mail.attempts, %error, "alert mail not sent; retried later");
-                storage.mail_failed(mail.id, &error, now + retry_delay(mail.attempts)).await?;
-                // The server refuses now: the others wait for the next round.
-                break;
+                tracing::warn!(mail = mail.id, attempts = mail.attempts, error = %error.message, "alert mail not sent; retried later");
+                storage.mail_failed(mail.id, &error.message, now + retry_delay(mail.attempts)).await?;
+                if !error.permanent {
+                    // The server cannot take mail now: the others wait for the next round. A
+                    // refusal of one address does not hold back the mails to the others.
+                    break;
+                }
             }
         }
     }

@@ -7,6 +7,7 @@ mod support;
 
 use borne_model::wire::Heartbeat;
 use borne_platform::notify::{self, Links, Mailer};
+use borne_platform::storage::alerting::Digest;
 use borne_platform::storage::console::{Account, Role};
 use borne_platform::storage::{Site, Storage, Target};
 use borne_testkit::Scratch;
@@ -64,14 +65,31 @@ impl Drop for SmtpServer {
     }
 }
 
-/// aiosmtpd on `port`, STARTTLS required, each mail into the maildir.
+/// aiosmtpd's maildir handler, except that it refuses for good (550) the recipients whose
+/// address starts with `parti@`: a manager who left, whose mailbox is gone.
+const REFUSING_HANDLER: &str = r#"
+from aiosmtpd.handlers import Mailbox
+
+class Refusing(Mailbox):
+    async def handle_RCPT(self, server, session, envelope, address, rcpt_options):
+        if address.startswith("parti@"):
+            return "550 5.1.1 Adresse inconnue"
+        envelope.rcpt_tos.append(address)
+        return "250 OK"
+"#;
+
+/// aiosmtpd on `port`, STARTTLS required, each mail into the maildir (but `parti@…`'s).
 fn smtp_server(port: u16, cert: &Path, key: &Path, maildir: &Path) -> SmtpServer {
     assert!(
         Command::new(AIOSMTPD).args(["-c", "import aiosmtpd"]).status().is_ok_and(|s| s.success()),
         "Debian's python3-aiosmtpd is needed (bash .ci/run installs it)"
     );
+    let handlers = maildir.with_extension("handlers");
+    std::fs::create_dir_all(&handlers).unwrap();
+    std::fs::write(handlers.join("refusing.py"), REFUSING_HANDLER).unwrap();
     let child = Command::new(AIOSMTPD)
-        .args(["-m", "aiosmtpd", "-n", "-l", &format!("127.0.0.1:{port}"), "-c", "aiosmtpd.handlers.Mailbox"])
+        .env("PYTHONPATH", &handlers)
+        .args(["-m", "aiosmtpd", "-n", "-l", &format!("127.0.0.1:{port}"), "-c", "refusing.Refusing"])
         .arg("--tlscert")
         .arg(cert)
         .arg("--tlskey")
@@ -165,6 +183,8 @@ fn alert_mails_follow_incidents_and_summaries_over_a_week(postgres: bool) {
         storage.add_site(&site("alencon", "Préfecture de l'Orne, Alençon")).await.unwrap();
         storage.add_device("borne-mortagne", "mortagne").await.unwrap();
         storage.add_device("borne-alencon", "alencon").await.unwrap();
+        storage.add_site(&site("argentan", "Sous-préfecture d'Argentan")).await.unwrap();
+        storage.add_device("borne-argentan", "argentan").await.unwrap();
         let account = |email: &str, role, organisation: Option<&str>, site: Option<&str>| Account {
             id: email.into(),
             name: "Responsable".into(),
@@ -178,8 +198,17 @@ fn alert_mails_follow_incidents_and_summaries_over_a_week(postgres: bool) {
         storage.add_account(account("anne@orne.gouv.fr", Role::Network, Some("pref-61"), None)).await.unwrap();
         storage.add_account(account("sam@orne.gouv.fr", Role::Site, None, Some("mortagne"))).await.unwrap();
         storage.add_account(account("nadia@interieur.gouv.fr", Role::National, None, None)).await.unwrap();
-        storage.set_digest("anne@orne.gouv.fr", borne_platform::storage::alerting::Digest::Daily).await.unwrap();
-        storage.set_digest("nadia@interieur.gouv.fr", borne_platform::storage::alerting::Digest::None).await.unwrap();
+        // Alençon's former manager: the mail server refuses her address for good.
+        storage.add_account(account("parti@orne.gouv.fr", Role::Site, None, Some("alencon"))).await.unwrap();
+        storage.set_digest("anne@orne.gouv.fr", Digest::Daily).await.unwrap();
+        // By default a national account, whose scope is every site, gets no summary; a site's
+        // or a network's manager gets a weekly one.
+        let digest_of = |who: &str, subscribers: &[borne_platform::storage::alerting::Subscriber]| {
+            subscribers.iter().find(|s| s.email == who).map(|s| s.digest)
+        };
+        let subscribers = storage.subscribers().await.unwrap();
+        assert_eq!(digest_of("nadia@interieur.gouv.fr", &subscribers), Some(Digest::None));
+        assert_eq!(digest_of("sam@orne.gouv.fr", &subscribers), Some(Digest::Weekly));
         let rules = notify::OrgRules { offline_hours: 6, ..Default::default() };
         storage.set_alert_rules("pref-61", &serde_json::to_string(&rules).unwrap()).await.unwrap();
 
@@ -198,6 +227,14 @@ fn alert_mails_follow_incidents_and_summaries_over_a_week(postgres: bool) {
                 storage.store_heartbeat(&heartbeat("borne-mortagne"), now).await.unwrap();
             }
             storage.store_heartbeat(&heartbeat("borne-alencon"), now).await.unwrap();
+            // Argentan's kiosk is silent from Saturday; on Sunday it is revoked (stolen,
+            // replaced): its incident resolves, it is not left open for ever.
+            if now < day(5, 0) {
+                storage.store_heartbeat(&heartbeat("borne-argentan"), now).await.unwrap();
+            }
+            if now == day(6, 0) {
+                storage.revoke_device("borne-argentan").await.unwrap();
+            }
             if now == day(2, 12) {
                 // Thirty « Pas bien » at Alençon: above 30 % over seven days, from 20 reviews.
                 reviews(&storage, "borne-alencon", "alencon", 1, 30, now).await;
@@ -234,10 +271,26 @@ fn alert_mails_follow_incidents_and_summaries_over_a_week(postgres: bool) {
                 "[Borne] Résolu : borne hors ligne — Sous-préfecture de Mortagne-au-Perche",
                 "[Borne] Incident : part de « Pas bien » élevée — Préfecture de l'Orne, Alençon",
                 "[Borne] Résolu : part de « Pas bien » élevée — Préfecture de l'Orne, Alençon",
+                "[Borne] Incident : borne hors ligne — Sous-préfecture d'Argentan",
+                "[Borne] Résolu : borne hors ligne — Sous-préfecture d'Argentan",
             ],
             "{:#?}",
             subjects("anne@")
         );
+        let argentan = storage.incidents(&["argentan".to_string()], 10).await.unwrap();
+        assert_eq!(argentan.len(), 1, "{argentan:?}");
+        assert_eq!(argentan[0].resolved_at, Some(day(6, 0)), "resolved when the kiosk was revoked");
+        // The refused address: each of its mails tried three times, then given up and shown;
+        // the other managers' mails were not held back (Anne's above all arrived).
+        assert!(to("parti@").is_empty());
+        let abandoned = storage.abandoned_mails(100).await.unwrap();
+        assert!(!abandoned.is_empty());
+        for mail in &abandoned {
+            assert_eq!((mail.recipient.as_str(), mail.attempts), ("parti@orne.gouv.fr", notify::PERMANENT_TRIES));
+            assert!(mail.last_error.as_deref().is_some_and(|e| e.contains("550")), "{mail:?}");
+        }
+        let to_parti = abandoned.iter().filter(|m| m.subject.contains("Alençon")).count();
+        assert_eq!(to_parti, 2, "the incident at Alençon and its resolution: {abandoned:#?}");
         assert_eq!(
             incidents("sam@"),
             [

@@ -188,6 +188,11 @@ enum AlertsCommand {
     Show { organisation: String },
     /// How often a manager receives a summary: daily, weekly or none
     Digest { email: String, every: String },
+    /// Les courriels d'alerte abandonnés (adresse refusée par le serveur, ou trop d'échecs), les plus récents d'abord (JSON)
+    Abandoned {
+        #[arg(long, default_value_t = 100)]
+        limit: u32,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -519,6 +524,10 @@ async fn alerts(storage: &Storage, command: AlertsCommand) -> Result<(), String>
                 .ok_or_else(|| format!("fréquence inconnue : {every} (daily, weekly ou none)"))?;
             storage.set_digest(&email, digest).await.map_err(message)?;
             println!("résumés de {email} : {every}");
+        }
+        AlertsCommand::Abandoned { limit } => {
+            let mails = storage.abandoned_mails(limit).await.map_err(message)?;
+            println!("{}", serde_json::to_string_pretty(&mails).map_err(|e| e.to_string())?);
         }
     }
     Ok(())

@@ -17,6 +17,15 @@ pub enum Digest {
 }
 
 impl Digest {
+    /// A new account's summaries: weekly for a network's or a site's manager (their own sites);
+    /// none for a national account, whose scope is every site (it asks for them if it wants them).
+    pub fn default_for(role: Role) -> Digest {
+        match role {
+            Role::National => Digest::None,
+            Role::Network | Role::Site => Digest::Weekly,
+        }
+    }
+
     pub fn as_str(self) -> &'static str {
         match self {
             Digest::None => "none",
@@ -92,6 +101,34 @@ pub struct OutboxMail {
     pub attempts: i64,
 }
 
+/// What became of one attempt to send a mail.
+#[derive(Debug, Clone, PartialEq)]
+pub enum MailOutcome {
+    Sent(DateTime<Utc>),
+    /// Tried again at `at`.
+    Retry {
+        error: String,
+        at: DateTime<Utc>,
+    },
+    /// Given up for good at `at`: kept, and shown, never sent.
+    Abandoned {
+        error: String,
+        at: DateTime<Utc>,
+    },
+}
+
+/// A mail given up for good (an address the server refuses, or too many failures).
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct AbandonedMail {
+    pub id: i64,
+    pub recipient: String,
+    pub subject: String,
+    pub attempts: i64,
+    pub last_error: Option<String>,
+    pub created_at: DateTime<Utc>,
+    pub abandoned_at: DateTime<Utc>,
+}
+
 #[derive(Debug, Clone, PartialEq, serde::Serialize)]
 pub struct Incident {
     pub rule: String,
@@ -131,11 +168,9 @@ pub trait Alerting {
         now: DateTime<Utc>,
     ) -> impl Future<Output = Result<bool>> + Send;
     fn claim_mail(&self, now: DateTime<Utc>) -> impl Future<Output = Result<Option<OutboxMail>>> + Send;
-    fn mail_done(
-        &self,
-        id: i64,
-        outcome: std::result::Result<DateTime<Utc>, (String, DateTime<Utc>)>,
-    ) -> impl Future<Output = Result<()>> + Send;
+    fn mail_done(&self, id: i64, outcome: MailOutcome) -> impl Future<Output = Result<()>> + Send;
+    /// The mails given up, newest first.
+    fn abandoned_mails(&self, limit: u32) -> impl Future<Output = Result<Vec<AbandonedMail>>> + Send;
     fn incidents(&self, sites: Vec<String>, limit: u32) -> impl Future<Output = Result<Vec<Incident>>> + Send;
     fn unsubscribe(&self, token: String) -> impl Future<Output = Result<usize>> + Send;
     fn set_text(&self, sql: &'static str, key: String, value: String) -> impl Future<Output = Result<usize>> + Send;

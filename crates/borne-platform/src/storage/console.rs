@@ -171,7 +171,12 @@ pub(crate) fn refused_account(e: StorageError) -> StorageError {
 
 /// What each engine implements for the managers' console: accounts, sessions, comments.
 pub trait Accounts {
-    fn add_account(&self, account: Account, unsubscribe_token: String) -> impl Future<Output = Result<()>> + Send;
+    fn add_account(
+        &self,
+        account: Account,
+        unsubscribe_token: String,
+        digest: &'static str,
+    ) -> impl Future<Output = Result<()>> + Send;
     fn accounts(&self) -> impl Future<Output = Result<Vec<Account>>> + Send;
     fn account_where(
         &self,

@@ -33,7 +33,7 @@ pub use model::*;
 
 use crate::validate::{ParsedBatch, ValidReview};
 use actions::Actions;
-use alerting::{Alerting, Digest, Incident, OutboxMail, Subscriber, TickOutcome};
+use alerting::{AbandonedMail, Alerting, Digest, Incident, MailOutcome, OutboxMail, Subscriber, TickOutcome};
 use borne_model::actions::Action;
 use borne_model::review::{SATISFACTION, VERBATIM};
 use borne_model::wire::Heartbeat;
@@ -337,7 +337,8 @@ impl Storage {
         checked(&account)?;
         // The key of the unsubscribe link in every mail it will receive.
         let token = borne_web::auth::random_token();
-        on_engine!(self, s => s.add_account(account, token).await)
+        let digest = Digest::default_for(account.role).as_str();
+        on_engine!(self, s => s.add_account(account, token, digest).await)
     }
 
     pub async fn accounts(&self) -> Result<Vec<Account>> {
@@ -440,12 +441,23 @@ impl Storage {
     }
 
     pub async fn mail_sent(&self, id: i64, at: DateTime<Utc>) -> Result<()> {
-        on_engine!(self, s => s.mail_done(id, Ok(at)).await)
+        on_engine!(self, s => s.mail_done(id, MailOutcome::Sent(at)).await)
     }
 
     pub async fn mail_failed(&self, id: i64, error: &str, retry_at: DateTime<Utc>) -> Result<()> {
         let error: String = error.chars().take(500).collect();
-        on_engine!(self, s => s.mail_done(id, Err((error, retry_at))).await)
+        on_engine!(self, s => s.mail_done(id, MailOutcome::Retry { error, at: retry_at }).await)
+    }
+
+    /// Gives a mail up for good: it stays in the outbox, shown by `abandoned_mails`.
+    pub async fn mail_abandoned(&self, id: i64, error: &str, at: DateTime<Utc>) -> Result<()> {
+        let error: String = error.chars().take(500).collect();
+        on_engine!(self, s => s.mail_done(id, MailOutcome::Abandoned { error, at }).await)
+    }
+
+    /// The mails given up, newest first.
+    pub async fn abandoned_mails(&self, limit: u32) -> Result<Vec<AbandonedMail>> {
+        on_engine!(self, s => s.abandoned_mails(limit).await)
     }
 
     /// The latest incidents of `sites`, newest first.

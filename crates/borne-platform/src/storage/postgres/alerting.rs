@@ -102,7 +102,7 @@ impl Alerting for PgStore {
         let row = client
             .query_opt(
                 "UPDATE mail_outbox SET claimed_until = $2, attempts = attempts + 1
-                 WHERE id = (SELECT id FROM mail_outbox WHERE sent_at IS NULL AND next_attempt_at <= $1
+                 WHERE id = (SELECT id FROM mail_outbox WHERE sent_at IS NULL AND abandoned_at IS NULL AND next_attempt_at <= $1
                              AND (claimed_until IS NULL OR claimed_until < $1) ORDER BY id LIMIT 1
                              FOR UPDATE SKIP LOCKED)
                  RETURNING id, recipient, subject, body, unsubscribe_url, attempts::bigint",
@@ -120,27 +120,55 @@ impl Alerting for PgStore {
         }))
     }
 
-    async fn mail_done(
-        &self,
-        id: i64,
-        outcome: std::result::Result<DateTime<Utc>, (String, DateTime<Utc>)>,
-    ) -> Result<()> {
+    async fn mail_done(&self, id: i64, outcome: MailOutcome) -> Result<()> {
         let client = self.client().await?;
         match outcome {
-            Ok(at) => {
+            MailOutcome::Sent(at) => {
                 client
                     .execute("UPDATE mail_outbox SET sent_at = $2, claimed_until = NULL WHERE id = $1", &[&id, &at])
                     .await
             }
-            Err((error, retry_at)) => client
+            MailOutcome::Retry { error, at } => client
                 .execute(
                     "UPDATE mail_outbox SET last_error = $2, next_attempt_at = $3, claimed_until = NULL WHERE id = $1",
-                    &[&id, &error, &retry_at],
+                    &[&id, &error, &at],
                 )
                 .await,
+            MailOutcome::Abandoned { error, at } => {
+                client
+                    .execute(
+                        "UPDATE mail_outbox SET last_error = $2, abandoned_at = $3, claimed_until = NULL WHERE id = $1",
+                        &[&id, &error, &at],
+                    )
+                    .await
+            }
         }
         .map_err(classify)?;
         Ok(())
+    }
+
+    async fn abandoned_mails(&self, limit: u32) -> Result<Vec<AbandonedMail>> {
+        let client = self.client().await?;
+        let rows = client
+            .query(
+                "SELECT id, recipient, subject, attempts::bigint, last_error, created_at, abandoned_at FROM mail_outbox
+                 WHERE abandoned_at IS NOT NULL ORDER BY abandoned_at DESC, id DESC LIMIT $1",
+                &[&i64::from(limit)],
+            )
+            .await
+            .map_err(classify)?;
+        Ok(rows
+            .iter()
+            .map(|r| AbandonedMail {
+                id: r.get(0),
+                recipient: r.get(1),
+                subject: r.get(2),
+                attempts: r.get(3),
+                last_error: r.get(4),
+                created_at: r.get(5),
+                abandoned_at: r.get(6),
+            })
+            .collect())
     }
 
     async fn incidents(&self, sites: Vec<String>, limit: u32) -> Result<Vec<Incident>> {

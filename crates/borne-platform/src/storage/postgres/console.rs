@@ -6,13 +6,13 @@ use crate::storage::model::Result;
 use chrono::{DateTime, Duration, Utc};
 
 impl Accounts for PgStore {
-    async fn add_account(&self, account: Account, unsubscribe_token: String) -> Result<()> {
+    async fn add_account(&self, account: Account, unsubscribe_token: String, digest: &'static str) -> Result<()> {
         let client = self.client().await?;
         client
             .execute(
                 "INSERT INTO accounts (id, name, role, organisation_id, site_id, password_hash, oidc_subject,
-                                       unsubscribe_token)
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+                                       unsubscribe_token, digest)
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
                 &[
                     &account.id,
                     &account.name,
@@ -22,6 +22,7 @@ impl Accounts for PgStore {
                     &account.password_hash,
                     &account.oidc_subject,
                     &unsubscribe_token,
+                    &digest,
                 ],
             )
             .await

@@ -41,6 +41,7 @@ pub(crate) const MIGRATIONS: &[(&str, &str)] = &[
     ("0004_session_id_token.sql", include_str!("migrations/0004_session_id_token.sql")),
     ("0005_kiosk_actions.sql", include_str!("migrations/0005_kiosk_actions.sql")),
     ("0006_login_guard.sql", include_str!("migrations/0006_login_guard.sql")),
+    ("0007_mail_abandoned.sql", include_str!("migrations/0007_mail_abandoned.sql")),
 ];
 
 /// Key of the advisory lock that serialises migrations and partition creation across instances.

@@ -77,7 +77,7 @@ impl Alerting for SqliteStore {
         self.with(move |c| {
             c.query_row(
                 "UPDATE mail_outbox SET claimed_until_ms = ?2, attempts = attempts + 1
-                 WHERE id = (SELECT id FROM mail_outbox WHERE sent_at_ms IS NULL AND next_attempt_at_ms <= ?1
+                 WHERE id = (SELECT id FROM mail_outbox WHERE sent_at_ms IS NULL AND abandoned_at_ms IS NULL AND next_attempt_at_ms <= ?1
                              AND (claimed_until_ms IS NULL OR claimed_until_ms < ?1) ORDER BY id LIMIT 1)
                  RETURNING id, recipient, subject, body, unsubscribe_url, attempts",
                 params![ms(now), ms(now + CLAIM)],
@@ -97,20 +97,45 @@ impl Alerting for SqliteStore {
         .await
     }
 
-    async fn mail_done(
-        &self,
-        id: i64,
-        outcome: std::result::Result<DateTime<Utc>, (String, DateTime<Utc>)>,
-    ) -> Result<()> {
+    async fn mail_done(&self, id: i64, outcome: MailOutcome) -> Result<()> {
         self.with(move |c| match outcome {
-            Ok(at) => c.execute("UPDATE mail_outbox SET sent_at_ms = ?2, claimed_until_ms = NULL WHERE id = ?1", params![id, ms(at)]),
-            Err((error, retry_at)) => c.execute(
+            MailOutcome::Sent(at) => c.execute(
+                "UPDATE mail_outbox SET sent_at_ms = ?2, claimed_until_ms = NULL WHERE id = ?1",
+                params![id, ms(at)],
+            ),
+            MailOutcome::Retry { error, at } => c.execute(
                 "UPDATE mail_outbox SET last_error = ?2, next_attempt_at_ms = ?3, claimed_until_ms = NULL WHERE id = ?1",
-                params![id, error, ms(retry_at)],
+                params![id, error, ms(at)],
+            ),
+            MailOutcome::Abandoned { error, at } => c.execute(
+                "UPDATE mail_outbox SET last_error = ?2, abandoned_at_ms = ?3, claimed_until_ms = NULL WHERE id = ?1",
+                params![id, error, ms(at)],
             ),
         })
         .await?;
         Ok(())
+    }
+
+    async fn abandoned_mails(&self, limit: u32) -> Result<Vec<AbandonedMail>> {
+        self.with(move |c| {
+            c.prepare(
+                "SELECT id, recipient, subject, attempts, last_error, created_at_ms, abandoned_at_ms FROM mail_outbox
+                 WHERE abandoned_at_ms IS NOT NULL ORDER BY abandoned_at_ms DESC, id DESC LIMIT ?1",
+            )?
+            .query_map([limit], |r| {
+                Ok(AbandonedMail {
+                    id: r.get(0)?,
+                    recipient: r.get(1)?,
+                    subject: r.get(2)?,
+                    attempts: r.get(3)?,
+                    last_error: r.get(4)?,
+                    created_at: DateTime::from_timestamp_millis(r.get(5)?).unwrap_or_default(),
+                    abandoned_at: DateTime::from_timestamp_millis(r.get(6)?).unwrap_or_default(),
+                })
+            })?
+            .collect()
+        })
+        .await
     }
 
     async fn incidents(&self, sites: Vec<String>, limit: u32) -> Result<Vec<Incident>> {

@@ -7,12 +7,12 @@ use chrono::{DateTime, Duration, Utc};
 use rusqlite::{OptionalExtension, params};
 
 impl Accounts for SqliteStore {
-    async fn add_account(&self, account: Account, unsubscribe_token: String) -> Result<()> {
+    async fn add_account(&self, account: Account, unsubscribe_token: String, digest: &'static str) -> Result<()> {
         self.with(move |c| {
             c.execute(
                 "INSERT INTO accounts (id, name, role, organisation_id, site_id, password_hash, oidc_subject, created_at_ms,
-                                       unsubscribe_token)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+                                       unsubscribe_token, digest)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
                 params![
                     account.id,
                     account.name,
@@ -22,7 +22,8 @@ impl Accounts for SqliteStore {
                     account.password_hash,
                     account.oidc_subject,
                     ms(Utc::now()),
-                    unsubscribe_token
+                    unsubscribe_token,
+                    digest
                 ],
             )
         })

@@ -25,6 +25,7 @@ pub(crate) const MIGRATIONS: &[(&str, &str)] = &[
     ("0005_session_id_token.sql", include_str!("migrations/0005_session_id_token.sql")),
     ("0006_kiosk_actions.sql", include_str!("migrations/0006_kiosk_actions.sql")),
     ("0007_login_guard.sql", include_str!("migrations/0007_login_guard.sql")),
+    ("0008_mail_abandoned.sql", include_str!("migrations/0008_mail_abandoned.sql")),
 ];
 
 /// Brings a connection's schema to the latest version, each step in its own transaction; the
