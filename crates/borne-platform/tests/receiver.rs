@@ -456,10 +456,10 @@ fn migrations_are_versioned_and_idempotent(postgres: bool) {
     let first = cli_ok(&backend, &["migrate"]);
     let second = cli_ok(&backend, &["migrate"]);
     assert_eq!(first, second, "a second run changes nothing");
-    let expected = if postgres { "version 6" } else { "version 7" };
+    let expected = if postgres { "version 7" } else { "version 8" };
     assert!(first.contains(expected), "{first}");
     if let Backend::Postgres(cluster, _) = &backend {
-        assert_eq!(cluster.psql("platform", "SELECT count(*) FROM schema_migrations"), "6");
+        assert_eq!(cluster.psql("platform", "SELECT count(*) FROM schema_migrations"), "7");
     } else {
         // Upgraded in place: the old review is kept, and counted (it had no site).
         let stats: serde_json::Value = serde_json::from_str(&cli_ok(&backend, &["stats"])).unwrap();
