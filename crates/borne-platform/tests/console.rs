@@ -50,8 +50,15 @@ struct Site {
     name: &'static str,
     org: &'static str,
     device: &'static str,
-    /// A comment only this site's visitors wrote.
+    /// A comment only this site's visitors wrote (each has « accueil », and a word of its own).
     comment: &'static str,
+    /// The comment's word of its own, to search for.
+    word: &'static str,
+}
+
+/// A text as the console's HTML writes it (the comments here have no quote or ampersand).
+fn html(text: &str) -> String {
+    text.replace('<', "&lt;").replace('>', "&gt;")
 }
 
 const SITES: [Site; 3] = [
@@ -60,23 +67,35 @@ const SITES: [Site; 3] = [
         name: "Préfecture du Rhône, Lyon",
         org: "pref-69",
         device: "borne-lyon-1",
-        comment: "Les attentes au guichet étaient trop longues LYONTEXTE",
+        comment: "Les attentes au guichet étaient trop longues accueil LYONTEXTE",
+        word: "lyontexte",
     },
     Site {
         id: "sous-pref-69-villefranche",
         name: "Sous-préfecture de Villefranche-sur-Saône",
         org: "pref-69",
         device: "borne-villefranche-1",
-        comment: "Agent très aimable VILLEFRANCHETEXTE",
+        comment: "Agent très aimable accueil VILLEFRANCHETEXTE",
+        word: "villefranchetexte",
     },
     Site {
         id: "pref-75-paris",
         name: "Préfecture de police, Paris",
         org: "pref-75",
         device: "borne-paris-1",
-        comment: "Personne pour renseigner PARISTEXTE",
+        // A visitor's markup is text: the page shows it, never runs it.
+        comment: "Personne pour renseigner accueil <script>alert(1)</script><b>PARISTEXTE</b>",
+        word: "paristexte",
     },
 ];
+
+/// The storage target of a test's backend, to reach its database directly.
+fn target_of(backend: &Backend) -> borne_platform::storage::Target {
+    match backend {
+        Backend::Sqlite(path) => borne_platform::storage::Target::Sqlite(path.clone()),
+        Backend::Postgres(_, url) => borne_platform::storage::Target::Postgres { url: url.clone(), pool_size: 2 },
+    }
+}
 
 /// (email, role arguments, the sites it may read)
 fn accounts() -> Vec<(&'static str, Vec<&'static str>, Vec<&'static str>)> {
@@ -166,6 +185,30 @@ fn network(postgres: bool, name: &str) -> Console {
             .json(&heartbeat);
         assert_eq!(http.send(request).0, 204);
     }
+    // One open incident per site (a kiosk silent), as the alerts' round commits them.
+    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    runtime.block_on(async {
+        use borne_platform::storage::alerting::{IncidentChange, TickOutcome};
+        let storage = borne_platform::storage::Storage::open(&target_of(&backend)).await.unwrap();
+        let at = chrono::Utc::now();
+        // An hour ahead: the round the platform itself took at start is long past by then.
+        let round = at + chrono::Duration::hours(1);
+        let memory = storage.claim_alert_tick("console-test", round, chrono::Duration::minutes(1)).await.unwrap();
+        assert!(memory.is_some(), "this round is the test's");
+        let incidents = SITES
+            .iter()
+            .map(|site| IncidentChange::Opened {
+                rule: "hors-ligne".into(),
+                scope_kind: "device".into(),
+                scope_id: site.device.into(),
+                site_id: Some(site.id.into()),
+                detail: "aucun signe de vie depuis 7 h".into(),
+                at,
+            })
+            .collect();
+        let outcome = TickOutcome { tracks: "[]".into(), incidents, ..Default::default() };
+        assert!(storage.commit_alert_tick("console-test", outcome, round).await.unwrap());
+    });
     let client = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap();
     Console { _dir: dir, backend, config, platform, http, client }
 }
@@ -225,15 +268,16 @@ const SITE_ROUTES: [&str; 6] = [
     "/console/bornes?site={site}",
     "/console/bornes.csv?site={site}",
     "/console/commentaires?site={site}",
-    "/console/commentaires?site={site}&q=texte",
+    "/console/commentaires?site={site}&q={word}",
 ];
-const LIST_ROUTES: [&str; 6] = [
+const LIST_ROUTES: [&str; 7] = [
     "/console/",
     "/console/bornes",
     "/console/bornes.csv",
     "/console/bornes?tri=disque&ordre=decroissant",
     "/console/commentaires",
     "/console/commentaires?note=1",
+    "/console/commentaires?q=accueil",
 ];
 
 fn every_route_keeps_each_manager_to_their_scope(postgres: bool) {
@@ -241,7 +285,7 @@ fn every_route_keeps_each_manager_to_their_scope(postgres: bool) {
     let url = console.platform.url.clone();
     // Signed out: every page sends to the sign-in page, files answer 401, posts 403.
     for route in LIST_ROUTES.iter().chain(SITE_ROUTES.iter()) {
-        let path = route.replace("{site}", SITES[0].id);
+        let path = route.replace("{site}", SITES[0].id).replace("{word}", SITES[0].word);
         let answer = console.get(&url, &path, None);
         if path.contains(".csv") || path.contains(".json") {
             assert_eq!(answer.status, 401, "{path}");
@@ -260,12 +304,19 @@ fn every_route_keeps_each_manager_to_their_scope(postgres: bool) {
             for site in &SITES {
                 let sees = visible.contains(&site.id);
                 for route in SITE_ROUTES {
-                    let path = route.replace("{site}", site.id);
+                    let path = route.replace("{site}", site.id).replace("{word}", site.word);
                     let answer = console.get(base, &path, Some(&session));
                     let expected = if sees { 200 } else { 404 };
                     assert_eq!(answer.status, expected, "{email} {path}: {}", answer.body);
                     if !sees {
-                        assert!(!answer.body.contains(site.name) && !answer.body.contains(site.comment));
+                        assert!(!answer.body.contains(site.name) && !answer.body.contains(&html(site.comment)));
+                    } else if path.contains("&q=") {
+                        assert!(
+                            answer.body.contains(&html(site.comment)),
+                            "{email} finds {}: {}",
+                            site.word,
+                            answer.body
+                        );
                     }
                 }
             }
@@ -274,10 +325,12 @@ fn every_route_keeps_each_manager_to_their_scope(postgres: bool) {
                 assert_eq!(answer.status, 200, "{email} {route}: {}", answer.body);
                 for site in &SITES {
                     let shown = answer.body.contains(site.device)
-                        || answer.body.contains(site.comment)
+                        || answer.body.contains(&html(site.comment))
                         || answer.body.contains(site.name);
                     if !visible.contains(&site.id) {
                         assert!(!shown, "{email} must not see {} on {route}", site.id);
+                    } else if route.ends_with("q=accueil") {
+                        assert!(answer.body.contains(&html(site.comment)), "{email} finds every comment in scope");
                     }
                 }
             }
@@ -297,7 +350,14 @@ fn every_route_keeps_each_manager_to_their_scope(postgres: bool) {
                 "{}",
                 fleet.body
             );
-            assert!(comments.body.contains(site.comment), "{email} sees {}'s comment", site.id);
+            assert!(comments.body.contains(&html(site.comment)), "{email} sees {}'s comment", site.id);
+            // Its incident, on the home page (the rule and the kiosk).
+            assert!(
+                home.body.contains(&format!("borne hors ligne ({})", site.device)),
+                "{email} sees {}'s incident: {}",
+                site.id,
+                home.body
+            );
         }
         assert_eq!(fleet.body.lines().count(), 1 + visible.len(), "{}", fleet.body);
         // Signing out ends the session on every instance.
@@ -376,34 +436,33 @@ fn comments_are_searched_and_filtered(postgres: bool) {
     let find = |query: &str| console.get(&url, &format!("/console/commentaires?{query}"), Some(&session)).body;
     // Words in another form than written (« attente » for « attentes », « longue » for « longues »).
     let page = find("q=attente+longue");
-    assert!(page.contains(SITES[0].comment), "{page}");
-    assert!(!page.contains(SITES[1].comment) && !page.contains(SITES[2].comment));
+    assert!(page.contains(&html(SITES[0].comment)), "{page}");
+    assert!(!page.contains(&html(SITES[1].comment)) && !page.contains(&html(SITES[2].comment)));
     // Every word must be there.
     assert!(!find("q=attente+aimable").contains("TEXTE"));
     // Characters a search engine would parse are only characters.
     assert!(find("q=%22%29%28*+OR+NEAR").contains("Aucun commentaire ne correspond."));
     // The comments are with « Pas bien » answers: none with « Très bien ».
-    assert!(find("note=1").contains(SITES[2].comment));
+    assert!(find("note=1").contains(&html(SITES[2].comment)));
     assert!(find("note=3").contains("Aucun commentaire ne correspond."));
     // By site, and by period (the kiosks' local days: Paris's was sent 4 days ago).
     let paris = find("site=pref-75-paris");
-    assert!(paris.contains(SITES[2].comment) && !paris.contains(SITES[0].comment));
+    assert!(paris.contains(&html(SITES[2].comment)) && !paris.contains(&html(SITES[0].comment)));
     // The kiosks' days are in their offset (+01:00, as `network` sent them), not UTC's: near
     // midnight UTC the two differ.
     let today = chrono::Utc::now().with_timezone(&chrono::FixedOffset::east_opt(3600).unwrap()).date_naive();
     let recent = find(&format!("du={}&au={}", today - chrono::Duration::days(3), today));
-    assert!(recent.contains(SITES[0].comment) && !recent.contains(SITES[2].comment), "{recent}");
-    // A comment is text, never markup.
-    assert!(!find("").contains("<script"));
+    assert!(recent.contains(&html(SITES[0].comment)) && !recent.contains(&html(SITES[2].comment)), "{recent}");
+    // A comment is text, never markup: Paris's is shown as written, its tags as characters.
+    let all = find("");
+    assert!(all.contains("&lt;script&gt;alert(1)&lt;/script&gt;&lt;b&gt;PARISTEXTE&lt;/b&gt;"), "{all}");
+    assert!(!all.contains("<script") && !all.contains("<b>PARISTEXTE"), "{all}");
 }
 
 fn an_unsubscribe_link_asks_then_unsubscribes(postgres: bool) {
     let console = network(postgres, "consoleunsubscribe");
     let url = console.platform.url.clone();
-    let target = match &console.backend {
-        Backend::Sqlite(path) => borne_platform::storage::Target::Sqlite(path.clone()),
-        Backend::Postgres(_, url) => borne_platform::storage::Target::Postgres { url: url.clone(), pool_size: 2 },
-    };
+    let target = target_of(&console.backend);
     let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
     let storage = runtime.block_on(borne_platform::storage::Storage::open(&target)).unwrap();
     let subscriber =
