@@ -48,6 +48,7 @@ fn idempotency_outlives_a_day_and_dedup_outlives_idempotency(postgres: bool) {
         };
         // Housekeeping every hour for two and a half days; the same batch retried along the way.
         let mut replayed_until = None;
+        let mut forgotten_at = None;
         for hour in 1..=60 {
             let now = start + Duration::hours(hour);
             storage.maintain(now).await.unwrap();
@@ -66,12 +67,15 @@ fn idempotency_outlives_a_day_and_dedup_outlives_idempotency(postgres: bool) {
                             .as_str()
                             .map(String::from)
                     );
+                    forgotten_at = Some(hour);
                     break;
                 }
                 Stored::Conflict => panic!("same body"),
             }
         }
-        assert!(replayed_until.is_some_and(|h| h >= 48), "replayed through hour 48: {replayed_until:?}");
+        // Kept for 48 hours, then purged by the first housekeeping after them (hourly here).
+        assert_eq!(replayed_until, Some(48), "replayed through hour 48");
+        assert_eq!(forgotten_at, Some(49), "purged at the first housekeeping past 48 hours");
         let totals = storage.totals().await.unwrap();
         assert_eq!(totals.reviews, 1);
     });
