@@ -74,10 +74,16 @@ const pages = [
   ["/", "vue-d-ensemble"], ["/commentaires", "commentaires"], ["/actions", "on-l-a-fait"], ["/envoi", "envoi"],
   ["/borne", "borne"], ["/export", "export"], ["/affiche", "affiche"],
 ];
+// The page shown is the one asked for: a lost session would land on the sign-in page.
+const isAt = async (p, path) => {
+  check(new URL(p.url()).pathname === path, `${path} is the page shown (not ${p.url()})`);
+  check((await p.locator("h1").count()) === 1, `${path} has its heading`);
+};
 if (shots) {
   mkdirSync(shots, { recursive: true });
   for (const [path, name] of pages) {
     await page.goto(`${base}${path}`);
+    await isAt(page, path);
     await page.screenshot({ path: `${shots}/${name}.png`, fullPage: true });
   }
   await page.setViewportSize({ width: 390, height: 844 });
@@ -88,11 +94,18 @@ if (shots) {
 
 // Accessibility: axe-core on every page (the CSP forbids injected scripts, so this context
 // bypasses it for axe only).
+const anonymous = await browser.newContext({ bypassCSP: true });
+const loginPage = await anonymous.newPage();
+await loginPage.goto(`${base}/connexion`);
+await isAt(loginPage, "/connexion");
+await checkAxe(loginPage, "/connexion");
+await anonymous.close();
 const axeContext = await browser.newContext({ bypassCSP: true });
 await axeContext.addCookies(await context.cookies());
 const axePage = await axeContext.newPage();
-for (const [path] of [["/connexion"], ...pages]) {
+for (const [path] of pages) {
   await axePage.goto(`${base}${path}`);
+  await isAt(axePage, path);
   await checkAxe(axePage, path);
 }
 await axeContext.close();

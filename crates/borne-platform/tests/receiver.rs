@@ -646,6 +646,9 @@ fn publish_and_check(postgres: bool, browser: bool) {
         let actions = r#"{"device_id":"borne-mortagne","actions":[{"id":"019adf3c-5b1e-7c4a-9d2e-3f4a5b6c7d01","text":"Un guichet de plus le lundi matin","done_on":"2026-11-16"}]}"#;
         let request = http.client.put(format!("{}/v1/actions", platform.url)).bearer_auth(&token).body(actions);
         assert_eq!(http.send(request).0, 204);
+        // The page shows the action at once (its cache is forgotten when a kiosk's list changes).
+        let (_, _, page) = http.get(&page_url);
+        assert!(page.contains("Un guichet de plus le lundi matin") && page.contains("16/11/2026"), "{page}");
         let schema = format!("{}/public/schema", platform.url);
         pages_in_chromium("COMMENTAIRE-PRIVE", &[&page_url, &schema], None);
     }
