@@ -174,7 +174,10 @@ def run(kiosk, cuts):
     figures["power on to first smiley (first boot)"] = f"{first:.1f} s"
     ok(f"power on → home screen on virtio-gpu in {first:.1f} s (boot partition {partition})")
     kiosk.machine.screendump(os.path.join(kiosk.out, "boot-accueil.png"))
-    _, share = kiosk.screen_is(kiosk.home, RESULT_BOX)
+    matches, share = kiosk.screen_is(kiosk.home, RESULT_BOX)
+    if not matches:
+        raise Failure(f"the screen differs from docs/screens/1280x720/01-accueil.png on {share:.2%} of its "
+                      f"pixels (result line left out; {kiosk.shot})")
     ok(f"the screen matches docs/screens/1280x720/01-accueil.png ({share:.2%} of pixels differ, "
        "result line left out)")
     state = kiosk.wait_ready(time.monotonic() + 60)
@@ -259,10 +262,19 @@ def run(kiosk, cuts):
     reason = agent_of().run("journalctl -b -u borne.service -o cat | grep -i watchdog || true")
     if "watchdog" not in reason.lower():
         raise Failure(f"the restart was not the watchdog's: {reason}")
-    kiosk.screen_is(kiosk.home, RESULT_BOX)
+    # The new process draws the home screen again.
+    deadline = time.monotonic() + 60
+    matches, share = kiosk.screen_is(kiosk.home, RESULT_BOX)
+    while not matches and time.monotonic() < deadline:
+        time.sleep(1)
+        matches, share = kiosk.screen_is(kiosk.home, RESULT_BOX)
+    if not matches:
+        raise Failure(f"after the watchdog's restart the screen differs from the home screen on {share:.2%} "
+                      f"of its pixels ({kiosk.shot})")
     figures["frozen kiosk back (SIGSTOP → new READY)"] = f"{restarted:.0f} s (WatchdogSec={WATCHDOG_SEC})"
     ok(f"frozen kiosk (SIGSTOP) restarted by the systemd watchdog: active again {restarted:.0f} s later "
-       f"(NRestarts {before['NRestarts']} → {state['NRestarts']})")
+       f"(NRestarts {before['NRestarts']} → {state['NRestarts']}), home screen drawn again "
+       f"({share:.2%} of pixels differ)")
 
     # 6. A hung machine (kernel panic, nothing left to feed the watchdog) is reset by the
     #    i6300esb watchdog card that systemd arms (RuntimeWatchdogSec).
