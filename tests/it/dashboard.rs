@@ -364,9 +364,11 @@ fn end_to_end_in_headless_chromium_with_axe() {
     let expected = serde_json::json!({ "reviews": 150, "bad_comments": 10, "session_idle_s": 60 }).to_string();
     let mut node = std::process::Command::new("node");
     node.arg(e2e.join("dashboard.mjs")).args([base, PASSWORD, &expected]).env("CHROMIUM", &chromium);
-    if let Ok(shots) = std::env::var("BORNE_DASHBOARD_SCREENSHOTS") {
-        node.arg(shots);
-    }
+    // The pages' pictures: into docs/screens/dashboard when asked, else into a scratch folder
+    // to compare with those committed.
+    let asked = std::env::var_os("BORNE_DASHBOARD_SCREENSHOTS").map(std::path::PathBuf::from);
+    let shots = asked.clone().unwrap_or_else(|| dir.path().join("shots"));
+    node.arg(&shots);
     let output = node.output().unwrap();
     let _ = server.kill();
     let _ = server.wait();
@@ -374,6 +376,27 @@ fn end_to_end_in_headless_chromium_with_axe() {
     assert!(output.status.success(), "{stdout}\n{}", String::from_utf8_lossy(&output.stderr));
     assert!(stdout.contains("tout est bon"), "{stdout}");
     eprintln!("{stdout}");
+    if asked.is_none() {
+        // The same pages as docs/screens/dashboard, one picture each (the browser draws them
+        // from data dated relative to the run, so their pixels, and the hour grid's size,
+        // change with the day and the hour: what is compared is that every page has its
+        // picture and no picture is of a page that is gone).
+        let committed = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("docs/screens/dashboard");
+        let names = |folder: &std::path::Path| -> Vec<String> {
+            let mut names: Vec<String> = std::fs::read_dir(folder)
+                .unwrap()
+                .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+                .collect();
+            names.sort();
+            names
+        };
+        assert_eq!(
+            names(&shots),
+            names(&committed),
+            "docs/screens/dashboard must have one picture per page; redraw it with \
+             BORNE_DASHBOARD_SCREENSHOTS=$PWD/docs/screens/dashboard cargo test --test it end_to_end -- --include-ignored"
+        );
+    }
 }
 
 /// One raw HTTP/1.1 exchange on a fresh connection: the status code, or `None` when the server

@@ -610,6 +610,21 @@ fn the_screenshots_in_docs_are_those_of_the_current_interface() {
         }
     }
     assert!(count >= 50, "{count} pictures drawn");
+    // And the other way: every picture committed for the kiosk's screens is still drawn (a
+    // screen renamed or removed leaves no stale picture behind). The dashboard's pictures are
+    // the browser's (tests/it/dashboard.rs compares them).
+    for size in std::fs::read_dir(&committed).unwrap() {
+        let size = size.unwrap().path();
+        if size.file_name().is_some_and(|n| n == "dashboard") || !size.is_dir() {
+            continue;
+        }
+        for picture in std::fs::read_dir(&size).unwrap() {
+            let relative = picture.unwrap().path().strip_prefix(&committed).unwrap().to_path_buf();
+            if !dir.path().join(&relative).exists() {
+                stale.push(format!("{} no longer drawn", relative.display()));
+            }
+        }
+    }
     assert!(
         stale.is_empty(),
         "docs/screens is stale ({}); redraw it with `cargo run --release -- screenshots docs/screens`",
@@ -914,7 +929,6 @@ fn in_large_text_a_capital_h_subtends_0_7_degrees_at_300_mm() {
 fn speech_says_every_interactive_label_of_every_screen_in_its_language() {
     use i_slint_backend_testing::AccessibleRole;
     let config = Config::embedded();
-    let mut screens_checked = 0;
     let transcript = Rc::new(borne::kiosk::speech::Transcript::default());
     let r = rig_speaking("ui-speech", config.clone(), transcript.clone());
     for language in &config.survey.languages {
@@ -954,6 +968,12 @@ fn speech_says_every_interactive_label_of_every_screen_in_its_language() {
             spoken.iter().map(|(s, _)| s.as_str()).collect::<Vec<_>>(),
             labels.iter().map(|(s, _, _)| s.as_str()).collect::<Vec<_>>()
         );
+        // The walk went through every screen a visitor meets, in order.
+        assert_eq!(
+            spoken.iter().map(|(s, _)| s.as_str()).collect::<Vec<_>>(),
+            ["01-accueil", "02-question", "03-commentaire", "04-merci", "05-hors-service", "06-ferme", "07-langues"],
+            "{language}"
+        );
         for ((screen, said), (_, shown_in, wanted)) in spoken.iter().zip(&labels) {
             assert!(!said.is_empty(), "{language}, {screen}: nothing said");
             // The message screens (« Merci », « hors service », « Fermé ») have nothing to press.
@@ -976,10 +996,8 @@ fn speech_says_every_interactive_label_of_every_screen_in_its_language() {
                     assert!(!words.contains(french), "{language}, {screen}: French « {french} » in « {words} »");
                 }
             }
-            screens_checked += 1;
         }
     }
-    assert_eq!(screens_checked, 7 * config.survey.languages.len());
 }
 
 /// Every WAV of `borne speech` holds speech: long enough, and loud enough by `sox`'s own
@@ -991,11 +1009,29 @@ fn borne_speech_writes_a_transcript_and_a_spoken_wav_for_every_screen_and_langua
     let out = std::process::Command::new(env!("CARGO_BIN_EXE_borne")).arg("speech").arg(dir.path()).output().unwrap();
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     let config = Config::embedded();
-    let mut wavs = 0;
+    const SCREENS: [&str; 7] =
+        ["01-accueil", "02-question", "03-commentaire", "04-merci", "05-hors-service", "06-ferme", "07-langues"];
+    // The files the command wrote, as the directory lists them: one WAV and one transcript per
+    // screen and language, and nothing else.
+    let mut written: Vec<String> = Vec::new();
+    for language in std::fs::read_dir(dir.path()).unwrap() {
+        let language = language.unwrap();
+        for file in std::fs::read_dir(language.path()).unwrap() {
+            let name = file.unwrap().file_name().to_string_lossy().into_owned();
+            written.push(format!("{}/{name}", language.file_name().to_string_lossy()));
+        }
+    }
+    written.sort();
+    let mut wanted: Vec<String> = config
+        .survey
+        .languages
+        .iter()
+        .flat_map(|l| SCREENS.iter().flat_map(move |s| [format!("{l}/{s}.txt"), format!("{l}/{s}.wav")]))
+        .collect();
+    wanted.sort();
+    assert_eq!(written, wanted, "one spoken WAV and one transcript per screen and language");
     for language in &config.survey.languages {
-        for screen in
-            ["01-accueil", "02-question", "03-commentaire", "04-merci", "05-hors-service", "06-ferme", "07-langues"]
-        {
+        for screen in SCREENS {
             let base = dir.path().join(language).join(screen);
             let text = std::fs::read_to_string(base.with_extension("txt")).unwrap();
             assert!(text.trim().len() > 5, "{language}/{screen}: « {text} »");
@@ -1015,8 +1051,6 @@ fn borne_speech_writes_a_transcript_and_a_spoken_wav_for_every_screen_and_langua
             let (seconds, rms) = (field("Length (seconds)"), field("RMS     amplitude"));
             assert!(seconds > 0.8, "{language}/{screen}: {seconds} s");
             assert!(rms > 0.01, "{language}/{screen}: RMS {rms}, silent");
-            wavs += 1;
         }
     }
-    assert_eq!(wavs, 7 * config.survey.languages.len());
 }

@@ -233,18 +233,27 @@ fn uploader_killed_at_random_moments_still_delivers_exactly_once() {
     );
     let config = kiosk_config(dir.path(), &receiver.url, "good-token", 40);
     let mut rng = Lcg(seed());
-    let mut kills = 0;
+    // Runs of the uploader that were still running when killed (their exit status says so) and
+    // had delivered part of the outbox: killed mid-way, as the store reports it.
+    let mut killed_mid_way = 0;
+    let pending = || status_json(&config, &data)["outbox"]["pending"].as_u64().unwrap();
     for _ in 0..200 {
-        if status_json(&config, &data)["outbox"]["pending"] == 0 {
+        let before = pending();
+        if before == 0 {
             break;
         }
         let mut child =
             kiosk(&config, &data).arg("upload").stdout(Stdio::null()).stderr(Stdio::null()).spawn().unwrap();
         std::thread::sleep(Duration::from_millis(20 + rng.below(250)));
+        let was_running = matches!(child.try_wait(), Ok(None));
         // SAFETY: plain FFI call on our own, not yet reaped, child.
         unsafe { libc::kill(child.id() as i32, libc::SIGKILL) };
-        child.wait().unwrap();
-        kills += 1;
+        let status = child.wait().unwrap();
+        use std::os::unix::process::ExitStatusExt;
+        let after = pending();
+        if was_running && status.signal() == Some(libc::SIGKILL) && after < before && after > 0 {
+            killed_mid_way += 1;
+        }
     }
     // Whatever is left goes in uninterrupted runs; `--once` stops at the first failed exchange
     // (the receiver still drops one connection in ten), so it is run until nothing is pending.
@@ -254,7 +263,7 @@ fn uploader_killed_at_random_moments_still_delivers_exactly_once() {
         }
         let _ = kiosk(&config, &data).args(["upload", "--once"]).output().unwrap();
     }
-    assert!(kills >= 5, "the uploader was killed mid-way ({kills} times)");
+    assert!(killed_mid_way >= 5, "the uploader was killed mid-way ({killed_mid_way} times)");
     assert_exactly_once(&expected, &receiver, &config, &data);
     let integrity = run_ok(kiosk(&config, &data).args(["db", "check"]));
     assert!(integrity.contains("intégrité : ok"));
