@@ -125,12 +125,6 @@ impl Drop for PlatformProcess {
     }
 }
 
-/// Whether this run must have every external program (`CI=true`): then a missing one fails
-/// the test instead of leaving it unrun.
-pub fn required() -> bool {
-    std::env::var("CI").is_ok_and(|v| v == "true" || v == "1")
-}
-
 /// HAProxy in front of `backends` (round robin, health checks on `/v1/health`), on loopback.
 pub struct Haproxy {
     child: Child,
@@ -185,10 +179,6 @@ impl Haproxy {
             std::thread::sleep(std::time::Duration::from_millis(50));
         }
         panic!("HAProxy never listened on 127.0.0.1:{port}");
-    }
-
-    pub fn available() -> bool {
-        Command::new("haproxy").arg("-v").output().is_ok_and(|o| o.status.success())
     }
 }
 
