@@ -128,10 +128,16 @@ fn main() {
     ];
     writeln!(out, "### Indicators over {large} reviews (30 runs each)\n").unwrap();
     writeln!(out, "| query | p50 ms | max ms |\n|---|---|---|").unwrap();
+    // The queries whose median misses the goal, said under the table.
+    let mut over_goal: Vec<(String, String)> = Vec::new();
     let mut measure = |label: &str, f: &mut dyn FnMut()| {
         let mut t: Vec<StdDuration> = (0..30).map(|_| timed(&mut *f)).collect();
         t.sort();
-        writeln!(out, "| {label} | {} | {} |", ms(percentile(&t, 0.5)), ms(*t.last().unwrap())).unwrap();
+        let p50 = percentile(&t, 0.5);
+        writeln!(out, "| {label} | {} | {} |", ms(p50), ms(*t.last().unwrap())).unwrap();
+        if p50 > StdDuration::from_millis(50) {
+            over_goal.push((label.to_string(), ms(p50)));
+        }
     };
     for (label, range) in ranges {
         measure(&format!("score and distributions, {label}"), &mut || {
@@ -149,7 +155,19 @@ fn main() {
     measure(&format!("outbox summary ({large} pending: the worst case, a count over all of them)"), &mut || {
         std::hint::black_box(full.outbox_summary().unwrap());
     });
-    writeln!(out, "\nGoal: each under 50 ms.\n").unwrap();
+    if over_goal.is_empty() {
+        writeln!(out, "\nGoal: each under 50 ms: met by every query.\n").unwrap();
+    } else {
+        let missed: Vec<String> = over_goal.iter().map(|(label, p50)| format!("{label} ({p50} ms)")).collect();
+        writeln!(
+            out,
+            "\nGoal: each under 50 ms. **Not met** by: {}. The outbox summary counts every pending review; \
+             only a kiosk cut off from the platform for years holds a million, and the dashboard and \
+             `borne status` read it once per page or command (a visitor's screen never waits on it).\n",
+            missed.join(", ")
+        )
+        .unwrap();
+    }
     drop(full);
 
     // 4: peak memory of the real binary on the large store.

@@ -1,8 +1,9 @@
 //! The site manager's dashboard: axum, served by the kiosk process and by `borne dashboard`.
 //!
 //! Safe on an office network: nothing is served before a manager password is set (`borne
-//! passwd`, argon2id hash in the store); logins are throttled per address with growing delays
-//! and failures logged; the session cookie is HttpOnly, SameSite=Strict (and Secure under TLS);
+//! passwd`, argon2id hash in the store); only failed sign-ins count, per account and per
+//! address, each followed by a growing wait (1 s, 2 s, 4 s… up to 5 min for the account, 15 min
+//! for an address), and logged; the session cookie is HttpOnly, SameSite=Strict (and Secure under TLS);
 //! every form post carries a CSRF token; every response has a CSP without inline script,
 //! `frame-ancestors 'none'` and `nosniff`. Assets are compiled in: no CDN, no internet.
 

@@ -2,8 +2,9 @@
 //! managers sign in and see their scope only — the fleet of kiosks and their state, the sites
 //! compared and ranked, each site's indicators (the figures its kiosks show), and the comments.
 //!
-//! Security posture of the kiosk's dashboard: argon2id passwords checked one at a time, login
-//! throttled per address and overall, sessions in the database (any instance serves any
+//! Security posture of the kiosk's dashboard: argon2id passwords checked one at a time; only
+//! failures count, per account and per address, in the database (every instance waits alike:
+//! 1 s, 2 s, 4 s… up to 5 min for an account, 15 min for an address); sessions in the database (any instance serves any
 //! request; only the hash of the cookie is kept), a CSRF token in every form, a strict CSP, no
 //! caching. Scope is decided once per request from the session's account: a site outside it
 //! is answered exactly like a site that does not exist.
