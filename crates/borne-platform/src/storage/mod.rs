@@ -9,6 +9,11 @@
 //! - a review is held once per `(device_id, client_review_id)`, forever, whatever the batch or
 //!   the instance that brought it;
 //! - statistics read the per-site counts (hour, day, month), never the review rows.
+//!
+//! Dependencies run one way: this file (the front) → the engines (`postgres/`, `sqlite/`) →
+//! the features' plain types and interfaces (`model`, `reviews`, `console`, `alerting`,
+//! `actions`, `guard`). Each engine owns its schema (numbered files in `migrations/`) and its
+//! SQL, one file per interface; nothing below the front names it (`tests/it/layering.rs`).
 
 /// Dispatches to the engine; `$engine` is bound to the engine's store in `$body`.
 macro_rules! on_engine {
