@@ -1,4 +1,4 @@
-//! Upload benchmarks: draining a backlog to the reference receiver on loopback, batched against
+//! Upload benchmarks: draining a backlog to the platform (`borne-platform`, built in release) on loopback, batched against
 //! one request per review, bytes on the wire (counted by a TCP relay), and the uploader's peak
 //! memory as the backlog grows.
 //!
