@@ -89,14 +89,6 @@ const SITES: [Site; 3] = [
     },
 ];
 
-/// The storage target of a test's backend, to reach its database directly.
-fn target_of(backend: &Backend) -> borne_platform::storage::Target {
-    match backend {
-        Backend::Sqlite(path) => borne_platform::storage::Target::Sqlite(path.clone()),
-        Backend::Postgres(_, url) => borne_platform::storage::Target::Postgres { url: url.clone(), pool_size: 2 },
-    }
-}
-
 /// (email, role arguments, the sites it may read)
 fn accounts() -> Vec<(&'static str, Vec<&'static str>, Vec<&'static str>)> {
     vec![
@@ -189,7 +181,7 @@ fn network(postgres: bool, name: &str) -> Console {
     let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
     runtime.block_on(async {
         use borne_platform::storage::alerting::{IncidentChange, TickOutcome};
-        let storage = borne_platform::storage::Storage::open(&target_of(&backend)).await.unwrap();
+        let storage = borne_platform::storage::Storage::open(&backend.target()).await.unwrap();
         let at = chrono::Utc::now();
         // An hour ahead: the round the platform itself took at start is long past by then.
         let round = at + chrono::Duration::hours(1);
@@ -462,7 +454,7 @@ fn comments_are_searched_and_filtered(postgres: bool) {
 fn an_unsubscribe_link_asks_then_unsubscribes(postgres: bool) {
     let console = network(postgres, "consoleunsubscribe");
     let url = console.platform.url.clone();
-    let target = target_of(&console.backend);
+    let target = console.backend.target();
     let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
     let storage = runtime.block_on(borne_platform::storage::Storage::open(&target)).unwrap();
     let subscriber =

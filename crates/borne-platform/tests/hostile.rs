@@ -10,7 +10,7 @@ mod support;
 use borne_testkit::{PlatformProcess, Scratch};
 use std::collections::HashMap;
 use std::ffi::OsString;
-use std::io::{Read, Write};
+use std::io::Write;
 use std::net::TcpStream;
 use std::time::Duration;
 use support::*;
@@ -262,17 +262,7 @@ fn every_console_and_public_route_survives_arbitrary_query_values(postgres: bool
 
 /// Sends `head` on a raw connection and reads the status line, waiting at most `wait`.
 fn status_of(url: &str, head: &str, wait: Duration) -> Option<u16> {
-    answer_to(url, head, wait)?.split_whitespace().nth(1)?.parse().ok()
-}
-
-/// The first bytes of the answer to a request's head sent alone (its body never follows).
-fn answer_to(url: &str, head: &str, wait: Duration) -> Option<String> {
-    let mut stream = TcpStream::connect(url.trim_start_matches("http://")).unwrap();
-    stream.set_read_timeout(Some(wait)).unwrap();
-    stream.write_all(head.as_bytes()).unwrap();
-    let mut buffer = [0u8; 2048];
-    let n = stream.read(&mut buffer).ok()?;
-    Some(String::from_utf8_lossy(&buffer[..n]).into_owned())
+    raw_exchange(url.trim_start_matches("http://"), head.as_bytes(), wait).map(|(status, _)| status)
 }
 
 /// A body announced and never sent: a stranger (no token, no session) is answered at once;
@@ -312,10 +302,9 @@ fn a_stranger_s_body_is_never_read(postgres: bool) {
          Content-Length: 2097162\r\nAuthorization: Bearer {}\r\n\r\n",
         s.token
     );
-    let answer = answer_to(&s.platform.url, &put, wait).expect("an answer");
-    assert!(answer.starts_with("HTTP/1.1 413"), "{answer}");
-    let body = answer.split("\r\n\r\n").nth(1).unwrap_or_default();
-    assert_eq!(serde_json::from_str::<serde_json::Value>(body).unwrap()["code"], "PAYLOAD_TOO_LARGE", "{answer}");
+    let (status, body) = raw_exchange(address, put.as_bytes(), wait).expect("an answer");
+    assert_eq!(status, 413, "{body}");
+    assert_eq!(serde_json::from_str::<serde_json::Value>(&body).unwrap()["code"], "PAYLOAD_TOO_LARGE", "{body}");
     s.healthy();
 }
 

@@ -4,14 +4,13 @@
 //! encrypted; a wrong authority, a wrong name under `verify-full`, or a remote host without
 //! `sslmode` are refused with a message in French.
 
+mod support;
+
 use borne_testkit::pg::PgCluster;
 use borne_testkit::{PlatformProcess, Scratch};
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::{Command, Output};
-
-fn platform_bin() -> &'static Path {
-    Path::new(env!("CARGO_BIN_EXE_borne-platform"))
-}
+use support::{Http, platform_bin};
 
 /// A certificate authority's PEM, and a server certificate and key it signed for `names`.
 fn authority(names: &[&str]) -> (String, String, String) {
@@ -34,17 +33,6 @@ fn migrate(url: &str) -> Output {
 
 fn text(out: &Output) -> String {
     format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr))
-}
-
-/// A plain HTTP/1.1 GET on loopback; the answer's text.
-fn get(base: &str, path: &str) -> String {
-    use std::io::{Read, Write};
-    let address = base.trim_start_matches("http://");
-    let mut stream = std::net::TcpStream::connect(address).unwrap();
-    write!(stream, "GET {path} HTTP/1.1\r\nHost: {address}\r\nConnection: close\r\n\r\n").unwrap();
-    let mut answer = String::new();
-    stream.read_to_string(&mut answer).unwrap();
-    answer
 }
 
 #[test]
@@ -72,8 +60,8 @@ fn the_platform_reaches_postgresql_over_verified_tls() {
     let serving = format!("{verified}&application_name=borne-tls");
     let platform =
         PlatformProcess::start(platform_bin(), "127.0.0.1:0", &["--database-url".as_ref(), serving.as_ref()]);
-    let health = get(&platform.url, "/v1/health");
-    assert!(health.starts_with("HTTP/1.1 200"), "{health}");
+    let (status, _, health) = Http::new().get(&format!("{}/v1/health", platform.url));
+    assert_eq!(status, 200, "{health}");
     let seen = cluster.psql(
         "tls",
         "SELECT count(*) FILTER (WHERE s.ssl), count(*) FROM pg_stat_activity a JOIN pg_stat_ssl s USING (pid) \

@@ -116,21 +116,6 @@ fn receiver_refuses_bad_input_with_the_contract_error_body(postgres: bool) {
     });
 }
 
-/// One raw HTTP/1.1 exchange on a fresh connection: the status code and the body, or `None`
-/// when the server closed the connection without a status line.
-fn raw_exchange(addr: &str, request: &[u8]) -> Option<(u16, String)> {
-    use std::io::Read;
-    let mut stream = std::net::TcpStream::connect(addr).unwrap();
-    stream.set_read_timeout(Some(std::time::Duration::from_secs(30))).unwrap();
-    stream.write_all(request).ok()?;
-    let mut answer = Vec::new();
-    let _ = stream.read_to_end(&mut answer);
-    let text = String::from_utf8_lossy(&answer).into_owned();
-    let status = text.lines().next()?.strip_prefix("HTTP/1.1 ")?.get(..3)?.parse().ok()?;
-    let body = text.split_once("\r\n\r\n").map(|(_, b)| b.to_string()).unwrap_or_default();
-    Some((status, body))
-}
-
 /// Arbitrary requests sent as raw bytes to the real binary: valid batches with bytes flipped,
 /// arbitrary bytes, gzip of either or a lie about it, any key, any token, any route. Every one
 /// gets an answer (never a dropped connection: no handler panics), never a 5xx, and every 4xx
@@ -190,7 +175,7 @@ fn arbitrary_requests_never_break_the_receiver(postgres: bool) {
             head.push_str(&format!("Idempotency-Key: {key_header}\r\nContent-Length: {}\r\n\r\n", body.len()));
             let mut request = head.into_bytes();
             request.extend_from_slice(&body);
-            let answer = raw_exchange(&addr, &request);
+            let answer = raw_exchange(&addr, &request, std::time::Duration::from_secs(30));
             prop_assert!(answer.is_some(), "{method} {path}: no answer");
             let (status, text) = answer.unwrap_or_default();
             prop_assert!(status < 500, "{method} {path}: {status} {text}");
@@ -204,9 +189,12 @@ fn arbitrary_requests_never_break_the_receiver(postgres: bool) {
             Ok(())
         })
         .unwrap();
-    let (status, body) =
-        raw_exchange(&addr, format!("GET /v1/health HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n").as_bytes())
-            .unwrap();
+    let (status, body) = raw_exchange(
+        &addr,
+        format!("GET /v1/health HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n").as_bytes(),
+        std::time::Duration::from_secs(30),
+    )
+    .unwrap();
     assert_eq!((status, body.contains("ok")), (200, true), "{body}");
 }
 

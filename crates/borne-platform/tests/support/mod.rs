@@ -34,6 +34,14 @@ impl Backend {
         }
     }
 
+    /// The storage target of this backend, to reach its database directly.
+    pub fn target(&self) -> borne_platform::storage::Target {
+        match self {
+            Backend::Sqlite(path) => borne_platform::storage::Target::Sqlite(path.clone()),
+            Backend::Postgres(_, url) => borne_platform::storage::Target::Postgres { url: url.clone(), pool_size: 2 },
+        }
+    }
+
     pub fn cluster(&self) -> Option<&PgCluster> {
         match self {
             Backend::Postgres(cluster, _) => Some(cluster),
@@ -194,4 +202,21 @@ pub fn cookie_value(cookies: &[String], name: &str) -> Option<String> {
         .filter_map(|c| c.split(';').next()?.split_once('='))
         .find(|(k, v)| *k == name && !v.is_empty())
         .map(|(_, v)| v.to_string())
+}
+
+/// One raw HTTP/1.1 exchange on a fresh connection, waiting at most `wait` for each read: the
+/// status code and the body, or `None` when the server closed the connection without a status
+/// line. A request may be a head alone whose announced body never follows.
+pub fn raw_exchange(addr: &str, request: &[u8], wait: std::time::Duration) -> Option<(u16, String)> {
+    use std::io::{Read, Write};
+    let mut stream = std::net::TcpStream::connect(addr).unwrap();
+    stream.set_read_timeout(Some(wait)).unwrap();
+    stream.write_all(request).ok()?;
+    let mut answer = Vec::new();
+    // A timeout ends the reading; what came before it is kept.
+    let _ = stream.read_to_end(&mut answer);
+    let text = String::from_utf8_lossy(&answer).into_owned();
+    let status = text.lines().next()?.strip_prefix("HTTP/1.1 ")?.get(..3)?.parse().ok()?;
+    let body = text.split_once("\r\n\r\n").map(|(_, b)| b.to_string()).unwrap_or_default();
+    Some((status, body))
 }
