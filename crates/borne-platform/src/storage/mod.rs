@@ -86,26 +86,17 @@ impl Storage {
 
     /// Answers only when the database does.
     pub async fn health(&self) -> Result<()> {
-        match self {
-            Storage::Sqlite(s) => s.health().await,
-            Storage::Postgres(s) => s.health().await,
-        }
+        on_engine!(self, s => s.health().await)
     }
 
     /// The schema version the database is at.
     pub async fn schema_version(&self) -> Result<i64> {
-        match self {
-            Storage::Sqlite(s) => s.schema_version().await,
-            Storage::Postgres(s) => s.schema_version().await,
-        }
+        on_engine!(self, s => s.schema_version().await)
     }
 
     pub async fn authenticate(&self, token: &str) -> Result<Option<DeviceAuth>> {
         let hash = token_hash(token);
-        match self {
-            Storage::Sqlite(s) => s.authenticate(&hash).await,
-            Storage::Postgres(s) => s.authenticate(&hash).await,
-        }
+        on_engine!(self, s => s.authenticate(&hash).await)
     }
 
     /// Stores a validated batch once (see the module's invariants). `site_id` is the sending
@@ -125,10 +116,7 @@ impl Storage {
             }
             None => batch,
         };
-        match self {
-            Storage::Sqlite(s) => s.store_batch(batch, site_id, body_sha256, received_at).await,
-            Storage::Postgres(s) => s.store_batch(batch, site_id, body_sha256, received_at).await,
-        }
+        on_engine!(self, s => s.store_batch(batch, site_id, body_sha256, received_at).await)
     }
 
     /// The batch with each review that would add a kiosk-only (question, item) pair past the
@@ -186,18 +174,12 @@ impl Storage {
     }
 
     pub async fn store_heartbeat(&self, heartbeat: &Heartbeat, received_at: DateTime<Utc>) -> Result<()> {
-        match self {
-            Storage::Sqlite(s) => s.store_heartbeat(heartbeat, received_at).await,
-            Storage::Postgres(s) => s.store_heartbeat(heartbeat, received_at).await,
-        }
+        on_engine!(self, s => s.store_heartbeat(heartbeat, received_at).await)
     }
 
     /// Creates the months ahead (PostgreSQL) and purges expired idempotency records.
     pub async fn maintain(&self, now: DateTime<Utc>) -> Result<()> {
-        match self {
-            Storage::Sqlite(s) => s.maintain(now).await,
-            Storage::Postgres(s) => s.maintain(now).await,
-        }
+        on_engine!(self, s => s.maintain(now).await)
     }
 
     pub async fn add_site(&self, site: &Site) -> Result<()> {
@@ -208,17 +190,11 @@ impl Storage {
         if site.name.trim().is_empty() || site.name.chars().count() > 200 {
             return Err(StorageError::Refused("le nom du site doit faire de 1 à 200 caractères".into()));
         }
-        match self {
-            Storage::Sqlite(s) => s.add_site(site).await,
-            Storage::Postgres(s) => s.add_site(site).await,
-        }
+        on_engine!(self, s => s.add_site(site).await)
     }
 
     pub async fn sites(&self) -> Result<Vec<Site>> {
-        match self {
-            Storage::Sqlite(s) => s.sites().await,
-            Storage::Postgres(s) => s.sites().await,
-        }
+        on_engine!(self, s => s.sites().await)
     }
 
     /// Registers a device of a site with a new token, and returns the token (shown once; only
@@ -226,26 +202,17 @@ impl Storage {
     pub async fn add_device(&self, device_id: &str, site_id: &str) -> Result<String> {
         check_id("kiosk", device_id)?;
         let token = borne_web::auth::random_token();
-        match self {
-            Storage::Sqlite(s) => s.add_device(device_id, site_id, &token_hash(&token)).await?,
-            Storage::Postgres(s) => s.add_device(device_id, site_id, &token_hash(&token)).await?,
-        }
+        on_engine!(self, s => s.add_device(device_id, site_id, &token_hash(&token)).await?);
         Ok(token)
     }
 
     pub async fn devices(&self) -> Result<Vec<Device>> {
-        match self {
-            Storage::Sqlite(s) => s.devices().await,
-            Storage::Postgres(s) => s.devices().await,
-        }
+        on_engine!(self, s => s.devices().await)
     }
 
     /// Revokes a device's token: every instance refuses it from its next request on.
     pub async fn revoke_device(&self, device_id: &str) -> Result<()> {
-        match self {
-            Storage::Sqlite(s) => s.revoke_device(device_id).await,
-            Storage::Postgres(s) => s.revoke_device(device_id).await,
-        }
+        on_engine!(self, s => s.revoke_device(device_id).await)
     }
 
     /// Gives a device a new token (the old one stops working at once) and returns it. A
@@ -258,28 +225,19 @@ impl Storage {
             )));
         }
         let token = borne_web::auth::random_token();
-        match self {
-            Storage::Sqlite(s) => s.rotate_device(device_id, &token_hash(&token)).await?,
-            Storage::Postgres(s) => s.rotate_device(device_id, &token_hash(&token)).await?,
-        }
+        on_engine!(self, s => s.rotate_device(device_id, &token_hash(&token)).await?);
         Ok(token)
     }
 
     pub async fn totals(&self) -> Result<Totals> {
-        match self {
-            Storage::Sqlite(s) => s.totals().await,
-            Storage::Postgres(s) => s.totals().await,
-        }
+        on_engine!(self, s => s.totals().await)
     }
 
     /// Answer counts per site over the kiosks' local days `[from, to]`, from the per-site
     /// counts (whole months from the monthly counts, the rest from the daily ones). `site`
     /// `None` gives every site.
     pub async fn site_counts(&self, site: Option<&str>, from: NaiveDate, to: NaiveDate) -> Result<Vec<SiteCounts>> {
-        let rows = match self {
-            Storage::Sqlite(s) => s.site_counts(site, from, to).await?,
-            Storage::Postgres(s) => s.site_counts(site, from, to).await?,
-        };
+        let rows = on_engine!(self, s => s.site_counts(site, from, to).await?);
         Ok(group_counts(rows))
     }
 
@@ -304,10 +262,7 @@ impl Storage {
         since: Option<DateTime<Utc>>,
         sink: &mut (dyn FnMut(Vec<ExportReview>) -> std::io::Result<()> + Send),
     ) -> Result<u64> {
-        match self {
-            Storage::Sqlite(s) => s.export(since, sink).await,
-            Storage::Postgres(s) => s.export(since, sink).await,
-        }
+        on_engine!(self, s => s.export(since, sink).await)
     }
 
     /// The connection pool's state, for `/metrics`: (size, available, waiting).
