@@ -443,6 +443,14 @@ fn migrations_are_versioned_and_idempotent(postgres: bool) {
     }
     let first = cli_ok(&backend, &["migrate"]);
     let second = cli_ok(&backend, &["migrate"]);
+    // The abandoned mails' list: none yet, whatever the limit; a limit that is not a number
+    // is refused by the command line, not the database.
+    assert_eq!(cli_ok(&backend, &["alerts", "abandoned", "--limit", "4294967295"]).trim(), "[]");
+    for bad in ["-1", "beaucoup", "4294967296"] {
+        let refused = cli(&backend, &["alerts", "abandoned", "--limit", bad]);
+        assert!(!refused.status.success(), "--limit {bad}");
+        assert!(String::from_utf8_lossy(&refused.stderr).contains("error:"), "{bad}: {refused:?}");
+    }
     assert_eq!(first, second, "a second run changes nothing");
     let expected = if postgres { "version 7" } else { "version 8" };
     assert!(first.contains(expected), "{first}");
