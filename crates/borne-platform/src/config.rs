@@ -26,6 +26,32 @@ struct RawConfig {
     alerts: RawAlerts,
     #[serde(default)]
     proconnect: RawProConnect,
+    #[serde(default)]
+    jdma: RawJdma,
+}
+
+#[derive(Debug, Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct RawJdma {
+    form_url: Option<Spanned<String>>,
+    api_url: Option<Spanned<String>>,
+    api_key_file: Option<Spanned<String>>,
+    creates_per_hour: Option<Spanned<i64>>,
+    timeout_s: Option<Spanned<i64>>,
+    allow_insecure_http: Option<Spanned<bool>>,
+}
+
+/// Forwarding to « Je donne mon avis » (`[jdma]`); none: reviews stay on the platform.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct JdmaConfig {
+    /// The form app's base, `https://jedonnemonavis.numerique.gouv.fr/Demarches`.
+    pub form_url: String,
+    /// The open API's base, `…/api/open-api`, with the file holding its key.
+    pub api_url: Option<String>,
+    pub api_key_file: Option<PathBuf>,
+    /// JDMA's limit on creates from one address (0: allow-listed, no limit).
+    pub creates_per_hour: u32,
+    pub timeout: std::time::Duration,
 }
 
 #[derive(Debug, Deserialize, Default)]
@@ -159,6 +185,7 @@ pub struct Config {
     pub log_level: String,
     pub console: ConsoleSettings,
     pub alerts: Option<AlertsConfig>,
+    pub jdma: Option<JdmaConfig>,
 }
 
 impl Default for Config {
@@ -174,6 +201,7 @@ impl Default for Config {
             log_level: "info".into(),
             console: ConsoleSettings::default(),
             alerts: None,
+            jdma: None,
         }
     }
 }
@@ -322,6 +350,7 @@ impl Config {
             });
         }
         config.console.proconnect = proconnect(text, raw.proconnect)?;
+        config.jdma = jdma(text, raw.jdma)?;
         Ok(config)
     }
 
@@ -383,6 +412,55 @@ fn proconnect(text: &str, p: RawProConnect) -> Result<Option<ProConnectConfig>, 
     }))
 }
 
+fn jdma(text: &str, j: RawJdma) -> Result<Option<JdmaConfig>, String> {
+    let insecure = j.allow_insecure_http.as_ref().is_some_and(|f| *f.get_ref());
+    let creates = match &j.creates_per_hour {
+        Some(n) if !(0..=1_000_000).contains(n.get_ref()) => {
+            return Err(located(text, "jdma.creates_per_hour", n.span(), "entre 0 (sans limite) et 1000000"));
+        }
+        Some(n) => *n.get_ref() as u32,
+        None => 5,
+    };
+    let timeout = match &j.timeout_s {
+        Some(n) if !(1..=300).contains(n.get_ref()) => {
+            return Err(located(text, "jdma.timeout_s", n.span(), "entre 1 et 300 secondes"));
+        }
+        Some(n) => *n.get_ref() as u64,
+        None => 30,
+    };
+    let Some(form_url) = j.form_url else {
+        if let Some(key) = j.api_url.as_ref().or(j.api_key_file.as_ref()) {
+            return Err(located(text, "jdma", key.span(), "jdma.form_url est nécessaire"));
+        }
+        return Ok(None);
+    };
+    let checked = |key: &str, url: &Spanned<String>| -> Result<String, String> {
+        let u = url.get_ref().trim().trim_end_matches('/').to_string();
+        let plain = u.starts_with("http://");
+        if !(u.starts_with("https://") || plain) || (plain && !(insecure && secure_or_loopback(&u))) {
+            return Err(located(
+                text,
+                key,
+                url.span(),
+                "adresse https://… attendue (http:// seulement sur cette machine, avec allow_insecure_http = true)",
+            ));
+        }
+        Ok(u)
+    };
+    let form_url = checked("jdma.form_url", &form_url)?;
+    let api_url = j.api_url.as_ref().map(|u| checked("jdma.api_url", u)).transpose()?;
+    if let (Some(file), None) = (&j.api_key_file, &api_url) {
+        return Err(located(text, "jdma.api_key_file", file.span(), "jdma.api_url est nécessaire avec une clé"));
+    }
+    Ok(Some(JdmaConfig {
+        form_url,
+        api_url,
+        api_key_file: j.api_key_file.map(|f| PathBuf::from(f.into_inner())),
+        creates_per_hour: creates,
+        timeout: std::time::Duration::from_secs(timeout),
+    }))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -439,6 +517,27 @@ mod tests {
         assert!(err.contains("proconnect.issuer (ligne 2)"), "{err}");
         let err = Config::parse("[log]\nformat = \"xml\"\n").unwrap_err();
         assert!(err.contains("log.format (ligne 2)"), "{err}");
+    }
+
+    #[test]
+    fn jdma_needs_https_unless_a_trial_on_this_machine() {
+        let config = Config::parse("[jdma]\nform_url = \"https://jedonnemonavis.numerique.gouv.fr/Demarches/\"\n").unwrap();
+        let jdma = config.jdma.unwrap();
+        assert_eq!(jdma.form_url, "https://jedonnemonavis.numerique.gouv.fr/Demarches");
+        assert_eq!((jdma.creates_per_hour, jdma.timeout.as_secs()), (5, 30));
+        let err = Config::parse("[jdma]\nform_url = \"http://127.0.0.1:8090/Demarches\"\n").unwrap_err();
+        assert!(err.contains("jdma.form_url (ligne 2)") && err.contains("allow_insecure_http"), "{err}");
+        let trial = "[jdma]\nform_url = \"http://127.0.0.1:8090/Demarches\"\nallow_insecure_http = true\n";
+        assert!(Config::parse(trial).unwrap().jdma.is_some());
+        let remote = "[jdma]\nform_url = \"http://jdma.exemple.fr/Demarches\"\nallow_insecure_http = true\n";
+        assert!(Config::parse(remote).unwrap_err().contains("jdma.form_url"));
+        let err = Config::parse("[jdma]\napi_url = \"https://x/api/open-api\"\n").unwrap_err();
+        assert!(err.contains("jdma.form_url est nécessaire"), "{err}");
+        let err = Config::parse("[jdma]\nform_url = \"https://x/Demarches\"\ncreates_per_hour = -1\n").unwrap_err();
+        assert!(err.contains("jdma.creates_per_hour (ligne 3)"), "{err}");
+        let err =
+            Config::parse("[jdma]\nform_url = \"https://x/Demarches\"\napi_key_file = \"/etc/k\"\n").unwrap_err();
+        assert!(err.contains("jdma.api_key_file (ligne 3)"), "{err}");
     }
 
     #[test]

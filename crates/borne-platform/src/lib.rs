@@ -11,6 +11,7 @@ pub mod alerts;
 pub mod config;
 pub mod console;
 pub mod export;
+pub mod jdma;
 pub mod metrics;
 pub mod notify;
 pub mod public;
@@ -116,6 +117,8 @@ pub struct Platform {
     pub server: borne_web::serve::Server,
     /// The public results, in memory for a few minutes.
     pub public: public::PublicCache,
+    /// Forwarding to « Je donne mon avis », when configured (set once, before serving).
+    pub jdma: std::sync::OnceLock<Arc<jdma::Forwarder>>,
 }
 
 pub type Shared = Arc<Platform>;
@@ -175,6 +178,7 @@ impl Platform {
             notifier,
             server,
             public: Default::default(),
+            jdma: std::sync::OnceLock::new(),
         }))
     }
 
@@ -700,10 +704,17 @@ pub const SHUTDOWN_GRACE: Duration = Duration::from_secs(10);
 pub async fn serve(listener: tokio::net::TcpListener, state: Shared, shutdown: impl std::future::Future<Output = ()>) {
     let maintenance = tokio::spawn(maintain_hourly(state.clone()));
     let alerts = tokio::spawn(alerts(state.clone()));
+    let forwarding = state.jdma.get().cloned().map(|forwarder| {
+        let (a, b) = (state.clone(), state.clone());
+        tokio::spawn(forwarder.run(move |round| a.metrics.jdma_round(round), move |counts| b.metrics.jdma_counts(counts)))
+    });
     let server = state.server.clone();
     server.serve(listener, router(state), shutdown, SHUTDOWN_GRACE).await;
     maintenance.abort();
     alerts.abort();
+    if let Some(forwarding) = forwarding {
+        forwarding.abort();
+    }
 }
 
 async fn maintain_hourly(state: Shared) {

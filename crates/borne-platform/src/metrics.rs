@@ -30,6 +30,16 @@ pub struct Metrics {
     pool_size: Gauge,
     pool_available: Gauge,
     pool_waiting: Gauge,
+    /// Reviews bound for JDMA by state (`forwarded`, `pending`, `unsure`, `ambiguous`,
+    /// `failed`), over every instance, as of the last minute.
+    pub jdma_reviews: Family<StateLabel, Gauge>,
+    /// What this instance's forwarding rounds did, by outcome.
+    pub jdma_outcomes: Family<Outcome, Counter>,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct StateLabel {
+    pub state: String,
 }
 
 impl Default for Metrics {
@@ -56,7 +66,22 @@ impl Metrics {
         registry.register("db_pool_available", "Database connections idle", pool_available.clone());
         let pool_waiting = Gauge::default();
         registry.register("db_pool_waiting", "Requests waiting for a database connection", pool_waiting.clone());
-        Metrics { registry, batches, reviews, batch_seconds, heartbeats, pool_size, pool_available, pool_waiting }
+        let jdma_reviews = Family::<StateLabel, Gauge>::default();
+        registry.register("jdma_reviews", "Reviews bound for Je donne mon avis, by state", jdma_reviews.clone());
+        let jdma_outcomes = Family::<Outcome, Counter>::default();
+        registry.register("jdma_outcomes", "Outcomes of this instance's calls to Je donne mon avis", jdma_outcomes.clone());
+        Metrics {
+            registry,
+            batches,
+            reviews,
+            batch_seconds,
+            heartbeats,
+            pool_size,
+            pool_available,
+            pool_waiting,
+            jdma_reviews,
+            jdma_outcomes,
+        }
     }
 
     pub fn batch(&self, outcome: &str) {
@@ -69,6 +94,35 @@ impl Metrics {
 
     pub fn heartbeat(&self, outcome: &str) {
         self.heartbeats.get_or_create(&Outcome { outcome: outcome.into() }).inc();
+    }
+
+    /// The outbox's counts, summed over the sites.
+    pub fn jdma_counts(&self, counts: &[crate::storage::forwarding::JdmaCounts]) {
+        let sum = |f: fn(&crate::storage::forwarding::JdmaCounts) -> u64| counts.iter().map(f).sum::<u64>() as i64;
+        for (state, n) in [
+            ("forwarded", sum(|c| c.forwarded)),
+            ("pending", sum(|c| c.pending - c.unsure)),
+            ("unsure", sum(|c| c.unsure)),
+            ("ambiguous", sum(|c| c.ambiguous)),
+            ("failed", sum(|c| c.failed)),
+        ] {
+            self.jdma_reviews.get_or_create(&StateLabel { state: state.into() }).set(n);
+        }
+    }
+
+    /// One forwarding round's outcomes.
+    pub fn jdma_round(&self, round: &crate::jdma::Round) {
+        for (outcome, n) in [
+            ("forwarded", round.forwarded),
+            ("unsure", round.unsure),
+            ("ambiguous", round.ambiguous),
+            ("failed", round.failed),
+            ("pending", round.pending),
+        ] {
+            if n > 0 {
+                self.jdma_outcomes.get_or_create(&Outcome { outcome: outcome.into() }).inc_by(n as u64);
+            }
+        }
     }
 
     /// The text exposition, with the pool's gauges read now.

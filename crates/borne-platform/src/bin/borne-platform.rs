@@ -115,8 +115,25 @@ enum Command {
         #[arg(long)]
         output: Option<PathBuf>,
     },
+    /// La remise des avis à « Je donne mon avis »
+    Jdma {
+        #[command(subcommand)]
+        command: JdmaCommand,
+        #[command(flatten)]
+        db: Database,
+    },
     /// Print the commented example configuration
     DefaultConfig,
+}
+
+#[derive(Debug, Subcommand)]
+enum JdmaCommand {
+    /// Où en sont les avis : remis (forwarded), en attente (pending), ambigus (ambiguous), refusés (failed), par site
+    Status {
+        /// Sortie JSON
+        #[arg(long)]
+        json: bool,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -129,12 +146,14 @@ enum SitesCommand {
         /// Its organisation (a prefecture, a CAF…), created if new
         #[arg(long)]
         org: Option<String>,
-        /// JDMA ids: when set, each batch's source must carry the same
-        #[arg(long)]
+        /// Le service (product) JDMA du site : ses avis sont remis à JDMA ; les lots des bornes doivent porter le même
+        #[arg(long = "jdma-product", visible_alias = "product-id")]
         product_id: Option<i64>,
-        #[arg(long)]
+        /// Le formulaire JDMA du service (avec --jdma-product)
+        #[arg(long = "jdma-form", visible_alias = "form-id")]
         form_id: Option<i64>,
-        #[arg(long)]
+        /// Le bouton JDMA des bornes du site qui n'ont pas le leur
+        #[arg(long = "jdma-button", visible_alias = "button-id")]
         button_id: Option<i64>,
     },
     /// List the sites (JSON)
@@ -148,6 +167,15 @@ enum DevicesCommand {
         device_id: String,
         #[arg(long)]
         site: String,
+        /// Le bouton JDMA de la borne (un par borne : JDMA distingue ainsi les bornes)
+        #[arg(long)]
+        jdma_button: Option<i64>,
+    },
+    /// Donne (ou retire, sans --jdma-button) son bouton JDMA à une borne
+    Bind {
+        device_id: String,
+        #[arg(long)]
+        jdma_button: Option<i64>,
     },
     /// List the kiosks with their last heartbeat (JSON)
     List,
@@ -376,6 +404,12 @@ fn run(cli: Cli) -> Result<(), String> {
                 let storage = db.open(&config).await?;
                 match command {
                     SitesCommand::Add { site_id, name, org, product_id, form_id, button_id } => {
+                        if product_id.is_some() != form_id.is_some() {
+                            return Err("--jdma-product et --jdma-form vont ensemble".into());
+                        }
+                        if let (Some(product), Some(form), Some(jdma)) = (product_id, form_id, &config.jdma) {
+                            platform::jdma::check_binding(jdma, product, form).await?;
+                        }
                         let site = Site { id: site_id, name, organisation: org, product_id, form_id, button_id };
                         storage.add_site(&site).await.map_err(message)?;
                         println!("site {} enregistré", site.id);
@@ -394,11 +428,21 @@ fn run(cli: Cli) -> Result<(), String> {
             runtime()?.block_on(async {
                 let storage = db.open(&config).await?;
                 match command {
-                    DevicesCommand::Add { device_id, site } => {
+                    DevicesCommand::Add { device_id, site, jdma_button } => {
                         let token = storage.add_device(&device_id, &site).await.map_err(message)?;
+                        if jdma_button.is_some() {
+                            storage.set_device_button(&device_id, jdma_button).await.map_err(message)?;
+                        }
                         println!("borne {device_id} enregistrée sur le site {site}.");
                         println!("Jeton (affiché une seule fois ; à mettre dans [upload] token de la borne) :");
                         println!("{token}");
+                    }
+                    DevicesCommand::Bind { device_id, jdma_button } => {
+                        storage.set_device_button(&device_id, jdma_button).await.map_err(message)?;
+                        match jdma_button {
+                            Some(b) => println!("borne {device_id} : bouton JDMA {b}"),
+                            None => println!("borne {device_id} : plus de bouton JDMA propre (celui du site s'il en a un)"),
+                        }
                     }
                     DevicesCommand::List => {
                         let devices = storage.devices().await.map_err(message)?;
@@ -431,6 +475,20 @@ fn run(cli: Cli) -> Result<(), String> {
             runtime()?.block_on(async {
                 let storage = db.open(&config).await?;
                 accounts(&storage, command).await
+            })
+        }
+        Command::Jdma { command: JdmaCommand::Status { json }, db } => {
+            let config = db.config()?;
+            init_logs(&config, false);
+            runtime()?.block_on(async {
+                let storage = db.open(&config).await?;
+                let status = platform::jdma::Status::read(&storage, chrono::Utc::now()).await.map_err(message)?;
+                if json {
+                    println!("{}", serde_json::to_string_pretty(&status).map_err(|e| e.to_string())?);
+                } else {
+                    print!("{}", status.text());
+                }
+                Ok(())
             })
         }
         Command::Export { db, format, since, output } => {
@@ -619,6 +677,10 @@ fn serve(args: ServeArgs) -> Result<(), String> {
         let storage = args.db.open(&config).await?;
         let engine = storage.engine();
         let link = storage.link().await.map_err(|e| e.to_string())?;
+        let forwarder = match &config.jdma {
+            Some(jdma) => Some(std::sync::Arc::new(platform::jdma::Forwarder::new(storage.clone(), jdma)?)),
+            None => None,
+        };
         let state = Platform::new(
             storage,
             auth,
@@ -628,6 +690,9 @@ fn serve(args: ServeArgs) -> Result<(), String> {
             notifier,
             config.server(),
         )?;
+        if let Some(forwarder) = forwarder {
+            let _ = state.jdma.set(forwarder);
+        }
         let listener = tokio::net::TcpListener::bind(&listen)
             .await
             .map_err(|e| format!("écoute sur {listen} impossible : {e}"))?;

@@ -28,6 +28,7 @@ macro_rules! on_engine {
 pub mod actions;
 pub mod alerting;
 pub mod console;
+pub mod forwarding;
 pub mod guard;
 pub mod model;
 pub mod postgres;
@@ -44,6 +45,7 @@ use borne_model::review::{SATISFACTION, VERBATIM};
 use borne_model::wire::Heartbeat;
 use borne_web::auth::{FailureLog, Failures};
 use chrono::{DateTime, Duration, NaiveDate, Utc};
+use forwarding::{Claimed, Forwarding, JdmaCounts, Settle};
 use console::{Account, AccountChange, Accounts, Comment, CommentQuery, ConsoleSession, Opened, checked};
 use guard::{Catalogue, Guard};
 use reviews::Reviews;
@@ -492,6 +494,60 @@ impl Storage {
         }
         let site = site.to_string();
         on_engine!(self, s => s.add_to_catalogue(site, pairs, day).await)
+    }
+}
+
+impl Storage {
+    /// Up to `limit` reviews due for JDMA, claimed by `holder` until `until` (see `forwarding`).
+    pub async fn jdma_claim(
+        &self,
+        now: DateTime<Utc>,
+        until: DateTime<Utc>,
+        holder: &str,
+        limit: u32,
+    ) -> Result<Vec<Claimed>> {
+        let holder = holder.to_string();
+        on_engine!(self, s => s.jdma_claim(now, until, holder, limit).await)
+    }
+
+    /// Records what became of a review `holder` holds; false when it no longer does.
+    pub async fn jdma_settle(&self, review_id: i64, holder: &str, settle: Settle) -> Result<bool> {
+        let holder = holder.to_string();
+        on_engine!(self, s => s.jdma_settle(review_id, holder, settle).await)
+    }
+
+    /// A create call may be made now (it is counted), or from the instant returned.
+    pub async fn jdma_take_call(
+        &self,
+        now: DateTime<Utc>,
+        window: Duration,
+        max: u32,
+    ) -> Result<std::result::Result<(), DateTime<Utc>>> {
+        on_engine!(self, s => s.jdma_take_call(now, window, max).await)
+    }
+
+    /// How many creates' outcomes are unknown, not being resolved by a live instance.
+    pub async fn jdma_unsure(&self, now: DateTime<Utc>) -> Result<u64> {
+        on_engine!(self, s => s.jdma_unsure(now).await)
+    }
+
+    /// Each site's reviews by state on their way to JDMA.
+    pub async fn jdma_counts(&self) -> Result<Vec<JdmaCounts>> {
+        on_engine!(self, s => s.jdma_counts().await)
+    }
+
+    /// Reviews forwarded to `form`, by UTC day of their creation in JDMA.
+    pub async fn jdma_forwarded_by_day(&self, form: i64, from: NaiveDate, to: NaiveDate) -> Result<Vec<(NaiveDate, u64)>> {
+        on_engine!(self, s => s.jdma_forwarded_by_day(form, from, to).await)
+    }
+
+    /// Sets (or clears) the JDMA button of a kiosk; refused for an unknown kiosk.
+    pub async fn set_device_button(&self, device: &str, button: Option<i64>) -> Result<()> {
+        let n = on_engine!(self, s => s.set_device_button(device.to_string(), button).await)?;
+        if n == 0 {
+            return Err(StorageError::Refused(format!("borne inconnue : {device}")));
+        }
+        Ok(())
     }
 }
 

@@ -17,6 +17,7 @@
 mod actions;
 mod alerting;
 mod console;
+mod forwarding;
 mod guard;
 pub mod link;
 mod reviews;
@@ -42,6 +43,7 @@ pub(crate) const MIGRATIONS: &[(&str, &str)] = &[
     ("0005_kiosk_actions.sql", include_str!("migrations/0005_kiosk_actions.sql")),
     ("0006_login_guard.sql", include_str!("migrations/0006_login_guard.sql")),
     ("0007_mail_abandoned.sql", include_str!("migrations/0007_mail_abandoned.sql")),
+    ("0008_jdma.sql", include_str!("migrations/0008_jdma.sql")),
 ];
 
 /// Key of the advisory lock that serialises migrations and partition creation across instances.

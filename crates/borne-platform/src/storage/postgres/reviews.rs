@@ -152,6 +152,13 @@ impl Reviews for PgStore {
                     SELECT review_id, created_at, field_code, field_label, answer_item_id, answer_text, intention, kind
                     FROM fresh_answers ORDER BY position
                  ),
+                 -- The sites bound to JDMA: each new review waits in the outbox, committed with it.
+                 outboxed AS (
+                    INSERT INTO jdma_outbox (review_id, review_created_at, device_id, site_id, client_review_id,
+                        next_attempt_at, created_at)
+                    SELECT f.review_id, f.created_at, $1, s.id, f.client_review_id, $23, $23
+                    FROM fresh f JOIN sites s ON s.id = $8 AND s.product_id IS NOT NULL AND s.form_id IS NOT NULL
+                 ),
                  hourly AS (
                     INSERT INTO site_hourly (site_id, hour, field_code, answer_item_id, n)
                     SELECT $24, hour, field_code, answer_item_id, count(*) FROM fresh_counts

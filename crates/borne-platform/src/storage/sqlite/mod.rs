@@ -6,6 +6,7 @@
 mod actions;
 mod alerting;
 mod console;
+mod forwarding;
 mod guard;
 mod reviews;
 
@@ -26,6 +27,7 @@ pub(crate) const MIGRATIONS: &[(&str, &str)] = &[
     ("0006_kiosk_actions.sql", include_str!("migrations/0006_kiosk_actions.sql")),
     ("0007_login_guard.sql", include_str!("migrations/0007_login_guard.sql")),
     ("0008_mail_abandoned.sql", include_str!("migrations/0008_mail_abandoned.sql")),
+    ("0009_jdma.sql", include_str!("migrations/0009_jdma.sql")),
 ];
 
 /// Brings a connection's schema to the latest version, each step in its own transaction; the

@@ -64,6 +64,15 @@ impl Reviews for SqliteStore {
             }
             let mut fresh = HashSet::new();
             let mut ids = HashMap::new();
+            // The sites bound to JDMA: each new review waits in the outbox, committed with it.
+            let bound: bool = tx
+                .query_row(
+                    "SELECT product_id IS NOT NULL AND form_id IS NOT NULL FROM sites WHERE id = ?1",
+                    [&site],
+                    |r| r.get(0),
+                )
+                .optional()?
+                .unwrap_or(false);
             for review in distinct_valid(&batch) {
                 let p = prepare(review, received_at);
                 let id = review.client_review_id.to_string();
@@ -94,6 +103,13 @@ impl Reviews for SqliteStore {
                     fresh.insert(review.client_review_id);
                     ids.insert(review.client_review_id, row_id);
                     insert_answers(&tx, row_id, &p, &site)?;
+                    if bound {
+                        tx.prepare_cached(
+                            "INSERT INTO jdma_outbox (review_id, device_id, site_id, client_review_id, next_attempt_at_ms,
+                                created_at_ms) VALUES (?1, ?2, ?3, ?4, ?5, ?5)",
+                        )?
+                        .execute(params![row_id, device, site, id, now])?;
+                    }
                 } else {
                     let row_id: i64 = tx
                         .prepare_cached("SELECT id FROM reviews WHERE device_id = ?1 AND client_review_id = ?2")?

@@ -1,0 +1,309 @@
+//! A stand-in for « Je donne mon avis » (JDMA), written from JDMA's code
+//! (`DISIC/jedonnemonavis.numerique.gouv.fr`) so that the platform's connector is tested against
+//! the same shapes, errors and quirks, on loopback:
+//! - the form app's tRPC write path under `/Demarches/api/trpc/` (`trpc`): `review.create` behind
+//!   the limiter, `review.insertOrUpdate` with its hour window, no idempotency;
+//! - the open API under `/api/open-api/` (`openapi`): `/services`, `/statistiques`;
+//! - JDMA's tables (`db`), and the back office's CSV export of a form.
+//!
+//! Faults a test can turn on: answer responses dropped after committing, answers lost silently
+//! by `review.create` (as its caught errors do), the whole service down (connections refused).
+//! Its clock can be set, so that a test can walk through hours or weeks.
+
+pub mod db;
+mod openapi;
+pub mod trpc;
+
+use axum::Router;
+use axum::body::Bytes;
+use axum::extract::State;
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use chrono::{DateTime, Utc};
+use serde_json::Value;
+use std::collections::HashMap;
+use std::net::{IpAddr, SocketAddr};
+use std::sync::{Arc, Mutex, MutexGuard};
+use tokio::task::{JoinHandle, JoinSet};
+
+pub use db::{StoredAnswer, StoredReview, csv_field};
+
+/// The stand-in's clock: the real one, or an instant a test sets.
+#[derive(Clone, Default)]
+pub struct Clock(Arc<Mutex<Option<DateTime<Utc>>>>);
+
+impl Clock {
+    pub fn now(&self) -> DateTime<Utc> {
+        self.0.lock().unwrap_or_else(|p| p.into_inner()).unwrap_or_else(Utc::now)
+    }
+
+    pub fn set(&self, at: DateTime<Utc>) {
+        *self.0.lock().unwrap_or_else(|p| p.into_inner()) = Some(at);
+    }
+}
+
+/// What the stand-in does besides JDMA's normal behaviour.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    /// `LIMITER_ALLOWED_IPS`.
+    pub allowed_ips: String,
+    /// The limiter's `max` (JDMA: 5 per hour).
+    pub max_creates: u32,
+    /// Share of write calls committed, then left without an answer (the connection dropped).
+    pub drop_rate: f64,
+    /// Share of answers `review.create` fails to store while still answering success.
+    pub lose_answer_rate: f64,
+    pub seed: u64,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Settings { allowed_ips: String::new(), max_creates: 5, drop_rate: 0.0, lose_answer_rate: 0.0, seed: 1 }
+    }
+}
+
+/// One call to `review.create`, as the limiter saw it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct CreateCall {
+    pub at: DateTime<Utc>,
+    pub ip: String,
+    pub blocked: bool,
+}
+
+pub(crate) struct Shared {
+    pub(crate) db: Mutex<rusqlite::Connection>,
+    pub(crate) clock: Clock,
+    settings: Mutex<Settings>,
+    rng: Mutex<fastrand::Rng>,
+    /// The limiter's memory store: fingerprint → (hits, window's end).
+    pub(crate) hits: Mutex<HashMap<String, (u32, DateTime<Utc>)>>,
+    pub(crate) calls: Mutex<Vec<CreateCall>>,
+}
+
+/// What a handler decided: an answer, or committing and dropping the connection.
+pub(crate) enum Verdict {
+    Answer((StatusCode, Value)),
+    Drop,
+}
+
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+impl Shared {
+    pub(crate) fn settings(&self) -> Settings {
+        lock(&self.settings).clone()
+    }
+
+    pub(crate) fn chance(&self, rate: f64) -> bool {
+        rate > 0.0 && lock(&self.rng).f64() < rate
+    }
+
+    /// A committed write's answer, or nothing (the connection dropped) at the configured rate.
+    pub(crate) fn after_commit(&self, body: Value) -> Verdict {
+        if self.chance(self.settings().drop_rate) { Verdict::Drop } else { Verdict::Answer((StatusCode::OK, body)) }
+    }
+}
+
+/// Marks a response whose connection must be dropped instead.
+const DROP: &str = "x-standin-drop";
+
+fn respond(verdict: Verdict) -> Response {
+    match verdict {
+        Verdict::Answer((status, body)) => (status, axum::Json(body)).into_response(),
+        Verdict::Drop => (StatusCode::OK, [(DROP, "1")]).into_response(),
+    }
+}
+
+#[derive(Clone, Copy)]
+struct Peer(IpAddr);
+
+fn router(shared: Arc<Shared>) -> Router {
+    Router::new()
+        .route(
+            "/Demarches/api/trpc/review.create",
+            post(|State(s): State<Arc<Shared>>, axum::Extension(Peer(ip)): axum::Extension<Peer>, h: HeaderMap, b: Bytes| async move {
+                respond(trpc::create(&s, &h, ip, &b))
+            }),
+        )
+        .route(
+            "/Demarches/api/trpc/review.insertOrUpdate",
+            post(|State(s): State<Arc<Shared>>, b: Bytes| async move { respond(trpc::insert_or_update(&s, &b)) }),
+        )
+        .route(
+            "/api/open-api/services",
+            get(|State(s): State<Arc<Shared>>, h: HeaderMap| async move {
+                let (status, body) = openapi::services(&s, &h);
+                (status, axum::Json(body))
+            }),
+        )
+        .route(
+            "/api/open-api/statistiques",
+            post(|State(s): State<Arc<Shared>>, h: HeaderMap, b: Bytes| async move {
+                let (status, body) = openapi::statistics(&s, &h, &b);
+                (status, axum::Json(body))
+            }),
+        )
+        .with_state(shared)
+}
+
+/// A running stand-in on loopback.
+pub struct JdmaStandIn {
+    addr: SocketAddr,
+    shared: Arc<Shared>,
+    server: Mutex<Option<JoinHandle<()>>>,
+}
+
+impl JdmaStandIn {
+    /// Starts on a free port of 127.0.0.1.
+    pub async fn start(settings: Settings) -> std::io::Result<JdmaStandIn> {
+        Self::start_on("127.0.0.1:0".parse().unwrap_or(SocketAddr::from(([127, 0, 0, 1], 0))), settings).await
+    }
+
+    pub async fn start_on(addr: SocketAddr, settings: Settings) -> std::io::Result<JdmaStandIn> {
+        let db = rusqlite::Connection::open_in_memory().map_err(std::io::Error::other)?;
+        db.execute_batch(db::SCHEMA).map_err(std::io::Error::other)?;
+        let shared = Arc::new(Shared {
+            db: Mutex::new(db),
+            clock: Clock::default(),
+            rng: Mutex::new(fastrand::Rng::with_seed(settings.seed)),
+            settings: Mutex::new(settings),
+            hits: Mutex::new(HashMap::new()),
+            calls: Mutex::new(Vec::new()),
+        });
+        let listener = tokio::net::TcpListener::bind(addr).await?;
+        let addr = listener.local_addr()?;
+        let standin = JdmaStandIn { addr, shared, server: Mutex::new(None) };
+        standin.serve(listener);
+        Ok(standin)
+    }
+
+    fn serve(&self, listener: tokio::net::TcpListener) {
+        let app = router(self.shared.clone());
+        let task = tokio::spawn(async move {
+            // Dropped with this task: every connection ends when the stand-in goes down.
+            let mut connections = JoinSet::new();
+            while let Ok((stream, peer)) = listener.accept().await {
+                let app = app.clone();
+                connections.spawn(async move {
+                    let service = hyper::service::service_fn(move |mut request: hyper::Request<hyper::body::Incoming>| {
+                        request.extensions_mut().insert(Peer(peer.ip()));
+                        let mut app = app.clone();
+                        async move {
+                            let response = match tower_service::Service::call(&mut app, request).await {
+                                Ok(response) => response,
+                                Err(never) => match never {},
+                            };
+                            if response.headers().contains_key(DROP) {
+                                return Err(std::io::Error::other("dropped after committing"));
+                            }
+                            Ok(response)
+                        }
+                    });
+                    let io = hyper_util::rt::TokioIo::new(stream);
+                    let _ = hyper::server::conn::http1::Builder::new().serve_connection(io, service).await;
+                });
+                while connections.try_join_next().is_some() {}
+            }
+        });
+        *lock(&self.server) = Some(task);
+    }
+
+    pub fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// The form app's base (`form_url` of the platform's `[jdma]`).
+    pub fn form_url(&self) -> String {
+        format!("http://{}/Demarches", self.addr)
+    }
+
+    /// The open API's base (`api_url`).
+    pub fn api_url(&self) -> String {
+        format!("http://{}/api/open-api", self.addr)
+    }
+
+    pub fn clock(&self) -> Clock {
+        self.shared.clock.clone()
+    }
+
+    pub fn set_settings(&self, settings: Settings) {
+        *lock(&self.shared.settings) = settings;
+    }
+
+    pub fn settings(&self) -> Settings {
+        self.shared.settings()
+    }
+
+    /// Down: connections refused and open ones cut, until [`JdmaStandIn::up`].
+    pub fn down(&self) {
+        if let Some(task) = lock(&self.server).take() {
+            task.abort();
+        }
+    }
+
+    /// Up again on the same address.
+    pub async fn up(&self) -> std::io::Result<()> {
+        let mut tries = 0;
+        let listener = loop {
+            match tokio::net::TcpListener::bind(self.addr).await {
+                Ok(l) => break l,
+                Err(e) if tries < 50 => {
+                    tries += 1;
+                    let _ = e;
+                    tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+                }
+                Err(e) => return Err(e),
+            }
+        };
+        self.serve(listener);
+        Ok(())
+    }
+
+    /// Adds a product (a « service numérique ») of an entity; its id.
+    pub fn add_product(&self, title: &str, entity: &str) -> i64 {
+        let db = lock(&self.shared.db);
+        let _ = db.execute("INSERT INTO product (title, entity) VALUES (?1, ?2)", [title, entity]);
+        db.last_insert_rowid()
+    }
+
+    pub fn add_form(&self, product: i64, title: &str) -> i64 {
+        let db = lock(&self.shared.db);
+        let _ = db.execute("INSERT INTO form (product_id, title) VALUES (?1, ?2)", rusqlite::params![product, title]);
+        db.last_insert_rowid()
+    }
+
+    pub fn add_button(&self, form: i64, title: &str) -> i64 {
+        let db = lock(&self.shared.db);
+        let _ = db.execute("INSERT INTO button (form_id, title) VALUES (?1, ?2)", rusqlite::params![form, title]);
+        db.last_insert_rowid()
+    }
+
+    /// An open API key scoped to `product`.
+    pub fn add_api_key(&self, product: i64, key: &str) {
+        let db = lock(&self.shared.db);
+        let _ = db.execute("INSERT INTO api_key (key, product_id) VALUES (?1, ?2)", rusqlite::params![key, product]);
+    }
+
+    /// Every review JDMA holds, by creation, with its answers.
+    pub fn reviews(&self) -> Vec<StoredReview> {
+        db::reviews(&lock(&self.shared.db)).unwrap_or_default()
+    }
+
+    /// Every call to `review.create`, in order.
+    pub fn create_calls(&self) -> Vec<CreateCall> {
+        lock(&self.shared.calls).clone()
+    }
+
+    /// The back office's CSV export of a form.
+    pub fn export_csv(&self, form: i64) -> String {
+        db::export_csv(&lock(&self.shared.db), form).unwrap_or_default()
+    }
+}
+
+impl Drop for JdmaStandIn {
+    fn drop(&mut self) {
+        self.down();
+    }
+}
