@@ -79,6 +79,9 @@ pub(crate) struct Shared {
     /// The limiter's memory store: fingerprint → (hits, window's end).
     pub(crate) hits: Mutex<HashMap<String, (u32, DateTime<Utc>)>>,
     pub(crate) calls: Mutex<Vec<CreateCall>>,
+    /// Faults that fired: answers dropped after committing, answers lost by `review.create`.
+    pub(crate) dropped: std::sync::atomic::AtomicU32,
+    pub(crate) lost: std::sync::atomic::AtomicU32,
 }
 
 /// What a handler decided: an answer, or committing and dropping the connection.
@@ -102,7 +105,12 @@ impl Shared {
 
     /// A committed write's answer, or nothing (the connection dropped) at the configured rate.
     pub(crate) fn after_commit(&self, body: Value) -> Verdict {
-        if self.chance(self.settings().drop_rate) { Verdict::Drop } else { Verdict::Answer((StatusCode::OK, body)) }
+        if self.chance(self.settings().drop_rate) {
+            self.dropped.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            Verdict::Drop
+        } else {
+            Verdict::Answer((StatusCode::OK, body))
+        }
     }
 }
 
@@ -123,9 +131,12 @@ fn router(shared: Arc<Shared>) -> Router {
     Router::new()
         .route(
             "/Demarches/api/trpc/review.create",
-            post(|State(s): State<Arc<Shared>>, axum::Extension(Peer(ip)): axum::Extension<Peer>, h: HeaderMap, b: Bytes| async move {
-                respond(trpc::create(&s, &h, ip, &b))
-            }),
+            post(
+                |State(s): State<Arc<Shared>>,
+                 axum::Extension(Peer(ip)): axum::Extension<Peer>,
+                 h: HeaderMap,
+                 b: Bytes| async move { respond(trpc::create(&s, &h, ip, &b)) },
+            ),
         )
         .route(
             "/Demarches/api/trpc/review.insertOrUpdate",
@@ -171,6 +182,8 @@ impl JdmaStandIn {
             settings: Mutex::new(settings),
             hits: Mutex::new(HashMap::new()),
             calls: Mutex::new(Vec::new()),
+            dropped: Default::default(),
+            lost: Default::default(),
         });
         let listener = tokio::net::TcpListener::bind(addr).await?;
         let addr = listener.local_addr()?;
@@ -187,20 +200,21 @@ impl JdmaStandIn {
             while let Ok((stream, peer)) = listener.accept().await {
                 let app = app.clone();
                 connections.spawn(async move {
-                    let service = hyper::service::service_fn(move |mut request: hyper::Request<hyper::body::Incoming>| {
-                        request.extensions_mut().insert(Peer(peer.ip()));
-                        let mut app = app.clone();
-                        async move {
-                            let response = match tower_service::Service::call(&mut app, request).await {
-                                Ok(response) => response,
-                                Err(never) => match never {},
-                            };
-                            if response.headers().contains_key(DROP) {
-                                return Err(std::io::Error::other("dropped after committing"));
+                    let service =
+                        hyper::service::service_fn(move |mut request: hyper::Request<hyper::body::Incoming>| {
+                            request.extensions_mut().insert(Peer(peer.ip()));
+                            let mut app = app.clone();
+                            async move {
+                                let response = match tower_service::Service::call(&mut app, request).await {
+                                    Ok(response) => response,
+                                    Err(never) => match never {},
+                                };
+                                if response.headers().contains_key(DROP) {
+                                    return Err(std::io::Error::other("dropped after committing"));
+                                }
+                                Ok(response)
                             }
-                            Ok(response)
-                        }
-                    });
+                        });
                     let io = hyper_util::rt::TokioIo::new(stream);
                     let _ = hyper::server::conn::http1::Builder::new().serve_connection(io, service).await;
                 });
@@ -294,6 +308,12 @@ impl JdmaStandIn {
     /// Every call to `review.create`, in order.
     pub fn create_calls(&self) -> Vec<CreateCall> {
         lock(&self.shared.calls).clone()
+    }
+
+    /// How many answers were dropped after committing, and how many answers `review.create` lost.
+    pub fn faults_seen(&self) -> (u32, u32) {
+        use std::sync::atomic::Ordering::Relaxed;
+        (self.shared.dropped.load(Relaxed), self.shared.lost.load(Relaxed))
     }
 
     /// The back office's CSV export of a form.

@@ -4,7 +4,10 @@ use borne_jdma_standin::{JdmaStandIn, Settings};
 use clap::Parser;
 
 #[derive(Debug, Parser)]
-#[command(name = "jdma-standin", about = "Une doublure de « Je donne mon avis » pour essayer le connecteur (boucle locale seulement)")]
+#[command(
+    name = "jdma-standin",
+    about = "Une doublure de « Je donne mon avis » pour essayer le connecteur (boucle locale seulement)"
+)]
 struct Cli {
     /// Adresse d'écoute
     #[arg(long, default_value = "127.0.0.1:8090")]

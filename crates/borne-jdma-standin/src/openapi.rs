@@ -45,6 +45,13 @@ pub(crate) fn services(shared: &Shared, headers: &HeaderMap) -> (StatusCode, Val
     (StatusCode::OK, json!({"data": [{"id": product, "title": title, "entity": entity, "forms": forms}]}))
 }
 
+/// (form, form title, created_at, field code, field label, intention, answer text)
+type AnswerRow = (i64, String, String, String, String, Option<String>, String);
+/// Answer counts by (intention, text).
+type Hits = BTreeMap<(String, String), u64>;
+/// interval → (field code, label) → hits
+type Buckets = BTreeMap<String, BTreeMap<(String, String), Hits>>;
+
 fn bucket(day: NaiveDate, interval: &str) -> String {
     let start = match interval {
         "day" => day,
@@ -80,7 +87,7 @@ pub(crate) fn statistics(shared: &Shared, headers: &HeaderMap, body: &[u8]) -> (
     }
     let db = shared.db.lock().unwrap_or_else(|p| p.into_inner());
     let (from, to) = (format!("{start}T00:00:00.000Z"), format!("{end}T23:59:59.999Z"));
-    let rows: Vec<(i64, String, String, String, String, Option<String>, String)> = db
+    let rows: Vec<AnswerRow> = db
         .prepare(
             "SELECT r.form_id, f.title, r.created_at, a.field_code, a.field_label, a.intention, a.answer_text
              FROM answer a JOIN review r ON r.id = a.review_id LEFT JOIN form f ON f.id = r.form_id
@@ -103,8 +110,7 @@ pub(crate) fn statistics(shared: &Shared, headers: &HeaderMap, body: &[u8]) -> (
         })
         .unwrap_or_default();
     // form → bucket → field → (intention, label) → count
-    type Hits = BTreeMap<(String, String), u64>;
-    let mut tree: BTreeMap<(i64, String), BTreeMap<String, BTreeMap<(String, String), Hits>>> = BTreeMap::new();
+    let mut tree: BTreeMap<(i64, String), Buckets> = BTreeMap::new();
     for (form, title, created, code, label, intention, text) in rows {
         if (!forms.is_empty() && !forms.contains(&form)) || (!codes.is_empty() && !codes.contains(&code)) {
             continue;
@@ -144,5 +150,8 @@ pub(crate) fn statistics(shared: &Shared, headers: &HeaderMap, body: &[u8]) -> (
             json!({"form_id": form.to_string(), "form_name": title, "intervals": intervals})
         })
         .collect();
-    (StatusCode::OK, json!({"data": [{"product_id": product.to_string(), "product_name": product_name, "forms": forms}]}))
+    (
+        StatusCode::OK,
+        json!({"data": [{"product_id": product.to_string(), "product_name": product_name, "forms": forms}]}),
+    )
 }

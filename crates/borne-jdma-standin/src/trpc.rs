@@ -52,8 +52,13 @@ fn unwrap(body: &[u8]) -> Result<Value, String> {
 }
 
 fn strict(object: &Map<String, Value>, allowed: &[&str], at: &str) -> Result<(), String> {
-    let unknown: Vec<String> = object.keys().filter(|k| !allowed.contains(&k.as_str())).map(|k| format!("'{k}'")).collect();
-    if unknown.is_empty() { Ok(()) } else { Err(format!("{at}: Unrecognized key(s) in object: {}", unknown.join(", "))) }
+    let unknown: Vec<String> =
+        object.keys().filter(|k| !allowed.contains(&k.as_str())).map(|k| format!("'{k}'")).collect();
+    if unknown.is_empty() {
+        Ok(())
+    } else {
+        Err(format!("{at}: Unrecognized key(s) in object: {}", unknown.join(", ")))
+    }
 }
 
 fn int(object: &Map<String, Value>, key: &str, at: &str) -> Result<i64, String> {
@@ -122,7 +127,9 @@ fn answers(input: &Map<String, Value>) -> Result<Vec<AnswerIn>, String> {
 
 /// The limiter's fingerprint: `X-Client-IP`'s first address, else `X-Forwarded-For`'s, else the socket's.
 fn fingerprint(headers: &HeaderMap, peer: IpAddr) -> String {
-    let first = |name: &str| headers.get(name).and_then(|v| v.to_str().ok()).map(|v| v.split(',').next().unwrap_or("").to_string());
+    let first = |name: &str| {
+        headers.get(name).and_then(|v| v.to_str().ok()).map(|v| v.split(',').next().unwrap_or("").to_string())
+    };
     first("x-client-ip").or_else(|| first("x-forwarded-for")).unwrap_or_else(|| peer.to_string())
 }
 
@@ -168,8 +175,16 @@ pub(crate) fn create(shared: &Shared, headers: &HeaderMap, peer: IpAddr, body: &
         let input = input.as_object().ok_or("Expected object")?.clone();
         strict(&input, &["review", "answers"], "input")?;
         let review = input.get("review").and_then(Value::as_object).ok_or("review: Required")?.clone();
-        strict(&review, &["id", "form_id", "product_id", "button_id", "xwiki_id", "user_id", "has_verbatim", "created_at"], "review")?;
-        let ids = (int(&review, "product_id", "review")?, int(&review, "form_id", "review")?, int(&review, "button_id", "review")?);
+        strict(
+            &review,
+            &["id", "form_id", "product_id", "button_id", "xwiki_id", "user_id", "has_verbatim", "created_at"],
+            "review",
+        )?;
+        let ids = (
+            int(&review, "product_id", "review")?,
+            int(&review, "form_id", "review")?,
+            int(&review, "button_id", "review")?,
+        );
         let user = match review.get("user_id") {
             None | Some(Value::Null) => None,
             Some(Value::String(s)) => Some(s.clone()),
@@ -183,10 +198,18 @@ pub(crate) fn create(shared: &Shared, headers: &HeaderMap, peer: IpAddr, body: &
     };
     let db = shared.db.lock().unwrap_or_else(|p| p.into_inner());
     let exists = |table: &str, id: i64| -> bool {
-        db.query_row(&format!("SELECT 1 FROM {table} WHERE id = ?1"), [id], |_| Ok(())).optional().ok().flatten().is_some()
+        db.query_row(&format!("SELECT 1 FROM {table} WHERE id = ?1"), [id], |_| Ok(()))
+            .optional()
+            .ok()
+            .flatten()
+            .is_some()
     };
     if !exists("product", product) || !exists("button", button) {
-        return Verdict::Answer(error(PATH, "INTERNAL_SERVER_ERROR", "Foreign key constraint failed on the field: `Review_product_id_fkey (index)`"));
+        return Verdict::Answer(error(
+            PATH,
+            "INTERNAL_SERVER_ERROR",
+            "Foreign key constraint failed on the field: `Review_product_id_fkey (index)`",
+        ));
     }
     let created = stamp(now);
     if db
@@ -201,12 +224,17 @@ pub(crate) fn create(shared: &Shared, headers: &HeaderMap, peer: IpAddr, body: &
     let id = db.last_insert_rowid();
     // `prisma.form.update` runs after the review exists: an unknown form fails the call, the review stays.
     if !exists("form", form) {
-        return Verdict::Answer(error(PATH, "INTERNAL_SERVER_ERROR", "An operation failed because it depends on one or more records that were required but not found. Record to update not found."));
+        return Verdict::Answer(error(
+            PATH,
+            "INTERNAL_SERVER_ERROR",
+            "An operation failed because it depends on one or more records that were required but not found. Record to update not found.",
+        ));
     }
     // `createOrUpdateAnswers` fails part-way at times; `createReview` logs it and answers success.
     let lose = shared.settings().lose_answer_rate;
     for a in &answers {
         if shared.chance(lose) {
+            shared.lost.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
             continue;
         }
         store(&db, id, &created, a, &stamp(now));
@@ -262,7 +290,8 @@ pub(crate) fn insert_or_update(shared: &Shared, body: &[u8]) -> Verdict {
     };
     let contact = step == "contact";
     if contact {
-        let _ = db.execute("DELETE FROM answer WHERE review_id = ?1 AND field_code LIKE 'contact\\_%' ESCAPE '\\'", [id]);
+        let _ =
+            db.execute("DELETE FROM answer WHERE review_id = ?1 AND field_code LIKE 'contact\\_%' ESCAPE '\\'", [id]);
     }
     for a in &answers {
         let existing: Option<i64> = if contact {

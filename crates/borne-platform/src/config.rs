@@ -521,7 +521,8 @@ mod tests {
 
     #[test]
     fn jdma_needs_https_unless_a_trial_on_this_machine() {
-        let config = Config::parse("[jdma]\nform_url = \"https://jedonnemonavis.numerique.gouv.fr/Demarches/\"\n").unwrap();
+        let config =
+            Config::parse("[jdma]\nform_url = \"https://jedonnemonavis.numerique.gouv.fr/Demarches/\"\n").unwrap();
         let jdma = config.jdma.unwrap();
         assert_eq!(jdma.form_url, "https://jedonnemonavis.numerique.gouv.fr/Demarches");
         assert_eq!((jdma.creates_per_hour, jdma.timeout.as_secs()), (5, 30));
@@ -535,8 +536,7 @@ mod tests {
         assert!(err.contains("jdma.form_url est nécessaire"), "{err}");
         let err = Config::parse("[jdma]\nform_url = \"https://x/Demarches\"\ncreates_per_hour = -1\n").unwrap_err();
         assert!(err.contains("jdma.creates_per_hour (ligne 3)"), "{err}");
-        let err =
-            Config::parse("[jdma]\nform_url = \"https://x/Demarches\"\napi_key_file = \"/etc/k\"\n").unwrap_err();
+        let err = Config::parse("[jdma]\nform_url = \"https://x/Demarches\"\napi_key_file = \"/etc/k\"\n").unwrap_err();
         assert!(err.contains("jdma.api_key_file (ligne 3)"), "{err}");
     }
 

@@ -706,7 +706,9 @@ pub async fn serve(listener: tokio::net::TcpListener, state: Shared, shutdown: i
     let alerts = tokio::spawn(alerts(state.clone()));
     let forwarding = state.jdma.get().cloned().map(|forwarder| {
         let (a, b) = (state.clone(), state.clone());
-        tokio::spawn(forwarder.run(move |round| a.metrics.jdma_round(round), move |counts| b.metrics.jdma_counts(counts)))
+        tokio::spawn(
+            forwarder.run(move |round| a.metrics.jdma_round(round), move |counts| b.metrics.jdma_counts(counts)),
+        )
     });
     let server = state.server.clone();
     server.serve(listener, router(state), shutdown, SHUTDOWN_GRACE).await;

@@ -69,7 +69,11 @@ impl Metrics {
         let jdma_reviews = Family::<StateLabel, Gauge>::default();
         registry.register("jdma_reviews", "Reviews bound for Je donne mon avis, by state", jdma_reviews.clone());
         let jdma_outcomes = Family::<Outcome, Counter>::default();
-        registry.register("jdma_outcomes", "Outcomes of this instance's calls to Je donne mon avis", jdma_outcomes.clone());
+        registry.register(
+            "jdma_outcomes",
+            "Outcomes of this instance's calls to Je donne mon avis",
+            jdma_outcomes.clone(),
+        );
         Metrics {
             registry,
             batches,

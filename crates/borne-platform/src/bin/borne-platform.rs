@@ -441,7 +441,9 @@ fn run(cli: Cli) -> Result<(), String> {
                         storage.set_device_button(&device_id, jdma_button).await.map_err(message)?;
                         match jdma_button {
                             Some(b) => println!("borne {device_id} : bouton JDMA {b}"),
-                            None => println!("borne {device_id} : plus de bouton JDMA propre (celui du site s'il en a un)"),
+                            None => {
+                                println!("borne {device_id} : plus de bouton JDMA propre (celui du site s'il en a un)")
+                            }
                         }
                     }
                     DevicesCommand::List => {

@@ -23,23 +23,38 @@ pub struct Outgoing {
 /// What a `review.create` proved.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Created {
-    Yes { id: i64, created_at: DateTime<Utc> },
+    Yes {
+        id: i64,
+        created_at: DateTime<Utc>,
+    },
     /// Nothing was stored (unreachable, limited, unavailable, misconfigured); `retry_after` when JDMA said.
-    No { error: String, retry_after: Option<Duration> },
+    No {
+        error: String,
+        retry_after: Option<Duration>,
+    },
     /// Refused as invalid: sending it again would be refused again.
-    Refused { error: String },
+    Refused {
+        error: String,
+    },
     /// Perhaps stored: the call left, its answer never came or says nothing.
-    Unknown { error: String },
+    Unknown {
+        error: String,
+    },
 }
 
 /// What a `review.insertOrUpdate` proved.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Found {
     /// The review exists and now holds every answer sent.
-    Yes { id: i64, created_at: DateTime<Utc> },
+    Yes {
+        id: i64,
+        created_at: DateTime<Utc>,
+    },
     /// JDMA holds no review created within the hour with this `(product, button, user_id)`.
     No,
-    Unknown { error: String },
+    Unknown {
+        error: String,
+    },
 }
 
 /// A product the API key reaches, with its forms.
@@ -120,7 +135,12 @@ impl Client {
         self.api.is_some()
     }
 
-    async fn call(&self, procedure: &str, input: Value, review: &Outgoing) -> Result<(u16, Option<Value>), reqwest::Error> {
+    async fn call(
+        &self,
+        procedure: &str,
+        input: Value,
+        review: &Outgoing,
+    ) -> Result<(u16, Option<Value>), reqwest::Error> {
         let response = self
             .http
             .post(format!("{}/api/trpc/{procedure}", self.form_url))
@@ -143,7 +163,9 @@ impl Client {
             "answers": review.answers,
         });
         match self.call("review.create", input, review).await {
-            Err(e) if e.is_connect() => Created::No { error: format!("JDMA injoignable : {}", describe(&e)), retry_after: None },
+            Err(e) if e.is_connect() => {
+                Created::No { error: format!("JDMA injoignable : {}", describe(&e)), retry_after: None }
+            }
             Err(e) => Created::Unknown { error: format!("sans réponse de JDMA : {}", describe(&e)) },
             Ok((200, body)) => match body.as_ref().and_then(review_of) {
                 Some((id, created_at)) => Created::Yes { id, created_at },
@@ -192,7 +214,10 @@ impl Client {
         }
     }
 
-    async fn api(&self, request: impl FnOnce(&reqwest::Client, &str) -> reqwest::RequestBuilder) -> Result<Value, String> {
+    async fn api(
+        &self,
+        request: impl FnOnce(&reqwest::Client, &str) -> reqwest::RequestBuilder,
+    ) -> Result<Value, String> {
         let Some((url, key)) = &self.api else {
             return Err("pas d'API ouverte configurée ([jdma] api_url et api_key_file)".into());
         };
@@ -219,15 +244,30 @@ impl Client {
 
     /// `POST /statistiques`: reviews created in JDMA per UTC day over `[from, to]` for `form`
     /// (its `satisfaction` answers: one per review).
-    pub async fn daily_reviews(&self, product: i64, form: i64, from: NaiveDate, to: NaiveDate) -> Result<Vec<(NaiveDate, u64)>, String> {
+    pub async fn daily_reviews(
+        &self,
+        product: i64,
+        form: i64,
+        from: NaiveDate,
+        to: NaiveDate,
+    ) -> Result<Vec<(NaiveDate, u64)>, String> {
         let query = json!({"start_date": from.to_string(), "end_date": to.to_string(), "field_codes": ["satisfaction"],
             "product_ids": [product], "form_ids": [form], "interval": "day"});
-        let body = self.api(|http, url| http.post(format!("{url}/statistiques")).header("content-type", "application/json").body(query.to_string())).await?;
+        let body = self
+            .api(|http, url| {
+                http.post(format!("{url}/statistiques"))
+                    .header("content-type", "application/json")
+                    .body(query.to_string())
+            })
+            .await?;
         let mut days = Vec::new();
         for p in body["data"].as_array().into_iter().flatten() {
-            for f in p["forms"].as_array().into_iter().flatten().filter(|f| f["form_id"].as_str() == Some(&form.to_string())) {
+            for f in
+                p["forms"].as_array().into_iter().flatten().filter(|f| f["form_id"].as_str() == Some(&form.to_string()))
+            {
                 for interval in f["intervals"].as_array().into_iter().flatten() {
-                    let Some(day) = interval["date"].as_str().and_then(|d| d.get(..10)).and_then(|d| d.parse().ok()) else {
+                    let Some(day) = interval["date"].as_str().and_then(|d| d.get(..10)).and_then(|d| d.parse().ok())
+                    else {
                         continue;
                     };
                     let n: u64 = interval["data"]

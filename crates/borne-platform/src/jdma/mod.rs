@@ -187,12 +187,12 @@ impl Forwarder {
             Ok(out) => out,
             Err(error) => return Ok(Settle::Pending { error, next_attempt_at: now + Duration::minutes(10) }),
         };
-        if self.creates_per_hour > 0 {
-            if let Err(until) = self.storage.jdma_take_call(now, LIMIT_WINDOW, self.creates_per_hour).await? {
-                round.limited_until = Some(until);
-                round.stopped = Some(format!("limite de {} créations par heure atteinte", self.creates_per_hour));
-                return Ok(Settle::Release);
-            }
+        if self.creates_per_hour > 0
+            && let Err(until) = self.storage.jdma_take_call(now, LIMIT_WINDOW, self.creates_per_hour).await?
+        {
+            round.limited_until = Some(until);
+            round.stopped = Some(format!("limite de {} créations par heure atteinte", self.creates_per_hour));
+            return Ok(Settle::Release);
         }
         // Written ahead: should this instance die during the call, the review is resolved, not recreated.
         let ahead = Settle::InFlight { tried_at: now, next_attempt_at: now + self.resolve_after };
@@ -222,7 +222,9 @@ impl Forwarder {
                 Settle::Pending { error, next_attempt_at: now + told.unwrap_or_else(|| backoff(claim.attempts)) }
             }
             Created::Refused { error } => Settle::Failed { error, at: now },
-            Created::Unknown { error } => Settle::Unsure { tried_at: now, error, next_attempt_at: now + self.resolve_after },
+            Created::Unknown { error } => {
+                Settle::Unsure { tried_at: now, error, next_attempt_at: now + self.resolve_after }
+            }
         })
     }
 
@@ -245,7 +247,9 @@ impl Forwarder {
         match self.client.insert_or_update(&out).await {
             Found::Yes { id, created_at } => forwarded(&out, id, created_at, self.now()),
             // Nothing was created: the review may be created (once) again.
-            Found::No => Settle::Pending { error: "JDMA ne détenait pas l'avis : à créer".into(), next_attempt_at: now },
+            Found::No => {
+                Settle::Pending { error: "JDMA ne détenait pas l'avis : à créer".into(), next_attempt_at: now }
+            }
             Found::Unknown { error } => Settle::Unsure {
                 tried_at,
                 error,

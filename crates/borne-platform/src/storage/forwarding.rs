@@ -66,14 +66,37 @@ pub struct Claimed {
 pub enum Settle {
     /// Written before a create is sent, the claim kept: if this instance dies during the call,
     /// the review is resolved, never created blindly again.
-    InFlight { tried_at: DateTime<Utc>, next_attempt_at: DateTime<Utc> },
-    Forwarded { jdma_review_id: i64, jdma_created_at: DateTime<Utc>, product: i64, form: i64, button: i64, at: DateTime<Utc> },
+    InFlight {
+        tried_at: DateTime<Utc>,
+        next_attempt_at: DateTime<Utc>,
+    },
+    Forwarded {
+        jdma_review_id: i64,
+        jdma_created_at: DateTime<Utc>,
+        product: i64,
+        form: i64,
+        button: i64,
+        at: DateTime<Utc>,
+    },
     /// A create sent at `tried_at` whose outcome is unknown.
-    Unsure { tried_at: DateTime<Utc>, error: String, next_attempt_at: DateTime<Utc> },
+    Unsure {
+        tried_at: DateTime<Utc>,
+        error: String,
+        next_attempt_at: DateTime<Utc>,
+    },
     /// Still to create (nothing reached JDMA, or JDMA says it holds nothing).
-    Pending { error: String, next_attempt_at: DateTime<Utc> },
-    Ambiguous { error: String, at: DateTime<Utc> },
-    Failed { error: String, at: DateTime<Utc> },
+    Pending {
+        error: String,
+        next_attempt_at: DateTime<Utc>,
+    },
+    Ambiguous {
+        error: String,
+        at: DateTime<Utc>,
+    },
+    Failed {
+        error: String,
+        at: DateTime<Utc>,
+    },
     /// Not attempted: back in the queue as it was.
     Release,
 }

@@ -45,8 +45,8 @@ use borne_model::review::{SATISFACTION, VERBATIM};
 use borne_model::wire::Heartbeat;
 use borne_web::auth::{FailureLog, Failures};
 use chrono::{DateTime, Duration, NaiveDate, Utc};
-use forwarding::{Claimed, Forwarding, JdmaCounts, Settle};
 use console::{Account, AccountChange, Accounts, Comment, CommentQuery, ConsoleSession, Opened, checked};
+use forwarding::{Claimed, Forwarding, JdmaCounts, Settle};
 use guard::{Catalogue, Guard};
 use reviews::Reviews;
 use std::net::IpAddr;
@@ -537,7 +537,12 @@ impl Storage {
     }
 
     /// Reviews forwarded to `form`, by UTC day of their creation in JDMA.
-    pub async fn jdma_forwarded_by_day(&self, form: i64, from: NaiveDate, to: NaiveDate) -> Result<Vec<(NaiveDate, u64)>> {
+    pub async fn jdma_forwarded_by_day(
+        &self,
+        form: i64,
+        from: NaiveDate,
+        to: NaiveDate,
+    ) -> Result<Vec<(NaiveDate, u64)>> {
         on_engine!(self, s => s.jdma_forwarded_by_day(form, from, to).await)
     }
 

@@ -12,7 +12,13 @@ use std::collections::HashMap;
 const CALLS_LOCK: i64 = 0x6a64_6d61;
 
 impl Forwarding for PgStore {
-    async fn jdma_claim(&self, now: DateTime<Utc>, until: DateTime<Utc>, holder: String, limit: u32) -> Result<Vec<Claimed>> {
+    async fn jdma_claim(
+        &self,
+        now: DateTime<Utc>,
+        until: DateTime<Utc>,
+        holder: String,
+        limit: u32,
+    ) -> Result<Vec<Claimed>> {
         let client = self.client().await?;
         let rows = client
             .query(

@@ -8,8 +8,17 @@ use borne_model::review::{Answer, AnswerKind, Intention};
 use chrono::{DateTime, Duration, NaiveDate, Utc};
 use rusqlite::{TransactionBehavior, params};
 
+/// (site, state, count, oldest waiting, last error)
+type CountRow = (String, String, u64, Option<DateTime<Utc>>, Option<String>);
+
 impl Forwarding for SqliteStore {
-    async fn jdma_claim(&self, now: DateTime<Utc>, until: DateTime<Utc>, holder: String, limit: u32) -> Result<Vec<Claimed>> {
+    async fn jdma_claim(
+        &self,
+        now: DateTime<Utc>,
+        until: DateTime<Utc>,
+        holder: String,
+        limit: u32,
+    ) -> Result<Vec<Claimed>> {
         self.with(move |c| {
             let tx = c.transaction_with_behavior(TransactionBehavior::Immediate)?;
             let mut claimed: Vec<Claimed> = tx
@@ -49,14 +58,20 @@ impl Forwarding for SqliteStore {
                      WHERE review_id = ?1 ORDER BY rowid",
                 )?;
                 for claim in &mut claimed {
-                    if let Ok((p, f, b)) =
-                        binding.query_row(params![claim.site_id, claim.device_id], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
+                    if let Ok((p, f, b)) = binding
+                        .query_row(params![claim.site_id, claim.device_id], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
                     {
                         (claim.product, claim.form, claim.button) = (p, f, b);
                     }
                     claim.answers = answers
                         .query_map([claim.review_id], |r| {
-                            Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?, r.get(2)?, r.get(3)?, r.get::<_, String>(4)?))
+                            Ok((
+                                r.get::<_, String>(0)?,
+                                r.get::<_, String>(1)?,
+                                r.get(2)?,
+                                r.get(3)?,
+                                r.get::<_, String>(4)?,
+                            ))
                         })?
                         .filter_map(|row| {
                             let (field_code, kind, answer_item_id, answer_text, intention) = row.ok()?;
@@ -163,13 +178,13 @@ impl Forwarding for SqliteStore {
                 |r| r.get::<_, i64>(0),
             )
         })
-            .await
-            .map(|n| n as u64)
+        .await
+        .map(|n| n as u64)
     }
 
     async fn jdma_counts(&self) -> Result<Vec<JdmaCounts>> {
         self.with(|c| {
-            let rows: Vec<(String, String, u64, Option<DateTime<Utc>>, Option<String>)> = c
+            let rows: Vec<CountRow> = c
                 .prepare(
                     "SELECT site_id, state, count(*),
                             min(CASE WHEN state IN ('pending', 'unsure') THEN created_at_ms END),
@@ -209,6 +224,7 @@ impl Forwarding for SqliteStore {
     }
 
     async fn set_device_button(&self, device: String, button: Option<i64>) -> Result<usize> {
-        self.with(move |c| c.execute("UPDATE devices SET jdma_button = ?2 WHERE id = ?1", params![device, button])).await
+        self.with(move |c| c.execute("UPDATE devices SET jdma_button = ?2 WHERE id = ?1", params![device, button]))
+            .await
     }
 }

@@ -1,0 +1,313 @@
+//! Forwarding to « Je donne mon avis », against the stand-in written from JDMA's code
+//! (`borne-jdma-standin`): kiosks upload to the real platform binary, and the forwarder runs on
+//! a clock the test walks through hours and days (the stand-in's clock walks with it).
+
+mod support;
+
+use borne_jdma_standin::{JdmaStandIn, Settings, StoredReview};
+use borne_platform::config::JdmaConfig;
+use borne_platform::jdma::Forwarder;
+use borne_platform::storage::Storage;
+use chrono::{DateTime, Duration, Utc};
+use std::collections::{BTreeMap, BTreeSet};
+use std::sync::{Arc, Mutex};
+use support::*;
+
+fn runtime() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap()
+}
+
+fn jdma_config(standin: &JdmaStandIn, creates_per_hour: u32) -> JdmaConfig {
+    JdmaConfig {
+        form_url: standin.form_url(),
+        api_url: Some(standin.api_url()),
+        api_key_file: None,
+        creates_per_hour,
+        timeout: std::time::Duration::from_secs(2),
+    }
+}
+
+/// A clock shared by the forwarders and the stand-in.
+struct Walk {
+    at: Arc<Mutex<DateTime<Utc>>>,
+    standin: borne_jdma_standin::Clock,
+}
+
+impl Walk {
+    fn new(standin: &JdmaStandIn, start: DateTime<Utc>) -> Walk {
+        let walk = Walk { at: Arc::new(Mutex::new(start)), standin: standin.clock() };
+        walk.standin.set(start);
+        walk
+    }
+
+    fn clock(&self) -> borne_platform::jdma::Clock {
+        let at = self.at.clone();
+        Arc::new(move || *at.lock().unwrap())
+    }
+
+    fn now(&self) -> DateTime<Utc> {
+        *self.at.lock().unwrap()
+    }
+
+    fn advance(&self, by: Duration) {
+        let mut at = self.at.lock().unwrap();
+        *at += by;
+        self.standin.set(*at);
+    }
+}
+
+/// Registers a site bound to JDMA and its kiosks (each with its own button); their tokens.
+fn register(backend: &Backend, product: i64, form: i64, buttons: &[(&str, i64)]) -> Vec<String> {
+    let (p, f) = (product.to_string(), form.to_string());
+    cli_ok(backend, &["sites", "add", "prefecture", "--name", "Préfecture", "--jdma-product", &p, "--jdma-form", &f]);
+    buttons
+        .iter()
+        .map(|(device, button)| {
+            let b = button.to_string();
+            let out = cli_ok(backend, &["devices", "add", device, "--site", "prefecture", "--jdma-button", &b]);
+            out.lines().last().unwrap().trim().to_string()
+        })
+        .collect()
+}
+
+/// The answers of the `n`th review beside its satisfaction: some of JDMA's questions, and one
+/// question of the kiosk's own, which must stay in Borne.
+fn extra(n: usize) -> &'static str {
+    match n % 4 {
+        0 => {
+            r#",{"field_code":"comprehension","kind":"radio","answer_item_id":7,"answer_text":"4","intention":"good"}"#
+        }
+        1 => {
+            r#",{"field_code":"contact_tried","kind":"checkbox","answer_item_id":9,"answer_text":"Au guichet avec l’administration","intention":"neutral"},{"field_code":"contact_tried","kind":"checkbox","answer_item_id":13,"answer_text":"Une personne proche","intention":"neutral"}"#
+        }
+        2 => {
+            r#",{"field_code":"verbatim","kind":"text","answer_item_id":0,"answer_text":"Accueil rapide, « parfait », merci","intention":"neutral"},{"field_code":"kiosk_attente","kind":"radio","answer_item_id":1,"answer_text":"Moins de 10 min","intention":"good"}"#
+        }
+        _ => "",
+    }
+}
+
+/// What JDMA must hold for the `n`th review: (code, item, text, label).
+fn expected(n: usize, satisfaction: i64) -> BTreeSet<(String, i64, String, String)> {
+    let s = match satisfaction {
+        1 => "Pas bien",
+        2 => "Moyen",
+        _ => "Très bien",
+    };
+    let mut set = BTreeSet::from([(
+        "satisfaction".to_string(),
+        satisfaction,
+        s.to_string(),
+        "De façon générale, comment ça s’est passé ?".to_string(),
+    )]);
+    let tried = "Durant votre parcours, avez-vous tenté d’obtenir de l’aide par l’un des moyens suivants ?";
+    match n % 4 {
+        0 => {
+            set.insert((
+                "comprehension".into(),
+                7,
+                "4".into(),
+                "Qu'avez-vous pensé des informations et des instructions fournies ?".into(),
+            ));
+        }
+        1 => {
+            set.insert(("contact_tried".into(), 9, "Au guichet avec l’administration".into(), tried.into()));
+            set.insert(("contact_tried".into(), 13, "Une personne proche".into(), tried.into()));
+        }
+        2 => {
+            set.insert((
+                "verbatim".into(),
+                0,
+                "Accueil rapide, « parfait », merci".into(),
+                "Souhaitez-vous nous en dire plus ?".into(),
+            ));
+        }
+        _ => {}
+    }
+    set
+}
+
+/// Uploads `per_kiosk` reviews from each kiosk, in batches of 8; (client id → (kiosk, n, satisfaction)).
+fn upload(
+    url: &str,
+    kiosks: &[(&str, String)],
+    ids: (i64, i64, i64),
+    per_kiosk: usize,
+) -> BTreeMap<String, (String, usize, i64)> {
+    let http = Http::new();
+    let mut sent = BTreeMap::new();
+    for (device, token) in kiosks {
+        for chunk in (0..per_kiosk).collect::<Vec<_>>().chunks(8) {
+            let reviews: Vec<(String, &str, i64, &str)> = chunk
+                .iter()
+                .map(|n| {
+                    (uuid::Uuid::now_v7().to_string(), "2026-12-07T09:30:00+01:00", (*n % 3) as i64 + 1, extra(*n))
+                })
+                .collect();
+            for (id, _, satisfaction, _) in &reviews {
+                let n = chunk[reviews.iter().position(|r| &r.0 == id).unwrap()];
+                sent.insert(id.clone(), (device.to_string(), n, *satisfaction));
+            }
+            let body = batch_body(device, (ids.0 as u64, ids.1 as u64, ids.2 as u64), &reviews);
+            let (status, _, text) = http.batch(url, token, &body);
+            assert_eq!(status, 200, "{text}");
+            assert!(!text.contains("rejected"), "{text}");
+        }
+    }
+    sent
+}
+
+fn status(backend: &Backend) -> serde_json::Value {
+    serde_json::from_str(&cli_ok(backend, &["jdma", "status", "--json"])).unwrap()
+}
+
+/// Every review sent is in JDMA exactly once, with its kiosk's button and only JDMA's answers.
+fn assert_once_each(
+    held: &[StoredReview],
+    sent: &BTreeMap<String, (String, usize, i64)>,
+    buttons: &[(&str, i64)],
+    form: i64,
+) {
+    let mut by_user: BTreeMap<String, Vec<&StoredReview>> = BTreeMap::new();
+    for r in held {
+        by_user.entry(r.user_id.clone().unwrap_or_default()).or_default().push(r);
+    }
+    assert_eq!(by_user.keys().cloned().collect::<BTreeSet<_>>(), sent.keys().cloned().collect::<BTreeSet<_>>());
+    for (id, (device, n, satisfaction)) in sent {
+        let copies = &by_user[id];
+        assert_eq!(copies.len(), 1, "review {id} is in JDMA {} times", copies.len());
+        let review = copies[0];
+        let button = buttons.iter().find(|(d, _)| d == device).unwrap().1;
+        assert_eq!((review.button_id, review.form_id), (button, form), "review {id}");
+        let answers: Vec<(String, i64, String, String)> = review
+            .answers
+            .iter()
+            .map(|a| (a.field_code.clone(), a.answer_item_id, a.answer_text.clone(), a.field_label.clone()))
+            .collect();
+        let distinct: BTreeSet<_> = answers.iter().cloned().collect();
+        assert_eq!(answers.len(), distinct.len(), "review {id} holds an answer twice: {answers:?}");
+        assert_eq!(distinct, expected(*n, *satisfaction), "review {id}");
+        assert_eq!(review.has_verbatim, n % 4 == 2, "review {id}");
+    }
+}
+
+/// JDMA drops a fifth of its answers after committing and loses a fifth of the answers it
+/// stores while saying success: every review still ends in JDMA once, whole.
+fn forwarded_once_through_a_flaky_jdma(postgres: bool) {
+    let scratch = borne_testkit::Scratch::new("jdma-flaky");
+    let dir = scratch.path();
+    let backend = Backend::new(postgres, dir);
+    let rt = runtime();
+    let settings = Settings {
+        allowed_ips: "127.0.0.1".into(),
+        drop_rate: 0.2,
+        lose_answer_rate: 0.2,
+        seed: 7,
+        ..Settings::default()
+    };
+    let standin = rt.block_on(JdmaStandIn::start(settings)).unwrap();
+    let product = standin.add_product("Accueil des étrangers", "Préfecture de l'Orne");
+    let form = standin.add_form(product, "Évaluation de la satisfaction usager");
+    let buttons = [
+        ("borne-accueil", standin.add_button(form, "Borne accueil")),
+        ("borne-etage", standin.add_button(form, "Borne étage")),
+    ];
+    let tokens = register(&backend, product, form, &buttons);
+    let platform = start_registered(&backend);
+    let kiosks: Vec<(&str, String)> = buttons.iter().map(|(d, _)| *d).zip(tokens).collect();
+    let sent = upload(&platform.url, &kiosks, (product, form, 0), 24);
+    let before = status(&backend);
+    assert_eq!((before["pending"].as_u64(), before["forwarded"].as_u64()), (Some(48), Some(0)), "{before}");
+
+    let walk = Walk::new(&standin, "2026-12-07T09:00:00Z".parse().unwrap());
+    let storage = rt.block_on(Storage::open(&backend.target())).unwrap();
+    let forwarder = Forwarder::new(storage, &jdma_config(&standin, 0)).unwrap().with_clock(walk.clock());
+    for _ in 0..2000 {
+        rt.block_on(forwarder.round()).unwrap();
+        if status(&backend)["pending"] == 0 {
+            break;
+        }
+        walk.advance(Duration::seconds(20));
+    }
+    let after = status(&backend);
+    assert_eq!(
+        (after["forwarded"].as_u64(), after["pending"].as_u64(), after["ambiguous"].as_u64(), after["failed"].as_u64()),
+        (Some(48), Some(0), Some(0), Some(0)),
+        "{after}"
+    );
+    let (dropped, lost) = standin.faults_seen();
+    assert!(dropped > 0 && lost > 0, "the faults fired: {dropped} answers dropped, {lost} answers lost");
+    assert_once_each(&standin.reviews(), &sent, &buttons, form);
+    drop(platform);
+}
+
+/// The platform is not allow-listed: over a week of JDMA down and the hours after, it never
+/// makes more than 5 creates in an hour, loses nothing, and the one create left without an
+/// answer when JDMA went down is counted ambiguous, never resent.
+fn jdma_down_for_a_week_and_not_allow_listed(postgres: bool) {
+    let scratch = borne_testkit::Scratch::new("jdma-week");
+    let dir = scratch.path();
+    let backend = Backend::new(postgres, dir);
+    let rt = runtime();
+    let standin = rt.block_on(JdmaStandIn::start(Settings { drop_rate: 1.0, ..Settings::default() })).unwrap();
+    let product = standin.add_product("Accueil", "CAF de l'Orne");
+    let form = standin.add_form(product, "Évaluation de la satisfaction usager");
+    let buttons = [("borne-caf", standin.add_button(form, "Borne CAF"))];
+    let tokens = register(&backend, product, form, &buttons);
+    let platform = start_registered(&backend);
+    let kiosks: Vec<(&str, String)> = vec![(buttons[0].0, tokens[0].clone())];
+    let sent = upload(&platform.url, &kiosks, (product, form, 0), 20);
+
+    let walk = Walk::new(&standin, "2026-12-07T09:00:00Z".parse().unwrap());
+    // Two instances on one database, on the same clock.
+    let instances: Vec<Forwarder> = (0..2)
+        .map(|_| {
+            let storage = rt.block_on(Storage::open(&backend.target())).unwrap();
+            Forwarder::new(storage, &jdma_config(&standin, 5)).unwrap().with_clock(walk.clock())
+        })
+        .collect();
+    // JDMA stores the first create, its answer is lost, and JDMA goes down for a week.
+    rt.block_on(instances[0].round()).unwrap();
+    assert_eq!(standin.reviews().len(), 1);
+    standin.down();
+    standin.set_settings(Settings::default());
+    let week_end = walk.now() + Duration::days(7);
+    let mut turn = 0;
+    while walk.now() < week_end {
+        walk.advance(Duration::minutes(10));
+        rt.block_on(instances[turn % 2].round()).unwrap();
+        turn += 1;
+    }
+    let during = status(&backend);
+    assert_eq!((during["pending"].as_u64(), during["ambiguous"].as_u64()), (Some(19), Some(1)), "{during}");
+    assert_eq!(standin.reviews().len(), 1, "nothing reached JDMA while it was down");
+    rt.block_on(standin.up()).unwrap();
+    let back = walk.now();
+    while status(&backend)["pending"] != 0 && walk.now() < back + Duration::days(1) {
+        walk.advance(Duration::minutes(5));
+        rt.block_on(instances[turn % 2].round()).unwrap();
+        turn += 1;
+    }
+    let after = status(&backend);
+    assert_eq!(
+        (after["forwarded"].as_u64(), after["pending"].as_u64(), after["ambiguous"].as_u64()),
+        (Some(19), Some(0), Some(1)),
+        "{after}"
+    );
+    // The ambiguous review is the one JDMA stored before going down: in JDMA once, not resent.
+    let held = standin.reviews();
+    assert_eq!(held.len(), 20);
+    let users: BTreeSet<String> = held.iter().filter_map(|r| r.user_id.clone()).collect();
+    assert_eq!(users, sent.keys().cloned().collect::<BTreeSet<_>>());
+    // 19 creates at 5 an hour: the last ones come hours after JDMA is back.
+    let calls = standin.create_calls();
+    assert!(calls.iter().all(|c| !c.blocked), "JDMA's limiter never had to refuse a create");
+    for call in &calls {
+        let in_hour = calls.iter().filter(|c| c.at > call.at - Duration::hours(1) && c.at <= call.at).count();
+        assert!(in_hour <= 5, "{in_hour} creates in the hour up to {}", call.at);
+    }
+    assert!(calls.last().unwrap().at - back >= Duration::hours(3), "{:?}", calls.last());
+    drop(platform);
+}
+
+both!(forwarded_once_through_a_flaky_jdma, jdma_down_for_a_week_and_not_allow_listed);
