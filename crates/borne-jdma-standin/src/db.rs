@@ -22,6 +22,18 @@ CREATE TABLE answer (
 CREATE INDEX answer_review ON answer (review_id);
 ";
 
+/// One answer of the input (`AnswerCreateInputSchema`), children included.
+#[derive(Debug, Clone)]
+pub struct AnswerIn {
+    pub field_code: String,
+    pub field_label: String,
+    pub answer_item_id: i64,
+    pub answer_text: String,
+    pub intention: Option<String>,
+    pub kind: String,
+    pub children: Vec<AnswerIn>,
+}
+
 /// JDMA stores instants with millisecond precision (JavaScript dates).
 pub(crate) fn stamp(at: DateTime<Utc>) -> String {
     at.to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
@@ -171,7 +183,7 @@ pub(crate) fn insert_answer(
     db: &Connection,
     review_id: i64,
     review_created_at: &str,
-    answer: &crate::trpc::AnswerIn,
+    answer: &AnswerIn,
     parent: Option<i64>,
     now: &str,
 ) -> rusqlite::Result<i64> {

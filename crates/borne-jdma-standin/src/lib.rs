@@ -12,6 +12,7 @@
 
 pub mod db;
 mod openapi;
+mod state;
 pub mod trpc;
 
 use axum::Router;
@@ -20,99 +21,14 @@ use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
-use chrono::{DateTime, Utc};
-use serde_json::Value;
 use std::collections::HashMap;
 use std::net::{IpAddr, SocketAddr};
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::{Arc, Mutex};
 use tokio::task::{JoinHandle, JoinSet};
 
 pub use db::{StoredAnswer, StoredReview, csv_field};
-
-/// The stand-in's clock: the real one, or an instant a test sets.
-#[derive(Clone, Default)]
-pub struct Clock(Arc<Mutex<Option<DateTime<Utc>>>>);
-
-impl Clock {
-    pub fn now(&self) -> DateTime<Utc> {
-        self.0.lock().unwrap_or_else(|p| p.into_inner()).unwrap_or_else(Utc::now)
-    }
-
-    pub fn set(&self, at: DateTime<Utc>) {
-        *self.0.lock().unwrap_or_else(|p| p.into_inner()) = Some(at);
-    }
-}
-
-/// What the stand-in does besides JDMA's normal behaviour.
-#[derive(Debug, Clone)]
-pub struct Settings {
-    /// `LIMITER_ALLOWED_IPS`.
-    pub allowed_ips: String,
-    /// The limiter's `max` (JDMA: 5 per hour).
-    pub max_creates: u32,
-    /// Share of write calls committed, then left without an answer (the connection dropped).
-    pub drop_rate: f64,
-    /// Share of answers `review.create` fails to store while still answering success.
-    pub lose_answer_rate: f64,
-    pub seed: u64,
-}
-
-impl Default for Settings {
-    fn default() -> Self {
-        Settings { allowed_ips: String::new(), max_creates: 5, drop_rate: 0.0, lose_answer_rate: 0.0, seed: 1 }
-    }
-}
-
-/// One call to `review.create`, as the limiter saw it.
-#[derive(Debug, Clone, PartialEq)]
-pub struct CreateCall {
-    pub at: DateTime<Utc>,
-    pub ip: String,
-    pub blocked: bool,
-}
-
-pub(crate) struct Shared {
-    pub(crate) db: Mutex<rusqlite::Connection>,
-    pub(crate) clock: Clock,
-    settings: Mutex<Settings>,
-    rng: Mutex<fastrand::Rng>,
-    /// The limiter's memory store: fingerprint → (hits, window's end).
-    pub(crate) hits: Mutex<HashMap<String, (u32, DateTime<Utc>)>>,
-    pub(crate) calls: Mutex<Vec<CreateCall>>,
-    /// Faults that fired: answers dropped after committing, answers lost by `review.create`.
-    pub(crate) dropped: std::sync::atomic::AtomicU32,
-    pub(crate) lost: std::sync::atomic::AtomicU32,
-}
-
-/// What a handler decided: an answer, or committing and dropping the connection.
-pub(crate) enum Verdict {
-    Answer((StatusCode, Value)),
-    Drop,
-}
-
-fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
-    m.lock().unwrap_or_else(|p| p.into_inner())
-}
-
-impl Shared {
-    pub(crate) fn settings(&self) -> Settings {
-        lock(&self.settings).clone()
-    }
-
-    pub(crate) fn chance(&self, rate: f64) -> bool {
-        rate > 0.0 && lock(&self.rng).f64() < rate
-    }
-
-    /// A committed write's answer, or nothing (the connection dropped) at the configured rate.
-    pub(crate) fn after_commit(&self, body: Value) -> Verdict {
-        if self.chance(self.settings().drop_rate) {
-            self.dropped.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-            Verdict::Drop
-        } else {
-            Verdict::Answer((StatusCode::OK, body))
-        }
-    }
-}
+pub use state::{Clock, CreateCall, Settings};
+use state::{Shared, Verdict, lock};
 
 /// Marks a response whose connection must be dropped instead.
 const DROP: &str = "x-standin-drop";
@@ -277,20 +193,29 @@ impl JdmaStandIn {
 
     /// Adds a product (a « service numérique ») of an entity; its id.
     pub fn add_product(&self, title: &str, entity: &str) -> i64 {
-        let db = lock(&self.shared.db);
-        let _ = db.execute("INSERT INTO product (title, entity) VALUES (?1, ?2)", [title, entity]);
-        db.last_insert_rowid()
+        self.insert("INSERT INTO product (id, title, entity) VALUES (?1, ?2, ?3)", None, title, entity)
+    }
+
+    /// The same with a chosen id (a product that exists in JDMA).
+    pub fn add_product_with_id(&self, id: i64, title: &str, entity: &str) -> i64 {
+        self.insert("INSERT INTO product (id, title, entity) VALUES (?1, ?2, ?3)", Some(id), title, entity)
     }
 
     pub fn add_form(&self, product: i64, title: &str) -> i64 {
-        let db = lock(&self.shared.db);
-        let _ = db.execute("INSERT INTO form (product_id, title) VALUES (?1, ?2)", rusqlite::params![product, title]);
-        db.last_insert_rowid()
+        self.insert("INSERT INTO form (id, title, product_id) VALUES (?1, ?2, ?3)", None, title, product)
+    }
+
+    pub fn add_form_with_id(&self, id: i64, product: i64, title: &str) -> i64 {
+        self.insert("INSERT INTO form (id, title, product_id) VALUES (?1, ?2, ?3)", Some(id), title, product)
     }
 
     pub fn add_button(&self, form: i64, title: &str) -> i64 {
+        self.insert("INSERT INTO button (id, title, form_id) VALUES (?1, ?2, ?3)", None, title, form)
+    }
+
+    fn insert(&self, sql: &str, id: Option<i64>, title: &str, other: impl rusqlite::ToSql) -> i64 {
         let db = lock(&self.shared.db);
-        let _ = db.execute("INSERT INTO button (form_id, title) VALUES (?1, ?2)", rusqlite::params![form, title]);
+        let _ = db.execute(sql, rusqlite::params![id, title, other]);
         db.last_insert_rowid()
     }
 

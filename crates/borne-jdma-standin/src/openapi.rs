@@ -2,7 +2,7 @@
 //! scoped to a product: `GET /services` (the key's products and their forms) and
 //! `POST /statistiques` (answer counts by field, per day, week, month, year or over the period).
 
-use crate::Shared;
+use crate::state::Shared;
 use axum::http::{HeaderMap, StatusCode};
 use chrono::{Datelike, NaiveDate};
 use rusqlite::params;

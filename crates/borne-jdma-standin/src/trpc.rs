@@ -4,24 +4,12 @@
 //! `review.insertOrUpdate`, public, which finds a review created in the last hour by
 //! `(product_id, button_id, user_id)`.
 
-use crate::db::{insert_answer, stamp};
-use crate::{Shared, Verdict};
+use crate::db::{AnswerIn, insert_answer, stamp};
+use crate::state::{Shared, Verdict};
 use axum::http::{HeaderMap, StatusCode};
 use rusqlite::{OptionalExtension, params};
 use serde_json::{Map, Value, json};
 use std::net::IpAddr;
-
-/// One answer of the input (`AnswerCreateInputSchema`), children included.
-#[derive(Debug, Clone)]
-pub struct AnswerIn {
-    pub field_code: String,
-    pub field_label: String,
-    pub answer_item_id: i64,
-    pub answer_text: String,
-    pub intention: Option<String>,
-    pub kind: String,
-    pub children: Vec<AnswerIn>,
-}
 
 const INTENTIONS: [&str; 6] = ["very_good", "good", "medium", "bad", "very_bad", "neutral"];
 const KINDS: [&str; 3] = ["text", "checkbox", "radio"];
@@ -163,7 +151,11 @@ pub(crate) fn create(shared: &Shared, headers: &HeaderMap, peer: IpAddr, body: &
         }
         entry.0 > shared.settings().max_creates
     };
-    shared.calls.lock().unwrap_or_else(|p| p.into_inner()).push(crate::CreateCall { at: now, ip: ip.clone(), blocked });
+    shared.calls.lock().unwrap_or_else(|p| p.into_inner()).push(crate::state::CreateCall {
+        at: now,
+        ip: ip.clone(),
+        blocked,
+    });
     if blocked {
         if !headers.contains_key("referer") && !headers.contains_key("referrer") {
             // `onLimit` builds `new URL(undefined)`, which throws.

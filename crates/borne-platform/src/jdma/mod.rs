@@ -36,6 +36,9 @@ pub const RESOLVE_WITHIN: Duration = Duration::minutes(55);
 pub const LIMIT_WINDOW: Duration = Duration::minutes(62);
 /// Reviews claimed at once by an instance.
 const CLAIM_BATCH: u32 = 4;
+/// Creates whose outcome is unknown, over all instances, past which nothing new is created:
+/// JDMA is failing, and each new create could add to what can only end ambiguous.
+pub const MAX_UNSURE: u64 = 8;
 
 /// The review as JDMA's form app would send it, or why it cannot be sent yet.
 pub fn outgoing(claim: &Claimed) -> Result<Outgoing, String> {
@@ -75,6 +78,8 @@ pub struct Round {
     pub stopped: Option<String>,
     /// When creating may resume (JDMA's limit).
     pub limited_until: Option<DateTime<Utc>>,
+    /// Reviews left for later: too many unknown creates to resolve first.
+    pub waiting: bool,
 }
 
 /// A clock: the real one, or a test's.
@@ -137,22 +142,25 @@ impl Forwarder {
         if claims.is_empty() {
             return Ok(round);
         }
-        // Unsure creates not being resolved by a live instance: JDMA is failing, create nothing.
-        let mut may_create = self.storage.jdma_unsure(now).await? == 0;
+        // Unknown creates no live instance is resolving, and this round's own.
+        let mut unsure = self.storage.jdma_unsure(now).await?;
         for claim in claims {
             let settle = match claim.state {
                 JdmaState::Unsure => {
                     let settle = self.resolve(&claim).await;
-                    if matches!(settle, Settle::Unsure { .. }) {
-                        may_create = false;
+                    if matches!(settle, Settle::Unsure { created: None, .. }) {
+                        unsure += 1;
                     }
                     settle
                 }
-                _ if !may_create => Settle::Release,
+                _ if unsure >= MAX_UNSURE || round.stopped.is_some() => {
+                    round.waiting = true;
+                    Settle::Release
+                }
                 _ => {
                     let settle = self.create(&claim, &mut round).await?;
-                    if matches!(settle, Settle::Unsure { .. } | Settle::Release) || round.stopped.is_some() {
-                        may_create = false;
+                    if matches!(settle, Settle::Unsure { created: None, .. }) {
+                        unsure += 1;
                     }
                     settle
                 }
@@ -200,7 +208,7 @@ impl Forwarder {
             return Ok(Settle::Release);
         }
         Ok(match self.client.create(&out).await {
-            Created::Yes { .. } => match self.client.insert_or_update(&out).await {
+            Created::Yes { id, created_at } => match self.client.insert_or_update(&out).await {
                 Found::Yes { id, created_at } => forwarded(&out, id, created_at, self.now()),
                 // Created a moment ago, yet not found: what JDMA holds cannot be told.
                 Found::No => Settle::Ambiguous {
@@ -210,7 +218,8 @@ impl Forwarder {
                 Found::Unknown { error } => Settle::Unsure {
                     tried_at: now,
                     error: format!("avis créé, réponses à confirmer : {error}"),
-                    next_attempt_at: self.now() + Duration::minutes(1),
+                    next_attempt_at: self.now() + self.resolve_after,
+                    created: Some((id, created_at)),
                 },
             },
             Created::No { error, retry_after } => {
@@ -223,7 +232,7 @@ impl Forwarder {
             }
             Created::Refused { error } => Settle::Failed { error, at: now },
             Created::Unknown { error } => {
-                Settle::Unsure { tried_at: now, error, next_attempt_at: now + self.resolve_after }
+                Settle::Unsure { tried_at: now, error, next_attempt_at: now + self.resolve_after, created: None }
             }
         })
     }
@@ -231,7 +240,18 @@ impl Forwarder {
     async fn resolve(&self, claim: &Claimed) -> Settle {
         let now = self.now();
         let tried_at = claim.tried_at.unwrap_or(now);
+        // Known created, its answers unconfirmed: in JDMA once, whatever happens next.
+        let unconfirmed = |at| Settle::Ambiguous {
+            error: format!(
+                "créé dans JDMA (avis {}), ses réponses n'ont pas pu être confirmées dans l'heure",
+                claim.created.map(|c| c.0).unwrap_or_default()
+            ),
+            at,
+        };
         if now >= tried_at + RESOLVE_WITHIN {
+            if claim.created.is_some() {
+                return unconfirmed(now);
+            }
             return Settle::Ambiguous {
                 error: format!(
                     "création du {} sans réponse claire, invérifiable après une heure",
@@ -247,13 +267,17 @@ impl Forwarder {
         match self.client.insert_or_update(&out).await {
             Found::Yes { id, created_at } => forwarded(&out, id, created_at, self.now()),
             // Nothing was created: the review may be created (once) again.
+            Found::No if claim.created.is_some() => unconfirmed(now),
+            // Nothing was created: the review may be created (once) again.
             Found::No => {
                 Settle::Pending { error: "JDMA ne détenait pas l'avis : à créer".into(), next_attempt_at: now }
             }
+            // Not limited, and harmless to repeat: tried again soon.
             Found::Unknown { error } => Settle::Unsure {
                 tried_at,
                 error,
-                next_attempt_at: (now + Duration::minutes(1)).min(tried_at + RESOLVE_WITHIN),
+                next_attempt_at: (now + self.resolve_after).min(tried_at + RESOLVE_WITHIN),
+                created: claim.created,
             },
         }
     }
@@ -284,6 +308,8 @@ impl Forwarder {
                             .to_std()
                             .unwrap_or_default()
                             .clamp(std::time::Duration::from_secs(1), std::time::Duration::from_secs(60))
+                    } else if round.waiting && round.stopped.is_none() {
+                        std::time::Duration::from_secs(1)
                     } else if round.stopped.is_some() {
                         idle_wait = (idle_wait * 2).min(std::time::Duration::from_secs(600));
                         idle_wait

@@ -59,6 +59,8 @@ pub struct Claimed {
     pub form: Option<i64>,
     pub button: Option<i64>,
     pub answers: Vec<Answer>,
+    /// JDMA's id and instant, when a create is known to have succeeded (answers to confirm).
+    pub created: Option<(i64, DateTime<Utc>)>,
 }
 
 /// What became of a claimed review.
@@ -78,11 +80,13 @@ pub enum Settle {
         button: i64,
         at: DateTime<Utc>,
     },
-    /// A create sent at `tried_at` whose outcome is unknown.
+    /// A create sent at `tried_at` whose outcome is unknown; or, with `created` (JDMA's id and
+    /// instant), a review created whose answers are still to confirm.
     Unsure {
         tried_at: DateTime<Utc>,
         error: String,
         next_attempt_at: DateTime<Utc>,
+        created: Option<(i64, DateTime<Utc>)>,
     },
     /// Still to create (nothing reached JDMA, or JDMA says it holds nothing).
     Pending {
@@ -137,8 +141,8 @@ pub trait Forwarding {
         window: Duration,
         max: u32,
     ) -> impl Future<Output = Result<std::result::Result<(), DateTime<Utc>>>> + Send;
-    /// Creates whose outcome is unknown and that no live instance is resolving (then nothing
-    /// new is created).
+    /// Creates whose outcome is unknown (not those known created, answers to confirm) and that
+    /// no live instance is resolving: past a few, nothing new is created.
     fn jdma_unsure(&self, now: DateTime<Utc>) -> impl Future<Output = Result<u64>> + Send;
     fn jdma_counts(&self) -> impl Future<Output = Result<Vec<JdmaCounts>>> + Send;
     /// Reviews forwarded to `form`, by UTC day of their creation in JDMA, over `[from, to]`.

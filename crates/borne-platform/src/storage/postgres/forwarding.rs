@@ -30,10 +30,12 @@ impl Forwarding for PgStore {
                           AND (claimed_until IS NULL OR claimed_until < $1)
                         ORDER BY state = 'unsure' DESC, next_attempt_at, review_id LIMIT $3
                         FOR UPDATE SKIP LOCKED)
-                    RETURNING review_id, review_created_at, state, attempts, tried_at, site_id, device_id, client_review_id
+                    RETURNING review_id, review_created_at, state, attempts, tried_at, site_id, device_id, client_review_id,
+                        jdma_review_id, jdma_created_at
                  )
                  SELECT c.review_id, c.review_created_at, c.state, c.attempts::bigint, c.tried_at, c.site_id, c.device_id,
-                        c.client_review_id, s.product_id, s.form_id, coalesce(d.jdma_button, s.button_id)
+                        c.client_review_id, s.product_id, s.form_id, coalesce(d.jdma_button, s.button_id),
+                        c.jdma_review_id, c.jdma_created_at
                  FROM claimed c LEFT JOIN sites s ON s.id = c.site_id LEFT JOIN devices d ON d.id = c.device_id
                  ORDER BY c.state = 'unsure' DESC, c.review_id",
                 &[&now, &until, &(limit as i64), &holder],
@@ -84,6 +86,7 @@ impl Forwarding for PgStore {
                     form: r.get(9),
                     button: r.get(10),
                     answers: answers.remove(&id).unwrap_or_default(),
+                    created: r.get::<_, Option<i64>>(11).zip(r.get::<_, Option<DateTime<Utc>>>(12)),
                 }
             })
             .collect())
@@ -116,14 +119,16 @@ impl Forwarding for PgStore {
                     )
                     .await
             }
-            Settle::Unsure { tried_at, error, next_attempt_at } => {
+            Settle::Unsure { tried_at, error, next_attempt_at, created } => {
+                let (id, at) = (created.map(|c| c.0), created.map(|c| c.1));
                 client
                     .execute(
                         &format!(
                             "UPDATE jdma_outbox SET state = 'unsure', tried_at = $3, last_error = $4, next_attempt_at = $5,
+                                jdma_review_id = coalesce($6, jdma_review_id), jdma_created_at = coalesce($7, jdma_created_at),
                                 claimed_until = NULL, holder = NULL {mine}"
                         ),
-                        &[&review_id, &holder, &tried_at, &error, &next_attempt_at],
+                        &[&review_id, &holder, &tried_at, &error, &next_attempt_at, &id, &at],
                     )
                     .await
             }
@@ -196,7 +201,7 @@ impl Forwarding for PgStore {
         let row = client
             .query_one(
                 "SELECT count(*) FROM jdma_outbox
-                 WHERE state = 'unsure' AND (claimed_until IS NULL OR claimed_until < $1)",
+                 WHERE state = 'unsure' AND jdma_review_id IS NULL AND (claimed_until IS NULL OR claimed_until < $1)",
                 &[&now],
             )
             .await

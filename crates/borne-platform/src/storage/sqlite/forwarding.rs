@@ -29,7 +29,8 @@ impl Forwarding for SqliteStore {
                         WHERE state IN ('pending', 'unsure') AND next_attempt_at_ms <= ?1
                           AND (claimed_until_ms IS NULL OR claimed_until_ms < ?1)
                         ORDER BY state = 'unsure' DESC, next_attempt_at_ms, review_id LIMIT ?3)
-                     RETURNING review_id, state, attempts, tried_at_ms, site_id, device_id, client_review_id",
+                     RETURNING review_id, state, attempts, tried_at_ms, site_id, device_id, client_review_id,
+                        jdma_review_id, jdma_created_at_ms",
                 )?
                 .query_map(params![ms(now), ms(until), limit, holder], |r| {
                     Ok(Claimed {
@@ -44,6 +45,7 @@ impl Forwarding for SqliteStore {
                         form: None,
                         button: None,
                         answers: Vec::new(),
+                        created: r.get::<_, Option<i64>>(7)?.zip(r.get::<_, Option<i64>>(8)?.map(from_ms)),
                     })
                 })?
                 .collect::<rusqlite::Result<_>>()?;
@@ -108,11 +110,20 @@ impl Forwarding for SqliteStore {
                      WHERE review_id = ?1 AND holder = ?2",
                     params![review_id, holder, jdma_review_id, ms(jdma_created_at), product, form, button, ms(at)],
                 )?,
-                Settle::Unsure { tried_at, error, next_attempt_at } => c.execute(
+                Settle::Unsure { tried_at, error, next_attempt_at, created } => c.execute(
                     "UPDATE jdma_outbox SET state = 'unsure', tried_at_ms = ?3, last_error = ?4, next_attempt_at_ms = ?5,
+                        jdma_review_id = coalesce(?6, jdma_review_id), jdma_created_at_ms = coalesce(?7, jdma_created_at_ms),
                         claimed_until_ms = NULL, holder = NULL
                      WHERE review_id = ?1 AND holder = ?2",
-                    params![review_id, holder, ms(tried_at), error, ms(next_attempt_at)],
+                    params![
+                        review_id,
+                        holder,
+                        ms(tried_at),
+                        error,
+                        ms(next_attempt_at),
+                        created.map(|c| c.0),
+                        created.map(|c| ms(c.1))
+                    ],
                 )?,
                 Settle::Pending { error, next_attempt_at } => c.execute(
                     "UPDATE jdma_outbox SET state = 'pending', tried_at_ms = NULL, last_error = ?3, next_attempt_at_ms = ?4,
@@ -173,7 +184,7 @@ impl Forwarding for SqliteStore {
         self.with(move |c| {
             c.query_row(
                 "SELECT count(*) FROM jdma_outbox
-                 WHERE state = 'unsure' AND (claimed_until_ms IS NULL OR claimed_until_ms < ?1)",
+                 WHERE state = 'unsure' AND jdma_review_id IS NULL AND (claimed_until_ms IS NULL OR claimed_until_ms < ?1)",
                 [ms(now)],
                 |r| r.get::<_, i64>(0),
             )
