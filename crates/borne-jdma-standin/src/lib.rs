@@ -219,6 +219,30 @@ impl JdmaStandIn {
         db.last_insert_rowid()
     }
 
+    /// A review left on JDMA's own web form (not through Borne): its satisfaction only.
+    pub fn add_web_review(&self, product: i64, form: i64, button: i64, satisfaction: i64) -> i64 {
+        let db = lock(&self.shared.db);
+        let now = db::stamp(self.shared.clock.now());
+        let _ = db.execute(
+            "INSERT INTO review (form_id, product_id, button_id, user_id, created_at) VALUES (?1, ?2, ?3, NULL, ?4)",
+            rusqlite::params![form, product, button, now],
+        );
+        let id = db.last_insert_rowid();
+        let text = ["Pas bien", "Moyen", "Très bien"][(satisfaction.clamp(1, 3) - 1) as usize];
+        let intention = ["bad", "medium", "good"][(satisfaction.clamp(1, 3) - 1) as usize];
+        let answer = db::AnswerIn {
+            field_code: "satisfaction".into(),
+            field_label: "De façon générale, comment ça s’est passé ?".into(),
+            answer_item_id: satisfaction,
+            answer_text: text.into(),
+            intention: Some(intention.into()),
+            kind: "radio".into(),
+            children: Vec::new(),
+        };
+        let _ = db::insert_answer(&db, id, &now, &answer, None, &now);
+        id
+    }
+
     /// An open API key scoped to `product`.
     pub fn add_api_key(&self, product: i64, key: &str) {
         let db = lock(&self.shared.db);

@@ -238,6 +238,61 @@ fn forwarded_once_through_a_flaky_jdma(postgres: bool) {
     let (dropped, lost) = standin.faults_seen();
     assert!(dropped > 0 && lost > 0, "the faults fired: {dropped} answers dropped, {lost} answers lost");
     assert_once_each(&standin.reviews(), &sent, &buttons, form);
+
+    // The next day, JDMA's counts (its open API) are compared with what was forwarded.
+    standin.add_api_key(product, "cle-essai");
+    std::fs::write(dir.join("jdma-key"), "cle-essai\n").unwrap();
+    let with_api = JdmaConfig { api_key_file: Some(dir.join("jdma-key")), ..jdma_config(&standin, 0) };
+    walk.advance(Duration::hours(20));
+    let storage = rt.block_on(Storage::open(&backend.target())).unwrap();
+    let checker = Forwarder::new(storage, &with_api).unwrap().with_clock(walk.clock());
+    let days = rt.block_on(checker.reconcile(2)).unwrap();
+    let day = |d: &str| days.iter().find(|r| r.day.to_string() == d).map(|r| (r.jdma, r.forwarded));
+    assert_eq!((day("2026-12-06"), day("2026-12-07")), (Some((0, 0)), Some((48, 48))), "{days:?}");
+    assert_eq!(status(&backend)["reconciliation"], serde_json::json!([]));
+    // A review left on JDMA's own web form on that day shows as a difference.
+    walk.advance(Duration::hours(-8));
+    standin.add_web_review(product, form, buttons[0].1, 3);
+    walk.advance(Duration::hours(8));
+    rt.block_on(checker.reconcile(2)).unwrap();
+    let apart = status(&backend)["reconciliation"].clone();
+    assert_eq!(
+        (apart[0]["day"].as_str(), apart[0]["jdma"].as_u64(), apart[0]["forwarded"].as_u64()),
+        (Some("2026-12-07"), Some(49), Some(48)),
+        "{apart}"
+    );
+    assert!(cli_ok(&backend, &["jdma", "status"]).contains("Écart le 2026-12-07 (jour UTC) sur le formulaire"));
+
+    // Binding a site: the ids are checked with the open API.
+    let config = dir.join("borne-platform.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "[jdma]\nform_url = \"{}\"\napi_url = \"{}\"\napi_key_file = \"{}\"\nallow_insecure_http = true\n",
+            standin.form_url(),
+            standin.api_url(),
+            dir.join("jdma-key").display()
+        ),
+    )
+    .unwrap();
+    let bind = |site: &str, product: i64, form: i64| {
+        let (p, f) = (product.to_string(), form.to_string());
+        let c = config.to_str().unwrap();
+        cli(
+            &backend,
+            &["sites", "add", site, "--name", "Annexe", "--jdma-product", &p, "--jdma-form", &f, "--config", c],
+        )
+    };
+    let wrong = bind("annexe", product, form + 100);
+    assert!(!wrong.status.success());
+    let message = String::from_utf8_lossy(&wrong.stderr);
+    assert!(
+        message.contains(&format!("le formulaire JDMA {} n'appartient pas au service {product}", form + 100)),
+        "{message}"
+    );
+    let other = bind("annexe", product + 100, form);
+    assert!(String::from_utf8_lossy(&other.stderr).contains("n'est pas accessible avec la clé"), "{other:?}");
+    assert!(bind("annexe", product, form).status.success());
     drop(platform);
 }
 

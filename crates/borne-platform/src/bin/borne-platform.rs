@@ -134,6 +134,12 @@ enum JdmaCommand {
         #[arg(long)]
         json: bool,
     },
+    /// Compare les comptes de JDMA (son API ouverte) avec les avis remis, jour par jour (jours UTC)
+    Reconcile {
+        /// Jours complets avant aujourd'hui
+        #[arg(long, default_value_t = 7)]
+        days: u32,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -477,6 +483,23 @@ fn run(cli: Cli) -> Result<(), String> {
             runtime()?.block_on(async {
                 let storage = db.open(&config).await?;
                 accounts(&storage, command).await
+            })
+        }
+        Command::Jdma { command: JdmaCommand::Reconcile { days }, db } => {
+            let config = db.config()?;
+            init_logs(&config, false);
+            let Some(jdma) = &config.jdma else {
+                return Err("pas de section [jdma] (form_url, api_url, api_key_file) dans la configuration".into());
+            };
+            runtime()?.block_on(async {
+                let storage = db.open(&config).await?;
+                let forwarder = platform::jdma::Forwarder::new(storage, jdma)?;
+                if !forwarder.client().has_api() {
+                    return Err("[jdma] api_url et api_key_file sont nécessaires pour lire les comptes de JDMA".into());
+                }
+                let days = forwarder.reconcile(days).await?;
+                println!("{}", serde_json::to_string_pretty(&days).map_err(|e| e.to_string())?);
+                Ok(())
             })
         }
         Command::Jdma { command: JdmaCommand::Status { json }, db } => {

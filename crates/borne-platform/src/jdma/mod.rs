@@ -19,10 +19,10 @@
 pub mod client;
 
 use crate::config::JdmaConfig;
-use crate::storage::forwarding::{Claimed, JdmaState, Settle};
+use crate::storage::forwarding::{Claimed, JdmaState, Reconciled, Settle};
 use crate::storage::{Storage, StorageError};
 use borne_model::review::{SATISFACTION, VERBATIM, jdma_question};
-use chrono::{DateTime, Duration, Utc};
+use chrono::{DateTime, Duration, NaiveDate, Utc};
 use client::{Client, Created, Found, Outgoing};
 use serde_json::json;
 
@@ -282,6 +282,33 @@ impl Forwarder {
         }
     }
 
+    /// Compares JDMA's counts with what was forwarded, for each bound form, over the `days`
+    /// complete UTC days before today; records and returns them.
+    pub async fn reconcile(&self, days: u32) -> Result<Vec<Reconciled>, String> {
+        let now = self.now();
+        let to = now.date_naive() - Duration::days(1);
+        let from = to - Duration::days(days.max(1) as i64 - 1);
+        let mut out = Vec::new();
+        for (product, form) in self.storage.jdma_bindings().await.map_err(|e| e.to_string())? {
+            let theirs = self.client.daily_reviews(product, form, from, to).await?;
+            let ours = self.storage.jdma_forwarded_by_day(form, from, to).await.map_err(|e| e.to_string())?;
+            let mut day = from;
+            while day <= to {
+                let count = |list: &[(NaiveDate, u64)]| list.iter().filter(|(d, _)| *d == day).map(|(_, n)| n).sum();
+                out.push(Reconciled {
+                    form_id: form,
+                    day,
+                    jdma: count(&theirs),
+                    forwarded: count(&ours),
+                    checked_at: now,
+                });
+                day += Duration::days(1);
+            }
+        }
+        self.storage.jdma_record_reconciliation(out.clone()).await.map_err(|e| e.to_string())?;
+        Ok(out)
+    }
+
     /// Rounds until the process ends: at once while there is work, else every few seconds;
     /// later when JDMA is unreachable or its limit is reached. `on_round` sees each round,
     /// `on_counts` the outbox's counts each minute.
@@ -292,7 +319,21 @@ impl Forwarder {
     ) {
         let mut idle_wait = std::time::Duration::from_secs(2);
         let mut counted: Option<std::time::Instant> = None;
+        let mut reconciled: Option<std::time::Instant> = None;
         loop {
+            // At start, then each day, when the open API is configured.
+            if self.client.has_api()
+                && reconciled.is_none_or(|at| at.elapsed() >= std::time::Duration::from_secs(86_400))
+            {
+                match self.reconcile(7).await {
+                    Ok(days) => {
+                        let apart = days.iter().filter(|d| d.jdma != d.forwarded).count();
+                        tracing::info!(days = days.len(), apart, "JDMA counts compared");
+                    }
+                    Err(error) => tracing::warn!(%error, "JDMA counts not compared; tried again tomorrow"),
+                }
+                reconciled = Some(std::time::Instant::now());
+            }
             if counted.is_none_or(|at| at.elapsed() >= std::time::Duration::from_secs(60)) {
                 if let Ok(counts) = self.storage.jdma_counts().await {
                     on_counts(&counts);
@@ -381,6 +422,8 @@ pub struct Status {
     /// Age of the oldest review not yet forwarded, in seconds.
     pub oldest_pending_age_s: Option<i64>,
     pub sites: Vec<crate::storage::forwarding::JdmaCounts>,
+    /// The days of the last week where JDMA's count and what was forwarded differ.
+    pub reconciliation: Vec<Reconciled>,
 }
 
 impl Status {
@@ -388,6 +431,8 @@ impl Status {
         let sites = storage.jdma_counts().await?;
         let sum = |f: fn(&crate::storage::forwarding::JdmaCounts) -> u64| sites.iter().map(f).sum::<u64>();
         let oldest = sites.iter().filter_map(|s| s.oldest_pending_at).min();
+        let mut reconciliation = storage.jdma_reconciliation(now.date_naive() - Duration::days(8)).await?;
+        reconciliation.retain(|d| d.jdma != d.forwarded);
         Ok(Status {
             forwarded: sum(|s| s.forwarded),
             pending: sum(|s| s.pending),
@@ -396,6 +441,7 @@ impl Status {
             failed: sum(|s| s.failed),
             oldest_pending_age_s: oldest.map(|o| (now - o).num_seconds().max(0)),
             sites,
+            reconciliation,
         })
     }
 
@@ -407,6 +453,12 @@ impl Status {
         );
         if let Some(age) = self.oldest_pending_age_s {
             out.push_str(&format!("Plus ancien en attente : depuis {} min\n", age / 60));
+        }
+        for d in &self.reconciliation {
+            out.push_str(&format!(
+                "Écart le {} (jour UTC) sur le formulaire {} : JDMA compte {} avis, Borne en a remis {}\n",
+                d.day, d.form_id, d.jdma, d.forwarded
+            ));
         }
         for s in &self.sites {
             out.push_str(&format!(

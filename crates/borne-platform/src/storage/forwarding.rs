@@ -119,6 +119,16 @@ pub struct JdmaCounts {
     pub last_error: Option<String>,
 }
 
+/// One day of one form: the reviews JDMA counts, and those forwarded to it (by JDMA's UTC day).
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct Reconciled {
+    pub form_id: i64,
+    pub day: NaiveDate,
+    pub jdma: u64,
+    pub forwarded: u64,
+    pub checked_at: DateTime<Utc>,
+}
+
 /// What each engine implements for forwarding.
 pub trait Forwarding {
     /// Up to `limit` due reviews, unsure ones first, claimed by `holder` until `until` (if its
@@ -153,6 +163,11 @@ pub trait Forwarding {
         to: NaiveDate,
     ) -> impl Future<Output = Result<Vec<(NaiveDate, u64)>>> + Send;
     fn set_device_button(&self, device: String, button: Option<i64>) -> impl Future<Output = Result<usize>> + Send;
+    /// The (product, form) pairs sites are bound to.
+    fn jdma_bindings(&self) -> impl Future<Output = Result<Vec<(i64, i64)>>> + Send;
+    fn jdma_record_reconciliation(&self, days: Vec<Reconciled>) -> impl Future<Output = Result<()>> + Send;
+    /// The days checked since `since`, by form and day.
+    fn jdma_reconciliation(&self, since: NaiveDate) -> impl Future<Output = Result<Vec<Reconciled>>> + Send;
 }
 
 /// Per-site counts from `(site, state, count, oldest waiting, last error)` rows.

@@ -46,7 +46,7 @@ use borne_model::wire::Heartbeat;
 use borne_web::auth::{FailureLog, Failures};
 use chrono::{DateTime, Duration, NaiveDate, Utc};
 use console::{Account, AccountChange, Accounts, Comment, CommentQuery, ConsoleSession, Opened, checked};
-use forwarding::{Claimed, Forwarding, JdmaCounts, Settle};
+use forwarding::{Claimed, Forwarding, JdmaCounts, Reconciled, Settle};
 use guard::{Catalogue, Guard};
 use reviews::Reviews;
 use std::net::IpAddr;
@@ -544,6 +544,20 @@ impl Storage {
         to: NaiveDate,
     ) -> Result<Vec<(NaiveDate, u64)>> {
         on_engine!(self, s => s.jdma_forwarded_by_day(form, from, to).await)
+    }
+
+    /// The (product, form) pairs sites are bound to.
+    pub async fn jdma_bindings(&self) -> Result<Vec<(i64, i64)>> {
+        on_engine!(self, s => s.jdma_bindings().await)
+    }
+
+    pub async fn jdma_record_reconciliation(&self, days: Vec<Reconciled>) -> Result<()> {
+        on_engine!(self, s => s.jdma_record_reconciliation(days).await)
+    }
+
+    /// The days compared with JDMA's counts since `since`.
+    pub async fn jdma_reconciliation(&self, since: NaiveDate) -> Result<Vec<Reconciled>> {
+        on_engine!(self, s => s.jdma_reconciliation(since).await)
     }
 
     /// Sets (or clears) the JDMA button of a kiosk; refused for an unknown kiosk.

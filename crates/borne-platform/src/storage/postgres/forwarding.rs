@@ -240,6 +240,57 @@ impl Forwarding for PgStore {
         Ok(rows.iter().map(|r| (r.get(0), r.get::<_, i64>(1) as u64)).collect())
     }
 
+    async fn jdma_bindings(&self) -> Result<Vec<(i64, i64)>> {
+        let client = self.client().await?;
+        let rows = client
+            .query(
+                "SELECT DISTINCT product_id, form_id FROM sites WHERE product_id IS NOT NULL AND form_id IS NOT NULL
+                 ORDER BY 1, 2",
+                &[],
+            )
+            .await
+            .map_err(classify)?;
+        Ok(rows.iter().map(|r| (r.get(0), r.get(1))).collect())
+    }
+
+    async fn jdma_record_reconciliation(&self, days: Vec<Reconciled>) -> Result<()> {
+        let mut client = self.client().await?;
+        let tx = client.transaction().await.map_err(classify)?;
+        for d in &days {
+            tx.execute(
+                "INSERT INTO jdma_reconciliation (form_id, day, jdma, forwarded, checked_at) VALUES ($1, $2, $3, $4, $5)
+                 ON CONFLICT (form_id, day) DO UPDATE SET jdma = excluded.jdma, forwarded = excluded.forwarded,
+                    checked_at = excluded.checked_at",
+                &[&d.form_id, &d.day, &(d.jdma as i64), &(d.forwarded as i64), &d.checked_at],
+            )
+            .await
+            .map_err(classify)?;
+        }
+        tx.commit().await.map_err(classify)
+    }
+
+    async fn jdma_reconciliation(&self, since: NaiveDate) -> Result<Vec<Reconciled>> {
+        let client = self.client().await?;
+        let rows = client
+            .query(
+                "SELECT form_id, day, jdma, forwarded, checked_at FROM jdma_reconciliation WHERE day >= $1
+                 ORDER BY form_id, day",
+                &[&since],
+            )
+            .await
+            .map_err(classify)?;
+        Ok(rows
+            .iter()
+            .map(|r| Reconciled {
+                form_id: r.get(0),
+                day: r.get(1),
+                jdma: r.get::<_, i64>(2) as u64,
+                forwarded: r.get::<_, i64>(3) as u64,
+                checked_at: r.get(4),
+            })
+            .collect())
+    }
+
     async fn set_device_button(&self, device: String, button: Option<i64>) -> Result<usize> {
         let client = self.client().await?;
         let n = client

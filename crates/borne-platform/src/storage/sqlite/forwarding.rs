@@ -234,6 +234,66 @@ impl Forwarding for SqliteStore {
         .await
     }
 
+    async fn jdma_bindings(&self) -> Result<Vec<(i64, i64)>> {
+        self.with(|c| {
+            c.prepare(
+                "SELECT DISTINCT product_id, form_id FROM sites WHERE product_id IS NOT NULL AND form_id IS NOT NULL
+                 ORDER BY 1, 2",
+            )?
+            .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?
+            .collect()
+        })
+        .await
+    }
+
+    async fn jdma_record_reconciliation(&self, days: Vec<Reconciled>) -> Result<()> {
+        self.with(move |c| {
+            let tx = c.transaction_with_behavior(TransactionBehavior::Immediate)?;
+            for d in &days {
+                tx.execute(
+                    "INSERT INTO jdma_reconciliation (form_id, day, jdma, forwarded, checked_at_ms) VALUES (?1, ?2, ?3, ?4, ?5)
+                     ON CONFLICT (form_id, day) DO UPDATE SET jdma = excluded.jdma, forwarded = excluded.forwarded,
+                        checked_at_ms = excluded.checked_at_ms",
+                    params![d.form_id, d.day.to_string(), d.jdma as i64, d.forwarded as i64, ms(d.checked_at)],
+                )?;
+            }
+            tx.commit()
+        })
+        .await
+    }
+
+    async fn jdma_reconciliation(&self, since: NaiveDate) -> Result<Vec<Reconciled>> {
+        self.with(move |c| {
+            c.prepare(
+                "SELECT form_id, day, jdma, forwarded, checked_at_ms FROM jdma_reconciliation WHERE day >= ?1
+                 ORDER BY form_id, day",
+            )?
+            .query_map([since.to_string()], |r| {
+                Ok((
+                    r.get::<_, i64>(0)?,
+                    r.get::<_, String>(1)?,
+                    r.get::<_, i64>(2)?,
+                    r.get::<_, i64>(3)?,
+                    r.get::<_, i64>(4)?,
+                ))
+            })?
+            .filter_map(|row| {
+                row.map(|(form_id, day, jdma, forwarded, at)| {
+                    day.parse().ok().map(|day| Reconciled {
+                        form_id,
+                        day,
+                        jdma: jdma as u64,
+                        forwarded: forwarded as u64,
+                        checked_at: from_ms(at),
+                    })
+                })
+                .transpose()
+            })
+            .collect()
+        })
+        .await
+    }
+
     async fn set_device_button(&self, device: String, button: Option<i64>) -> Result<usize> {
         self.with(move |c| c.execute("UPDATE devices SET jdma_button = ?2 WHERE id = ?1", params![device, button]))
             .await

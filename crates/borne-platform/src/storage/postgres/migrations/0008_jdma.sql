@@ -28,3 +28,12 @@ CREATE INDEX jdma_outbox_site ON jdma_outbox (site_id, state);
 CREATE INDEX jdma_outbox_jdma_day ON jdma_outbox (jdma_form, jdma_created_at) WHERE state = 'forwarded';
 CREATE TABLE jdma_calls (at timestamptz NOT NULL);
 CREATE INDEX jdma_calls_at ON jdma_calls (at);
+-- Each day, per bound form: the reviews JDMA counts (its open API) and those forwarded to it.
+CREATE TABLE jdma_reconciliation (
+    form_id     bigint NOT NULL,
+    day         date NOT NULL,
+    jdma        bigint NOT NULL,
+    forwarded   bigint NOT NULL,
+    checked_at  timestamptz NOT NULL,
+    PRIMARY KEY (form_id, day)
+);

@@ -26,3 +26,12 @@ CREATE INDEX jdma_outbox_due ON jdma_outbox (next_attempt_at_ms) WHERE state IN 
 CREATE INDEX jdma_outbox_site ON jdma_outbox (site_id, state);
 CREATE TABLE jdma_calls (at_ms INTEGER NOT NULL);
 CREATE INDEX jdma_calls_at ON jdma_calls (at_ms);
+-- Each day, per bound form: the reviews JDMA counts (its open API) and those forwarded to it.
+CREATE TABLE jdma_reconciliation (
+    form_id        INTEGER NOT NULL,
+    day            TEXT NOT NULL,
+    jdma           INTEGER NOT NULL,
+    forwarded      INTEGER NOT NULL,
+    checked_at_ms  INTEGER NOT NULL,
+    PRIMARY KEY (form_id, day)
+);
