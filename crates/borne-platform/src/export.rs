@@ -1,5 +1,5 @@
-//! The hand-over to JDMA: reviews written the way JDMA's own review export writes them, so the
-//! national platform imports kiosk reviews without translation.
+//! Reviews written the way JDMA's own review export writes them, so that a JDMA user recognises
+//! them. (JDMA imports nothing: reviews reach it through the forwarder, `jdma/`.)
 //!
 //! `jdma-csv` follows JDMA's export worker (`webapp-backoffice/src/workers/export-worker.ts`
 //! and `utils/export-worker/generate-csv.ts`): columns « Date de l'avis », « Nom du formulaire »,
