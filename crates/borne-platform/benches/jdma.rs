@@ -120,7 +120,8 @@ fn upload(
             let ids: Vec<String> = (0..per_kiosk).map(|_| uuid::Uuid::now_v7().to_string()).collect();
             for chunk in ids.chunks(batch) {
                 let body = body(&device, chunk);
-                let key = serde_json::from_str::<serde_json::Value>(&body).unwrap()["batch_id"].as_str().unwrap().to_string();
+                let key =
+                    serde_json::from_str::<serde_json::Value>(&body).unwrap()["batch_id"].as_str().unwrap().to_string();
                 let r = client
                     .post(format!("{url}/v1/batches"))
                     .bearer_auth(&token)

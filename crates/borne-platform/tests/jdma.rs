@@ -263,6 +263,31 @@ fn forwarded_once_through_a_flaky_jdma(postgres: bool) {
     );
     assert!(cli_ok(&backend, &["jdma", "status"]).contains("Écart le 2026-12-07 (jour UTC) sur le formulaire"));
 
+    // The console shows the same on the site's page, to a State agent.
+    let password = "un mot de passe assez long";
+    let agent = ["accounts", "add", "agent@orne.gouv.fr", "--name", "Agent", "--role", "national", "--password"];
+    cli_stdin(&backend, &agent, &format!("{password}\n"));
+    let session = console_session(&Http::new(), &platform.url, "agent@orne.gouv.fr", password);
+    let page = Http::new().send(
+        reqwest::Client::new()
+            .get(format!("{}/console/sites/prefecture", platform.url))
+            .header("Cookie", format!("borne_console={session}")),
+    );
+    let text = page.2;
+    for expected in [
+        "Remise à « Je donne mon avis »",
+        "<th scope=\"row\">Remis à JDMA</th><td>48</td>",
+        "<th scope=\"row\">En attente</th><td>0</td>",
+        "<th scope=\"row\">07/12/2026</th><td>49</td><td>48</td>",
+    ] {
+        assert!(text.contains(expected), "{expected} in {text}");
+    }
+    pages_in_chromium(
+        "Accueil rapide",
+        &[&format!("{}/console/sites/prefecture", platform.url)],
+        Some(&format!("borne_console={session}")),
+    );
+
     // Binding a site: the ids are checked with the open API.
     let config = dir.join("borne-platform.toml");
     std::fs::write(

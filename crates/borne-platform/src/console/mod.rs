@@ -591,7 +591,16 @@ async fn site_page(
     let from = borne_model::indicators::twelve_months_before(today);
     let year = storage.site_indicators(&id, from, today, sites::MINIMUM_REVIEWS).await?;
     let trend = sites::trend(storage, &id, today).await?;
-    Ok(html(pages::site(&session, &site, &month, &year, &trend)))
+    let jdma = match (site.product_id, site.form_id) {
+        (Some(_), Some(form)) => {
+            let counts = storage.jdma_counts().await?.into_iter().find(|c| c.site_id == id).unwrap_or_default();
+            let mut days = storage.jdma_reconciliation(today - chrono::Duration::days(8)).await?;
+            days.retain(|d| d.form_id == form && d.jdma != d.forwarded);
+            Some((counts, days))
+        }
+        _ => None,
+    };
+    Ok(html(pages::site(&session, &site, &month, &year, &trend, jdma.as_ref())))
 }
 
 #[derive(Deserialize, Default)]

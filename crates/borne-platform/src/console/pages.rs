@@ -9,6 +9,7 @@ use super::sites::{SiteLine, TrendPoint};
 use crate::storage::Site;
 use crate::storage::alerting::Incident;
 use crate::storage::console::{Comment, ConsoleSession};
+use crate::storage::forwarding::{JdmaCounts, Reconciled};
 use axum::http::StatusCode;
 use borne_model::indicators::{Indicators, QuestionIndicator, Score, french_decimal};
 use chrono::{DateTime, NaiveDate, Utc};
@@ -392,6 +393,7 @@ pub fn site(
     month: &Indicators,
     year: &Indicators,
     trend: &[TrendPoint],
+    jdma: Option<&(JdmaCounts, Vec<Reconciled>)>,
 ) -> Markup {
     let content = html! {
         p { @if let Some(org) = &site.organisation { "Réseau : " (org) ". " }
@@ -426,8 +428,53 @@ pub fn site(
             }
             @if year.follow_ups.iter().all(|q| q.respondents == 0) { p { "Aucune réponse aux questions complémentaires." } }
         }
+        (jdma_section(site, jdma))
     };
     layout(session, Some(Section::Sites), &site.name, content)
+}
+
+/// Where the site's reviews stand on their way to « Je donne mon avis ».
+fn jdma_section(site: &Site, jdma: Option<&(JdmaCounts, Vec<Reconciled>)>) -> Markup {
+    html! {
+        section {
+            h2 { "Remise à « Je donne mon avis »" }
+            @match (jdma, site.product_id, site.form_id) {
+                (Some((counts, days)), Some(product), Some(form)) => {
+                    p { "Service JDMA " (product) ", formulaire " (form) "." }
+                    table {
+                        caption { "Avis des bornes du site, depuis la liaison à JDMA" }
+                        thead { tr { th scope="col" { "État" } th scope="col" { "Avis" } } }
+                        tbody {
+                            tr { th scope="row" { "Remis à JDMA" } td { (counts.forwarded) } }
+                            tr { th scope="row" { "En attente" } td { (counts.pending) @if counts.unsure > 0 { " (dont " (counts.unsure) " en vérification)" } } }
+                            tr { th scope="row" { "Ambigus (peut-être dans JDMA, jamais renvoyés)" } td { (counts.ambiguous) } }
+                            tr { th scope="row" { "Refusés par JDMA" } td { (counts.failed) } }
+                        }
+                    }
+                    @if let Some(oldest) = counts.oldest_pending_at {
+                        p { "Le plus ancien avis en attente a été reçu le " (oldest.format("%d/%m/%Y à %H:%M UTC")) "." }
+                    }
+                    @if let Some(error) = &counts.last_error {
+                        p { "Dernière erreur : " (error) }
+                    }
+                    @if days.is_empty() {
+                        p { "Les comptes de JDMA et les avis remis concordent sur la dernière semaine vérifiée." }
+                    } @else {
+                        table {
+                            caption { "Jours où les comptes de JDMA diffèrent des avis remis (jours UTC)" }
+                            thead { tr { th scope="col" { "Jour" } th scope="col" { "Avis comptés par JDMA" } th scope="col" { "Avis remis par Borne" } } }
+                            tbody {
+                                @for d in days {
+                                    tr { th scope="row" { (d.day.format("%d/%m/%Y")) } td { (d.jdma) } td { (d.forwarded) } }
+                                }
+                            }
+                        }
+                    }
+                }
+                _ => { p { "Ce site n'est pas lié à un formulaire JDMA : ses avis restent dans Borne." } }
+            }
+        }
+    }
 }
 
 fn month_name(month: NaiveDate) -> String {

@@ -220,3 +220,24 @@ pub fn raw_exchange(addr: &str, request: &[u8], wait: std::time::Duration) -> Op
     let body = text.split_once("\r\n\r\n").map(|(_, b)| b.to_string()).unwrap_or_default();
     Some((status, body))
 }
+
+/// Signs in to the console at `url` as the form does; the session cookie's value.
+pub fn console_session(http: &Http, url: &str, email: &str, password: &str) -> String {
+    http.runtime.block_on(async {
+        let client = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap();
+        let form = client.get(format!("{url}/console/connexion")).send().await.unwrap();
+        let cookies: Vec<String> =
+            form.headers().get_all("set-cookie").iter().map(|v| v.to_str().unwrap().to_string()).collect();
+        let token = cookie_value(&cookies, "borne_console_login").expect("a login CSRF cookie");
+        let answer = client
+            .post(format!("{url}/console/connexion"))
+            .header("Cookie", format!("borne_console_login={token}"))
+            .form(&[("email", email), ("password", password), ("csrf", &token)])
+            .send()
+            .await
+            .unwrap();
+        let cookies: Vec<String> =
+            answer.headers().get_all("set-cookie").iter().map(|v| v.to_str().unwrap().to_string()).collect();
+        cookie_value(&cookies, "borne_console").expect("signed in")
+    })
+}
