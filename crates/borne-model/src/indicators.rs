@@ -155,8 +155,10 @@ pub fn question_indicator(question: &Question, counts: &QuestionCounts, minimum:
             Score::Insufficient { count: answered, minimum }
         } else {
             let total: f64 = graded.iter().map(|(p, n)| p * *n as f64).sum();
-            let value = round_to_tenth(total / answered as f64);
-            let band = Band::of(value);
+            let mean = total / answered as f64;
+            let value = round_to_tenth(mean);
+            // As JDMA: the band from the unrounded mean (7.95 is shown 8,0 and is « Moyen »).
+            let band = Band::of(mean);
             Score::Ok { value, band, band_label: band.label() }
         }
     };
@@ -178,6 +180,8 @@ pub struct Indicators {
     pub minimum_reviews: u64,
     pub satisfaction: QuestionIndicator,
     pub follow_ups: Vec<QuestionIndicator>,
+    /// The same period as JDMA's back office shows it (no minimum; help per channel; autonomy).
+    pub jdma: crate::backoffice::BackOffice,
 }
 
 /// Computes the indicators of a period from its counts per question.
@@ -201,6 +205,7 @@ pub fn indicators(
         minimum_reviews: minimum,
         satisfaction: question_indicator(&satisfaction_question, of(SATISFACTION), minimum),
         follow_ups: survey.follow_ups.iter().map(|q| question_indicator(q, of(&q.code), minimum)).collect(),
+        jdma: crate::backoffice::backoffice(counts),
     }
 }
 
@@ -244,6 +249,12 @@ mod tests {
         // 1 good, 2 medium: 20 / 3 = 6.67 → 6.7, « Moyen ».
         let counts = QuestionCounts { respondents: 3, by_item: vec![(3, 1), (2, 2)] };
         assert_eq!(question_indicator(&q, &counts, 1).score.value(), Some(6.7));
+        // 75 good, 9 medium, 16 bad: 7.95, shown 8.0 but « Moyen » (the band of the unrounded mean, as JDMA).
+        let counts = QuestionCounts { respondents: 100, by_item: vec![(3, 75), (2, 9), (1, 16)] };
+        assert_eq!(
+            question_indicator(&q, &counts, 100).score,
+            Score::Ok { value: 8.0, band: Band::Medium, band_label: "Moyen" }
+        );
         assert_eq!(Band::of(4.99), Band::Bad);
         assert_eq!(Band::of(5.0), Band::Medium);
         assert_eq!(french_decimal(8.4), "8,4");

@@ -6,6 +6,7 @@
 //! without pulling each other's dependencies.
 
 pub mod actions;
+pub mod backoffice;
 pub mod days;
 pub mod indicators;
 pub mod review;

@@ -7,7 +7,7 @@
 //! volume; answers are cacheable for an hour.
 
 use crate::storage::{Site, Storage, StorageError};
-use borne_model::indicators::{QuestionIndicator, Score, twelve_months_before};
+use borne_model::indicators::{Band, QuestionIndicator, Score, twelve_months_before};
 use chrono::NaiveDate;
 use maud::{DOCTYPE, Markup, html};
 use serde::Serialize;
@@ -31,7 +31,7 @@ pub struct PublicResults {
     pub period_to: NaiveDate,
     pub reviews: u64,
     pub minimum_reviews: u64,
-    /// `{"status": "ok", "value": 8.4, "band": "good", "band_label": "Bien"}` or
+    /// `{"status": "ok", "value": 8.4, "band": "good", "band_label": "Très bien"}` or
     /// `{"status": "insufficient", "count": 42, "minimum": 100}`.
     pub score: Score,
     pub distribution: Vec<Share>,
@@ -149,6 +149,22 @@ async fn results_of(storage: &Storage, site: Site, today: NaiveDate) -> Result<O
     Ok(Some(results))
 }
 
+/// The Observatoire's words for the State's bands (same thresholds: ≥ 8, 5 to 8, < 5), as the
+/// public view of JDMA's figures says them (`borne_model::backoffice::observatoire`).
+fn observatoire_labels(score: Score) -> Score {
+    match score {
+        Score::Ok { value, band, .. } => {
+            let band_label = match band {
+                Band::Good => "Très bien",
+                Band::Medium => "Insuffisant",
+                Band::Bad => "Critique",
+            };
+            Score::Ok { value, band, band_label }
+        }
+        other => other,
+    }
+}
+
 fn published(
     site: &Site,
     from: NaiveDate,
@@ -165,7 +181,7 @@ fn published(
         period_to: to,
         reviews,
         minimum_reviews: MINIMUM_REVIEWS,
-        score: satisfaction.score,
+        score: observatoire_labels(satisfaction.score),
         distribution: satisfaction
             .distribution
             .into_iter()
@@ -324,7 +340,7 @@ pub fn schema_page() -> Markup {
                     dt { code { "period_from" } ", " code { "period_to" } } dd { "premier et dernier jour de la période (AAAA-MM-JJ), inclus" }
                     dt { code { "reviews" } } dd { "nombre d'avis sur la période" }
                     dt { code { "minimum_reviews" } } dd { "nombre d'avis à partir duquel une note est donnée (100)" }
-                    dt { code { "score" } } dd { code { "{\"status\": \"ok\", \"value\": 8.4, \"band\": \"good\", \"band_label\": \"Bien\"}" } " ou " code { "{\"status\": \"insufficient\", \"count\": 42, \"minimum\": 100}" } }
+                    dt { code { "score" } } dd { code { "{\"status\": \"ok\", \"value\": 8.4, \"band\": \"good\", \"band_label\": \"Très bien\"}" } " ou " code { "{\"status\": \"insufficient\", \"count\": 42, \"minimum\": 100}" } }
                     dt { code { "distribution" } } dd { "pour chaque réponse (" code { "answer_item_id" } " 1 « Pas bien », 2 « Moyen », 3 « Très bien ») : " code { "count" } " et " code { "percent" } }
                     dt { code { "actions" } } dd { "« Vous nous l'avez dit, on l'a fait » : ce que le site a changé, écrit par ses responsables (" code { "id" } ", " code { "text" } ", " code { "done_on" } " AAAA-MM-JJ), du plus récent au plus ancien ; liste vide s'il n'y en a pas (JSON seulement)" }
                 }

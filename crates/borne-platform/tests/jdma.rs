@@ -279,6 +279,9 @@ fn forwarded_once_through_a_flaky_jdma(postgres: bool) {
         "<th scope=\"row\">Remis à JDMA</th><td>48</td>",
         "<th scope=\"row\">En attente</th><td>0</td>",
         "<th scope=\"row\">07/12/2026</th><td>49</td><td>48</td>",
+        // JDMA's figures: 12 reviews answered contact_tried, none « pas eu besoin d'aide ».
+        "<th scope=\"row\">Niveau d'autonomie</th><td>0,0 %</td><td>—</td><td>12</td>",
+        "<th scope=\"row\">Aide joignable</th><td>Aucune donnée pour calculer cette note</td>",
     ] {
         assert!(text.contains(expected), "{expected} in {text}");
     }

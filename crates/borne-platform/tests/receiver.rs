@@ -613,7 +613,8 @@ fn publish_and_check(postgres: bool, browser: bool) {
     assert_eq!(results["reviews"], 100);
     assert_eq!(results["score"]["status"], "ok", "{results}");
     assert_eq!(results["score"]["value"], 7.5);
-    assert_eq!(results["score"]["band_label"], "Moyen");
+    // In the Observatoire's words: 5 to 8 is « Insuffisant ».
+    assert_eq!(results["score"]["band_label"], "Insuffisant");
     assert_eq!(results["schema_version"], 1);
     let share = |item: i64| {
         results["distribution"].as_array().unwrap().iter().find(|d| d["answer_item_id"] == item).unwrap().clone()
@@ -626,7 +627,7 @@ fn publish_and_check(postgres: bool, browser: bool) {
     assert_eq!(response.headers()["cache-control"], "public, max-age=3600");
     assert!(response.headers()["content-security-policy"].to_str().unwrap().contains("default-src 'none'"));
     let page = http.runtime.block_on(response.text()).unwrap();
-    assert!(page.contains("7,5 / 10") && page.contains("Moyen"), "{page}");
+    assert!(page.contains("7,5 / 10") && page.contains("Insuffisant"), "{page}");
     let (_, _, csv) = http.get(&format!("{}/public/sites/sous-pref-mortagne/results.csv", platform.url));
     assert!(csv.starts_with("site_id,site_name,period_from,period_to,reviews,score_on_10,"), "{csv}");
     assert_eq!(csv.lines().count(), 4, "a header and the three answers: {csv}");
