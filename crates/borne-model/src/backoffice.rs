@@ -199,7 +199,10 @@ pub fn observatoire(satisfaction: &Figure) -> Observatoire {
 mod tests {
     use super::*;
 
-    fn counts(list: &[(&str, u64, &[(i64, u64)])]) -> BTreeMap<String, QuestionCounts> {
+    /// (field code, reviews answering, (item, answers) pairs)
+    type Line<'a> = (&'a str, u64, &'a [(i64, u64)]);
+
+    fn counts(list: &[Line]) -> BTreeMap<String, QuestionCounts> {
         list.iter()
             .map(|(code, respondents, items)| {
                 (code.to_string(), QuestionCounts { respondents: *respondents, by_item: items.to_vec() })
