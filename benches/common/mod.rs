@@ -31,6 +31,7 @@ pub fn synthetic_review(rng: &mut Lcg, end: DateTime<Utc>, days: i64) -> Review 
     let labels = ["Pas bien", "Moyen", "Très bien"];
     let intentions = [Intention::Bad, Intention::Medium, Intention::Good];
     let mut answers = vec![Answer {
+        parent: None,
         field_code: SATISFACTION.into(),
         kind: AnswerKind::Radio,
         answer_item_id: satisfaction,
@@ -40,6 +41,7 @@ pub fn synthetic_review(rng: &mut Lcg, end: DateTime<Utc>, days: i64) -> Review 
     if satisfaction < 3 {
         let item = 1 + rng.below(6) as i64;
         answers.push(Answer {
+            parent: None,
             field_code: "kiosk_motif".into(),
             kind: AnswerKind::Checkbox,
             answer_item_id: item,
@@ -57,6 +59,7 @@ pub fn synthetic_review(rng: &mut Lcg, end: DateTime<Utc>, days: i64) -> Review 
     }
     if rng.below(5) == 0 {
         answers.push(Answer {
+            parent: None,
             field_code: VERBATIM.into(),
             kind: AnswerKind::Text,
             answer_item_id: 0,

@@ -31,6 +31,7 @@ pub fn build_review(survey: &Survey, clock: &dyn Clock, draft: &ReviewDraft) -> 
     let mut answers = survey.answers_for(&checked)?;
     if let Some(comment) = cleaned {
         answers.push(Answer {
+            parent: None,
             field_code: VERBATIM.to_string(),
             kind: AnswerKind::Text,
             answer_item_id: 0,

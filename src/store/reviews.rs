@@ -377,6 +377,7 @@ fn decode_answer(row: &rusqlite::Row<'_>, first: usize) -> Result<Option<Answer>
     let kind: String = row.get(first + 1).map_err(decode)?;
     let intention: String = row.get(first + 4).map_err(decode)?;
     Ok(Some(Answer {
+        parent: None,
         field_code,
         kind: AnswerKind::parse(&kind).ok_or_else(|| StoreError::Decode(format!("kind {kind}")))?,
         answer_item_id: row.get(first + 2).map_err(decode)?,

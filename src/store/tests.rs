@@ -14,6 +14,7 @@ fn review_at(rfc3339: &str, satisfaction: i64, comment: Option<&str>) -> Review 
     let mut answers = config.survey.answers_for(&draft).unwrap();
     if let Some(text) = comment {
         answers.push(Answer {
+            parent: None,
             field_code: VERBATIM.into(),
             kind: AnswerKind::Text,
             answer_item_id: 0,

@@ -72,6 +72,7 @@ pub fn seed_reviews(data: &Path, n: usize) -> HashSet<String> {
     for i in 0..n {
         let s = (i % 3) as i64 + 1;
         let mut answers = vec![Answer {
+            parent: None,
             field_code: "satisfaction".into(),
             kind: AnswerKind::Radio,
             answer_item_id: s,
@@ -80,6 +81,7 @@ pub fn seed_reviews(data: &Path, n: usize) -> HashSet<String> {
         }];
         if s < 3 {
             answers.push(Answer {
+                parent: None,
                 field_code: "kiosk_motif".into(),
                 kind: AnswerKind::Checkbox,
                 answer_item_id: 1,
@@ -89,6 +91,7 @@ pub fn seed_reviews(data: &Path, n: usize) -> HashSet<String> {
         }
         if i % 4 == 0 {
             answers.push(Answer {
+                parent: None,
                 field_code: "verbatim".into(),
                 kind: AnswerKind::Text,
                 answer_item_id: 0,

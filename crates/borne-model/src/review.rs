@@ -95,6 +95,11 @@ pub struct Answer {
     pub answer_item_id: i64,
     pub answer_text: String,
     pub intention: Intention,
+    /// For JDMA's per-channel help answers (`contact_reached`, `contact_satisfaction`): the
+    /// `contact_tried` channel (item 9 to 12) they are about; JDMA stores them as that answer's
+    /// children.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub parent: Option<i64>,
 }
 
 /// Whether the kiosk's clock was known good when a timestamp was taken.
@@ -323,7 +328,7 @@ pub fn jdma_question(code: &str) -> Option<Question> {
             )
         }
         "contact_reached" => (
-            "Avez-vous réussi à joindre l'administration ?",
+            "Quand vous avez cherché de l'aide, avez-vous réussi à joindre l'administration ?",
             AnswerKind::Radio,
             vec![item(17, "Oui", Good), item(18, "Non", Bad)],
         ),
@@ -403,6 +408,7 @@ impl Survey {
             return Err(InvalidReview::Language(draft.language.clone()));
         }
         let mut answers = vec![Answer {
+            parent: None,
             field_code: SATISFACTION.to_string(),
             kind: AnswerKind::Radio,
             answer_item_id: satisfaction.item_id(),
@@ -437,6 +443,7 @@ impl Survey {
                 }
             }
             answers.push(Answer {
+                parent: None,
                 field_code: code.clone(),
                 kind: question.kind,
                 answer_item_id: item.id,
@@ -457,9 +464,28 @@ impl Survey {
     }
 }
 
+/// The help questions JDMA asks per channel, as children of the channel's `contact_tried` answer.
+pub const PER_CHANNEL: [&str; 2] = ["contact_reached", "contact_satisfaction"];
+/// The `contact_tried` channels they are asked for: reaching the administration (desk, phone,
+/// e-mail, chat), as JDMA's form (`needed: [9, 10, 11, 12]`).
+pub const ADMINISTRATION_CHANNELS: std::ops::RangeInclusive<i64> = 9..=12;
+
 /// Checks one answer against JDMA's `root` form: a known code must carry exactly the item id,
 /// text and intention the platform defines. Kiosk-only codes pass (they carry their own).
 pub fn check_against_jdma(answer: &Answer) -> Result<(), String> {
+    if let Some(parent) = answer.parent {
+        if !PER_CHANNEL.contains(&answer.field_code.as_str()) {
+            return Err(format!(
+                "{} takes no parent_answer_item_id (only contact_reached and contact_satisfaction)",
+                answer.field_code
+            ));
+        }
+        if !ADMINISTRATION_CHANNELS.contains(&parent) {
+            return Err(format!(
+                "parent_answer_item_id {parent} is not a contact_tried channel of the administration (9 to 12)"
+            ));
+        }
+    }
     let Some(question) = jdma_question(&answer.field_code) else {
         return Ok(());
     };
@@ -494,6 +520,21 @@ pub fn check_against_jdma(answer: &Answer) -> Result<(), String> {
             answer.field_code,
             item.intention.as_str()
         ));
+    }
+    Ok(())
+}
+
+/// A review's per-channel answers: each names a channel the review's `contact_tried` ticked, at
+/// most one answer per question and channel. (Answers without a channel are contract 1.0's.)
+pub fn check_channels(answers: &[Answer]) -> Result<(), String> {
+    for (i, a) in answers.iter().enumerate() {
+        let Some(parent) = a.parent else { continue };
+        if !answers.iter().any(|t| t.field_code == "contact_tried" && t.answer_item_id == parent) {
+            return Err(format!("{} names channel {parent}, which contact_tried does not tick", a.field_code));
+        }
+        if answers[..i].iter().any(|b| b.field_code == a.field_code && b.parent == Some(parent)) {
+            return Err(format!("{} is answered twice for channel {parent}", a.field_code));
+        }
     }
     Ok(())
 }
@@ -585,8 +626,35 @@ mod tests {
     }
 
     #[test]
+    fn per_channel_answers_name_a_channel_the_review_ticked() {
+        let answer = |code: &str, item: i64, text: &str, intention: Intention, parent: Option<i64>| Answer {
+            field_code: code.into(),
+            kind: if code == "contact_tried" { AnswerKind::Checkbox } else { AnswerKind::Radio },
+            answer_item_id: item,
+            answer_text: text.into(),
+            intention,
+            parent,
+        };
+        let desk = answer("contact_tried", 9, "Au guichet avec l’administration", Intention::Neutral, None);
+        let phone = answer("contact_tried", 10, "Par téléphone avec l’administration", Intention::Neutral, None);
+        let reached = |parent| answer("contact_reached", 17, "Oui", Intention::Good, Some(parent));
+        assert_eq!(check_against_jdma(&reached(9)), Ok(()));
+        assert!(check_against_jdma(&reached(13)).unwrap_err().contains("9 to 12"), "not an administration channel");
+        let on_tried = answer("contact_tried", 11, "Par e-mail avec l’administration", Intention::Neutral, Some(9));
+        assert!(check_against_jdma(&on_tried).unwrap_err().contains("takes no parent_answer_item_id"));
+        assert_eq!(check_channels(&[desk.clone(), phone.clone(), reached(9), reached(10)]), Ok(()));
+        assert!(check_channels(&[desk.clone(), reached(10)]).unwrap_err().contains("does not tick"));
+        assert!(check_channels(&[desk.clone(), reached(9), reached(9)]).unwrap_err().contains("twice for channel 9"));
+        // Contract 1.0: without a channel, as before.
+        let unparented = answer("contact_reached", 17, "Oui", Intention::Good, None);
+        assert_eq!(check_against_jdma(&unparented), Ok(()));
+        assert_eq!(check_channels(&[unparented]), Ok(()));
+    }
+
+    #[test]
     fn jdma_check_rejects_inconsistent_answers() {
         let good = Answer {
+            parent: None,
             field_code: "satisfaction".into(),
             kind: AnswerKind::Radio,
             answer_item_id: 3,
@@ -601,6 +669,7 @@ mod tests {
         let bad_intention = Answer { intention: Intention::Bad, ..good.clone() };
         assert!(check_against_jdma(&bad_intention).is_err());
         let verbatim = Answer {
+            parent: None,
             field_code: "verbatim".into(),
             kind: AnswerKind::Text,
             answer_item_id: 0,

@@ -28,6 +28,9 @@ pub struct WireAnswer {
     pub answer_item_id: i64,
     pub answer_text: String,
     pub intention: String,
+    /// Contract 1.2: the `contact_tried` channel a per-channel help answer is about.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub parent_answer_item_id: Option<i64>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -55,6 +58,7 @@ impl WireAnswer {
             answer_item_id: a.answer_item_id,
             answer_text: a.answer_text.clone(),
             intention: a.intention.as_str().to_string(),
+            parent_answer_item_id: a.parent,
         }
     }
 }

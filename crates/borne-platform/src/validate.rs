@@ -126,7 +126,10 @@ fn validate_review(value: &serde_json::Value) -> Result<ValidReview, Rejected> {
         let answer: WireAnswer =
             serde_json::from_value(a.clone()).map_err(|e| reject(format!("answers[{i}] is not an answer: {e}")))?;
         check_answer(&answer).map_err(|m| reject(format!("answers[{i}]: {m}")))?;
-        if answers.iter().any(|b| b.field_code == answer.field_code && b.answer_item_id == answer.answer_item_id) {
+        let same_place = |b: &WireAnswer| {
+            b.field_code == answer.field_code && b.parent_answer_item_id == answer.parent_answer_item_id
+        };
+        if answers.iter().any(|b| same_place(b) && b.answer_item_id == answer.answer_item_id) {
             return Err(reject(format!(
                 "answers[{i}]: {} item {} given twice",
                 answer.field_code, answer.answer_item_id
@@ -136,7 +139,7 @@ fn validate_review(value: &serde_json::Value) -> Result<ValidReview, Rejected> {
             Some(q) => q.kind != AnswerKind::Checkbox,
             None => answer.kind != "checkbox",
         };
-        if single && answers.iter().any(|b| b.field_code == answer.field_code) {
+        if single && answers.iter().any(same_place) {
             return Err(reject(format!("answers[{i}]: {} takes a single answer", answer.field_code)));
         }
         answers.push(answer);
@@ -144,12 +147,26 @@ fn validate_review(value: &serde_json::Value) -> Result<ValidReview, Rejected> {
     if !answers.iter().any(|a| a.field_code == SATISFACTION) {
         return Err(reject("exactly one satisfaction answer is required".into()));
     }
+    let domain: Vec<borne_model::review::Answer> = answers.iter().filter_map(domain_answer).collect();
+    borne_model::review::check_channels(&domain).map_err(reject)?;
     Ok(ValidReview {
         client_review_id,
         submitted_at: submitted_at.to_string(),
         clock: clock.to_string(),
         language: language.to_string(),
         answers,
+    })
+}
+
+/// The model's answer for a wire answer whose kind and intention are valid.
+fn domain_answer(answer: &WireAnswer) -> Option<borne_model::review::Answer> {
+    Some(borne_model::review::Answer {
+        field_code: answer.field_code.clone(),
+        kind: AnswerKind::parse(&answer.kind)?,
+        answer_item_id: answer.answer_item_id,
+        answer_text: answer.answer_text.clone(),
+        intention: Intention::parse(&answer.intention)?,
+        parent: answer.parent_answer_item_id,
     })
 }
 
@@ -173,6 +190,7 @@ fn check_answer(answer: &WireAnswer) -> Result<(), String> {
     let intention =
         Intention::parse(&answer.intention).ok_or_else(|| format!("intention {:?} is not valid", answer.intention))?;
     let domain = borne_model::review::Answer {
+        parent: answer.parent_answer_item_id,
         field_code: answer.field_code.clone(),
         kind,
         answer_item_id: answer.answer_item_id,
@@ -259,6 +277,43 @@ mod tests {
             "{\"field_code\":\"kiosk_motif\",\"kind\":\"checkbox\",\"answer_item_id\":1,\"answer_text\":\"L'attente\",\"intention\":\"neutral\"},{\"field_code\":\"verbatim\"",
         );
         assert!(parse_batch(body(&custom).as_bytes(), KEY).unwrap().reviews[0].is_ok(), "kiosk-only codes pass");
+    }
+
+    /// Contract 1.2: a visitor who tried two channels answers the help questions for each.
+    #[test]
+    fn per_channel_help_answers() {
+        let tried = |item: i64, text: &str| {
+            format!(
+                r#",{{"field_code":"contact_tried","kind":"checkbox","answer_item_id":{item},"answer_text":"{text}","intention":"neutral"}}"#
+            )
+        };
+        let reached = |item: i64, parent: i64| {
+            let (text, intention) = if item == 17 { ("Oui", "good") } else { ("Non", "bad") };
+            format!(
+                r#",{{"field_code":"contact_reached","kind":"radio","answer_item_id":{item},"answer_text":"{text}","intention":"{intention}","parent_answer_item_id":{parent}}}"#
+            )
+        };
+        let with = |extra: String| GOOD.replace("}]}", &format!("}}{extra}]}}"));
+        let both = format!(
+            "{}{}{}{}",
+            tried(9, "Au guichet avec l’administration"),
+            tried(10, "Par téléphone avec l’administration"),
+            reached(17, 9),
+            reached(18, 10)
+        );
+        let parsed = parse_batch(body(&with(both.clone())).as_bytes(), KEY).unwrap();
+        let review = parsed.reviews[0].as_ref().unwrap();
+        let parents: Vec<Option<i64>> = review.answers.iter().map(|a| a.parent_answer_item_id).collect();
+        assert_eq!(parents, [None, None, None, None, Some(9), Some(10)]);
+        for (extra, needle) in [
+            (format!("{}{}", tried(9, "Au guichet avec l’administration"), reached(17, 10)), "does not tick"),
+            (format!("{both}{}", reached(17, 9)), "contact_reached item 17 given twice"),
+            (format!("{}{}", tried(13, "Une personne proche"), reached(17, 13)), "9 to 12"),
+        ] {
+            let parsed = parse_batch(body(&with(extra)).as_bytes(), KEY).unwrap();
+            let err = parsed.reviews[0].as_ref().unwrap_err();
+            assert!(err.message.contains(needle), "{needle}: {}", err.message);
+        }
     }
 
     proptest! {

@@ -78,7 +78,15 @@ fn extra(n: usize) -> &'static str {
             r#",{"field_code":"comprehension","kind":"radio","answer_item_id":7,"answer_text":"4","intention":"good"}"#
         }
         1 => {
-            r#",{"field_code":"contact_tried","kind":"checkbox","answer_item_id":9,"answer_text":"Au guichet avec l’administration","intention":"neutral"},{"field_code":"contact_tried","kind":"checkbox","answer_item_id":13,"answer_text":"Une personne proche","intention":"neutral"}"#
+            // Two channels tried, each with its own help answers (contract 1.2).
+            concat!(
+                r#",{"field_code":"contact_tried","kind":"checkbox","answer_item_id":9,"answer_text":"Au guichet avec l’administration","intention":"neutral"}"#,
+                r#",{"field_code":"contact_tried","kind":"checkbox","answer_item_id":10,"answer_text":"Par téléphone avec l’administration","intention":"neutral"}"#,
+                r#",{"field_code":"contact_reached","kind":"radio","answer_item_id":17,"answer_text":"Oui","intention":"good","parent_answer_item_id":9}"#,
+                r#",{"field_code":"contact_reached","kind":"radio","answer_item_id":18,"answer_text":"Non","intention":"bad","parent_answer_item_id":10}"#,
+                r#",{"field_code":"contact_satisfaction","kind":"radio","answer_item_id":22,"answer_text":"Bonne","intention":"good","parent_answer_item_id":9}"#,
+                r#",{"field_code":"contact_satisfaction","kind":"radio","answer_item_id":20,"answer_text":"Mauvaise","intention":"bad","parent_answer_item_id":10}"#
+            )
         }
         2 => {
             r#",{"field_code":"verbatim","kind":"text","answer_item_id":0,"answer_text":"Accueil rapide, « parfait », merci","intention":"neutral"},{"field_code":"kiosk_attente","kind":"radio","answer_item_id":1,"answer_text":"Moins de 10 min","intention":"good"}"#
@@ -87,8 +95,11 @@ fn extra(n: usize) -> &'static str {
     }
 }
 
-/// What JDMA must hold for the `n`th review: (code, item, text, label).
-fn expected(n: usize, satisfaction: i64) -> BTreeSet<(String, i64, String, String)> {
+/// An answer as JDMA holds it: (code, item, text, label, the parent answer's item).
+type Held = (String, i64, String, String, Option<i64>);
+
+/// What JDMA must hold for the `n`th review.
+fn expected(n: usize, satisfaction: i64) -> BTreeSet<Held> {
     let s = match satisfaction {
         1 => "Pas bien",
         2 => "Moyen",
@@ -99,6 +110,7 @@ fn expected(n: usize, satisfaction: i64) -> BTreeSet<(String, i64, String, Strin
         satisfaction,
         s.to_string(),
         "De façon générale, comment ça s’est passé ?".to_string(),
+        None,
     )]);
     let tried = "Durant votre parcours, avez-vous tenté d’obtenir de l’aide par l’un des moyens suivants ?";
     match n % 4 {
@@ -108,11 +120,19 @@ fn expected(n: usize, satisfaction: i64) -> BTreeSet<(String, i64, String, Strin
                 7,
                 "4".into(),
                 "Qu'avez-vous pensé des informations et des instructions fournies ?".into(),
+                None,
             ));
         }
         1 => {
-            set.insert(("contact_tried".into(), 9, "Au guichet avec l’administration".into(), tried.into()));
-            set.insert(("contact_tried".into(), 13, "Une personne proche".into(), tried.into()));
+            let reached = "Quand vous avez cherché de l'aide, avez-vous réussi à joindre l'administration ?";
+            let quality =
+                "Comment évaluez-vous la qualité de l'aide que vous avez obtenue de la part de l'administration ?";
+            set.insert(("contact_tried".into(), 9, "Au guichet avec l’administration".into(), tried.into(), None));
+            set.insert(("contact_tried".into(), 10, "Par téléphone avec l’administration".into(), tried.into(), None));
+            set.insert(("contact_reached".into(), 17, "Oui".into(), reached.into(), Some(9)));
+            set.insert(("contact_reached".into(), 18, "Non".into(), reached.into(), Some(10)));
+            set.insert(("contact_satisfaction".into(), 22, "Bonne".into(), quality.into(), Some(9)));
+            set.insert(("contact_satisfaction".into(), 20, "Mauvaise".into(), quality.into(), Some(10)));
         }
         2 => {
             set.insert((
@@ -120,6 +140,7 @@ fn expected(n: usize, satisfaction: i64) -> BTreeSet<(String, i64, String, Strin
                 0,
                 "Accueil rapide, « parfait », merci".into(),
                 "Souhaitez-vous nous en dire plus ?".into(),
+                None,
             ));
         }
         _ => {}
@@ -179,10 +200,15 @@ fn assert_once_each(
         let review = copies[0];
         let button = buttons.iter().find(|(d, _)| d == device).unwrap().1;
         assert_eq!((review.button_id, review.form_id), (button, form), "review {id}");
-        let answers: Vec<(String, i64, String, String)> = review
+        let parent_item =
+            |id: Option<i64>| id.and_then(|id| review.answers.iter().find(|p| p.id == id)).map(|p| p.answer_item_id);
+        let answers: Vec<Held> = review
             .answers
             .iter()
-            .map(|a| (a.field_code.clone(), a.answer_item_id, a.answer_text.clone(), a.field_label.clone()))
+            .map(|a| {
+                let parent = parent_item(a.parent_answer_id);
+                (a.field_code.clone(), a.answer_item_id, a.answer_text.clone(), a.field_label.clone(), parent)
+            })
             .collect();
         let distinct: BTreeSet<_> = answers.iter().cloned().collect();
         assert_eq!(answers.len(), distinct.len(), "review {id} holds an answer twice: {answers:?}");
@@ -279,9 +305,11 @@ fn forwarded_once_through_a_flaky_jdma(postgres: bool) {
         "<th scope=\"row\">Remis à JDMA</th><td>48</td>",
         "<th scope=\"row\">En attente</th><td>0</td>",
         "<th scope=\"row\">07/12/2026</th><td>49</td><td>48</td>",
-        // JDMA's figures: 12 reviews answered contact_tried, none « pas eu besoin d'aide ».
+        // JDMA's figures: 12 reviews answered contact_tried, none « pas eu besoin d'aide »; each
+        // tried two channels, reached one: 12 « Oui » of 24 per-channel answers.
         "<th scope=\"row\">Niveau d'autonomie</th><td>0,0 %</td><td>—</td><td>12</td>",
-        "<th scope=\"row\">Aide joignable</th><td>Aucune donnée pour calculer cette note</td>",
+        "<th scope=\"row\">Aide joignable</th><td>50,0 %</td><td>Faible</td><td>24</td>",
+        "<th scope=\"row\">Aide efficace</th><td>5,0 / 10</td><td>Moyen</td><td>24</td>",
     ] {
         assert!(text.contains(expected), "{expected} in {text}");
     }

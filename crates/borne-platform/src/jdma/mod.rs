@@ -21,12 +21,14 @@ pub mod client;
 use crate::config::JdmaConfig;
 use crate::storage::forwarding::{Claimed, JdmaState, Reconciled, Settle};
 use crate::storage::{Storage, StorageError};
-use borne_model::review::{SATISFACTION, VERBATIM, jdma_question};
+use borne_model::review::{PER_CHANNEL, SATISFACTION, VERBATIM, jdma_question};
 use chrono::{DateTime, Duration, NaiveDate, Utc};
 use client::{Client, Created, Found, Outgoing};
 use serde_json::json;
 
-/// The codes JDMA's root form holds at its top level; the kiosk's other questions stay in Borne.
+/// The codes JDMA's root form holds at its top level; the per-channel help answers go as children
+/// of their channel's `contact_tried` answer (and, without a channel, contract 1.0's, not at all);
+/// the kiosk's other questions stay in Borne.
 pub const FORWARDED_CODES: [&str; 4] = [SATISFACTION, "comprehension", "contact_tried", VERBATIM];
 
 /// JDMA finds a review again through `insertOrUpdate` for an hour after its creation; past
@@ -48,17 +50,35 @@ pub fn outgoing(claim: &Claimed) -> Result<Outgoing, String> {
     let Some(button) = claim.button else {
         return Err(format!("la borne {} n'a pas de bouton JDMA (devices add … --jdma-button)", claim.device_id));
     };
+    let label = |code: &str| jdma_question(code).map(|q| q.label);
     let answers = claim
         .answers
         .iter()
-        .filter(|a| FORWARDED_CODES.contains(&a.field_code.as_str()))
+        .filter(|a| a.parent.is_none() && FORWARDED_CODES.contains(&a.field_code.as_str()))
         .filter_map(|a| {
-            let question = jdma_question(&a.field_code)?;
-            Some(json!({
-                "field_code": a.field_code, "field_label": question.label, "kind": a.kind.as_str(),
+            let mut answer = json!({
+                "field_code": a.field_code, "field_label": label(&a.field_code)?, "kind": a.kind.as_str(),
                 "answer_text": a.answer_text, "intention": a.intention.as_str(),
                 "answer_item_id": a.answer_item_id, "review": {},
-            }))
+            });
+            // The channel's help answers go as its children, as JDMA's form sends them.
+            let children: Vec<serde_json::Value> = claim
+                .answers
+                .iter()
+                .filter(|c| a.field_code == "contact_tried" && c.parent == Some(a.answer_item_id))
+                .filter(|c| PER_CHANNEL.contains(&c.field_code.as_str()))
+                .filter_map(|c| {
+                    Some(json!({
+                        "field_code": c.field_code, "field_label": label(&c.field_code)?, "kind": c.kind.as_str(),
+                        "review_id": -1, "answer_text": c.answer_text, "intention": c.intention.as_str(),
+                        "answer_item_id": c.answer_item_id,
+                    }))
+                })
+                .collect();
+            if !children.is_empty() {
+                answer["child_answers"] = json!({"createMany": {"data": children}});
+            }
+            Some(answer)
         })
         .collect();
     Ok(Outgoing { product, form, button, user_id: claim.client_review_id.to_string(), answers })

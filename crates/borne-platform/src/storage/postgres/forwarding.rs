@@ -49,7 +49,7 @@ impl Forwarding for PgStore {
         let created: Vec<DateTime<Utc>> = rows.iter().map(|r| r.get(1)).collect();
         let answer_rows = client
             .query(
-                "SELECT a.review_id, a.field_code, a.kind, a.answer_item_id, a.answer_text, a.intention
+                "SELECT a.review_id, a.field_code, a.kind, a.answer_item_id, a.answer_text, a.intention, a.parent_item
                  FROM answers a JOIN unnest($1::bigint[], $2::timestamptz[]) AS k(id, created)
                    ON a.review_id = k.id AND a.review_created_at = k.created
                  ORDER BY a.review_id, a.id",
@@ -63,6 +63,7 @@ impl Forwarding for PgStore {
                 continue;
             };
             answers.entry(r.get(0)).or_default().push(Answer {
+                parent: r.get::<_, Option<i32>>(6).map(i64::from),
                 field_code: r.get(1),
                 kind,
                 answer_item_id: r.get::<_, i32>(3) as i64,

@@ -80,6 +80,7 @@ impl Reviews for PgStore {
         let mut a_text = Vec::new();
         let mut a_intention = Vec::new();
         let mut a_kind = Vec::new();
+        let mut a_parent: Vec<Option<i32>> = Vec::new();
         let mut a_hour: Vec<NaiveDateTime> = Vec::new();
         let mut a_day: Vec<NaiveDate> = Vec::new();
         let mut a_month: Vec<NaiveDate> = Vec::new();
@@ -99,6 +100,7 @@ impl Reviews for PgStore {
                 a_text.push(a.answer_text.as_str());
                 a_intention.push(a.intention.as_str());
                 a_kind.push(a.kind.as_str());
+                a_parent.push(a.parent_answer_item_id.map(|p| p as i32));
                 a_hour.push(p.local_hour);
                 a_day.push(p.local_day);
                 a_month.push(p.local_month);
@@ -118,9 +120,9 @@ impl Reviews for PgStore {
                  ),
                  answer_input AS (
                     SELECT * FROM unnest($13::uuid[], $14::text[], $15::text[], $16::int[], $17::text[], $18::text[],
-                        $19::text[], $20::timestamp[], $21::date[], $22::date[])
+                        $19::text[], $20::timestamp[], $21::date[], $22::date[], $25::int[])
                         WITH ORDINALITY AS a(client_review_id, field_code, field_label, answer_item_id, answer_text,
-                            intention, kind, hour, day, month, position)
+                            intention, kind, hour, day, month, parent_item, position)
                  ),
                  fresh AS (
                     INSERT INTO review_keys (device_id, client_review_id, review_id, created_at)
@@ -148,8 +150,9 @@ impl Reviews for PgStore {
                  ),
                  new_answers AS (
                     INSERT INTO answers (review_id, review_created_at, field_code, field_label, answer_item_id,
-                        answer_text, intention, kind)
-                    SELECT review_id, created_at, field_code, field_label, answer_item_id, answer_text, intention, kind
+                        answer_text, intention, kind, parent_item)
+                    SELECT review_id, created_at, field_code, field_label, answer_item_id, answer_text, intention, kind,
+                        parent_item
                     FROM fresh_answers ORDER BY position
                  ),
                  -- The sites bound to JDMA: each new review waits in the outbox, committed with it.
@@ -212,6 +215,7 @@ impl Reviews for PgStore {
                     &a_month,
                     &received_at,
                     &site,
+                    &a_parent,
                 ],
             )
             .await

@@ -56,7 +56,7 @@ impl Forwarding for SqliteStore {
                      FROM sites s LEFT JOIN devices d ON d.id = ?2 WHERE s.id = ?1",
                 )?;
                 let mut answers = tx.prepare_cached(
-                    "SELECT field_code, kind, answer_item_id, answer_text, intention FROM answers
+                    "SELECT field_code, kind, answer_item_id, answer_text, intention, parent_item FROM answers
                      WHERE review_id = ?1 ORDER BY rowid",
                 )?;
                 for claim in &mut claimed {
@@ -73,11 +73,13 @@ impl Forwarding for SqliteStore {
                                 r.get(2)?,
                                 r.get(3)?,
                                 r.get::<_, String>(4)?,
+                                r.get::<_, Option<i64>>(5)?,
                             ))
                         })?
                         .filter_map(|row| {
-                            let (field_code, kind, answer_item_id, answer_text, intention) = row.ok()?;
+                            let (field_code, kind, answer_item_id, answer_text, intention, parent) = row.ok()?;
                             Some(Answer {
+                                parent,
                                 field_code,
                                 kind: AnswerKind::parse(&kind)?,
                                 answer_item_id,

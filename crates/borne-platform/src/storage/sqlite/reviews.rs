@@ -414,8 +414,8 @@ fn export_page(c: &mut Connection, after: (i64, i64)) -> rusqlite::Result<Vec<Ex
 
 fn insert_answers(tx: &rusqlite::Transaction<'_>, row_id: i64, p: &Prepared<'_>, site: &str) -> rusqlite::Result<()> {
     let mut insert = tx.prepare_cached(
-        "INSERT INTO answers (review_id, field_code, field_label, answer_item_id, answer_text, intention, kind)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+        "INSERT INTO answers (review_id, field_code, field_label, answer_item_id, answer_text, intention, kind, parent_item)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
     )?;
     let hour = p.local_hour.format("%Y-%m-%d %H:00:00").to_string();
     let (day, month) = (p.local_day.to_string(), p.local_month.to_string());
@@ -440,7 +440,8 @@ fn insert_answers(tx: &rusqlite::Transaction<'_>, row_id: i64, p: &Prepared<'_>,
             a.answer_item_id,
             a.answer_text,
             a.intention,
-            a.kind
+            a.kind,
+            a.parent_answer_item_id
         ])?;
         // As the kiosk counts: every answer by item, and once per question answered.
         count(&a.field_code, a.answer_item_id)?;

@@ -37,3 +37,5 @@ CREATE TABLE jdma_reconciliation (
     checked_at  timestamptz NOT NULL,
     PRIMARY KEY (form_id, day)
 );
+-- Contract 1.2: a per-channel help answer names its contact_tried channel (JDMA's child answers).
+ALTER TABLE answers ADD COLUMN parent_item integer;
