@@ -1,24 +1,32 @@
 //! Reviews written the way JDMA's own review export writes them, so that a JDMA user recognises
 //! them. (JDMA imports nothing: reviews reach it through the forwarder, `jdma/`.)
 //!
-//! `jdma-csv` follows JDMA's export worker (`webapp-backoffice/src/workers/export-worker.ts`
-//! and `utils/export-worker/generate-csv.ts`): columns « Date de l'avis », « Nom du formulaire »,
-//! « Lien d'intégration », « Identifiant Avis », then one column per question of the form's
-//! template (the `root` form: its labels, in its order); the date in UTC as
-//! `YYYY-MM-DD HH:MM:SS`; the review id as the last 7 hex digits; several answers to one
-//! question joined with « / ». Kiosk-only questions are not in JDMA's template, so, as in
-//! JDMA's export of a form, they have no column (they are in `jsonl`).
+//! `jdma-csv` and `jdma-xlsx` follow JDMA's export worker (`webapp-backoffice/src/workers/
+//! export-worker.ts`, `utils/export-worker/generate-csv.ts`, `generate-xls.ts`): columns « Date de
+//! l'avis » (UTC, `YYYY-MM-DD HH:MM:SS`), « Nom du formulaire » (the form's title), « Lien
+//! d'intégration » (the button's title), « Identifiant Avis » (the last 7 hex digits of the id),
+//! then the root template's seven question columns with their seeded labels (« Adresse mail »
+//! last, always empty from a kiosk); several answers to one question joined with « / », a help
+//! answer written « <channel> : <answer> »; reviews by their instant. A review forwarded to JDMA
+//! is written with JDMA's id and instant, so the export of the same reviews is the same file;
+//! one written before it reached JDMA, with Borne's. The CSV is written as `csv-stringify` does
+//! (`,`, fields quoted only for a comma, a quote or a newline, `\n` after every record, no BOM).
+//! One difference, on purpose: a cell that a spreadsheet would run as a formula (`=`, `+`, `-`,
+//! `@` first) is prefixed with `'`, which JDMA's export does not do. The XLSX has one sheet per
+//! year, as JDMA's, its cells all text.
 //!
 //! `jsonl` is one JSON object per line in JDMA's data model (`Review` with its `Answer`s, field
 //! for field), plus a `borne` object with what only the kiosk knows (its id, its clock…).
 
 use crate::storage::ExportReview;
-use borne_model::review::{JDMA_CODES, jdma_question};
+use crate::storage::forwarding::JdmaExportRow;
+use chrono::Datelike as _;
 use std::io::Write;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Format {
     JdmaCsv,
+    JdmaXlsx,
     Jsonl,
 }
 
@@ -26,42 +34,140 @@ impl Format {
     pub fn parse(name: &str) -> Result<Format, String> {
         match name {
             "jdma-csv" => Ok(Format::JdmaCsv),
+            "jdma-xlsx" => Ok(Format::JdmaXlsx),
             "jsonl" => Ok(Format::Jsonl),
-            other => Err(format!("format inconnu : {other:?} (jdma-csv ou jsonl)")),
+            other => Err(format!("format inconnu : {other:?} (jdma-csv, jdma-xlsx ou jsonl)")),
         }
+    }
+}
+
+/// The root form's export columns: its template's blocks holding answers, and its two
+/// `heading_3` blocks, with their labels as JDMA seeds them (`prisma/seeds/forms/root.ts`).
+pub const JDMA_COLUMNS: [(&str, &str); 7] = [
+    ("satisfaction", "De façon générale, comment ça s'est passé ?"),
+    ("comprehension", "Qu'avez-vous pensé des informations et des instructions fournies ?"),
+    ("contact_tried", "Durant votre parcours, avez-vous tenté d’obtenir de l’aide par l’un des moyens suivants ?"),
+    ("contact_reached", "Quand vous avez cherché de l'aide, avez-vous réussi à joindre l'administration ?"),
+    (
+        "contact_satisfaction",
+        "Comment évaluez-vous la qualité de l'aide que vous avez obtenue de la part de l'administration ?",
+    ),
+    ("verbatim", "Souhaitez-vous nous en dire plus ?"),
+    ("contact_email", "Adresse mail"),
+];
+
+/// The root template's title: JDMA's « Nom du formulaire » for a form without a title of its own.
+pub const ROOT_FORM_TITLE: &str = "Évaluation de la satisfaction usager";
+
+/// JDMA's export header.
+pub fn jdma_header() -> Vec<String> {
+    ["Date de l'avis", "Nom du formulaire", "Lien d'intégration", "Identifiant Avis"]
+        .into_iter()
+        .chain(JDMA_COLUMNS.iter().map(|(_, label)| *label))
+        .map(String::from)
+        .collect()
+}
+
+/// A review's record in JDMA's export.
+pub fn jdma_record(row: &JdmaExportRow) -> Vec<String> {
+    let channel = |item: i64| {
+        row.answers
+            .iter()
+            .position(|a| a.field_code == "contact_tried" && a.answer_item_id == item)
+            .unwrap_or(usize::MAX)
+    };
+    let mut record = vec![
+        row.at.format("%Y-%m-%d %H:%M:%S").to_string(),
+        text_cell(row.form_title.as_deref().unwrap_or(ROOT_FORM_TITLE)),
+        text_cell(row.button_title.as_deref().unwrap_or(&row.device_id)),
+        short_id(row.jdma_id.unwrap_or(row.id)),
+    ];
+    for (code, _) in JDMA_COLUMNS {
+        let mut answers: Vec<&crate::storage::ExportAnswer> =
+            row.answers.iter().filter(|a| a.field_code == code).collect();
+        // Help answers in the order of their channels (JDMA writes each with its channel's answer).
+        answers.sort_by_key(|a| a.parent.map(channel).unwrap_or(0));
+        let texts: Vec<String> = answers
+            .iter()
+            .map(|a| {
+                match a
+                    .parent
+                    .and_then(|p| row.answers.iter().find(|t| t.field_code == "contact_tried" && t.answer_item_id == p))
+                {
+                    Some(parent) => format!("{} : {}", parent.answer_text, a.answer_text),
+                    None => a.answer_text.clone(),
+                }
+            })
+            .collect();
+        record.push(text_cell(&texts.join(" / ")));
+    }
+    record
+}
+
+/// One record as `csv-stringify` writes it by default.
+pub fn csv_line(fields: &[String]) -> String {
+    let quoted: Vec<String> = fields
+        .iter()
+        .map(|f| if f.contains([',', '"', '\n']) { format!("\"{}\"", f.replace('"', "\"\"")) } else { f.clone() })
+        .collect();
+    format!("{}\n", quoted.join(","))
+}
+
+/// Writes JDMA's export: CSV as it comes, XLSX at the end (one sheet per year).
+pub struct JdmaWriter<W: Write> {
+    format: Format,
+    out: W,
+    /// XLSX: the rows of each year, written at `finish`.
+    years: std::collections::BTreeMap<i32, Vec<Vec<String>>>,
+}
+
+impl<W: Write> JdmaWriter<W> {
+    pub fn new(format: Format, mut out: W) -> std::io::Result<JdmaWriter<W>> {
+        if format == Format::JdmaCsv {
+            out.write_all(csv_line(&jdma_header()).as_bytes())?;
+        }
+        Ok(JdmaWriter { format, out, years: Default::default() })
+    }
+
+    pub fn write(&mut self, page: &[JdmaExportRow]) -> std::io::Result<()> {
+        use chrono::Datelike;
+        for row in page {
+            match self.format {
+                Format::JdmaXlsx => self.years.entry(row.at.year()).or_default().push(jdma_record(row)),
+                _ => self.out.write_all(csv_line(&jdma_record(row)).as_bytes())?,
+            }
+        }
+        Ok(())
+    }
+
+    pub fn finish(mut self) -> std::io::Result<()> {
+        if self.format == Format::JdmaXlsx {
+            let mut book = rust_xlsxwriter::Workbook::new();
+            if self.years.is_empty() {
+                self.years.insert(chrono::Utc::now().year_ce().1 as i32, Vec::new());
+            }
+            for (year, rows) in &self.years {
+                let sheet = book.add_worksheet();
+                sheet.set_name(year.to_string()).map_err(std::io::Error::other)?;
+                for (r, record) in std::iter::once(jdma_header()).chain(rows.iter().cloned()).enumerate() {
+                    for (c, value) in record.iter().enumerate() {
+                        sheet.write_string(r as u32, c as u16, value).map_err(std::io::Error::other)?;
+                    }
+                }
+            }
+            let bytes = book.save_to_buffer().map_err(std::io::Error::other)?;
+            self.out.write_all(&bytes)?;
+        }
+        self.out.flush()
     }
 }
 
 use borne_model::spreadsheet::text_cell;
 
-/// JDMA's fixed columns, then the `root` template's questions.
-pub fn csv_header() -> Vec<String> {
-    let mut header: Vec<String> =
-        ["Date de l'avis", "Nom du formulaire", "Lien d'intégration", "Identifiant Avis"].map(String::from).to_vec();
-    header
-        .extend(JDMA_CODES.iter().map(|code| jdma_question(code).map(|q| q.label).unwrap_or_else(|| code.to_string())));
-    header
-}
-
 /// JDMA's short review id: the last 7 hex digits of the numeric id.
 pub fn short_id(id: i64) -> String {
     let hex = format!("{id:x}");
     hex[hex.len().saturating_sub(7)..].to_string()
-}
-
-pub fn csv_row(review: &ExportReview) -> Vec<String> {
-    let mut row = vec![
-        review.created_at.format("%Y-%m-%d %H:%M:%S").to_string(),
-        text_cell(&review.site_name.clone().unwrap_or_else(|| format!("formulaire {}", review.form_id))),
-        text_cell(&review.device_id),
-        short_id(review.id),
-    ];
-    for code in JDMA_CODES {
-        let texts: Vec<&str> =
-            review.answers.iter().filter(|a| a.field_code == code).map(|a| a.answer_text.as_str()).collect();
-        row.push(text_cell(&texts.join(" / ")));
-    }
-    row
 }
 
 pub fn jsonl_line(review: &ExportReview) -> serde_json::Value {
@@ -95,44 +201,25 @@ pub fn jsonl_line(review: &ExportReview) -> serde_json::Value {
     })
 }
 
-/// Writes pages of reviews in `format` to `out`, the header first.
+/// Writes pages of reviews as JSON Lines in JDMA's model.
 pub struct Writer<W: Write> {
-    format: Format,
-    csv: Option<csv::Writer<W>>,
-    raw: Option<W>,
+    out: W,
 }
 
 impl<W: Write> Writer<W> {
-    pub fn new(format: Format, out: W) -> std::io::Result<Writer<W>> {
-        match format {
-            Format::JdmaCsv => {
-                let mut csv = csv::Writer::from_writer(out);
-                csv.write_record(csv_header())?;
-                Ok(Writer { format, csv: Some(csv), raw: None })
-            }
-            Format::Jsonl => Ok(Writer { format, csv: None, raw: Some(out) }),
-        }
+    pub fn new(out: W) -> Writer<W> {
+        Writer { out }
     }
 
     pub fn write(&mut self, page: &[ExportReview]) -> std::io::Result<()> {
         for review in page {
-            match (self.format, &mut self.csv, &mut self.raw) {
-                (Format::JdmaCsv, Some(csv), _) => csv.write_record(csv_row(review))?,
-                (Format::Jsonl, _, Some(raw)) => writeln!(raw, "{}", jsonl_line(review))?,
-                _ => {}
-            }
+            writeln!(self.out, "{}", jsonl_line(review))?;
         }
         Ok(())
     }
 
-    pub fn finish(self) -> std::io::Result<()> {
-        if let Some(mut csv) = self.csv {
-            csv.flush()?;
-        }
-        if let Some(mut raw) = self.raw {
-            raw.flush()?;
-        }
-        Ok(())
+    pub fn finish(mut self) -> std::io::Result<()> {
+        self.out.flush()
     }
 }
 
@@ -141,80 +228,71 @@ mod tests {
     use super::*;
     use crate::storage::ExportAnswer;
 
-    fn review() -> ExportReview {
-        let answer = |code: &str, item: i64, text: &str, kind: &str| ExportAnswer {
+    fn answer(code: &str, item: i64, text: &str, parent: Option<i64>) -> ExportAnswer {
+        ExportAnswer {
             field_code: code.into(),
-            field_label: jdma_question(code).map(|q| q.label),
+            field_label: None,
             answer_item_id: item,
             answer_text: text.into(),
             intention: "neutral".into(),
-            kind: kind.into(),
-        };
-        ExportReview {
-            id: 0x0012_3456_789a,
-            created_at: "2026-03-14T09:42:17Z".parse().unwrap(),
-            received_at: "2026-03-14T09:45:00Z".parse().unwrap(),
+            kind: "radio".into(),
+            parent,
+        }
+    }
+
+    fn row() -> JdmaExportRow {
+        JdmaExportRow {
+            id: 7,
+            jdma_id: Some(0x0012_3456_789a),
+            at: "2026-03-14T09:42:17.250Z".parse().unwrap(),
+            form_title: Some("Accueil, Préfecture".into()),
+            button_title: None,
             device_id: "borne-alencon-01".into(),
-            site_id: Some("alencon".into()),
-            site_name: Some("Préfecture de l'Orne".into()),
-            product_id: 3119,
-            form_id: 4521,
-            button_id: 98765,
-            client_review_id: "0192f1c2-88aa-7c3e-8e55-2f0d7d2b9e01".into(),
-            submitted_at: "2026-03-14T10:42:17+01:00".into(),
-            clock: "synced".into(),
-            language: "fr".into(),
             answers: vec![
-                answer("satisfaction", 3, "Très bien", "radio"),
-                answer("verbatim", 0, "Accueil rapide,\n« aimable ».", "text"),
+                answer("satisfaction", 3, "Très bien", None),
+                answer("contact_tried", 10, "Par téléphone avec l’administration", None),
+                answer("contact_tried", 9, "Au guichet avec l’administration", None),
+                answer("contact_reached", 17, "Oui", Some(9)),
+                answer("contact_reached", 18, "Non", Some(10)),
+                answer("kiosk_motif", 1, "L'attente", None),
+                answer("verbatim", 0, "=1+1, \"dit-il\"\nsur deux lignes", None),
             ],
         }
     }
 
     #[test]
-    fn a_csv_row_is_written_as_jdmas_export_writes_it() {
+    fn a_record_as_jdmas_export_writes_it() {
+        let record = jdma_record(&row());
+        assert_eq!(record.len(), 11, "four fixed columns and the root template's seven");
+        assert_eq!(record[..4], ["2026-03-14 09:42:17", "Accueil, Préfecture", "borne-alencon-01", "456789a"]);
+        assert_eq!(record[4], "Très bien");
+        assert_eq!(record[6], "Par téléphone avec l’administration / Au guichet avec l’administration");
+        // Each help answer with its channel, in the channels' order.
+        assert_eq!(record[7], "Par téléphone avec l’administration : Non / Au guichet avec l’administration : Oui");
+        assert_eq!(record[10], "", "kiosks never ask for an e-mail address");
+        // A formula is made text (JDMA's export does not do this); kiosk-only answers have no column.
+        assert_eq!(record[9], "'=1+1, \"dit-il\"\nsur deux lignes");
+        assert!(!record.iter().any(|f| f.contains("L'attente")));
+        assert_eq!(
+            csv_line(&record[9..]),
+            "\"'=1+1, \"\"dit-il\"\"\nsur deux lignes\",\n",
+            "quoted for the comma, the quote and the newline"
+        );
+        assert!(csv_line(&jdma_header()).starts_with(
+            "Date de l'avis,Nom du formulaire,Lien d'intégration,Identifiant Avis,\"De façon générale, comment ça s'est passé ?\","
+        ));
+    }
+
+    #[test]
+    fn xlsx_has_a_sheet_per_year() {
         let mut out = Vec::new();
-        let mut writer = Writer::new(Format::JdmaCsv, &mut out).unwrap();
-        writer.write(&[review()]).unwrap();
+        let mut writer = JdmaWriter::new(Format::JdmaXlsx, &mut out).unwrap();
+        let mut older = row();
+        older.at = "2025-12-31T23:59:59Z".parse().unwrap();
+        writer.write(&[older, row()]).unwrap();
         writer.finish().unwrap();
-        let text = String::from_utf8(out).unwrap();
-        let mut lines = text.splitn(2, '\n');
-        let header = lines.next().unwrap();
-        assert!(
-            header.starts_with("Date de l'avis,Nom du formulaire,Lien d'intégration,Identifiant Avis,"),
-            "{header}"
-        );
-        assert!(
-            header.contains("De façon générale, comment ça s’est passé ?") || header.contains("satisfaction"),
-            "{header}"
-        );
-        let row = lines.next().unwrap();
-        assert!(
-            row.starts_with("2026-03-14 09:42:17,Préfecture de l'Orne,borne-alencon-01,456789a,Très bien,"),
-            "UTC date, short id: {row}"
-        );
-        assert!(
-            row.contains("\"Accueil rapide,\n« aimable ».\""),
-            "a comment with a comma and a newline is quoted: {row}"
-        );
-    }
-
-    #[test]
-    fn the_short_id_is_the_last_seven_hex_digits() {
-        assert_eq!(short_id(0x0012_3456_789a), "456789a");
-        assert_eq!(short_id(255), "ff");
-    }
-
-    #[test]
-    fn a_jsonl_line_is_jdmas_review_with_its_answers() {
-        let line = jsonl_line(&review());
-        assert_eq!(line["product_id"], 3119);
-        assert_eq!(line["button_id"], 98765);
-        assert_eq!(line["has_verbatim"], true);
-        assert_eq!(line["answers"][0]["field_code"], "satisfaction");
-        assert_eq!(line["answers"][0]["answer_item_id"], 3);
-        assert_eq!(line["answers"][0]["kind"], "radio");
-        assert_eq!(line["borne"]["client_review_id"], "0192f1c2-88aa-7c3e-8e55-2f0d7d2b9e01");
-        assert_eq!(line["created_at"], "2026-03-14T09:42:17.000Z");
+        assert_eq!(&out[..2], b"PK", "a zip container");
+        let text = String::from_utf8_lossy(&out);
+        assert!(text.contains("xl/worksheets/sheet2.xml"), "two sheets");
     }
 }

@@ -56,7 +56,8 @@ impl Walk {
     }
 }
 
-/// Registers a site bound to JDMA and its kiosks (each with its own button); their tokens.
+/// Registers a site bound to JDMA and its kiosks (each with its own button, titled as in the
+/// stand-in: « Borne <kiosk> »); their tokens.
 fn register(backend: &Backend, product: i64, form: i64, buttons: &[(&str, i64)]) -> Vec<String> {
     let (p, f) = (product.to_string(), form.to_string());
     cli_ok(backend, &["sites", "add", "prefecture", "--name", "Préfecture", "--jdma-product", &p, "--jdma-form", &f]);
@@ -64,7 +65,10 @@ fn register(backend: &Backend, product: i64, form: i64, buttons: &[(&str, i64)])
         .iter()
         .map(|(device, button)| {
             let b = button.to_string();
-            let out = cli_ok(backend, &["devices", "add", device, "--site", "prefecture", "--jdma-button", &b]);
+            let title = format!("Borne {device}");
+            let args =
+                ["devices", "add", device, "--site", "prefecture", "--jdma-button", &b, "--jdma-button-title", &title];
+            let out = cli_ok(backend, &args);
             out.lines().last().unwrap().trim().to_string()
         })
         .collect()
@@ -235,8 +239,8 @@ fn forwarded_once_through_a_flaky_jdma(postgres: bool) {
     let product = standin.add_product("Accueil des étrangers", "Préfecture de l'Orne");
     let form = standin.add_form(product, "Évaluation de la satisfaction usager");
     let buttons = [
-        ("borne-accueil", standin.add_button(form, "Borne accueil")),
-        ("borne-etage", standin.add_button(form, "Borne étage")),
+        ("borne-accueil", standin.add_button(form, "Borne borne-accueil")),
+        ("borne-etage", standin.add_button(form, "Borne borne-etage")),
     ];
     let tokens = register(&backend, product, form, &buttons);
     let platform = start_registered(&backend);
@@ -264,6 +268,15 @@ fn forwarded_once_through_a_flaky_jdma(postgres: bool) {
     let (dropped, lost) = standin.faults_seen();
     assert!(dropped > 0 && lost > 0, "the faults fired: {dropped} answers dropped, {lost} answers lost");
     assert_once_each(&standin.reviews(), &sent, &buttons, form);
+
+    // JDMA's export of the form and Borne's, of the same reviews: the same bytes.
+    let theirs = standin.export_csv(form);
+    assert_eq!(theirs.lines().count(), 49, "a header and 48 reviews");
+    let ours = cli_ok(&backend, &["export", "--format", "jdma-csv", "--jdma-form", &form.to_string()]);
+    assert_eq!(ours, theirs);
+    assert_eq!(cli_ok(&backend, &["export", "--format", "jdma-csv", "--site", "prefecture"]), theirs);
+    let day = cli_ok(&backend, &["export", "--format", "jdma-csv", "--site", "prefecture", "--since", "2026-12-08"]);
+    assert_eq!(day.lines().count(), 1, "nothing created in JDMA after the 7th: {day}");
 
     // The next day, JDMA's counts (its open API) are compared with what was forwarded.
     standin.add_api_key(product, "cle-essai");
@@ -318,6 +331,17 @@ fn forwarded_once_through_a_flaky_jdma(postgres: bool) {
         &[&format!("{}/console/sites/prefecture", platform.url)],
         Some(&format!("borne_console={session}")),
     );
+    // The same export from the console, within the agent's scope.
+    let download = |path: &str| {
+        Http::new().send(
+            reqwest::Client::new()
+                .get(format!("{}/console/sites/prefecture/{path}", platform.url))
+                .header("Cookie", format!("borne_console={session}")),
+        )
+    };
+    let (status, _, csv) = download("avis-jdma.csv");
+    assert_eq!((status, csv.as_str()), (200, ours.as_str()));
+    assert_eq!(download("avis-jdma.xlsx").0, 200);
 
     // Binding a site: the ids are checked with the open API.
     let config = dir.join("borne-platform.toml");

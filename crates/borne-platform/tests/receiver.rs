@@ -402,7 +402,7 @@ fn counts_exports_and_partitions_follow_the_kiosks_days(postgres: bool) {
     assert_eq!(rows.len(), 7);
     let late = rows.iter().find(|r| r.iter().any(|f| f.contains("vraiment"))).expect("the comment is exported");
     assert_eq!(&late[0], "2026-01-31 22:30:00", "UTC, as JDMA writes it");
-    assert_eq!(&late[1], "CAF de l'Orne");
+    assert_eq!(&late[1], "Évaluation de la satisfaction usager", "JDMA's root form title, none given");
     assert_eq!(&late[2], "borne-caf-01");
     assert!(late.iter().any(|f| f == "Pas bien") && late.iter().any(|f| f == "3"));
     assert!(late.iter().any(|f| f == "Trop d'attente, \"vraiment\",\nmerci"), "quoted back intact");

@@ -1,7 +1,8 @@
 //! `borne-platform`: the gateway Borne kiosks upload to (parsing and wiring only).
 
 use borne_platform::config::{Config, LogFormat};
-use borne_platform::export::{Format, Writer};
+use borne_platform::export::{Format, JdmaWriter, Writer};
+use borne_platform::storage::forwarding::JdmaExportFilter;
 use borne_platform::storage::{Site, Storage, StorageError};
 use borne_platform::{self as platform, Auth, Faults, Platform, Tokens};
 use clap::{Args, Parser, Subcommand};
@@ -102,15 +103,24 @@ enum Command {
         #[command(flatten)]
         db: Database,
     },
-    /// Write reviews for JDMA (jdma-csv: JDMA's review export; jsonl: JDMA's data model)
+    /// Écrit les avis : jdma-csv et jdma-xlsx comme l'export d'avis de JDMA, jsonl dans le modèle de JDMA
     Export {
         #[command(flatten)]
         db: Database,
         #[arg(long, default_value = "jdma-csv")]
         format: String,
-        /// Only reviews received since this date (2026-03-01) or instant (RFC 3339)
+        /// Les avis d'un site (jdma-csv, jdma-xlsx)
+        #[arg(long, conflicts_with = "jdma_form")]
+        site: Option<String>,
+        /// Les avis d'un formulaire JDMA (jdma-csv, jdma-xlsx)
+        #[arg(long)]
+        jdma_form: Option<i64>,
+        /// Depuis ce jour (2026-03-01, UTC) ou cet instant (RFC 3339) : dans JDMA pour jdma-*, reçus pour jsonl
         #[arg(long)]
         since: Option<String>,
+        /// Jusqu'à ce jour inclus (UTC) ou cet instant exclu (jdma-csv, jdma-xlsx)
+        #[arg(long)]
+        until: Option<String>,
         /// Output file (standard output when absent)
         #[arg(long)]
         output: Option<PathBuf>,
@@ -161,6 +171,9 @@ enum SitesCommand {
         /// Le bouton JDMA des bornes du site qui n'ont pas le leur
         #[arg(long = "jdma-button", visible_alias = "button-id")]
         button_id: Option<i64>,
+        /// Le titre du formulaire dans JDMA (« Nom du formulaire » de ses exports) ; lu dans JDMA si une clé de l'API est configurée
+        #[arg(long)]
+        jdma_form_title: Option<String>,
     },
     /// List the sites (JSON)
     List,
@@ -176,12 +189,17 @@ enum DevicesCommand {
         /// Le bouton JDMA de la borne (un par borne : JDMA distingue ainsi les bornes)
         #[arg(long)]
         jdma_button: Option<i64>,
+        /// Le titre du bouton dans JDMA (« Lien d'intégration » de ses exports ; l'identifiant de la borne sinon)
+        #[arg(long)]
+        jdma_button_title: Option<String>,
     },
     /// Donne (ou retire, sans --jdma-button) son bouton JDMA à une borne
     Bind {
         device_id: String,
         #[arg(long)]
         jdma_button: Option<i64>,
+        #[arg(long)]
+        jdma_button_title: Option<String>,
     },
     /// List the kiosks with their last heartbeat (JSON)
     List,
@@ -409,15 +427,18 @@ fn run(cli: Cli) -> Result<(), String> {
             runtime()?.block_on(async {
                 let storage = db.open(&config).await?;
                 match command {
-                    SitesCommand::Add { site_id, name, org, product_id, form_id, button_id } => {
+                    SitesCommand::Add { site_id, name, org, product_id, form_id, button_id, jdma_form_title } => {
                         if product_id.is_some() != form_id.is_some() {
                             return Err("--jdma-product et --jdma-form vont ensemble".into());
                         }
+                        let mut title = jdma_form_title;
                         if let (Some(product), Some(form), Some(jdma)) = (product_id, form_id, &config.jdma) {
-                            platform::jdma::check_binding(jdma, product, form).await?;
+                            let found = platform::jdma::check_binding(jdma, product, form).await?;
+                            title = title.or(found);
                         }
                         let site = Site { id: site_id, name, organisation: org, product_id, form_id, button_id };
                         storage.add_site(&site).await.map_err(message)?;
+                        storage.set_form_title(&site.id, title.as_deref()).await.map_err(message)?;
                         println!("site {} enregistré", site.id);
                     }
                     SitesCommand::List => {
@@ -434,17 +455,23 @@ fn run(cli: Cli) -> Result<(), String> {
             runtime()?.block_on(async {
                 let storage = db.open(&config).await?;
                 match command {
-                    DevicesCommand::Add { device_id, site, jdma_button } => {
+                    DevicesCommand::Add { device_id, site, jdma_button, jdma_button_title } => {
                         let token = storage.add_device(&device_id, &site).await.map_err(message)?;
-                        if jdma_button.is_some() {
-                            storage.set_device_button(&device_id, jdma_button).await.map_err(message)?;
+                        if jdma_button.is_some() || jdma_button_title.is_some() {
+                            storage
+                                .set_device_button(&device_id, jdma_button, jdma_button_title.as_deref())
+                                .await
+                                .map_err(message)?;
                         }
                         println!("borne {device_id} enregistrée sur le site {site}.");
                         println!("Jeton (affiché une seule fois ; à mettre dans [upload] token de la borne) :");
                         println!("{token}");
                     }
-                    DevicesCommand::Bind { device_id, jdma_button } => {
-                        storage.set_device_button(&device_id, jdma_button).await.map_err(message)?;
+                    DevicesCommand::Bind { device_id, jdma_button, jdma_button_title } => {
+                        storage
+                            .set_device_button(&device_id, jdma_button, jdma_button_title.as_deref())
+                            .await
+                            .map_err(message)?;
                         match jdma_button {
                             Some(b) => println!("borne {device_id} : bouton JDMA {b}"),
                             None => {
@@ -516,11 +543,15 @@ fn run(cli: Cli) -> Result<(), String> {
                 Ok(())
             })
         }
-        Command::Export { db, format, since, output } => {
+        Command::Export { db, format, site, jdma_form, since, until, output } => {
             let config = db.config()?;
             init_logs(&config, false);
             let format = Format::parse(&format)?;
             let since = since.map(|s| parse_since(&s)).transpose()?;
+            let until = until.map(|u| parse_until(&u)).transpose()?;
+            if format == Format::Jsonl && (site.is_some() || jdma_form.is_some() || until.is_some()) {
+                return Err("--site, --jdma-form et --until valent pour jdma-csv et jdma-xlsx".into());
+            }
             runtime()?.block_on(async {
                 let storage = db.open(&config).await?;
                 let out: Box<dyn std::io::Write + Send> = match &output {
@@ -529,9 +560,23 @@ fn run(cli: Cli) -> Result<(), String> {
                     )),
                     None => Box::new(std::io::BufWriter::new(std::io::stdout())),
                 };
-                let mut writer = Writer::new(format, out).map_err(|e| e.to_string())?;
-                let count = storage.export(since, &mut |page| writer.write(&page)).await.map_err(message)?;
-                writer.finish().map_err(|e| e.to_string())?;
+                let count = if format == Format::Jsonl {
+                    let mut writer = Writer::new(out);
+                    let count = storage.export(since, &mut |page| writer.write(&page)).await.map_err(message)?;
+                    writer.finish().map_err(|e| e.to_string())?;
+                    count
+                } else {
+                    if let Some(site) = &site
+                        && !storage.sites().await.map_err(message)?.iter().any(|s| &s.id == site)
+                    {
+                        return Err(format!("site inconnu : {site}"));
+                    }
+                    let filter = JdmaExportFilter { site, form: jdma_form, since, until };
+                    let mut writer = JdmaWriter::new(format, out).map_err(|e| e.to_string())?;
+                    let count = storage.jdma_export(&filter, &mut |page| writer.write(&page)).await.map_err(message)?;
+                    writer.finish().map_err(|e| e.to_string())?;
+                    count
+                };
                 if output.is_some() {
                     eprintln!("{count} avis exportés");
                 }
@@ -543,6 +588,14 @@ fn run(cli: Cli) -> Result<(), String> {
 
 fn message(e: StorageError) -> String {
     e.to_string()
+}
+
+/// `--until`: a day (through its end, UTC) or an instant (excluded).
+fn parse_until(text: &str) -> Result<chrono::DateTime<chrono::Utc>, String> {
+    match borne_model::days::parse(text) {
+        Ok(day) => Ok((day + chrono::Duration::days(1)).and_hms_opt(0, 0, 0).unwrap_or_default().and_utc()),
+        Err(_) => parse_since(text),
+    }
 }
 
 /// A day on the command line: `AAAA-MM-JJ`, from 2000 to 2100.

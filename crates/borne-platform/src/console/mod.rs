@@ -151,6 +151,8 @@ pub fn router<S>(state: Shared) -> Router<S> {
         .route("/console/bornes.csv", get(fleet_csv))
         .route("/console/sites/{site}", get(site_page))
         .route("/console/sites/{site}/indicateurs.json", get(site_json))
+        .route("/console/sites/{site}/avis-jdma.csv", get(site_export_csv))
+        .route("/console/sites/{site}/avis-jdma.xlsx", get(site_export_xlsx))
         .route("/console/commentaires", get(comments_page))
         .route("/console/deconnexion", post(logout))
         .route_layer(middleware::from_fn_with_state(state.clone(), require_session));
@@ -570,6 +572,46 @@ async fn fleet_csv(
         fleet::csv(&rows),
     )
         .into_response())
+}
+
+async fn site_export_csv(
+    state: State<Shared>,
+    viewer: Extension<Viewer>,
+    id: Path<String>,
+) -> Result<Response, Failure> {
+    site_export(state, viewer, id, crate::export::Format::JdmaCsv).await
+}
+
+async fn site_export_xlsx(
+    state: State<Shared>,
+    viewer: Extension<Viewer>,
+    id: Path<String>,
+) -> Result<Response, Failure> {
+    site_export(state, viewer, id, crate::export::Format::JdmaXlsx).await
+}
+
+/// A site's reviews as JDMA's export writes them (`borne-platform export --site`).
+async fn site_export(
+    State(platform): State<Shared>,
+    Extension(Viewer(session)): Extension<Viewer>,
+    Path(id): Path<String>,
+    format: crate::export::Format,
+) -> Result<Response, Failure> {
+    let storage = platform.storage();
+    site_in_scope(storage, &session.account, &id).await?;
+    let filter = crate::storage::forwarding::JdmaExportFilter { site: Some(id), ..Default::default() };
+    let mut out = Vec::new();
+    let mut writer = crate::export::JdmaWriter::new(format, &mut out).map_err(|e| Failure::BadInput(e.to_string()))?;
+    storage.jdma_export(&filter, &mut |page| writer.write(&page)).await?;
+    writer.finish().map_err(|e| Failure::BadInput(e.to_string()))?;
+    let (kind, name) = match format {
+        crate::export::Format::JdmaXlsx => (
+            "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+            "attachment; filename=\"avis-jdma.xlsx\"",
+        ),
+        _ => ("text/csv; charset=utf-8", "attachment; filename=\"avis-jdma.csv\""),
+    };
+    Ok(([(header::CONTENT_TYPE, kind), (header::CONTENT_DISPOSITION, name)], out).into_response())
 }
 
 fn date_field(name: &str, value: Option<&str>) -> Result<Option<NaiveDate>, Failure> {

@@ -428,7 +428,9 @@ pub fn site(
             a href=(format!("/console/bornes?site={}", urlencode(&site.id))) { "Bornes du site" } " · "
             a href=(format!("/console/commentaires?site={}", urlencode(&site.id))) { "Commentaires" } " · "
             a href=(format!("/public/sites/{}", urlencode(&site.id))) { "Page publique des résultats" } " · "
-            a href=(format!("/console/sites/{}/indicateurs.json", urlencode(&site.id))) { "Indicateurs (JSON)" } }
+            a href=(format!("/console/sites/{}/indicateurs.json", urlencode(&site.id))) { "Indicateurs (JSON)" } " · "
+            a href=(format!("/console/sites/{}/avis-jdma.csv", urlencode(&site.id))) { "Avis au format de l'export JDMA (CSV)" } " · "
+            a href=(format!("/console/sites/{}/avis-jdma.xlsx", urlencode(&site.id))) { "Avis au format de l'export JDMA (XLSX)" } }
         div.periods {
             (period("30 derniers jours", month))
             (period("12 derniers mois", year))

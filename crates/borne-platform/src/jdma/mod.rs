@@ -405,11 +405,11 @@ fn forwarded(out: &Outgoing, id: i64, created_at: DateTime<Utc>, now: DateTime<U
 }
 
 /// Checks, through the open API when a key is configured, that the key reaches `product` and
-/// that `form` is one of its forms (JDMA's `/services` does not list buttons).
-pub async fn check_binding(config: &JdmaConfig, product: i64, form: i64) -> Result<(), String> {
+/// that `form` is one of its forms (JDMA's `/services` does not list buttons); the form's title.
+pub async fn check_binding(config: &JdmaConfig, product: i64, form: i64) -> Result<Option<String>, String> {
     let client = Client::new(config)?;
     if !client.has_api() {
-        return Ok(());
+        return Ok(None);
     }
     let services = client.services().await?;
     let Some(service) = services.iter().find(|s| s.id == product) else {
@@ -419,15 +419,15 @@ pub async fn check_binding(config: &JdmaConfig, product: i64, form: i64) -> Resu
             if known.is_empty() { "aucun".to_string() } else { known.join(", ") }
         ));
     };
-    if !service.forms.iter().any(|f| f.id == form) {
+    let Some(found) = service.forms.iter().find(|f| f.id == form) else {
         let known: Vec<String> = service.forms.iter().map(|f| format!("{} ({})", f.id, f.title)).collect();
         return Err(format!(
             "le formulaire JDMA {form} n'appartient pas au service {product} « {} » (formulaires : {})",
             service.title,
             known.join(", ")
         ));
-    }
-    Ok(())
+    };
+    Ok(Some(found.title.clone()))
 }
 
 /// What `borne-platform jdma status` prints: the totals, then each site.

@@ -129,6 +129,31 @@ pub struct Reconciled {
     pub checked_at: DateTime<Utc>,
 }
 
+/// Which reviews a JDMA export holds.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct JdmaExportFilter {
+    pub site: Option<String>,
+    /// The JDMA form (as forwarded, else the site's binding).
+    pub form: Option<i64>,
+    /// `[since, until)` on the review's instant in JDMA (its creation there), else the kiosk's.
+    pub since: Option<DateTime<Utc>>,
+    pub until: Option<DateTime<Utc>>,
+}
+
+/// A review as JDMA's export shows it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct JdmaExportRow {
+    /// Borne's id, and JDMA's once forwarded.
+    pub id: i64,
+    pub jdma_id: Option<i64>,
+    /// JDMA's `created_at` once forwarded, else the kiosk's instant.
+    pub at: DateTime<Utc>,
+    pub form_title: Option<String>,
+    pub button_title: Option<String>,
+    pub device_id: String,
+    pub answers: Vec<super::model::ExportAnswer>,
+}
+
 /// What each engine implements for forwarding.
 pub trait Forwarding {
     /// Up to `limit` due reviews, unsure ones first, claimed by `holder` until `until` (if its
@@ -162,7 +187,20 @@ pub trait Forwarding {
         from: NaiveDate,
         to: NaiveDate,
     ) -> impl Future<Output = Result<Vec<(NaiveDate, u64)>>> + Send;
-    fn set_device_button(&self, device: String, button: Option<i64>) -> impl Future<Output = Result<usize>> + Send;
+    fn set_device_button(
+        &self,
+        device: String,
+        button: Option<i64>,
+        title: Option<String>,
+    ) -> impl Future<Output = Result<usize>> + Send;
+    fn set_form_title(&self, site: String, title: Option<String>) -> impl Future<Output = Result<usize>> + Send;
+    /// Up to `limit` reviews from `offset` on, by instant, then JDMA's id (Borne's before forwarding).
+    fn jdma_export_page(
+        &self,
+        filter: JdmaExportFilter,
+        offset: u64,
+        limit: u32,
+    ) -> impl Future<Output = Result<Vec<JdmaExportRow>>> + Send;
     /// The (product, form) pairs sites are bound to.
     fn jdma_bindings(&self) -> impl Future<Output = Result<Vec<(i64, i64)>>> + Send;
     fn jdma_record_reconciliation(&self, days: Vec<Reconciled>) -> impl Future<Output = Result<()>> + Send;

@@ -46,7 +46,7 @@ use borne_model::wire::Heartbeat;
 use borne_web::auth::{FailureLog, Failures};
 use chrono::{DateTime, Duration, NaiveDate, Utc};
 use console::{Account, AccountChange, Accounts, Comment, CommentQuery, ConsoleSession, Opened, checked};
-use forwarding::{Claimed, Forwarding, JdmaCounts, Reconciled, Settle};
+use forwarding::{Claimed, Forwarding, JdmaCounts, JdmaExportFilter, JdmaExportRow, Reconciled, Settle};
 use guard::{Catalogue, Guard};
 use reviews::Reviews;
 use std::net::IpAddr;
@@ -546,6 +546,31 @@ impl Storage {
         on_engine!(self, s => s.jdma_forwarded_by_day(form, from, to).await)
     }
 
+    /// The title of the site's JDMA form, as JDMA's export shows it.
+    pub async fn set_form_title(&self, site: &str, title: Option<&str>) -> Result<()> {
+        let title = title.map(str::to_string);
+        on_engine!(self, s => s.set_form_title(site.to_string(), title).await)?;
+        Ok(())
+    }
+
+    /// Reviews as JDMA's export shows them, by their instant in JDMA, in pages to `sink`.
+    pub async fn jdma_export(
+        &self,
+        filter: &JdmaExportFilter,
+        sink: &mut (dyn FnMut(Vec<JdmaExportRow>) -> std::io::Result<()> + Send),
+    ) -> Result<u64> {
+        let mut total = 0;
+        loop {
+            let page = on_engine!(self, s => s.jdma_export_page(filter.clone(), total, 1000).await)?;
+            if page.is_empty() {
+                break;
+            }
+            total += page.len() as u64;
+            sink(page).map_err(|e| StorageError::Refused(format!("écriture impossible : {e}")))?;
+        }
+        Ok(total)
+    }
+
     /// The (product, form) pairs sites are bound to.
     pub async fn jdma_bindings(&self) -> Result<Vec<(i64, i64)>> {
         on_engine!(self, s => s.jdma_bindings().await)
@@ -560,9 +585,10 @@ impl Storage {
         on_engine!(self, s => s.jdma_reconciliation(since).await)
     }
 
-    /// Sets (or clears) the JDMA button of a kiosk; refused for an unknown kiosk.
-    pub async fn set_device_button(&self, device: &str, button: Option<i64>) -> Result<()> {
-        let n = on_engine!(self, s => s.set_device_button(device.to_string(), button).await)?;
+    /// Sets (or clears) the JDMA button of a kiosk and its title in JDMA; refused for an unknown kiosk.
+    pub async fn set_device_button(&self, device: &str, button: Option<i64>, title: Option<&str>) -> Result<()> {
+        let title = title.map(str::to_string);
+        let n = on_engine!(self, s => s.set_device_button(device.to_string(), button, title).await)?;
         if n == 0 {
             return Err(StorageError::Refused(format!("borne inconnue : {device}")));
         }

@@ -160,6 +160,9 @@ pub struct ExportAnswer {
     pub answer_text: String,
     pub intention: String,
     pub kind: String,
+    /// The `contact_tried` channel a per-channel help answer is about (contract 1.2).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub parent: Option<i64>,
 }
 
 /// A valid review made ready for either engine: its partition key, its buckets in the kiosk's

@@ -292,12 +292,89 @@ impl Forwarding for PgStore {
             .collect())
     }
 
-    async fn set_device_button(&self, device: String, button: Option<i64>) -> Result<usize> {
+    async fn set_device_button(&self, device: String, button: Option<i64>, title: Option<String>) -> Result<usize> {
         let client = self.client().await?;
         let n = client
-            .execute("UPDATE devices SET jdma_button = $2 WHERE id = $1", &[&device, &button])
+            .execute(
+                "UPDATE devices SET jdma_button = $2, jdma_button_title = $3 WHERE id = $1",
+                &[&device, &button, &title],
+            )
             .await
             .map_err(classify)?;
         Ok(n as usize)
+    }
+
+    async fn set_form_title(&self, site: String, title: Option<String>) -> Result<usize> {
+        let client = self.client().await?;
+        let n = client
+            .execute("UPDATE sites SET jdma_form_title = $2 WHERE id = $1", &[&site, &title])
+            .await
+            .map_err(classify)?;
+        Ok(n as usize)
+    }
+
+    async fn jdma_export_page(&self, filter: JdmaExportFilter, offset: u64, limit: u32) -> Result<Vec<JdmaExportRow>> {
+        let client = self.client().await?;
+        // PostgreSQL's range is narrower than chrono's.
+        let (low, high) = (DateTime::<Utc>::UNIX_EPOCH, DateTime::<Utc>::UNIX_EPOCH + Duration::days(365 * 200));
+        let clamp = |t: DateTime<Utc>| t.clamp(low, high);
+        let since = clamp(filter.since.unwrap_or(low));
+        let until = clamp(filter.until.unwrap_or(high));
+        let rows = client
+            .query(
+                "SELECT id, jdma_id, at, form_title, button_title, device_id, created_at FROM (
+                    SELECT r.id AS id, o.jdma_review_id AS jdma_id, coalesce(o.jdma_created_at, r.created_at) AS at,
+                           s.jdma_form_title AS form_title, d.jdma_button_title AS button_title, r.device_id AS device_id,
+                           r.site_id AS site_id, coalesce(o.jdma_form, s.form_id) AS form, r.created_at AS created_at
+                    FROM reviews r
+                    LEFT JOIN jdma_outbox o ON o.review_id = r.id AND o.state = 'forwarded'
+                    LEFT JOIN sites s ON s.id = r.site_id
+                    LEFT JOIN devices d ON d.id = r.device_id) x
+                 WHERE ($1::text IS NULL OR site_id = $1) AND ($2::bigint IS NULL OR form = $2) AND at >= $3 AND at < $4
+                 ORDER BY at, coalesce(jdma_id, id), id LIMIT $5 OFFSET $6",
+                &[&filter.site, &filter.form, &since, &until, &(limit as i64), &(offset as i64)],
+            )
+            .await
+            .map_err(classify)?;
+        let ids: Vec<i64> = rows.iter().map(|r| r.get(0)).collect();
+        let created: Vec<DateTime<Utc>> = rows.iter().map(|r| r.get(6)).collect();
+        let mut answers: HashMap<i64, Vec<crate::storage::model::ExportAnswer>> = HashMap::new();
+        for a in client
+            .query(
+                "SELECT review_id, field_code, field_label, answer_item_id::bigint, answer_text, intention, kind,
+                        parent_item::bigint
+                 FROM answers a JOIN unnest($1::bigint[], $2::timestamptz[]) AS r(id, created_at)
+                    ON a.review_id = r.id AND a.review_created_at = r.created_at
+                 ORDER BY a.id",
+                &[&ids, &created],
+            )
+            .await
+            .map_err(classify)?
+        {
+            answers.entry(a.get(0)).or_default().push(crate::storage::model::ExportAnswer {
+                field_code: a.get(1),
+                field_label: a.get(2),
+                answer_item_id: a.get(3),
+                answer_text: a.get(4),
+                intention: a.get(5),
+                kind: a.get(6),
+                parent: a.get(7),
+            });
+        }
+        Ok(rows
+            .iter()
+            .map(|r| {
+                let id: i64 = r.get(0);
+                JdmaExportRow {
+                    id,
+                    jdma_id: r.get(1),
+                    at: r.get(2),
+                    form_title: r.get(3),
+                    button_title: r.get(4),
+                    device_id: r.get(5),
+                    answers: answers.remove(&id).unwrap_or_default(),
+                }
+            })
+            .collect())
     }
 }

@@ -526,7 +526,8 @@ impl Reviews for PgStore {
             .map_err(classify)?;
         let answers_stmt = client
             .prepare_cached(
-                "SELECT review_id, field_code, field_label, answer_item_id::bigint, answer_text, intention, kind
+                "SELECT review_id, field_code, field_label, answer_item_id::bigint, answer_text, intention, kind,
+                        parent_item::bigint
                  FROM answers a JOIN unnest($1::bigint[], $2::timestamptz[]) AS r(id, created_at)
                     ON a.review_id = r.id AND a.review_created_at = r.created_at
                  ORDER BY a.id",
@@ -572,6 +573,7 @@ impl Reviews for PgStore {
                     answer_text: a.get(4),
                     intention: a.get(5),
                     kind: a.get(6),
+                    parent: a.get(7),
                 });
             }
             for review in &mut page {

@@ -296,8 +296,79 @@ impl Forwarding for SqliteStore {
         .await
     }
 
-    async fn set_device_button(&self, device: String, button: Option<i64>) -> Result<usize> {
-        self.with(move |c| c.execute("UPDATE devices SET jdma_button = ?2 WHERE id = ?1", params![device, button]))
-            .await
+    async fn set_device_button(&self, device: String, button: Option<i64>, title: Option<String>) -> Result<usize> {
+        self.with(move |c| {
+            c.execute(
+                "UPDATE devices SET jdma_button = ?2, jdma_button_title = ?3 WHERE id = ?1",
+                params![device, button, title],
+            )
+        })
+        .await
+    }
+
+    async fn set_form_title(&self, site: String, title: Option<String>) -> Result<usize> {
+        self.with(move |c| c.execute("UPDATE sites SET jdma_form_title = ?2 WHERE id = ?1", params![site, title])).await
+    }
+
+    async fn jdma_export_page(&self, filter: JdmaExportFilter, offset: u64, limit: u32) -> Result<Vec<JdmaExportRow>> {
+        self.with(move |c| {
+            let mut rows: Vec<JdmaExportRow> = c
+                .prepare_cached(
+                    "SELECT id, jdma_id, at, form_title, button_title, device_id FROM (
+                        SELECT r.id AS id, o.jdma_review_id AS jdma_id,
+                               coalesce(o.jdma_created_at_ms, r.created_at_ms, r.received_at_ms) AS at,
+                               s.jdma_form_title AS form_title, d.jdma_button_title AS button_title,
+                               r.device_id AS device_id, r.site_id AS site_id, coalesce(o.jdma_form, s.form_id) AS form
+                        FROM reviews r
+                        LEFT JOIN jdma_outbox o ON o.review_id = r.id AND o.state = 'forwarded'
+                        LEFT JOIN sites s ON s.id = r.site_id
+                        LEFT JOIN devices d ON d.id = r.device_id)
+                     WHERE (?1 IS NULL OR site_id = ?1) AND (?2 IS NULL OR form = ?2) AND at >= ?3 AND at < ?4
+                     ORDER BY at, coalesce(jdma_id, id), id LIMIT ?5 OFFSET ?6",
+                )?
+                .query_map(
+                    params![
+                        filter.site,
+                        filter.form,
+                        filter.since.map(ms).unwrap_or(i64::MIN),
+                        filter.until.map(ms).unwrap_or(i64::MAX),
+                        limit,
+                        offset as i64
+                    ],
+                    |r| {
+                        Ok(JdmaExportRow {
+                            id: r.get(0)?,
+                            jdma_id: r.get(1)?,
+                            at: from_ms(r.get(2)?),
+                            form_title: r.get(3)?,
+                            button_title: r.get(4)?,
+                            device_id: r.get(5)?,
+                            answers: Vec::new(),
+                        })
+                    },
+                )?
+                .collect::<rusqlite::Result<_>>()?;
+            let mut answers = c.prepare_cached(
+                "SELECT field_code, field_label, answer_item_id, answer_text, intention, kind, parent_item FROM answers
+                 WHERE review_id = ?1 ORDER BY rowid",
+            )?;
+            for row in &mut rows {
+                row.answers = answers
+                    .query_map([row.id], |r| {
+                        Ok(crate::storage::model::ExportAnswer {
+                            field_code: r.get(0)?,
+                            field_label: r.get(1)?,
+                            answer_item_id: r.get(2)?,
+                            answer_text: r.get(3)?,
+                            intention: r.get(4)?,
+                            kind: r.get(5)?,
+                            parent: r.get(6)?,
+                        })
+                    })?
+                    .collect::<rusqlite::Result<_>>()?;
+            }
+            Ok(rows)
+        })
+        .await
     }
 }

@@ -392,7 +392,7 @@ fn export_page(c: &mut Connection, after: (i64, i64)) -> rusqlite::Result<Vec<Ex
         })?
         .collect::<rusqlite::Result<_>>()?;
     let mut answers = c.prepare_cached(
-        "SELECT field_code, field_label, answer_item_id, answer_text, intention, kind FROM answers
+        "SELECT field_code, field_label, answer_item_id, answer_text, intention, kind, parent_item FROM answers
          WHERE review_id = ?1 ORDER BY rowid",
     )?;
     for review in &mut reviews {
@@ -405,6 +405,7 @@ fn export_page(c: &mut Connection, after: (i64, i64)) -> rusqlite::Result<Vec<Ex
                     answer_text: r.get(3)?,
                     intention: r.get(4)?,
                     kind: r.get(5)?,
+                    parent: r.get(6)?,
                 })
             })?
             .collect::<rusqlite::Result<_>>()?;

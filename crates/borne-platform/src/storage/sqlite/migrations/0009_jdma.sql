@@ -37,3 +37,7 @@ CREATE TABLE jdma_reconciliation (
 );
 -- Contract 1.2: a per-channel help answer names its contact_tried channel (JDMA's child answers).
 ALTER TABLE answers ADD COLUMN parent_item INTEGER;
+-- The titles JDMA's export shows: the form's (« Nom du formulaire »), each kiosk's button's
+-- (« Lien d'intégration »).
+ALTER TABLE sites ADD COLUMN jdma_form_title TEXT;
+ALTER TABLE devices ADD COLUMN jdma_button_title TEXT;
