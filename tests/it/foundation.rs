@@ -47,12 +47,15 @@ fn four_concurrent_processes_rate_1000_reviews_and_every_printed_id_is_stored() 
     let json: serde_json::Value = serde_json::from_str(&stats).unwrap();
     assert_eq!(json["indicators"]["reviews"], 1000);
     // Sent: (w + i) % 3 + 1 over w in 0..4, i in 0..250 → 334 « Pas bien », 333 « Moyen »,
-    // 333 « Très bien ». The State's mean: (333 × 10 + 333 × 5 + 334 × 0) / 1000 = 4.995 → 5.0.
+    // 333 « Très bien ». The State's mean: (333 × 10 + 333 × 5 + 334 × 0) / 1000 = 4.995 → 5.0,
+    // banded as JDMA bands it, on the unrounded mean: under 5, « Pas bien ».
     let dist = &json["indicators"]["satisfaction"]["distribution"];
     let counts: Vec<u64> = (0..3).map(|i| dist[i]["count"].as_u64().unwrap()).collect();
     assert_eq!(counts, [334, 333, 333]);
     assert_eq!(json["indicators"]["satisfaction"]["score"]["value"].as_f64().unwrap(), 5.0);
-    assert_eq!(json["indicators"]["satisfaction"]["score"]["band"], "medium");
+    assert_eq!(json["indicators"]["satisfaction"]["score"]["band"], "bad");
+    assert_eq!(json["indicators"]["jdma"]["satisfaction"]["text"], "5,0 / 10");
+    assert_eq!(json["indicators"]["jdma"]["satisfaction"]["band"], "Pas bien");
     assert!(run_ok(borne(&data).args(["db", "check"])).trim_start().starts_with("intégrité : ok"));
 }
 

@@ -13,7 +13,7 @@
 //!
 //! Invariant: from answer counts only (as `indicators`), no IO.
 
-use crate::indicators::QuestionCounts;
+use crate::counts::QuestionCounts;
 use crate::review::{Intention, SATISFACTION};
 use serde::Serialize;
 use std::collections::BTreeMap;

@@ -36,6 +36,28 @@ pub fn check(day: NaiveDate) -> Result<(), String> {
     }
 }
 
+/// The start of a period typed as a day (its midnight, UTC) or an RFC 3339 instant.
+pub fn since(text: &str) -> Result<chrono::DateTime<chrono::Utc>, String> {
+    let instant = match chrono::DateTime::parse_from_rfc3339(text.trim()) {
+        Ok(t) => t.with_timezone(&chrono::Utc),
+        Err(_) => parse(text)
+            .map_err(|m| format!("{m} (ou un instant RFC 3339)"))?
+            .and_hms_opt(0, 0, 0)
+            .map(|t| t.and_utc())
+            .ok_or_else(|| format!("{text:?} : date (2026-03-01) ou instant RFC 3339 attendu"))?,
+    };
+    check(instant.date_naive())?;
+    Ok(instant)
+}
+
+/// The end of a period, excluded: after a day typed (through its end, UTC), or an instant.
+pub fn until(text: &str) -> Result<chrono::DateTime<chrono::Utc>, String> {
+    match parse(text) {
+        Ok(day) => Ok((day + chrono::Duration::days(1)).and_hms_opt(0, 0, 0).unwrap_or_default().and_utc()),
+        Err(_) => since(text),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -50,5 +72,9 @@ mod tests {
         }
         assert!(parse("2026-02-30").unwrap_err().contains("AAAA-MM-JJ"));
         assert!(parse("").is_err() && parse("\0").is_err());
+        assert_eq!(since("2026-03-01").unwrap().to_rfc3339(), "2026-03-01T00:00:00+00:00");
+        assert_eq!(until("2026-03-01").unwrap().to_rfc3339(), "2026-03-02T00:00:00+00:00");
+        assert_eq!(until("2026-03-01T10:00:00+01:00").unwrap().to_rfc3339(), "2026-03-01T09:00:00+00:00");
+        assert!(since("3000-01-01T00:00:00Z").unwrap_err().contains("hors des dates"));
     }
 }

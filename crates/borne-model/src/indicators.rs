@@ -50,19 +50,7 @@ impl Band {
     }
 }
 
-/// How many times each answer item of a question was given over a period, plus how many
-/// reviews answered the question at all (for checkbox questions the two differ).
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct QuestionCounts {
-    pub respondents: u64,
-    pub by_item: Vec<(i64, u64)>,
-}
-
-impl QuestionCounts {
-    pub fn count_of(&self, item_id: i64) -> u64 {
-        self.by_item.iter().filter(|(id, _)| *id == item_id).map(|(_, n)| n).sum()
-    }
-}
+pub use crate::counts::QuestionCounts;
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct ItemShare {

@@ -7,6 +7,7 @@
 
 pub mod actions;
 pub mod backoffice;
+pub mod counts;
 pub mod days;
 pub mod indicators;
 pub mod review;

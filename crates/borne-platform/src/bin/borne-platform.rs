@@ -590,31 +590,17 @@ fn message(e: StorageError) -> String {
     e.to_string()
 }
 
-/// `--until`: a day (through its end, UTC) or an instant (excluded).
-fn parse_until(text: &str) -> Result<chrono::DateTime<chrono::Utc>, String> {
-    match borne_model::days::parse(text) {
-        Ok(day) => Ok((day + chrono::Duration::days(1)).and_hms_opt(0, 0, 0).unwrap_or_default().and_utc()),
-        Err(_) => parse_since(text),
-    }
-}
-
 /// A day on the command line: `AAAA-MM-JJ`, from 2000 to 2100.
 fn day_arg(text: &str) -> Result<chrono::NaiveDate, String> {
     borne_model::days::parse(text)
 }
 
-/// `2026-03-01` (midnight UTC) or an RFC 3339 instant, from 2000 to 2100.
 fn parse_since(text: &str) -> Result<chrono::DateTime<chrono::Utc>, String> {
-    let instant = match chrono::DateTime::parse_from_rfc3339(text) {
-        Ok(t) => t.with_timezone(&chrono::Utc),
-        Err(_) => borne_model::days::parse(text)
-            .map_err(|m| format!("--since : {m} (ou un instant RFC 3339)"))?
-            .and_hms_opt(0, 0, 0)
-            .map(|t| t.and_utc())
-            .ok_or_else(|| format!("--since {text:?} : date (2026-03-01) ou instant RFC 3339 attendu"))?,
-    };
-    borne_model::days::check(instant.date_naive()).map_err(|m| format!("--since : {m}"))?;
-    Ok(instant)
+    borne_model::days::since(text).map_err(|m| format!("--since : {m}"))
+}
+
+fn parse_until(text: &str) -> Result<chrono::DateTime<chrono::Utc>, String> {
+    borne_model::days::until(text).map_err(|m| format!("--until : {m}"))
 }
 
 async fn org_rules(storage: &Storage, organisation: &str) -> Result<platform::notify::OrgRules, String> {
