@@ -316,6 +316,7 @@ fn commits(dir: &std::path::Path, config: &Config, n: usize) -> Vec<Duration> {
     let mut times = Vec::with_capacity(n);
     for i in 0..n {
         let draft = ReviewDraft {
+            channel_answers: Vec::new(),
             satisfaction: (i % 3 + 1) as i64,
             answers: vec![],
             comment: (i % 4 == 0).then(|| "Accueil rapide, merci".to_string()),

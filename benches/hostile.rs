@@ -484,8 +484,13 @@ fn commits(dir: &Path, config: &Config, n: usize) -> Vec<Duration> {
     let clock = SystemClock { source: SyncSource::AssumeSynced };
     (0..n)
         .map(|i| {
-            let draft =
-                ReviewDraft { satisfaction: (i % 3 + 1) as i64, answers: vec![], comment: None, language: "fr".into() };
+            let draft = ReviewDraft {
+                channel_answers: Vec::new(),
+                satisfaction: (i % 3 + 1) as i64,
+                answers: vec![],
+                comment: None,
+                language: "fr".into(),
+            };
             let t = Instant::now();
             kiosk::commit_review(&mut store, &config.survey, &clock, &draft).unwrap();
             t.elapsed()

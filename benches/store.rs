@@ -21,6 +21,7 @@ const SAMPLES: usize = 5000;
 
 fn draft(i: usize) -> ReviewDraft {
     ReviewDraft {
+        channel_answers: Vec::new(),
         satisfaction: (i % 3) as i64 + 1,
         answers: if i % 3 < 2 { vec![("kiosk_motif".into(), (i % 6) as i64 + 1)] } else { vec![] },
         comment: i.is_multiple_of(5).then(|| "Accueil rapide et aimable, merci.".to_string()),

@@ -199,6 +199,7 @@ pub fn rate(app: &App, args: &RateArgs, out: &mut dyn Write) -> Result<()> {
         answers.push((code.trim().to_string(), item));
     }
     let draft = ReviewDraft {
+        channel_answers: Vec::new(),
         satisfaction: args.satisfaction,
         answers,
         comment: args.comment.clone(),

@@ -13,7 +13,9 @@
 //! - when the store cannot write, the kiosk shows « hors service » and recovers by itself.
 
 use crate::config::Timing;
-use borne_model::review::{AnswerKind, Question, ReviewDraft, Satisfaction, Survey};
+use borne_model::review::{
+    ADMINISTRATION_CHANNELS, AnswerKind, PER_CHANNEL, Question, ReviewDraft, Satisfaction, Survey,
+};
 use std::time::Instant;
 
 /// What the visitor sees.
@@ -74,7 +76,12 @@ pub struct Flow {
     satisfaction: Option<Satisfaction>,
     /// The follow-ups asked after the current rating.
     questions: Vec<Question>,
+    /// For each question, the `contact_tried` channel it is asked for (JDMA's help questions,
+    /// once per administration channel ticked), or none.
+    channels: Vec<Option<i64>>,
     answers: Vec<(String, i64)>,
+    /// (code, channel, item) answers to the questions asked per channel.
+    channel_answers: Vec<(String, i64, i64)>,
     comment: String,
     last_input: Instant,
     thanked_at: Option<Instant>,
@@ -94,7 +101,9 @@ impl Flow {
             large_text: false,
             satisfaction: None,
             questions: Vec::new(),
+            channels: Vec::new(),
             answers: Vec::new(),
+            channel_answers: Vec::new(),
             comment: String::new(),
             last_input: now,
             thanked_at: None,
@@ -144,9 +153,26 @@ impl Flow {
         }
     }
 
+    /// The channel the question on screen is asked for (its id and its text), if it is one of
+    /// JDMA's help questions asked per channel.
+    pub fn current_channel(&self) -> Option<(i64, String)> {
+        let Screen::FollowUp(i) = self.screen else { return None };
+        let channel = (*self.channels.get(i)?)?;
+        let tried = self.survey.follow_ups.iter().find(|q| q.code == "contact_tried")?;
+        Some((channel, tried.item(channel)?.text.clone()))
+    }
+
     /// Items ticked for the question on screen.
     pub fn ticked(&self) -> Vec<i64> {
         let Some(q) = self.current_question() else { return Vec::new() };
+        if let Some((channel, _)) = self.current_channel() {
+            return self
+                .channel_answers
+                .iter()
+                .filter(|(code, c, _)| *code == q.code && *c == channel)
+                .map(|(_, _, item)| *item)
+                .collect();
+        }
         self.answers.iter().filter(|(code, _)| *code == q.code).map(|(_, item)| *item).collect()
     }
 
@@ -174,7 +200,18 @@ impl Flow {
                     return vec![Effect::Suppressed];
                 }
                 self.satisfaction = Some(s);
-                self.questions = self.survey.follow_ups.iter().filter(|q| q.is_asked_after(s)).cloned().collect();
+                // With contact_tried asked, JDMA's help questions come per channel ticked, after it.
+                let per_channel =
+                    self.survey.follow_ups.iter().any(|q| q.code == "contact_tried" && q.is_asked_after(s));
+                self.questions = self
+                    .survey
+                    .follow_ups
+                    .iter()
+                    .filter(|q| q.is_asked_after(s))
+                    .filter(|q| !(per_channel && PER_CHANNEL.contains(&q.code.as_str())))
+                    .cloned()
+                    .collect();
+                self.channels = vec![None; self.questions.len()];
                 self.advance_from(None)
             }
             (Screen::Home, Event::Language(lang)) => {
@@ -189,15 +226,25 @@ impl Flow {
             }
             (Screen::FollowUp(i), Event::Toggle(item)) => {
                 if let Some(q) = self.questions.get(i).cloned() {
-                    self.toggle(&q, item);
+                    match self.channels.get(i).copied().flatten() {
+                        Some(channel) => self.toggle_for_channel(&q, channel, item),
+                        None => self.toggle(&q, item),
+                    }
                 }
                 Vec::new()
             }
-            (Screen::FollowUp(i), Event::Next) => self.advance_from(Some(i)),
+            (Screen::FollowUp(i), Event::Next) => {
+                self.ask_per_channel(i);
+                self.advance_from(Some(i))
+            }
             (Screen::FollowUp(i), Event::Skip) => {
                 if let Some(code) = self.questions.get(i).map(|q| q.code.clone()) {
-                    self.answers.retain(|(c, _)| *c != code);
+                    match self.channels.get(i).copied().flatten() {
+                        Some(channel) => self.channel_answers.retain(|(c, ch, _)| !(*c == code && *ch == channel)),
+                        None => self.answers.retain(|(c, _)| *c != code),
+                    }
                 }
+                self.ask_per_channel(i);
                 self.advance_from(Some(i))
             }
             (Screen::Comment, Event::CommentChanged(text)) => {
@@ -265,6 +312,55 @@ impl Flow {
         self.answers.push((question.code.clone(), item_id));
     }
 
+    /// A help question asked for one channel: one answer per channel, tapped again to untick.
+    fn toggle_for_channel(&mut self, question: &Question, channel: i64, item_id: i64) {
+        if question.item(item_id).is_none() {
+            return;
+        }
+        let same = |(c, ch, _): &(String, i64, i64)| *c == question.code && *ch == channel;
+        let was = self.channel_answers.iter().find(|a| same(a)).map(|(_, _, i)| *i);
+        self.channel_answers.retain(|a| !same(a));
+        if was != Some(item_id) {
+            self.channel_answers.push((question.code.clone(), channel, item_id));
+        }
+    }
+
+    /// After `contact_tried` (question `i`), JDMA's help questions for each administration
+    /// channel ticked, in the order of the channels (replacing any asked before).
+    fn ask_per_channel(&mut self, i: usize) {
+        let (Some(tried), Some(satisfaction)) = (self.questions.get(i).cloned(), self.satisfaction) else { return };
+        if tried.code != "contact_tried" || self.channels.get(i).copied().flatten().is_some() {
+            return;
+        }
+        let mut kept: Vec<(Question, Option<i64>)> = Vec::new();
+        for (n, (q, ch)) in self.questions.drain(..).zip(self.channels.drain(..)).enumerate() {
+            if n <= i || ch.is_none() {
+                kept.push((q, ch));
+            }
+        }
+        let ticked: Vec<i64> = tried
+            .items
+            .iter()
+            .map(|item| item.id)
+            .filter(|id| {
+                ADMINISTRATION_CHANNELS.contains(id) && self.answers.iter().any(|(c, a)| *c == tried.code && a == id)
+            })
+            .collect();
+        let asked: Vec<Question> = PER_CHANNEL
+            .iter()
+            .filter_map(|code| {
+                self.survey.follow_ups.iter().find(|q| q.code == *code && q.is_asked_after(satisfaction))
+            })
+            .cloned()
+            .collect();
+        let per_channel = ticked.iter().flat_map(|c| asked.iter().map(move |q| (q.clone(), Some(*c))));
+        let (before, after): (Vec<_>, Vec<_>) = kept.into_iter().enumerate().partition(|(n, _)| *n <= i);
+        for (q, ch) in before.into_iter().map(|(_, x)| x).chain(per_channel).chain(after.into_iter().map(|(_, x)| x)) {
+            self.questions.push(q);
+            self.channels.push(ch);
+        }
+    }
+
     /// Moves to the question after `current` (or the first), then the comment, then commits.
     fn advance_from(&mut self, current: Option<usize>) -> Vec<Effect> {
         let next = current.map_or(0, |i| i + 1);
@@ -285,7 +381,15 @@ impl Flow {
             return Vec::new();
         };
         let comment = (with_comment && !self.comment.trim().is_empty()).then(|| self.comment.clone());
+        // Only the channels still ticked keep their help answers.
+        let channel_answers = self
+            .channel_answers
+            .iter()
+            .filter(|(_, ch, _)| self.answers.iter().any(|(c, a)| c == "contact_tried" && a == ch))
+            .cloned()
+            .collect();
         let draft = ReviewDraft {
+            channel_answers,
             satisfaction: satisfaction.item_id(),
             answers: self.answers.clone(),
             comment,
@@ -319,7 +423,9 @@ impl Flow {
         self.large_text = false;
         self.satisfaction = None;
         self.questions.clear();
+        self.channels.clear();
         self.answers.clear();
+        self.channel_answers.clear();
         self.comment.clear();
     }
 }
@@ -485,5 +591,76 @@ mod tests {
         let draft = committed(f.handle(Event::Skip, t0));
         // Whatever the flow produces, the survey accepts.
         assert!(survey.answers_for(&draft).is_ok());
+    }
+
+    /// JDMA's help questions, once per administration channel ticked, in the channels' order; a
+    /// channel unticked takes its answers with it; the survey turns them into child answers.
+    #[test]
+    fn help_questions_are_asked_for_each_channel_ticked() {
+        let mut survey = Config::embedded().survey;
+        let q = |code: &str| borne_model::review::jdma_question(code).unwrap();
+        survey.follow_ups = vec![q("contact_tried"), q("contact_reached"), q("contact_satisfaction")];
+        let t0 = Instant::now();
+        let mut f = Flow::new(survey.clone(), Timing::default(), t0);
+        f.handle(Event::Rate(Satisfaction::Medium), t0);
+        assert_eq!(f.current_question().map(|q| q.code.as_str()), Some("contact_tried"));
+        for item in [10, 13, 9] {
+            f.handle(Event::Toggle(item), t0);
+        }
+        f.handle(Event::Next, t0);
+        // Desk (9) before phone (10), as contact_tried lists them; « une personne proche » (13) is not the administration's.
+        let mut asked = Vec::new();
+        let mut answer = |f: &mut Flow, item: i64| {
+            asked.push((f.current_question().unwrap().code.clone(), f.current_channel().unwrap().0));
+            f.handle(Event::Toggle(item), t0);
+            f.handle(Event::Next, t0)
+        };
+        answer(&mut f, 17);
+        assert_eq!(f.current_channel().map(|c| c.1), Some("Au guichet avec l’administration".to_string()));
+        answer(&mut f, 22);
+        answer(&mut f, 18);
+        let effects = answer(&mut f, 20);
+        assert_eq!(
+            asked,
+            [
+                ("contact_reached".into(), 9),
+                ("contact_satisfaction".into(), 9),
+                ("contact_reached".into(), 10),
+                ("contact_satisfaction".into(), 10)
+            ]
+        );
+        let draft = match effects.as_slice() {
+            [] => committed(f.handle(Event::Skip, t0)),
+            _ => committed(effects),
+        };
+        let answers = survey.answers_for(&draft).unwrap();
+        let children: Vec<(String, i64, Option<i64>)> = answers
+            .iter()
+            .filter(|a| a.parent.is_some())
+            .map(|a| (a.field_code.clone(), a.answer_item_id, a.parent))
+            .collect();
+        assert_eq!(
+            children,
+            [
+                ("contact_reached".into(), 17, Some(9)),
+                ("contact_satisfaction".into(), 22, Some(9)),
+                ("contact_reached".into(), 18, Some(10)),
+                ("contact_satisfaction".into(), 20, Some(10))
+            ]
+        );
+        assert_eq!(borne_model::review::check_channels(&answers), Ok(()));
+        // No channel of the administration ticked: no help question.
+        let mut f = Flow::new(survey.clone(), Timing::default(), t0);
+        f.handle(Event::Rate(Satisfaction::Good), t0);
+        f.handle(Event::Toggle(17), t0);
+        f.handle(Event::Next, t0);
+        assert_eq!(f.screen(), &Screen::Comment);
+        // A draft naming a channel not ticked is refused by the survey.
+        let mut forged = draft.clone();
+        forged.channel_answers.push(("contact_reached".into(), 11, 17));
+        assert!(matches!(
+            survey.answers_for(&forged),
+            Err(borne_model::review::InvalidReview::Channel { channel: 11, .. })
+        ));
     }
 }

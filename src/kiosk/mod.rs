@@ -99,6 +99,7 @@ mod tests {
 
     fn draft(comment: &str) -> ReviewDraft {
         ReviewDraft {
+            channel_answers: Vec::new(),
             satisfaction: 1,
             answers: vec![("kiosk_motif".into(), 1)],
             comment: Some(comment.into()),

@@ -6,6 +6,7 @@ use borne_model::review::{ReviewDraft, SATISFACTION};
 fn review_at(rfc3339: &str, satisfaction: i64, comment: Option<&str>) -> Review {
     let config = Config::embedded();
     let draft = ReviewDraft {
+        channel_answers: Vec::new(),
         satisfaction,
         answers: if satisfaction < 3 { vec![("kiosk_motif".into(), 2)] } else { vec![] },
         comment: comment.map(String::from),

@@ -76,7 +76,13 @@ fn seed(store: &mut Store, config: &Config) -> Result<()> {
     let mut reviews = Vec::new();
     for (satisfaction, count) in [(3, 240), (2, 44), (1, 28)] {
         for _ in 0..count {
-            let draft = ReviewDraft { satisfaction, answers: vec![], comment: None, language: "fr".into() };
+            let draft = ReviewDraft {
+                channel_answers: Vec::new(),
+                satisfaction,
+                answers: vec![],
+                comment: None,
+                language: "fr".into(),
+            };
             reviews.push(kiosk::build_review(&config.survey, &clock, &draft)?);
         }
     }

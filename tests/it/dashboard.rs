@@ -32,7 +32,8 @@ fn seed(dir: &std::path::Path, config: &Config) {
         for i in 0..n {
             let comment = (i < with_comment).then(|| format!("avis {satisfaction}-{i} <script>alert(1)</script>"));
             let answers = if satisfaction == 1 { vec![("kiosk_motif".to_string(), 1)] } else { vec![] };
-            let draft = ReviewDraft { satisfaction, answers, comment, language: "fr".into() };
+            let draft =
+                ReviewDraft { channel_answers: Vec::new(), satisfaction, answers, comment, language: "fr".into() };
             let mut review = kiosk::build_review(&config.survey, &clock, &draft).unwrap();
             // Spread over the last four weeks, in opening hours (the newest last).
             let k = ids.len() as i64;
@@ -538,6 +539,7 @@ fn a_stalled_export_does_not_freeze_the_dashboard() {
         let reviews: Vec<_> = (0..20_000)
             .map(|_| {
                 let draft = ReviewDraft {
+                    channel_answers: Vec::new(),
                     satisfaction: 3,
                     answers: vec![],
                     comment: Some(comment.clone()),

@@ -153,8 +153,13 @@ fn the_led_shows_health() {
     // A review has waited two hours for upload (threshold 1 h): slow blink at the next check.
     let config = Config::embedded();
     let clock = SystemClock { source: SyncSource::AssumeSynced };
-    let draft =
-        borne_model::review::ReviewDraft { satisfaction: 3, answers: vec![], comment: None, language: "fr".into() };
+    let draft = borne_model::review::ReviewDraft {
+        channel_answers: Vec::new(),
+        satisfaction: 3,
+        answers: vec![],
+        comment: None,
+        language: "fr".into(),
+    };
     let mut old = borne::kiosk::build_review(&config.survey, &clock, &draft).unwrap();
     old.submitted_at -= chrono::Duration::hours(2);
     r.kiosk.with_store(|s| s.insert_review(&old)).unwrap();

@@ -54,6 +54,7 @@ fn a_running_kiosk_erases_uploaded_comments_right_after_a_31_day_clock_jump() {
     let (mut store, _) = Store::open(&data, Integrity::CheckAndRecover).unwrap();
     for i in 0..5 {
         let draft = ReviewDraft {
+            channel_answers: Vec::new(),
             satisfaction: 3,
             answers: vec![],
             comment: Some(format!("Accueil aimable numéro {i}")),
@@ -90,7 +91,7 @@ fn a_running_kiosk_erases_uploaded_comments_right_after_a_31_day_clock_jump() {
 }
 
 fn draft_good() -> ReviewDraft {
-    ReviewDraft { satisfaction: 3, answers: vec![], comment: None, language: "fr".into() }
+    ReviewDraft { channel_answers: Vec::new(), satisfaction: 3, answers: vec![], comment: None, language: "fr".into() }
 }
 
 #[test]

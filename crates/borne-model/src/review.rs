@@ -372,6 +372,10 @@ pub enum InvalidReview {
     Exclusive { code: String, item: i64 },
     #[error("le commentaire dépasse {max} caractères ({len})")]
     CommentTooLong { len: usize, max: usize },
+    #[error(
+        "la question « {code} » se pose pour un moyen d'aide de l'administration coché (9 à 12), pas pour {channel}"
+    )]
+    Channel { code: String, channel: i64 },
     #[error("les commentaires sont désactivés sur cette borne (survey.comment)")]
     CommentDisabled,
     #[error("la langue « {0} » n'est pas proposée sur cette borne")]
@@ -384,6 +388,9 @@ pub struct ReviewDraft {
     pub satisfaction: i64,
     /// (field code, answer item id) pairs for the follow-up questions.
     pub answers: Vec<(String, i64)>,
+    /// (field code, channel, answer item id): JDMA's help questions asked for each channel
+    /// ticked in `contact_tried` (contract 1.2).
+    pub channel_answers: Vec<(String, i64, i64)>,
     pub comment: Option<String>,
     pub language: String,
 }
@@ -449,6 +456,34 @@ impl Survey {
                 answer_item_id: item.id,
                 answer_text: item.text.clone(),
                 intention: item.intention,
+            });
+        }
+        for (code, channel, item_id) in &draft.channel_answers {
+            let question = self
+                .follow_ups
+                .iter()
+                .find(|q| &q.code == code && PER_CHANNEL.contains(&q.code.as_str()))
+                .ok_or_else(|| InvalidReview::UnknownQuestion(code.clone()))?;
+            if !question.is_asked_after(satisfaction) {
+                return Err(InvalidReview::NotAsked { code: code.clone(), after: satisfaction.label() });
+            }
+            let ticked = answers.iter().any(|a| a.field_code == "contact_tried" && a.answer_item_id == *channel);
+            if !ticked || !ADMINISTRATION_CHANNELS.contains(channel) {
+                return Err(InvalidReview::Channel { code: code.clone(), channel: *channel });
+            }
+            let item = question
+                .item(*item_id)
+                .ok_or_else(|| InvalidReview::UnknownItem { code: code.clone(), item: *item_id })?;
+            if answers.iter().any(|a| &a.field_code == code && a.parent == Some(*channel)) {
+                return Err(InvalidReview::Repeated { code: code.clone(), item: *item_id });
+            }
+            answers.push(Answer {
+                field_code: code.clone(),
+                kind: question.kind,
+                answer_item_id: item.id,
+                answer_text: item.text.clone(),
+                intention: item.intention,
+                parent: Some(*channel),
             });
         }
         if let Some(comment) = &draft.comment {
@@ -581,6 +616,7 @@ mod tests {
 
     fn draft(satisfaction: i64, answers: &[(&str, i64)]) -> ReviewDraft {
         ReviewDraft {
+            channel_answers: Vec::new(),
             satisfaction,
             answers: answers.iter().map(|(c, i)| (c.to_string(), *i)).collect(),
             comment: None,
