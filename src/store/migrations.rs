@@ -116,6 +116,10 @@ pub const MIGRATIONS: &[&str] = &[
         written_at  TEXT NOT NULL
     );
     "#,
+    // 5: JDMA's help answers per channel (contract 1.2): the contact_tried channel an answer is about.
+    r#"
+    ALTER TABLE answers ADD COLUMN parent_item INTEGER;
+    "#,
 ];
 
 /// Brings the schema up to date. Returns the version before and after.

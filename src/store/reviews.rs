@@ -152,7 +152,7 @@ impl Store {
         mut visit: impl FnMut(StoredReview) -> std::result::Result<(), E>,
     ) -> std::result::Result<(), E> {
         let sql = format!(
-            "SELECT {REVIEW_COLUMNS}, a.field_code, a.kind, a.answer_item_id, a.answer_text, a.intention
+            "SELECT {REVIEW_COLUMNS}, a.field_code, a.kind, a.answer_item_id, a.answer_text, a.intention, a.parent_item
              FROM reviews r LEFT JOIN answers a ON a.review_seq = r.seq
              WHERE {filter}
              ORDER BY r.seq, a.position"
@@ -289,8 +289,8 @@ fn insert_in(tx: &Connection, review: &Review) -> std::result::Result<i64, Inser
     }
     let seq = tx.last_insert_rowid();
     let mut insert_answer = tx.prepare_cached(
-        "INSERT INTO answers (review_seq, position, field_code, kind, answer_item_id, answer_text, intention)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+        "INSERT INTO answers (review_seq, position, field_code, kind, answer_item_id, answer_text, intention, parent_item)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
     )?;
     for (position, answer) in review.answers.iter().enumerate() {
         insert_answer.execute(params![
@@ -301,6 +301,7 @@ fn insert_in(tx: &Connection, review: &Review) -> std::result::Result<i64, Inser
             answer.answer_item_id,
             answer.answer_text,
             answer.intention.as_str(),
+            answer.parent,
         ])?;
     }
     add_counts(tx, &day, hour, &review.answers, 1)?;
@@ -355,7 +356,7 @@ pub(super) fn answers_of(tx: &Connection, seq: i64) -> Result<Vec<Answer>> {
     let decode = |e: rusqlite::Error| StoreError::Decode(e.to_string());
     let mut stmt = tx
         .prepare_cached(
-            "SELECT field_code, kind, answer_item_id, answer_text, intention FROM answers
+            "SELECT field_code, kind, answer_item_id, answer_text, intention, parent_item FROM answers
              WHERE review_seq = ?1 ORDER BY position",
         )
         .map_err(decode)?;
@@ -367,8 +368,9 @@ pub(super) fn answers_of(tx: &Connection, seq: i64) -> Result<Vec<Answer>> {
     Ok(answers)
 }
 
-/// The answer in columns `first..first + 5` (field_code, kind, answer_item_id, answer_text,
-/// intention), or `None` when the columns are null (a review without answers in a left join).
+/// The answer in columns `first..first + 6` (field_code, kind, answer_item_id, answer_text,
+/// intention, parent_item), or `None` when the columns are null (a review without answers in a
+/// left join).
 fn decode_answer(row: &rusqlite::Row<'_>, first: usize) -> Result<Option<Answer>> {
     let decode = |e: rusqlite::Error| StoreError::Decode(e.to_string());
     let Some(field_code) = row.get::<_, Option<String>>(first).map_err(decode)? else {
@@ -377,7 +379,7 @@ fn decode_answer(row: &rusqlite::Row<'_>, first: usize) -> Result<Option<Answer>
     let kind: String = row.get(first + 1).map_err(decode)?;
     let intention: String = row.get(first + 4).map_err(decode)?;
     Ok(Some(Answer {
-        parent: None,
+        parent: row.get(first + 5).map_err(decode)?,
         field_code,
         kind: AnswerKind::parse(&kind).ok_or_else(|| StoreError::Decode(format!("kind {kind}")))?,
         answer_item_id: row.get(first + 2).map_err(decode)?,

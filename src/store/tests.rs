@@ -53,6 +53,27 @@ fn insert_read_back_and_refuse_duplicates() {
     assert_eq!(store.outbox_summary().unwrap().total, 1);
 }
 
+/// JDMA's help answers keep their channel on the disk (store migration 5).
+#[test]
+fn per_channel_answers_keep_their_channel() {
+    let mut store = Store::open_in_memory().unwrap();
+    let mut review = review_at("2026-03-14T10:42:17+01:00", 2, None);
+    let help = |code: &str, item: i64, text: &str, intention: Intention, parent: Option<i64>| Answer {
+        field_code: code.into(),
+        kind: if parent.is_some() { AnswerKind::Radio } else { AnswerKind::Checkbox },
+        answer_item_id: item,
+        answer_text: text.into(),
+        intention,
+        parent,
+    };
+    review.answers.push(help("contact_tried", 9, "Au guichet avec l’administration", Intention::Neutral, None));
+    review.answers.push(help("contact_reached", 18, "Non", Intention::Bad, Some(9)));
+    store.insert_review(&review).unwrap();
+    let stored = store.review(review.client_review_id).unwrap().unwrap();
+    assert_eq!(stored.review, review);
+    assert_eq!(stored.review.answers.last().unwrap().parent, Some(9));
+}
+
 #[test]
 fn counts_follow_local_days_and_give_the_state_score() {
     let mut store = Store::open_in_memory().unwrap();
