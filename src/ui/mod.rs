@@ -415,6 +415,7 @@ impl Kiosk {
             let key = (i, ticked.clone());
             if st.shown_question.as_ref() != Some(&key) {
                 w.set_question(q.label.as_str().into());
+                w.set_channel(st.flow.current_channel().map(|c| c.1).unwrap_or_default().as_str().into());
                 w.set_multiple(q.kind == AnswerKind::Checkbox);
                 let choices: Vec<ChoiceItem> = q
                     .items
