@@ -273,6 +273,16 @@ fn print_indicators(ind: &Indicators, out: &mut dyn Write) -> Result<()> {
         }
         print_distribution(q, out)?;
     }
+    writeln!(out)?;
+    writeln!(out, "Indicateurs de « Je donne mon avis » (sans minimum d'avis, aides comptées par canal) :")?;
+    let j = &ind.jdma;
+    for f in [&j.satisfaction, &j.comprehension, &j.contact_reachability, &j.contact_satisfaction, &j.autonomy] {
+        match (&f.text, f.band) {
+            (Some(text), Some(band)) => writeln!(out, "  {} : {text} — {band} ({} réponses)", f.label, f.count)?,
+            (Some(text), None) => writeln!(out, "  {} : {text} ({} réponses)", f.label, f.count)?,
+            _ => writeln!(out, "  {} : {}", f.label, borne_web::figures::NO_DATA)?,
+        }
+    }
     Ok(())
 }
 

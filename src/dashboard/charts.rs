@@ -65,7 +65,8 @@ fn stack(counts: [u64; 3], base: f64, scale: f64) -> Vec<(f64, f64, &'static str
     out
 }
 
-/// The score per week, in the State's colour bands; a week below the minimum has no bar.
+/// The score per week, in the State's colour bands; a week below the minimum has a pale, dashed
+/// bar (its indicative score), a week without reviews a flat mark.
 pub fn weekly_scores(weeks: &[Bucket], minimum: u64, title: &str) -> Markup {
     let (w, h, left, bottom) = (720.0, 220.0, 36.0, 24.0);
     let slot = (w - left) / weeks.len().max(1) as f64;
@@ -82,14 +83,20 @@ pub fn weekly_scores(weeks: &[Bucket], minimum: u64, title: &str) -> Markup {
                 @let x = left + slot * i as f64 + slot * 0.2;
                 @let bw = slot * 0.6;
                 g {
-                    @match week.score {
-                        Some(score) => {
+                    @match (week.score, week.indicative_score) {
+                        (Some(score), _) => {
                             title { (week.label) " : " (french_decimal(score)) "/10 sur " (week.reviews) " avis" }
                             rect x=(format!("{x:.1}")) y=(format!("{:.1}", h - bottom - score * scale)) width=(format!("{bw:.1}"))
                                 height=(format!("{:.1}", score * scale)) fill=(band_colour(score)) {}
                         }
-                        None => {
-                            title { (week.label) " : nombre d'avis insuffisant (" (week.reviews) " sur " (minimum) ")" }
+                        (None, Some(score)) => {
+                            title { (week.label) " : note indicative " (french_decimal(score)) "/10 sur " (week.reviews) " avis (moins de " (minimum) ")" }
+                            rect class="indicative" x=(format!("{x:.1}")) y=(format!("{:.1}", h - bottom - score * scale)) width=(format!("{bw:.1}"))
+                                height=(format!("{:.1}", score * scale)) fill=(band_colour(score)) fill-opacity="0.35"
+                                stroke=(band_colour(score)) stroke-dasharray="4 3" {}
+                        }
+                        (None, None) => {
+                            title { (week.label) " : aucun avis" }
                             rect x=(format!("{x:.1}")) y=(format!("{:.1}", h - bottom - 4.0)) width=(format!("{bw:.1}")) height="4" fill=(EMPTY) stroke=(GRID) {}
                         }
                     }

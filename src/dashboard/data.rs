@@ -28,6 +28,8 @@ pub struct Bucket {
     pub reviews: u64,
     /// The score on ten, only from the minimum number of reviews on (the State's rule).
     pub score: Option<f64>,
+    /// Below that minimum, the score JDMA's back office would still show (no minimum there).
+    pub indicative_score: Option<f64>,
 }
 
 #[derive(Debug, Serialize)]
@@ -134,7 +136,9 @@ fn sum_days<'a>(days: impl Iterator<Item = &'a DayCounts>) -> [u64; 3] {
 }
 
 fn bucket(since: NaiveDate, label: String, satisfaction: [u64; 3], minimum: u64) -> Bucket {
-    Bucket { since, label, satisfaction, reviews: satisfaction.iter().sum(), score: score_of(satisfaction, minimum) }
+    let score = score_of(satisfaction, minimum);
+    let indicative_score = if score.is_none() { score_of(satisfaction, 1) } else { None };
+    Bucket { since, label, satisfaction, reviews: satisfaction.iter().sum(), score, indicative_score }
 }
 
 /// The score of a period's satisfaction, when there is one.

@@ -101,21 +101,40 @@ pub fn login(message: Option<&str>, csrf: &str) -> Markup {
     }
 }
 
+fn severity_class(severity: Option<&str>) -> &'static str {
+    match severity {
+        Some("success") => "band-good",
+        Some("new") => "band-medium",
+        _ => "band-bad",
+    }
+}
+
+/// A period's satisfaction. From the State's minimum of reviews on, its score and band; below it,
+/// JDMA's back office (which has no minimum) still gives one: shown, marked « indicative ».
 fn score_card(period: &Period, minimum: u64) -> Markup {
     let ind = &period.indicators;
+    let back_office = &ind.jdma.satisfaction;
     html! {
         section class="card" aria-labelledby=(format!("p-{}", period.key)) {
             h2 id=(format!("p-{}", period.key)) { (period.label) }
-            @match &ind.satisfaction.score {
-                Score::Ok { value, band, band_label } => {
+            @match (&ind.satisfaction.score, &back_office.text) {
+                (Score::Ok { value, band, band_label }, _) => {
                     p class=(format!("score {}", band_class(*band))) {
                         (french_decimal(*value)) span class="unit" { "/10" }
                     }
                     p class=(format!("band {}", band_class(*band))) { (band_label) }
                 }
+                (_, Some(text)) => {
+                    p class=(format!("score indicative {}", severity_class(back_office.severity))) {
+                        (text.trim_end_matches(" / 10")) span class="unit" { "/10" }
+                    }
+                    p class=(format!("band {}", severity_class(back_office.severity))) {
+                        (back_office.band.unwrap_or("")) " — note indicative (" (ind.reviews) " avis sur les " (minimum) " de la règle de l'État)"
+                    }
+                }
                 _ => {
                     p class="score insufficient" { "—" }
-                    p class="band" { "Nombre d'avis insuffisant (" (ind.reviews) " sur les " (minimum) " nécessaires)" }
+                    p class="band" { "Aucun avis" }
                 }
             }
             p class="count" { (ind.reviews) " avis, " (ind.comments) " commentaires" }
@@ -150,7 +169,8 @@ pub fn overview(o: &Overview) -> Markup {
     html! {
         p class="lead" {
             "Satisfaction usager calculée comme sur la plateforme de l'État : « Très bien » 10, « Moyen » 5, « Pas bien » 0. "
-            "En dessous de " (o.minimum_reviews) " avis, la note n'est pas donnée."
+            "En dessous de " (o.minimum_reviews) " avis, la note est indicative : le tableau de bord de « Je donne mon avis » la montre, "
+            "l'affiche et la page publique (l'Observatoire) non."
         }
         div class="cards" {
             @for p in &o.periods { (score_card(p, o.minimum_reviews)) }
@@ -161,6 +181,12 @@ pub fn overview(o: &Overview) -> Markup {
                 (distribution(&month.indicators.satisfaction))
             }
         }
+        @for p in o.periods.iter().filter(|p| p.key == "30d" || p.key == "12m") {
+            section {
+                h2 { "Indicateurs de « Je donne mon avis » — " (p.label.to_lowercase()) }
+                (borne_web::figures::backoffice_table(&p.indicators.jdma))
+            }
+        }
         section {
             h2 { "Tendance" }
             figure {
@@ -169,7 +195,7 @@ pub fn overview(o: &Overview) -> Markup {
             }
             figure {
                 (charts::weekly_scores(&o.weekly, o.minimum_reviews, "Note sur 10 par semaine, 12 semaines"))
-                figcaption { "Note sur 10 par semaine (12 semaines) ; une semaine sous " (o.minimum_reviews) " avis n'a pas de note." }
+                figcaption { "Note sur 10 par semaine (12 semaines) ; une semaine sous " (o.minimum_reviews) " avis a une barre pâle en pointillés : sa note est indicative." }
             }
         }
         @if let Some(month) = month {

@@ -186,6 +186,31 @@ fn pages_filters_export_and_api_show_the_stored_figures() {
     assert_eq!(month["indicators"]["reviews"], 150);
     assert_eq!(month["indicators"]["satisfaction"]["score"]["value"], 7.7, "(100×10 + 30×5) / 150");
     assert_eq!(json["daily"].as_array().unwrap().len(), 30);
+    assert_eq!(month["indicators"]["jdma"]["satisfaction"]["text"], "7,7 / 10");
+
+    // The pages show JDMA's back-office figures (no minimum of reviews there): the 30 days'
+    // 1150 points over 150 reviews, and today's few « Pas bien » as an indicative score.
+    let overview = s.send(&c, "GET", "/", &cookie, &[]);
+    let jdma_month =
+        overview.body.find("Indicateurs de « Je donne mon avis » — 30 derniers jours").expect("JDMA's figures");
+    assert!(
+        overview.body[jdma_month..].contains(
+            "<th scope=\"row\">Satisfaction usager</th><td>7,7 / 10</td><td class=\"severity-new\">Moyen</td><td>150</td>"
+        ),
+        "{}",
+        overview.body
+    );
+    assert!(
+        overview.body[jdma_month..].contains("Niveau d&#39;autonomie")
+            || overview.body[jdma_month..].contains("Niveau d'autonomie")
+    );
+    let today_card =
+        &overview.body[overview.body.find("id=\"p-today\"").unwrap()..overview.body.find("id=\"p-7d\"").unwrap()];
+    assert!(today_card.contains("score indicative band-bad\">0,0"), "{today_card}");
+    assert!(today_card.contains("Pas bien — note indicative ("), "{today_card}");
+    // The weekly chart: weeks of fewer than 100 reviews have a pale bar with their indicative score.
+    assert!(overview.body.contains("<rect class=\"indicative\""), "indicative weekly bars");
+    assert!(overview.body.contains(" : aucun avis</title>"), "the weeks before the first review");
     assert_eq!(json["weekly"].as_array().unwrap().len(), 12);
 
     for (path, wanted) in [

@@ -56,6 +56,10 @@ fn four_concurrent_processes_rate_1000_reviews_and_every_printed_id_is_stored() 
     assert_eq!(json["indicators"]["satisfaction"]["score"]["band"], "bad");
     assert_eq!(json["indicators"]["jdma"]["satisfaction"]["text"], "5,0 / 10");
     assert_eq!(json["indicators"]["jdma"]["satisfaction"]["band"], "Pas bien");
+    let text = run_ok(borne(&data).arg("stats"));
+    assert!(text.contains("Satisfaction usager : 5,0 / 10 (Pas bien) — 1000 avis"), "{text}");
+    assert!(text.contains("\n  Satisfaction usager : 5,0 / 10 — Pas bien (1000 réponses)\n"), "{text}");
+    assert!(text.contains("\n  Niveau d'autonomie : Aucune donnée pour calculer cette note\n"), "{text}");
     assert!(run_ok(borne(&data).args(["db", "check"])).trim_start().starts_with("intégrité : ok"));
 }
 

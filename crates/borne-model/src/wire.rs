@@ -125,6 +125,15 @@ pub struct Heartbeat {
 /// both engines store 64-bit signed integers (a `u64` past `i64::MAX` would wrap).
 pub const MAX_WIRE_ID: u64 = i32::MAX as u64;
 
+/// A JDMA id typed by a person (a product, form or button): JDMA numbers them from 1 in a
+/// 32-bit column, so anything else could never be created there.
+pub fn parse_jdma_id(text: &str) -> Result<i64, String> {
+    match text.trim().parse::<i64>() {
+        Ok(id) if (1..=MAX_WIRE_ID as i64).contains(&id) => Ok(id),
+        _ => Err(format!("« {text} » : un identifiant JDMA est un nombre entier de 1 à {MAX_WIRE_ID}")),
+    }
+}
+
 /// A device id or an app version: 1 to 64 printable characters, no space.
 pub fn check_token_text(name: &str, value: &str) -> Result<(), String> {
     if value.is_empty() || value.len() > 64 || value.chars().any(|c| c.is_control() || c.is_whitespace()) {

@@ -321,8 +321,8 @@ fn forwarded_once_through_a_flaky_jdma(postgres: bool) {
         // JDMA's figures: 12 reviews answered contact_tried, none « pas eu besoin d'aide »; each
         // tried two channels, reached one: 12 « Oui » of 24 per-channel answers.
         "<th scope=\"row\">Niveau d'autonomie</th><td>0,0 %</td><td>—</td><td>12</td>",
-        "<th scope=\"row\">Aide joignable</th><td>50,0 %</td><td>Faible</td><td>24</td>",
-        "<th scope=\"row\">Aide efficace</th><td>5,0 / 10</td><td>Moyen</td><td>24</td>",
+        "<th scope=\"row\">Aide joignable</th><td>50,0 %</td><td class=\"severity-error\">Faible</td><td>24</td>",
+        "<th scope=\"row\">Aide efficace</th><td>5,0 / 10</td><td class=\"severity-new\">Moyen</td><td>24</td>",
     ] {
         assert!(text.contains(expected), "{expected} in {text}");
     }
@@ -372,6 +372,15 @@ fn forwarded_once_through_a_flaky_jdma(postgres: bool) {
     );
     let other = bind("annexe", product + 100, form);
     assert!(String::from_utf8_lossy(&other.stderr).contains("n'est pas accessible avec la clé"), "{other:?}");
+    // An id JDMA could never hold is refused as typed, before anything is stored.
+    for (id, flag) in [("2147483648", "--jdma-product"), ("0", "--jdma-form"), ("-3", "--jdma-button")] {
+        let typed = cli(&backend, &["sites", "add", "annexe", "--name", "Annexe", &format!("{flag}={id}")]);
+        let message = String::from_utf8_lossy(&typed.stderr);
+        assert!(!typed.status.success(), "{flag} {id}");
+        assert!(message.contains("un identifiant JDMA est un nombre entier de 1 à 2147483647"), "{message}");
+    }
+    let device = cli(&backend, &["devices", "add", "borne-x", "--site", "prefecture", "--jdma-button", "99999999999"]);
+    assert!(String::from_utf8_lossy(&device.stderr).contains("de 1 à 2147483647"), "{device:?}");
     assert!(bind("annexe", product, form).status.success());
     drop(platform);
 }

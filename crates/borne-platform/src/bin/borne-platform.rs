@@ -113,7 +113,7 @@ enum Command {
         #[arg(long, conflicts_with = "jdma_form")]
         site: Option<String>,
         /// Les avis d'un formulaire JDMA (jdma-csv, jdma-xlsx)
-        #[arg(long)]
+        #[arg(long, value_parser = borne_model::wire::parse_jdma_id)]
         jdma_form: Option<i64>,
         /// Depuis ce jour (2026-03-01, UTC) ou cet instant (RFC 3339) : dans JDMA pour jdma-*, reçus pour jsonl
         #[arg(long)]
@@ -163,13 +163,13 @@ enum SitesCommand {
         #[arg(long)]
         org: Option<String>,
         /// Le service (product) JDMA du site : ses avis sont remis à JDMA ; les lots des bornes doivent porter le même
-        #[arg(long = "jdma-product", visible_alias = "product-id")]
+        #[arg(long = "jdma-product", visible_alias = "product-id", value_parser = borne_model::wire::parse_jdma_id)]
         product_id: Option<i64>,
         /// Le formulaire JDMA du service (avec --jdma-product)
-        #[arg(long = "jdma-form", visible_alias = "form-id")]
+        #[arg(long = "jdma-form", visible_alias = "form-id", value_parser = borne_model::wire::parse_jdma_id)]
         form_id: Option<i64>,
         /// Le bouton JDMA des bornes du site qui n'ont pas le leur
-        #[arg(long = "jdma-button", visible_alias = "button-id")]
+        #[arg(long = "jdma-button", visible_alias = "button-id", value_parser = borne_model::wire::parse_jdma_id)]
         button_id: Option<i64>,
         /// Le titre du formulaire dans JDMA (« Nom du formulaire » de ses exports) ; lu dans JDMA si une clé de l'API est configurée
         #[arg(long)]
@@ -187,7 +187,7 @@ enum DevicesCommand {
         #[arg(long)]
         site: String,
         /// Le bouton JDMA de la borne (un par borne : JDMA distingue ainsi les bornes)
-        #[arg(long)]
+        #[arg(long, value_parser = borne_model::wire::parse_jdma_id)]
         jdma_button: Option<i64>,
         /// Le titre du bouton dans JDMA (« Lien d'intégration » de ses exports ; l'identifiant de la borne sinon)
         #[arg(long)]
@@ -196,7 +196,7 @@ enum DevicesCommand {
     /// Donne (ou retire, sans --jdma-button) son bouton JDMA à une borne
     Bind {
         device_id: String,
-        #[arg(long)]
+        #[arg(long, value_parser = borne_model::wire::parse_jdma_id)]
         jdma_button: Option<i64>,
         #[arg(long)]
         jdma_button_title: Option<String>,

@@ -383,34 +383,7 @@ fn period(title: &str, indicators: &Indicators) -> Markup {
             p.big { (score(&indicators.satisfaction.score)) }
             p { (indicators.reviews) " avis, " (indicators.comments) " commentaire(s)." }
             (distribution("« De façon générale, comment ça s’est passé ? »", &indicators.satisfaction))
-            (backoffice(&indicators.jdma))
-        }
-    }
-}
-
-/// The period's five figures as JDMA's back office computes and shows them.
-fn backoffice(figures: &borne_model::backoffice::BackOffice) -> Markup {
-    let all = [
-        &figures.satisfaction,
-        &figures.comprehension,
-        &figures.contact_reachability,
-        &figures.contact_satisfaction,
-        &figures.autonomy,
-    ];
-    html! {
-        table {
-            caption { "Indicateurs calculés comme le tableau de bord de « Je donne mon avis » (aides comptées par canal)" }
-            thead { tr { th scope="col" { "Indicateur" } th scope="col" { "Valeur" } th scope="col" { "Appréciation" } th scope="col" { "Réponses" } } }
-            tbody {
-                @for f in all {
-                    tr {
-                        th scope="row" { (f.label) }
-                        td { (f.text.clone().unwrap_or_else(|| "Aucune donnée pour calculer cette note".into())) }
-                        td { (f.band.unwrap_or("—")) }
-                        td { (f.count) }
-                    }
-                }
-            }
+            (borne_web::figures::backoffice_table(&indicators.jdma))
         }
     }
 }
