@@ -198,8 +198,14 @@ impl Kiosk {
                 Screen::FollowUp => {
                     let Some(q) = st.flow.current_question() else { return String::new() };
                     let known = self.window.global::<Known>();
+                    // A help question asked for one channel says that channel first, as shown above it.
+                    let channel = st
+                        .flow
+                        .current_channel()
+                        .map(|(_, label)| format!("{}. ", known.invoke_tr(label.as_str().into())))
+                        .unwrap_or_default();
                     format!(
-                        "{} {}. {} {}",
+                        "{channel}{} {}. {} {}",
                         known.invoke_tr(q.label.as_str().into()),
                         spoken.invoke_how_many(q.kind == AnswerKind::Checkbox),
                         spoken.invoke_how_to_browse(),

@@ -1000,6 +1000,38 @@ fn speech_says_every_interactive_label_of_every_screen_in_its_language() {
     }
 }
 
+/// A help question asked once per channel says, aloud, the channel it is asked for (as the
+/// screen shows it above the question), in the visitor's language.
+#[test]
+fn speech_says_the_channel_a_help_question_is_asked_for() {
+    use borne::ui::Input;
+    let mut config = Config::embedded();
+    let q = |code: &str| borne_model::review::jdma_question(code).unwrap();
+    config.survey.follow_ups = vec![q("contact_tried"), q("contact_reached")];
+    let transcript = Rc::new(borne::kiosk::speech::Transcript::default());
+    let r = rig_speaking("ui-speech-channel", config, transcript.clone());
+    r.kiosk.input(Input::Speech(borne::ui::voice::SpeechKey::Speak));
+    r.kiosk.input(Input::Rate(2));
+    // At the counter and by phone: « joindre » is asked for the counter first, then the phone.
+    r.kiosk.input(Input::Toggle(10));
+    r.kiosk.input(Input::Toggle(9));
+    transcript.take();
+    r.kiosk.input(Input::Next);
+    let said: Vec<String> = transcript.take().into_iter().map(|u| u.text).collect();
+    let words = said.join(" ");
+    assert!(
+        words.starts_with(
+            "Au guichet avec l’administration. Quand vous avez cherché de l'aide, avez-vous réussi à joindre l'administration ?"
+        ),
+        "{words}"
+    );
+    r.kiosk.input(Input::Toggle(18));
+    transcript.take();
+    r.kiosk.input(Input::Next);
+    let words = transcript.take().into_iter().map(|u| u.text).collect::<Vec<_>>().join(" ");
+    assert!(words.starts_with("Par téléphone avec l’administration. "), "{words}");
+}
+
 /// Every WAV of `borne speech` holds speech: long enough, and loud enough by `sox`'s own
 /// statistics (a silent or empty file fails); every transcript is there.
 #[test]
