@@ -34,6 +34,13 @@ struct Walk {
 }
 
 impl Walk {
+    /// The walks start tomorrow at 09:00 UTC: after the uploads the platform dates with the real
+    /// clock, and far enough from midnight that a day's forwarding stays within its UTC day.
+    fn start() -> DateTime<Utc> {
+        let tomorrow = Utc::now().date_naive().succ_opt().unwrap();
+        tomorrow.and_hms_opt(9, 0, 0).unwrap().and_utc()
+    }
+
     fn new(standin: &JdmaStandIn, start: DateTime<Utc>) -> Walk {
         let walk = Walk { at: Arc::new(Mutex::new(start)), standin: standin.clock() };
         walk.standin.set(start);
@@ -249,7 +256,8 @@ fn forwarded_once_through_a_flaky_jdma(postgres: bool) {
     let before = status(&backend);
     assert_eq!((before["pending"].as_u64(), before["forwarded"].as_u64()), (Some(48), Some(0)), "{before}");
 
-    let walk = Walk::new(&standin, "2026-12-07T09:00:00Z".parse().unwrap());
+    let walk = Walk::new(&standin, Walk::start());
+    let (day_before, forwarding_day) = (walk.now().date_naive().pred_opt().unwrap(), walk.now().date_naive());
     let storage = rt.block_on(Storage::open(&backend.target())).unwrap();
     let forwarder = Forwarder::new(storage, &jdma_config(&standin, 0)).unwrap().with_clock(walk.clock());
     for _ in 0..2000 {
@@ -275,8 +283,9 @@ fn forwarded_once_through_a_flaky_jdma(postgres: bool) {
     let ours = cli_ok(&backend, &["export", "--format", "jdma-csv", "--jdma-form", &form.to_string()]);
     assert_eq!(ours, theirs);
     assert_eq!(cli_ok(&backend, &["export", "--format", "jdma-csv", "--site", "prefecture"]), theirs);
-    let day = cli_ok(&backend, &["export", "--format", "jdma-csv", "--site", "prefecture", "--since", "2026-12-08"]);
-    assert_eq!(day.lines().count(), 1, "nothing created in JDMA after the 7th: {day}");
+    let next_day = forwarding_day.succ_opt().unwrap().to_string();
+    let day = cli_ok(&backend, &["export", "--format", "jdma-csv", "--site", "prefecture", "--since", &next_day]);
+    assert_eq!(day.lines().count(), 1, "nothing created in JDMA after the forwarding day: {day}");
 
     // The next day, JDMA's counts (its open API) are compared with what was forwarded.
     standin.add_api_key(product, "cle-essai");
@@ -286,8 +295,8 @@ fn forwarded_once_through_a_flaky_jdma(postgres: bool) {
     let storage = rt.block_on(Storage::open(&backend.target())).unwrap();
     let checker = Forwarder::new(storage, &with_api).unwrap().with_clock(walk.clock());
     let days = rt.block_on(checker.reconcile(2)).unwrap();
-    let day = |d: &str| days.iter().find(|r| r.day.to_string() == d).map(|r| (r.jdma, r.forwarded));
-    assert_eq!((day("2026-12-06"), day("2026-12-07")), (Some((0, 0)), Some((48, 48))), "{days:?}");
+    let day = |d: chrono::NaiveDate| days.iter().find(|r| r.day == d).map(|r| (r.jdma, r.forwarded));
+    assert_eq!((day(day_before), day(forwarding_day)), (Some((0, 0)), Some((48, 48))), "{days:?}");
     assert_eq!(status(&backend)["reconciliation"], serde_json::json!([]));
     // A review left on JDMA's own web form on that day shows as a difference.
     walk.advance(Duration::hours(-8));
@@ -297,10 +306,11 @@ fn forwarded_once_through_a_flaky_jdma(postgres: bool) {
     let apart = status(&backend)["reconciliation"].clone();
     assert_eq!(
         (apart[0]["day"].as_str(), apart[0]["jdma"].as_u64(), apart[0]["forwarded"].as_u64()),
-        (Some("2026-12-07"), Some(49), Some(48)),
+        (Some(forwarding_day.to_string().as_str()), Some(49), Some(48)),
         "{apart}"
     );
-    assert!(cli_ok(&backend, &["jdma", "status"]).contains("Écart le 2026-12-07 (jour UTC) sur le formulaire"));
+    let gap = format!("Écart le {forwarding_day} (jour UTC) sur le formulaire");
+    assert!(cli_ok(&backend, &["jdma", "status"]).contains(&gap));
 
     // The console shows the same on the site's page, to a State agent.
     let password = "un mot de passe assez long";
@@ -317,7 +327,7 @@ fn forwarded_once_through_a_flaky_jdma(postgres: bool) {
         "Remise à « Je donne mon avis »",
         "<th scope=\"row\">Remis à JDMA</th><td>48</td>",
         "<th scope=\"row\">En attente</th><td>0</td>",
-        "<th scope=\"row\">07/12/2026</th><td>49</td><td>48</td>",
+        &format!("<th scope=\"row\">{}</th><td>49</td><td>48</td>", forwarding_day.format("%d/%m/%Y")),
         // JDMA's figures: 12 reviews answered contact_tried, none « pas eu besoin d'aide »; each
         // tried two channels, reached one: 12 « Oui » of 24 per-channel answers.
         "<th scope=\"row\">Niveau d'autonomie</th><td>0,0 %</td><td>—</td><td>12</td>",
@@ -402,7 +412,7 @@ fn jdma_down_for_a_week_and_not_allow_listed(postgres: bool) {
     let kiosks: Vec<(&str, String)> = vec![(buttons[0].0, tokens[0].clone())];
     let sent = upload(&platform.url, &kiosks, (product, form, 0), 20);
 
-    let walk = Walk::new(&standin, "2026-12-07T09:00:00Z".parse().unwrap());
+    let walk = Walk::new(&standin, Walk::start());
     // Two instances on one database, on the same clock.
     let instances: Vec<Forwarder> = (0..2)
         .map(|_| {

@@ -141,7 +141,6 @@ pub struct ExportReview {
     pub received_at: DateTime<Utc>,
     pub device_id: String,
     pub site_id: Option<String>,
-    pub site_name: Option<String>,
     pub product_id: i64,
     pub form_id: i64,
     pub button_id: i64,

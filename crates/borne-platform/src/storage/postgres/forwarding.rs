@@ -338,29 +338,7 @@ impl Forwarding for PgStore {
             .map_err(classify)?;
         let ids: Vec<i64> = rows.iter().map(|r| r.get(0)).collect();
         let created: Vec<DateTime<Utc>> = rows.iter().map(|r| r.get(6)).collect();
-        let mut answers: HashMap<i64, Vec<crate::storage::model::ExportAnswer>> = HashMap::new();
-        for a in client
-            .query(
-                "SELECT review_id, field_code, field_label, answer_item_id::bigint, answer_text, intention, kind,
-                        parent_item::bigint
-                 FROM answers a JOIN unnest($1::bigint[], $2::timestamptz[]) AS r(id, created_at)
-                    ON a.review_id = r.id AND a.review_created_at = r.created_at
-                 ORDER BY a.id",
-                &[&ids, &created],
-            )
-            .await
-            .map_err(classify)?
-        {
-            answers.entry(a.get(0)).or_default().push(crate::storage::model::ExportAnswer {
-                field_code: a.get(1),
-                field_label: a.get(2),
-                answer_item_id: a.get(3),
-                answer_text: a.get(4),
-                intention: a.get(5),
-                kind: a.get(6),
-                parent: a.get(7),
-            });
-        }
+        let mut answers = super::reviews::answers_of(&client, &ids, &created).await?;
         Ok(rows
             .iter()
             .map(|r| {

@@ -516,21 +516,11 @@ impl Reviews for PgStore {
         let client = self.client().await?;
         let page_stmt = client
             .prepare_cached(
-                "SELECT r.id, r.created_at, r.received_at, r.device_id, r.site_id, s.name, r.product_id, r.form_id,
+                "SELECT r.id, r.created_at, r.received_at, r.device_id, r.site_id, r.product_id, r.form_id,
                         r.button_id, r.client_review_id, r.submitted_at, r.clock, r.language
-                 FROM reviews r LEFT JOIN sites s ON s.id = r.site_id
+                 FROM reviews r
                  WHERE (r.received_at, r.id) > ($1, $2)
                  ORDER BY r.received_at, r.id LIMIT 2000",
-            )
-            .await
-            .map_err(classify)?;
-        let answers_stmt = client
-            .prepare_cached(
-                "SELECT review_id, field_code, field_label, answer_item_id::bigint, answer_text, intention, kind,
-                        parent_item::bigint
-                 FROM answers a JOIN unnest($1::bigint[], $2::timestamptz[]) AS r(id, created_at)
-                    ON a.review_id = r.id AND a.review_created_at = r.created_at
-                 ORDER BY a.id",
             )
             .await
             .map_err(classify)?;
@@ -551,31 +541,19 @@ impl Reviews for PgStore {
                     received_at: r.get(2),
                     device_id: r.get(3),
                     site_id: r.get(4),
-                    site_name: r.get(5),
-                    product_id: r.get(6),
-                    form_id: r.get(7),
-                    button_id: r.get(8),
-                    client_review_id: r.get::<_, Uuid>(9).to_string(),
-                    submitted_at: r.get(10),
-                    clock: r.get(11),
-                    language: r.get(12),
+                    product_id: r.get(5),
+                    form_id: r.get(6),
+                    button_id: r.get(7),
+                    client_review_id: r.get::<_, Uuid>(8).to_string(),
+                    submitted_at: r.get(9),
+                    clock: r.get(10),
+                    language: r.get(11),
                     answers: Vec::new(),
                 })
                 .collect();
             let ids: Vec<i64> = page.iter().map(|r| r.id).collect();
             let created: Vec<DateTime<Utc>> = page.iter().map(|r| r.created_at).collect();
-            let mut by_review: HashMap<i64, Vec<ExportAnswer>> = HashMap::new();
-            for a in client.query(&answers_stmt, &[&ids, &created]).await.map_err(classify)? {
-                by_review.entry(a.get(0)).or_default().push(ExportAnswer {
-                    field_code: a.get(1),
-                    field_label: a.get(2),
-                    answer_item_id: a.get(3),
-                    answer_text: a.get(4),
-                    intention: a.get(5),
-                    kind: a.get(6),
-                    parent: a.get(7),
-                });
-            }
+            let mut by_review = answers_of(&client, &ids, &created).await?;
             for review in &mut page {
                 review.answers = by_review.remove(&review.id).unwrap_or_default();
             }
@@ -601,4 +579,36 @@ fn months_between(from: NaiveDate, to: NaiveDate) -> Vec<NaiveDate> {
         }
     }
     out
+}
+
+/// The answers of stored reviews (ids with their partition's `created_at`), by review, in the
+/// order they were given (the exports').
+pub(super) async fn answers_of(
+    client: &deadpool_postgres::Client,
+    ids: &[i64],
+    created: &[DateTime<Utc>],
+) -> Result<HashMap<i64, Vec<ExportAnswer>>> {
+    let stmt = client
+        .prepare_cached(
+            "SELECT review_id, field_code, field_label, answer_item_id::bigint, answer_text, intention, kind,
+                    parent_item::bigint
+             FROM answers a JOIN unnest($1::bigint[], $2::timestamptz[]) AS r(id, created_at)
+                ON a.review_id = r.id AND a.review_created_at = r.created_at
+             ORDER BY a.id",
+        )
+        .await
+        .map_err(classify)?;
+    let mut by_review: HashMap<i64, Vec<ExportAnswer>> = HashMap::new();
+    for a in client.query(&stmt, &[&ids, &created]).await.map_err(classify)? {
+        by_review.entry(a.get(0)).or_default().push(ExportAnswer {
+            field_code: a.get(1),
+            field_label: a.get(2),
+            answer_item_id: a.get(3),
+            answer_text: a.get(4),
+            intention: a.get(5),
+            kind: a.get(6),
+            parent: a.get(7),
+        });
+    }
+    Ok(by_review)
 }

@@ -348,24 +348,8 @@ impl Forwarding for SqliteStore {
                     },
                 )?
                 .collect::<rusqlite::Result<_>>()?;
-            let mut answers = c.prepare_cached(
-                "SELECT field_code, field_label, answer_item_id, answer_text, intention, kind, parent_item FROM answers
-                 WHERE review_id = ?1 ORDER BY rowid",
-            )?;
             for row in &mut rows {
-                row.answers = answers
-                    .query_map([row.id], |r| {
-                        Ok(crate::storage::model::ExportAnswer {
-                            field_code: r.get(0)?,
-                            field_label: r.get(1)?,
-                            answer_item_id: r.get(2)?,
-                            answer_text: r.get(3)?,
-                            intention: r.get(4)?,
-                            kind: r.get(5)?,
-                            parent: r.get(6)?,
-                        })
-                    })?
-                    .collect::<rusqlite::Result<_>>()?;
+                row.answers = super::reviews::answers_of(c, row.id)?;
             }
             Ok(rows)
         })

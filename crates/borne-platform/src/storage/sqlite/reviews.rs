@@ -365,9 +365,9 @@ const EXPORT_PAGE: i64 = 2_000;
 
 fn export_page(c: &mut Connection, after: (i64, i64)) -> rusqlite::Result<Vec<ExportReview>> {
     let mut stmt = c.prepare_cached(
-        "SELECT r.id, coalesce(r.created_at_ms, r.received_at_ms), r.received_at_ms, r.device_id, r.site_id, s.name,
+        "SELECT r.id, coalesce(r.created_at_ms, r.received_at_ms), r.received_at_ms, r.device_id, r.site_id,
                 r.product_id, r.form_id, r.button_id, r.client_review_id, r.submitted_at, r.clock, r.language
-         FROM reviews r LEFT JOIN sites s ON s.id = r.site_id
+         FROM reviews r
          WHERE (r.received_at_ms, r.id) > (?1, ?2)
          ORDER BY r.received_at_ms, r.id LIMIT ?3",
     )?;
@@ -379,38 +379,42 @@ fn export_page(c: &mut Connection, after: (i64, i64)) -> rusqlite::Result<Vec<Ex
                 received_at: from_ms(r.get(2)?),
                 device_id: r.get(3)?,
                 site_id: r.get(4)?,
-                site_name: r.get(5)?,
-                product_id: r.get(6)?,
-                form_id: r.get(7)?,
-                button_id: r.get(8)?,
-                client_review_id: r.get(9)?,
-                submitted_at: r.get(10)?,
-                clock: r.get(11)?,
-                language: r.get(12)?,
+                product_id: r.get(5)?,
+                form_id: r.get(6)?,
+                button_id: r.get(7)?,
+                client_review_id: r.get(8)?,
+                submitted_at: r.get(9)?,
+                clock: r.get(10)?,
+                language: r.get(11)?,
                 answers: Vec::new(),
             })
         })?
         .collect::<rusqlite::Result<_>>()?;
+    for review in &mut reviews {
+        review.answers = answers_of(c, review.id)?;
+    }
+    Ok(reviews)
+}
+
+/// A stored review's answers, in the order they were given (the exports').
+pub(super) fn answers_of(c: &Connection, review_id: i64) -> rusqlite::Result<Vec<ExportAnswer>> {
     let mut answers = c.prepare_cached(
         "SELECT field_code, field_label, answer_item_id, answer_text, intention, kind, parent_item FROM answers
          WHERE review_id = ?1 ORDER BY rowid",
     )?;
-    for review in &mut reviews {
-        review.answers = answers
-            .query_map([review.id], |r| {
-                Ok(ExportAnswer {
-                    field_code: r.get(0)?,
-                    field_label: r.get(1)?,
-                    answer_item_id: r.get(2)?,
-                    answer_text: r.get(3)?,
-                    intention: r.get(4)?,
-                    kind: r.get(5)?,
-                    parent: r.get(6)?,
-                })
-            })?
-            .collect::<rusqlite::Result<_>>()?;
-    }
-    Ok(reviews)
+    answers
+        .query_map([review_id], |r| {
+            Ok(ExportAnswer {
+                field_code: r.get(0)?,
+                field_label: r.get(1)?,
+                answer_item_id: r.get(2)?,
+                answer_text: r.get(3)?,
+                intention: r.get(4)?,
+                kind: r.get(5)?,
+                parent: r.get(6)?,
+            })
+        })?
+        .collect()
 }
 
 fn insert_answers(tx: &rusqlite::Transaction<'_>, row_id: i64, p: &Prepared<'_>, site: &str) -> rusqlite::Result<()> {
