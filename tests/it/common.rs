@@ -113,3 +113,69 @@ pub fn hidden_csrf(body: &str) -> String {
     let start = body.find("name=\"csrf\" value=\"").expect("a CSRF field") + "name=\"csrf\" value=\"".len();
     body[start..start + 64].to_string()
 }
+
+/// Starts something bound to a port just freed, which may linger a moment: retried for a few
+/// seconds before giving up.
+pub fn start_retrying<T>(what: &str, mut start: impl FnMut() -> T) -> T {
+    for _ in 0..20 {
+        if let Ok(started) = std::panic::catch_unwind(std::panic::AssertUnwindSafe(&mut start)) {
+            return started;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(200));
+    }
+    panic!("{what} does not start");
+}
+
+/// A simulated kiosk's batch sent with its key until the platform answers 200 with every review
+/// accepted or duplicate, as a kiosk retries: no answer, a 5xx or a body cut by a dying instance
+/// is retried; anything else fails the test. Returns the answer's text and the retries.
+pub async fn post_batch_until_taken(
+    client: &reqwest::Client,
+    url: &str,
+    token: &str,
+    key: &str,
+    body: &str,
+    reviews: usize,
+    patience: std::time::Duration,
+) -> (String, usize) {
+    let started = std::time::Instant::now();
+    let mut retries = 0;
+    loop {
+        assert!(started.elapsed() < patience, "batch {key} never got through");
+        let sent = client
+            .post(format!("{url}/v1/batches"))
+            .bearer_auth(token)
+            .header("Content-Type", "application/json")
+            .header("Idempotency-Key", key)
+            .body(body.to_string())
+            .timeout(std::time::Duration::from_secs(10))
+            .send()
+            .await;
+        let (status, text) = match sent {
+            Ok(r) => {
+                let status = r.status().as_u16();
+                (status, r.text().await.unwrap_or_default())
+            }
+            Err(_) => (0, String::new()),
+        };
+        if status == 200
+            && let Ok(parsed) = serde_json::from_str::<serde_json::Value>(&text)
+        {
+            let results = parsed["results"].as_array().expect("results");
+            assert_eq!(results.len(), reviews, "{text}");
+            for result in results {
+                assert!(
+                    result["status"] == "accepted" || result["status"] == "duplicate",
+                    "batch {key}: a valid review was not taken: {result}"
+                );
+            }
+            return (text, retries);
+        }
+        assert!(
+            status == 0 || status >= 500 || status == 200,
+            "batch {key}: only transient failures are expected, got {status}: {text}"
+        );
+        retries += 1;
+        tokio::time::sleep(std::time::Duration::from_millis(100 + fastrand::u64(0..300))).await;
+    }
+}

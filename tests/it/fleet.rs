@@ -66,16 +66,8 @@ impl Instances {
     }
 
     fn restart(&mut self, i: usize) {
-        // A port just freed may linger a moment; retry the start.
-        for _ in 0..20 {
-            let started = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| self.spawn(i)));
-            if let Ok(process) = started {
-                self.running[i] = Some(process);
-                return;
-            }
-            std::thread::sleep(Duration::from_millis(200));
-        }
-        panic!("instance {i} does not restart");
+        let process = start_retrying(&format!("instance {i}"), || self.spawn(i));
+        self.running[i] = Some(process);
     }
 }
 
@@ -115,51 +107,14 @@ async fn simulated_kiosk(
             r#"{{"schema_version":1,"batch_id":"{key}","source":{{"device_id":"{device}","product_id":1,"form_id":2,"button_id":3,"app_version":"borne/sim"}},"reviews":[{}]}}"#,
             reviews.join(",")
         );
-        let started = Instant::now();
-        loop {
-            assert!(started.elapsed() < Duration::from_secs(240), "{device}: batch {key} never got through");
-            let sent = client
-                .post(format!("{url}/v1/batches"))
-                .bearer_auth(&token)
-                .header("Content-Type", "application/json")
-                .header("Idempotency-Key", &key)
-                .body(body.clone())
-                .timeout(Duration::from_secs(10))
-                .send()
-                .await;
-            let (status, text) = match sent {
-                Ok(r) => {
-                    let status = r.status().as_u16();
-                    (status, r.text().await.unwrap_or_default())
-                }
-                Err(_) => (0, String::new()),
-            };
-            if status == 200 {
-                let parsed: Result<serde_json::Value, _> = serde_json::from_str(&text);
-                let Ok(parsed) = parsed else {
-                    // A body cut by a dying instance: retry, as a kiosk does.
-                    retries.fetch_add(1, Ordering::Relaxed);
-                    continue;
-                };
-                let results = parsed["results"].as_array().expect("results");
-                assert_eq!(results.len(), chunk.len());
-                for (result, id) in results.iter().zip(chunk) {
-                    assert_eq!(result["client_review_id"], id.as_str());
-                    assert!(
-                        result["status"] == "accepted" || result["status"] == "duplicate",
-                        "{device}: a valid review was not taken: {result}"
-                    );
-                }
-                answered.lock().unwrap().push((key.clone(), body.clone(), text));
-                break;
-            }
-            assert!(
-                status == 0 || status >= 500,
-                "{device}: only transient failures are expected, got {status}: {text}"
-            );
-            retries.fetch_add(1, Ordering::Relaxed);
-            tokio::time::sleep(Duration::from_millis(100 + fastrand::u64(0..300))).await;
+        let (text, retried) =
+            post_batch_until_taken(&client, &url, &token, &key, &body, chunk.len(), Duration::from_secs(240)).await;
+        retries.fetch_add(retried, Ordering::Relaxed);
+        let parsed: serde_json::Value = serde_json::from_str(&text).unwrap();
+        for (result, id) in parsed["results"].as_array().unwrap().iter().zip(chunk) {
+            assert_eq!(result["client_review_id"], id.as_str(), "{device}");
         }
+        answered.lock().unwrap().push((key, body, text));
     }
 }
 

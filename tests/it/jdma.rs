@@ -30,17 +30,9 @@ fn platform(config: &Path, args: &[&str]) -> String {
 
 fn start(config: &Path, port: u16) -> PlatformProcess {
     let args: Vec<&std::ffi::OsStr> = vec!["--config".as_ref(), config.as_os_str()];
-    // A port just freed may linger a moment: retry.
-    for _ in 0..20 {
-        let started = std::panic::catch_unwind(|| {
-            PlatformProcess::start(&workspace_bin("borne-platform"), &format!("127.0.0.1:{port}"), &args)
-        });
-        if let Ok(process) = started {
-            return process;
-        }
-        std::thread::sleep(Duration::from_millis(200));
-    }
-    panic!("the instance on port {port} does not start");
+    start_retrying(&format!("the instance on port {port}"), || {
+        PlatformProcess::start(&workspace_bin("borne-platform"), &format!("127.0.0.1:{port}"), &args)
+    })
 }
 
 /// A simulated kiosk's backlog, in batches of 10, each retried with its key until answered 200.
@@ -63,26 +55,7 @@ async fn simulated(url: String, device: String, token: String, ids: Vec<String>)
             r#"{{"schema_version":1,"batch_id":"{key}","source":{{"device_id":"{device}","product_id":{PRODUCT},"form_id":{FORM},"button_id":1,"app_version":"borne/sim"}},"reviews":[{}]}}"#,
             reviews.join(",")
         );
-        let started = Instant::now();
-        loop {
-            assert!(started.elapsed() < Duration::from_secs(120), "{device}: batch {key} never got through");
-            let sent = client
-                .post(format!("{url}/v1/batches"))
-                .bearer_auth(&token)
-                .header("Content-Type", "application/json")
-                .header("Idempotency-Key", &key)
-                .body(body.clone())
-                .timeout(Duration::from_secs(5))
-                .send()
-                .await;
-            if let Ok(response) = sent
-                && response.status() == 200
-                && response.text().await.is_ok_and(|t| !t.contains("rejected"))
-            {
-                break;
-            }
-            tokio::time::sleep(Duration::from_millis(200)).await;
-        }
+        post_batch_until_taken(&client, &url, &token, &key, &body, chunk.len(), Duration::from_secs(120)).await;
     }
 }
 
