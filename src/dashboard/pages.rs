@@ -152,10 +152,7 @@ fn distribution(question: &QuestionIndicator) -> Markup {
                     tr {
                         th scope="row" { (item.answer_text) }
                         td { (item.count) }
-                        td {
-                            meter min="0" max="100" value=(format!("{:.1}", item.percent)) { (french_decimal(item.percent)) " %" }
-                            " " (french_decimal(item.percent)) " %"
-                        }
+                        td { (borne_web::figures::share_bar(item.intention, item.percent)) " " (french_decimal(item.percent)) " %" }
                     }
                 }
             }

@@ -47,10 +47,14 @@ pub struct DrainReport {
     pub stopped_on: Option<String>,
 }
 
+/// The French text of each kiosk-only question, by code, sent with its answers (contract 1.2).
+pub type Labels = std::collections::BTreeMap<String, String>;
+
 pub struct Uploader<T: Transport> {
     store: Store,
     transport: T,
     source: Source,
+    labels: Labels,
     batch_limit: usize,
     max_batch: usize,
     policy: RetryPolicy,
@@ -80,6 +84,7 @@ impl<T: Transport> Uploader<T> {
         Ok(Uploader {
             store,
             transport,
+            labels: Labels::new(),
             source: Source {
                 device_id: device_id.to_string(),
                 product_id: config.product_id,
@@ -101,6 +106,12 @@ impl<T: Transport> Uploader<T> {
         })
     }
 
+    /// The kiosk-only questions' French texts the batches carry from now on.
+    pub fn with_labels(mut self, labels: Labels) -> Self {
+        self.labels = labels;
+        self
+    }
+
     pub fn store(&self) -> &Store {
         &self.store
     }
@@ -114,7 +125,7 @@ impl<T: Transport> Uploader<T> {
         if let Some(open) = self.store.open_batch()? {
             return Ok(Some(open));
         }
-        prepare_batch(&mut self.store, &self.source, self.batch_limit, self.clock.as_ref())
+        prepare_batch(&mut self.store, &self.source, &self.labels, self.batch_limit, self.clock.as_ref())
     }
 
     /// One send and its consequences.
@@ -130,9 +141,9 @@ impl<T: Transport> Uploader<T> {
         // while this thread works). Only one batch ahead: a retried batch prepares nothing.
         let look_ahead = batch.attempts == 0;
         let (outcome, ahead) = {
-            let Uploader { store, transport, source, batch_limit, clock, .. } = self;
+            let Uploader { store, transport, source, labels, batch_limit, clock, .. } = self;
             let prepare = async {
-                if look_ahead { prepare_batch(store, source, *batch_limit, clock.as_ref()) } else { Ok(None) }
+                if look_ahead { prepare_batch(store, source, labels, *batch_limit, clock.as_ref()) } else { Ok(None) }
             };
             tokio::join!(transport.send(&batch), prepare)
         };
@@ -173,7 +184,7 @@ impl<T: Transport> Uploader<T> {
                 for half in [first, second] {
                     let reviews = self.store.reviews_by_ids(half)?;
                     if !reviews.is_empty() {
-                        persist_batch(&mut self.store, &self.source, &reviews, now)?;
+                        persist_batch(&mut self.store, &self.source, &self.labels, &reviews, now)?;
                     }
                 }
                 self.succeeded(now);
@@ -339,6 +350,7 @@ impl<T: Transport> Uploader<T> {
 fn prepare_batch(
     store: &mut Store,
     source: &Source,
+    labels: &Labels,
     limit: usize,
     clock: &dyn Clock,
 ) -> Result<Option<OpenBatch>, StoreError> {
@@ -348,7 +360,7 @@ fn prepare_batch(
     if reviews.is_empty() {
         return Ok(None);
     }
-    persist_batch(store, source, &reviews, reading.now_utc).map(Some)
+    persist_batch(store, source, labels, &reviews, reading.now_utc).map(Some)
 }
 
 /// Commits a batch of these reviews (as many as fit in the contract's size limit): its id, its
@@ -356,11 +368,12 @@ fn prepare_batch(
 fn persist_batch(
     store: &mut Store,
     source: &Source,
+    labels: &Labels,
     reviews: &[StoredReview],
     now: DateTime<Utc>,
 ) -> Result<OpenBatch, StoreError> {
     let batch_id = Uuid::now_v7();
-    let (body, members) = encode_batch(batch_id, source, reviews);
+    let (body, members) = encode_batch(batch_id, source, reviews, labels);
     let body_gzip = gzip(&body);
     if !store.create_batch(batch_id, &members, &body_gzip, body.len(), now)? {
         return Err(StoreError::Decode("a review changed while its batch was being built".into()));
@@ -376,7 +389,12 @@ fn file_stamp(path: &std::path::Path) -> Option<(std::time::SystemTime, u64)> {
 
 /// The batch's JSON body and its members: reviews in order until the count or the contract's
 /// 1 MiB limit is reached (always at least one review).
-pub fn encode_batch(batch_id: Uuid, source: &Source, reviews: &[StoredReview]) -> (Vec<u8>, Vec<Uuid>) {
+pub fn encode_batch(
+    batch_id: Uuid,
+    source: &Source,
+    reviews: &[StoredReview],
+    labels: &Labels,
+) -> (Vec<u8>, Vec<Uuid>) {
     let mut body = BatchBody {
         schema_version: SCHEMA_VERSION,
         batch_id: batch_id.to_string(),
@@ -387,7 +405,7 @@ pub fn encode_batch(batch_id: Uuid, source: &Source, reviews: &[StoredReview]) -
     let mut size = envelope;
     let mut members = Vec::with_capacity(reviews.len());
     for stored in reviews.iter().take(MAX_BATCH_REVIEWS) {
-        let wire = WireReview::from_review(&stored.review);
+        let wire = WireReview::labelled(&stored.review, labels);
         let review_size = serde_json::to_vec(&wire).map(|v| v.len() + 1).unwrap_or(0);
         if !members.is_empty() && size + review_size > MAX_BATCH_BYTES {
             break;

@@ -31,6 +31,10 @@ pub struct WireAnswer {
     /// Contract 1.2: the `contact_tried` channel a per-channel help answer is about.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub parent_answer_item_id: Option<i64>,
+    /// Contract 1.2: a kiosk-only question's text as the kiosk asks it in French (JDMA's
+    /// questions have theirs; a platform ignores this field for them).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub field_label: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -59,11 +63,24 @@ impl WireAnswer {
             answer_text: a.answer_text.clone(),
             intention: a.intention.as_str().to_string(),
             parent_answer_item_id: a.parent,
+            field_label: None,
         }
     }
 }
 
+/// The most characters a kiosk-only question's label may have on the wire.
+pub const MAX_FIELD_LABEL_CHARS: usize = 300;
+
 impl WireReview {
+    /// The review as sent; `labels` gives the French text of the kiosk-only questions.
+    pub fn labelled(r: &Review, labels: &std::collections::BTreeMap<String, String>) -> WireReview {
+        let mut wire = WireReview::from_review(r);
+        for answer in &mut wire.answers {
+            answer.field_label = labels.get(&answer.field_code).cloned();
+        }
+        wire
+    }
+
     pub fn from_review(r: &Review) -> WireReview {
         WireReview {
             client_review_id: r.client_review_id.to_string(),

@@ -246,3 +246,67 @@ fn accounts_bind_once_sqlite() {
 fn accounts_bind_once_postgres() {
     accounts_bind_once_and_failures_are_forgotten(true);
 }
+
+/// A site's own (kiosk-only) questions are in its indicators with what people read: the
+/// question's text once a kiosk sends it (a kiosk of contract 1.1 sends none: its code stands
+/// in until then), each answered item's text; a label too long is left out, never a reason to
+/// refuse the review; another site does not see them.
+fn a_sites_own_questions_carry_the_texts_kiosks_sent(postgres: bool) {
+    use borne_platform::storage::Stored;
+    let dir = Scratch::new("own-questions");
+    let cluster = postgres.then(PgCluster::for_test);
+    runtime().block_on(async {
+        let storage = open(cluster.as_ref(), &dir).await;
+        let now: DateTime<Utc> = "2026-11-17T10:00:00Z".parse().unwrap();
+        let motif = |item: i64, text: &str, label: Option<&str>| {
+            let label = label.map(|l| format!(r#","field_label":"{l}""#)).unwrap_or_default();
+            format!(
+                r#"{{"field_code":"kiosk_motif","kind":"checkbox","answer_item_id":{item},"answer_text":"{text}","intention":"neutral"{label}}}"#
+            )
+        };
+        let send = |answers: Vec<String>| {
+            let key = uuid::Uuid::now_v7().to_string();
+            let id = uuid::Uuid::now_v7();
+            let text = format!(
+                r#"{{"schema_version":1,"batch_id":"{key}","source":{{"device_id":"borne-t","product_id":1,"form_id":2,"button_id":3,"app_version":"borne/0.1.0"}},"reviews":[{{"client_review_id":"{id}","submitted_at":"2026-11-17T11:00:00+01:00","clock":"synced","language":"fr","answers":[{{"field_code":"satisfaction","kind":"radio","answer_item_id":1,"answer_text":"Pas bien","intention":"bad"}},{}]}}]}}"#,
+                answers.join(",")
+            );
+            let storage = &storage;
+            async move {
+                let batch = parse_batch(text.as_bytes(), &key).unwrap();
+                let stored = storage.store_batch(&batch, Some("site-q"), &key, now).await.unwrap();
+                let Stored::Fresh { response, .. } = stored else { panic!("fresh") };
+                assert!(response.results.iter().all(|r| r.error.is_none()), "{response:?}");
+            }
+        };
+        let day = now.date_naive();
+        let question = |ind: &borne_model::indicators::Indicators| {
+            ind.follow_ups.iter().find(|q| q.field_code == "kiosk_motif").cloned()
+        };
+        send(vec![motif(1, "L'attente", None)]).await;
+        let first = storage.site_indicators("site-q", day, day, 100).await.unwrap();
+        let q = question(&first).expect("the site's own question");
+        assert_eq!((q.label.as_str(), q.respondents), ("kiosk_motif", 1));
+        send(vec![motif(1, "L'attente", Some("Qu'est-ce qui n'a pas été ?")), motif(2, "L'accueil", None)]).await;
+        send(vec![motif(3, "Les locaux", Some(&"x".repeat(301)))]).await;
+        let then = storage.site_indicators("site-q", day, day, 100).await.unwrap();
+        let q = question(&then).expect("the site's own question");
+        assert_eq!((q.label.as_str(), q.respondents), ("Qu'est-ce qui n'a pas été ?", 3));
+        let items: Vec<(i64, &str, u64)> =
+            q.distribution.iter().map(|d| (d.answer_item_id, d.answer_text.as_str(), d.count)).collect();
+        assert_eq!(items, [(1, "L'attente", 2), (2, "L'accueil", 1), (3, "Les locaux", 1)]);
+        let elsewhere = storage.site_indicators("site-autre", day, day, 100).await.unwrap();
+        assert!(question(&elsewhere).is_none());
+    });
+}
+
+#[test]
+fn a_sites_own_questions_sqlite() {
+    a_sites_own_questions_carry_the_texts_kiosks_sent(false);
+}
+
+#[test]
+#[ignore = "needs PostgreSQL's server programs (Debian package postgresql): .ci/run installs them"]
+fn a_sites_own_questions_postgres() {
+    a_sites_own_questions_carry_the_texts_kiosks_sent(true);
+}

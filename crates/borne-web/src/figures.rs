@@ -2,7 +2,32 @@
 //! dashboard and in the platform's console.
 
 use borne_model::backoffice::{BackOffice, Figure};
+use borne_model::review::Intention;
 use maud::{Markup, html};
+
+/// The colour of an answer's share by its intention, in the State's palette: green for the
+/// good ones, orange for « Moyen », red for the bad ones, blue for a neutral choice.
+pub fn intention_colour(intention: Intention) -> &'static str {
+    match intention {
+        Intention::VeryGood | Intention::Good => "#18753c",
+        Intention::Medium => "#b34000",
+        Intention::Bad | Intention::VeryBad => "#ce0500",
+        Intention::Neutral => "#000091",
+    }
+}
+
+/// An answer's share (percent) as a bar in its intention's colour, drawn in SVG (no style
+/// attribute, which the pages' policy forbids); hidden from screen readers, which read the
+/// number beside it.
+pub fn share_bar(intention: Intention, percent: f64) -> Markup {
+    let width = percent.clamp(0.0, 100.0);
+    html! {
+        svg class="share" width="100" height="12" viewBox="0 0 100 12" aria-hidden="true" focusable="false" {
+            rect width="100" height="12" fill="#eeeeee" {}
+            rect width=(format!("{width:.1}")) height="12" fill=(intention_colour(intention)) data-intention=(intention.as_str()) {}
+        }
+    }
+}
 
 /// What a figure without answers says, as JDMA's back office.
 pub const NO_DATA: &str = "Aucune donnée pour calculer cette note";
@@ -39,6 +64,14 @@ mod tests {
     use super::*;
     use borne_model::counts::QuestionCounts;
     use std::collections::BTreeMap;
+
+    #[test]
+    fn a_bad_answer_is_red_a_good_one_green() {
+        let bad = share_bar(Intention::Bad, 40.0).into_string();
+        assert!(bad.contains("width=\"40.0\" height=\"12\" fill=\"#ce0500\""), "{bad}");
+        let good = share_bar(Intention::Good, 250.0).into_string();
+        assert!(good.contains("width=\"100.0\" height=\"12\" fill=\"#18753c\""), "clamped: {good}");
+    }
 
     #[test]
     fn the_table_shows_jdma_text_band_and_counts() {

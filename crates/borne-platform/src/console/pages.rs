@@ -368,7 +368,7 @@ fn distribution(caption: &str, question: &QuestionIndicator) -> Markup {
                     tr {
                         th scope="row" { (d.answer_text) }
                         td { (d.count) }
-                        td { meter min="0" max="100" value=(d.percent) aria-hidden="true" {} " " (french_decimal(d.percent)) " %" }
+                        td { (borne_web::figures::share_bar(d.intention, d.percent)) " " (french_decimal(d.percent)) " %" }
                     }
                 }
             }

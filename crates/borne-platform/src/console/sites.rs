@@ -51,7 +51,7 @@ pub async fn comparison(
     let then = today - Duration::days(30);
     let year_before = by_site(storage.site_counts(None, twelve_months_before(then), then).await?);
     let take = |map: &HashMap<String, Vec<_>>, id: &str| {
-        indicators_of(map.get(id).cloned().unwrap_or_default(), MINIMUM_REVIEWS)
+        indicators_of(map.get(id).cloned().unwrap_or_default(), MINIMUM_REVIEWS, Vec::new())
     };
     let mut lines: Vec<SiteLine> = sites
         .iter()
@@ -124,8 +124,8 @@ pub async fn trend(storage: &Storage, site: &str, today: NaiveDate) -> Result<Ve
         let window = months[i.saturating_sub(11)..=i].iter().flat_map(|(_, items)| items.iter().cloned());
         points.push(TrendPoint {
             month: months[i].0,
-            reviews_in_month: indicators_of(months[i].1.clone(), MINIMUM_REVIEWS).reviews,
-            rolling_12_months: indicators_of(window, MINIMUM_REVIEWS),
+            reviews_in_month: indicators_of(months[i].1.clone(), MINIMUM_REVIEWS, Vec::new()).reviews,
+            rolling_12_months: indicators_of(window, MINIMUM_REVIEWS, Vec::new()),
         });
     }
     Ok(points)

@@ -19,10 +19,24 @@ pub const NEW_SITE_ITEMS_PER_DAY: i64 = 60;
 pub struct Catalogue {
     /// The pairs asked about that the site already counts.
     pub known: Vec<(String, i64)>,
+    /// Those of them whose texts are not all known yet (counted before kiosks sent them).
+    pub untexted: Vec<(String, i64)>,
     /// Pairs the site counts in all.
     pub total: i64,
     /// Pairs first seen on `day`.
     pub new_today: i64,
+}
+
+/// A kiosk-only (question, item) pair with what people read of it: the question's French text
+/// (when the kiosk sent it, contract 1.2) and the item's, its intention and the question's kind.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CatalogueEntry {
+    pub field_code: String,
+    pub answer_item_id: i64,
+    pub field_label: Option<String>,
+    pub answer_text: String,
+    pub intention: String,
+    pub kind: String,
 }
 
 /// Failures older than this are forgotten.
@@ -52,10 +66,14 @@ pub trait Guard {
         pairs: Vec<(String, i64)>,
         day: NaiveDate,
     ) -> impl Future<Output = Result<Catalogue>> + Send;
+    /// Adds the entries not yet there, first seen on `day`, and completes the texts missing from
+    /// those that are.
     fn add_to_catalogue(
         &self,
         site: String,
-        pairs: Vec<(String, i64)>,
+        entries: Vec<CatalogueEntry>,
         day: NaiveDate,
     ) -> impl Future<Output = Result<()>> + Send;
+    /// Every entry of `site`'s catalogue, by code and item.
+    fn catalogue_entries(&self, site: String) -> impl Future<Output = Result<Vec<CatalogueEntry>>> + Send;
 }

@@ -47,7 +47,7 @@ use borne_web::auth::{FailureLog, Failures};
 use chrono::{DateTime, Duration, NaiveDate, Utc};
 use console::{Account, AccountChange, Accounts, Comment, CommentQuery, ConsoleSession, Opened, checked};
 use forwarding::{Claimed, Forwarding, JdmaCounts, JdmaExportFilter, JdmaExportRow, Reconciled, Settle};
-use guard::{Catalogue, Guard};
+use guard::{Catalogue, CatalogueEntry, Guard};
 use reviews::Reviews;
 use std::net::IpAddr;
 use std::path::PathBuf;
@@ -171,7 +171,25 @@ impl Storage {
         if refused > 0 {
             tracing::warn!(site, device = %batch.source.device_id, refused, "reviews refused: the site's catalogue of questions is full");
         }
-        self.add_to_catalogue(site, added, day).await?;
+        // The pairs added, and the known ones whose texts this batch brings, with those texts.
+        let mut wanted: std::collections::HashSet<(String, i64)> = added.into_iter().collect();
+        wanted.extend(catalogue.untexted);
+        let mut entries: Vec<CatalogueEntry> = Vec::new();
+        for valid in checked.reviews.iter().filter_map(|r| r.as_ref().ok()) {
+            for a in &valid.answers {
+                if wanted.remove(&(a.field_code.clone(), a.answer_item_id)) {
+                    entries.push(CatalogueEntry {
+                        field_code: a.field_code.clone(),
+                        answer_item_id: a.answer_item_id,
+                        field_label: label_of(a),
+                        answer_text: a.answer_text.clone(),
+                        intention: a.intention.clone(),
+                        kind: a.kind.clone(),
+                    });
+                }
+            }
+        }
+        self.add_to_catalogue(site, entries, day).await?;
         Ok(checked)
     }
 
@@ -245,7 +263,8 @@ impl Storage {
 
     /// A site's indicators over the kiosks' local days `[from, to]`, computed as the kiosk's own
     /// dashboard computes them (the State's rules, `minimum` reviews for a score) from the same
-    /// kind of counts: the satisfaction, the comments, and JDMA's follow-up questions.
+    /// kind of counts: the satisfaction, the comments, JDMA's follow-up questions and the site's
+    /// own (kiosk-only) questions answered in the period.
     pub async fn site_indicators(
         &self,
         site: &str,
@@ -253,8 +272,12 @@ impl Storage {
         to: NaiveDate,
         minimum: u64,
     ) -> Result<borne_model::indicators::Indicators> {
-        let items = self.site_counts(Some(site), from, to).await?.into_iter().flat_map(|c| c.items);
-        Ok(indicators_of(items, minimum))
+        let items: Vec<ItemCount> =
+            self.site_counts(Some(site), from, to).await?.into_iter().flat_map(|c| c.items).collect();
+        let mut asked = self.kiosk_questions(site).await?;
+        // Only the questions answered in the period.
+        asked.retain(|q| items.iter().any(|i| i.field_code == q.code));
+        Ok(indicators_of(items, minimum, asked))
     }
 
     /// Reviews received since `since` (all when `None`), oldest first, in pages, each page handed
@@ -487,13 +510,22 @@ impl Storage {
         on_engine!(self, s => s.catalogue(site, pairs, day).await)
     }
 
-    /// Adds `pairs` to `site`'s catalogue, first seen on `day`.
-    pub async fn add_to_catalogue(&self, site: &str, pairs: Vec<(String, i64)>, day: NaiveDate) -> Result<()> {
-        if pairs.is_empty() {
+    /// Adds `entries` to `site`'s catalogue, first seen on `day` (completing the texts of those
+    /// already there).
+    pub async fn add_to_catalogue(&self, site: &str, entries: Vec<CatalogueEntry>, day: NaiveDate) -> Result<()> {
+        if entries.is_empty() {
             return Ok(());
         }
         let site = site.to_string();
-        on_engine!(self, s => s.add_to_catalogue(site, pairs, day).await)
+        on_engine!(self, s => s.add_to_catalogue(site, entries, day).await)
+    }
+
+    /// `site`'s kiosk-only questions as people read them, from its catalogue: each with its
+    /// French text (its code when no kiosk sent one) and its items in id order.
+    pub async fn kiosk_questions(&self, site: &str) -> Result<Vec<borne_model::review::Question>> {
+        let site = site.to_string();
+        let entries = on_engine!(self, s => s.catalogue_entries(site).await)?;
+        Ok(questions_of(entries))
     }
 }
 
@@ -652,4 +684,41 @@ mod tests {
             }
         }
     }
+}
+
+/// Questions from catalogue entries (ordered by code and item): the question's label is the
+/// first text a kiosk sent, else its code; an item without text is « Réponse N ».
+fn questions_of(entries: Vec<CatalogueEntry>) -> Vec<borne_model::review::Question> {
+    use borne_model::review::{AnswerKind, Intention, Item, Question};
+    let mut questions: Vec<Question> = Vec::new();
+    for e in entries {
+        if questions.last().is_none_or(|q| q.code != e.field_code) {
+            questions.push(Question {
+                code: e.field_code.clone(),
+                label: String::new(),
+                kind: AnswerKind::parse(&e.kind).unwrap_or(AnswerKind::Radio),
+                items: Vec::new(),
+                show_after: Vec::new(),
+            });
+        }
+        let Some(q) = questions.last_mut() else { continue };
+        if q.label.is_empty()
+            && let Some(label) = e.field_label
+        {
+            q.label = label;
+        }
+        let text = if e.answer_text.is_empty() { format!("Réponse {}", e.answer_item_id) } else { e.answer_text };
+        q.items.push(Item {
+            id: e.answer_item_id,
+            text,
+            intention: Intention::parse(&e.intention).unwrap_or(Intention::Neutral),
+            exclusive: false,
+        });
+    }
+    for q in &mut questions {
+        if q.label.is_empty() {
+            q.label = q.code.clone();
+        }
+    }
+    questions
 }

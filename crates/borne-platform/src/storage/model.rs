@@ -199,9 +199,15 @@ pub(crate) fn prepare(review: &ValidReview, received_at: DateTime<Utc>) -> Prepa
 /// store uses the same): one per review and question answered, whatever the answers.
 pub const RESPONDENTS: i64 = -1;
 
-/// The label JDMA stores with an answer.
-pub(crate) fn label_of(field_code: &str) -> Option<String> {
-    field_label(field_code)
+/// The label stored with an answer: JDMA's for its questions; for a kiosk-only question, the
+/// text the kiosk sent (contract 1.2) when it is plain text of 1 to 300 characters — any other
+/// is left out, never a reason to refuse the review.
+pub(crate) fn label_of(answer: &borne_model::wire::WireAnswer) -> Option<String> {
+    field_label(&answer.field_code).or_else(|| {
+        let label = answer.field_label.as_deref()?.trim();
+        let fits = (1..=borne_model::wire::MAX_FIELD_LABEL_CHARS).contains(&label.chars().count());
+        (fits && !label.chars().any(char::is_control)).then(|| label.to_string())
+    })
 }
 
 /// Builds the batch's response in request order: rejected reviews as validation left them,
@@ -246,9 +252,14 @@ pub(crate) fn distinct_valid(batch: &ParsedBatch) -> Vec<&ValidReview> {
 }
 
 /// The indicators of a site's answer counts, computed as the kiosk's own dashboard computes
-/// them (the State's rules, `minimum` reviews for a score): the satisfaction, the comments, and
-/// JDMA's follow-up questions. Counts of the same item are added (several periods at once).
-pub fn indicators_of(items: impl IntoIterator<Item = ItemCount>, minimum: u64) -> borne_model::indicators::Indicators {
+/// them (the State's rules, `minimum` reviews for a score): the satisfaction, the comments,
+/// JDMA's follow-up questions, then `kiosk_questions`. Counts of the same item are added
+/// (several periods at once).
+pub fn indicators_of(
+    items: impl IntoIterator<Item = ItemCount>,
+    minimum: u64,
+    kiosk_questions: Vec<borne_model::review::Question>,
+) -> borne_model::indicators::Indicators {
     use borne_model::indicators::{QuestionCounts, indicators};
     use borne_model::review::{JDMA_CODES, Survey, jdma_question};
     let mut by_code: BTreeMap<String, QuestionCounts> = BTreeMap::new();
@@ -266,6 +277,7 @@ pub fn indicators_of(items: impl IntoIterator<Item = ItemCount>, minimum: u64) -
             .iter()
             .filter(|code| **code != SATISFACTION && **code != VERBATIM)
             .filter_map(|code| jdma_question(code))
+            .chain(kiosk_questions)
             .collect(),
         comment_enabled: true,
         comment_max_chars: borne_model::review::VERBATIM_MAX_CHARS,

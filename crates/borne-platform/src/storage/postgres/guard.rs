@@ -66,7 +66,7 @@ impl Guard for PgStore {
         let (codes, items): (Vec<String>, Vec<i64>) = pairs.into_iter().unzip();
         let rows = client
             .query(
-                "SELECT q.field_code, q.answer_item_id FROM site_questions q
+                "SELECT q.field_code, q.answer_item_id, q.answer_text IS NULL OR q.field_label IS NULL FROM site_questions q
                  JOIN unnest($2::text[], $3::bigint[]) AS p (code, item)
                    ON q.field_code = p.code AND q.answer_item_id = p.item
                  WHERE q.site_id = $1",
@@ -75,6 +75,8 @@ impl Guard for PgStore {
             .await
             .map_err(classify)?;
         let known = rows.iter().map(|r| (r.get::<_, String>(0), r.get::<_, i64>(1))).collect();
+        let untexted =
+            rows.iter().filter(|r| r.get::<_, bool>(2)).map(|r| (r.get::<_, String>(0), r.get::<_, i64>(1))).collect();
         let row = client
             .query_one(
                 "SELECT count(*), count(*) FILTER (WHERE first_day = $2) FROM site_questions WHERE site_id = $1",
@@ -82,21 +84,58 @@ impl Guard for PgStore {
             )
             .await
             .map_err(classify)?;
-        Ok(Catalogue { known, total: row.get(0), new_today: row.get(1) })
+        Ok(Catalogue { known, untexted, total: row.get(0), new_today: row.get(1) })
     }
 
-    async fn add_to_catalogue(&self, site: String, pairs: Vec<(String, i64)>, day: NaiveDate) -> Result<()> {
+    async fn add_to_catalogue(&self, site: String, entries: Vec<CatalogueEntry>, day: NaiveDate) -> Result<()> {
         let client = self.client().await?;
-        let (codes, items): (Vec<String>, Vec<i64>) = pairs.into_iter().unzip();
+        let codes: Vec<&str> = entries.iter().map(|e| e.field_code.as_str()).collect();
+        let items: Vec<i64> = entries.iter().map(|e| e.answer_item_id).collect();
+        let labels: Vec<Option<&str>> = entries.iter().map(|e| e.field_label.as_deref()).collect();
+        let texts: Vec<&str> = entries.iter().map(|e| e.answer_text.as_str()).collect();
+        let intentions: Vec<&str> = entries.iter().map(|e| e.intention.as_str()).collect();
+        let kinds: Vec<&str> = entries.iter().map(|e| e.kind.as_str()).collect();
         client
             .execute(
-                "INSERT INTO site_questions (site_id, field_code, answer_item_id, first_day)
-                 SELECT $1, code, item, $4 FROM unnest($2::text[], $3::bigint[]) AS p (code, item)
-                 ON CONFLICT DO NOTHING",
-                &[&site, &codes, &items, &day],
+                "INSERT INTO site_questions (site_id, field_code, answer_item_id, first_day, field_label, answer_text,
+                    intention, kind)
+                 SELECT $1, code, item, $4, label, text, intention, kind
+                 FROM unnest($2::text[], $3::bigint[], $5::text[], $6::text[], $7::text[], $8::text[])
+                    AS p (code, item, label, text, intention, kind)
+                 ORDER BY code, item
+                 ON CONFLICT (site_id, field_code, answer_item_id) DO UPDATE SET
+                    field_label = coalesce(site_questions.field_label, excluded.field_label),
+                    answer_text = coalesce(site_questions.answer_text, excluded.answer_text),
+                    intention = coalesce(site_questions.intention, excluded.intention),
+                    kind = coalesce(site_questions.kind, excluded.kind)
+                 WHERE site_questions.answer_text IS NULL OR site_questions.field_label IS NULL",
+                &[&site, &codes, &items, &day, &labels, &texts, &intentions, &kinds],
             )
             .await
             .map_err(classify)?;
         Ok(())
+    }
+
+    async fn catalogue_entries(&self, site: String) -> Result<Vec<CatalogueEntry>> {
+        let client = self.client().await?;
+        let rows = client
+            .query(
+                "SELECT field_code, answer_item_id, field_label, answer_text, intention, kind FROM site_questions
+                 WHERE site_id = $1 ORDER BY field_code, answer_item_id",
+                &[&site],
+            )
+            .await
+            .map_err(classify)?;
+        Ok(rows
+            .iter()
+            .map(|r| CatalogueEntry {
+                field_code: r.get(0),
+                answer_item_id: r.get(1),
+                field_label: r.get(2),
+                answer_text: r.get::<_, Option<String>>(3).unwrap_or_default(),
+                intention: r.get::<_, Option<String>>(4).unwrap_or_default(),
+                kind: r.get::<_, Option<String>>(5).unwrap_or_default(),
+            })
+            .collect())
     }
 }

@@ -44,6 +44,7 @@ pub(crate) const MIGRATIONS: &[(&str, &str)] = &[
     ("0006_login_guard.sql", include_str!("migrations/0006_login_guard.sql")),
     ("0007_mail_abandoned.sql", include_str!("migrations/0007_mail_abandoned.sql")),
     ("0008_jdma.sql", include_str!("migrations/0008_jdma.sql")),
+    ("0009_question_texts.sql", include_str!("migrations/0009_question_texts.sql")),
 ];
 
 /// Key of the advisory lock that serialises migrations and partition creation across instances.

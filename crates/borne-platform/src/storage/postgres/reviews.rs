@@ -95,7 +95,7 @@ impl Reviews for PgStore {
             for a in &r.answers {
                 a_review.push(r.client_review_id);
                 a_code.push(a.field_code.as_str());
-                a_label.push(label_of(&a.field_code));
+                a_label.push(label_of(a));
                 a_item.push(a.answer_item_id as i32);
                 a_text.push(a.answer_text.as_str());
                 a_intention.push(a.intention.as_str());

@@ -63,14 +63,19 @@ impl Guard for SqliteStore {
     async fn catalogue(&self, site: String, pairs: Vec<(String, i64)>, day: NaiveDate) -> Result<Catalogue> {
         self.with(move |c| {
             let mut known = Vec::new();
+            let mut untexted = Vec::new();
             for (code, item) in pairs {
-                let hit = c
+                let hit: Option<bool> = c
                     .prepare_cached(
-                        "SELECT 1 FROM site_questions WHERE site_id = ?1 AND field_code = ?2 AND answer_item_id = ?3",
+                        "SELECT answer_text IS NULL OR field_label IS NULL FROM site_questions
+                         WHERE site_id = ?1 AND field_code = ?2 AND answer_item_id = ?3",
                     )?
-                    .query_row(params![site, code, item], |_| Ok(()))
+                    .query_row(params![site, code, item], |r| r.get(0))
                     .optional()?;
-                if hit.is_some() {
+                if let Some(missing) = hit {
+                    if missing {
+                        untexted.push((code.clone(), item));
+                    }
                     known.push((code, item));
                 }
             }
@@ -79,22 +84,59 @@ impl Guard for SqliteStore {
                 params![site, day.to_string()],
                 |r| Ok((r.get(0)?, r.get(1)?)),
             )?;
-            Ok(Catalogue { known, total, new_today })
+            Ok(Catalogue { known, untexted, total, new_today })
         })
         .await
     }
 
-    async fn add_to_catalogue(&self, site: String, pairs: Vec<(String, i64)>, day: NaiveDate) -> Result<()> {
+    async fn add_to_catalogue(&self, site: String, entries: Vec<CatalogueEntry>, day: NaiveDate) -> Result<()> {
         self.with(move |c| {
             let tx = c.transaction()?;
-            for (code, item) in pairs {
-                tx.execute(
-                    "INSERT OR IGNORE INTO site_questions (site_id, field_code, answer_item_id, first_day)
-                     VALUES (?1, ?2, ?3, ?4)",
-                    params![site, code, item, day.to_string()],
-                )?;
+            for e in entries {
+                tx.prepare_cached(
+                    "INSERT INTO site_questions (site_id, field_code, answer_item_id, first_day, field_label, answer_text,
+                        intention, kind)
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)
+                     ON CONFLICT (site_id, field_code, answer_item_id) DO UPDATE SET
+                        field_label = coalesce(site_questions.field_label, excluded.field_label),
+                        answer_text = coalesce(site_questions.answer_text, excluded.answer_text),
+                        intention = coalesce(site_questions.intention, excluded.intention),
+                        kind = coalesce(site_questions.kind, excluded.kind)
+                     WHERE site_questions.answer_text IS NULL OR site_questions.field_label IS NULL",
+                )?
+                .execute(params![
+                    site,
+                    e.field_code,
+                    e.answer_item_id,
+                    day.to_string(),
+                    e.field_label,
+                    e.answer_text,
+                    e.intention,
+                    e.kind
+                ])?;
             }
             tx.commit()
+        })
+        .await
+    }
+
+    async fn catalogue_entries(&self, site: String) -> Result<Vec<CatalogueEntry>> {
+        self.with(move |c| {
+            let mut stmt = c.prepare_cached(
+                "SELECT field_code, answer_item_id, field_label, answer_text, intention, kind FROM site_questions
+                 WHERE site_id = ?1 ORDER BY field_code, answer_item_id",
+            )?;
+            stmt.query_map([site], |r| {
+                Ok(CatalogueEntry {
+                    field_code: r.get(0)?,
+                    answer_item_id: r.get(1)?,
+                    field_label: r.get(2)?,
+                    answer_text: r.get::<_, Option<String>>(3)?.unwrap_or_default(),
+                    intention: r.get::<_, Option<String>>(4)?.unwrap_or_default(),
+                    kind: r.get::<_, Option<String>>(5)?.unwrap_or_default(),
+                })
+            })?
+            .collect()
         })
         .await
     }

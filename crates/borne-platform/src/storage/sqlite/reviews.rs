@@ -441,7 +441,7 @@ fn insert_answers(tx: &rusqlite::Transaction<'_>, row_id: i64, p: &Prepared<'_>,
         insert.execute(params![
             row_id,
             a.field_code,
-            label_of(&a.field_code),
+            label_of(a),
             a.answer_item_id,
             a.answer_text,
             a.intention,
