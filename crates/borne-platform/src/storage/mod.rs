@@ -660,32 +660,6 @@ impl FailureLog for LoginFailures<'_> {
     }
 }
 
-#[cfg(test)]
-mod tests {
-    /// Each engine's migrations are the files of its `migrations/` directory, all of them, in
-    /// the order of their numbers, numbered from 1 without a gap: a new file cannot be
-    /// forgotten, and a shipped one cannot be renumbered.
-    #[test]
-    fn migrations_are_the_numbered_files_in_order() {
-        let here = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("src/storage");
-        for (engine, listed) in [("sqlite", super::sqlite::MIGRATIONS), ("postgres", super::postgres::MIGRATIONS)] {
-            let dir = here.join(engine).join("migrations");
-            let mut files: Vec<String> = std::fs::read_dir(&dir)
-                .unwrap()
-                .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
-                .collect();
-            files.sort();
-            let names: Vec<String> = listed.iter().map(|(name, _)| name.to_string()).collect();
-            assert_eq!(names, files, "{engine}: the list must be the directory's files");
-            for (n, (name, sql)) in listed.iter().enumerate() {
-                assert!(name.starts_with(&format!("{:04}_", n + 1)) && name.ends_with(".sql"), "{engine}: {name}");
-                let on_disk = std::fs::read_to_string(dir.join(name)).unwrap();
-                assert_eq!(&on_disk, sql, "{engine}: {name} is embedded as it is on disk");
-            }
-        }
-    }
-}
-
 /// Questions from catalogue entries (ordered by code and item): the question's label is the
 /// first text a kiosk sent, else its code; an item without text is « Réponse N ».
 fn questions_of(entries: Vec<CatalogueEntry>) -> Vec<borne_model::review::Question> {
@@ -721,4 +695,30 @@ fn questions_of(entries: Vec<CatalogueEntry>) -> Vec<borne_model::review::Questi
         }
     }
     questions
+}
+
+#[cfg(test)]
+mod tests {
+    /// Each engine's migrations are the files of its `migrations/` directory, all of them, in
+    /// the order of their numbers, numbered from 1 without a gap: a new file cannot be
+    /// forgotten, and a shipped one cannot be renumbered.
+    #[test]
+    fn migrations_are_the_numbered_files_in_order() {
+        let here = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("src/storage");
+        for (engine, listed) in [("sqlite", super::sqlite::MIGRATIONS), ("postgres", super::postgres::MIGRATIONS)] {
+            let dir = here.join(engine).join("migrations");
+            let mut files: Vec<String> = std::fs::read_dir(&dir)
+                .unwrap()
+                .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+                .collect();
+            files.sort();
+            let names: Vec<String> = listed.iter().map(|(name, _)| name.to_string()).collect();
+            assert_eq!(names, files, "{engine}: the list must be the directory's files");
+            for (n, (name, sql)) in listed.iter().enumerate() {
+                assert!(name.starts_with(&format!("{:04}_", n + 1)) && name.ends_with(".sql"), "{engine}: {name}");
+                let on_disk = std::fs::read_to_string(dir.join(name)).unwrap();
+                assert_eq!(&on_disk, sql, "{engine}: {name} is embedded as it is on disk");
+            }
+        }
+    }
 }
