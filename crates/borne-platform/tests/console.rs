@@ -13,6 +13,7 @@ both!(
     every_route_keeps_each_manager_to_their_scope,
     comments_are_searched_and_filtered,
     an_unsubscribe_link_asks_then_unsubscribes,
+    kiosk_states_follow_uploads_as_well_as_heartbeats,
 );
 
 /// Every page of the console in Chromium, as a site manager: readable by everyone (axe-core:
@@ -477,4 +478,47 @@ fn an_unsubscribe_link_asks_then_unsubscribes(postgres: bool) {
     assert!(subscriber("sophie@rhone.gouv.fr").alerts, "only this account");
     assert_eq!(console.get(&url, "/console/desabonnement/inconnu", None).status, 404);
     assert_eq!(console.request(console.client.post(format!("{url}/console/desabonnement/inconnu"))).status, 404);
+}
+
+/// A kiosk's state on the « Bornes » page follows its uploads as well as its heartbeats: one that
+/// delivers reviews but has sent no heartbeat yet is online, not « jamais connectée »; a queue it
+/// has just sent is not shown waiting until its next heartbeat.
+fn kiosk_states_follow_uploads_as_well_as_heartbeats(postgres: bool) {
+    let console = network(postgres, "consolestates");
+    let url = console.platform.url.clone();
+    let token = cli_ok(&console.backend, &["devices", "add", "borne-lyon-2", "--site", SITES[0].id]);
+    let token = token.lines().last().unwrap().to_string();
+    let session = console.login("nadia@interieur.gouv.fr", PASSWORD).unwrap();
+    let row = |device: &str| -> Vec<String> {
+        let csv = console.get(&url, "/console/bornes.csv", Some(&session)).body;
+        let mut reader = csv::Reader::from_reader(csv.as_bytes());
+        let found = reader.records().map(|r| r.unwrap()).find(|r| &r[0] == device);
+        found.unwrap_or_else(|| panic!("{device} in {csv}")).iter().map(str::to_string).collect()
+    };
+    assert_eq!(row("borne-lyon-2")[3], "jamais connectée");
+    // Its heartbeat: three reviews waiting, the oldest for two months.
+    let oldest = (chrono::Utc::now() - chrono::Duration::days(59)).to_rfc3339();
+    let heartbeat = serde_json::json!({"device_id": "borne-lyon-2", "app_version": "borne/1.0", "pending": 3,
+        "oldest_pending_at": oldest, "disk_free_bytes": 1u64 << 30});
+    let request = console.http.client.post(format!("{url}/v1/heartbeats")).bearer_auth(&token).json(&heartbeat);
+    assert_eq!(console.http.send(request).0, 204);
+    let waiting = row("borne-lyon-2");
+    assert_eq!((waiting[3].as_str(), waiting[7].as_str()), ("en ligne", "3"), "{waiting:?}");
+    assert!(waiting[8].parse::<i64>().unwrap() >= 59 * 24, "{waiting:?}");
+    // Then its batch of those three: nothing waits any more, before any heartbeat says so.
+    let at = chrono::Utc::now().to_rfc3339();
+    let reviews: Vec<(String, &str, i64, &str)> =
+        (1..=3).map(|s| (uuid::Uuid::now_v7().to_string(), at.as_str(), s, "")).collect();
+    let (status, _, text) = console.http.batch(&url, &token, &batch_body("borne-lyon-2", (1, 2, 3), &reviews));
+    assert_eq!(status, 200, "{text}");
+    let sent = row("borne-lyon-2");
+    assert_eq!((sent[7].as_str(), sent[8].as_str()), ("0", ""), "{sent:?}");
+    assert!(!sent[6].is_empty(), "the upload's time: {sent:?}");
+    // A kiosk that uploads without ever sending a heartbeat is alive.
+    let token = cli_ok(&console.backend, &["devices", "add", "borne-lyon-3", "--site", SITES[0].id]);
+    let token = token.lines().last().unwrap().to_string();
+    let (status, _, text) = console.http.batch(&url, &token, &batch_body("borne-lyon-3", (1, 2, 3), &reviews[..1]));
+    assert_eq!(status, 200, "{text}");
+    let silent = row("borne-lyon-3");
+    assert_eq!((silent[3].as_str(), silent[7].as_str()), ("en ligne", ""), "{silent:?}");
 }

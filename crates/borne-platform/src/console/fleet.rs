@@ -1,5 +1,6 @@
-//! The fleet as a network manager sees it: each kiosk's state from its heartbeats, sorted and
-//! filtered, as a table and as CSV.
+//! The fleet as a network manager sees it: each kiosk's state from its heartbeats and its
+//! uploads (a batch is a sign of life too, and empties the kiosk's queue before the next
+//! heartbeat says so), sorted and filtered, as a table and as CSV.
 
 use crate::storage::{Device, Site};
 use chrono::{DateTime, Duration, Utc};
@@ -83,20 +84,31 @@ pub fn rows(devices: Vec<Device>, sites: &[Site], now: DateTime<Utc>, interval: 
         .into_iter()
         .filter_map(|d| {
             let site = *by_id.get(d.site_id.as_deref()?)?;
+            // The heartbeat's count, less the reviews batches brought since: never a queue the
+            // kiosk has already sent.
+            let pending = d.pending.map(|n| (n - d.reviews_since_heartbeat).max(0));
             let oldest_pending_hours = d
                 .oldest_pending_at
                 .as_deref()
+                .filter(|_| pending.unwrap_or(0) > 0)
                 .and_then(|t| DateTime::parse_from_rfc3339(t).ok())
                 .map(|t| (now - t.with_timezone(&Utc)).num_hours().max(0));
+            let last_seen_at = d.last_seen_at.max(d.last_batch_at);
+            let told = d.last_upload_at.as_deref().and_then(|t| DateTime::parse_from_rfc3339(t).ok());
+            let last_upload_at = match (told.map(|t| t.with_timezone(&Utc)), d.last_batch_at) {
+                (Some(told), Some(received)) if received > told => Some(received.to_rfc3339()),
+                (None, Some(received)) => Some(received.to_rfc3339()),
+                _ => d.last_upload_at,
+            };
             Some(Row {
-                state: state(d.revoked_at.is_some(), d.last_seen_at, now, interval),
+                state: state(d.revoked_at.is_some(), last_seen_at, now, interval),
                 device_id: d.id,
                 site_id: site.id.clone(),
                 site_name: site.name.clone(),
                 app_version: d.app_version,
-                last_seen_at: d.last_seen_at,
-                last_upload_at: d.last_upload_at,
-                pending: d.pending,
+                last_seen_at,
+                last_upload_at,
+                pending,
                 oldest_pending_hours,
                 disk_free_bytes: d.disk_free_bytes,
             })

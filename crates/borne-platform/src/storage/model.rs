@@ -72,6 +72,10 @@ pub struct Device {
     pub oldest_pending_at: Option<String>,
     pub last_upload_at: Option<String>,
     pub disk_free_bytes: Option<i64>,
+    /// When its last batch arrived (a batch is a sign of life too).
+    pub last_batch_at: Option<DateTime<Utc>>,
+    /// Reviews its batches brought since its last heartbeat: no longer waiting on the kiosk.
+    pub reviews_since_heartbeat: i64,
 }
 
 /// What storing a batch produced.

@@ -155,6 +155,12 @@ impl Reviews for PgStore {
                         parent_item
                     FROM fresh_answers ORDER BY position
                  ),
+                 -- The kiosk's last sign of life, and the reviews no longer waiting on it.
+                 device_seen AS (
+                    UPDATE devices SET last_batch_at = $23,
+                        reviews_since_heartbeat = reviews_since_heartbeat + $26
+                    WHERE id = $1
+                 ),
                  -- The sites bound to JDMA: each new review waits in the outbox, committed with it.
                  outboxed AS (
                     INSERT INTO jdma_outbox (review_id, review_created_at, device_id, site_id, client_review_id,
@@ -216,6 +222,7 @@ impl Reviews for PgStore {
                     &received_at,
                     &site,
                     &a_parent,
+                    &(batch.reviews.len() as i64),
                 ],
             )
             .await
@@ -271,6 +278,11 @@ impl Reviews for PgStore {
                  ON CONFLICT (device_id) DO UPDATE SET received_at = $2, app_version = $3, pending = $4,
                     oldest_pending_at = $5, last_upload_at = $6, disk_free_bytes = $7, uptime_s = $8",
             )
+            .await
+            .map_err(classify)?;
+        // The heartbeat says how many reviews wait on the kiosk now.
+        client
+            .execute("UPDATE devices SET reviews_since_heartbeat = 0 WHERE id = $1", &[&hb.device_id])
             .await
             .map_err(classify)?;
         client
@@ -397,7 +409,8 @@ impl Reviews for PgStore {
         let rows = client
             .query(
                 "SELECT d.id, d.site_id, d.created_at, d.revoked_at, h.received_at, h.app_version, h.pending,
-                        h.oldest_pending_at, h.last_upload_at, h.disk_free_bytes
+                        h.oldest_pending_at, h.last_upload_at, h.disk_free_bytes, d.last_batch_at,
+                        d.reviews_since_heartbeat
                  FROM devices d LEFT JOIN heartbeats h ON h.device_id = d.id ORDER BY d.id",
                 &[],
             )
@@ -416,6 +429,8 @@ impl Reviews for PgStore {
                 oldest_pending_at: r.get(7),
                 last_upload_at: r.get(8),
                 disk_free_bytes: r.get(9),
+                last_batch_at: r.get(10),
+                reviews_since_heartbeat: r.get(11),
             })
             .collect())
     }

@@ -117,6 +117,12 @@ impl Reviews for SqliteStore {
                     ids.insert(review.client_review_id, row_id);
                 }
             }
+            // The kiosk's last sign of life, and the reviews no longer waiting on it.
+            tx.prepare_cached(
+                "UPDATE devices SET last_batch_at_ms = ?2, reviews_since_heartbeat = reviews_since_heartbeat + ?3
+                 WHERE id = ?1",
+            )?
+            .execute(params![device, now, batch.reviews.len() as i64])?;
             let answer = response(&batch, &fresh, &ids);
             let text = serde_json::to_string(&answer).unwrap_or_default();
             tx.execute(
@@ -151,6 +157,8 @@ impl Reviews for SqliteStore {
                     hb.uptime_s.map(|n| n as i64)
                 ],
             )?;
+            // The heartbeat says how many reviews wait on the kiosk now.
+            c.execute("UPDATE devices SET reviews_since_heartbeat = 0 WHERE id = ?1", [&hb.device_id])?;
             Ok(())
         })
         .await
@@ -228,7 +236,8 @@ impl Reviews for SqliteStore {
         self.with(|c| {
             let mut stmt = c.prepare(
                 "SELECT d.id, d.site_id, d.created_at_ms, d.revoked_at_ms, h.received_at_ms, h.app_version, h.pending,
-                        h.oldest_pending_at, h.last_upload_at, h.disk_free_bytes
+                        h.oldest_pending_at, h.last_upload_at, h.disk_free_bytes, d.last_batch_at_ms,
+                        d.reviews_since_heartbeat
                  FROM devices d LEFT JOIN heartbeats h ON h.device_id = d.id ORDER BY d.id",
             )?;
             stmt.query_map([], |r| {
@@ -243,6 +252,8 @@ impl Reviews for SqliteStore {
                     oldest_pending_at: r.get(7)?,
                     last_upload_at: r.get(8)?,
                     disk_free_bytes: r.get(9)?,
+                    last_batch_at: r.get::<_, Option<i64>>(10)?.map(from_ms),
+                    reviews_since_heartbeat: r.get(11)?,
                 })
             })?
             .collect()
