@@ -12,6 +12,7 @@ pub mod config;
 pub mod console;
 pub mod export;
 pub mod jdma;
+pub mod local;
 pub mod metrics;
 pub mod notify;
 pub mod public;

@@ -320,6 +320,7 @@ pub async fn tick(
             Scope::Site(_) => "site".to_string(),
         };
         let site_name = site.map(|s| s.name.clone()).unwrap_or_default();
+        let zone = site.map_or(crate::local::DEFAULT_TIME_ZONE, |s| s.time_zone.as_str());
         let (subject, text) = match event {
             Event::Opened { detail, at, .. } => {
                 outcome.incidents.push(IncidentChange::Opened {
@@ -333,9 +334,9 @@ pub async fn tick(
                 (
                     format!("[Borne] Incident : {} — {site_name}", rule_label(rule)),
                     format!(
-                        "Un incident est ouvert sur le site « {site_name} » ({what}) : {}.\n\nConstat : {detail}.\nDepuis : {} (UTC).\n\nUn second message vous dira quand il sera résolu.\n",
+                        "Un incident est ouvert sur le site « {site_name} » ({what}) : {}.\n\nConstat : {detail}.\nDepuis le {} (heure du site).\n\nUn second message vous dira quand il sera résolu.\n",
                         rule_label(rule),
-                        at.format("%d/%m/%Y %H:%M")
+                        crate::local::when(*at, zone)
                     ),
                 )
             }
@@ -349,10 +350,10 @@ pub async fn tick(
                 (
                     format!("[Borne] Résolu : {} — {site_name}", rule_label(rule)),
                     format!(
-                        "L'incident « {} » du site « {site_name} » ({what}), ouvert le {} (UTC), est résolu depuis le {} (UTC).\n",
+                        "L'incident « {} » du site « {site_name} » ({what}), ouvert le {}, est résolu depuis le {} (heures du site).\n",
                         rule_label(rule),
-                        opened_at.format("%d/%m/%Y %H:%M"),
-                        at.format("%d/%m/%Y %H:%M")
+                        crate::local::when(*opened_at, zone),
+                        crate::local::when(*at, zone)
                     ),
                 )
             }

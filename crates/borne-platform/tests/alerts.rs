@@ -178,6 +178,7 @@ fn alert_mails_follow_incidents_and_summaries_over_a_week(postgres: bool) {
             product_id: None,
             form_id: None,
             button_id: None,
+            time_zone: "Europe/Paris".into(),
         };
         storage.add_site(&site("mortagne", "Sous-préfecture de Mortagne-au-Perche")).await.unwrap();
         storage.add_site(&site("alencon", "Préfecture de l'Orne, Alençon")).await.unwrap();

@@ -521,4 +521,29 @@ fn kiosk_states_follow_uploads_as_well_as_heartbeats(postgres: bool) {
     assert_eq!(status, 200, "{text}");
     let silent = row("borne-lyon-3");
     assert_eq!((silent[3].as_str(), silent[7].as_str()), ("en ligne", ""), "{silent:?}");
+
+    // Times are the site's own: a kiosk in Cayenne (UTC−3, no summer time) is read in Cayenne.
+    let refused = cli(
+        &console.backend,
+        &["sites", "add", "sp-973", "--name", "Sous-préfecture", "--fuseau-horaire", "Europe/Lyon"],
+    );
+    assert!(
+        String::from_utf8_lossy(&refused.stderr).contains("fuseau horaire inconnu : « Europe/Lyon »"),
+        "{refused:?}"
+    );
+    cli_ok(
+        &console.backend,
+        &["sites", "add", "prefecture-973", "--name", "Préfecture de la Guyane", "--fuseau-horaire", "America/Cayenne"],
+    );
+    let token = cli_ok(&console.backend, &["devices", "add", "borne-cayenne", "--site", "prefecture-973"]);
+    let token = token.lines().last().unwrap().to_string();
+    let sent_at = chrono::Utc::now();
+    let (status, _, text) = console.http.batch(&url, &token, &batch_body("borne-cayenne", (1, 2, 3), &reviews[..1]));
+    assert_eq!(status, 200, "{text}");
+    let cayenne = row("borne-cayenne");
+    let shown = chrono::NaiveDateTime::parse_from_str(&cayenne[6], "%Y-%m-%d %H:%M:%S").unwrap();
+    let expected = sent_at.naive_utc() - chrono::Duration::hours(3);
+    assert!((shown - expected).num_seconds().abs() < 60, "{shown} for {expected} ({cayenne:?})");
+    let page = console.get(&url, "/console/bornes?site=prefecture-973", Some(&session)).body;
+    assert!(page.contains(&shown.format("%d/%m/%Y à %H:%M").to_string()), "{page}");
 }

@@ -174,6 +174,9 @@ enum SitesCommand {
         /// Le titre du formulaire dans JDMA (« Nom du formulaire » de ses exports) ; lu dans JDMA si une clé de l'API est configurée
         #[arg(long)]
         jdma_form_title: Option<String>,
+        /// Le fuseau horaire du site (nom IANA : America/Cayenne, Indian/Reunion…) : les heures de la console y sont données
+        #[arg(long = "fuseau-horaire", default_value = platform::local::DEFAULT_TIME_ZONE)]
+        time_zone: String,
     },
     /// List the sites (JSON)
     List,
@@ -427,7 +430,16 @@ fn run(cli: Cli) -> Result<(), String> {
             runtime()?.block_on(async {
                 let storage = db.open(&config).await?;
                 match command {
-                    SitesCommand::Add { site_id, name, org, product_id, form_id, button_id, jdma_form_title } => {
+                    SitesCommand::Add {
+                        site_id,
+                        name,
+                        org,
+                        product_id,
+                        form_id,
+                        button_id,
+                        jdma_form_title,
+                        time_zone,
+                    } => {
                         if product_id.is_some() != form_id.is_some() {
                             return Err("--jdma-product et --jdma-form vont ensemble".into());
                         }
@@ -436,7 +448,8 @@ fn run(cli: Cli) -> Result<(), String> {
                             let found = platform::jdma::check_binding(jdma, product, form).await?;
                             title = title.or(found);
                         }
-                        let site = Site { id: site_id, name, organisation: org, product_id, form_id, button_id };
+                        let site =
+                            Site { id: site_id, name, organisation: org, product_id, form_id, button_id, time_zone };
                         storage.add_site(&site).await.map_err(message)?;
                         storage.set_form_title(&site.id, title.as_deref()).await.map_err(message)?;
                         println!("site {} enregistré", site.id);

@@ -70,7 +70,10 @@ pub struct Row {
     pub state: State,
     pub app_version: Option<String>,
     pub last_seen_at: Option<DateTime<Utc>>,
-    pub last_upload_at: Option<String>,
+    /// Its last upload: as its heartbeat said, or the last batch received if later.
+    pub last_upload_at: Option<DateTime<Utc>>,
+    /// Its site's time zone, the times' on the page.
+    pub time_zone: String,
     pub pending: Option<i64>,
     /// Age of the oldest review waiting on the kiosk, in hours.
     pub oldest_pending_hours: Option<i64>,
@@ -95,16 +98,13 @@ pub fn rows(devices: Vec<Device>, sites: &[Site], now: DateTime<Utc>, interval: 
                 .map(|t| (now - t.with_timezone(&Utc)).num_hours().max(0));
             let last_seen_at = d.last_seen_at.max(d.last_batch_at);
             let told = d.last_upload_at.as_deref().and_then(|t| DateTime::parse_from_rfc3339(t).ok());
-            let last_upload_at = match (told.map(|t| t.with_timezone(&Utc)), d.last_batch_at) {
-                (Some(told), Some(received)) if received > told => Some(received.to_rfc3339()),
-                (None, Some(received)) => Some(received.to_rfc3339()),
-                _ => d.last_upload_at,
-            };
+            let last_upload_at = told.map(|t| t.with_timezone(&Utc)).max(d.last_batch_at);
             Some(Row {
                 state: state(d.revoked_at.is_some(), last_seen_at, now, interval),
                 device_id: d.id,
                 site_id: site.id.clone(),
                 site_name: site.name.clone(),
+                time_zone: site.time_zone.clone(),
                 app_version: d.app_version,
                 last_seen_at,
                 last_upload_at,
@@ -190,8 +190,8 @@ pub fn csv(rows: &[Row]) -> String {
         "nom du site",
         "etat",
         "version",
-        "dernier signal (UTC)",
-        "dernier envoi",
+        "dernier signal (heure du site)",
+        "dernier envoi (heure du site)",
         "avis en attente",
         "plus ancien en attente (heures)",
         "disque libre (octets)",
@@ -204,8 +204,8 @@ pub fn csv(rows: &[Row]) -> String {
             text_cell(&r.site_name),
             r.state.label().to_string(),
             text_cell(&r.app_version.clone().unwrap_or_default()),
-            r.last_seen_at.map(|t| t.format("%Y-%m-%d %H:%M:%S").to_string()).unwrap_or_default(),
-            text_cell(&r.last_upload_at.clone().unwrap_or_default()),
+            r.last_seen_at.map(|t| crate::local::stamp(t, &r.time_zone)).unwrap_or_default(),
+            r.last_upload_at.map(|t| crate::local::stamp(t, &r.time_zone)).unwrap_or_default(),
             opt(r.pending),
             opt(r.oldest_pending_hours),
             opt(r.disk_free_bytes),
@@ -251,6 +251,7 @@ mod tests {
             app_version: None,
             last_seen_at: None,
             last_upload_at: None,
+            time_zone: "Europe/Paris".into(),
             pending,
             oldest_pending_hours: None,
             disk_free_bytes: None,

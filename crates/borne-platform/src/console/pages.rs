@@ -180,9 +180,9 @@ fn change(value: Option<f64>) -> Markup {
 }
 
 fn incidents(list: &[Incident], sites: &[Site]) -> Markup {
-    let name_of = |id: &Option<String>| {
-        id.as_ref().and_then(|id| sites.iter().find(|s| &s.id == id)).map_or("—".to_string(), |s| s.name.clone())
-    };
+    let site_of = |id: &Option<String>| id.as_ref().and_then(|id| sites.iter().find(|s| &s.id == id));
+    let name_of = |id: &Option<String>| site_of(id).map_or("—".to_string(), |s| s.name.clone());
+    let zone_of = |id: &Option<String>| site_of(id).map_or(crate::local::DEFAULT_TIME_ZONE, |s| s.time_zone.as_str());
     html! {
         section aria-labelledby="incidents" {
             h2 #incidents { "Incidents récents" }
@@ -190,7 +190,7 @@ fn incidents(list: &[Incident], sites: &[Site]) -> Markup {
                 p { "Aucun incident." }
             } @else {
                 table {
-                    caption { "Les 20 derniers incidents de votre périmètre (heures UTC)" }
+                    caption { "Les 20 derniers incidents de votre périmètre (heures de chaque site)" }
                     thead { tr { th scope="col" { "État" } th scope="col" { "Site" } th scope="col" { "Alerte" } th scope="col" { "Constat" } th scope="col" { "Ouvert" } th scope="col" { "Résolu" } } }
                     tbody {
                         @for i in list {
@@ -199,8 +199,8 @@ fn incidents(list: &[Incident], sites: &[Site]) -> Markup {
                                 th scope="row" { (name_of(&i.site_id)) }
                                 td { (crate::notify::rule_label(&i.rule)) @if i.scope_kind == "device" { " (" (i.scope_id) ")" } }
                                 td { (i.detail) }
-                                td { (i.opened_at.format("%d/%m/%Y %H:%M")) }
-                                td { @if let Some(at) = i.resolved_at { (at.format("%d/%m/%Y %H:%M")) } @else { "—" } }
+                                td { (crate::local::when(i.opened_at, zone_of(&i.site_id))) }
+                                td { @if let Some(at) = i.resolved_at { (crate::local::when(at, zone_of(&i.site_id))) } @else { "—" } }
                             }
                         }
                     }
@@ -338,7 +338,7 @@ pub fn fleet(
                         td { @if let Some(p) = r.pending { (p) } @else { "—" } }
                         td { @match r.oldest_pending_hours { Some(h) if h >= 48 => { strong { (h) " h" } } Some(h) => { (h) " h" } None => { "—" } } }
                         td { (bytes(r.disk_free_bytes)) }
-                        td { (r.last_upload_at.as_deref().unwrap_or("—")) }
+                        td { @if let Some(at) = r.last_upload_at { (crate::local::when(at, &r.time_zone)) } @else { "—" } }
                     }
                 }
             }
@@ -455,7 +455,7 @@ fn jdma_section(site: &Site, jdma: Option<&(JdmaCounts, Vec<Reconciled>)>) -> Ma
                         }
                     }
                     @if let Some(oldest) = counts.oldest_pending_at {
-                        p { "Le plus ancien avis en attente a été reçu le " (oldest.format("%d/%m/%Y à %H:%M UTC")) "." }
+                        p { "Le plus ancien avis en attente a été reçu le " (crate::local::when(oldest, &site.time_zone)) "." }
                     }
                     @if let Some(error) = &counts.last_error {
                         p { "Dernière erreur : " (error) }

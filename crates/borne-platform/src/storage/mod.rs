@@ -210,6 +210,7 @@ impl Storage {
         if site.name.trim().is_empty() || site.name.chars().count() > 200 {
             return Err(StorageError::Refused("le nom du site doit faire de 1 à 200 caractères".into()));
         }
+        crate::local::check(&site.time_zone).map_err(StorageError::Refused)?;
         on_engine!(self, s => s.add_site(site).await)
     }
 

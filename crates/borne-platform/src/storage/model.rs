@@ -41,6 +41,8 @@ pub struct Site {
     pub product_id: Option<i64>,
     pub form_id: Option<i64>,
     pub button_id: Option<i64>,
+    /// The IANA time zone its people read times in (`Europe/Paris` unless told).
+    pub time_zone: String,
 }
 
 impl Site {

@@ -46,6 +46,7 @@ pub(crate) const MIGRATIONS: &[(&str, &str)] = &[
     ("0008_jdma.sql", include_str!("migrations/0008_jdma.sql")),
     ("0009_question_texts.sql", include_str!("migrations/0009_question_texts.sql")),
     ("0010_device_batches.sql", include_str!("migrations/0010_device_batches.sql")),
+    ("0011_site_time_zone.sql", include_str!("migrations/0011_site_time_zone.sql")),
 ];
 
 /// Key of the advisory lock that serialises migrations and partition creation across instances.

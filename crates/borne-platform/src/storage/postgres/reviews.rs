@@ -14,7 +14,7 @@ impl Reviews for PgStore {
         let client = self.client().await?;
         let stmt = client
             .prepare_cached(
-                "SELECT d.id, s.id, s.name, s.organisation_id, s.product_id, s.form_id, s.button_id
+                "SELECT d.id, s.id, s.name, s.organisation_id, s.product_id, s.form_id, s.button_id, s.time_zone
                  FROM devices d JOIN sites s ON s.id = d.site_id
                  WHERE d.token_sha256 = $1 AND d.revoked_at IS NULL",
             )
@@ -30,6 +30,7 @@ impl Reviews for PgStore {
                 product_id: r.get(4),
                 form_id: r.get(5),
                 button_id: r.get(6),
+                time_zone: r.get(7),
             }),
         }))
     }
@@ -353,8 +354,17 @@ impl Reviews for PgStore {
                 .map_err(classify)?;
         }
         tx.execute(
-            "INSERT INTO sites (id, name, organisation_id, product_id, form_id, button_id) VALUES ($1, $2, $3, $4, $5, $6)",
-            &[&site.id, &site.name, &site.organisation, &site.product_id, &site.form_id, &site.button_id],
+            "INSERT INTO sites (id, name, organisation_id, product_id, form_id, button_id, time_zone)
+             VALUES ($1, $2, $3, $4, $5, $6, $7)",
+            &[
+                &site.id,
+                &site.name,
+                &site.organisation,
+                &site.product_id,
+                &site.form_id,
+                &site.button_id,
+                &site.time_zone,
+            ],
         )
         .await
         .map_err(|e| match classify(e) {
@@ -367,7 +377,10 @@ impl Reviews for PgStore {
     async fn sites(&self) -> Result<Vec<Site>> {
         let client = self.client().await?;
         let rows = client
-            .query("SELECT id, name, organisation_id, product_id, form_id, button_id FROM sites ORDER BY id", &[])
+            .query(
+                "SELECT id, name, organisation_id, product_id, form_id, button_id, time_zone FROM sites ORDER BY id",
+                &[],
+            )
             .await
             .map_err(classify)?;
         Ok(rows
@@ -379,6 +392,7 @@ impl Reviews for PgStore {
                 product_id: r.get(3),
                 form_id: r.get(4),
                 button_id: r.get(5),
+                time_zone: r.get(6),
             })
             .collect())
     }

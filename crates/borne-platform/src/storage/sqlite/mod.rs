@@ -30,6 +30,7 @@ pub(crate) const MIGRATIONS: &[(&str, &str)] = &[
     ("0009_jdma.sql", include_str!("migrations/0009_jdma.sql")),
     ("0010_question_texts.sql", include_str!("migrations/0010_question_texts.sql")),
     ("0011_device_batches.sql", include_str!("migrations/0011_device_batches.sql")),
+    ("0012_site_time_zone.sql", include_str!("migrations/0012_site_time_zone.sql")),
 ];
 
 /// Brings a connection's schema to the latest version, each step in its own transaction; the

@@ -14,7 +14,7 @@ impl Reviews for SqliteStore {
         let hash = hash.to_string();
         self.with(move |c| {
             c.query_row(
-                "SELECT d.id, s.id, s.name, s.organisation_id, s.product_id, s.form_id, s.button_id
+                "SELECT d.id, s.id, s.name, s.organisation_id, s.product_id, s.form_id, s.button_id, s.time_zone
                  FROM devices d JOIN sites s ON s.id = d.site_id
                  WHERE d.token_sha256 = ?1 AND d.revoked_at_ms IS NULL",
                 [hash],
@@ -28,6 +28,7 @@ impl Reviews for SqliteStore {
                             product_id: r.get(4)?,
                             form_id: r.get(5)?,
                             button_id: r.get(6)?,
+                            time_zone: r.get(7)?,
                         }),
                     })
                 },
@@ -181,9 +182,18 @@ impl Reviews for SqliteStore {
                 )?;
             }
             tx.execute(
-                "INSERT INTO sites (id, name, organisation_id, product_id, form_id, button_id, created_at_ms)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
-                params![site.id, site.name, site.organisation, site.product_id, site.form_id, site.button_id, now],
+                "INSERT INTO sites (id, name, organisation_id, product_id, form_id, button_id, created_at_ms, time_zone)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+                params![
+                    site.id,
+                    site.name,
+                    site.organisation,
+                    site.product_id,
+                    site.form_id,
+                    site.button_id,
+                    now,
+                    site.time_zone
+                ],
             )?;
             tx.commit()
         })
@@ -193,8 +203,9 @@ impl Reviews for SqliteStore {
 
     async fn sites(&self) -> Result<Vec<Site>> {
         self.with(|c| {
-            let mut stmt =
-                c.prepare("SELECT id, name, organisation_id, product_id, form_id, button_id FROM sites ORDER BY id")?;
+            let mut stmt = c.prepare(
+                "SELECT id, name, organisation_id, product_id, form_id, button_id, time_zone FROM sites ORDER BY id",
+            )?;
             stmt.query_map([], |r| {
                 Ok(Site {
                     id: r.get(0)?,
@@ -203,6 +214,7 @@ impl Reviews for SqliteStore {
                     product_id: r.get(3)?,
                     form_id: r.get(4)?,
                     button_id: r.get(5)?,
+                    time_zone: r.get(6)?,
                 })
             })?
             .collect()
