@@ -384,6 +384,18 @@ fn every_route_keeps_each_manager_to_their_scope(postgres: bool) {
     let cli: serde_json::Value =
         serde_json::from_str(&cli_ok(&console.backend, &["site-stats", "pref-69-lyon"])).unwrap();
     assert_eq!(value["indicators"], cli["indicators"]);
+    // Under the State's 100 reviews, the page and the sites' table still give JDMA's figure
+    // ((0 + 10 + 10) / 3 = 6.67, « Moyen »), marked indicative.
+    let page = console.get(&url, "/console/sites/pref-69-lyon", Some(&session)).body;
+    assert!(
+        page.contains(
+            r#"<span class="score indicative" data-band="medium">6,7 / 10</span> <span class="band">Moyen</span>"#
+        ),
+        "{page}"
+    );
+    assert!(page.contains("indicatif : 3 avis sur les 100 de la règle de l'État"), "{page}");
+    let list = console.get(&url, "/console/", Some(&session)).body;
+    assert!(list.contains(r#"<span class="score indicative" data-band="medium">6,7</span> <span class="insufficient">(indicatif)</span>"#), "{list}");
     // Sign-in refusals: a wrong password, then at once again (throttled), a disabled account,
     // a form without its token.
     let wrong = console.login("sophie@rhone.gouv.fr", "pas le bon mot de passe").unwrap_err();

@@ -11,6 +11,7 @@ use crate::storage::alerting::Incident;
 use crate::storage::console::{Comment, ConsoleSession};
 use crate::storage::forwarding::{JdmaCounts, Reconciled};
 use axum::http::StatusCode;
+use borne_model::backoffice::readable;
 use borne_model::indicators::{Indicators, QuestionIndicator, Score, french_decimal};
 use chrono::{DateTime, NaiveDate, Utc};
 use maud::{DOCTYPE, Markup, html};
@@ -148,24 +149,43 @@ pub fn login(message: Option<&str>, csrf: &str, proconnect: bool) -> Markup {
     }
 }
 
-fn score(score: &Score) -> Markup {
-    match score {
-        Score::Ok { value, band, band_label } => html! {
-            span.score data-band=(format!("{band:?}").to_lowercase()) { (french_decimal(*value)) " / 10" }
-            " " span.band { (band_label) }
-        },
-        Score::Insufficient { count, minimum } => html! {
-            span.insufficient { "pas de note (" (count) " avis sur " (minimum) " nécessaires)" }
-        },
-        Score::NotScored => html! { span.insufficient { "—" } },
+/// The band of a JDMA figure's severity, as `data-band` names it.
+fn band_of(severity: Option<&str>) -> &'static str {
+    match severity {
+        Some("success") => "good",
+        Some("new") => "medium",
+        _ => "bad",
     }
 }
 
-fn short_score(score: &Score) -> Markup {
-    match score {
-        Score::Ok { value, band, .. } => {
+/// A period's satisfaction: its score from the State's minimum of reviews on; below it, the
+/// value JDMA's back office shows (it has no minimum), marked « indicatif », never a blank.
+fn score(indicators: &Indicators) -> Markup {
+    let figure = &indicators.jdma.satisfaction;
+    match (&indicators.satisfaction.score, figure.value) {
+        (Score::Ok { value, band, band_label }, _) => html! {
+            span.score data-band=(format!("{band:?}").to_lowercase()) { (french_decimal(*value)) " / 10" }
+            " " span.band { (band_label) }
+        },
+        (Score::Insufficient { count, minimum }, Some(value)) => html! {
+            span.score.indicative data-band=(band_of(figure.severity)) { (readable(value)) " / 10" }
+            " " span.band { (figure.band.unwrap_or("")) }
+            " " span.insufficient { "indicatif : " (count) " avis sur les " (minimum) " de la règle de l'État" }
+        },
+        _ => html! { span.insufficient { "aucun avis" } },
+    }
+}
+
+/// The same in a table cell.
+fn short_score(indicators: &Indicators) -> Markup {
+    let figure = &indicators.jdma.satisfaction;
+    match (&indicators.satisfaction.score, figure.value) {
+        (Score::Ok { value, band, .. }, _) => {
             html! { span.score data-band=(format!("{band:?}").to_lowercase()) { (french_decimal(*value)) } }
         }
+        (Score::Insufficient { .. }, Some(value)) => html! {
+            span.score.indicative data-band=(band_of(figure.severity)) { (readable(value)) } " " span.insufficient { "(indicatif)" }
+        },
         _ => html! { span.insufficient { "—" } },
     }
 }
@@ -238,9 +258,9 @@ pub fn sites(session: &ConsoleSession, lines: &[SiteLine], scope: &[Site], recen
                             td { (line.organisation.as_deref().unwrap_or("—")) }
                             td { (line.kiosks) }
                             td { (line.last_30_days.reviews) }
-                            td { (short_score(&line.last_30_days.satisfaction.score)) }
+                            td { (short_score(&line.last_30_days)) }
                             td { (line.last_12_months.reviews) }
-                            td { (short_score(&line.last_12_months.satisfaction.score)) }
+                            td { (short_score(&line.last_12_months)) }
                             td { (change(line.change_30_days)) }
                             td { @match line.negative_percent() { Some(p) => { (french_decimal(p)) " %" } None => { "—" } } }
                         }
@@ -380,7 +400,7 @@ fn period(title: &str, indicators: &Indicators) -> Markup {
     html! {
         section.period {
             h2 { (title) }
-            p.big { (score(&indicators.satisfaction.score)) }
+            p.big { (score(indicators)) }
             p { (indicators.reviews) " avis, " (indicators.comments) " commentaire(s)." }
             (distribution("« De façon générale, comment ça s’est passé ? »", &indicators.satisfaction))
             (borne_web::figures::backoffice_table(&indicators.jdma))
@@ -418,7 +438,7 @@ pub fn site(
                         tr {
                             th scope="row" { (month_name(p.month)) }
                             td { (p.reviews_in_month) }
-                            td { (short_score(&p.rolling_12_months.satisfaction.score)) }
+                            td { (short_score(&p.rolling_12_months)) }
                         }
                     }
                 }
