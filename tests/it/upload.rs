@@ -320,6 +320,41 @@ fn platform_with_site(dir: &Path) -> (PathBuf, PathBuf, String, borne_testkit::P
     (db, config, token, platform)
 }
 
+/// The lines `borne-platform devices add` prints are a kiosk's configuration as is: pasted into
+/// `borne.toml` (the platform's address and the token file's path being this machine's), the
+/// kiosk checks them and uploads.
+#[test]
+fn the_lines_devices_add_prints_make_a_kiosk_upload() {
+    let dir = Scratch::new("pasted-lines");
+    let data = dir.path().join("data");
+    seed_reviews(&data, 12);
+    let db = dir.path().join("platform.db");
+    let cli = |args: &[&str]| run_ok(Command::new(receiver_bin()).args(args).arg("--db").arg(&db));
+    cli(&["sites", "add", "caf-61", "--name", "CAF de l'Orne", "--jdma-product", "3119", "--jdma-form", "4521"]);
+    let printed = cli(&["devices", "add", "borne-caf-61", "--site", "caf-61", "--jdma-button", "98765"]);
+    let token = printed.lines().last().unwrap();
+    let start = printed.find("[kiosk]").expect("the lines to paste");
+    let end = printed.find("Et ce jeton").expect("where the token goes");
+    let lines = &printed[start..end];
+    assert!(lines.contains("product_id = 3119\nform_id = 4521\nbutton_id = 98765\n"), "{lines}");
+    let platform = borne_testkit::PlatformProcess::start(
+        &receiver_bin(),
+        "127.0.0.1:0",
+        &[std::ffi::OsStr::new("--db"), db.as_os_str()],
+    );
+    let token_file = dir.path().join("token");
+    std::fs::write(&token_file, format!("{token}\n")).unwrap();
+    let pasted = lines
+        .replace("https://ADRESSE-DE-CETTE-PLATEFORME", &platform.url)
+        .replace("/etc/borne/token", token_file.to_str().unwrap())
+        .replace("[upload]\n", "[upload]\nallow_insecure_http = true\n");
+    let config = dir.path().join("borne.toml");
+    std::fs::write(&config, pasted).unwrap();
+    run_ok(kiosk(&config, &data).args(["config", "check"]).arg(&config));
+    let out = run_ok(kiosk(&config, &data).args(["upload", "--once"]));
+    assert!(out.contains("12 avis envoyé(s)"), "{out}");
+}
+
 /// After a drain, a site's figures on the platform are its kiosk's own: `borne-platform
 /// site-stats` equals `borne stats --json` (reviews, comments, the satisfaction score and its
 /// distribution, every follow-up both compute).

@@ -476,8 +476,9 @@ fn run(cli: Cli) -> Result<(), String> {
                                 .await
                                 .map_err(message)?;
                         }
-                        println!("borne {device_id} enregistrée sur le site {site}.");
-                        println!("Jeton (affiché une seule fois ; à mettre dans [upload] token de la borne) :");
+                        let known = storage.sites().await.map_err(message)?.into_iter().find(|s| s.id == site);
+                        let public_url = config.console.proconnect.as_ref().map(|p| p.public_url.clone());
+                        print!("{}", kiosk_lines(&device_id, known.as_ref(), jdma_button, public_url.as_deref()));
                         println!("{token}");
                     }
                     DevicesCommand::Bind { device_id, jdma_button, jdma_button_title } => {
@@ -604,6 +605,39 @@ fn message(e: StorageError) -> String {
 }
 
 /// A day on the command line: `AAAA-MM-JJ`, from 2000 to 2100.
+/// What `devices add` prints before the token: the lines of the kiosk's `borne.toml` that make
+/// it upload here, with the ids its site expects, and where the token goes.
+fn kiosk_lines(device: &str, site: Option<&Site>, button: Option<i64>, public_url: Option<&str>) -> String {
+    let site_name = site.map_or("?", |s| s.id.as_str());
+    let base_url =
+        public_url.map_or("https://ADRESSE-DE-CETTE-PLATEFORME".to_string(), |u| u.trim_end_matches('/').to_string());
+    // Six digits from the random token (the default PIN is refused once uploads are on).
+    let pin: String = borne_web::auth::random_token()
+        .bytes()
+        .filter(u8::is_ascii_digit)
+        .chain(std::iter::repeat(b'7'))
+        .take(6)
+        .map(char::from)
+        .collect();
+    let id_line = |key: &str, value: Option<i64>| match value {
+        Some(v) => format!("{key} = {v}\n"),
+        None => format!("{key} = 1  # le site n'en impose pas : tout entier positif convient\n"),
+    };
+    let mut out = format!(
+        "borne {device} enregistrée sur le site {site_name}.\n\nÀ mettre dans /etc/borne/borne.toml sur la borne :\n\n\
+         [kiosk]\ndevice_id = \"{device}\"\n\
+         admin_pin = \"{pin}\"  # le code du personnel (menu caché de l'écran), tiré au hasard : notez-le\n\n\
+         [upload]\nenabled = true\nbase_url = \"{base_url}\"\n\
+         token_file = \"/etc/borne/token\"\n"
+    );
+    out += &id_line("product_id", site.and_then(|s| s.product_id));
+    out += &id_line("form_id", site.and_then(|s| s.form_id));
+    out += &id_line("button_id", site.and_then(|s| s.button_id).or(button));
+    out +=
+        "\nEt ce jeton, seul, dans /etc/borne/token (lisible par borne seulement ; il n'est affiché qu'une fois) :\n";
+    out
+}
+
 fn day_arg(text: &str) -> Result<chrono::NaiveDate, String> {
     borne_model::days::parse(text)
 }
