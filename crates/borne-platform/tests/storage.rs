@@ -310,3 +310,33 @@ fn a_sites_own_questions_sqlite() {
 fn a_sites_own_questions_postgres() {
     a_sites_own_questions_carry_the_texts_kiosks_sent(true);
 }
+
+/// A connection that fails says which part failed: the server (nothing listening), the user's
+/// password, or the database (absent) — not a bare « db error ».
+#[test]
+#[ignore = "needs PostgreSQL's server programs (Debian package postgresql): .ci/run installs them"]
+fn connection_failures_say_which_part_failed() {
+    let cluster = PgCluster::for_test();
+    let port = cluster.url("x").rsplit(':').next().unwrap().split('/').next().unwrap().to_string();
+    cluster.psql("postgres", "CREATE ROLE borne LOGIN PASSWORD 'le-bon-mot-de-passe'");
+    // Passwords checked for that role (the cluster trusts everyone else).
+    let hba = cluster.dir().join("data/pg_hba.conf");
+    let rules = std::fs::read_to_string(&hba).unwrap();
+    std::fs::write(&hba, format!("host all borne 127.0.0.1/32 scram-sha-256\n{rules}")).unwrap();
+    cluster.psql("postgres", "SELECT pg_reload_conf()");
+    let error = |url: String| {
+        let target = Target::Postgres { url, pool_size: 1 };
+        match runtime().block_on(Storage::open(&target)) {
+            Ok(_) => panic!("opened"),
+            Err(e) => e.to_string(),
+        }
+    };
+    let password = error(format!("postgres://borne:mauvais@127.0.0.1:{port}/postgres"));
+    assert!(password.contains("mot de passe refusé") && password.contains("« borne »"), "{password}");
+    let absent = error(format!("postgres://postgres@127.0.0.1:{port}/absente"));
+    assert!(absent.contains("la base « absente » n'existe pas"), "{absent}");
+    let nobody = borne_testkit::free_port();
+    let server = error(format!("postgres://postgres@127.0.0.1:{nobody}/postgres"));
+    assert!(server.contains(&format!("127.0.0.1:{nobody} refuse la connexion")), "{server}");
+    assert!(error(format!("postgres://borne:le-bon-mot-de-passe@127.0.0.1:{port}/absente")).contains("n'existe pas"));
+}

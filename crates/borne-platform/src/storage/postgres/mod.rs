@@ -56,6 +56,78 @@ const SCHEMA_LOCK: i64 = 0x626f_726e_6501;
 pub struct PgStore {
     pool: Pool,
     link: link::Mode,
+    /// « l'utilisateur borne, la base borne sur 127.0.0.1:5432 », for connection errors.
+    target: Target,
+}
+
+/// What a connection is made to, to say which part failed.
+#[derive(Clone)]
+struct Target {
+    user: String,
+    database: String,
+    server: String,
+}
+
+impl Target {
+    fn of(config: &tokio_postgres::Config) -> Target {
+        use tokio_postgres::config::Host;
+        let host = match config.get_hosts().first() {
+            Some(Host::Tcp(h)) => h.clone(),
+            Some(Host::Unix(path)) => path.display().to_string(),
+            None => "localhost".into(),
+        };
+        let port = config.get_ports().first().copied().unwrap_or(5432);
+        let user = config.get_user().unwrap_or("?").to_string();
+        let database = config.get_dbname().unwrap_or(&user).to_string();
+        Target { user, database, server: format!("{host}:{port}") }
+    }
+
+    /// Why a connection could not be made, in the operator's words: the server, the user or
+    /// its password, the database, or TLS.
+    fn explain(&self, e: &deadpool_postgres::PoolError) -> String {
+        use deadpool_postgres::PoolError;
+        use tokio_postgres::error::SqlState;
+        let Target { user, database, server } = self;
+        let PoolError::Backend(e) = e else {
+            return match e {
+                PoolError::Timeout(_) => format!("le serveur {server} ne répond pas à temps"),
+                other => other.to_string(),
+            };
+        };
+        match e.code() {
+            Some(c) if *c == SqlState::INVALID_PASSWORD => {
+                format!("mot de passe refusé par le serveur {server} pour l'utilisateur « {user} »")
+            }
+            Some(c) if *c == SqlState::INVALID_AUTHORIZATION_SPECIFICATION => {
+                format!("le serveur {server} refuse l'utilisateur « {user} » (pg_hba.conf, ou utilisateur inconnu)")
+            }
+            Some(c) if *c == SqlState::INVALID_CATALOG_NAME => {
+                format!("la base « {database} » n'existe pas sur le serveur {server} (createdb {database})")
+            }
+            Some(_) => e.as_db_error().map(|d| d.to_string()).unwrap_or_else(|| e.to_string()),
+            None => {
+                let mut cause: Option<&(dyn std::error::Error + 'static)> = std::error::Error::source(e);
+                while let Some(c) = cause {
+                    if let Some(io) = c.downcast_ref::<std::io::Error>() {
+                        return match io.kind() {
+                            std::io::ErrorKind::ConnectionRefused => {
+                                format!(
+                                    "serveur injoignable : {server} refuse la connexion (PostgreSQL arrêté, ou mauvais port)"
+                                )
+                            }
+                            std::io::ErrorKind::TimedOut => format!("le serveur {server} ne répond pas"),
+                            _ => format!("serveur {server} : {io}"),
+                        };
+                    }
+                    if c.to_string().to_lowercase().contains("tls") || c.to_string().contains("certificate") {
+                        return format!("liaison chiffrée (TLS) impossible avec {server} : {c}");
+                    }
+                    cause = c.source();
+                }
+                format!("serveur {server} : {e}")
+            }
+        }
+    }
 }
 
 fn unavailable(e: impl std::fmt::Display) -> StorageError {
@@ -76,6 +148,7 @@ pub(super) fn classify(e: tokio_postgres::Error) -> StorageError {
 impl PgStore {
     pub async fn open(url: &str, pool_size: usize) -> Result<PgStore> {
         let link = link::parse(url).map_err(StorageError::Refused)?;
+        let target = Target::of(&link.config);
         let manager =
             Manager::from_config(link.config, link.tls, ManagerConfig { recycling_method: RecyclingMethod::Verified });
         let pool = Pool::builder(manager)
@@ -86,14 +159,14 @@ impl PgStore {
             .runtime(deadpool_postgres::Runtime::Tokio1)
             .build()
             .map_err(unavailable)?;
-        let store = PgStore { pool, link: link.mode };
+        let store = PgStore { pool, link: link.mode, target };
         store.migrate().await?;
         store.maintain(Utc::now()).await?;
         Ok(store)
     }
 
     pub(super) async fn client(&self) -> Result<deadpool_postgres::Object> {
-        self.pool.get().await.map_err(unavailable)
+        self.pool.get().await.map_err(|e| StorageError::Unavailable(self.target.explain(&e)))
     }
 
     async fn migrate(&self) -> Result<()> {
