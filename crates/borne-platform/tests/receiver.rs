@@ -452,10 +452,10 @@ fn migrations_are_versioned_and_idempotent(postgres: bool) {
         assert!(String::from_utf8_lossy(&refused.stderr).contains("error:"), "{bad}: {refused:?}");
     }
     assert_eq!(first, second, "a second run changes nothing");
-    let expected = if postgres { "version 8" } else { "version 9" };
+    let expected = if postgres { "version 11" } else { "version 12" };
     assert!(first.contains(expected), "{first}");
     if let Backend::Postgres(cluster, _) = &backend {
-        assert_eq!(cluster.psql("platform", "SELECT count(*) FROM schema_migrations"), "8");
+        assert_eq!(cluster.psql("platform", "SELECT count(*) FROM schema_migrations"), "11");
     } else {
         // Upgraded in place: the old review is kept, and counted (it had no site).
         let stats: serde_json::Value = serde_json::from_str(&cli_ok(&backend, &["stats"])).unwrap();
@@ -483,6 +483,25 @@ fn migrations_are_versioned_and_idempotent(postgres: bool) {
         let out = child.wait_with_output().unwrap();
         assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     }
+    // Nothing names a database (a DATABASE_URL forgotten in this shell): a command says so and
+    // creates no empty SQLite file; `migrate` creates it when that is what is meant.
+    let bare = Scratch::new("no-database");
+    let run = |args: &[&str]| {
+        std::process::Command::new(platform_bin())
+            .args(args)
+            .current_dir(bare.path())
+            .env_remove("DATABASE_URL")
+            .output()
+            .unwrap()
+    };
+    let refused = run(&["sites", "list"]);
+    let message = String::from_utf8_lossy(&refused.stderr);
+    assert!(!refused.status.success() && message.contains("aucune base de données"), "{message}");
+    assert!(message.contains("export DATABASE_URL=postgres://"), "{message}");
+    assert!(!bare.path().join("borne-platform.db").exists(), "no empty file left");
+    assert!(run(&["migrate"]).status.success());
+    assert!(bare.path().join("borne-platform.db").exists());
+    assert!(run(&["sites", "list"]).status.success());
 }
 
 fn shutdown_lets_the_batch_in_flight_finish(postgres: bool) {

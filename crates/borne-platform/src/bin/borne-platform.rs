@@ -357,8 +357,27 @@ impl Database {
     }
 
     async fn open(&self, config: &Config) -> Result<Storage, String> {
+        self.open_or_create(config, false).await
+    }
+
+    /// Opens the database; the default SQLite file, when nothing names a database, only if it
+    /// exists or `create` (migrate): a `DATABASE_URL` forgotten in a shell must not leave an
+    /// empty SQLite file where the operator meant PostgreSQL.
+    async fn open_or_create(&self, config: &Config, create: bool) -> Result<Storage, String> {
         let env_url = std::env::var("DATABASE_URL").ok();
         let target = config.target(self.database_url.as_deref(), env_url.as_deref(), self.db.as_deref());
+        if let borne_platform::storage::Target::Sqlite(path) = &target
+            && !create
+            && self.db.is_none()
+            && !path.exists()
+        {
+            return Err(format!(
+                "aucune base de données : ni --database-url, ni $DATABASE_URL, ni [database] url (PostgreSQL), \
+                 et pas de fichier SQLite {}. En PostgreSQL : export DATABASE_URL=postgres://… ; en SQLite : \
+                 --db FICHIER, ou « borne-platform migrate » pour créer ce fichier ici.",
+                path.display()
+            ));
+        }
         Storage::open(&target).await.map_err(|e| e.to_string())
     }
 }
@@ -374,7 +393,7 @@ fn run(cli: Cli) -> Result<(), String> {
             let config = db.config()?;
             init_logs(&config, false);
             runtime()?.block_on(async {
-                let storage = db.open(&config).await?;
+                let storage = db.open_or_create(&config, true).await?;
                 let version = storage.schema_version().await.map_err(|e| e.to_string())?;
                 println!("schéma {} à jour : version {version}", storage.engine());
                 println!("base : {}", storage.link().await.map_err(|e| e.to_string())?);
