@@ -4,13 +4,12 @@ use borne::app::App;
 use borne::cli::{Cli, Command, UpdateAction};
 use borne::commands;
 use borne::config;
-use clap::Parser;
 use std::io::Write;
 use std::process::ExitCode;
 
 fn main() -> ExitCode {
     borne_web::serve::tune_allocator();
-    let cli = Cli::parse();
+    let cli: Cli = borne_web::cli::parse();
     init_logging();
     let mut stdout = std::io::stdout().lock();
     let result = dispatch(&cli, &mut stdout);

@@ -20,83 +20,86 @@ struct Cli {
 /// Where the database is (see `borne-platform default-config`).
 #[derive(Debug, Args)]
 struct Database {
-    /// Configuration file (TOML)
+    /// Fichier de configuration (TOML ; voir borne-platform default-config)
     #[arg(long, global = true)]
     config: Option<PathBuf>,
-    /// PostgreSQL URL (postgres://…); else $DATABASE_URL; else the configuration's; else SQLite
+    /// Adresse PostgreSQL (postgres://…) ; sinon $DATABASE_URL ; sinon celle de la configuration ; sinon SQLite
     #[arg(long, global = true)]
     database_url: Option<String>,
-    /// SQLite database file, when no PostgreSQL URL is given
+    /// Fichier de base SQLite, quand aucune adresse PostgreSQL n'est donnée
     #[arg(long, global = true)]
     db: Option<PathBuf>,
 }
 
 #[derive(Debug, Subcommand)]
 enum Command {
-    /// Serve the kiosks' API (contract v1), /v1/health and /metrics
+    /// Sert l'API des bornes (contrat v1), la console, les pages publiques, /v1/health et /metrics
     Serve(Box<ServeArgs>),
-    /// Create or upgrade the database's schema, then print its version
+    /// Crée ou met à jour le schéma de la base, puis affiche sa version et le lien (chiffré ou non)
     Migrate {
         #[command(flatten)]
         db: Database,
     },
-    /// What the platform holds (JSON)
+    /// Ce que contient la plateforme (JSON)
     Stats {
         #[command(flatten)]
         db: Database,
-        /// JSON output (the default; kept for scripts that ask for it)
+        /// Sortie JSON (celle par défaut ; gardée pour les scripts qui la demandent)
         #[arg(long)]
         json: bool,
     },
-    /// Answer counts per site over the kiosks' local days FROM..=TO, from the per-site counts (JSON)
+    /// Nombre de réponses par site sur les jours locaux des bornes, de --from à --to inclus (JSON)
     Counts {
         #[command(flatten)]
         db: Database,
-        /// One site (all sites when absent)
+        /// Un site (tous sans cette option)
         #[arg(long)]
         site: Option<String>,
+        /// Premier jour local (2026-01-01)
         #[arg(long, value_parser = day_arg)]
         from: chrono::NaiveDate,
+        /// Dernier jour local, inclus
         #[arg(long, value_parser = day_arg)]
         to: chrono::NaiveDate,
     },
-    /// A site's indicators, computed as its kiosks' dashboard computes them (JSON, like `borne stats --json`)
+    /// Les indicateurs d'un site, calculés comme le tableau de bord de ses bornes (JSON, comme `borne stats --json`)
     SiteStats {
         #[command(flatten)]
         db: Database,
+        /// L'identifiant du site
         site: String,
-        /// First local day (all when absent)
+        /// Premier jour local (depuis le début sans cette option)
         #[arg(long, value_parser = day_arg)]
         since: Option<chrono::NaiveDate>,
-        /// Last local day (all when absent)
+        /// Dernier jour local (jusqu'à aujourd'hui sans cette option)
         #[arg(long, value_parser = day_arg)]
         until: Option<chrono::NaiveDate>,
-        /// Reviews needed for a score (the State's rule: 100)
+        /// Avis nécessaires pour une note (règle de l'État : 100)
         #[arg(long, default_value_t = 100)]
         minimum_reviews: u64,
     },
-    /// Sites (reception points) and their organisations
+    /// Les sites (points d'accueil) et leurs organisations
     Sites {
         #[command(subcommand)]
         command: SitesCommand,
         #[command(flatten)]
         db: Database,
     },
-    /// Kiosks and their tokens
+    /// Les bornes et leurs jetons
     Devices {
         #[command(subcommand)]
         command: DevicesCommand,
         #[command(flatten)]
         db: Database,
     },
-    /// Accounts of the managers' console (national, network, site)
+    /// Les comptes de la console des responsables (national, réseau, site)
     Accounts {
         #[command(subcommand)]
         command: AccountsCommand,
         #[command(flatten)]
         db: Database,
     },
-    /// Alerts by e-mail: an organisation's rules, a manager's summaries
+    /// Les alertes par courriel : règles d'une organisation, résumés d'un responsable
     Alerts {
         #[command(subcommand)]
         command: AlertsCommand,
@@ -107,6 +110,7 @@ enum Command {
     Export {
         #[command(flatten)]
         db: Database,
+        /// Format : jdma-csv, jdma-xlsx ou jsonl
         #[arg(long, default_value = "jdma-csv")]
         format: String,
         /// Les avis d'un site (jdma-csv, jdma-xlsx)
@@ -121,7 +125,7 @@ enum Command {
         /// Jusqu'à ce jour inclus (UTC) ou cet instant exclu (jdma-csv, jdma-xlsx)
         #[arg(long)]
         until: Option<String>,
-        /// Output file (standard output when absent)
+        /// Fichier de sortie (la sortie standard sans cette option)
         #[arg(long)]
         output: Option<PathBuf>,
     },
@@ -132,7 +136,7 @@ enum Command {
         #[command(flatten)]
         db: Database,
     },
-    /// Print the commented example configuration
+    /// Affiche la configuration d'exemple, commentée
     DefaultConfig,
 }
 
@@ -154,12 +158,14 @@ enum JdmaCommand {
 
 #[derive(Debug, Subcommand)]
 enum SitesCommand {
-    /// Register a site
+    /// Enregistre un site
     Add {
+        /// L'identifiant du site (lettres sans accent, chiffres, - _ .)
         site_id: String,
+        /// Son nom, tel que les responsables et le public le lisent
         #[arg(long)]
         name: String,
-        /// Its organisation (a prefecture, a CAF…), created if new
+        /// Son organisation (une préfecture, une CAF…), créée si elle est nouvelle
         #[arg(long)]
         org: Option<String>,
         /// Le service (product) JDMA du site : ses avis sont remis à JDMA ; les lots des bornes doivent porter le même
@@ -178,15 +184,17 @@ enum SitesCommand {
         #[arg(long = "fuseau-horaire", default_value = platform::local::DEFAULT_TIME_ZONE)]
         time_zone: String,
     },
-    /// List the sites (JSON)
+    /// Liste les sites (JSON)
     List,
 }
 
 #[derive(Debug, Subcommand)]
 enum DevicesCommand {
-    /// Register a kiosk; its token is printed once, alone on the last line
+    /// Enregistre une borne : affiche les lignes de sa configuration, puis son jeton, une seule fois, seul sur la dernière ligne
     Add {
+        /// L'identifiant de la borne (celui de device_id dans sa configuration)
         device_id: String,
+        /// Le site où elle est installée
         #[arg(long)]
         site: String,
         /// Le bouton JDMA de la borne (un par borne : JDMA distingue ainsi les bornes)
@@ -198,20 +206,27 @@ enum DevicesCommand {
     },
     /// Donne (ou retire, sans --jdma-button) son bouton JDMA à une borne
     Bind {
+        /// L'identifiant de la borne
         device_id: String,
+        /// Le bouton JDMA de la borne (sans : plus de bouton propre)
         #[arg(long, value_parser = borne_model::wire::parse_jdma_id)]
         jdma_button: Option<i64>,
+        /// Le titre du bouton dans JDMA
         #[arg(long)]
         jdma_button_title: Option<String>,
     },
-    /// List the kiosks with their last heartbeat (JSON)
+    /// Liste les bornes avec leur dernier signal de vie (JSON)
     List,
-    /// Refuse the kiosk's token from now on, on every instance
-    Revoke { device_id: String },
-    /// Give the kiosk a new token (printed once, alone on the last line); the old one stops working
-    Rotate {
+    /// Refuse désormais le jeton de la borne, sur toutes les instances
+    Revoke {
+        /// L'identifiant de la borne
         device_id: String,
-        /// Also for a revoked kiosk, which then sends again (refused otherwise)
+    },
+    /// Donne un nouveau jeton à la borne (affiché une fois, seul sur la dernière ligne) ; l'ancien ne marche plus
+    Rotate {
+        /// L'identifiant de la borne
+        device_id: String,
+        /// Aussi pour une borne révoquée, qui envoie alors de nouveau (refusé sinon)
         #[arg(long)]
         reactiver: bool,
     },
@@ -219,32 +234,50 @@ enum DevicesCommand {
 
 #[derive(Debug, Subcommand)]
 enum AlertsCommand {
-    /// Set an organisation's rules (the values not given keep their current setting); 0 turns a rule off
+    /// Règle les alertes d'une organisation (les valeurs non données restent telles quelles) ; 0 coupe une règle
     Rules {
+        /// L'identifiant de l'organisation
         organisation: String,
+        /// Borne sans signal de vie depuis ce nombre d'heures
         #[arg(long)]
         offline_hours: Option<u32>,
+        /// Avis en attente sur une borne depuis ce nombre d'heures
         #[arg(long)]
         pending_hours: Option<u32>,
+        /// Part de « Pas bien » (en %) au-dessus de laquelle alerter…
         #[arg(long)]
         negative_percent: Option<f64>,
+        /// …sur ce nombre de jours…
         #[arg(long)]
         negative_days: Option<u32>,
+        /// …à partir de ce nombre d'avis
         #[arg(long)]
         negative_minimum: Option<u64>,
+        /// Baisse de la note (en points sur 10) qui déclenche l'alerte…
         #[arg(long)]
         drop_points: Option<f64>,
+        /// …sur ce nombre de jours, comparés aux précédents…
         #[arg(long)]
         drop_days: Option<u32>,
+        /// …à partir de ce nombre d'avis
         #[arg(long)]
         drop_minimum: Option<u64>,
     },
-    /// Print an organisation's rules (JSON)
-    Show { organisation: String },
-    /// How often a manager receives a summary: daily, weekly or none
-    Digest { email: String, every: String },
+    /// Affiche les règles d'alerte d'une organisation (JSON)
+    Show {
+        /// L'identifiant de l'organisation
+        organisation: String,
+    },
+    /// Le rythme des résumés d'un responsable : daily (quotidien), weekly (hebdomadaire) ou none (aucun)
+    Digest {
+        /// L'adresse du compte
+        email: String,
+        /// daily, weekly ou none
+        every: String,
+    },
     /// Les courriels d'alerte abandonnés (adresse refusée par le serveur, ou trop d'échecs), les plus récents d'abord (JSON)
     Abandoned {
+        /// Nombre de courriels affichés au plus
         #[arg(long, default_value_t = 100)]
         limit: u32,
     },
@@ -252,27 +285,38 @@ enum AlertsCommand {
 
 #[derive(Debug, Subcommand)]
 enum AccountsCommand {
-    /// Create an account; with --password, its password is read from the terminal (or the first
-    /// line of standard input); without, it signs in with ProConnect only
+    /// Crée un compte ; avec --password, son mot de passe est lu au terminal (ou sur la première
+    /// ligne de l'entrée standard) ; sans, il ne se connecte que par ProConnect
     Add {
+        /// L'adresse électronique du compte (son identifiant)
         email: String,
+        /// Le nom affiché
         #[arg(long)]
         name: String,
-        /// national (everything), network (one organisation: --org) or site (one site: --site)
+        /// national (tout), network (une organisation : --org) ou site (un site : --site)
         #[arg(long)]
         role: String,
+        /// L'organisation d'un compte network
         #[arg(long)]
         org: Option<String>,
+        /// Le site d'un compte site
         #[arg(long)]
         site: Option<String>,
+        /// Lire un mot de passe (sinon : connexion par ProConnect seulement)
         #[arg(long)]
         password: bool,
     },
-    /// Set an account's password (read as for add)
-    Password { email: String },
-    /// Disable an account and end its sessions
-    Disable { email: String },
-    /// List the accounts (JSON, without password hashes)
+    /// Change le mot de passe d'un compte (lu comme pour add)
+    Password {
+        /// L'adresse du compte
+        email: String,
+    },
+    /// Désactive un compte et ferme ses sessions
+    Disable {
+        /// L'adresse du compte
+        email: String,
+    },
+    /// Liste les comptes (JSON, sans les empreintes de mots de passe)
     List,
 }
 
@@ -280,47 +324,48 @@ enum AccountsCommand {
 struct ServeArgs {
     #[command(flatten)]
     db: Database,
-    /// Address to listen on (port 0: any free port; the chosen address is printed)
+    /// Adresse d'écoute (port 0 : un port libre ; l'adresse choisie est affichée)
     #[arg(long)]
     listen: Option<String>,
-    /// Tokens file instead of the registered kiosks: one token per line followed by the device
-    /// ids it may send for (or *); for tests and trials
+    /// Fichier de jetons au lieu des bornes enregistrées : un jeton par ligne, suivi des bornes
+    /// pour lesquelles il peut envoyer (ou *) ; pour les essais
     #[arg(long)]
     tokens: Option<PathBuf>,
-    /// Probability of answering with one of --fail-statuses instead of processing
+    /// Essais : probabilité de répondre par l'un des --fail-statuses au lieu de traiter
     #[arg(long, default_value_t = 0.0)]
     fail_rate: f64,
-    /// Statuses for --fail-rate, comma-separated (500, 503, 429, 413…)
+    /// Essais : statuts pour --fail-rate, séparés par des virgules (500, 503, 429, 413…)
     #[arg(long, value_delimiter = ',', default_value = "500")]
     fail_statuses: Vec<u16>,
-    /// Retry-After seconds sent with injected 429 and 503
+    /// Essais : secondes de Retry-After avec les 429 et 503 injectés
     #[arg(long, default_value_t = 1)]
     retry_after: u64,
-    /// Probability of committing, then answering only after --delay-ms
+    /// Essais : probabilité d'enregistrer, puis de ne répondre qu'après --delay-ms
     #[arg(long, default_value_t = 0.0)]
     delay_rate: f64,
+    /// Essais : attente des réponses retardées, en millisecondes
     #[arg(long, default_value_t = 0)]
     delay_ms: u64,
-    /// Probability of committing, then dropping the connection without answering
+    /// Essais : probabilité d'enregistrer, puis de couper la connexion sans répondre
     #[arg(long, default_value_t = 0.0)]
     drop_rate: f64,
-    /// Probability of committing, then answering a truncated body
+    /// Essais : probabilité d'enregistrer, puis de répondre un corps tronqué
     #[arg(long, default_value_t = 0.0)]
     truncate_rate: f64,
-    /// Probability of committing, then answering garbage
+    /// Essais : probabilité d'enregistrer, puis de répondre n'importe quoi
     #[arg(long, default_value_t = 0.0)]
     garbage_rate: f64,
-    /// Seed of the fault injection's random choices
+    /// Essais : graine des tirages de l'injection de pannes
     #[arg(long, default_value_t = 1)]
     seed: u64,
-    /// Append one JSON line per batch request (key, body hash, reviews, outcome) to this file
+    /// Ajoute à ce fichier une ligne JSON par lot reçu (clé, empreinte, avis, issue)
     #[arg(long)]
     audit_log: Option<PathBuf>,
 }
 
 fn main() -> ExitCode {
     borne_web::serve::tune_allocator();
-    let cli = Cli::parse();
+    let cli: Cli = borne_web::cli::parse();
     match run(cli) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
