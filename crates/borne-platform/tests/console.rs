@@ -339,7 +339,7 @@ fn every_route_keeps_each_manager_to_their_scope(postgres: bool) {
                 site.id
             );
             assert!(
-                fleet.body.lines().any(|l| l.starts_with(site.device) && l.contains(",en ligne,")),
+                fleet.body.lines().any(|l| l.starts_with(site.device) && l.contains(";en ligne;")),
                 "{}",
                 fleet.body
             );
@@ -445,6 +445,16 @@ fn comments_are_searched_and_filtered(postgres: bool) {
     assert!(!page.contains(&html(SITES[1].comment)) && !page.contains(&html(SITES[2].comment)));
     // Every word must be there.
     assert!(!find("q=attente+aimable").contains("TEXTE"));
+    // Plural and feminine forms on both engines, over all time when no start is given.
+    assert!(find("q=longue+attentes").contains(&html(SITES[0].comment)));
+    assert!(find("q=aimables").contains(&html(SITES[1].comment)), "« aimables » finds « aimable »");
+    // The selection as a file for French spreadsheets, every page of it.
+    let file = console.get(&url, "/console/commentaires.csv?q=attente", Some(&session)).body;
+    let file = file.strip_prefix('\u{feff}').expect("a byte-order mark");
+    let mut rows = csv::ReaderBuilder::new().delimiter(b';').from_reader(file.as_bytes());
+    let found: Vec<csv::StringRecord> = rows.records().map(|r| r.unwrap()).collect();
+    assert_eq!(found.len(), 1, "{file}");
+    assert_eq!((&found[0][1], &found[0][4], &found[0][5]), (SITES[0].id, "Pas bien", SITES[0].comment));
     // Characters a search engine would parse are only characters.
     assert!(find("q=%22%29%28*+OR+NEAR").contains("Aucun commentaire ne correspond."));
     // The comments are with « Pas bien » answers: none with « Très bien ».
@@ -503,7 +513,9 @@ fn kiosk_states_follow_uploads_as_well_as_heartbeats(postgres: bool) {
     let session = console.login("nadia@interieur.gouv.fr", PASSWORD).unwrap();
     let row = |device: &str| -> Vec<String> {
         let csv = console.get(&url, "/console/bornes.csv", Some(&session)).body;
-        let mut reader = csv::Reader::from_reader(csv.as_bytes());
+        // For French spreadsheets: a byte-order mark, then cells separated by `;`.
+        let csv = csv.strip_prefix('\u{feff}').expect("a byte-order mark");
+        let mut reader = csv::ReaderBuilder::new().delimiter(b';').from_reader(csv.as_bytes());
         let found = reader.records().map(|r| r.unwrap()).find(|r| &r[0] == device);
         found.unwrap_or_else(|| panic!("{device} in {csv}")).iter().map(str::to_string).collect()
     };
@@ -558,4 +570,27 @@ fn kiosk_states_follow_uploads_as_well_as_heartbeats(postgres: bool) {
     assert!((shown - expected).num_seconds().abs() < 60, "{shown} for {expected} ({cayenne:?})");
     let page = console.get(&url, "/console/bornes?site=prefecture-973", Some(&session)).body;
     assert!(page.contains(&shown.format("%d/%m/%Y à %H:%M").to_string()), "{page}");
+}
+
+/// Served in plain HTTP with the default « Secure » cookies, the browser sends no cookie back:
+/// the sign-in says so and names the setting, instead of a bare CSRF refusal.
+#[test]
+fn plain_http_sign_in_points_to_the_cookie_setting() {
+    let dir = Scratch::new("console-plain-http");
+    let backend = Backend::new(false, dir.path());
+    let config = dir.path().join("platform.toml");
+    std::fs::write(&config, "").unwrap();
+    let platform = start_console(&backend, &config);
+    let http = Http::new();
+    let form = http.send(http.client.get(format!("{}/console/connexion", platform.url)));
+    assert_eq!(form.0, 200);
+    let token = form.2.split("name=\"csrf\" value=\"").nth(1).unwrap().split('"').next().unwrap().to_string();
+    // The browser drops the « Secure » cookie over http://: the form comes back without it.
+    let answer = http.send(http.client.post(format!("{}/console/connexion", platform.url)).form(&[
+        ("email", "a@b.fr"),
+        ("password", "x"),
+        ("csrf", token.as_str()),
+    ]));
+    assert_eq!(answer.0, 403);
+    assert!(answer.2.contains("secure_cookies = false") && answer.2.contains("https://"), "{}", answer.2);
 }

@@ -444,7 +444,7 @@ fn revocation_is_kept_and_csv_cells_are_text(postgres: bool) {
     // Formulas: the fleet's CSV, the open data, the JDMA export.
     let session = s.login("nadia@interieur.gouv.fr");
     let fleet = s.get("/console/bornes.csv", Some(&session));
-    assert!(fleet.body.contains(",'=1+1,"), "{}", fleet.body);
+    assert!(fleet.body.contains(";'=1+1;"), "{}", fleet.body);
     let comment = r#",{"field_code":"verbatim","kind":"text","answer_item_id":0,"answer_text":"=cmd|' /C calc'!A0","intention":"neutral"}"#;
     let now = chrono::Utc::now().to_rfc3339();
     let reviews = [(uuid::Uuid::now_v7().to_string(), now.as_str(), 3, comment)];

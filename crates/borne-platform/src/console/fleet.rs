@@ -116,6 +116,12 @@ pub fn rows(devices: Vec<Device>, sites: &[Site], now: DateTime<Utc>, interval: 
         .collect()
 }
 
+/// A CSV writer for French spreadsheets: `;` between cells (the comma is the decimal mark) and
+/// a byte-order mark, without which Excel reads UTF-8 as Windows-1252.
+pub(crate) fn french_csv() -> csv::Writer<Vec<u8>> {
+    csv::WriterBuilder::new().delimiter(b';').from_writer("\u{feff}".as_bytes().to_vec())
+}
+
 /// The columns a table may be sorted by, with their French names in the address.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum SortKey {
@@ -183,7 +189,7 @@ use borne_model::spreadsheet::text_cell;
 
 /// The fleet as CSV (French headers, as the table).
 pub fn csv(rows: &[Row]) -> String {
-    let mut out = csv::Writer::from_writer(Vec::new());
+    let mut out = french_csv();
     let _ = out.write_record([
         "borne",
         "site",

@@ -9,12 +9,14 @@
 //! caching. Scope is decided once per request from the session's account: a site outside it
 //! is answered exactly like a site that does not exist.
 
+mod comments;
+mod core;
 pub mod fleet;
 pub mod pages;
 pub mod proconnect;
 pub mod sites;
 
-use crate::storage::console::{Account, CommentQuery, ConsoleSession, Opened};
+use crate::storage::console::{Account, Opened};
 use crate::storage::{Site, Storage, StorageError};
 use axum::extract::{Path, Query, Request, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
@@ -27,8 +29,9 @@ use borne_web::cookies;
 use chrono::{NaiveDate, Utc};
 use serde::Deserialize;
 use std::collections::HashMap;
-use std::net::IpAddr;
-use std::sync::Arc;
+
+pub use self::core::Console;
+use self::core::*;
 
 const SESSION_COOKIE: &str = "borne_console";
 const LOGIN_CSRF_COOKIE: &str = "borne_console_login";
@@ -39,121 +42,20 @@ pub use pages::COMMENTS_PER_PAGE;
 
 pub use crate::config::ConsoleSettings as Settings;
 
-/// The console's working parts, held by the platform.
-pub struct Console {
-    pub settings: Settings,
-    storage: Storage,
-    gate: auth::Gate,
-    proconnect: Option<proconnect::ProConnect>,
-}
-
-/// What the console's handlers are given.
-type Shared = Arc<Console>;
-
-impl Console {
-    pub fn new(settings: Settings, storage: Storage) -> Result<Console, String> {
-        let proconnect = settings.proconnect.clone().map(proconnect::ProConnect::new).transpose()?;
-        Ok(Console { settings, storage, gate: auth::Gate::new("console"), proconnect })
-    }
-
-    pub fn storage(&self) -> &Storage {
-        &self.storage
-    }
-}
-
 /// The client's address, set on each request by the server (`borne_web::serve`).
 pub use borne_web::serve::Peer;
-
-/// The client's address (unspecified when the server did not set it).
-fn peer_ip(peer: Option<Extension<Peer>>) -> IpAddr {
-    peer.map(|Extension(Peer(ip))| ip).unwrap_or(IpAddr::from([0, 0, 0, 0]))
-}
-
-/// Who is asking, and the token their forms carry.
-#[derive(Clone)]
-struct Viewer(ConsoleSession);
-
-pub enum Failure {
-    NotFound,
-    BadInput(String),
-    Forbidden(String),
-    Unavailable(StorageError),
-}
-
-impl From<StorageError> for Failure {
-    fn from(e: StorageError) -> Failure {
-        match e {
-            StorageError::Refused(m) => Failure::BadInput(m),
-            other => Failure::Unavailable(other),
-        }
-    }
-}
-
-impl IntoResponse for Failure {
-    fn into_response(self) -> Response {
-        let (status, message) = match self {
-            Failure::NotFound => {
-                (StatusCode::NOT_FOUND, "Cette page n'existe pas, ou elle ne vous est pas accessible.".to_string())
-            }
-            Failure::BadInput(m) => (StatusCode::BAD_REQUEST, m),
-            Failure::Forbidden(m) => (StatusCode::FORBIDDEN, m),
-            Failure::Unavailable(e) => {
-                tracing::error!(error = %e, "console: database unavailable");
-                (
-                    StatusCode::SERVICE_UNAVAILABLE,
-                    "La base de données ne répond pas : réessayez dans un instant.".into(),
-                )
-            }
-        };
-        (status, html(pages::message(status, &message))).into_response()
-    }
-}
-
-/// A failure of the console's JSON routes: the API's `{message, code}`, not a page.
-struct JsonFailure(Failure);
-
-impl From<Failure> for JsonFailure {
-    fn from(f: Failure) -> JsonFailure {
-        JsonFailure(f)
-    }
-}
-
-impl From<StorageError> for JsonFailure {
-    fn from(e: StorageError) -> JsonFailure {
-        JsonFailure(e.into())
-    }
-}
-
-impl IntoResponse for JsonFailure {
-    fn into_response(self) -> Response {
-        let (status, code, message) = match self.0 {
-            Failure::NotFound => (StatusCode::NOT_FOUND, "NOT_FOUND", "site inconnu ou hors de votre périmètre".into()),
-            Failure::BadInput(m) => (StatusCode::BAD_REQUEST, "BAD_REQUEST", m),
-            Failure::Forbidden(m) => (StatusCode::FORBIDDEN, "FORBIDDEN", m),
-            Failure::Unavailable(e) => {
-                tracing::error!(error = %e, "console: database unavailable");
-                (StatusCode::SERVICE_UNAVAILABLE, "SERVICE_UNAVAILABLE", "base de données indisponible".into())
-            }
-        };
-        let body = borne_model::wire::ErrorBody { message, code: code.into(), issues: None };
-        (status, axum::Json(body)).into_response()
-    }
-}
-
-fn html(markup: maud::Markup) -> Response {
-    ([(header::CONTENT_TYPE, "text/html; charset=utf-8")], markup.into_string()).into_response()
-}
 
 pub fn router<S>(state: Shared) -> Router<S> {
     let protected = Router::new()
         .route("/console/", get(sites_page))
         .route("/console/bornes", get(fleet_page))
         .route("/console/bornes.csv", get(fleet_csv))
+        .route("/console/commentaires.csv", get(comments::comments_csv))
         .route("/console/sites/{site}", get(site_page))
         .route("/console/sites/{site}/indicateurs.json", get(site_json))
         .route("/console/sites/{site}/avis-jdma.csv", get(site_export_csv))
         .route("/console/sites/{site}/avis-jdma.xlsx", get(site_export_xlsx))
-        .route("/console/commentaires", get(comments_page))
+        .route("/console/commentaires", get(comments::comments_page))
         .route("/console/deconnexion", post(logout))
         .route_layer(middleware::from_fn_with_state(state.clone(), require_session));
     Router::new()
@@ -280,6 +182,13 @@ async fn login(
 ) -> Response {
     let ip = peer_ip(peer);
     let expected = cookies::get(&headers, LOGIN_CSRF_COOKIE).unwrap_or_default();
+    if expected.is_empty() && platform.settings.secure_cookies {
+        // No cookie came back: with « Secure » cookies, that is a page served in plain HTTP.
+        let message = "Le navigateur n'a pas renvoyé le cookie du formulaire : la console pose des cookies « Secure », \
+                       qui ne circulent qu'en HTTPS. Ouvrez-la en https://, ou, pour un essai en HTTP seulement, \
+                       mettez secure_cookies = false dans la section [console] de la configuration.";
+        return login_page(&platform, Some(message), StatusCode::FORBIDDEN);
+    }
     if expected.is_empty() || check_csrf(&expected, form.csrf.as_deref()).is_err() {
         let message = "Jeton de formulaire absent ou périmé : recommencez.";
         return login_page(&platform, Some(message), StatusCode::FORBIDDEN);
@@ -476,25 +385,6 @@ async fn logout(
     Ok(response)
 }
 
-/// The sites `account` may read, by name.
-async fn sites_in_scope(storage: &Storage, account: &Account) -> Result<Vec<Site>, Failure> {
-    let mut sites: Vec<Site> =
-        storage.sites().await?.into_iter().filter(|s| account.sees(&s.id, s.organisation.as_deref())).collect();
-    sites.sort_by(|a, b| a.name.cmp(&b.name).then_with(|| a.id.cmp(&b.id)));
-    Ok(sites)
-}
-
-/// The site `id` if `account` may read it; otherwise the same 404 as for no such site.
-async fn site_in_scope(storage: &Storage, account: &Account, id: &str) -> Result<Site, Failure> {
-    sites_in_scope(storage, account).await?.into_iter().find(|s| s.id == id).ok_or(Failure::NotFound)
-}
-
-/// Today, the server's local day (set the platform's time zone to the kiosks', as the kiosks
-/// count their days in theirs).
-fn today() -> NaiveDate {
-    chrono::Local::now().date_naive()
-}
-
 async fn sites_page(
     State(platform): State<Shared>,
     Extension(Viewer(session)): Extension<Viewer>,
@@ -614,13 +504,6 @@ async fn site_export(
     Ok(([(header::CONTENT_TYPE, kind), (header::CONTENT_DISPOSITION, name)], out).into_response())
 }
 
-fn date_field(name: &str, value: Option<&str>) -> Result<Option<NaiveDate>, Failure> {
-    match value.map(str::trim).filter(|v| !v.is_empty()) {
-        None => Ok(None),
-        Some(v) => borne_model::days::parse(v).map(Some).map_err(|m| Failure::BadInput(format!("{name} : {m}"))),
-    }
-}
-
 async fn site_page(
     State(platform): State<Shared>,
     Extension(Viewer(session)): Extension<Viewer>,
@@ -668,58 +551,6 @@ async fn site_json(
     let indicators = storage.site_indicators(&id, from, to, sites::MINIMUM_REVIEWS).await?;
     Ok(axum::Json(serde_json::json!({"site_id": id, "since": since, "until": until, "indicators": indicators}))
         .into_response())
-}
-
-#[derive(Deserialize, Default)]
-struct CommentsQuery {
-    site: Option<String>,
-    note: Option<String>,
-    du: Option<String>,
-    au: Option<String>,
-    q: Option<String>,
-    page: Option<u32>,
-}
-
-async fn comments_page(
-    State(platform): State<Shared>,
-    Extension(Viewer(session)): Extension<Viewer>,
-    Query(q): Query<CommentsQuery>,
-) -> Result<Response, Failure> {
-    let storage = platform.storage();
-    let sites = sites_in_scope(storage, &session.account).await?;
-    let chosen: Vec<String> = match q.site.as_deref().filter(|s| !s.is_empty()) {
-        Some(id) => vec![sites.iter().find(|s| s.id == id).ok_or(Failure::NotFound)?.id.clone()],
-        None => sites.iter().map(|s| s.id.clone()).collect(),
-    };
-    let rating = match q.note.as_deref().filter(|s| !s.is_empty()) {
-        None => None,
-        Some(n @ ("1" | "2" | "3")) => n.parse::<i64>().ok(),
-        Some(other) => return Err(Failure::BadInput(format!("note inconnue : {other} (1, 2 ou 3)"))),
-    };
-    let today = today();
-    let to = date_field("au", q.au.as_deref())?.unwrap_or(today);
-    let from = date_field("du", q.du.as_deref())?.unwrap_or(to - chrono::Duration::days(29));
-    if from > to {
-        return Err(Failure::BadInput("la date de début est après la date de fin".into()));
-    }
-    let text: String = q.q.clone().unwrap_or_default().chars().take(200).collect();
-    let page = q.page.unwrap_or(1).clamp(1, 10_000);
-    let mut found = storage
-        .comments(CommentQuery {
-            sites: chosen,
-            from,
-            to,
-            rating,
-            text: text.clone(),
-            limit: COMMENTS_PER_PAGE + 1,
-            offset: (page - 1) * COMMENTS_PER_PAGE,
-        })
-        .await?;
-    let more = found.len() > COMMENTS_PER_PAGE as usize;
-    found.truncate(COMMENTS_PER_PAGE as usize);
-    let filters =
-        pages::CommentFilters { site: q.site.clone().unwrap_or_default(), rating, from, to, text, page, more };
-    Ok(html(pages::comments(&session, &sites, &found, &filters)))
 }
 
 /// An unsubscribe link (in every alert and summary mail): a page with one button, so that a

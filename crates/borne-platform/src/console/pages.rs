@@ -530,7 +530,7 @@ pub struct CommentFilters {
     pub more: bool,
 }
 
-fn rating_label(item: Option<i64>) -> &'static str {
+pub(crate) fn rating_label(item: Option<i64>) -> &'static str {
     match item {
         Some(1) => "Pas bien",
         Some(2) => "Moyen",
@@ -571,6 +571,7 @@ pub fn comments(session: &ConsoleSession, sites: &[Site], found: &[Comment], f: 
             p { label for="q" { "Mots" } input #q type="search" name="q" value=(f.text) maxlength="200"; }
             button type="submit" { "Chercher" }
         }
+        p { a href=(page_link(1).replace("/console/commentaires?", "/console/commentaires.csv?")) { "Télécharger cette sélection (CSV pour tableur)" } }
         @if found.is_empty() {
             p role="status" { "Aucun commentaire ne correspond." }
         } @else {

@@ -161,14 +161,29 @@ impl Accounts for SqliteStore {
 }
 
 /// The words of a search, each matched as a prefix, all required: an FTS5 query that no input
-/// can break (only letters and digits reach it).
+/// can break (only letters and digits reach it). Each word loses its French plural and
+/// feminine endings first, so that « attentes » finds « attente » (PostgreSQL's French
+/// stemmer does the same on its side).
 fn fts5_query(text: &str) -> String {
     text.split(|c: char| !c.is_alphanumeric())
         .filter(|w| !w.is_empty())
         .take(16)
-        .map(|w| format!("\"{w}\"*"))
+        .map(|w| format!("\"{}\"*", french_root(w)))
         .collect::<Vec<_>>()
         .join(" ")
+}
+
+/// A word without its plural (-s, -x) and then feminine (-e) ending, when enough is left.
+fn french_root(word: &str) -> &str {
+    let chars = word.chars().count();
+    let mut root = word;
+    if chars > 3 && (root.ends_with('s') || root.ends_with('x') || root.ends_with('S') || root.ends_with('X')) {
+        root = &root[..root.len() - 1];
+    }
+    if root.chars().count() > 4 && (root.ends_with('e') || root.ends_with('E')) {
+        root = &root[..root.len() - 1];
+    }
+    root
 }
 
 fn account_row_sqlite(r: &rusqlite::Row<'_>) -> rusqlite::Result<Account> {
@@ -194,9 +209,11 @@ mod tests {
 
     #[test]
     fn search_words_reach_fts5_quoted() {
-        assert_eq!(fts5_query("  attente  trop-longue "), "\"attente\"* \"trop\"* \"longue\"*");
-        assert_eq!(fts5_query("\"; DROP TABLE x; -- NEAR("), "\"DROP\"* \"TABLE\"* \"x\"* \"NEAR\"*");
+        assert_eq!(fts5_query("  attente  trop-longue "), "\"attent\"* \"trop\"* \"longu\"*");
+        assert_eq!(fts5_query("attentes longues"), "\"attent\"* \"longu\"*");
+        assert_eq!(fts5_query("\"; DROP TABLE x; -- NEAR("), "\"DROP\"* \"TABL\"* \"x\"* \"NEAR\"*");
         assert_eq!(fts5_query("guichet ouvert à 8h"), "\"guichet\"* \"ouvert\"* \"à\"* \"8h\"*");
+        assert_eq!(fts5_query("bureaux locaux"), "\"bureau\"* \"locau\"*");
         assert_eq!(fts5_query("*()"), "");
     }
 }

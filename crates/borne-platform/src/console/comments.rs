@@ -1,0 +1,117 @@
+//! The comments a manager reads: the page's filters (sites in scope, answer, period, words),
+//! the page, and the selection as a file for French spreadsheets.
+
+use super::core::{Console, Failure, Shared, Viewer, date_field, html, sites_in_scope, today};
+use super::pages::{self, COMMENTS_PER_PAGE};
+use crate::storage::Site;
+use crate::storage::console::{CommentQuery, ConsoleSession};
+use axum::Extension;
+use axum::extract::{Query, State};
+use axum::http::header;
+use axum::response::{IntoResponse, Response};
+use chrono::NaiveDate;
+use serde::Deserialize;
+
+#[derive(Deserialize, Default)]
+pub(crate) struct CommentsQuery {
+    pub(crate) site: Option<String>,
+    pub(crate) note: Option<String>,
+    pub(crate) du: Option<String>,
+    pub(crate) au: Option<String>,
+    pub(crate) q: Option<String>,
+    pub(crate) page: Option<u32>,
+}
+
+/// The sites a viewer may read and the comments' query their filters make (one page's worth):
+/// a period of 30 days unless given, all time when words are searched without a start.
+async fn comments_query(
+    platform: &Console,
+    session: &ConsoleSession,
+    q: &CommentsQuery,
+) -> Result<(Vec<Site>, CommentQuery), Failure> {
+    let storage = platform.storage();
+    let sites = sites_in_scope(storage, &session.account).await?;
+    let chosen: Vec<String> = match q.site.as_deref().filter(|s| !s.is_empty()) {
+        Some(id) => vec![sites.iter().find(|s| s.id == id).ok_or(Failure::NotFound)?.id.clone()],
+        None => sites.iter().map(|s| s.id.clone()).collect(),
+    };
+    let rating = match q.note.as_deref().filter(|s| !s.is_empty()) {
+        None => None,
+        Some(n @ ("1" | "2" | "3")) => n.parse::<i64>().ok(),
+        Some(other) => return Err(Failure::BadInput(format!("note inconnue : {other} (1, 2 ou 3)"))),
+    };
+    let text: String = q.q.clone().unwrap_or_default().chars().take(200).collect();
+    let to = date_field("au", q.au.as_deref())?.unwrap_or_else(today);
+    let from = match date_field("du", q.du.as_deref())? {
+        Some(from) => from,
+        None if !text.trim().is_empty() => NaiveDate::from_ymd_opt(2020, 1, 1).unwrap_or_default(),
+        None => to - chrono::Duration::days(29),
+    };
+    if from > to {
+        return Err(Failure::BadInput("la date de début est après la date de fin".into()));
+    }
+    let page = q.page.unwrap_or(1).clamp(1, 10_000);
+    let query = CommentQuery {
+        sites: chosen,
+        from,
+        to,
+        rating,
+        text,
+        limit: COMMENTS_PER_PAGE + 1,
+        offset: (page - 1) * COMMENTS_PER_PAGE,
+    };
+    Ok((sites, query))
+}
+
+pub(crate) async fn comments_page(
+    State(platform): State<Shared>,
+    Extension(Viewer(session)): Extension<Viewer>,
+    Query(q): Query<CommentsQuery>,
+) -> Result<Response, Failure> {
+    let (sites, query) = comments_query(&platform, &session, &q).await?;
+    let page = q.page.unwrap_or(1).clamp(1, 10_000);
+    let (rating, from, to, text) = (query.rating, query.from, query.to, query.text.clone());
+    let mut found = platform.storage().comments(query).await?;
+    let more = found.len() > COMMENTS_PER_PAGE as usize;
+    found.truncate(COMMENTS_PER_PAGE as usize);
+    let filters =
+        pages::CommentFilters { site: q.site.clone().unwrap_or_default(), rating, from, to, text, page, more };
+    Ok(html(pages::comments(&session, &sites, &found, &filters)))
+}
+
+/// The comments of a selection (the same filters as the page, every page of it) as a CSV file
+/// for French spreadsheets: local time, site, kiosk, answer, comment.
+pub(crate) async fn comments_csv(
+    State(platform): State<Shared>,
+    Extension(Viewer(session)): Extension<Viewer>,
+    Query(q): Query<CommentsQuery>,
+) -> Result<Response, Failure> {
+    let (sites, query) = comments_query(&platform, &session, &q).await?;
+    let query = CommentQuery { limit: COMMENTS_EXPORT_MAX, offset: 0, ..query };
+    let found = platform.storage().comments(query).await?;
+    let name_of = |id: &str| sites.iter().find(|s| s.id == id).map_or(id.to_string(), |s| s.name.clone());
+    let mut out = super::fleet::french_csv();
+    let _ = out.write_record(["heure locale de la borne", "site", "nom du site", "borne", "réponse", "commentaire"]);
+    for c in &found {
+        let when = c.submitted_at.get(..16).unwrap_or(&c.submitted_at).replace('T', " ");
+        let _ = out.write_record([
+            when,
+            borne_model::spreadsheet::text_cell(&c.site_id),
+            borne_model::spreadsheet::text_cell(&name_of(&c.site_id)),
+            borne_model::spreadsheet::text_cell(&c.device_id),
+            pages::rating_label(c.rating).to_string(),
+            borne_model::spreadsheet::text_cell(&c.text),
+        ]);
+    }
+    Ok((
+        [
+            (header::CONTENT_TYPE, "text/csv; charset=utf-8"),
+            (header::CONTENT_DISPOSITION, "attachment; filename=\"commentaires.csv\""),
+        ],
+        out.into_inner().unwrap_or_default(),
+    )
+        .into_response())
+}
+
+/// At most this many comments in one export (a year of a large network).
+const COMMENTS_EXPORT_MAX: u32 = 100_000;
