@@ -358,6 +358,12 @@ async fn public_page(
 ) -> Response {
     match published(&platform, &site).await {
         Ok(results) => public_answer(HTML, public::page(&results).into_string()),
+        Err(response) if response.status() == StatusCode::NOT_FOUND => {
+            let mut page = public_answer(HTML, public::missing_page().into_string());
+            *page.status_mut() = StatusCode::NOT_FOUND;
+            page.headers_mut().insert(header::CACHE_CONTROL, header::HeaderValue::from_static("no-cache"));
+            page
+        }
         Err(response) => response,
     }
 }

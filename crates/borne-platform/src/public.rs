@@ -251,6 +251,24 @@ fn head(title: &str) -> Markup {
 }
 
 /// The page a visitor (or a poster's QR code) opens.
+/// The page of a site that does not exist or publishes nothing: a page a citizen can read,
+/// not the API's JSON.
+pub fn missing_page() -> Markup {
+    html! {
+        (DOCTYPE)
+        html lang="fr" {
+            (head("Page introuvable"))
+            body {
+                main {
+                    h1 { "Page introuvable" }
+                    p { "Aucun site ne publie de résultats à cette adresse. Vérifiez l'adresse affichée dans la salle d'attente, ou demandez-la à l'accueil." }
+                    p { a href="/public/schema" { "Ce que contiennent les résultats publiés" } }
+                }
+            }
+        }
+    }
+}
+
 pub fn page(results: &PublicResults) -> Markup {
     let base = format!("/public/sites/{}", results.site_id);
     html! {

@@ -431,6 +431,18 @@ fn every_route_keeps_each_manager_to_their_scope(postgres: bool) {
         let answer = console.get(&url, bad, Some(&session));
         assert_eq!(answer.status, 400, "{bad}: {}", answer.body);
     }
+    // A filter mistake brings the page back with the menu, the filters as typed and why.
+    let typed = console.get(&url, "/console/commentaires?du=hier&q=guichet&site=pref-69-lyon", Some(&session));
+    assert_eq!(typed.status, 400);
+    for kept in [
+        "role=\"alert\"",
+        "value=\"hier\"",
+        "value=\"guichet\"",
+        "value=\"pref-69-lyon\" selected",
+        "href=\"/console/bornes\"",
+    ] {
+        assert!(typed.body.contains(kept), "{kept}: {}", typed.body);
+    }
     assert_eq!(console.get(&url, "/console/nulle-part", Some(&session)).status, 404);
 }
 

@@ -7,7 +7,7 @@ use crate::storage::Site;
 use crate::storage::console::{CommentQuery, ConsoleSession};
 use axum::Extension;
 use axum::extract::{Query, State};
-use axum::http::header;
+use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use chrono::NaiveDate;
 use serde::Deserialize;
@@ -68,14 +68,33 @@ pub(crate) async fn comments_page(
     Extension(Viewer(session)): Extension<Viewer>,
     Query(q): Query<CommentsQuery>,
 ) -> Result<Response, Failure> {
-    let (sites, query) = comments_query(&platform, &session, &q).await?;
+    let site = q.site.clone().unwrap_or_default();
+    let (sites, query) = match comments_query(&platform, &session, &q).await {
+        Ok(found) => found,
+        Err(Failure::BadInput(message)) => {
+            // The page again, with the filters as typed and what is wrong in them.
+            let sites = sites_in_scope(platform.storage(), &session.account).await?;
+            let filters = pages::CommentFilters {
+                site,
+                rating: None,
+                from: q.du.clone().unwrap_or_default(),
+                to: q.au.clone().unwrap_or_default(),
+                text: q.q.clone().unwrap_or_default(),
+                page: 1,
+                more: false,
+                error: Some(message),
+            };
+            let page = html(pages::comments(&session, &sites, &[], &filters));
+            return Ok((StatusCode::BAD_REQUEST, page).into_response());
+        }
+        Err(other) => return Err(other),
+    };
     let page = q.page.unwrap_or(1).clamp(1, 10_000);
-    let (rating, from, to, text) = (query.rating, query.from, query.to, query.text.clone());
+    let (rating, from, to, text) = (query.rating, query.from.to_string(), query.to.to_string(), query.text.clone());
     let mut found = platform.storage().comments(query).await?;
     let more = found.len() > COMMENTS_PER_PAGE as usize;
     found.truncate(COMMENTS_PER_PAGE as usize);
-    let filters =
-        pages::CommentFilters { site: q.site.clone().unwrap_or_default(), rating, from, to, text, page, more };
+    let filters = pages::CommentFilters { site, rating, from, to, text, page, more, error: None };
     Ok(html(pages::comments(&session, &sites, &found, &filters)))
 }
 

@@ -519,15 +519,17 @@ fn month_name(month: NaiveDate) -> String {
     format!("{} {}", NAMES[month.month0() as usize], month.year())
 }
 
-/// The comments page's filters, as applied.
+/// The comments page's filters, as applied (or as typed, with what is wrong in them).
 pub struct CommentFilters {
     pub site: String,
     pub rating: Option<i64>,
-    pub from: NaiveDate,
-    pub to: NaiveDate,
+    pub from: String,
+    pub to: String,
     pub text: String,
     pub page: u32,
     pub more: bool,
+    /// Why the filters typed were refused: the page comes back with them and this message.
+    pub error: Option<String>,
 }
 
 pub(crate) fn rating_label(item: Option<i64>) -> &'static str {
@@ -542,7 +544,7 @@ pub(crate) fn rating_label(item: Option<i64>) -> &'static str {
 pub fn comments(session: &ConsoleSession, sites: &[Site], found: &[Comment], f: &CommentFilters) -> Markup {
     let name_of = |id: &str| sites.iter().find(|s| s.id == id).map_or(id.to_string(), |s| s.name.clone());
     let page_link = |page: u32| {
-        let mut q = format!("?du={}&au={}&page={page}", f.from, f.to);
+        let mut q = format!("?du={}&au={}&page={page}", urlencode(&f.from), urlencode(&f.to));
         if !f.site.is_empty() {
             q.push_str(&format!("&site={}", urlencode(&f.site)));
         }
@@ -555,6 +557,9 @@ pub fn comments(session: &ConsoleSession, sites: &[Site], found: &[Comment], f: 
         format!("/console/commentaires{q}")
     };
     let content = html! {
+        @if let Some(error) = &f.error {
+            p.error role="alert" { "Filtre refusé : " (error) ". Corrigez-le ci-dessous." }
+        }
         form.filters method="get" action="/console/commentaires" {
             p { label for="site" { "Site" }
                 select #site name="site" {
@@ -572,7 +577,8 @@ pub fn comments(session: &ConsoleSession, sites: &[Site], found: &[Comment], f: 
             button type="submit" { "Chercher" }
         }
         p { a href=(page_link(1).replace("/console/commentaires?", "/console/commentaires.csv?")) { "Télécharger cette sélection (CSV pour tableur)" } }
-        @if found.is_empty() {
+        @if f.error.is_some() {
+        } @else if found.is_empty() {
             p role="status" { "Aucun commentaire ne correspond." }
         } @else {
             ol.comments start=(((f.page - 1) * COMMENTS_PER_PAGE) + 1) {
