@@ -117,16 +117,16 @@ fn score_card(period: &Period, minimum: u64) -> Markup {
     html! {
         section class="card" aria-labelledby=(format!("p-{}", period.key)) {
             h2 id=(format!("p-{}", period.key)) { (period.label) }
-            @match (&ind.satisfaction.score, &back_office.text) {
+            @match (&ind.satisfaction.score, back_office.value) {
                 (Score::Ok { value, band, band_label }, _) => {
                     p class=(format!("score {}", band_class(*band))) {
                         (french_decimal(*value)) span class="unit" { "/10" }
                     }
                     p class=(format!("band {}", band_class(*band))) { (band_label) }
                 }
-                (_, Some(text)) => {
+                (_, Some(value)) => {
                     p class=(format!("score indicative {}", severity_class(back_office.severity))) {
-                        (text.trim_end_matches(" / 10")) span class="unit" { "/10" }
+                        (borne_model::backoffice::readable(value)) span class="unit" { "/10" }
                     }
                     p class=(format!("band {}", severity_class(back_office.severity))) {
                         (back_office.band.unwrap_or("")) " — note indicative (" (ind.reviews) " avis sur les " (minimum) " de la règle de l'État)"

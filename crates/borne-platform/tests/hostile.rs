@@ -196,13 +196,14 @@ fn far_dates_are_refused_and_the_instance_goes_on(postgres: bool) {
 fn every_console_and_public_route_survives_arbitrary_query_values(postgres: bool) {
     let s = setup(postgres, "hostilefuzz", "");
     let session = s.login("nadia@interieur.gouv.fr");
-    let routes: [(&str, &[&str]); 8] = [
+    let routes: [(&str, &[&str]); 9] = [
         ("/console/", &[]),
         ("/console/bornes", &["site", "tri", "ordre"]),
         ("/console/bornes.csv", &["site", "tri", "ordre"]),
         ("/console/sites/{v}", &[]),
         ("/console/sites/{v}/indicateurs.json", &["du", "au"]),
         ("/console/commentaires", &["site", "note", "du", "au", "q", "page"]),
+        ("/console/commentaires.csv", &["site", "note", "du", "au", "q", "page"]),
         ("/public/sites/{v}", &[]),
         ("/public/sites/{v}/results.json", &[]),
     ];
@@ -245,7 +246,7 @@ fn every_console_and_public_route_survives_arbitrary_query_values(postgres: bool
             }
         }
     }
-    assert_eq!(asked, 4 * values.len() + 14 * values.len());
+    assert_eq!(asked, 4 * values.len() + 20 * values.len());
     // …then mixed at random.
     let mut rng = fastrand::Rng::with_seed(2026);
     for (route, params) in routes {

@@ -1,10 +1,10 @@
 //! The comments a manager reads: the page's filters (sites in scope, answer, period, words),
 //! the page, and the selection as a file for French spreadsheets.
 
-use super::core::{Console, Failure, Shared, Viewer, date_field, html, sites_in_scope, today};
+use super::core::{Failure, Shared, Viewer, date_field, html, sites_in_scope, today};
 use super::pages::{self, COMMENTS_PER_PAGE};
 use crate::storage::Site;
-use crate::storage::console::{CommentQuery, ConsoleSession};
+use crate::storage::console::CommentQuery;
 use axum::Extension;
 use axum::extract::{Query, State};
 use axum::http::{StatusCode, header};
@@ -22,15 +22,9 @@ pub(crate) struct CommentsQuery {
     pub(crate) page: Option<u32>,
 }
 
-/// The sites a viewer may read and the comments' query their filters make (one page's worth):
+/// The comments' query the filters make, among `sites` (the viewer's scope), one page's worth:
 /// a period of 30 days unless given, all time when words are searched without a start.
-async fn comments_query(
-    platform: &Console,
-    session: &ConsoleSession,
-    q: &CommentsQuery,
-) -> Result<(Vec<Site>, CommentQuery), Failure> {
-    let storage = platform.storage();
-    let sites = sites_in_scope(storage, &session.account).await?;
+fn comments_query(sites: &[Site], q: &CommentsQuery) -> Result<CommentQuery, Failure> {
     let chosen: Vec<String> = match q.site.as_deref().filter(|s| !s.is_empty()) {
         Some(id) => vec![sites.iter().find(|s| s.id == id).ok_or(Failure::NotFound)?.id.clone()],
         None => sites.iter().map(|s| s.id.clone()).collect(),
@@ -50,17 +44,20 @@ async fn comments_query(
     if from > to {
         return Err(Failure::BadInput("la date de début est après la date de fin".into()));
     }
-    let page = q.page.unwrap_or(1).clamp(1, 10_000);
-    let query = CommentQuery {
+    Ok(CommentQuery {
         sites: chosen,
         from,
         to,
         rating,
         text,
         limit: COMMENTS_PER_PAGE + 1,
-        offset: (page - 1) * COMMENTS_PER_PAGE,
-    };
-    Ok((sites, query))
+        offset: (page_of(q) - 1) * COMMENTS_PER_PAGE,
+    })
+}
+
+/// The page asked for, within the pages a person can reach.
+fn page_of(q: &CommentsQuery) -> u32 {
+    q.page.unwrap_or(1).clamp(1, 10_000)
 }
 
 pub(crate) async fn comments_page(
@@ -68,12 +65,12 @@ pub(crate) async fn comments_page(
     Extension(Viewer(session)): Extension<Viewer>,
     Query(q): Query<CommentsQuery>,
 ) -> Result<Response, Failure> {
+    let sites = sites_in_scope(platform.storage(), &session.account).await?;
     let site = q.site.clone().unwrap_or_default();
-    let (sites, query) = match comments_query(&platform, &session, &q).await {
-        Ok(found) => found,
+    let query = match comments_query(&sites, &q) {
+        Ok(query) => query,
         Err(Failure::BadInput(message)) => {
             // The page again, with the filters as typed and what is wrong in them.
-            let sites = sites_in_scope(platform.storage(), &session.account).await?;
             let filters = pages::CommentFilters {
                 site,
                 rating: None,
@@ -89,12 +86,11 @@ pub(crate) async fn comments_page(
         }
         Err(other) => return Err(other),
     };
-    let page = q.page.unwrap_or(1).clamp(1, 10_000);
     let (rating, from, to, text) = (query.rating, query.from.to_string(), query.to.to_string(), query.text.clone());
     let mut found = platform.storage().comments(query).await?;
     let more = found.len() > COMMENTS_PER_PAGE as usize;
     found.truncate(COMMENTS_PER_PAGE as usize);
-    let filters = pages::CommentFilters { site, rating, from, to, text, page, more, error: None };
+    let filters = pages::CommentFilters { site, rating, from, to, text, page: page_of(&q), more, error: None };
     Ok(html(pages::comments(&session, &sites, &found, &filters)))
 }
 
@@ -105,8 +101,8 @@ pub(crate) async fn comments_csv(
     Extension(Viewer(session)): Extension<Viewer>,
     Query(q): Query<CommentsQuery>,
 ) -> Result<Response, Failure> {
-    let (sites, query) = comments_query(&platform, &session, &q).await?;
-    let query = CommentQuery { limit: COMMENTS_EXPORT_MAX, offset: 0, ..query };
+    let sites = sites_in_scope(platform.storage(), &session.account).await?;
+    let query = CommentQuery { limit: COMMENTS_EXPORT_MAX, offset: 0, ..comments_query(&sites, &q)? };
     let found = platform.storage().comments(query).await?;
     let name_of = |id: &str| sites.iter().find(|s| s.id == id).map_or(id.to_string(), |s| s.name.clone());
     let mut out = super::fleet::french_csv();
