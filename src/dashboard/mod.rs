@@ -29,7 +29,7 @@ use std::time::{Duration, Instant};
 
 const SESSION_COOKIE: &str = "borne_session";
 const LOGIN_CSRF_COOKIE: &str = "borne_login_csrf";
-const CSP: &str = "default-src 'none'; style-src 'self'; img-src 'self' data:; form-action 'self'; \
+const CSP: &str = "default-src 'none'; style-src 'self'; font-src 'self'; img-src 'self' data:; form-action 'self'; \
                    frame-ancestors 'none'; base-uri 'none'";
 
 pub struct Dashboard {
@@ -177,6 +177,9 @@ pub fn router(state: Shared) -> Router {
         .merge(protected)
         .route("/connexion", get(login_form).post(login))
         .route("/assets/{file}", get(asset))
+        .route(pages::ACCESSIBILITY, get(accessibility))
+        .route(pages::LEGAL_NOTICE, get(legal_notice))
+        .merge(borne_web::dsfr::router())
         .fallback(|| async { Failure::BadInput("Cette page n'existe pas.".into()) })
         .layer(axum::extract::DefaultBodyLimit::max(FORM_BYTES))
         .layer(middleware::from_fn_with_state(state.clone(), security_headers))
@@ -260,9 +263,36 @@ fn check_csrf(expected: &str, given: Option<&str>) -> Result<(), Failure> {
     }
 }
 
+/// The dashboard's stylesheet: the design system's additions, then the dashboard's own rules.
+static STYLE: std::sync::LazyLock<String> =
+    std::sync::LazyLock::new(|| format!("{}{}", borne_web::dsfr::EXTRA_CSS, include_str!("assets/style.css")));
+
+/// Who publishes the dashboard: the site, on its own network (the kiosk serves it).
+fn publisher(state: &Dashboard) -> (String, &'static str, &'static str) {
+    (
+        state.app.config.site_name.clone(),
+        "le responsable de la borne sur le site",
+        "La borne elle-même (un Raspberry Pi), sur le réseau du site.",
+    )
+}
+
+async fn accessibility(State(state): State<Shared>) -> Response {
+    let (name, contact, host) = publisher(&state);
+    let p = borne_web::dsfr::Publisher { name: &name, contact, host };
+    let body = borne_web::dsfr::accessibility_statement(&p, "le tableau de bord de la borne d'avis");
+    html(pages::bare("Déclaration d'accessibilité", &name, body))
+}
+
+async fn legal_notice(State(state): State<Shared>) -> Response {
+    let (name, contact, host) = publisher(&state);
+    let p = borne_web::dsfr::Publisher { name: &name, contact, host };
+    let body = borne_web::dsfr::legal_notice(&p, "le tableau de bord de la borne d'avis");
+    html(pages::bare("Mentions légales", &name, body))
+}
+
 async fn asset(axum::extract::Path(file): axum::extract::Path<String>) -> Response {
     let (body, kind) = match file.as_str() {
-        "style.css" => (include_str!("assets/style.css"), "text/css; charset=utf-8"),
+        "style.css" => (STYLE.as_str(), "text/css; charset=utf-8"),
         "poster.css" => (include_str!("assets/poster.css"), "text/css; charset=utf-8"),
         _ => return Failure::BadInput("Ce fichier n'existe pas.".into()).into_response(),
     };

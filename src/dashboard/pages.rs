@@ -6,6 +6,7 @@ use super::data::{Overview, Period, period_score};
 use crate::store::Outbox;
 use borne_model::actions::Action;
 use borne_model::indicators::{Band, QuestionIndicator, Score, french_decimal};
+use borne_web::dsfr::{Frame, NavLink};
 use maud::{DOCTYPE, Markup, html};
 
 /// The A4 poster lists this many actions, the newest.
@@ -29,7 +30,7 @@ fn band_class(band: Band) -> &'static str {
     }
 }
 
-/// The `<head>` of every page.
+/// The `<head>` of the poster (printed: no frame).
 fn head(title: &str, stylesheet: &str) -> Markup {
     html! {
         head {
@@ -41,64 +42,59 @@ fn head(title: &str, stylesheet: &str) -> Markup {
     }
 }
 
+pub const ACCESSIBILITY: &str = "/accessibilite";
+pub const LEGAL_NOTICE: &str = "/mentions-legales";
+
+/// A page in the State's frame (`borne_web::dsfr`), with the dashboard's menu when signed in.
+fn framed(title: &str, site: &str, nav: &[NavLink], tools: Option<Markup>, heading: &str, body: Markup) -> Markup {
+    let frame = Frame {
+        title,
+        service: "Borne d'avis",
+        tagline: site,
+        home: "/",
+        stylesheet: "/assets/style.css",
+        nav,
+        tools,
+        accessibility: ACCESSIBILITY,
+        legal_notice: LEGAL_NOTICE,
+    };
+    borne_web::dsfr::page(&frame, heading, body)
+}
+
 /// The frame of every page behind the login.
 pub fn layout(title: &str, active: &str, site: &str, csrf: &str, body: Markup) -> Markup {
-    html! {
-        (DOCTYPE)
-        html lang="fr" {
-            (head(&format!("{title} — {site} — Borne"), "/assets/style.css"))
-            body {
-                a class="skip" href="#contenu" { "Aller au contenu" }
-                header {
-                    p class="brand" { "Borne d'avis — " (site) }
-                    nav aria-label="Menu principal" {
-                        ul {
-                            @for (href, label) in NAV {
-                                li {
-                                    @if href == active {
-                                        a href=(href) aria-current="page" { (label) }
-                                    } @else {
-                                        a href=(href) { (label) }
-                                    }
-                                }
-                            }
-                        }
-                    }
-                    form method="post" action="/deconnexion" class="logout" {
-                        input type="hidden" name="csrf" value=(csrf);
-                        button type="submit" { "Se déconnecter" }
-                    }
-                }
-                main id="contenu" {
-                    h1 { (title) }
-                    (body)
-                }
-            }
+    let nav: Vec<NavLink> = NAV.iter().map(|&(href, label)| NavLink { href, label, current: href == active }).collect();
+    let tools = html! {
+        form method="post" action="/deconnexion" class="logout" {
+            input type="hidden" name="csrf" value=(csrf);
+            button.fr-btn.fr-btn--tertiary.fr-btn--sm type="submit" { "Se déconnecter" }
         }
-    }
+    };
+    framed(title, site, &nav, Some(tools), title, body)
+}
+
+/// A page outside the login (sign-in, errors, legal pages): the frame without the menu.
+pub fn bare(title: &str, site: &str, body: Markup) -> Markup {
+    framed(title, site, &[], None, title, body)
 }
 
 pub fn login(message: Option<&str>, csrf: &str) -> Markup {
-    html! {
-        (DOCTYPE)
-        html lang="fr" {
-            (head("Connexion — Borne", "/assets/style.css"))
-            body class="login" {
-                main id="contenu" {
-                    h1 { "Tableau de bord de la borne d'avis" }
-                    @if let Some(message) = message {
-                        p class="error" role="alert" { (message) }
-                    }
-                    form method="post" action="/connexion" {
-                        input type="hidden" name="csrf" value=(csrf);
-                        label for="password" { "Mot de passe du responsable" }
-                        input id="password" name="password" type="password" autocomplete="current-password" required autofocus;
-                        button type="submit" { "Se connecter" }
-                    }
+    let body = html! {
+        div.borne-narrow {
+            @if let Some(message) = message {
+                div.fr-alert.fr-alert--error.fr-mb-3w { p class="error" role="alert" { (message) } }
+            }
+            form method="post" action="/connexion" {
+                input type="hidden" name="csrf" value=(csrf);
+                div.fr-input-group {
+                    label.fr-label for="password" { "Mot de passe du responsable" }
+                    input.fr-input id="password" name="password" type="password" autocomplete="current-password" required autofocus;
                 }
+                button.fr-btn type="submit" { "Se connecter" }
             }
         }
-    }
+    };
+    bare("Tableau de bord de la borne d'avis", "Tableau de bord", body)
 }
 
 fn severity_class(severity: Option<&str>) -> &'static str {
@@ -144,7 +140,7 @@ fn score_card(period: &Period, minimum: u64) -> Markup {
 
 fn distribution(question: &QuestionIndicator) -> Markup {
     html! {
-        table class="distribution" {
+        div class="borne-scroll" { table class="distribution borne-table" {
             caption { (question.label) " — " (question.respondents) " réponses" }
             thead { tr { th scope="col" { "Réponse" } th scope="col" { "Nombre" } th scope="col" { "Part" } } }
             tbody {
@@ -156,7 +152,7 @@ fn distribution(question: &QuestionIndicator) -> Markup {
                     }
                 }
             }
-        }
+        } }
     }
 }
 
@@ -328,10 +324,10 @@ pub fn upload(h: &UploadHealth, csrf: &str) -> Markup {
             @if h.rejected.is_empty() {
                 p { "Aucun." }
             } @else {
-                table {
+                div.borne-scroll { table.borne-table {
                     thead { tr { th scope="col" { "Date de l'avis" } th scope="col" { "Motif du rejet" } } }
                     tbody { @for (when, reason) in &h.rejected { tr { td { (when) } td { (reason) } } } }
-                }
+                } }
                 form method="post" action="/envoi/reessayer" {
                     input type="hidden" name="csrf" value=(csrf);
                     button type="submit" { "Remettre ces avis en attente d'envoi" }
@@ -459,19 +455,11 @@ pub fn poster(o: &Overview, actions: &[Action]) -> Markup {
 }
 
 pub fn error_page(title: &str, message: &str) -> Markup {
-    html! {
-        (DOCTYPE)
-        html lang="fr" {
-            (head(&format!("{title} — Borne"), "/assets/style.css"))
-            body class="login" {
-                main id="contenu" {
-                    h1 { (title) }
-                    p class="error" role="alert" { (message) }
-                    p { a href="/" { "Retour au tableau de bord" } }
-                }
-            }
-        }
-    }
+    let body = html! {
+        div.fr-alert.fr-alert--error.fr-mb-3w { p class="error" role="alert" { (message) } }
+        p { a.fr-link href="/" { "Retour au tableau de bord" } }
+    };
+    bare(title, "Tableau de bord", body)
 }
 
 pub fn outbox_reason(outbox: &Outbox) -> String {

@@ -366,7 +366,7 @@ fn end_to_end_in_headless_chromium_with_axe() {
     let e2e = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/e2e");
     if !e2e.join("node_modules/playwright-core").exists() {
         let status = std::process::Command::new("npm")
-            .args(["ci", "--no-audit", "--no-fund"])
+            .args(["ci", "--ignore-scripts", "--no-audit", "--no-fund"])
             .current_dir(&e2e)
             .status()
             .expect("npm");

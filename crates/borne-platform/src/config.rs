@@ -120,6 +120,9 @@ pub struct AlertsConfig {
 struct RawConsole {
     secure_cookies: Option<Spanned<bool>>,
     heartbeat_interval_s: Option<Spanned<i64>>,
+    publisher: Option<Spanned<String>>,
+    contact: Option<Spanned<String>>,
+    host: Option<Spanned<String>>,
 }
 
 #[derive(Debug, Deserialize, Default)]
@@ -162,11 +165,42 @@ pub struct ConsoleSettings {
     pub heartbeat_interval: chrono::Duration,
     /// Sign-in with ProConnect, if set up.
     pub proconnect: Option<ProConnectConfig>,
+    /// Who publishes the site, for its legal notice and accessibility statement.
+    pub publication: Publication,
+}
+
+/// The publisher's identity the legal notice and the accessibility statement give.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Publication {
+    pub publisher: String,
+    pub contact: String,
+    pub host: String,
+}
+
+impl Default for Publication {
+    fn default() -> Self {
+        Publication {
+            publisher: "l'administration qui exploite cette plateforme Borne".into(),
+            contact: "l'accueil de cette administration".into(),
+            host: "Serveurs de l'administration éditrice.".into(),
+        }
+    }
+}
+
+impl Publication {
+    pub fn as_publisher(&self) -> borne_web::dsfr::Publisher<'_> {
+        borne_web::dsfr::Publisher { name: &self.publisher, contact: &self.contact, host: &self.host }
+    }
 }
 
 impl Default for ConsoleSettings {
     fn default() -> Self {
-        ConsoleSettings { secure_cookies: true, heartbeat_interval: chrono::Duration::minutes(5), proconnect: None }
+        ConsoleSettings {
+            secure_cookies: true,
+            heartbeat_interval: chrono::Duration::minutes(5),
+            proconnect: None,
+            publication: Publication::default(),
+        }
     }
 }
 
@@ -299,6 +333,20 @@ impl Config {
                 ));
             }
             config.console.heartbeat_interval = chrono::Duration::seconds(*interval.get_ref());
+        }
+        let publication = &mut config.console.publication;
+        for (key, given, field) in [
+            ("console.publisher", raw.console.publisher, &mut publication.publisher),
+            ("console.contact", raw.console.contact, &mut publication.contact),
+            ("console.host", raw.console.host, &mut publication.host),
+        ] {
+            if let Some(value) = given {
+                let trimmed = value.get_ref().trim();
+                if trimmed.is_empty() || trimmed.chars().count() > 300 || trimmed.chars().any(char::is_control) {
+                    return Err(located(text, key, value.span(), "un texte d'une ligne, de 1 à 300 caractères"));
+                }
+                *field = trimmed.to_string();
+            }
         }
         let a = raw.alerts;
         if let Some(url) = a.smtp_url {

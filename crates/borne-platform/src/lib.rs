@@ -11,6 +11,7 @@ pub mod alerts;
 pub mod config;
 pub mod console;
 pub mod export;
+pub mod frame;
 pub mod jdma;
 pub mod local;
 pub mod metrics;
@@ -167,7 +168,8 @@ impl Platform {
             None => None,
         };
         let rng = Mutex::new(fastrand::Rng::with_seed(faults.seed));
-        let console = Arc::new(console::Console::new(console, storage.clone())?);
+        let mail_base = notifier.as_ref().map(|n| n.links.public_url.clone());
+        let console = Arc::new(console::Console::new(console, storage.clone(), mail_base)?);
         Ok(Arc::new(Platform {
             storage,
             auth,
@@ -261,15 +263,13 @@ pub fn router(state: Shared) -> Router {
         .route("/v1/heartbeats", post(post_heartbeat))
         .route("/v1/actions", axum::routing::put(put_actions))
         .route("/metrics", get(metrics_text))
-        .route(
-            "/public/style.css",
-            get(|| async { public_answer("text/css; charset=utf-8", public::STYLE.to_string()) }),
-        )
+        .route("/public/style.css", get(|| async { public_answer("text/css; charset=utf-8", public::STYLE.clone()) }))
         .route("/public/schema", get(|| async { public_answer(HTML, public::schema_page().into_string()) }))
         .route("/public/sites/{site}", get(public_page))
         .route("/public/sites/{site}/results.json", get(public_json))
         .route("/public/sites/{site}/results.csv", get(public_csv))
         .merge(console::router(state.console.clone()))
+        .merge(frame::router(state.clone()))
         .fallback(|uri: axum::http::Uri| async move {
             if console::is_console_path(uri.path()) {
                 console::not_found()
@@ -323,8 +323,8 @@ async fn plain_errors(request: axum::extract::Request, next: axum::middleware::N
 
 const HTML: &str = "text/html; charset=utf-8";
 /// Public pages load nothing but their own stylesheet, and are framed by no one.
-const PUBLIC_CSP: &str =
-    "default-src 'none'; style-src 'self'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'";
+pub(crate) const PUBLIC_CSP: &str = "default-src 'none'; style-src 'self'; font-src 'self'; img-src 'self' data:; \
+     base-uri 'none'; form-action 'none'; frame-ancestors 'none'";
 
 /// A public answer: cacheable for an hour by browsers and proxies, readable from any origin
 /// (open data), nothing executable.
@@ -687,10 +687,14 @@ async fn alerts(state: Shared) {
     let mut ticker = tokio::time::interval(std::time::Duration::from_secs(60));
     ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
     loop {
-        ticker.tick().await;
+        // Each minute; or at once when the console queued a mail (an invitation, a reset).
+        let evaluate = tokio::select! {
+            _ = ticker.tick() => true,
+            _ = state.console.mail_queued.notified() => false,
+        };
         let storage = state.storage();
         let links = state.notifier.as_ref().map(|n| &n.links);
-        if let Err(e) = notify::tick(storage, &holder, links, chrono::Utc::now()).await {
+        if evaluate && let Err(e) = notify::tick(storage, &holder, links, chrono::Utc::now()).await {
             tracing::warn!(error = %e, "alert evaluation failed; retried next minute");
         }
         if let Some(notifier) = &state.notifier

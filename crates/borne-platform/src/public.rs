@@ -9,7 +9,7 @@
 use crate::storage::{Site, Storage, StorageError};
 use borne_model::indicators::{Band, QuestionIndicator, Score, twelve_months_before};
 use chrono::NaiveDate;
-use maud::{DOCTYPE, Markup, html};
+use maud::{Markup, html};
 use serde::Serialize;
 
 /// The State publishes a score only from this many reviews.
@@ -238,121 +238,93 @@ pub fn csv(results: &PublicResults) -> String {
     String::from_utf8(out.into_inner().unwrap_or_default()).unwrap_or_default()
 }
 
-/// The `<head>` of every public page: its title and the one stylesheet the CSP allows.
-fn head(title: &str) -> Markup {
-    html! {
-        head {
-            meta charset="utf-8";
-            meta name="viewport" content="width=device-width, initial-scale=1";
-            title { (title) }
-            link rel="stylesheet" href="/public/style.css";
-        }
-    }
-}
-
-/// The page a visitor (or a poster's QR code) opens.
 /// The page of a site that does not exist or publishes nothing: a page a citizen can read,
 /// not the API's JSON.
 pub fn missing_page() -> Markup {
-    html! {
-        (DOCTYPE)
-        html lang="fr" {
-            (head("Page introuvable"))
-            body {
-                main {
-                    h1 { "Page introuvable" }
-                    p { "Aucun site ne publie de résultats à cette adresse. Vérifiez l'adresse affichée dans la salle d'attente, ou demandez-la à l'accueil." }
-                    p { a href="/public/schema" { "Ce que contiennent les résultats publiés" } }
-                }
-            }
-        }
-    }
+    let content = html! {
+        p { "Aucun site ne publie de résultats à cette adresse. Vérifiez l'adresse affichée dans la salle d'attente, ou demandez-la à l'accueil." }
+        p { a href="/public/schema" { "Ce que contiennent les résultats publiés" } }
+    };
+    crate::frame::public("Page introuvable", "Page introuvable", content)
 }
 
+/// The page a visitor (or a poster's QR code) opens.
 pub fn page(results: &PublicResults) -> Markup {
     let base = format!("/public/sites/{}", results.site_id);
-    html! {
-        (DOCTYPE)
-        html lang="fr" {
-            (head(&format!("Résultats — {}", results.site_name)))
-            body {
-                main {
-                    h1 { (results.site_name) }
-                    p.lead { "Ce que les usagers ont répondu à « De façon générale, comment ça s’est passé ? » du "
-                        (day(results.period_from)) " au " (day(results.period_to)) "." }
-                    section aria-labelledby="score" {
-                        h2 #score { "Satisfaction des usagers" }
-                        @match &results.score {
-                            Score::Ok { value, band, band_label } => {
-                                p.score data-band=(format!("{band:?}").to_lowercase()) {
-                                    strong { (french(*value)) " / 10" } " — " (band_label)
-                                }
-                            }
-                            Score::Insufficient { count, minimum } => {
-                                p.score { "Nombre d'avis insuffisant pour donner une note : " (count) " avis, il en faut " (minimum) "." }
-                            }
-                            Score::NotScored => { p.score { "Pas de note." } }
-                        }
-                        p { (results.reviews) " avis sur la période." }
+    let content = html! {
+        p.fr-text--lead { "Ce que les usagers ont répondu à « De façon générale, comment ça s’est passé ? » du "
+            (day(results.period_from)) " au " (day(results.period_to)) "." }
+        section aria-labelledby="score" {
+            h2 #score { "Satisfaction des usagers" }
+            @match &results.score {
+                Score::Ok { value, band, band_label } => {
+                    p.score data-band=(format!("{band:?}").to_lowercase()) {
+                        strong { (french(*value)) " / 10" } " — " (band_label)
                     }
-                    section aria-labelledby="distribution" {
-                        h2 #distribution { "Répartition des réponses" }
-                        table {
-                            caption { "Réponses à la question principale, sur 12 mois" }
-                            thead { tr { th scope="col" { "Réponse" } th scope="col" { "Avis" } th scope="col" { "Part" } } }
-                            tbody {
-                                @for share in &results.distribution {
-                                    tr {
-                                        th scope="row" { (share.answer_text) }
-                                        td { (share.count) }
-                                        td { (french(share.percent)) " %" }
-                                    }
-                                }
-                            }
+                }
+                Score::Insufficient { count, minimum } => {
+                    p.score { "Nombre d'avis insuffisant pour donner une note : " (count) " avis, il en faut " (minimum) "." }
+                }
+                Score::NotScored => { p.score { "Pas de note." } }
+            }
+            p { (results.reviews) " avis sur la période." }
+        }
+        section aria-labelledby="distribution" {
+            h2 #distribution { "Répartition des réponses" }
+            div.borne-scroll { table.borne-table {
+                caption { "Réponses à la question principale, sur 12 mois" }
+                thead { tr { th scope="col" { "Réponse" } th scope="col" { "Avis" } th scope="col" { "Part" } } }
+                tbody {
+                    @for share in &results.distribution {
+                        tr {
+                            th scope="row" { (share.answer_text) }
+                            td { (share.count) }
+                            td { (french(share.percent)) " %" }
                         }
                     }
-                    @if !results.actions.is_empty() {
-                        section aria-labelledby="on-l-a-fait" {
-                            h2 #on-l-a-fait { "Vous nous l'avez dit, on l'a fait" }
-                            ul.actions {
-                                @for action in &results.actions {
-                                    li { time datetime=(action.done_on.to_string()) { (day(action.done_on)) } " — " (action.text) }
-                                }
-                            }
-                        }
-                    }
-                    footer {
-                        p { "Données ouvertes : "
-                            a href=(format!("{base}/results.json")) { "JSON" } ", "
-                            a href=(format!("{base}/results.csv")) { "CSV" }
-                            " (schéma : " a href="/public/schema" { "description des champs" } ")." }
-                        p { "Calcul de l'État (programme Services Publics +) : « Très bien » vaut 10, « Moyen » 5, « Pas bien » 0 ; la note est donnée à partir de "
-                            (results.minimum_reviews) " avis. Aucun commentaire n'est publié." }
+                }
+            } }
+        }
+        @if !results.actions.is_empty() {
+            section aria-labelledby="on-l-a-fait" {
+                h2 #on-l-a-fait { "Vous nous l'avez dit, on l'a fait" }
+                ul.actions {
+                    @for action in &results.actions {
+                        li { time datetime=(action.done_on.to_string()) { (day(action.done_on)) } " — " (action.text) }
                     }
                 }
             }
         }
-    }
+        section.about aria-labelledby="donnees" {
+            h2 #donnees { "Données et calcul" }
+            p { "Données ouvertes : "
+                a href=(format!("{base}/results.json")) { "JSON" } ", "
+                a href=(format!("{base}/results.csv")) { "CSV" }
+                " (schéma : " a href="/public/schema" { "description des champs" } ")." }
+            p { "Calcul de l'État (programme Services Publics +) : « Très bien » vaut 10, « Moyen » 5, « Pas bien » 0 ; la note est donnée à partir de "
+                (results.minimum_reviews) " avis. Aucun commentaire n'est publié." }
+        }
+    };
+    crate::frame::public(&format!("Résultats — {}", results.site_name), &results.site_name, content)
 }
 
-/// The stylesheet of the public pages (contrasts of the State's design system).
-pub const STYLE: &str = "body{font-family:Marianne,Arial,sans-serif;margin:0;color:#161616;background:#fff;line-height:1.5}\
-main{max-width:48rem;margin:0 auto;padding:1.5rem}h1{font-size:2rem;margin:.5rem 0}\
-.score{font-size:1.5rem}.score strong{font-size:2.5rem}[data-band=good] strong{color:#18753c}\
+/// The stylesheet of the public pages: the design system's additions, then their own rules.
+pub static STYLE: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
+    format!(
+        "{}{}",
+        borne_web::dsfr::EXTRA_CSS,
+        ".score{font-size:1.5rem}.score strong{font-size:2.5rem}[data-band=good] strong{color:#18753c}\
 [data-band=medium] strong{color:#b34000}[data-band=bad] strong{color:#ce0500}\
-table{border-collapse:collapse;width:100%}th,td{border-bottom:1px solid #ddd;padding:.5rem;text-align:left}\
-a{color:#000091}.actions{padding-left:1.2rem}.actions time{font-weight:bold}footer{margin-top:2rem;font-size:.95rem;color:#3a3a3a}";
+.actions{padding-left:1.2rem}.actions time{font-weight:bold}.about{margin-top:2rem;font-size:.95rem}"
+    )
+});
 
 /// The open data's description, as a page.
 pub fn schema_page() -> Markup {
-    html! {
-        (DOCTYPE)
-        html lang="fr" {
-            (head("Données ouvertes — description"))
-            body { main {
-                h1 { "Résultats publiés : description des champs (version " (SCHEMA_VERSION) ")" }
-                p { "Adresses stables : " code { "/public/sites/{site}/results.json" } " et " code { "/public/sites/{site}/results.csv" } ". Période : les 12 derniers mois glissants, jours locaux des bornes." }
-                dl {
+    let heading = format!("Résultats publiés : description des champs (version {SCHEMA_VERSION})");
+    let content = html! {
+        p { "Adresses stables : " code { "/public/sites/{site}/results.json" } " et " code { "/public/sites/{site}/results.csv" } ". Période : les 12 derniers mois glissants, jours locaux des bornes." }
+                dl.borne-wrap {
                     dt { code { "schema_version" } } dd { "version de ce format (1)" }
                     dt { code { "site_id" } ", " code { "site_name" } ", " code { "organisation" } } dd { "le site et son réseau" }
                     dt { code { "period_from" } ", " code { "period_to" } } dd { "premier et dernier jour de la période (AAAA-MM-JJ), inclus" }
@@ -363,7 +335,6 @@ pub fn schema_page() -> Markup {
                     dt { code { "actions" } } dd { "« Vous nous l'avez dit, on l'a fait » : ce que le site a changé, écrit par ses responsables (" code { "id" } ", " code { "text" } ", " code { "done_on" } " AAAA-MM-JJ), du plus récent au plus ancien ; liste vide s'il n'y en a pas (JSON seulement)" }
                 }
                 p { "CSV : une ligne par réponse, colonnes site_id, site_name, period_from, period_to, reviews, score_on_10 (vide sous 100 avis), answer_item_id, answer_text, count, percent." }
-            } }
-        }
-    }
+    };
+    crate::frame::public("Données ouvertes — description", &heading, content)
 }

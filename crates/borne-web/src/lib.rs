@@ -9,6 +9,7 @@
 pub mod auth;
 pub mod cli;
 pub mod cookies;
+pub mod dsfr;
 pub mod figures;
 pub mod serve;
 pub mod systemd;

@@ -21,15 +21,22 @@ pub struct Console {
     pub(super) storage: Storage,
     pub(super) gate: auth::Gate,
     pub(super) proconnect: Option<proconnect::ProConnect>,
+    /// The platform's public address when mails are sent (`[alerts] public_url`): links in
+    /// invitations and resets point there. Without mail, the console shows the link instead.
+    pub(super) mail_base: Option<String>,
+    /// Wakes the mail sender at once when the console queued a mail (an invitation is awaited).
+    pub mail_queued: Arc<tokio::sync::Notify>,
 }
 
 /// What the console's handlers are given.
 pub(super) type Shared = Arc<Console>;
 
 impl Console {
-    pub fn new(settings: Settings, storage: Storage) -> Result<Console, String> {
+    pub fn new(settings: Settings, storage: Storage, mail_base: Option<String>) -> Result<Console, String> {
         let proconnect = settings.proconnect.clone().map(proconnect::ProConnect::new).transpose()?;
-        Ok(Console { settings, storage, gate: auth::Gate::new("console"), proconnect })
+        let gate = auth::Gate::new("console");
+        let mail_queued = Arc::new(tokio::sync::Notify::new());
+        Ok(Console { settings, storage, gate, proconnect, mail_base, mail_queued })
     }
 
     pub fn storage(&self) -> &Storage {
@@ -140,5 +147,15 @@ pub(super) fn date_field(name: &str, value: Option<&str>) -> Result<Option<Naive
     match value.map(str::trim).filter(|v| !v.is_empty()) {
         None => Ok(None),
         Some(v) => borne_model::days::parse(v).map(Some).map_err(|m| Failure::BadInput(format!("{name} : {m}"))),
+    }
+}
+
+/// The form's CSRF token against the one expected (the session's, or the sign-in cookie's).
+pub(super) fn check_csrf(expected: &str, given: Option<&str>) -> Result<(), Failure> {
+    match given {
+        Some(given) if auth::constant_time_eq(given.as_bytes(), expected.as_bytes()) => Ok(()),
+        _ => {
+            Err(Failure::Forbidden("Jeton de formulaire absent ou périmé : rechargez la page puis recommencez.".into()))
+        }
     }
 }

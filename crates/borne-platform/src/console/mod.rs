@@ -9,12 +9,16 @@
 //! caching. Scope is decided once per request from the session's account: a site outside it
 //! is answered exactly like a site that does not exist.
 
+mod admin;
+mod admin_pages;
 mod comments;
 mod core;
 pub mod fleet;
+mod links;
 pub mod pages;
 pub mod proconnect;
 pub mod sites;
+mod store;
 
 use crate::storage::console::{Account, Opened};
 use crate::storage::{Site, Storage, StorageError};
@@ -30,14 +34,17 @@ use chrono::{NaiveDate, Utc};
 use serde::Deserialize;
 use std::collections::HashMap;
 
+pub use self::admin::kiosk_config;
 pub use self::core::Console;
 use self::core::*;
+pub use self::links::first_setup;
 
 const SESSION_COOKIE: &str = "borne_console";
 const LOGIN_CSRF_COOKIE: &str = "borne_console_login";
-/// Only the console's own stylesheet; no script at all; forms post to the console only.
-const CSP: &str =
-    "default-src 'none'; style-src 'self'; img-src 'self'; form-action 'self'; base-uri 'none'; frame-ancestors 'none'";
+/// Only the design system's and the console's own stylesheets and fonts; no script at all; forms
+/// post to the console only.
+const CSP: &str = "default-src 'none'; style-src 'self'; font-src 'self'; img-src 'self' data:; form-action 'self'; \
+     base-uri 'none'; frame-ancestors 'none'";
 pub use pages::COMMENTS_PER_PAGE;
 
 pub use crate::config::ConsoleSettings as Settings;
@@ -56,12 +63,23 @@ pub fn router<S>(state: Shared) -> Router<S> {
         .route("/console/sites/{site}/avis-jdma.csv", get(site_export_csv))
         .route("/console/sites/{site}/avis-jdma.xlsx", get(site_export_xlsx))
         .route("/console/commentaires", get(comments::comments_page))
+        .route("/console/administration", get(admin::page))
+        .route("/console/administration/organisations", post(admin::organisation))
+        .route("/console/administration/sites", post(admin::site))
+        .route("/console/administration/bornes", post(admin::register))
+        .route("/console/administration/bornes/revoquer", post(admin::revoke))
+        .route("/console/administration/bornes/deplacer", post(admin::relocate))
+        .route("/console/administration/comptes", post(admin::invite))
+        .route("/console/administration/comptes/desactiver", post(admin::disable))
+        .route("/console/administration/resumes", post(admin::digest))
         .route("/console/deconnexion", post(logout))
         .route_layer(middleware::from_fn_with_state(state.clone(), require_session));
     Router::new()
         .merge(protected)
         .route("/console", get(|| async { Redirect::to("/console/") }))
         .route("/console/connexion", get(login_form).post(login))
+        .route("/console/lien/{token}", get(links::open).post(links::set))
+        .route("/console/mot-de-passe-oublie", get(links::forgotten_form).post(links::forgotten))
         .route("/console/proconnect", get(proconnect_start))
         .route("/console/proconnect/retour", get(proconnect_return))
         .route("/console/desabonnement/{token}", get(unsubscribe_form).post(unsubscribe))
@@ -70,7 +88,7 @@ pub fn router<S>(state: Shared) -> Router<S> {
             get(|| async {
                 (
                     [(header::CONTENT_TYPE, "text/css; charset=utf-8"), (header::CACHE_CONTROL, "max-age=3600")],
-                    pages::STYLE,
+                    pages::STYLE.as_str(),
                 )
             }),
         )
@@ -142,15 +160,6 @@ async fn require_session(State(platform): State<Shared>, mut request: Request, n
     };
     request.extensions_mut().insert(Viewer(session));
     next.run(request).await
-}
-
-fn check_csrf(expected: &str, given: Option<&str>) -> Result<(), Failure> {
-    match given {
-        Some(given) if auth::constant_time_eq(given.as_bytes(), expected.as_bytes()) => Ok(()),
-        _ => {
-            Err(Failure::Forbidden("Jeton de formulaire absent ou périmé : rechargez la page puis recommencez.".into()))
-        }
-    }
 }
 
 async fn login_form(State(platform): State<Shared>) -> Response {

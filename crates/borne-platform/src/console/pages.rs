@@ -13,140 +13,101 @@ use crate::storage::forwarding::{JdmaCounts, Reconciled};
 use axum::http::StatusCode;
 use borne_model::backoffice::readable;
 use borne_model::indicators::{Indicators, QuestionIndicator, Score, french_decimal};
+use borne_web::dsfr::NavLink;
 use chrono::{DateTime, NaiveDate, Utc};
-use maud::{DOCTYPE, Markup, html};
+use maud::{Markup, html};
 
-pub const STYLE: &str = include_str!("console.css");
+/// The console's stylesheet: the design system's additions, then the console's own rules.
+pub static STYLE: std::sync::LazyLock<String> =
+    std::sync::LazyLock::new(|| format!("{}{}", borne_web::dsfr::EXTRA_CSS, include_str!("console.css")));
+const STYLE_HREF: &str = "/console/style.css";
+const TAGLINE: &str = "Console des réseaux";
 
-fn head(title: &str) -> Markup {
-    html! {
-        head {
-            meta charset="utf-8";
-            meta name="viewport" content="width=device-width, initial-scale=1";
-            title { (title) " — Borne, console" }
-            link rel="stylesheet" href="/console/style.css";
-        }
-    }
+/// A page outside the signed-in console (sign-in, errors, unsubscribing): the frame, no menu.
+pub(crate) fn bare(title: &str, heading: &str, content: Markup) -> Markup {
+    crate::frame::page(title, TAGLINE, "/console/", STYLE_HREF, &[], None, heading, content)
 }
 
 #[derive(Clone, Copy, PartialEq, Eq)]
-enum Section {
+pub(crate) enum Section {
     Sites,
     Fleet,
     Comments,
+    Admin,
 }
 
-/// A signed-in page: skip link, header with the navigation and the account, then `content`.
-fn layout(session: &ConsoleSession, section: Option<Section>, title: &str, content: Markup) -> Markup {
+/// A signed-in page: the frame with the console's menu and the account, then `content`.
+pub(crate) fn layout(session: &ConsoleSession, section: Option<Section>, title: &str, content: Markup) -> Markup {
     let account = &session.account;
-    let link = |href: &str, label: &str, this: Section| {
-        html! {
-            li { a href=(href) aria-current=[(section == Some(this)).then_some("page")] { (label) } }
+    let link = |href, label, this| NavLink { href, label, current: section == Some(this) };
+    let nav = [
+        link("/console/", "Sites", Section::Sites),
+        link("/console/bornes", "Bornes", Section::Fleet),
+        link("/console/commentaires", "Commentaires", Section::Comments),
+        link("/console/administration", "Administration", Section::Admin),
+    ];
+    let tools = html! {
+        span.fr-text--sm.fr-mb-0 { (account.name) " (" (account.role.label())
+            @if let Some(org) = &account.organisation { " : " (org) }
+            @if let Some(site) = &account.site { " : " (site) }
+            ")" }
+        form method="post" action="/console/deconnexion" {
+            input type="hidden" name="csrf" value=(session.csrf);
+            button.fr-btn.fr-btn--tertiary.fr-btn--sm type="submit" { "Se déconnecter" }
         }
     };
-    html! {
-        (DOCTYPE)
-        html lang="fr" {
-            (head(title))
-            body {
-                a.skip href="#contenu" { "Aller au contenu" }
-                header {
-                    p.brand { "Borne — console des réseaux" }
-                    nav aria-label="Console" {
-                        ul {
-                            (link("/console/", "Sites", Section::Sites))
-                            (link("/console/bornes", "Bornes", Section::Fleet))
-                            (link("/console/commentaires", "Commentaires", Section::Comments))
-                        }
-                    }
-                    div.account {
-                        span { (account.name) " (" (account.role.label())
-                            @if let Some(org) = &account.organisation { " : " (org) }
-                            @if let Some(site) = &account.site { " : " (site) }
-                            ")" }
-                        form method="post" action="/console/deconnexion" {
-                            input type="hidden" name="csrf" value=(session.csrf);
-                            button type="submit" { "Se déconnecter" }
-                        }
-                    }
-                }
-                main #contenu tabindex="-1" {
-                    h1 { (title) }
-                    (content)
-                }
-            }
-        }
-    }
+    crate::frame::page(title, TAGLINE, "/console/", STYLE_HREF, &nav, Some(tools), title, content)
 }
 
 pub fn message(status: StatusCode, text: &str) -> Markup {
-    html! {
-        (DOCTYPE)
-        html lang="fr" {
-            (head("Erreur"))
-            body { main #contenu {
-                h1 { "Erreur " (status.as_u16()) }
-                p role="alert" { (text) }
-                p { a href="/console/" { "Retour à la console" } }
-            } }
-        }
-    }
+    let content = html! {
+        div.fr-alert.fr-alert--error.fr-mb-3w { p role="alert" { (text) } }
+        p { a.fr-link href="/console/" { "Retour à la console" } }
+    };
+    bare("Erreur", &format!("Erreur {}", status.as_u16()), content)
 }
 
 /// After ProConnect: the session's cookie is set, and this page of ours takes the browser on to
-/// the console (a same-site navigation, so the `SameSite=Strict` cookie goes with it).
+/// the console (a same-site navigation, so the `SameSite=Strict` cookie goes with it). The
+/// design system's frame is kept, with the refresh in its head.
 pub fn signed_in(name: &str) -> Markup {
-    html! {
-        (DOCTYPE)
-        html lang="fr" {
-            head {
-                meta charset="utf-8";
-                meta name="viewport" content="width=device-width, initial-scale=1";
-                meta http-equiv="refresh" content="0; url=/console/";
-                title { "Connecté — Borne, console" }
-                link rel="stylesheet" href="/console/style.css";
-            }
-            body { main #contenu.narrow {
-                h1 { "Bonjour " (name) }
-                p { "Vous êtes connecté avec ProConnect." }
-                p { a href="/console/" { "Aller à la console" } }
-            } }
-        }
-    }
+    let content = html! {
+        p { "Vous êtes connecté avec ProConnect." }
+        p { a.fr-btn href="/console/" { "Aller à la console" } }
+    };
+    let page = bare("Connecté", &format!("Bonjour {name}"), content).into_string();
+    maud::PreEscaped(page.replacen("<head>", "<head><meta http-equiv=\"refresh\" content=\"0; url=/console/\">", 1))
 }
 
 pub fn login(message: Option<&str>, csrf: &str, proconnect: bool) -> Markup {
-    html! {
-        (DOCTYPE)
-        html lang="fr" {
-            (head("Connexion"))
-            body { main #contenu.narrow {
-                h1 { "Console des réseaux Borne" }
-                p { "Connectez-vous pour voir les bornes, les sites et les avis de votre périmètre." }
-                @if let Some(message) = message { p.error role="alert" { (message) } }
-                @if proconnect {
-                    section.proconnect aria-labelledby="proconnect-titre" {
-                        h2 #proconnect-titre { "Agents publics" }
-                        p { a.button href="/console/proconnect" { "S'identifier avec ProConnect" } }
-                        p { a href="https://www.proconnect.gouv.fr/" rel="noopener" { "Qu'est-ce que ProConnect ?" } }
-                    }
-                    h2 { "Ou avec un mot de passe" }
+    let content = html! {
+        div.borne-narrow {
+            p { "Connectez-vous pour voir les bornes, les sites et les avis de votre périmètre." }
+            @if let Some(message) = message { div.fr-alert.fr-alert--error.fr-mb-3w { p.error role="alert" { (message) } } }
+            @if proconnect {
+                section.proconnect aria-labelledby="proconnect-titre" {
+                    h2 #proconnect-titre { "Agents publics" }
+                    p { a.fr-btn href="/console/proconnect" { "S'identifier avec ProConnect" } }
+                    p { a.fr-link href="https://www.proconnect.gouv.fr/" rel="noopener" { "Qu'est-ce que ProConnect ?" } }
                 }
-                form method="post" action="/console/connexion" {
-                    input type="hidden" name="csrf" value=(csrf);
-                    p {
-                        label for="email" { "Adresse électronique" }
-                        input #email type="email" name="email" autocomplete="username" required;
-                    }
-                    p {
-                        label for="password" { "Mot de passe" }
-                        input #password type="password" name="password" autocomplete="current-password" required;
-                    }
-                    button type="submit" { "Se connecter" }
+                h2 { "Ou avec un mot de passe" }
+            }
+            form method="post" action="/console/connexion" {
+                input type="hidden" name="csrf" value=(csrf);
+                div.fr-input-group {
+                    label.fr-label for="email" { "Adresse électronique" }
+                    input.fr-input #email type="email" name="email" autocomplete="username" required;
                 }
-            } }
+                div.fr-input-group {
+                    label.fr-label for="password" { "Mot de passe" }
+                    input.fr-input #password type="password" name="password" autocomplete="current-password" required;
+                }
+                button.fr-btn type="submit" { "Se connecter" }
+            }
+            p.fr-mt-3w { a.fr-link href="/console/mot-de-passe-oublie" { "Mot de passe oublié ?" } }
         }
-    }
+    };
+    bare("Connexion", "Console des réseaux Borne", content)
 }
 
 /// The band of a JDMA figure's severity, as `data-band` names it.
@@ -209,7 +170,7 @@ fn incidents(list: &[Incident], sites: &[Site]) -> Markup {
             @if list.is_empty() {
                 p { "Aucun incident." }
             } @else {
-                table {
+                div.borne-scroll { table.borne-table {
                     caption { "Les 20 derniers incidents de votre périmètre (heures de chaque site)" }
                     thead { tr { th scope="col" { "État" } th scope="col" { "Site" } th scope="col" { "Alerte" } th scope="col" { "Constat" } th scope="col" { "Ouvert" } th scope="col" { "Résolu" } } }
                     tbody {
@@ -224,7 +185,7 @@ fn incidents(list: &[Incident], sites: &[Site]) -> Markup {
                             }
                         }
                     }
-                }
+                } }
             }
         }
     }
@@ -236,7 +197,7 @@ pub fn sites(session: &ConsoleSession, lines: &[SiteLine], scope: &[Site], recen
         @if lines.is_empty() {
             p { "Aucun site dans votre périmètre." }
         } @else {
-            table {
+            div.borne-scroll { table.borne-table {
                 caption { "Sites comparés (" (lines.len()) ")" }
                 thead { tr {
                     th scope="col" { "Rang" }
@@ -266,7 +227,7 @@ pub fn sites(session: &ConsoleSession, lines: &[SiteLine], scope: &[Site], recen
                         }
                     }
                 }
-            }
+            } }
         }
         (incidents(recent, scope))
     };
@@ -336,7 +297,7 @@ pub fn fleet(
             button type="submit" { "Filtrer" }
             " " a href=(csv) { "Télécharger en CSV" }
         }
-        table {
+        div.borne-scroll { table.borne-table {
             caption { "Bornes (" (rows.len()) "). Silencieuse : plus de deux signaux de vie manqués ; hors ligne : aucun signal depuis 24 h." }
             thead { tr {
                 @for (_, slug, label) in SORT_KEYS {
@@ -362,7 +323,7 @@ pub fn fleet(
                     }
                 }
             }
-        }
+        } }
     };
     layout(session, Some(Section::Fleet), "Bornes", content)
 }
@@ -380,7 +341,7 @@ fn urlencode(value: &str) -> String {
 
 fn distribution(caption: &str, question: &QuestionIndicator) -> Markup {
     html! {
-        table {
+        div.borne-scroll { table.borne-table {
             caption { (caption) " (" (question.respondents) " réponses)" }
             thead { tr { th scope="col" { "Réponse" } th scope="col" { "Avis" } th scope="col" { "Part" } } }
             tbody {
@@ -392,7 +353,7 @@ fn distribution(caption: &str, question: &QuestionIndicator) -> Markup {
                     }
                 }
             }
-        }
+        } }
     }
 }
 
@@ -430,7 +391,7 @@ pub fn site(
         }
         section {
             h2 { "Évolution" }
-            table {
+            div.borne-scroll { table.borne-table {
                 caption { "Note sur les 12 mois se terminant à chaque mois (le mois en cours jusqu'à aujourd'hui), et avis du mois" }
                 thead { tr { th scope="col" { "Mois" } th scope="col" { "Avis du mois" } th scope="col" { "Note 12 mois glissants" } } }
                 tbody {
@@ -442,7 +403,7 @@ pub fn site(
                         }
                     }
                 }
-            }
+            } }
         }
         section {
             h2 { "Questions complémentaires (12 derniers mois)" }
@@ -464,7 +425,7 @@ fn jdma_section(site: &Site, jdma: Option<&(JdmaCounts, Vec<Reconciled>)>) -> Ma
             @match (jdma, site.product_id, site.form_id) {
                 (Some((counts, days)), Some(product), Some(form)) => {
                     p { "Service JDMA " (product) ", formulaire " (form) "." }
-                    table {
+                    div.borne-scroll { table.borne-table {
                         caption { "Avis des bornes du site, depuis la liaison à JDMA" }
                         thead { tr { th scope="col" { "État" } th scope="col" { "Avis" } } }
                         tbody {
@@ -473,7 +434,7 @@ fn jdma_section(site: &Site, jdma: Option<&(JdmaCounts, Vec<Reconciled>)>) -> Ma
                             tr { th scope="row" { "Ambigus (peut-être dans JDMA, jamais renvoyés)" } td { (counts.ambiguous) } }
                             tr { th scope="row" { "Refusés par JDMA" } td { (counts.failed) } }
                         }
-                    }
+                    } }
                     @if let Some(oldest) = counts.oldest_pending_at {
                         p { "Le plus ancien avis en attente a été reçu le " (crate::local::when(oldest, &site.time_zone)) "." }
                     }
@@ -483,7 +444,7 @@ fn jdma_section(site: &Site, jdma: Option<&(JdmaCounts, Vec<Reconciled>)>) -> Ma
                     @if days.is_empty() {
                         p { "Les comptes de JDMA et les avis remis concordent sur la dernière semaine vérifiée." }
                     } @else {
-                        table {
+                        div.borne-scroll { table.borne-table {
                             caption { "Jours où les comptes de JDMA diffèrent des avis remis (jours UTC)" }
                             thead { tr { th scope="col" { "Jour" } th scope="col" { "Avis comptés par JDMA" } th scope="col" { "Avis remis par Borne" } } }
                             tbody {
@@ -491,7 +452,7 @@ fn jdma_section(site: &Site, jdma: Option<&(JdmaCounts, Vec<Reconciled>)>) -> Ma
                                     tr { th scope="row" { (d.day.format("%d/%m/%Y")) } td { (d.jdma) } td { (d.forwarded) } }
                                 }
                             }
-                        }
+                        } }
                     }
                 }
                 _ => { p { "Ce site n'est pas lié à un formulaire JDMA : ses avis restent dans Borne." } }
@@ -599,21 +560,15 @@ pub fn comments(session: &ConsoleSession, sites: &[Site], found: &[Comment], f: 
 }
 
 pub fn unsubscribe(account: &str, token: &str, done: bool) -> Markup {
-    html! {
-        (DOCTYPE)
-        html lang="fr" {
-            (head("Désabonnement"))
-            body { main #contenu.narrow {
-                h1 { "Messages de Borne" }
-                @if done {
-                    p role="status" { "C'est fait : " (account) " ne recevra plus ni alertes ni résumés. La console reste accessible." }
-                } @else {
-                    p { "Ne plus envoyer d'alertes ni de résumés à " (account) " ?" }
-                    form method="post" action=(format!("/console/desabonnement/{}", urlencode(token))) {
-                        button type="submit" { "Me désabonner" }
-                    }
-                }
-            } }
+    let content = html! {
+        @if done {
+            div.fr-alert.fr-alert--success { p role="status" { "C'est fait : " (account) " ne recevra plus ni alertes ni résumés. La console reste accessible." } }
+        } @else {
+            p { "Ne plus envoyer d'alertes ni de résumés à " (account) " ?" }
+            form method="post" action=(format!("/console/desabonnement/{}", urlencode(token))) {
+                button.fr-btn type="submit" { "Me désabonner" }
+            }
         }
-    }
+    };
+    bare("Désabonnement", "Messages de Borne", content)
 }

@@ -26,6 +26,7 @@ macro_rules! on_engine {
 }
 
 pub mod actions;
+pub mod admin;
 pub mod alerting;
 pub mod console;
 pub mod forwarding;

@@ -3,6 +3,8 @@
 //! commands, a small HTTP client, batches, and the end-to-end browser script.
 #![allow(dead_code)]
 
+pub mod smtp;
+
 use borne_testkit::PlatformProcess;
 use borne_testkit::pg::PgCluster;
 use std::ffi::OsString;

@@ -321,33 +321,12 @@ fn message(e: StorageError) -> String {
 /// it upload here, with the ids its site expects, and where the token goes.
 fn kiosk_lines(device: &str, site: Option<&Site>, button: Option<i64>, public_url: Option<&str>) -> String {
     let site_name = site.map_or("?", |s| s.id.as_str());
-    let base_url =
-        public_url.map_or("https://ADRESSE-DE-CETTE-PLATEFORME".to_string(), |u| u.trim_end_matches('/').to_string());
-    // Six digits from the random token (the default PIN is refused once uploads are on).
-    let pin: String = borne_web::auth::random_token()
-        .bytes()
-        .filter(u8::is_ascii_digit)
-        .chain(std::iter::repeat(b'7'))
-        .take(6)
-        .map(char::from)
-        .collect();
-    let id_line = |key: &str, value: Option<i64>| match value {
-        Some(v) => format!("{key} = {v}\n"),
-        None => format!("{key} = 1  # le site n'en impose pas : tout entier positif convient\n"),
-    };
-    let mut out = format!(
-        "borne {device} enregistrée sur le site {site_name}.\n\nÀ mettre dans /etc/borne/borne.toml sur la borne :\n\n\
-         [kiosk]\ndevice_id = \"{device}\"\n\
-         admin_pin = \"{pin}\"  # le code du personnel (menu caché de l'écran), tiré au hasard : notez-le\n\n\
-         [upload]\nenabled = true\nbase_url = \"{base_url}\"\n\
-         token_file = \"/etc/borne/token\"\n"
-    );
-    out += &id_line("product_id", site.and_then(|s| s.product_id));
-    out += &id_line("form_id", site.and_then(|s| s.form_id));
-    out += &id_line("button_id", site.and_then(|s| s.button_id).or(button));
-    out +=
-        "\nEt ce jeton, seul, dans /etc/borne/token (lisible par borne seulement ; il n'est affiché qu'une fois) :\n";
-    out
+    let base_url = public_url.unwrap_or("https://ADRESSE-DE-CETTE-PLATEFORME");
+    format!(
+        "borne {device} enregistrée sur le site {site_name}.\n\nÀ mettre dans /etc/borne/borne.toml sur la borne :\n\n{}\n\
+         Et ce jeton, seul, dans /etc/borne/token (lisible par borne seulement ; il n'est affiché qu'une fois) :\n",
+        platform::console::kiosk_config(device, site, button, base_url)
+    )
 }
 
 fn parse_since(text: &str) -> Result<chrono::DateTime<chrono::Utc>, String> {
@@ -518,6 +497,22 @@ fn serve(args: ServeArgs) -> Result<(), String> {
         let address = listener.local_addr().map_err(|e| e.to_string())?;
         println!("listening on http://{address}");
         use std::io::Write;
+        // No account yet: a single-use link creates the first administrator in the browser.
+        let base = config.alerts.as_ref().map_or_else(|| format!("http://{address}"), |a| a.public_url.clone());
+        match platform::console::first_setup(state.storage(), &base).await {
+            Ok(Some(url)) => {
+                // Whoever started the server may have stopped reading its output: never fatal.
+                let mut out = std::io::stdout();
+                let _ = writeln!(
+                    out,
+                    "Aucun compte : créez le premier administrateur sur {url} (lien valable 48 h, à usage unique)"
+                );
+                let _ = out.flush();
+                tracing::warn!("no account yet: the first administrator's link is printed on standard output");
+            }
+            Ok(None) => {}
+            Err(e) => tracing::warn!(error = %e, "cannot check for a first account"),
+        }
         let _ = std::io::stdout().flush();
         tracing::info!(%address, engine, link, "serving");
         borne_web::systemd::sd_notify("READY=1\nSTATUS=borne-platform prête");

@@ -15,6 +15,7 @@
 
 // Each implements one interface of `storage` for this engine.
 mod actions;
+mod admin;
 mod alerting;
 mod console;
 mod forwarding;
@@ -47,6 +48,7 @@ pub(crate) const MIGRATIONS: &[(&str, &str)] = &[
     ("0009_question_texts.sql", include_str!("migrations/0009_question_texts.sql")),
     ("0010_device_batches.sql", include_str!("migrations/0010_device_batches.sql")),
     ("0011_site_time_zone.sql", include_str!("migrations/0011_site_time_zone.sql")),
+    ("0012_account_links.sql", include_str!("migrations/0012_account_links.sql")),
 ];
 
 /// Key of the advisory lock that serialises migrations and partition creation across instances.

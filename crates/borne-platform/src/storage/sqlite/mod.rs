@@ -4,6 +4,7 @@
 
 // Each implements one interface of `storage` for this engine.
 mod actions;
+mod admin;
 mod alerting;
 mod console;
 mod forwarding;
@@ -31,6 +32,7 @@ pub(crate) const MIGRATIONS: &[(&str, &str)] = &[
     ("0010_question_texts.sql", include_str!("migrations/0010_question_texts.sql")),
     ("0011_device_batches.sql", include_str!("migrations/0011_device_batches.sql")),
     ("0012_site_time_zone.sql", include_str!("migrations/0012_site_time_zone.sql")),
+    ("0013_account_links.sql", include_str!("migrations/0013_account_links.sql")),
 ];
 
 /// Brings a connection's schema to the latest version, each step in its own transaction; the

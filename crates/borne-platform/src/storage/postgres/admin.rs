@@ -1,0 +1,125 @@
+//! The console's administration on PostgreSQL.
+
+use super::{PgStore, classify};
+use crate::storage::admin::*;
+use crate::storage::model::Result;
+use chrono::{DateTime, Utc};
+
+fn valid_row(row: &tokio_postgres::Row) -> Option<ValidLink> {
+    LinkKind::parse(row.get::<_, &str>(0)).map(|kind| ValidLink { kind, account: row.get(1) })
+}
+
+impl Administration for PgStore {
+    async fn organisations(&self) -> Result<Vec<Organisation>> {
+        let client = self.client().await?;
+        let rows = client.query("SELECT id, name FROM organisations ORDER BY name, id", &[]).await.map_err(classify)?;
+        Ok(rows.iter().map(|r| Organisation { id: r.get(0), name: r.get(1) }).collect())
+    }
+
+    async fn name_organisation(&self, id: String, name: String) -> Result<()> {
+        let client = self.client().await?;
+        client
+            .execute(
+                "INSERT INTO organisations (id, name) VALUES ($1, $2) ON CONFLICT (id) DO UPDATE SET name = excluded.name",
+                &[&id, &name],
+            )
+            .await
+            .map_err(classify)?;
+        Ok(())
+    }
+
+    async fn move_device(&self, device: String, site: String) -> Result<usize> {
+        let client = self.client().await?;
+        let n = client
+            .execute(
+                "UPDATE devices SET site_id = $2 WHERE id = $1 AND EXISTS (SELECT 1 FROM sites WHERE id = $2)",
+                &[&device, &site],
+            )
+            .await
+            .map_err(classify)?;
+        Ok(n as usize)
+    }
+
+    async fn save_link(&self, link: NewLink, now: DateTime<Utc>) -> Result<()> {
+        let mut client = self.client().await?;
+        let tx = client.transaction().await.map_err(classify)?;
+        tx.execute(
+            "INSERT INTO account_links (token_sha256, kind, account_id, created_at, expires_at) VALUES ($1, $2, $3, $4, $5)",
+            &[&link.token_sha256, &link.kind.as_str(), &link.account, &now, &link.expires_at],
+        )
+        .await
+        .map_err(classify)?;
+        if let Some(mail) = &link.mail {
+            tx.execute(
+                "INSERT INTO mail_outbox (recipient, subject, body, unsubscribe_url, created_at, next_attempt_at)
+                 VALUES ($1, $2, $3, $4, $5, $5)",
+                &[&mail.recipient, &mail.subject, &mail.body, &mail.unsubscribe_url, &now],
+            )
+            .await
+            .map_err(classify)?;
+        }
+        tx.commit().await.map_err(classify)
+    }
+
+    async fn valid_link(&self, token_sha256: String, now: DateTime<Utc>) -> Result<Option<ValidLink>> {
+        let client = self.client().await?;
+        let row = client
+            .query_opt(
+                "SELECT kind, account_id FROM account_links
+                 WHERE token_sha256 = $1 AND used_at IS NULL AND expires_at > $2",
+                &[&token_sha256, &now],
+            )
+            .await
+            .map_err(classify)?;
+        Ok(row.as_ref().and_then(valid_row))
+    }
+
+    async fn use_link(
+        &self,
+        token_sha256: String,
+        password_hash: String,
+        now: DateTime<Utc>,
+    ) -> Result<Option<ValidLink>> {
+        let mut client = self.client().await?;
+        let tx = client.transaction().await.map_err(classify)?;
+        let row = tx
+            .query_opt(
+                "UPDATE account_links SET used_at = $2
+                 WHERE token_sha256 = $1 AND used_at IS NULL AND expires_at > $2
+                 RETURNING kind, account_id",
+                &[&token_sha256, &now],
+            )
+            .await
+            .map_err(classify)?;
+        let taken = row.as_ref().and_then(valid_row);
+        if let Some(ValidLink { account: Some(account), .. }) = &taken {
+            tx.execute(
+                "UPDATE accounts SET password_hash = $2 WHERE id = $1 AND disabled_at IS NULL",
+                &[account, &password_hash],
+            )
+            .await
+            .map_err(classify)?;
+            tx.execute(
+                "UPDATE account_links SET used_at = $2 WHERE account_id = $1 AND used_at IS NULL",
+                &[account, &now],
+            )
+            .await
+            .map_err(classify)?;
+            tx.execute("DELETE FROM console_sessions WHERE account_id = $1", &[account]).await.map_err(classify)?;
+        }
+        tx.commit().await.map_err(classify)?;
+        Ok(taken)
+    }
+
+    async fn recent_links(&self, account: String, since: DateTime<Utc>) -> Result<u64> {
+        let client = self.client().await?;
+        let row = client
+            .query_one(
+                "SELECT count(*) FROM account_links WHERE account_id = $1 AND created_at >= $2",
+                &[&account, &since],
+            )
+            .await
+            .map_err(classify)?;
+        Ok(row.get::<_, i64>(0) as u64)
+    }
+}

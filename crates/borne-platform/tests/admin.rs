@@ -1,0 +1,316 @@
+//! The administration from the browser's side, against a real SMTP server: `serve` on an
+//! empty database prints the first administrator's single-use link; that administrator names
+//! a network, adds a site, registers a kiosk — whose pasted configuration and token then
+//! upload — invites a network manager by e-mail, who chooses a password through the mailed
+//! link, signs in and sees their network only; a forgotten password is reset by mail, once; a
+//! revoked kiosk is refused. Mistakes come back as 400 pages keeping what was typed.
+
+mod support;
+
+use borne_testkit::{Scratch, free_port};
+use std::io::{BufRead, BufReader};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+use support::smtp::{Mail, certificates, mailbox, smtp_server};
+use support::{Backend, batch_body, platform_bin};
+
+mod the_console_administers_a_network_from_an_empty_database {
+    #[test]
+    #[ignore = "needs Debian's python3-aiosmtpd (an SMTP server): .ci/run installs it"]
+    fn sqlite() {
+        super::the_console_administers_a_network_from_an_empty_database(false)
+    }
+
+    #[test]
+    #[ignore = "needs Debian's python3-aiosmtpd and PostgreSQL's server programs: .ci/run installs them"]
+    fn postgres() {
+        super::the_console_administers_a_network_from_an_empty_database(true)
+    }
+}
+
+/// A browser: cookies kept, redirects not followed (their target is asserted).
+struct Browser {
+    runtime: tokio::runtime::Runtime,
+    client: reqwest::Client,
+    base: String,
+}
+
+impl Browser {
+    fn new(base: &str) -> Browser {
+        let _ = rustls::crypto::ring::default_provider().install_default();
+        Browser {
+            runtime: tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap(),
+            client: reqwest::Client::builder()
+                .cookie_store(true)
+                .redirect(reqwest::redirect::Policy::none())
+                .build()
+                .unwrap(),
+            base: base.trim_end_matches('/').to_string(),
+        }
+    }
+
+    fn url(&self, path: &str) -> String {
+        if path.starts_with("http") { path.to_string() } else { format!("{}{path}", self.base) }
+    }
+
+    /// Status, `Location`, body.
+    fn get(&self, path: &str) -> (u16, String, String) {
+        self.answer(self.client.get(self.url(path)))
+    }
+
+    fn post(&self, path: &str, form: &[(&str, &str)]) -> (u16, String, String) {
+        self.answer(self.client.post(self.url(path)).form(form))
+    }
+
+    fn answer(&self, request: reqwest::RequestBuilder) -> (u16, String, String) {
+        self.runtime.block_on(async {
+            let r = request.send().await.unwrap();
+            let location = r.headers().get("location").map(|v| v.to_str().unwrap().to_string()).unwrap_or_default();
+            (r.status().as_u16(), location, r.text().await.unwrap())
+        })
+    }
+
+    /// Signs in with the form (its CSRF cookie and field).
+    fn sign_in(&self, email: &str, password: &str) -> (u16, String) {
+        let (_, _, form) = self.get("/console/connexion");
+        let csrf = between(&form, "name=\"csrf\" value=\"", "\"").expect("the sign-in form's token");
+        let (status, location, _) =
+            self.post("/console/connexion", &[("email", email), ("password", password), ("csrf", &csrf)]);
+        (status, location)
+    }
+
+    /// The session's CSRF token, from the administration page.
+    fn csrf(&self) -> String {
+        let (status, _, page) = self.get("/console/administration");
+        assert_eq!(status, 200, "{page}");
+        between(&page, "name=\"csrf\" value=\"", "\"").expect("a form token")
+    }
+}
+
+fn between(text: &str, start: &str, end: &str) -> Option<String> {
+    let from = text.find(start)? + start.len();
+    let to = text[from..].find(end)? + from;
+    Some(text[from..to].to_string())
+}
+
+fn unescape(html: &str) -> String {
+    html.replace("&quot;", "\"").replace("&#39;", "'").replace("&lt;", "<").replace("&gt;", ">").replace("&amp;", "&")
+}
+
+/// Waits (at most 30 s) for a new mail to `to`, after the `seen` first ones.
+fn next_mail(maildir: &std::path::Path, to: &str, seen: usize) -> Mail {
+    let start = Instant::now();
+    loop {
+        let mails = if maildir.join("new").exists() { mailbox(maildir) } else { vec![] };
+        if let Some(mail) = mails.into_iter().skip(seen).find(|m| m.to.contains(to)) {
+            return mail;
+        }
+        assert!(start.elapsed() < Duration::from_secs(30), "no mail to {to} within 30 s");
+        std::thread::sleep(Duration::from_millis(200));
+    }
+}
+
+/// The console link in a mail's body.
+fn link_in(mail: &Mail) -> String {
+    mail.body.split_whitespace().find(|w| w.contains("/console/lien/")).expect("a link in the mail").to_string()
+}
+
+fn the_console_administers_a_network_from_an_empty_database(postgres: bool) {
+    let dir = Scratch::new("console-admin");
+    let backend = Backend::new(postgres, dir.path());
+    let (cert, key, ca_pem) = certificates(dir.path());
+    std::fs::write(dir.path().join("ca.pem"), ca_pem).unwrap();
+    let smtp_port = free_port();
+    let maildir = dir.path().join("mail");
+    let _smtp = smtp_server(smtp_port, &cert, &key, &maildir);
+    let port = free_port();
+    let public = format!("http://127.0.0.1:{port}");
+    let config = dir.path().join("platform.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "[console]\nsecure_cookies = false\npublisher = \"Préfecture du Rhône\"\n\n[alerts]\n\
+             smtp_url = \"smtp://localhost:{smtp_port}\"\nfrom = \"Borne <borne@rhone.gouv.fr>\"\n\
+             public_url = \"{public}\"\nca_file = \"{}\"\n",
+            dir.path().join("ca.pem").display()
+        ),
+    )
+    .unwrap();
+    let mut child = Command::new(platform_bin())
+        .args(["serve", "--listen", &format!("127.0.0.1:{port}"), "--config"])
+        .arg(&config)
+        .args(backend.args())
+        .env_remove("DATABASE_URL")
+        .env("BORNE_LOG", "warn")
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+    let first = lines.next().unwrap().unwrap();
+    assert!(first.starts_with("listening on "), "{first}");
+    let setup_line = lines.next().unwrap().unwrap();
+    let setup = setup_line
+        .split_whitespace()
+        .find(|w| w.contains("/console/lien/"))
+        .unwrap_or_else(|| panic!("the first administrator's link: {setup_line}"))
+        .to_string();
+    let _server = KillOnDrop(child);
+    let admin = Browser::new(&public);
+
+    // The public pages every footer links to name the publisher.
+    let (status, _, notice) = admin.get("/mentions-legales");
+    assert!(status == 200 && notice.contains("Préfecture du Rhône"), "{notice}");
+    let (status, _, statement) = admin.get("/accessibilite");
+    assert!(status == 200 && statement.contains("non conforme"), "{statement}");
+
+    // The first administrator: a mistake keeps what was typed; then the link works once.
+    let (status, _, page) = admin.get(&setup);
+    assert!(status == 200 && page.contains("Premier administrateur"), "{status} {page}");
+    let setup_path = setup.trim_start_matches(&public).to_string();
+    let (status, _, page) = admin.post(
+        &setup_path,
+        &[
+            ("name", "Dominique Admin"),
+            ("email", "admin@interieur.gouv.fr"),
+            ("password", "court"),
+            ("confirmation", "court"),
+        ],
+    );
+    assert!(status == 400 && page.contains("12 caractères") && page.contains("Dominique Admin"), "{status} {page}");
+    let password = "un mot de passe assez long";
+    let form = [
+        ("name", "Dominique Admin"),
+        ("email", "admin@interieur.gouv.fr"),
+        ("password", password),
+        ("confirmation", password),
+    ];
+    let (status, _, page) = admin.post(&setup_path, &form);
+    assert!(status == 200 && page.contains("Votre mot de passe est enregistré"), "{status} {page}");
+    let (status, _, _) = admin.post(&setup_path, &form);
+    assert_eq!(status, 410, "the setup link serves once");
+    let (status, location) = admin.sign_in("admin@interieur.gouv.fr", password);
+    assert!(status == 303 && location == "/console/", "{status} {location}");
+
+    // A network, a site (a mistake first), a kiosk.
+    let csrf = admin.csrf();
+    let (status, location, _) = admin.post(
+        "/console/administration/organisations",
+        &[("csrf", &csrf), ("id", "pref-69"), ("name", "Préfecture du Rhône")],
+    );
+    assert!(status == 303 && location.ends_with("fait=organisation"), "{status} {location}");
+    let (status, _, page) = admin.post(
+        "/console/administration/sites",
+        &[("csrf", &csrf), ("id", "mauvais id !"), ("name", "Préfecture de Lyon"), ("organisation", "pref-69")],
+    );
+    assert!(status == 400 && page.contains("identifiant de site invalide"), "{status} {page}");
+    assert!(page.contains("value=\"Préfecture de Lyon\""), "the name typed is kept: {page}");
+    let (status, location, _) = admin.post(
+        "/console/administration/sites",
+        &[("csrf", &csrf), ("id", "lyon"), ("name", "Préfecture de Lyon"), ("organisation", "pref-69")],
+    );
+    assert!(status == 303 && location.ends_with("fait=site"), "{status} {location}");
+    let (status, _, _) =
+        admin.post("/console/administration/bornes", &[("csrf", "faux"), ("id", "x"), ("site", "lyon")]);
+    assert_eq!(status, 403, "a form without the session's token is refused");
+    let (status, _, page) =
+        admin.post("/console/administration/bornes", &[("csrf", &csrf), ("id", "lyon-accueil"), ("site", "lyon")]);
+    assert_eq!(status, 200, "{page}");
+    let config = unescape(&between(&page, "id=\"configuration\">", "</pre>").expect("the configuration"));
+    let token = between(&page, "id=\"jeton\">", "</pre>").expect("the token").trim().to_string();
+    let value = |key: &str| -> String {
+        let line =
+            config.lines().find(|l| l.starts_with(&format!("{key} = "))).unwrap_or_else(|| panic!("{key}: {config}"));
+        line.split_once(" = ").unwrap().1.split("  #").next().unwrap().trim().trim_matches('"').to_string()
+    };
+    assert_eq!(value("device_id"), "lyon-accueil");
+    assert_eq!(value("base_url"), public);
+    assert_eq!(value("token_file"), "/etc/borne/token");
+    let source: (u64, u64, u64) =
+        (value("product_id").parse().unwrap(), value("form_id").parse().unwrap(), value("button_id").parse().unwrap());
+
+    // The kiosk uploads with what was pasted.
+    let http = support::Http::new();
+    let reviews: Vec<(String, &str, i64, &str)> =
+        (0..3).map(|i| (format!("r{i}"), "2026-12-01T10:00:00+01:00", 3 - i % 2, "")).collect();
+    let (status, _, body) = http.batch(&value("base_url"), &token, &batch_body(&value("device_id"), source, &reviews));
+    assert!(status == 200 || status == 201, "{status} {body}");
+    let (_, _, fleet) = admin.get("/console/bornes");
+    assert!(fleet.contains("data-state=\"online\">en ligne</span></td><th scope=\"row\">lyon-accueil"), "{fleet}");
+
+    // A network manager invited by mail chooses a password through the link, once.
+    let (status, location, _) = admin.post(
+        "/console/administration/comptes",
+        &[
+            ("csrf", &csrf),
+            ("name", "Camille Martin"),
+            ("email", "camille.martin@rhone.gouv.fr"),
+            ("role", "network"),
+            ("organisation", "pref-69"),
+        ],
+    );
+    assert!(status == 303 && location.ends_with("fait=invitation"), "{status} {location}");
+    let invitation = next_mail(&maildir, "camille.martin@rhone.gouv.fr", 0);
+    assert!(
+        invitation.body.contains("Camille Martin") && invitation.body.contains("Dominique Admin"),
+        "{}",
+        invitation.body
+    );
+    let link = link_in(&invitation);
+    assert!(link.starts_with(&format!("{public}/console/lien/")), "{link}");
+    let camille = Browser::new(&public);
+    let (status, _, page) = camille.get(&link);
+    assert!(status == 200 && page.contains("Bienvenue"), "{status} {page}");
+    let chosen = "le mot de passe de Camille";
+    let (status, _, page) = camille.post(&link, &[("password", chosen), ("confirmation", "autre chose encore")]);
+    assert!(status == 400 && page.contains("ne sont pas les mêmes"), "{status} {page}");
+    let (status, _, _) = camille.post(&link, &[("password", chosen), ("confirmation", chosen)]);
+    assert_eq!(status, 200);
+    let (status, _, _) = camille.get(&link);
+    assert_eq!(status, 410, "an invitation serves once");
+    let (status, location) = camille.sign_in("camille.martin@rhone.gouv.fr", chosen);
+    assert!(status == 303 && location == "/console/", "{status} {location}");
+    let (_, _, home) = camille.get("/console/");
+    assert!(home.contains("Préfecture de Lyon"), "{home}");
+    let (_, _, administration) = camille.get("/console/administration");
+    assert!(
+        administration.contains("Préfecture du Rhône") && !administration.contains("Créer ou renommer"),
+        "{administration}"
+    );
+
+    // A forgotten password: the same answer for an unknown address; a link mailed, once.
+    let stranger = Browser::new(&public);
+    let (status, _, page) = stranger.post("/console/mot-de-passe-oublie", &[("email", "inconnu@rhone.gouv.fr")]);
+    assert!(status == 200 && page.contains("Si un compte existe"), "{page}");
+    let (status, _, _) = stranger.post("/console/mot-de-passe-oublie", &[("email", "camille.martin@rhone.gouv.fr")]);
+    assert_eq!(status, 200);
+    let reset = next_mail(&maildir, "camille.martin@rhone.gouv.fr", 1);
+    assert!(reset.subject.contains("nouveau mot de passe"), "{}", reset.subject);
+    let renewed = "un tout nouveau mot de passe";
+    let (status, _, _) = stranger.post(&link_in(&reset), &[("password", renewed), ("confirmation", renewed)]);
+    assert_eq!(status, 200);
+    let (status, _, _) = stranger.post(&link_in(&reset), &[("password", renewed), ("confirmation", renewed)]);
+    assert_eq!(status, 410, "a reset link serves once");
+    assert_eq!(camille.get("/console/").0, 303, "the reset closed the sessions opened with the old password");
+    assert_eq!(camille.sign_in("camille.martin@rhone.gouv.fr", chosen).0, 401, "the old password is gone");
+    // A failed sign-in makes the next one wait a second (the console's throttle).
+    std::thread::sleep(Duration::from_millis(1100));
+    assert_eq!(camille.sign_in("camille.martin@rhone.gouv.fr", renewed).0, 303);
+    let unknown = mailbox(&maildir).into_iter().filter(|m| m.to.contains("inconnu@")).count();
+    assert_eq!(unknown, 0, "nobody is mailed for an address without account");
+
+    // A revoked kiosk is refused from its next request.
+    let (status, location, _) =
+        admin.post("/console/administration/bornes/revoquer", &[("csrf", &csrf), ("device", "lyon-accueil")]);
+    assert!(status == 303 && location.ends_with("fait=revoquee"), "{status} {location}");
+    let (status, _, _) = http.batch(&public, &token, &batch_body("lyon-accueil", source, &reviews[..1]));
+    assert_eq!(status, 401, "a revoked kiosk's token is refused");
+}
+
+struct KillOnDrop(std::process::Child);
+
+impl Drop for KillOnDrop {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
