@@ -140,7 +140,7 @@ fn score_card(period: &Period, minimum: u64) -> Markup {
 
 fn distribution(question: &QuestionIndicator) -> Markup {
     html! {
-        div class="borne-scroll" { table class="distribution borne-table" {
+        div class="borne-scroll" tabindex="0" { table class="distribution borne-table" {
             caption { (question.label) " — " (question.respondents) " réponses" }
             thead { tr { th scope="col" { "Réponse" } th scope="col" { "Nombre" } th scope="col" { "Part" } } }
             tbody {
@@ -324,7 +324,7 @@ pub fn upload(h: &UploadHealth, csrf: &str) -> Markup {
             @if h.rejected.is_empty() {
                 p { "Aucun." }
             } @else {
-                div.borne-scroll { table.borne-table {
+                div.borne-scroll tabindex="0" { table.borne-table {
                     thead { tr { th scope="col" { "Date de l'avis" } th scope="col" { "Motif du rejet" } } }
                     tbody { @for (when, reason) in &h.rejected { tr { td { (when) } td { (reason) } } } }
                 } }

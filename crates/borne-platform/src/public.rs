@@ -271,7 +271,7 @@ pub fn page(results: &PublicResults) -> Markup {
         }
         section aria-labelledby="distribution" {
             h2 #distribution { "Répartition des réponses" }
-            div.borne-scroll { table.borne-table {
+            div.borne-scroll tabindex="0" { table.borne-table {
                 caption { "Réponses à la question principale, sur 12 mois" }
                 thead { tr { th scope="col" { "Réponse" } th scope="col" { "Avis" } th scope="col" { "Part" } } }
                 tbody {

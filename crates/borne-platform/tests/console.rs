@@ -23,24 +23,111 @@ both!(
 fn console_pages_are_accessible_in_chromium() {
     let console = network(false, "consolebrowser");
     let url = &console.platform.url;
-    let login = console.get(url, "/console/connexion", None);
-    assert_eq!(login.status, 200);
-    let session = console.login("sophie@rhone.gouv.fr", PASSWORD).unwrap();
-    let pages: Vec<String> = [
-        "/console/",
-        "/console/bornes",
-        "/console/bornes?tri=vue&ordre=decroissant",
-        "/console/sites/pref-69-lyon",
-        "/console/commentaires",
-        "/console/commentaires?q=attente",
-    ]
-    .iter()
-    .map(|p| format!("{url}{p}"))
-    .collect();
-    let pages: Vec<&str> = pages.iter().map(String::as_str).collect();
-    pages_in_chromium(SITES[1].comment, &pages, Some(&format!("borne_console={session}")));
-    // The sign-in page, signed out.
-    pages_in_chromium(SITES[0].comment, &[&format!("{url}/console/connexion")], None);
+    // Two months of reviews at Lyon, « Pas bien » ones saying why (a question of its own).
+    let now = chrono::Utc::now().with_timezone(&chrono::FixedOffset::east_opt(3600).unwrap());
+    let why = ["Le temps d'attente", "L'accueil", "Les informations données"];
+    let answers: Vec<(String, String, i64, String)> = (0..180)
+        .map(|i: i64| {
+            let item = [3, 3, 2, 1, 3][i as usize % 5];
+            let extra = if item == 1 {
+                format!(
+                    r#",{{"field_code":"kiosk_pourquoi","kind":"radio","answer_item_id":{},"answer_text":"{}","intention":"neutral","field_label":"Qu'est-ce qui n'a pas été ?"}}"#,
+                    i % 3 + 1,
+                    why[i as usize % 3]
+                )
+            } else {
+                String::new()
+            };
+            (uuid::Uuid::now_v7().to_string(), (now - chrono::Duration::hours(8 * i + 1)).to_rfc3339(), item, extra)
+        })
+        .collect();
+    for chunk in answers.chunks(60) {
+        let reviews: Vec<(String, &str, i64, &str)> =
+            chunk.iter().map(|(id, at, item, extra)| (id.clone(), at.as_str(), *item, extra.as_str())).collect();
+        let (status, _, text) = console.http.batch(
+            url,
+            &console.tokens[SITES[0].device],
+            &batch_body(SITES[0].device, (1, 2, 3), &reviews),
+        );
+        assert_eq!(status, 200, "{text}");
+    }
+    let lyon = format!("/console/sites/{}", SITES[0].id);
+    let plan = serde_json::json!({
+        "public": [
+            ["/console/connexion", "connexion", 200],
+            ["/console/mot-de-passe-oublie", "mot-de-passe-oublie", 200],
+            ["/console/lien/perime", "lien-perime", 410],
+            [format!("/public/sites/{}", SITES[0].id), "resultats-publics", 200],
+            ["/public/sites/inconnu", "resultats-introuvables", 404],
+            ["/public/schema", "donnees-ouvertes", 200],
+            ["/accessibilite", "accessibilite", 200],
+            ["/mentions-legales", "mentions-legales", 200],
+        ],
+        "accounts": [
+            {"email": "nadia@interieur.gouv.fr", "password": PASSWORD, "pages": [
+                ["/console/", "sites", 200],
+                ["/console/bornes", "bornes", 200],
+                [lyon.clone(), "site", 200],
+                [format!("{lyon}?par=jour"), "site-par-jour", 200],
+                [format!("{lyon}?par=mois"), "site-par-mois", 200],
+                [format!("{lyon}?par=annee"), "site-erreur", 400],
+                ["/console/sites/inconnu", "site-introuvable", 404],
+                ["/console/commentaires", "commentaires", 200],
+                ["/console/commentaires?q=attente", "commentaires-recherche", 200],
+                ["/console/administration", "administration", 200],
+            ]},
+            {"email": "rene@rhone.gouv.fr", "password": PASSWORD, "pages": [
+                ["/console/", "", 200], ["/console/administration", "", 200], [lyon.clone(), "", 200],
+            ]},
+            {"email": "sophie@rhone.gouv.fr", "password": PASSWORD, "pages": [
+                ["/console/", "", 200], ["/console/administration", "", 200], ["/console/commentaires", "", 200],
+            ]},
+        ],
+        "register": {"device": "borne-lyon-2", "site": SITES[0].id},
+    });
+    let chromium = std::env::var("CHROMIUM").unwrap_or_else(|_| "/usr/bin/chromium".into());
+    let e2e = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/e2e");
+    assert!(
+        std::path::Path::new(&chromium).exists() && e2e.join("node_modules/playwright-core").exists(),
+        "{chromium} and tests/e2e's node modules are needed (bash .ci/run installs them)"
+    );
+    // The pictures: into docs/screens/console when asked, else into a scratch folder to
+    // compare with those committed.
+    let committed = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../docs/screens/console");
+    let asked = std::env::var_os("BORNE_CONSOLE_SCREENSHOTS").map(std::path::PathBuf::from);
+    let scratch = Scratch::new("console-shots");
+    let shots = asked.clone().unwrap_or_else(|| scratch.path().join("shots"));
+    let out = std::process::Command::new("node")
+        .arg(e2e.join("console.mjs"))
+        .arg(url)
+        .arg(&shots)
+        .arg(plan.to_string())
+        .env("CHROMIUM", &chromium)
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{stdout}{}", String::from_utf8_lossy(&out.stderr));
+    assert!(stdout.contains("tout est bon"), "{stdout}");
+    if asked.is_none() {
+        // The pictures are drawn from data dated relative to the run, so their pixels change
+        // with the day: what is compared is that every page has its pictures and no picture is
+        // of a page that is gone.
+        let names = |folder: &std::path::Path| -> Vec<String> {
+            let mut names: Vec<String> = std::fs::read_dir(folder)
+                .unwrap_or_else(|e| panic!("{}: {e}", folder.display()))
+                .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+                .collect();
+            names.sort();
+            names
+        };
+        assert_eq!(
+            names(&shots),
+            names(&committed),
+            "docs/screens/console must have one picture per page and width; redraw it with \
+             BORNE_CONSOLE_SCREENSHOTS=$PWD/docs/screens/console cargo test -p borne-platform --test console \
+             console_pages_are_accessible_in_chromium -- --include-ignored"
+        );
+    }
 }
 
 const PASSWORD: &str = "un mot de passe assez long";
@@ -115,6 +202,8 @@ struct Console {
     http: Http,
     /// A client that shows redirects instead of following them.
     client: reqwest::Client,
+    /// Each kiosk's token.
+    tokens: HashMap<&'static str, String>,
 }
 
 fn start_console(backend: &Backend, config: &std::path::Path) -> PlatformProcess {
@@ -203,7 +292,7 @@ fn network(postgres: bool, name: &str) -> Console {
         assert!(storage.commit_alert_tick("console-test", outcome, round).await.unwrap());
     });
     let client = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap();
-    Console { _dir: dir, backend, config, platform, http, client }
+    Console { _dir: dir, backend, config, platform, http, client, tokens }
 }
 
 #[derive(Debug)]

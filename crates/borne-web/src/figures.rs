@@ -42,7 +42,7 @@ pub fn backoffice_table(figures: &BackOffice) -> Markup {
         &figures.autonomy,
     ];
     html! {
-        div class="borne-scroll" { table class="backoffice borne-table" {
+        div class="borne-scroll" tabindex="0" { table class="backoffice borne-table" {
             caption { "Indicateurs calculés comme le tableau de bord de « Je donne mon avis » (aides comptées par canal)" }
             thead { tr { th scope="col" { "Indicateur" } th scope="col" { "Valeur" } th scope="col" { "Appréciation" } th scope="col" { "Réponses" } } }
             tbody {

@@ -120,7 +120,7 @@ pub fn page(session: &ConsoleSession, data: &AdminData, notice: Option<&Notice>)
         @if account.role != Role::Site {
             section #organisations aria-labelledby="organisations-titre" {
                 h2 #organisations-titre { "Organisations" }
-                div.borne-scroll { table.borne-table {
+                div.borne-scroll tabindex="0" { table.borne-table {
                     caption { "Organisations (réseaux) de votre périmètre" }
                     thead { tr { th scope="col" { "Identifiant" } th scope="col" { "Nom" } th scope="col" { "Sites" } } }
                     tbody { @for org in &data.organisations { tr {
@@ -143,7 +143,7 @@ pub fn page(session: &ConsoleSession, data: &AdminData, notice: Option<&Notice>)
             }
             section #sites aria-labelledby="sites-titre" {
                 h2 #sites-titre { "Sites" }
-                div.borne-scroll { table.borne-table {
+                div.borne-scroll tabindex="0" { table.borne-table {
                     caption { "Sites (points d'accueil) de votre périmètre" }
                     thead { tr { th scope="col" { "Site" } th scope="col" { "Identifiant" } th scope="col" { "Organisation" } th scope="col" { "Fuseau" } } }
                     tbody { @for site in &data.sites { tr {
@@ -183,7 +183,7 @@ pub fn page(session: &ConsoleSession, data: &AdminData, notice: Option<&Notice>)
             @if data.devices.is_empty() {
                 p { "Aucune borne enregistrée dans votre périmètre." }
             } @else {
-                div.borne-scroll { table.borne-table {
+                div.borne-scroll tabindex="0" { table.borne-table {
                     caption { "Bornes de votre périmètre" }
                     thead { tr { th scope="col" { "Borne" } th scope="col" { "Site" } th scope="col" { "État" } th scope="col" { "Actions" } } }
                     tbody { @for device in &data.devices { tr {
@@ -226,7 +226,7 @@ pub fn page(session: &ConsoleSession, data: &AdminData, notice: Option<&Notice>)
         @if account.role != Role::Site {
             section #comptes aria-labelledby="comptes-titre" {
                 h2 #comptes-titre { "Comptes" }
-                div.borne-scroll { table.borne-table {
+                div.borne-scroll tabindex="0" { table.borne-table {
                     caption { "Comptes de la console dans votre périmètre" }
                     thead { tr { th scope="col" { "Nom" } th scope="col" { "Adresse" } th scope="col" { "Rôle" } th scope="col" { "État" } th scope="col" { "Action" } } }
                     tbody { @for other in &data.accounts { tr {

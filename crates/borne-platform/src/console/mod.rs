@@ -11,6 +11,7 @@
 
 mod admin;
 mod admin_pages;
+mod charts;
 mod comments;
 mod core;
 pub mod fleet;
@@ -409,7 +410,13 @@ async fn sites_page(
     let lines = sites::comparison(storage, &sites, &kiosks, today()).await?;
     let ids: Vec<String> = sites.iter().map(|s| s.id.clone()).collect();
     let incidents = storage.incidents(&ids, 20).await?;
-    Ok(html(pages::sites(&session, &lines, &sites, &incidents)))
+    let from = borne_model::indicators::twelve_months_before(today());
+    let mut reasons = Vec::new();
+    for site in &sites {
+        reasons
+            .push((site.name.clone(), storage.site_indicators(&site.id, from, today(), sites::MINIMUM_REVIEWS).await?));
+    }
+    Ok(html(pages::sites(&session, &lines, &sites, &incidents, &reasons)))
 }
 
 #[derive(Deserialize, Default)]
@@ -513,14 +520,36 @@ async fn site_export(
     Ok(([(header::CONTENT_TYPE, kind), (header::CONTENT_DISPOSITION, name)], out).into_response())
 }
 
+#[derive(Deserialize, Default)]
+struct ChartQuery {
+    par: Option<String>,
+}
+
 async fn site_page(
     State(platform): State<Shared>,
     Extension(Viewer(session)): Extension<Viewer>,
     Path(id): Path<String>,
+    Query(q): Query<ChartQuery>,
 ) -> Result<Response, Failure> {
     let storage = platform.storage();
     let site = site_in_scope(storage, &session.account, &id).await?;
     let today = today();
+    let grain = match q.par.as_deref().filter(|p| !p.is_empty()) {
+        None => charts::Grain::Week,
+        Some(slug) => charts::Grain::parse(slug)
+            .ok_or_else(|| Failure::BadInput(format!("pas inconnu : {slug} (jour, semaine ou mois)")))?,
+    };
+    let series = charts::series(storage, &id, today, grain).await?;
+    // The rank among the sites of its network (or of the viewer's scope, without a network).
+    let network: Vec<Site> = sites_in_scope(storage, &session.account)
+        .await?
+        .into_iter()
+        .filter(|s| s.organisation == site.organisation)
+        .collect();
+    let lines = sites::comparison(storage, &network, &HashMap::new(), today).await?;
+    let scored = lines.iter().filter(|l| l.rank.is_some()).count();
+    let rank = lines.iter().find(|l| l.site_id == id).and_then(|l| l.rank).map(|r| (r, scored));
+    let view = pages::SiteCharts { series, rank };
     let month = storage.site_indicators(&id, today - chrono::Duration::days(29), today, sites::MINIMUM_REVIEWS).await?;
     let from = borne_model::indicators::twelve_months_before(today);
     let year = storage.site_indicators(&id, from, today, sites::MINIMUM_REVIEWS).await?;
@@ -534,7 +563,7 @@ async fn site_page(
         }
         _ => None,
     };
-    Ok(html(pages::site(&session, &site, &month, &year, &trend, jdma.as_ref())))
+    Ok(html(pages::site(&session, &site, &month, &year, &trend, jdma.as_ref(), &view)))
 }
 
 #[derive(Deserialize, Default)]

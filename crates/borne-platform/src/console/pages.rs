@@ -5,7 +5,14 @@ use super::fleet::{Row, SORT_KEYS};
 
 /// Comments shown on one page of the comments' list.
 pub const COMMENTS_PER_PAGE: u32 = 20;
+use super::charts::{self, Grain, Series};
 use super::sites::{SiteLine, TrendPoint};
+
+/// A site's charts: its series at the grain asked, and its rank among its network's scored sites.
+pub struct SiteCharts {
+    pub series: Series,
+    pub rank: Option<(usize, usize)>,
+}
 use crate::storage::Site;
 use crate::storage::alerting::Incident;
 use crate::storage::console::{Comment, ConsoleSession};
@@ -170,7 +177,7 @@ fn incidents(list: &[Incident], sites: &[Site]) -> Markup {
             @if list.is_empty() {
                 p { "Aucun incident." }
             } @else {
-                div.borne-scroll { table.borne-table {
+                div.borne-scroll tabindex="0" { table.borne-table {
                     caption { "Les 20 derniers incidents de votre périmètre (heures de chaque site)" }
                     thead { tr { th scope="col" { "État" } th scope="col" { "Site" } th scope="col" { "Alerte" } th scope="col" { "Constat" } th scope="col" { "Ouvert" } th scope="col" { "Résolu" } } }
                     tbody {
@@ -191,13 +198,19 @@ fn incidents(list: &[Incident], sites: &[Site]) -> Markup {
     }
 }
 
-pub fn sites(session: &ConsoleSession, lines: &[SiteLine], scope: &[Site], recent: &[Incident]) -> Markup {
+pub fn sites(
+    session: &ConsoleSession,
+    lines: &[SiteLine],
+    scope: &[Site],
+    recent: &[Incident],
+    reasons: &[(String, Indicators)],
+) -> Markup {
     let content = html! {
         p { "Note de satisfaction sur 10 calculée comme l'État la calcule (« Très bien » 10, « Moyen » 5, « Pas bien » 0), donnée à partir de 100 avis. Classement sur les 12 derniers mois glissants." }
         @if lines.is_empty() {
             p { "Aucun site dans votre périmètre." }
         } @else {
-            div.borne-scroll { table.borne-table {
+            div.borne-scroll tabindex="0" { table.borne-table {
                 caption { "Sites comparés (" (lines.len()) ")" }
                 thead { tr {
                     th scope="col" { "Rang" }
@@ -228,6 +241,10 @@ pub fn sites(session: &ConsoleSession, lines: &[SiteLine], scope: &[Site], recen
                     }
                 }
             } }
+        }
+        section aria-labelledby="raisons" {
+            h2 #raisons { "Les raisons données, comparées entre sites" }
+            (charts::reasons_across(reasons))
         }
         (incidents(recent, scope))
     };
@@ -297,7 +314,7 @@ pub fn fleet(
             button type="submit" { "Filtrer" }
             " " a href=(csv) { "Télécharger en CSV" }
         }
-        div.borne-scroll { table.borne-table {
+        div.borne-scroll tabindex="0" { table.borne-table {
             caption { "Bornes (" (rows.len()) "). Silencieuse : plus de deux signaux de vie manqués ; hors ligne : aucun signal depuis 24 h." }
             thead { tr {
                 @for (_, slug, label) in SORT_KEYS {
@@ -341,7 +358,7 @@ fn urlencode(value: &str) -> String {
 
 fn distribution(caption: &str, question: &QuestionIndicator) -> Markup {
     html! {
-        div.borne-scroll { table.borne-table {
+        div.borne-scroll tabindex="0" { table.borne-table {
             caption { (caption) " (" (question.respondents) " réponses)" }
             thead { tr { th scope="col" { "Réponse" } th scope="col" { "Avis" } th scope="col" { "Part" } } }
             tbody {
@@ -376,6 +393,7 @@ pub fn site(
     year: &Indicators,
     trend: &[TrendPoint],
     jdma: Option<&(JdmaCounts, Vec<Reconciled>)>,
+    view: &SiteCharts,
 ) -> Markup {
     let content = html! {
         p { @if let Some(org) = &site.organisation { "Réseau : " (org) ". " }
@@ -389,26 +407,44 @@ pub fn site(
             (period("30 derniers jours", month))
             (period("12 derniers mois", year))
         }
-        section {
-            h2 { "Évolution" }
-            div.borne-scroll { table.borne-table {
-                caption { "Note sur les 12 mois se terminant à chaque mois (le mois en cours jusqu'à aujourd'hui), et avis du mois" }
-                thead { tr { th scope="col" { "Mois" } th scope="col" { "Avis du mois" } th scope="col" { "Note 12 mois glissants" } } }
-                tbody {
-                    @for p in trend {
-                        tr {
-                            th scope="row" { (month_name(p.month)) }
-                            td { (p.reviews_in_month) }
-                            td { (short_score(&p.rolling_12_months)) }
-                        }
+        @if let Some((rank, of)) = view.rank {
+            p.fr-text--lead { "Rang dans le réseau : " strong { (rank) @if rank == 1 { "er" } @else { "e" } } " sur " (of) @if *of > 1 { " sites notés" } @else { " site noté" } " (12 mois glissants)." }
+        }
+        section aria-labelledby="evolution" {
+            h2 #evolution { "Évolution" }
+            form.filters method="get" action=(format!("/console/sites/{}", urlencode(&site.id))) {
+                div.fr-select-group {
+                    label.fr-label for="par" { "Pas des graphiques" }
+                    select.fr-select #par name="par" {
+                        @for (grain, slug, label) in Grain::ALL { option value=(slug) selected[grain == view.series.grain] { (label) } }
                     }
                 }
-            } }
+                button.fr-btn.fr-btn--secondary type="submit" { "Afficher" }
+            }
+            (charts::score_chart(&view.series))
+            (charts::volume_chart(&view.series))
+            details {
+                summary { "La note sur 12 mois glissants, mois par mois" }
+                div.borne-scroll tabindex="0" { table.borne-table {
+                    caption { "Note sur les 12 mois se terminant à chaque mois (le mois en cours jusqu'à aujourd'hui), et avis du mois" }
+                    thead { tr { th scope="col" { "Mois" } th scope="col" { "Avis du mois" } th scope="col" { "Note 12 mois glissants" } } }
+                    tbody {
+                        @for p in trend {
+                            tr {
+                                th scope="row" { (month_name(p.month)) }
+                                td { (p.reviews_in_month) }
+                                td { (short_score(&p.rolling_12_months)) }
+                            }
+                        }
+                    }
+                } }
+            }
         }
-        section {
-            h2 { "Questions complémentaires (12 derniers mois)" }
-            @for q in &year.follow_ups {
-                @if q.respondents > 0 { (distribution(&q.label, q)) }
+        section.fr-mt-4w aria-labelledby="raisons" {
+            h2 #raisons { "Les raisons données (questions complémentaires, 12 derniers mois)" }
+            @for (i, q) in year.follow_ups.iter().filter(|q| q.respondents > 0).enumerate() {
+                h3.fr-h6 { (q.label) }
+                (charts::reasons(q, &format!("raison-{i}")))
             }
             @if year.follow_ups.iter().all(|q| q.respondents == 0) { p { "Aucune réponse aux questions complémentaires." } }
         }
@@ -425,7 +461,7 @@ fn jdma_section(site: &Site, jdma: Option<&(JdmaCounts, Vec<Reconciled>)>) -> Ma
             @match (jdma, site.product_id, site.form_id) {
                 (Some((counts, days)), Some(product), Some(form)) => {
                     p { "Service JDMA " (product) ", formulaire " (form) "." }
-                    div.borne-scroll { table.borne-table {
+                    div.borne-scroll tabindex="0" { table.borne-table {
                         caption { "Avis des bornes du site, depuis la liaison à JDMA" }
                         thead { tr { th scope="col" { "État" } th scope="col" { "Avis" } } }
                         tbody {
@@ -444,7 +480,7 @@ fn jdma_section(site: &Site, jdma: Option<&(JdmaCounts, Vec<Reconciled>)>) -> Ma
                     @if days.is_empty() {
                         p { "Les comptes de JDMA et les avis remis concordent sur la dernière semaine vérifiée." }
                     } @else {
-                        div.borne-scroll { table.borne-table {
+                        div.borne-scroll tabindex="0" { table.borne-table {
                             caption { "Jours où les comptes de JDMA diffèrent des avis remis (jours UTC)" }
                             thead { tr { th scope="col" { "Jour" } th scope="col" { "Avis comptés par JDMA" } th scope="col" { "Avis remis par Borne" } } }
                             tbody {
