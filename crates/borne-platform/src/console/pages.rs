@@ -408,7 +408,7 @@ pub fn site(
             (period("12 derniers mois", year))
         }
         @if let Some((rank, of)) = view.rank {
-            p.fr-text--lead { "Rang dans le réseau : " strong { (rank) @if rank == 1 { "er" } @else { "e" } } " sur " (of) @if *of > 1 { " sites notés" } @else { " site noté" } " (12 mois glissants)." }
+            p.fr-text--lead { "Rang dans le réseau : " strong { (rank) @if rank == 1 { "er" } @else { "e" } } " sur " (of) @if of > 1 { " sites notés" } @else { " site noté" } " (12 mois glissants)." }
         }
         section aria-labelledby="evolution" {
             h2 #evolution { "Évolution" }
