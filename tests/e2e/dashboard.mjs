@@ -104,8 +104,21 @@ const axeContext = await browser.newContext({ bypassCSP: true });
 await axeContext.addCookies(await context.cookies());
 const axePage = await axeContext.newPage();
 for (const [path] of pages) {
+  for (const width of [1100, 320]) {
+    await axePage.setViewportSize({ width, height: 800 });
+    await axePage.goto(`${base}${path}`);
+    await isAt(axePage, path);
+    await checkAxe(axePage, `${path} at ${width} px`);
+    // The poster is an A4 sheet, printed: it is not read on a phone.
+    if (path !== "/affiche") {
+      const overflow = await axePage.evaluate(() => document.documentElement.scrollWidth - document.documentElement.clientWidth);
+      check(overflow <= 0, `${path} does not scroll sideways at ${width} px (${overflow} px too wide)`);
+    }
+  }
+}
+for (const path of ["/accessibilite", "/mentions-legales"]) {
   await axePage.goto(`${base}${path}`);
-  await isAt(axePage, path);
+  check((await axePage.locator("h1").count()) === 1, `${path} has its heading`);
   await checkAxe(axePage, path);
 }
 await axeContext.close();
