@@ -3,7 +3,7 @@
 //! to — the accessibility statement and the legal notice, with the publisher the configuration
 //! names (`[console] publisher, contact, host`).
 
-use crate::Shared;
+use crate::config::Publication;
 use axum::Router;
 use axum::extract::State;
 use axum::http::header;
@@ -49,23 +49,28 @@ pub fn page(
 }
 
 /// The design system's files, the accessibility statement and the legal notice.
-pub fn router<S: Clone + Send + Sync + 'static>(state: Shared) -> Router<S> {
+pub fn router<S: Clone + Send + Sync + 'static>(publication: Publication) -> Router<S> {
     Router::new()
         .route(ACCESSIBILITY, get(accessibility))
         .route(LEGAL_NOTICE, get(legal_notice))
-        .with_state(state)
+        .with_state(std::sync::Arc::new(publication))
         .merge(dsfr::router::<S>())
 }
 
-async fn accessibility(State(platform): State<Shared>) -> Response {
-    let publisher = platform.console.settings.publication.as_publisher();
+/// Public pages load nothing but the design system's and their own stylesheets, and are framed
+/// by no one.
+pub const PUBLIC_CSP: &str = "default-src 'none'; style-src 'self'; font-src 'self'; img-src 'self' data:; \
+     base-uri 'none'; form-action 'none'; frame-ancestors 'none'";
+
+async fn accessibility(State(publication): State<std::sync::Arc<Publication>>) -> Response {
+    let publisher = publication.as_publisher();
     let content =
         dsfr::accessibility_statement(&publisher, "la plateforme Borne (console des réseaux et résultats publiés)");
     answer(public("Déclaration d'accessibilité", "Déclaration d'accessibilité", content))
 }
 
-async fn legal_notice(State(platform): State<Shared>) -> Response {
-    let publisher = platform.console.settings.publication.as_publisher();
+async fn legal_notice(State(publication): State<std::sync::Arc<Publication>>) -> Response {
+    let publisher = publication.as_publisher();
     let content = dsfr::legal_notice(&publisher, "la plateforme Borne");
     answer(public("Mentions légales", "Mentions légales", content))
 }
@@ -75,7 +80,7 @@ fn answer(page: Markup) -> Response {
         [
             (header::CONTENT_TYPE, "text/html; charset=utf-8"),
             (header::CACHE_CONTROL, "no-cache"),
-            (header::CONTENT_SECURITY_POLICY, crate::PUBLIC_CSP),
+            (header::CONTENT_SECURITY_POLICY, PUBLIC_CSP),
             (header::X_CONTENT_TYPE_OPTIONS, "nosniff"),
         ],
         page.into_string(),

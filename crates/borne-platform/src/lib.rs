@@ -269,7 +269,7 @@ pub fn router(state: Shared) -> Router {
         .route("/public/sites/{site}/results.json", get(public_json))
         .route("/public/sites/{site}/results.csv", get(public_csv))
         .merge(console::router(state.console.clone()))
-        .merge(frame::router(state.clone()))
+        .merge(frame::router(state.console.settings.publication.clone()))
         .fallback(|uri: axum::http::Uri| async move {
             if console::is_console_path(uri.path()) {
                 console::not_found()
@@ -322,9 +322,7 @@ async fn plain_errors(request: axum::extract::Request, next: axum::middleware::N
 }
 
 const HTML: &str = "text/html; charset=utf-8";
-/// Public pages load nothing but their own stylesheet, and are framed by no one.
-pub(crate) const PUBLIC_CSP: &str = "default-src 'none'; style-src 'self'; font-src 'self'; img-src 'self' data:; \
-     base-uri 'none'; form-action 'none'; frame-ancestors 'none'";
+use frame::PUBLIC_CSP;
 
 /// A public answer: cacheable for an hour by browsers and proxies, readable from any origin
 /// (open data), nothing executable.
