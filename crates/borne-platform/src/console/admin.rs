@@ -154,7 +154,11 @@ where
     if let Err(e) = super::core::check_csrf(&viewer.0.csrf, fields.get("csrf").map(String::as_str)) {
         return e.into_response();
     }
-    match work(platform.clone(), viewer.0.account.clone(), fields.clone()).await {
+    let checked = match super::core::no_control(fields.values().map(String::as_str)) {
+        Ok(()) => work(platform.clone(), viewer.0.account.clone(), fields.clone()).await,
+        Err(e) => Err(e),
+    };
+    match checked {
         Ok(response) => response,
         Err(e) => match refused(e) {
             Ok(message) => again(&platform, &viewer, section, fields, message).await,

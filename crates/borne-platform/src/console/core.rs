@@ -159,3 +159,12 @@ pub(super) fn check_csrf(expected: &str, given: Option<&str>) -> Result<(), Fail
         }
     }
 }
+
+/// A form's values refused whole when one holds a control character (a NUL, which PostgreSQL
+/// cannot store, a line break in a one-line field…): a clear 400, never a database error.
+pub(super) fn no_control<'a>(values: impl IntoIterator<Item = &'a str>) -> Result<(), Failure> {
+    if values.into_iter().any(|v| v.chars().any(char::is_control)) {
+        return Err(Failure::BadInput("Un champ contient un caractère de contrôle : retirez-le.".into()));
+    }
+    Ok(())
+}

@@ -169,6 +169,10 @@ pub(super) async fn set(
     let again = |message: &str| {
         (StatusCode::BAD_REQUEST, html(password_form(link.kind, &token, &form, Some(message)))).into_response()
     };
+    let typed = [&form.name, &form.email, &form.password, &form.confirmation];
+    if super::core::no_control(typed.iter().filter_map(|v| v.as_deref())).is_err() {
+        return Ok(again("Un champ contient un caractère de contrôle : retirez-le."));
+    }
     let password = form.password.clone().unwrap_or_default();
     if password.chars().count() < MIN_PASSWORD {
         return Ok(again(&format!("Le mot de passe doit faire {MIN_PASSWORD} caractères au moins.")));
@@ -263,7 +267,7 @@ pub(super) async fn forgotten(
 ) -> Result<Response, Failure> {
     let Some(base) = platform.mail_base.clone() else { return Ok(forgotten_form(State(platform)).await) };
     let email = form.email.unwrap_or_default().trim().to_lowercase();
-    if !crate::storage::console::valid_email(&email) {
+    if !crate::storage::console::valid_email(&email) || email.chars().any(char::is_control) {
         let page = forgotten_page(false, Some("Cette adresse électronique n'est pas valide."));
         return Ok((StatusCode::BAD_REQUEST, html(page)).into_response());
     }
