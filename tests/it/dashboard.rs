@@ -104,12 +104,12 @@ fn login_is_throttled_and_the_session_cookie_is_locked_down() {
     let form = s.send(&c, "GET", "/connexion", "", &[]);
     assert_eq!(form.status, 200);
     // No script at all (nothing allows one: `default-src 'none'` and no `script-src`), styles
-    // only from the kiosk itself, no framing.
+    // and fonts only from the kiosk itself (the design system it serves), no framing.
     let csp = form.headers["content-security-policy"].to_str().unwrap();
     assert_eq!(
         csp,
-        "default-src 'none'; style-src 'self'; img-src 'self' data:; form-action 'self'; frame-ancestors 'none'; \
-         base-uri 'none'"
+        "default-src 'none'; style-src 'self'; font-src 'self'; img-src 'self' data:; form-action 'self'; \
+         frame-ancestors 'none'; base-uri 'none'"
     );
     assert_eq!(form.headers["x-content-type-options"], "nosniff");
     let (cookie, token) = login_token(&form);

@@ -612,10 +612,11 @@ fn the_screenshots_in_docs_are_those_of_the_current_interface() {
     assert!(count >= 50, "{count} pictures drawn");
     // And the other way: every picture committed for the kiosk's screens is still drawn (a
     // screen renamed or removed leaves no stale picture behind). The dashboard's pictures are
-    // the browser's (tests/it/dashboard.rs compares them).
+    // the browser's (tests/it/dashboard.rs compares them), and so are the platform's console
+    // pages (crates/borne-platform/tests/console.rs).
     for size in std::fs::read_dir(&committed).unwrap() {
         let size = size.unwrap().path();
-        if size.file_name().is_some_and(|n| n == "dashboard") || !size.is_dir() {
+        if size.file_name().is_some_and(|n| n == "dashboard" || n == "console") || !size.is_dir() {
             continue;
         }
         for picture in std::fs::read_dir(&size).unwrap() {

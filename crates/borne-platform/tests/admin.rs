@@ -230,8 +230,13 @@ fn the_console_administers_a_network_from_an_empty_database(postgres: bool) {
 
     // The kiosk uploads with what was pasted.
     let http = support::Http::new();
-    let reviews: Vec<(String, &str, i64, &str)> =
-        (0..3).map(|i| (format!("r{i}"), "2026-12-01T10:00:00+01:00", 3 - i % 2, "")).collect();
+    let yesterday = (chrono::Utc::now() - chrono::Duration::days(1))
+        .with_timezone(&chrono::FixedOffset::east_opt(3600).unwrap())
+        .to_rfc3339();
+    let comment = r#",{"field_code":"verbatim","kind":"text","answer_item_id":0,"answer_text":"Trop d'attente au guichet","intention":"neutral"}"#;
+    let reviews: Vec<(String, &str, i64, &str)> = (0..3)
+        .map(|i| (uuid::Uuid::now_v7().to_string(), yesterday.as_str(), 3 - i % 2, if i == 1 { comment } else { "" }))
+        .collect();
     let (status, _, body) = http.batch(&value("base_url"), &token, &batch_body(&value("device_id"), source, &reviews));
     assert!(status == 200 || status == 201, "{status} {body}");
     let (_, _, fleet) = admin.get("/console/bornes");
@@ -277,6 +282,33 @@ fn the_console_administers_a_network_from_an_empty_database(postgres: bool) {
         "{administration}"
     );
 
+    // The network's themes, then a comment opened whole, tagged and marked handled.
+    let (status, location, _) = admin.post(
+        "/console/administration/themes",
+        &[("csrf", &csrf), ("organisation", "pref-69"), ("themes", "Attente, Accueil, Attente")],
+    );
+    assert!(status == 303 && location.ends_with("fait=themes"), "{status} {location}");
+    let (_, _, comments) = camille.get("/console/commentaires");
+    let review = between(&comments, "href=\"/console/avis/", "\"").expect("a link to the whole review");
+    let path = format!("/console/avis/{review}");
+    let (status, _, page) = camille.get(&path);
+    assert!(status == 200 && page.contains("attente au guichet</td>"), "{status} {page}");
+    assert!(
+        page.contains("comment ça s") && page.contains(">Commentaire</th>"),
+        "every answer with its question: {page}"
+    );
+    let csrf_camille = between(&page, "name=\"csrf\" value=\"", "\"").unwrap();
+    let (status, _, page) = camille.post(&path, &[("csrf", &csrf_camille), ("theme", "Inventé")]);
+    assert!(status == 400 && page.contains("Thème inconnu"), "{status} {page}");
+    let (status, location, _) =
+        camille.post(&path, &[("csrf", &csrf_camille), ("traite", "oui"), ("theme", "Attente")]);
+    assert!(status == 303 && location == path, "{status} {location}");
+    let (_, _, page) = camille.get(&path);
+    assert!(page.contains("Traité par Camille Martin") && page.contains("value=\"Attente\" checked"), "{page}");
+    let (_, _, comments) = camille.get("/console/commentaires");
+    assert!(comments.contains("traité par Camille Martin · thèmes : Attente"), "{comments}");
+    assert_eq!(camille.get("/console/avis/999999999").0, 404);
+
     // A forgotten password: the same answer for an unknown address; a link mailed, once.
     let stranger = Browser::new(&public);
     let (status, _, page) = stranger.post("/console/mot-de-passe-oublie", &[("email", "inconnu@rhone.gouv.fr")]);
@@ -298,12 +330,101 @@ fn the_console_administers_a_network_from_an_empty_database(postgres: bool) {
     let unknown = mailbox(&maildir).into_iter().filter(|m| m.to.contains("inconnu@")).count();
     assert_eq!(unknown, 0, "nobody is mailed for an address without account");
 
+    // Alert rules typed in the console: a share over 100 % refused, a French decimal taken.
+    let post_rules = |percent: &str| {
+        let form = [
+            ("csrf", csrf.as_str()),
+            ("organisation", "pref-69"),
+            ("offline_hours", "6"),
+            ("pending_hours", "48"),
+            ("negative_percent", percent),
+            ("negative_days", "7"),
+            ("negative_minimum", "20"),
+            ("drop_points", "1"),
+            ("drop_days", "30"),
+            ("drop_minimum", "100"),
+            ("debounce_minutes", "5"),
+            ("cap_hours", "2"),
+        ];
+        admin.post("/console/administration/alertes", &form)
+    };
+    let (status, _, page) = post_rules("150");
+    assert!(status == 400 && page.contains("Règles refusées") && page.contains("value=\"150\""), "{status} {page}");
+    let (status, location, _) = post_rules("25,5");
+    assert!(status == 303 && location.ends_with("fait=alertes"), "{status} {location}");
+    let (_, _, page) = admin.get("/console/administration");
+    assert!(
+        page.contains(
+            "id=\"pref-69-negative_percent\" name=\"negative_percent\" inputmode=\"decimal\" required value=\"25,5\""
+        ),
+        "{page}"
+    );
+    let storage = open_storage(&backend);
+    let stored = storage.runtime.block_on(storage.storage.alert_rules("pref-69")).unwrap().expect("its own rules");
+    assert!(stored.contains("\"negative_percent\":25.5") && stored.contains("\"offline_hours\":6"), "{stored}");
+
+    // An incident seen, then closed with what was done, by the network's manager.
+    storage.open_incident("lyon-accueil", "lyon");
+    let (_, _, home) = camille.get("/console/");
+    let id = between(&home, "action=\"/console/incidents/", "\"").expect("an open incident's form");
+    let camille_csrf = between(&home, "name=\"csrf\" value=\"", "\"").unwrap();
+    let path = format!("/console/incidents/{id}");
+    let (status, location, _) = camille.post(&path, &[("csrf", &camille_csrf), ("action", "vu")]);
+    assert!(status == 303 && location == "/console/#incidents", "{status} {location}");
+    assert!(camille.get("/console/").2.contains("Pris en compte par Camille Martin"));
+    let (status, _, page) = camille.post(&path, &[("csrf", &camille_csrf), ("action", "clore"), ("note", "")]);
+    assert!(status == 400 && page.contains("dites ce qui a été fait"), "{status} {page}");
+    let (status, _, _) =
+        camille.post(&path, &[("csrf", &camille_csrf), ("action", "clore"), ("note", "Borne rebranchée au guichet 3")]);
+    assert_eq!(status, 303);
+    let home = camille.get("/console/").2;
+    assert!(home.contains("Clôturé par Camille Martin : « Borne rebranchée au guichet 3 »"), "{home}");
+    let (status, _, _) = camille.post(&path, &[("csrf", &camille_csrf), ("action", "clore"), ("note", "encore")]);
+    assert_eq!(status, 400, "an incident is closed once");
+
     // A revoked kiosk is refused from its next request.
     let (status, location, _) =
         admin.post("/console/administration/bornes/revoquer", &[("csrf", &csrf), ("device", "lyon-accueil")]);
     assert!(status == 303 && location.ends_with("fait=revoquee"), "{status} {location}");
     let (status, _, _) = http.batch(&public, &token, &batch_body("lyon-accueil", source, &reviews[..1]));
     assert_eq!(status, 401, "a revoked kiosk's token is refused");
+}
+
+/// The platform's storage, opened by the test beside the running server.
+struct OpenStorage {
+    runtime: tokio::runtime::Runtime,
+    storage: borne_platform::storage::Storage,
+}
+
+fn open_storage(backend: &Backend) -> OpenStorage {
+    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    let storage = runtime.block_on(borne_platform::storage::Storage::open(&backend.target())).unwrap();
+    OpenStorage { runtime, storage }
+}
+
+impl OpenStorage {
+    /// An incident opened as the alerts' round commits one (a kiosk silent).
+    fn open_incident(&self, device: &str, site: &str) {
+        use borne_platform::storage::alerting::{IncidentChange, TickOutcome};
+        self.runtime.block_on(async {
+            let at = chrono::Utc::now();
+            // An hour ahead: the round the platform itself took at start is long past by then.
+            let round = at + chrono::Duration::hours(1);
+            let claimed =
+                self.storage.claim_alert_tick("admin-test", round, chrono::Duration::minutes(1)).await.unwrap();
+            assert!(claimed.is_some(), "this round is the test's");
+            let incidents = vec![IncidentChange::Opened {
+                rule: "hors-ligne".into(),
+                scope_kind: "device".into(),
+                scope_id: device.into(),
+                site_id: Some(site.into()),
+                detail: "aucun signe de vie depuis 7 h".into(),
+                at,
+            }];
+            let outcome = TickOutcome { tracks: "[]".into(), incidents, ..Default::default() };
+            assert!(self.storage.commit_alert_tick("admin-test", outcome, round).await.unwrap());
+        });
+    }
 }
 
 struct KillOnDrop(std::process::Child);

@@ -52,6 +52,14 @@ fn console_pages_are_accessible_in_chromium() {
         assert_eq!(status, 200, "{text}");
     }
     let lyon = format!("/console/sites/{}", SITES[0].id);
+    let session = console.login("nadia@interieur.gouv.fr", PASSWORD).unwrap();
+    let comments = console.get(url, "/console/commentaires", Some(&session)).body;
+    let review = comments
+        .split("href=\"/console/avis/")
+        .nth(1)
+        .and_then(|rest| rest.split('"').next())
+        .expect("a link to a whole review")
+        .to_string();
     let plan = serde_json::json!({
         "public": [
             ["/console/connexion", "connexion", 200],
@@ -74,6 +82,7 @@ fn console_pages_are_accessible_in_chromium() {
                 ["/console/sites/inconnu", "site-introuvable", 404],
                 ["/console/commentaires", "commentaires", 200],
                 ["/console/commentaires?q=attente", "commentaires-recherche", 200],
+                [format!("/console/avis/{review}"), "avis", 200],
                 ["/console/administration", "administration", 200],
             ]},
             {"email": "rene@rhone.gouv.fr", "password": PASSWORD, "pages": [
@@ -556,6 +565,29 @@ fn comments_are_searched_and_filtered(postgres: bool) {
     let found: Vec<csv::StringRecord> = rows.records().map(|r| r.unwrap()).collect();
     assert_eq!(found.len(), 1, "{file}");
     assert_eq!((&found[0][1], &found[0][4], &found[0][5]), (SITES[0].id, "Pas bien", SITES[0].comment));
+    // The same selection as an Excel workbook: its cells hold the comment, as text.
+    let xlsx = console.http.runtime.block_on(async {
+        let r = console
+            .client
+            .get(format!("{url}/console/commentaires.xlsx?q=attente"))
+            .header("Cookie", format!("borne_console={session}"))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status().as_u16(), 200);
+        r.bytes().await.unwrap()
+    });
+    assert_eq!(&xlsx[..2], b"PK", "a zip container");
+    let path = console._dir.path().join("commentaires.xlsx");
+    std::fs::write(&path, &xlsx).unwrap();
+    let strings = std::process::Command::new("python3")
+        .args(["-c", "import sys, zipfile; print(zipfile.ZipFile(sys.argv[1]).read('xl/sharedStrings.xml').decode())"])
+        .arg(&path)
+        .output()
+        .unwrap();
+    let strings = String::from_utf8_lossy(&strings.stdout);
+    assert!(strings.contains(&html(SITES[0].comment)) && strings.contains("commentaire"), "{strings}");
+    assert!(!strings.contains("VILLEFRANCHETEXTE"), "the selection only: {strings}");
     // Characters a search engine would parse are only characters.
     assert!(find("q=%22%29%28*+OR+NEAR").contains("Aucun commentaire ne correspond."));
     // The comments are with « Pas bien » answers: none with « Très bien ».

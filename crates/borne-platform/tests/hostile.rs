@@ -196,7 +196,7 @@ fn far_dates_are_refused_and_the_instance_goes_on(postgres: bool) {
 fn every_console_and_public_route_survives_arbitrary_query_values(postgres: bool) {
     let s = setup(postgres, "hostilefuzz", "");
     let session = s.login("nadia@interieur.gouv.fr");
-    let routes: [(&str, &[&str]); 12] = [
+    let routes: [(&str, &[&str]); 13] = [
         ("/console/", &[]),
         ("/console/bornes", &["site", "tri", "ordre"]),
         ("/console/bornes.csv", &["site", "tri", "ordre"]),
@@ -207,6 +207,7 @@ fn every_console_and_public_route_survives_arbitrary_query_values(postgres: bool
         ("/console/sites/{v}/indicateurs.json", &["du", "au"]),
         ("/console/commentaires", &["site", "note", "du", "au", "q", "page"]),
         ("/console/commentaires.csv", &["site", "note", "du", "au", "q", "page"]),
+        ("/console/commentaires.xlsx", &["site", "note", "du", "au", "q", "page"]),
         ("/public/sites/{v}", &[]),
         ("/public/sites/{v}/results.json", &[]),
     ];

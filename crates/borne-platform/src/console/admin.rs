@@ -10,6 +10,8 @@ use super::admin_pages::{self as view, AdminData, Notice};
 use super::core::{Failure, Shared, Viewer, html, sites_in_scope};
 use super::links;
 use super::store::Admin;
+use crate::notify::OrgRules;
+use crate::storage::admin::Handling;
 use crate::storage::alerting::Digest;
 use crate::storage::console::{Account, Role};
 use crate::storage::{Site, StorageError};
@@ -63,7 +65,7 @@ fn base_url(platform: &Shared, headers: &HeaderMap) -> String {
 async fn data(platform: &Shared, account: &Account) -> Result<AdminData, Failure> {
     let storage = platform.storage();
     let sites = sites_in_scope(storage, account).await?;
-    let organisations = Admin(storage)
+    let organisations: Vec<_> = Admin(storage)
         .organisations()
         .await?
         .into_iter()
@@ -90,8 +92,26 @@ async fn data(platform: &Shared, account: &Account) -> Result<AdminData, Failure
             })
             .collect(),
     };
-    let digest = storage.subscribers().await?.into_iter().find(|s| s.email == account.id).map(|s| s.digest);
-    Ok(AdminData { organisations, sites, devices, accounts, digest, mail: platform.mail_base.is_some() })
+    let me = storage.subscribers().await?.into_iter().find(|s| s.email == account.id);
+    let mut rules = Vec::new();
+    if account.role != Role::Site {
+        for org in &organisations {
+            let own: Option<OrgRules> =
+                storage.alert_rules(&org.id).await?.and_then(|json| serde_json::from_str(&json).ok());
+            let themes = Admin(storage).themes(&org.id).await?;
+            rules.push((org.clone(), own.unwrap_or_default(), themes));
+        }
+    }
+    Ok(AdminData {
+        organisations,
+        sites,
+        devices,
+        accounts,
+        digest: me.as_ref().map(|s| s.digest),
+        alerts: me.as_ref().map(|s| s.alerts),
+        rules,
+        mail: platform.mail_base.is_some(),
+    })
 }
 
 #[derive(serde::Deserialize, Default)]
@@ -334,6 +354,15 @@ pub(super) async fn invite(
             Role::Network => (Some(field(&fields, "organisation").to_string()).filter(|o| !o.is_empty()), None),
             Role::Site => (None, Some(field(&fields, "site").to_string()).filter(|s| !s.is_empty())),
         };
+        match (role, &organisation, &site) {
+            (Role::Network, None, _) => {
+                return Err(Failure::BadInput("Choisissez l'organisation du responsable de réseau.".into()));
+            }
+            (Role::Site, _, None) => {
+                return Err(Failure::BadInput("Choisissez le site du responsable de site.".into()));
+            }
+            _ => {}
+        }
         let sites = platform.storage().sites().await?;
         let site_org =
             site.as_deref().map(|s| sites.iter().find(|x| x.id == s).and_then(|x| x.organisation.as_deref()));
@@ -401,7 +430,115 @@ pub(super) async fn digest(
         let digest = Digest::parse(field(&fields, "digest"))
             .ok_or_else(|| Failure::BadInput("Fréquence inconnue (aucun, quotidien ou hebdomadaire).".into()))?;
         platform.storage().set_digest(&account.id, digest).await?;
+        Admin(platform.storage()).set_alerts(&account.id, field(&fields, "alerts") == "oui").await?;
         Ok(done("resumes"))
+    })
+    .await
+}
+
+/// An organisation's alert rules typed in the form: whole numbers, or decimals for the shares
+/// and points, each named in French when it is not one.
+fn typed_rules(fields: &Fields) -> Result<OrgRules, Failure> {
+    fn whole(fields: &Fields, name: &str, what: &str) -> Result<u32, Failure> {
+        field(fields, name)
+            .parse()
+            .map_err(|_| Failure::BadInput(format!("{what} : un nombre entier de 0 à 4294967295.")))
+    }
+    fn decimal(fields: &Fields, name: &str, what: &str) -> Result<f64, Failure> {
+        field(fields, name)
+            .replace(',', ".")
+            .parse::<f64>()
+            .ok()
+            .filter(|v| v.is_finite())
+            .ok_or_else(|| Failure::BadInput(format!("{what} : un nombre (virgule permise).")))
+    }
+    let rules = OrgRules {
+        offline_hours: whole(fields, "offline_hours", "Borne silencieuse depuis (heures)")?,
+        pending_hours: whole(fields, "pending_hours", "Avis en attente depuis (heures)")?,
+        negative_percent: decimal(fields, "negative_percent", "Part de « Pas bien » (%)")?,
+        negative_days: whole(fields, "negative_days", "Sur (jours)")?,
+        negative_minimum: whole(fields, "negative_minimum", "À partir de (avis)")? as u64,
+        drop_points: decimal(fields, "drop_points", "Baisse de la note (points)")?,
+        drop_days: whole(fields, "drop_days", "Sur (jours)")?,
+        drop_minimum: whole(fields, "drop_minimum", "À partir de (avis)")? as u64,
+        debounce_minutes: whole(fields, "debounce_minutes", "Délai avant d'ouvrir (minutes)")?,
+        cap_hours: whole(fields, "cap_hours", "Au plus un incident par règle en (heures)")?,
+    };
+    rules.check().map_err(|m| Failure::BadInput(format!("Règles refusées : {m}.")))?;
+    Ok(rules)
+}
+
+/// `POST /console/administration/alertes`: an organisation's alert rules (0 turns a rule off).
+pub(super) async fn alert_rules(
+    State(platform): State<Shared>,
+    Extension(viewer): Extension<Viewer>,
+    Form(fields): Form<Fields>,
+) -> Response {
+    run(platform, viewer, "alertes", fields, |platform, account, fields| async move {
+        let org = field(&fields, "organisation").to_string();
+        let allowed = account.role == Role::National
+            || (account.role == Role::Network && account.organisation.as_deref() == Some(org.as_str()));
+        if !allowed {
+            return Err(Failure::Forbidden("Ces règles ne sont pas celles de votre organisation.".into()));
+        }
+        let rules = typed_rules(&fields)?;
+        let json = serde_json::to_string(&rules).map_err(|e| Failure::BadInput(e.to_string()))?;
+        platform.storage().set_alert_rules(&org, &json).await?;
+        tracing::info!(by = %account.id, organisation = %org, "alert rules changed");
+        Ok(done("alertes"))
+    })
+    .await
+}
+
+/// `POST /console/incidents/{id}`: an incident seen (« pris en compte ») or closed with what was
+/// done, by a manager whose scope holds its site.
+pub(super) async fn incident(
+    State(platform): State<Shared>,
+    Extension(Viewer(session)): Extension<Viewer>,
+    axum::extract::Path(id): axum::extract::Path<String>,
+    Form(fields): Form<Fields>,
+) -> Result<Response, Failure> {
+    super::core::check_csrf(&session.csrf, fields.get("csrf").map(String::as_str))?;
+    super::core::no_control(fields.values().map(String::as_str))?;
+    let id: i64 = id.parse().map_err(|_| Failure::NotFound)?;
+    let note = field(&fields, "note").to_string();
+    if note.chars().count() > 500 {
+        return Err(Failure::BadInput("Le commentaire fait au plus 500 caractères.".into()));
+    }
+    let by = session.account.name.clone();
+    let handling = match field(&fields, "action") {
+        "vu" => Handling::Acknowledge { by, note: Some(note).filter(|n| !n.is_empty()) },
+        "clore" if note.is_empty() => {
+            return Err(Failure::BadInput("Pour clôturer un incident, dites ce qui a été fait.".into()));
+        }
+        "clore" => Handling::Close { by, note },
+        _ => return Err(Failure::BadInput("Action inconnue (vu ou clore).".into())),
+    };
+    let sites: Vec<String> =
+        sites_in_scope(platform.storage(), &session.account).await?.into_iter().map(|s| s.id).collect();
+    if !Admin(platform.storage()).handle_incident(id, sites, handling).await? {
+        return Err(Failure::BadInput("Incident inconnu, hors de votre périmètre, ou déjà traité.".into()));
+    }
+    tracing::info!(account = %session.account.id, incident = id, "incident handled");
+    Ok(Redirect::to("/console/#incidents").into_response())
+}
+
+/// `POST /console/administration/themes`: the themes a network tags its comments with.
+pub(super) async fn themes(
+    State(platform): State<Shared>,
+    Extension(viewer): Extension<Viewer>,
+    Form(fields): Form<Fields>,
+) -> Response {
+    run(platform, viewer, "themes", fields, |platform, account, fields| async move {
+        let org = field(&fields, "organisation").to_string();
+        let allowed = account.role == Role::National
+            || (account.role == Role::Network && account.organisation.as_deref() == Some(org.as_str()));
+        if !allowed {
+            return Err(Failure::Forbidden("Ces thèmes ne sont pas ceux de votre organisation.".into()));
+        }
+        let themes = super::review::parse_themes(field(&fields, "themes")).map_err(Failure::BadInput)?;
+        Admin(platform.storage()).set_themes(&org, &themes).await?;
+        Ok(done("themes"))
     })
     .await
 }

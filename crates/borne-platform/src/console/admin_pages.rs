@@ -2,6 +2,7 @@
 //! invitation's link when no mail carries it.
 
 use super::pages::{Section, layout};
+use crate::notify::OrgRules;
 use crate::storage::Site;
 use crate::storage::admin::Organisation;
 use crate::storage::alerting::Digest;
@@ -16,6 +17,10 @@ pub struct AdminData {
     pub devices: Vec<Device>,
     pub accounts: Vec<Account>,
     pub digest: Option<Digest>,
+    /// Whether the viewer receives alert mails.
+    pub alerts: Option<bool>,
+    /// Each organisation's alert rules (its own, or the defaults).
+    pub rules: Vec<(Organisation, OrgRules, Vec<String>)>,
     /// Whether mails are sent (else invitations show their link).
     pub mail: bool,
 }
@@ -34,7 +39,9 @@ pub fn done_notice(code: &str) -> Option<&'static str> {
         "deplacee" => "Borne déplacée : ses prochains avis comptent pour le nouveau site.",
         "invitation" => "Invitation envoyée par courriel : le lien vaut 7 jours.",
         "desactive" => "Compte désactivé : ses sessions sont fermées.",
-        "resumes" => "Fréquence des résumés enregistrée.",
+        "resumes" => "Vos choix de courriels sont enregistrés.",
+        "themes" => "Thèmes enregistrés : ils se cochent sur chaque avis ouvert depuis les commentaires.",
+        "alertes" => "Règles d'alerte enregistrées : elles valent dès la prochaine évaluation (chaque minute).",
         _ => return None,
     })
 }
@@ -97,6 +104,7 @@ pub fn page(session: &ConsoleSession, data: &AdminData, notice: Option<&Notice>)
                 li { a.fr-summary__link href="#resumes" { "Mes résumés par courriel" } }
                 @if account.role != Role::Site { li { a.fr-summary__link href="#organisations" { "Organisations" } } }
                 @if account.role != Role::Site { li { a.fr-summary__link href="#sites" { "Sites" } } }
+                @if account.role != Role::Site { li { a.fr-summary__link href="#alertes" { "Alertes" } } }
                 li { a.fr-summary__link href="#bornes" { "Bornes" } }
                 @if account.role != Role::Site { li { a.fr-summary__link href="#comptes" { "Comptes" } } }
             }
@@ -113,6 +121,10 @@ pub fn page(session: &ConsoleSession, data: &AdminData, notice: Option<&Notice>)
                             option value=(value) selected[data.digest.map(Digest::as_str) == Some(value)] { (label) }
                         }
                     }
+                }
+                div.fr-checkbox-group.fr-mb-2w {
+                    input #alerts type="checkbox" name="alerts" value="oui" checked[data.alerts.unwrap_or(true)];
+                    label.fr-label for="alerts" { "Recevoir les alertes de mon périmètre (borne hors ligne, avis en attente, « Pas bien » en hausse, note en baisse)" }
                 }
                 button.fr-btn.fr-btn--secondary type="submit" { "Enregistrer" }
             }
@@ -139,6 +151,22 @@ pub fn page(session: &ConsoleSession, data: &AdminData, notice: Option<&Notice>)
                     }
                     (text_field("org-name", "name", "Nom", Some("par exemple Préfecture du Rhône"), kept_for("organisations")))
                     button.fr-btn type="submit" { "Enregistrer l'organisation" }
+                }
+                h3.fr-h6 { "Thèmes des commentaires" }
+                p { "Les thèmes propres à votre réseau, séparés par des virgules (20 au plus) : chaque commentaire s'y classe depuis son avis." }
+                (alert("themes"))
+                @for (org, _, themes) in &data.rules {
+                    @let kept = kept_for("themes").filter(|k| k.get("organisation") == Some(&org.id));
+                    form.fr-mb-3w method="post" action="/console/administration/themes" {
+                        (csrf(session))
+                        input type="hidden" name="organisation" value=(org.id);
+                        div.fr-input-group {
+                            label.fr-label for=(format!("themes-{}", org.id)) { "Thèmes de " (org.name) }
+                            input.fr-input id=(format!("themes-{}", org.id)) name="themes"
+                                value=(kept.and_then(|k| k.get("themes")).cloned().unwrap_or_else(|| themes.join(", ")));
+                        }
+                        button.fr-btn.fr-btn--secondary type="submit" { "Enregistrer les thèmes de " (org.name) }
+                    }
                 }
             }
             section #sites aria-labelledby="sites-titre" {
@@ -176,6 +204,45 @@ pub fn page(session: &ConsoleSession, data: &AdminData, notice: Option<&Notice>)
                     }
                     button.fr-btn type="submit" { "Ajouter le site" }
                 }
+            }
+        }
+        @if account.role != Role::Site {
+            section #alertes aria-labelledby="alertes-titre" {
+                h2 #alertes-titre { "Alertes" }
+                p { "Un incident s'ouvre quand une règle est vraie depuis le délai choisi, et se résout seul quand elle ne l'est plus ; \
+                     les responsables qui reçoivent les alertes en sont avertis par courriel. 0 désactive une règle." }
+                (alert("alertes"))
+                @for (org, rules, _) in &data.rules {
+                    @let kept = kept_for("alertes").filter(|k| k.get("organisation") == Some(&org.id));
+                    @let value = |name: &str, current: String| kept.and_then(|k| k.get(name)).cloned().unwrap_or(current);
+                    form.fr-mb-4w method="post" action="/console/administration/alertes" {
+                        (csrf(session))
+                        input type="hidden" name="organisation" value=(org.id);
+                        fieldset.fr-fieldset {
+                            legend.fr-fieldset__legend { (org.name) }
+                            @for (name, label, current) in [
+                                ("offline_hours", "Borne silencieuse depuis (heures)", rules.offline_hours.to_string()),
+                                ("pending_hours", "Avis en attente sur une borne depuis (heures)", rules.pending_hours.to_string()),
+                                ("negative_percent", "Part de « Pas bien » au-dessus de (%)", french(rules.negative_percent)),
+                                ("negative_days", "… sur les derniers (jours)", rules.negative_days.to_string()),
+                                ("negative_minimum", "… à partir de (avis)", rules.negative_minimum.to_string()),
+                                ("drop_points", "Note en baisse d'au moins (points sur 10)", french(rules.drop_points)),
+                                ("drop_days", "… sur les derniers (jours), comparés aux précédents", rules.drop_days.to_string()),
+                                ("drop_minimum", "… à partir de (avis dans chaque période)", rules.drop_minimum.to_string()),
+                                ("debounce_minutes", "Délai avant d'ouvrir ou de résoudre (minutes)", rules.debounce_minutes.to_string()),
+                                ("cap_hours", "Au plus un incident par règle et par borne ou site en (heures)", rules.cap_hours.to_string()),
+                            ] {
+                                @let id = format!("{}-{name}", org.id);
+                                div.fr-input-group {
+                                    label.fr-label for=(id) { (label) }
+                                    input.fr-input id=(id) name=(name) inputmode="decimal" required value=(value(name, current));
+                                }
+                            }
+                        }
+                        button.fr-btn.fr-btn--secondary type="submit" { "Enregistrer les règles de " (org.name) }
+                    }
+                }
+                @if data.rules.is_empty() { p { "Aucune organisation dans votre périmètre." } }
             }
         }
         section #bornes aria-labelledby="bornes-titre" {
@@ -304,4 +371,8 @@ pub fn invited_without_mail(session: &ConsoleSession, account: &Account, url: &s
         p { a.fr-link href="/console/administration#comptes" { "Retour à l'administration" } }
     };
     layout(session, Some(Section::Admin), "Invitation", content)
+}
+
+fn french(value: f64) -> String {
+    borne_model::indicators::french_decimal(value)
 }

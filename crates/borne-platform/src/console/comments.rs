@@ -94,29 +94,41 @@ pub(crate) async fn comments_page(
     Ok(html(pages::comments(&session, &sites, &found, &filters)))
 }
 
-/// The comments of a selection (the same filters as the page, every page of it) as a CSV file
-/// for French spreadsheets: local time, site, kiosk, answer, comment.
-pub(crate) async fn comments_csv(
-    State(platform): State<Shared>,
-    Extension(Viewer(session)): Extension<Viewer>,
-    Query(q): Query<CommentsQuery>,
-) -> Result<Response, Failure> {
+/// The comments of a selection (the same filters as the page, every page of it), a header
+/// then one row each: local time, site, its name, kiosk, answer, comment.
+async fn selection(
+    platform: &Shared,
+    session: &crate::storage::console::ConsoleSession,
+    q: &CommentsQuery,
+) -> Result<Vec<[String; 6]>, Failure> {
     let sites = sites_in_scope(platform.storage(), &session.account).await?;
-    let query = CommentQuery { limit: COMMENTS_EXPORT_MAX, offset: 0, ..comments_query(&sites, &q)? };
+    let query = CommentQuery { limit: COMMENTS_EXPORT_MAX, offset: 0, ..comments_query(&sites, q)? };
     let found = platform.storage().comments(query).await?;
     let name_of = |id: &str| sites.iter().find(|s| s.id == id).map_or(id.to_string(), |s| s.name.clone());
-    let mut out = super::fleet::french_csv();
-    let _ = out.write_record(["heure locale de la borne", "site", "nom du site", "borne", "réponse", "commentaire"]);
-    for c in &found {
-        let when = c.submitted_at.get(..16).unwrap_or(&c.submitted_at).replace('T', " ");
-        let _ = out.write_record([
-            when,
+    let header =
+        ["heure locale de la borne", "site", "nom du site", "borne", "réponse", "commentaire"].map(String::from);
+    let rows = found.iter().map(|c| {
+        [
+            c.submitted_at.get(..16).unwrap_or(&c.submitted_at).replace('T', " "),
             borne_model::spreadsheet::text_cell(&c.site_id),
             borne_model::spreadsheet::text_cell(&name_of(&c.site_id)),
             borne_model::spreadsheet::text_cell(&c.device_id),
             pages::rating_label(c.rating).to_string(),
             borne_model::spreadsheet::text_cell(&c.text),
-        ]);
+        ]
+    });
+    Ok(std::iter::once(header).chain(rows).collect())
+}
+
+/// The selection as a CSV file for French spreadsheets (`;`, BOM).
+pub(crate) async fn comments_csv(
+    State(platform): State<Shared>,
+    Extension(Viewer(session)): Extension<Viewer>,
+    Query(q): Query<CommentsQuery>,
+) -> Result<Response, Failure> {
+    let mut out = super::fleet::french_csv();
+    for row in selection(&platform, &session, &q).await? {
+        let _ = out.write_record(row);
     }
     Ok((
         [
@@ -124,6 +136,35 @@ pub(crate) async fn comments_csv(
             (header::CONTENT_DISPOSITION, "attachment; filename=\"commentaires.csv\""),
         ],
         out.into_inner().unwrap_or_default(),
+    )
+        .into_response())
+}
+
+/// The selection as an Excel workbook (every cell text: nothing is read as a formula or a date).
+pub(crate) async fn comments_xlsx(
+    State(platform): State<Shared>,
+    Extension(Viewer(session)): Extension<Viewer>,
+    Query(q): Query<CommentsQuery>,
+) -> Result<Response, Failure> {
+    let rows = selection(&platform, &session, &q).await?;
+    let mut book = rust_xlsxwriter::Workbook::new();
+    let sheet = book.add_worksheet();
+    let written: Result<(), rust_xlsxwriter::XlsxError> = (|| {
+        sheet.set_name("Commentaires")?;
+        for (r, row) in rows.iter().enumerate() {
+            for (c, value) in row.iter().enumerate() {
+                sheet.write_string(r as u32, c as u16, value)?;
+            }
+        }
+        Ok(())
+    })();
+    let bytes = written.and_then(|()| book.save_to_buffer()).map_err(|e| Failure::BadInput(e.to_string()))?;
+    Ok((
+        [
+            (header::CONTENT_TYPE, "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"),
+            (header::CONTENT_DISPOSITION, "attachment; filename=\"commentaires.xlsx\""),
+        ],
+        bytes,
     )
         .into_response())
 }

@@ -18,6 +18,7 @@ pub mod fleet;
 mod links;
 pub mod pages;
 pub mod proconnect;
+mod review;
 pub mod sites;
 mod store;
 
@@ -59,6 +60,7 @@ pub fn router<S>(state: Shared) -> Router<S> {
         .route("/console/bornes", get(fleet_page))
         .route("/console/bornes.csv", get(fleet_csv))
         .route("/console/commentaires.csv", get(comments::comments_csv))
+        .route("/console/commentaires.xlsx", get(comments::comments_xlsx))
         .route("/console/sites/{site}", get(site_page))
         .route("/console/sites/{site}/indicateurs.json", get(site_json))
         .route("/console/sites/{site}/avis-jdma.csv", get(site_export_csv))
@@ -73,6 +75,10 @@ pub fn router<S>(state: Shared) -> Router<S> {
         .route("/console/administration/comptes", post(admin::invite))
         .route("/console/administration/comptes/desactiver", post(admin::disable))
         .route("/console/administration/resumes", post(admin::digest))
+        .route("/console/administration/alertes", post(admin::alert_rules))
+        .route("/console/administration/themes", post(admin::themes))
+        .route("/console/avis/{id}", get(review::open).post(review::follow_up))
+        .route("/console/incidents/{id}", post(admin::incident))
         .route("/console/deconnexion", post(logout))
         .route_layer(middleware::from_fn_with_state(state.clone(), require_session));
     Router::new()

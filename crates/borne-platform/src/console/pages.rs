@@ -167,7 +167,33 @@ fn change(value: Option<f64>) -> Markup {
     }
 }
 
-fn incidents(list: &[Incident], sites: &[Site]) -> Markup {
+/// Who saw or closed an incident and what they wrote; for an open one, the forms to say so.
+fn incident_handling(session: &ConsoleSession, i: &Incident) -> Markup {
+    let action = format!("/console/incidents/{}", i.id);
+    html! {
+        @if let Some(by) = &i.closed_by { "Clôturé par " (by) }
+        @else if let Some(by) = &i.acknowledged_by { "Pris en compte par " (by) }
+        @if let Some(note) = &i.note { " : « " (note) " »" }
+        @if i.closed_by.is_none() {
+            @if i.acknowledged_by.is_none() && i.resolved_at.is_none() {
+                form method="post" action=(action) {
+                    input type="hidden" name="csrf" value=(session.csrf);
+                    input type="hidden" name="action" value="vu";
+                    button.fr-btn.fr-btn--sm.fr-btn--tertiary type="submit" { "Pris en compte" span.fr-sr-only { " : incident " (i.id) } }
+                }
+            }
+            form method="post" action=(action) {
+                input type="hidden" name="csrf" value=(session.csrf);
+                input type="hidden" name="action" value="clore";
+                label.fr-label for=(format!("note-{}", i.id)) { "Ce qui a été fait" }
+                input.fr-input id=(format!("note-{}", i.id)) name="note" maxlength="500" required;
+                button.fr-btn.fr-btn--sm.fr-btn--secondary type="submit" { "Clôturer" span.fr-sr-only { " l'incident " (i.id) } }
+            }
+        }
+    }
+}
+
+fn incidents(session: &ConsoleSession, list: &[Incident], sites: &[Site]) -> Markup {
     let site_of = |id: &Option<String>| id.as_ref().and_then(|id| sites.iter().find(|s| &s.id == id));
     let name_of = |id: &Option<String>| site_of(id).map_or("—".to_string(), |s| s.name.clone());
     let zone_of = |id: &Option<String>| site_of(id).map_or(crate::local::DEFAULT_TIME_ZONE, |s| s.time_zone.as_str());
@@ -179,7 +205,7 @@ fn incidents(list: &[Incident], sites: &[Site]) -> Markup {
             } @else {
                 div.borne-scroll tabindex="0" { table.borne-table {
                     caption { "Les 20 derniers incidents de votre périmètre (heures de chaque site)" }
-                    thead { tr { th scope="col" { "État" } th scope="col" { "Site" } th scope="col" { "Alerte" } th scope="col" { "Constat" } th scope="col" { "Ouvert" } th scope="col" { "Résolu" } } }
+                    thead { tr { th scope="col" { "État" } th scope="col" { "Site" } th scope="col" { "Alerte" } th scope="col" { "Constat" } th scope="col" { "Ouvert" } th scope="col" { "Résolu" } th scope="col" { "Suivi" } } }
                     tbody {
                         @for i in list {
                             tr {
@@ -189,6 +215,7 @@ fn incidents(list: &[Incident], sites: &[Site]) -> Markup {
                                 td { (i.detail) }
                                 td { (crate::local::when(i.opened_at, zone_of(&i.site_id))) }
                                 td { @if let Some(at) = i.resolved_at { (crate::local::when(at, zone_of(&i.site_id))) } @else { "—" } }
+                                td { (incident_handling(session, i)) }
                             }
                         }
                     }
@@ -246,7 +273,7 @@ pub fn sites(
             h2 #raisons { "Les raisons données, comparées entre sites" }
             (charts::reasons_across(reasons))
         }
-        (incidents(recent, scope))
+        (incidents(session, recent, scope))
     };
     layout(session, Some(Section::Sites), "Sites", content)
 }
@@ -573,7 +600,9 @@ pub fn comments(session: &ConsoleSession, sites: &[Site], found: &[Comment], f: 
             p { label for="q" { "Mots" } input #q type="search" name="q" value=(f.text) maxlength="200"; }
             button type="submit" { "Chercher" }
         }
-        p { a href=(page_link(1).replace("/console/commentaires?", "/console/commentaires.csv?")) { "Télécharger cette sélection (CSV pour tableur)" } }
+        p { "Télécharger cette sélection : "
+            a href=(page_link(1).replace("/console/commentaires?", "/console/commentaires.csv?")) { "CSV pour tableur" } " · "
+            a href=(page_link(1).replace("/console/commentaires?", "/console/commentaires.xlsx?")) { "classeur Excel (XLSX)" } }
         @if f.error.is_some() {
         } @else if found.is_empty() {
             p role="status" { "Aucun commentaire ne correspond." }
@@ -581,8 +610,11 @@ pub fn comments(session: &ConsoleSession, sites: &[Site], found: &[Comment], f: 
             ol.comments start=(((f.page - 1) * COMMENTS_PER_PAGE) + 1) {
                 @for c in found {
                     li {
-                        p.meta { (name_of(&c.site_id)) " · " (c.submitted_at.get(..16).unwrap_or(&c.submitted_at).replace('T', " ")) " · " (rating_label(c.rating)) }
+                        p.meta { (name_of(&c.site_id)) " · " (c.submitted_at.get(..16).unwrap_or(&c.submitted_at).replace('T', " ")) " · " (rating_label(c.rating))
+                            @if let Some(by) = &c.handled_by { " · traité par " (by) }
+                            @if !c.tags.is_empty() { " · thèmes : " (c.tags) } }
                         blockquote { (c.text) }
+                        p { a.fr-link href=(format!("/console/avis/{}", c.review_id)) { "Ouvrir l'avis" span.fr-sr-only { " n° " (c.review_id) } } }
                     }
                 }
             }

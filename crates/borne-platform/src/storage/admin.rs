@@ -64,6 +64,30 @@ pub struct Organisation {
     pub name: String,
 }
 
+/// A whole review, as the console opens it from a comment.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FullReview {
+    pub id: i64,
+    pub site_id: String,
+    pub device_id: String,
+    /// The kiosk's local time, as it sent it.
+    pub submitted_at: String,
+    /// Each answer: its question's code, the text the kiosk sent for the question (if any), the
+    /// answer's text.
+    pub answers: Vec<(String, Option<String>, String)>,
+    pub handled_by: Option<String>,
+    pub tags: String,
+}
+
+/// What a manager does with an incident in the console.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Handling {
+    /// Seen: someone is on it (the incident stays open until its condition ends).
+    Acknowledge { by: String, note: Option<String> },
+    /// Closed by hand, with what was done.
+    Close { by: String, note: String },
+}
+
 /// What each engine implements for the administration.
 pub trait Administration {
     fn organisations(&self) -> impl Future<Output = Result<Vec<Organisation>>> + Send;
@@ -86,6 +110,29 @@ pub trait Administration {
         password_hash: String,
         now: DateTime<Utc>,
     ) -> impl Future<Output = Result<Option<ValidLink>>> + Send;
+    /// Handles the incident `id` if it is at one of `sites`; how many were changed (0: not in
+    /// scope, unknown, or already so).
+    fn handle_incident(
+        &self,
+        id: i64,
+        sites: Vec<String>,
+        handling: Handling,
+        now: DateTime<Utc>,
+    ) -> impl Future<Output = Result<usize>> + Send;
+    /// The review `id` if it is at one of `sites`.
+    fn review(&self, id: i64, sites: Vec<String>) -> impl Future<Output = Result<Option<FullReview>>> + Send;
+    /// Marks a comment's review handled (or not) and tags it, if it is at one of `sites`; how
+    /// many were changed (0: not in scope, or unknown).
+    fn follow_up_comment(
+        &self,
+        id: i64,
+        sites: Vec<String>,
+        handled_by: Option<String>,
+        tags: String,
+        now: DateTime<Utc>,
+    ) -> impl Future<Output = Result<usize>> + Send;
+    /// Whether the account receives alert mails.
+    fn set_alerts(&self, account: String, on: bool) -> impl Future<Output = Result<usize>> + Send;
     /// Links of this account created since `since` (a reset is asked at most so often).
     fn recent_links(&self, account: String, since: DateTime<Utc>) -> impl Future<Output = Result<u64>> + Send;
 }

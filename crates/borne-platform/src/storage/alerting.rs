@@ -131,6 +131,7 @@ pub struct AbandonedMail {
 
 #[derive(Debug, Clone, PartialEq, serde::Serialize)]
 pub struct Incident {
+    pub id: i64,
     pub rule: String,
     pub scope_kind: String,
     pub scope_id: String,
@@ -138,6 +139,12 @@ pub struct Incident {
     pub detail: String,
     pub opened_at: DateTime<Utc>,
     pub resolved_at: Option<DateTime<Utc>>,
+    /// The manager who saw it in the console.
+    pub acknowledged_by: Option<String>,
+    /// The manager who closed it (else it resolved by itself).
+    pub closed_by: Option<String>,
+    /// What the manager wrote when seeing or closing it.
+    pub note: Option<String>,
 }
 
 /// What one evaluation decided, committed at once with the evaluator's memory.

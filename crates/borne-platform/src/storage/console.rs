@@ -134,6 +134,10 @@ pub struct Comment {
     pub submitted_at: String,
     pub rating: Option<i64>,
     pub text: String,
+    /// The manager who marked it handled, if one did.
+    pub handled_by: Option<String>,
+    /// Its network's themes it was tagged with, comma-separated.
+    pub tags: String,
 }
 
 /// An address a mail can be sent to (as `lettre` reads it), with a domain of at least two

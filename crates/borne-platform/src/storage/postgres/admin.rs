@@ -111,6 +111,106 @@ impl Administration for PgStore {
         Ok(taken)
     }
 
+    async fn handle_incident(
+        &self,
+        id: i64,
+        sites: Vec<String>,
+        handling: Handling,
+        now: DateTime<Utc>,
+    ) -> Result<usize> {
+        let client = self.client().await?;
+        let n = match handling {
+            Handling::Acknowledge { by, note } => {
+                client
+                    .execute(
+                        "UPDATE incidents SET acknowledged_at = $3, acknowledged_by = $4, note = coalesce($5, note)
+                         WHERE id = $1 AND site_id = ANY($2) AND acknowledged_at IS NULL AND closed_by IS NULL",
+                        &[&id, &sites, &now, &by, &note],
+                    )
+                    .await
+            }
+            Handling::Close { by, note } => {
+                client
+                    .execute(
+                        "UPDATE incidents SET resolved_at = coalesce(resolved_at, $3), closed_by = $4, note = $5
+                         WHERE id = $1 AND site_id = ANY($2) AND closed_by IS NULL",
+                        &[&id, &sites, &now, &by, &note],
+                    )
+                    .await
+            }
+        };
+        Ok(n.map_err(classify)? as usize)
+    }
+
+    async fn review(&self, id: i64, sites: Vec<String>) -> Result<Option<FullReview>> {
+        let client = self.client().await?;
+        let Some(head) = client
+            .query_opt(
+                "SELECT r.site_id, r.device_id, r.submitted_at, f.handled_by, coalesce(f.tags, ''), r.created_at
+                 FROM reviews r LEFT JOIN comment_follow_up f ON f.review_id = r.id
+                 WHERE r.id = $1 AND r.site_id = ANY($2)",
+                &[&id, &sites],
+            )
+            .await
+            .map_err(classify)?
+        else {
+            return Ok(None);
+        };
+        let created: DateTime<Utc> = head.get(5);
+        let answers = client
+            .query(
+                "SELECT field_code, field_label, answer_text FROM answers
+                 WHERE review_id = $1 AND review_created_at = $2 ORDER BY id",
+                &[&id, &created],
+            )
+            .await
+            .map_err(classify)?
+            .iter()
+            .map(|r| (r.get(0), r.get(1), r.get(2)))
+            .collect();
+        Ok(Some(FullReview {
+            id,
+            site_id: head.get(0),
+            device_id: head.get(1),
+            submitted_at: head.get(2),
+            answers,
+            handled_by: head.get(3),
+            tags: head.get(4),
+        }))
+    }
+
+    async fn follow_up_comment(
+        &self,
+        id: i64,
+        sites: Vec<String>,
+        handled_by: Option<String>,
+        tags: String,
+        now: DateTime<Utc>,
+    ) -> Result<usize> {
+        let client = self.client().await?;
+        let at = handled_by.as_ref().map(|_| now);
+        let n = client
+            .execute(
+                "INSERT INTO comment_follow_up (review_id, handled_by, handled_at, tags)
+                 SELECT $1, $3, $4, $5 WHERE EXISTS (SELECT 1 FROM reviews WHERE id = $1 AND site_id = ANY($2))
+                 ON CONFLICT (review_id) DO UPDATE SET handled_by = excluded.handled_by,
+                     handled_at = excluded.handled_at, tags = excluded.tags",
+                &[&id, &sites, &handled_by, &at, &tags],
+            )
+            .await
+            .map_err(classify)?;
+        Ok(n as usize)
+    }
+
+    async fn set_alerts(&self, account: String, on: bool) -> Result<usize> {
+        let client = self.client().await?;
+        let n = client
+            .execute("UPDATE accounts SET alerts = $2 WHERE id = $1", &[&account, &on])
+            .await
+            .map_err(classify)?;
+        Ok(n as usize)
+    }
+
     async fn recent_links(&self, account: String, since: DateTime<Utc>) -> Result<u64> {
         let client = self.client().await?;
         let row = client

@@ -175,7 +175,8 @@ impl Alerting for PgStore {
         let client = self.client().await?;
         let rows = client
             .query(
-                "SELECT rule, scope_kind, scope_id, site_id, detail, opened_at, resolved_at FROM incidents
+                "SELECT rule, scope_kind, scope_id, site_id, detail, opened_at, resolved_at,
+                        id, acknowledged_by, closed_by, note FROM incidents
                  WHERE site_id = ANY($1) ORDER BY opened_at DESC, id DESC LIMIT $2",
                 &[&sites, &(limit as i64)],
             )
@@ -191,6 +192,10 @@ impl Alerting for PgStore {
                 detail: r.get(4),
                 opened_at: r.get(5),
                 resolved_at: r.get(6),
+                id: r.get(7),
+                acknowledged_by: r.get(8),
+                closed_by: r.get(9),
+                note: r.get(10),
             })
             .collect())
     }

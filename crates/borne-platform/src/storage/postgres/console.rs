@@ -127,8 +127,9 @@ impl Accounts for PgStore {
                 "SELECT r.id, r.site_id, r.device_id, r.submitted_at,
                         (SELECT s.answer_item_id::bigint FROM answers s WHERE s.review_id = r.id
                             AND s.review_created_at = r.created_at AND s.field_code = 'satisfaction' LIMIT 1),
-                        a.answer_text
+                        a.answer_text, f.handled_by, coalesce(f.tags, '')
                  FROM answers a JOIN reviews r ON r.id = a.review_id AND r.created_at = a.review_created_at
+                 LEFT JOIN comment_follow_up f ON f.review_id = r.id
                  WHERE a.field_code = 'verbatim' AND a.review_created_at >= $2 AND a.review_created_at < $3
                    AND r.site_id = ANY($1) AND left(r.submitted_at, 10) BETWEEN $4 AND $5
                    AND ($6::bigint IS NULL OR EXISTS (SELECT 1 FROM answers s WHERE s.review_id = r.id
@@ -165,6 +166,8 @@ impl Accounts for PgStore {
                 submitted_at: r.get(3),
                 rating: r.get(4),
                 text: r.get(5),
+                handled_by: r.get(6),
+                tags: r.get(7),
             })
             .collect())
     }

@@ -49,6 +49,7 @@ pub(crate) const MIGRATIONS: &[(&str, &str)] = &[
     ("0010_device_batches.sql", include_str!("migrations/0010_device_batches.sql")),
     ("0011_site_time_zone.sql", include_str!("migrations/0011_site_time_zone.sql")),
     ("0012_account_links.sql", include_str!("migrations/0012_account_links.sql")),
+    ("0013_follow_up.sql", include_str!("migrations/0013_follow_up.sql")),
 ];
 
 /// Key of the advisory lock that serialises migrations and partition creation across instances.

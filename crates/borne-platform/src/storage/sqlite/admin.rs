@@ -112,6 +112,89 @@ impl Administration for SqliteStore {
         Ok(found.and_then(|(kind, account)| valid_row(kind, account)))
     }
 
+    async fn handle_incident(
+        &self,
+        id: i64,
+        sites: Vec<String>,
+        handling: Handling,
+        now: DateTime<Utc>,
+    ) -> Result<usize> {
+        let sites = serde_json::to_string(&sites).unwrap_or_else(|_| "[]".into());
+        self.with(move |c| match handling {
+            Handling::Acknowledge { by, note } => c.execute(
+                "UPDATE incidents SET acknowledged_at_ms = ?3, acknowledged_by = ?4, note = coalesce(?5, note)
+                 WHERE id = ?1 AND site_id IN (SELECT value FROM json_each(?2))
+                   AND acknowledged_at_ms IS NULL AND closed_by IS NULL",
+                params![id, sites, ms(now), by, note],
+            ),
+            Handling::Close { by, note } => c.execute(
+                "UPDATE incidents SET resolved_at_ms = coalesce(resolved_at_ms, ?3), closed_by = ?4, note = ?5
+                 WHERE id = ?1 AND site_id IN (SELECT value FROM json_each(?2)) AND closed_by IS NULL",
+                params![id, sites, ms(now), by, note],
+            ),
+        })
+        .await
+    }
+
+    async fn review(&self, id: i64, sites: Vec<String>) -> Result<Option<FullReview>> {
+        let sites = serde_json::to_string(&sites).unwrap_or_else(|_| "[]".into());
+        self.with(move |c| {
+            let head = c
+                .query_row(
+                    "SELECT r.site_id, r.device_id, r.submitted_at, f.handled_by, coalesce(f.tags, '')
+                     FROM reviews r LEFT JOIN comment_follow_up f ON f.review_id = r.id
+                     WHERE r.id = ?1 AND r.site_id IN (SELECT value FROM json_each(?2))",
+                    params![id, sites],
+                    |r| {
+                        Ok((
+                            r.get::<_, String>(0)?,
+                            r.get::<_, String>(1)?,
+                            r.get::<_, String>(2)?,
+                            r.get(3)?,
+                            r.get(4)?,
+                        ))
+                    },
+                )
+                .optional()?;
+            let Some((site_id, device_id, submitted_at, handled_by, tags)) = head else { return Ok(None) };
+            let answers = c
+                .prepare(
+                    "SELECT field_code, field_label, answer_text FROM answers WHERE review_id = ?1 ORDER BY rowid",
+                )?
+                .query_map([id], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?
+                .collect::<rusqlite::Result<Vec<_>>>()?;
+            Ok(Some(FullReview { id, site_id, device_id, submitted_at, answers, handled_by, tags }))
+        })
+        .await
+    }
+
+    async fn follow_up_comment(
+        &self,
+        id: i64,
+        sites: Vec<String>,
+        handled_by: Option<String>,
+        tags: String,
+        now: DateTime<Utc>,
+    ) -> Result<usize> {
+        let sites = serde_json::to_string(&sites).unwrap_or_else(|_| "[]".into());
+        let at = handled_by.as_ref().map(|_| ms(now));
+        self.with(move |c| {
+            c.execute(
+                "INSERT INTO comment_follow_up (review_id, handled_by, handled_at_ms, tags)
+                 SELECT ?1, ?3, ?4, ?5 WHERE EXISTS (SELECT 1 FROM reviews WHERE id = ?1
+                     AND site_id IN (SELECT value FROM json_each(?2)))
+                 ON CONFLICT (review_id) DO UPDATE SET handled_by = excluded.handled_by,
+                     handled_at_ms = excluded.handled_at_ms, tags = excluded.tags",
+                params![id, sites, handled_by, at, tags],
+            )
+        })
+        .await
+    }
+
+    async fn set_alerts(&self, account: String, on: bool) -> Result<usize> {
+        self.with(move |c| c.execute("UPDATE accounts SET alerts = ?2 WHERE id = ?1", params![account, on])).await
+    }
+
     async fn recent_links(&self, account: String, since: DateTime<Utc>) -> Result<u64> {
         let n: i64 = self
             .with(move |c| {

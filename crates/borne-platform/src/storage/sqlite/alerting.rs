@@ -142,7 +142,8 @@ impl Alerting for SqliteStore {
         self.with(move |c| {
             let sites = serde_json::to_string(&sites).unwrap_or_else(|_| "[]".into());
             c.prepare(
-                "SELECT rule, scope_kind, scope_id, site_id, detail, opened_at_ms, resolved_at_ms FROM incidents
+                "SELECT rule, scope_kind, scope_id, site_id, detail, opened_at_ms, resolved_at_ms,
+                        id, acknowledged_by, closed_by, note FROM incidents
                  WHERE site_id IN (SELECT value FROM json_each(?1)) ORDER BY opened_at_ms DESC, id DESC LIMIT ?2",
             )?
             .query_map(params![sites, limit], |r| {
@@ -154,6 +155,10 @@ impl Alerting for SqliteStore {
                     detail: r.get(4)?,
                     opened_at: DateTime::from_timestamp_millis(r.get(5)?).unwrap_or_default(),
                     resolved_at: r.get::<_, Option<i64>>(6)?.and_then(DateTime::from_timestamp_millis),
+                    id: r.get(7)?,
+                    acknowledged_by: r.get(8)?,
+                    closed_by: r.get(9)?,
+                    note: r.get(10)?,
                 })
             })?
             .collect()

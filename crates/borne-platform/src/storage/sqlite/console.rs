@@ -121,8 +121,9 @@ impl Accounts for SqliteStore {
             let mut stmt = c.prepare_cached(
                 "SELECT r.id, r.site_id, r.device_id, r.submitted_at,
                         (SELECT s.answer_item_id FROM answers s WHERE s.review_id = r.id AND s.field_code = 'satisfaction'),
-                        a.answer_text
+                        a.answer_text, f.handled_by, coalesce(f.tags, '')
                  FROM reviews r JOIN answers a ON a.review_id = r.id AND a.field_code = 'verbatim'
+                 LEFT JOIN comment_follow_up f ON f.review_id = r.id
                  WHERE r.site_id IN (SELECT value FROM json_each(?1))
                    AND r.created_at_ms >= ?2 AND r.created_at_ms < ?3
                    AND substr(r.submitted_at, 1, 10) BETWEEN ?4 AND ?5
@@ -151,6 +152,8 @@ impl Accounts for SqliteStore {
                         submitted_at: r.get(3)?,
                         rating: r.get(4)?,
                         text: r.get(5)?,
+                        handled_by: r.get(6)?,
+                        tags: r.get(7)?,
                     })
                 },
             )?

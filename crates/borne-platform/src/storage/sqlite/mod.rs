@@ -33,6 +33,7 @@ pub(crate) const MIGRATIONS: &[(&str, &str)] = &[
     ("0011_device_batches.sql", include_str!("migrations/0011_device_batches.sql")),
     ("0012_site_time_zone.sql", include_str!("migrations/0012_site_time_zone.sql")),
     ("0013_account_links.sql", include_str!("migrations/0013_account_links.sql")),
+    ("0014_follow_up.sql", include_str!("migrations/0014_follow_up.sql")),
 ];
 
 /// Brings a connection's schema to the latest version, each step in its own transaction; the
