@@ -61,6 +61,12 @@ fn base_url(platform: &Shared, headers: &HeaderMap) -> String {
     format!("{scheme}://{host}")
 }
 
+/// Whether `account` administers organisation `org` (its name, themes and alert rules): a
+/// national account every one, a network's manager its own.
+fn administers(account: &Account, org: &str) -> bool {
+    account.role == Role::National || (account.role == Role::Network && account.organisation.as_deref() == Some(org))
+}
+
 /// Everything the page shows this viewer.
 async fn data(platform: &Shared, account: &Account) -> Result<AdminData, Failure> {
     let storage = platform.storage();
@@ -197,8 +203,7 @@ pub(super) async fn organisation(
         let id = field(&fields, "id").to_string();
         let name = name_field(&fields, "name", "Nom de l'organisation").map_err(Failure::BadInput)?;
         crate::storage::check_id("organisation", &id)?;
-        let own = account.organisation.as_deref() == Some(id.as_str());
-        if !(account.role == Role::National || (account.role == Role::Network && own)) {
+        if !administers(&account, &id) {
             return Err(Failure::Forbidden(
                 "Seule l'administration nationale crée des organisations ; un réseau renomme la sienne.".into(),
             ));
@@ -476,9 +481,7 @@ pub(super) async fn alert_rules(
 ) -> Response {
     run(platform, viewer, "alertes", fields, |platform, account, fields| async move {
         let org = field(&fields, "organisation").to_string();
-        let allowed = account.role == Role::National
-            || (account.role == Role::Network && account.organisation.as_deref() == Some(org.as_str()));
-        if !allowed {
+        if !administers(&account, &org) {
             return Err(Failure::Forbidden("Ces règles ne sont pas celles de votre organisation.".into()));
         }
         let rules = typed_rules(&fields)?;
@@ -531,9 +534,7 @@ pub(super) async fn themes(
 ) -> Response {
     run(platform, viewer, "themes", fields, |platform, account, fields| async move {
         let org = field(&fields, "organisation").to_string();
-        let allowed = account.role == Role::National
-            || (account.role == Role::Network && account.organisation.as_deref() == Some(org.as_str()));
-        if !allowed {
+        if !administers(&account, &org) {
             return Err(Failure::Forbidden("Ces thèmes ne sont pas ceux de votre organisation.".into()));
         }
         let themes = super::review::parse_themes(field(&fields, "themes")).map_err(Failure::BadInput)?;

@@ -46,13 +46,8 @@ pub(crate) enum Section {
 /// A signed-in page: the frame with the console's menu and the account, then `content`.
 pub(crate) fn layout(session: &ConsoleSession, section: Option<Section>, title: &str, content: Markup) -> Markup {
     let account = &session.account;
-    let link = |href, label, this| NavLink { href, label, current: section == Some(this) };
-    let nav = [
-        link("/console/", "Sites", Section::Sites),
-        link("/console/bornes", "Bornes", Section::Fleet),
-        link("/console/commentaires", "Commentaires", Section::Comments),
-        link("/console/administration", "Administration", Section::Admin),
-    ];
+    let nav: Vec<NavLink> =
+        MENU.iter().map(|&(href, label, this)| NavLink { href, label, current: section == Some(this) }).collect();
     let tools = html! {
         span.fr-text--sm.fr-mb-0 { (account.name) " (" (account.role.label())
             @if let Some(org) = &account.organisation { " : " (org) }
@@ -66,12 +61,23 @@ pub(crate) fn layout(session: &ConsoleSession, section: Option<Section>, title: 
     crate::frame::page(title, TAGLINE, "/console/", STYLE_HREF, &nav, Some(tools), title, content)
 }
 
+/// The console's menu (on an error page, none of it is current: the page does not know who asks).
+const MENU: [(&str, &str, Section); 4] = [
+    ("/console/", "Sites", Section::Sites),
+    ("/console/bornes", "Bornes", Section::Fleet),
+    ("/console/commentaires", "Commentaires", Section::Comments),
+    ("/console/administration", "Administration", Section::Admin),
+];
+
+/// An error page: the console's menu, what went wrong, the way back.
 pub fn message(status: StatusCode, text: &str) -> Markup {
     let content = html! {
         div.fr-alert.fr-alert--error.fr-mb-3w { p role="alert" { (text) } }
         p { a.fr-link href="/console/" { "Retour à la console" } }
     };
-    bare("Erreur", &format!("Erreur {}", status.as_u16()), content)
+    let nav: Vec<NavLink> = MENU.iter().map(|&(href, label, _)| NavLink { href, label, current: false }).collect();
+    let heading = format!("Erreur {}", status.as_u16());
+    crate::frame::page("Erreur", TAGLINE, "/console/", STYLE_HREF, &nav, None, &heading, content)
 }
 
 /// After ProConnect: the session's cookie is set, and this page of ours takes the browser on to
