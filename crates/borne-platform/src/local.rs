@@ -37,6 +37,26 @@ pub fn stamp(at: DateTime<Utc>, time_zone: &str) -> String {
     }
 }
 
+/// « novembre 2026 »: a month as a French reader names it.
+pub fn month_name(month: chrono::NaiveDate) -> String {
+    const NAMES: [&str; 12] = [
+        "janvier",
+        "février",
+        "mars",
+        "avril",
+        "mai",
+        "juin",
+        "juillet",
+        "août",
+        "septembre",
+        "octobre",
+        "novembre",
+        "décembre",
+    ];
+    use chrono::Datelike;
+    format!("{} {}", NAMES[month.month0() as usize], month.year())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

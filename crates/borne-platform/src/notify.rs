@@ -183,18 +183,39 @@ fn local_date(at: DateTime<Utc>) -> NaiveDate {
 }
 
 /// Whether `subscriber`'s summary is due at `now`: daily from 07:00 local, weekly on Mondays
-/// from 07:00; once per period.
+/// from 07:00, monthly on the 1st from 07:00; once per period.
 fn digest_due(subscriber: &Subscriber, now: DateTime<Utc>) -> bool {
     let local = now.with_timezone(&chrono::Local);
     let start_of_period = match subscriber.digest {
         Digest::None => return false,
         Digest::Daily => local.date_naive(),
         Digest::Weekly => local.date_naive() - Duration::days(local.weekday().num_days_from_monday() as i64),
+        Digest::Monthly => local.date_naive().with_day(1).unwrap_or(local.date_naive()),
     };
     let Some(opens) = start_of_period.and_hms_opt(DIGEST_HOUR, 0, 0) else { return false };
     let opens = opens.and_local_timezone(chrono::Local).earliest().map(|t| t.with_timezone(&Utc));
     let Some(opens) = opens else { return false };
     now >= opens && subscriber.digest_sent_at.is_none_or(|sent| sent < opens)
+}
+
+/// The days a summary sent on `today` covers (`from`..=`to`), its title and its period as read:
+/// the day before, the 7 days before, or the previous calendar month.
+fn summary_period(digest: Digest, today: NaiveDate) -> Option<(NaiveDate, NaiveDate, &'static str, String)> {
+    let day = |d: NaiveDate| d.format("%d/%m/%Y").to_string();
+    let yesterday = today.pred_opt()?;
+    match digest {
+        Digest::None => None,
+        Digest::Daily => Some((yesterday, yesterday, "du jour", format!("le {}", day(yesterday)))),
+        Digest::Weekly => {
+            let from = today - Duration::days(7);
+            Some((from, yesterday, "de la semaine", format!("du {} au {}", day(from), day(yesterday))))
+        }
+        Digest::Monthly => {
+            let to = today.with_day(1)?.pred_opt()?;
+            let from = to.with_day(1)?;
+            Some((from, to, "du mois", crate::local::month_name(to)))
+        }
+    }
 }
 
 fn footer(links: &Links, token: &str) -> String {
@@ -370,8 +391,7 @@ pub async fn tick(
     }
     for subscriber in subscribers.iter().filter(|s| links.is_some() && digest_due(s, now)) {
         let Some(links) = links else { break };
-        let days = if subscriber.digest == Digest::Daily { 1 } else { 7 };
-        let (from, to) = (today - Duration::days(days), today - Duration::days(1));
+        let Some((from, to, title, period)) = summary_period(subscriber.digest, today) else { continue };
         let counts = window(&mut windows, storage, (from, to)).await?;
         let mine: Vec<&Site> = sites.iter().filter(|s| subscriber.sees(s)).collect();
         if mine.is_empty() {
@@ -389,14 +409,9 @@ pub async fn tick(
                 site.name, c[2], c[1], c[0]
             ));
         }
-        let period = if days == 1 {
-            format!("le {}", from.format("%d/%m/%Y"))
-        } else {
-            format!("du {} au {}", from.format("%d/%m/%Y"), to.format("%d/%m/%Y"))
-        };
         outcome.mails.push(NewMail {
             recipient: subscriber.email.clone(),
-            subject: format!("[Borne] Résumé {} — {period}", if days == 1 { "du jour" } else { "de la semaine" }),
+            subject: format!("[Borne] Résumé {title} — {period}"),
             body: format!(
                 "Bonjour,\n\nLes avis de vos sites {period} :\n\n{lines}\nIncidents en cours : {open}.\nLe détail (notes sur 30 jours et 12 mois, commentaires) est dans la console.\n{}",
                 footer(links, &subscriber.unsubscribe_token)
@@ -591,8 +606,44 @@ mod tests {
         assert!(daily_sent.iter().all(|t| t.with_timezone(&chrono::Local).time().hour() >= DIGEST_HOUR));
         assert_eq!(weekly_sent.len(), 4, "{weekly_sent:?}");
         assert!(weekly_sent.iter().all(|t| t.with_timezone(&chrono::Local).weekday() == chrono::Weekday::Mon));
-        let none = Subscriber { digest: Digest::None, ..daily };
+        let none = Subscriber { digest: Digest::None, ..daily.clone() };
         assert!(!digest_due(&none, start));
+        // A year, hour by hour, for a monthly reader: the 1st of each month, from 07:00.
+        let mut monthly = Subscriber { digest: Digest::Monthly, ..daily };
+        let mut monthly_sent = Vec::new();
+        for hour in 0..(366 * 24) {
+            let now = start + Duration::hours(hour);
+            if digest_due(&monthly, now) {
+                monthly.digest_sent_at = Some(now);
+                monthly_sent.push(now.with_timezone(&chrono::Local));
+            }
+        }
+        assert_eq!(monthly_sent.len(), 12, "{monthly_sent:?}");
+        assert!(monthly_sent.iter().all(|t| t.day() == 1 && t.hour() >= DIGEST_HOUR), "{monthly_sent:?}");
+    }
+
+    #[test]
+    fn summaries_cover_the_day_the_week_or_the_calendar_month_before() {
+        let date = |s: &str| s.parse::<NaiveDate>().unwrap();
+        let monday = date("2026-03-02");
+        let (from, to, title, period) = summary_period(Digest::Daily, monday).unwrap();
+        assert_eq!(
+            (from, to, title, period.as_str()),
+            (date("2026-03-01"), date("2026-03-01"), "du jour", "le 01/03/2026")
+        );
+        let (from, to, _, period) = summary_period(Digest::Weekly, monday).unwrap();
+        assert_eq!(
+            (from, to, period.as_str()),
+            (date("2026-02-23"), date("2026-03-01"), "du 23/02/2026 au 01/03/2026")
+        );
+        let (from, to, title, period) = summary_period(Digest::Monthly, date("2028-03-01")).unwrap();
+        assert_eq!(
+            (from, to, title, period.as_str()),
+            (date("2028-02-01"), date("2028-02-29"), "du mois", "février 2028")
+        );
+        let (from, to, _, period) = summary_period(Digest::Monthly, date("2027-01-01")).unwrap();
+        assert_eq!((from, to, period.as_str()), (date("2026-12-01"), date("2026-12-31"), "décembre 2026"));
+        assert!(summary_period(Digest::None, monday).is_none());
     }
 
     use chrono::Timelike;

@@ -282,6 +282,25 @@ fn the_console_administers_a_network_from_an_empty_database(postgres: bool) {
         "{administration}"
     );
 
+    // Camille's summaries: monthly, and no alert mails; an unknown rhythm is refused.
+    let (_, _, page) = camille.get("/console/administration");
+    let csrf_camille = between(&page, "name=\"csrf\" value=\"", "\"").unwrap();
+    let (status, _, _) =
+        camille.post("/console/administration/resumes", &[("csrf", &csrf_camille), ("digest", "yearly")]);
+    assert_eq!(status, 400);
+    let (status, location, _) =
+        camille.post("/console/administration/resumes", &[("csrf", &csrf_camille), ("digest", "monthly")]);
+    assert!(status == 303 && location.ends_with("fait=resumes"), "{status} {location}");
+    let (_, _, page) = camille.get("/console/administration");
+    assert!(page.contains("value=\"monthly\" selected"), "{page}");
+    assert!(!page.contains("name=\"alerts\" value=\"oui\" checked"), "{page}");
+    {
+        let opened = open_storage(&backend);
+        let subscribers = opened.runtime.block_on(opened.storage.subscribers()).unwrap();
+        let camille = subscribers.iter().find(|s| s.email == "camille.martin@rhone.gouv.fr").unwrap();
+        assert_eq!((camille.digest, camille.alerts), (borne_platform::storage::alerting::Digest::Monthly, false));
+    }
+
     // The network's themes, then a comment opened whole, tagged and marked handled.
     let (status, location, _) = admin.post(
         "/console/administration/themes",

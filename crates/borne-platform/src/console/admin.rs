@@ -432,8 +432,9 @@ pub(super) async fn digest(
     Form(fields): Form<Fields>,
 ) -> Response {
     run(platform, viewer, "resumes", fields, |platform, account, fields| async move {
-        let digest = Digest::parse(field(&fields, "digest"))
-            .ok_or_else(|| Failure::BadInput("Fréquence inconnue (aucun, quotidien ou hebdomadaire).".into()))?;
+        let digest = Digest::parse(field(&fields, "digest")).ok_or_else(|| {
+            Failure::BadInput("Fréquence inconnue (jamais, chaque jour, chaque semaine ou chaque mois).".into())
+        })?;
         platform.storage().set_digest(&account.id, digest).await?;
         Admin(platform.storage()).set_alerts(&account.id, field(&fields, "alerts") == "oui").await?;
         Ok(done("resumes"))

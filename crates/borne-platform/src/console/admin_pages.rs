@@ -117,7 +117,7 @@ pub fn page(session: &ConsoleSession, data: &AdminData, notice: Option<&Notice>)
                 div.fr-select-group {
                     label.fr-label for="digest" { "Recevoir un résumé de mon périmètre" }
                     select.fr-select #digest name="digest" {
-                        @for (value, label) in [("none", "jamais"), ("daily", "chaque jour"), ("weekly", "chaque semaine")] {
+                        @for (value, label) in [("none", "jamais"), ("daily", "chaque jour"), ("weekly", "chaque semaine"), ("monthly", "chaque mois")] {
                             option value=(value) selected[data.digest.map(Digest::as_str) == Some(value)] { (label) }
                         }
                     }

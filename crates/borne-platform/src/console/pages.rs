@@ -21,7 +21,7 @@ use axum::http::StatusCode;
 use borne_model::backoffice::readable;
 use borne_model::indicators::{Indicators, QuestionIndicator, Score, french_decimal};
 use borne_web::dsfr::NavLink;
-use chrono::{DateTime, NaiveDate, Utc};
+use chrono::{DateTime, Utc};
 use maud::{Markup, html};
 
 /// The console's stylesheet: the design system's additions, then the console's own rules.
@@ -464,7 +464,7 @@ pub fn site(
                     tbody {
                         @for p in trend {
                             tr {
-                                th scope="row" { (month_name(p.month)) }
+                                th scope="row" { (crate::local::month_name(p.month)) }
                                 td { (p.reviews_in_month) }
                                 td { (short_score(&p.rolling_12_months)) }
                             }
@@ -528,25 +528,6 @@ fn jdma_section(site: &Site, jdma: Option<&(JdmaCounts, Vec<Reconciled>)>) -> Ma
             }
         }
     }
-}
-
-fn month_name(month: NaiveDate) -> String {
-    const NAMES: [&str; 12] = [
-        "janvier",
-        "février",
-        "mars",
-        "avril",
-        "mai",
-        "juin",
-        "juillet",
-        "août",
-        "septembre",
-        "octobre",
-        "novembre",
-        "décembre",
-    ];
-    use chrono::Datelike;
-    format!("{} {}", NAMES[month.month0() as usize], month.year())
 }
 
 /// The comments page's filters, as applied (or as typed, with what is wrong in them).

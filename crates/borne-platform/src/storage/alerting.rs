@@ -14,6 +14,7 @@ pub enum Digest {
     None,
     Daily,
     Weekly,
+    Monthly,
 }
 
 impl Digest {
@@ -31,6 +32,7 @@ impl Digest {
             Digest::None => "none",
             Digest::Daily => "daily",
             Digest::Weekly => "weekly",
+            Digest::Monthly => "monthly",
         }
     }
 
@@ -39,6 +41,7 @@ impl Digest {
             "none" => Some(Digest::None),
             "daily" => Some(Digest::Daily),
             "weekly" => Some(Digest::Weekly),
+            "monthly" => Some(Digest::Monthly),
             _ => None,
         }
     }

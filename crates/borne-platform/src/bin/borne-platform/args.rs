@@ -262,11 +262,11 @@ pub(crate) enum AlertsCommand {
         /// L'identifiant de l'organisation
         organisation: String,
     },
-    /// Le rythme des résumés d'un responsable : daily (quotidien), weekly (hebdomadaire) ou none (aucun)
+    /// Le rythme des résumés d'un responsable : daily (quotidien), weekly (hebdomadaire), monthly (mensuel) ou none (aucun)
     Digest {
         /// L'adresse du compte
         email: String,
-        /// daily, weekly ou none
+        /// daily, weekly, monthly ou none
         every: String,
     },
     /// Les courriels d'alerte abandonnés (adresse refusée par le serveur, ou trop d'échecs), les plus récents d'abord (JSON)

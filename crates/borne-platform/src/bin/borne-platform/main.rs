@@ -377,7 +377,7 @@ async fn alerts(storage: &Storage, command: AlertsCommand) -> Result<(), String>
         }
         AlertsCommand::Digest { email, every } => {
             let digest = platform::storage::alerting::Digest::parse(&every)
-                .ok_or_else(|| format!("fréquence inconnue : {every} (daily, weekly ou none)"))?;
+                .ok_or_else(|| format!("fréquence inconnue : {every} (daily, weekly, monthly ou none)"))?;
             storage.set_digest(&email, digest).await.map_err(message)?;
             println!("résumés de {email} : {every}");
         }

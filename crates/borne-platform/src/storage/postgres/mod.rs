@@ -50,6 +50,7 @@ pub(crate) const MIGRATIONS: &[(&str, &str)] = &[
     ("0011_site_time_zone.sql", include_str!("migrations/0011_site_time_zone.sql")),
     ("0012_account_links.sql", include_str!("migrations/0012_account_links.sql")),
     ("0013_follow_up.sql", include_str!("migrations/0013_follow_up.sql")),
+    ("0014_monthly_summaries.sql", include_str!("migrations/0014_monthly_summaries.sql")),
 ];
 
 /// Key of the advisory lock that serialises migrations and partition creation across instances.

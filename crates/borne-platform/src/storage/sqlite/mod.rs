@@ -13,7 +13,7 @@ mod reviews;
 
 use crate::storage::model::{Result, StorageError};
 use chrono::{DateTime, Utc};
-use rusqlite::{Connection, TransactionBehavior};
+use rusqlite::{Connection, OptionalExtension, TransactionBehavior};
 use std::path::Path;
 use std::sync::{Arc, Mutex};
 
@@ -34,16 +34,36 @@ pub(crate) const MIGRATIONS: &[(&str, &str)] = &[
     ("0012_site_time_zone.sql", include_str!("migrations/0012_site_time_zone.sql")),
     ("0013_account_links.sql", include_str!("migrations/0013_account_links.sql")),
     ("0014_follow_up.sql", include_str!("migrations/0014_follow_up.sql")),
+    ("0015_monthly_summaries.sql", include_str!("migrations/0015_monthly_summaries.sql")),
 ];
 
 /// Brings a connection's schema to the latest version, each step in its own transaction; the
 /// version is read inside it, so processes migrating the same file at once take turns.
+///
+/// Foreign keys are off while migrating (SQLite rebuilds a table to change a constraint, and
+/// dropping the old one would otherwise cascade to what references it); each step checks them
+/// before it commits, and they are on again when this returns, whatever happened.
 pub fn migrate(conn: &mut Connection) -> rusqlite::Result<()> {
+    conn.pragma_update(None, "foreign_keys", "OFF")?;
+    let migrated = migrate_steps(conn);
+    let restored = conn.pragma_update(None, "foreign_keys", "ON");
+    migrated.and(restored)
+}
+
+fn migrate_steps(conn: &mut Connection) -> rusqlite::Result<()> {
     loop {
         let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
         let current: i64 = tx.query_row("PRAGMA user_version", [], |r| r.get(0))?;
-        let Some((_, sql)) = MIGRATIONS.get(current.max(0) as usize) else { return Ok(()) };
+        let Some((name, sql)) = MIGRATIONS.get(current.max(0) as usize) else { return Ok(()) };
         tx.execute_batch(sql)?;
+        let dangling: Option<String> =
+            tx.query_row("SELECT \"table\" FROM pragma_foreign_key_check LIMIT 1", [], |r| r.get(0)).optional()?;
+        if let Some(table) = dangling {
+            return Err(rusqlite::Error::SqliteFailure(
+                rusqlite::ffi::Error::new(rusqlite::ffi::SQLITE_CONSTRAINT_FOREIGNKEY),
+                Some(format!("{name} leaves rows of {table} referencing nothing")),
+            ));
+        }
         tx.pragma_update(None, "user_version", current + 1)?;
         tx.commit()?;
     }
@@ -88,7 +108,6 @@ impl SqliteStore {
                 }
             }
             conn.pragma_update(None, "synchronous", "FULL")?;
-            conn.pragma_update(None, "foreign_keys", "ON")?;
             migrate(&mut conn)?;
             Ok(conn)
         })
@@ -136,5 +155,43 @@ fn refused_or_unavailable(e: rusqlite::Error) -> StorageError {
     match e.sqlite_error_code() {
         Some(rusqlite::ErrorCode::ConstraintViolation) => StorageError::Refused(e.to_string()),
         _ => StorageError::Unavailable(e.to_string()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A platform at version 14 with a signed-in manager and a pending link: rebuilding
+    /// `accounts` (monthly summaries) keeps both, and the foreign keys hold afterwards.
+    #[test]
+    fn rebuilding_accounts_keeps_what_references_them() {
+        let mut conn = Connection::open_in_memory().unwrap();
+        conn.pragma_update(None, "foreign_keys", "ON").unwrap();
+        for (_, sql) in &MIGRATIONS[..14] {
+            conn.execute_batch(sql).unwrap();
+        }
+        conn.pragma_update(None, "user_version", 14).unwrap();
+        conn.execute_batch(
+            "INSERT INTO accounts (id, name, role, created_at_ms, unsubscribe_token, digest)
+                 VALUES ('anne@orne.gouv.fr', 'Anne', 'national', 1, 'u', 'daily');
+             INSERT INTO console_sessions VALUES ('s', 'anne@orne.gouv.fr', 'c', 1, 1, NULL);
+             INSERT INTO account_links VALUES ('l', 'reset', 'anne@orne.gouv.fr', 1, 2, NULL);",
+        )
+        .unwrap();
+        migrate(&mut conn).unwrap();
+        let count = |c: &Connection, table: &str| -> i64 {
+            c.query_row(&format!("SELECT count(*) FROM {table}"), [], |r| r.get(0)).unwrap()
+        };
+        assert_eq!((count(&conn, "console_sessions"), count(&conn, "account_links")), (1, 1));
+        let digest: String = conn.query_row("SELECT digest FROM accounts", [], |r| r.get(0)).unwrap();
+        assert_eq!(digest, "daily");
+        conn.execute("UPDATE accounts SET digest = 'monthly'", []).unwrap();
+        assert!(conn.execute("UPDATE accounts SET digest = 'yearly'", []).is_err());
+        let on: i64 = conn.query_row("PRAGMA foreign_keys", [], |r| r.get(0)).unwrap();
+        assert_eq!(on, 1, "foreign keys are on again after migrating");
+        assert!(conn.execute("INSERT INTO console_sessions VALUES ('t', 'personne', 'c', 1, 1, NULL)", []).is_err());
+        conn.execute("DELETE FROM accounts", []).unwrap();
+        assert_eq!((count(&conn, "console_sessions"), count(&conn, "account_links")), (0, 0), "cascades still");
     }
 }
