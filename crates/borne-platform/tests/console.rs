@@ -94,29 +94,14 @@ fn console_pages_are_accessible_in_chromium() {
         ],
         "register": {"device": "borne-lyon-2", "site": SITES[0].id},
     });
-    let chromium = std::env::var("CHROMIUM").unwrap_or_else(|_| "/usr/bin/chromium".into());
-    let e2e = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/e2e");
-    assert!(
-        std::path::Path::new(&chromium).exists() && e2e.join("node_modules/playwright-core").exists(),
-        "{chromium} and tests/e2e's node modules are needed (bash .ci/run installs them)"
-    );
     // The pictures: into docs/screens/console when asked, else into a scratch folder to
     // compare with those committed.
     let committed = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../docs/screens/console");
     let asked = std::env::var_os("BORNE_CONSOLE_SCREENSHOTS").map(std::path::PathBuf::from);
     let scratch = Scratch::new("console-shots");
     let shots = asked.clone().unwrap_or_else(|| scratch.path().join("shots"));
-    let out = std::process::Command::new("node")
-        .arg(e2e.join("console.mjs"))
-        .arg(url)
-        .arg(&shots)
-        .arg(plan.to_string())
-        .env("CHROMIUM", &chromium)
-        .output()
-        .unwrap();
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(out.status.success(), "{stdout}{}", String::from_utf8_lossy(&out.stderr));
-    assert!(stdout.contains("tout est bon"), "{stdout}");
+    let plan = plan.to_string();
+    support::e2e_script("console.mjs", &[url.as_ref(), shots.as_os_str(), plan.as_ref()], &[]);
     if asked.is_none() {
         // The pictures are drawn from data dated relative to the run, so their pixels change
         // with the day: what is compared is that every page has its pictures and no picture is

@@ -205,9 +205,9 @@ fn every_console_and_public_route_survives_arbitrary_query_values(postgres: bool
         ("/console/lien/{v}", &[]),
         ("/accessibilite", &[]),
         ("/console/sites/{v}/indicateurs.json", &["du", "au"]),
-        ("/console/commentaires", &["site", "note", "du", "au", "q", "page"]),
-        ("/console/commentaires.csv", &["site", "note", "du", "au", "q", "page"]),
-        ("/console/commentaires.xlsx", &["site", "note", "du", "au", "q", "page"]),
+        ("/console/commentaires", &["site", "note", "du", "au", "q", "suivi", "theme", "page"]),
+        ("/console/commentaires.csv", &["site", "note", "du", "au", "q", "suivi", "theme", "page"]),
+        ("/console/commentaires.xlsx", &["site", "note", "du", "au", "q", "suivi", "theme", "page"]),
         ("/public/sites/{v}", &[]),
         ("/public/sites/{v}/results.json", &[]),
     ];
@@ -250,28 +250,48 @@ fn every_console_and_public_route_survives_arbitrary_query_values(postgres: bool
     // …in every field of every administration form (with the session's token)…
     let page = s.get("/console/administration", Some(&session)).body;
     let csrf = page.split("name=\"csrf\" value=\"").nth(1).and_then(|r| r.split('"').next()).expect("a form token");
-    let forms: [(&str, &[&str]); 8] = [
-        ("organisations", &["id", "name"]),
-        ("sites", &["id", "name", "organisation", "time_zone"]),
-        ("bornes", &["id", "site"]),
-        ("bornes/revoquer", &["device"]),
-        ("bornes/deplacer", &["device", "site"]),
-        ("comptes", &["name", "email", "role", "organisation", "site"]),
-        ("comptes/desactiver", &["email"]),
-        ("resumes", &["digest"]),
+    let rules: &[&str] = &[
+        "organisation",
+        "offline_hours",
+        "pending_hours",
+        "negative_percent",
+        "negative_days",
+        "negative_minimum",
+        "drop_points",
+        "drop_days",
+        "drop_minimum",
+        "debounce_minutes",
+    ];
+    let forms: [(&str, &[&str]); 13] = [
+        ("administration/organisations", &["id", "name"]),
+        ("administration/themes", &["organisation", "themes"]),
+        ("administration/sites", &["id", "name", "organisation", "time_zone"]),
+        ("administration/alertes", rules),
+        ("administration/bornes", &["id", "site"]),
+        ("administration/bornes/revoquer", &["device"]),
+        ("administration/bornes/deplacer", &["device", "site"]),
+        ("administration/comptes", &["name", "email", "role", "organisation", "site"]),
+        ("administration/comptes/desactiver", &["email"]),
+        ("administration/resumes", &["digest", "alerts"]),
+        ("avis/{v}", &["traite", "theme"]),
+        ("incidents/{v}", &["action", "note"]),
+        ("mot-de-passe-oublie", &["email"]),
     ];
     for (form, fields) in forms {
         for value in values {
             let decoded = value.replace("%2B", "+").replace("%00", "\0").replace("%FF%FE", "\u{FFFE}");
             let mut body: Vec<(&str, &str)> = fields.iter().map(|f| (*f, decoded.as_str())).collect();
             body.push(("csrf", csrf));
-            let request = s
-                .client
-                .post(format!("{}/console/administration/{form}", s.platform.url))
-                .header("Cookie", format!("borne_console={session}"))
-                .form(&body);
-            let answer = s.request(request);
-            assert!(answer.status < 500, "{form} = {value:?}: {} {}", answer.status, answer.body);
+            // A form of a numbered thing: the fields on the first one, then the number itself.
+            for path in [form.replace("{v}", "1"), form.replace("{v}", value)] {
+                let request = s
+                    .client
+                    .post(format!("{}/console/{path}", s.platform.url))
+                    .header("Cookie", format!("borne_console={session}"))
+                    .form(&body);
+                let answer = s.request(request);
+                assert!(answer.status < 500, "{path}: {value:?}: {} {}", answer.status, answer.body);
+            }
         }
     }
     // …then mixed at random.

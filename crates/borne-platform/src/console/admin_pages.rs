@@ -301,7 +301,9 @@ pub fn page(session: &ConsoleSession, data: &AdminData, notice: Option<&Notice>)
                         td.borne-wrap { (other.id) }
                         td { (other.role.label())
                             @if let Some(org) = &other.organisation { " : " (org_name(&data.organisations, Some(org))) }
-                            @if let Some(site) = &other.site { " : " (site) } }
+                            @if let Some(site) = &other.site {
+                                " : " (data.sites.iter().find(|s| &s.id == site).map_or(site.as_str(), |s| s.name.as_str()))
+                            } }
                         td { @if other.disabled { "désactivé" } @else if other.password_hash.is_none() && other.oidc_subject.is_none() { "invité" } @else { "actif" } }
                         td { @if !other.disabled && other.id != account.id {
                             form method="post" action="/console/administration/comptes/desactiver" {

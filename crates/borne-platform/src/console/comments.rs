@@ -19,6 +19,9 @@ pub(crate) struct CommentsQuery {
     pub(crate) du: Option<String>,
     pub(crate) au: Option<String>,
     pub(crate) q: Option<String>,
+    /// « a-traiter » or « traite » (empty: both).
+    pub(crate) suivi: Option<String>,
+    pub(crate) theme: Option<String>,
     pub(crate) page: Option<u32>,
 }
 
@@ -44,12 +47,24 @@ fn comments_query(sites: &[Site], q: &CommentsQuery) -> Result<CommentQuery, Fai
     if from > to {
         return Err(Failure::BadInput("la date de début est après la date de fin".into()));
     }
+    let handled = match q.suivi.as_deref().unwrap_or("") {
+        "" => None,
+        "a-traiter" => Some(false),
+        "traite" => Some(true),
+        other => return Err(Failure::BadInput(format!("suivi inconnu : {other} (a-traiter ou traite)"))),
+    };
+    let theme: String = q.theme.as_deref().unwrap_or("").trim().chars().take(200).collect();
+    if theme.chars().any(char::is_control) {
+        return Err(Failure::BadInput("thème invalide (un caractère de contrôle)".into()));
+    }
     Ok(CommentQuery {
         sites: chosen,
         from,
         to,
         rating,
         text,
+        handled,
+        theme,
         limit: COMMENTS_PER_PAGE + 1,
         offset: (page_of(q) - 1) * COMMENTS_PER_PAGE,
     })
@@ -66,32 +81,52 @@ pub(crate) async fn comments_page(
     Query(q): Query<CommentsQuery>,
 ) -> Result<Response, Failure> {
     let sites = sites_in_scope(platform.storage(), &session.account).await?;
-    let site = q.site.clone().unwrap_or_default();
+    let themes = themes_in_scope(&platform, &sites).await?;
+    // The filters as typed: what the page shows again, applied or not.
+    let mut filters = pages::CommentFilters {
+        site: q.site.clone().unwrap_or_default(),
+        rating: q.note.as_deref().and_then(|n| n.parse().ok()),
+        from: q.du.clone().unwrap_or_default(),
+        to: q.au.clone().unwrap_or_default(),
+        text: q.q.clone().unwrap_or_default(),
+        follow: q.suivi.clone().unwrap_or_default(),
+        theme: q.theme.clone().unwrap_or_default(),
+        page: 1,
+        more: false,
+        error: None,
+    };
     let query = match comments_query(&sites, &q) {
         Ok(query) => query,
         Err(Failure::BadInput(message)) => {
             // The page again, with the filters as typed and what is wrong in them.
-            let filters = pages::CommentFilters {
-                site,
-                rating: None,
-                from: q.du.clone().unwrap_or_default(),
-                to: q.au.clone().unwrap_or_default(),
-                text: q.q.clone().unwrap_or_default(),
-                page: 1,
-                more: false,
-                error: Some(message),
-            };
-            let page = html(pages::comments(&session, &sites, &[], &filters));
+            filters.error = Some(message);
+            let page = html(pages::comments(&session, &sites, &themes, &[], &filters));
             return Ok((StatusCode::BAD_REQUEST, page).into_response());
         }
         Err(other) => return Err(other),
     };
-    let (rating, from, to, text) = (query.rating, query.from.to_string(), query.to.to_string(), query.text.clone());
+    (filters.rating, filters.from, filters.to, filters.text) =
+        (query.rating, query.from.to_string(), query.to.to_string(), query.text.clone());
+    filters.theme = query.theme.clone();
     let mut found = platform.storage().comments(query).await?;
-    let more = found.len() > COMMENTS_PER_PAGE as usize;
+    filters.more = found.len() > COMMENTS_PER_PAGE as usize;
+    filters.page = page_of(&q);
     found.truncate(COMMENTS_PER_PAGE as usize);
-    let filters = pages::CommentFilters { site, rating, from, to, text, page: page_of(&q), more, error: None };
-    Ok(html(pages::comments(&session, &sites, &found, &filters)))
+    Ok(html(pages::comments(&session, &sites, &themes, &found, &filters)))
+}
+
+/// The themes of the networks the viewer's sites belong to, each once, in order.
+async fn themes_in_scope(platform: &Shared, sites: &[Site]) -> Result<Vec<String>, Failure> {
+    let mut organisations: Vec<&str> = sites.iter().filter_map(|s| s.organisation.as_deref()).collect();
+    organisations.sort_unstable();
+    organisations.dedup();
+    let mut themes = Vec::new();
+    for organisation in organisations {
+        themes.extend(super::store::Admin(platform.storage()).themes(organisation).await?);
+    }
+    themes.sort();
+    themes.dedup();
+    Ok(themes)
 }
 
 /// The comments of a selection (the same filters as the page, every page of it), a header

@@ -554,8 +554,9 @@ async fn site_page(
         .collect();
     let lines = sites::comparison(storage, &network, &HashMap::new(), today).await?;
     let scored = lines.iter().filter(|l| l.rank.is_some()).count();
-    let rank = lines.iter().find(|l| l.site_id == id).and_then(|l| l.rank).map(|r| (r, scored));
-    let view = pages::SiteCharts { series, rank };
+    let this = lines.iter().find(|l| l.site_id == id);
+    let rank = this.and_then(|l| l.rank).map(|r| (r, scored));
+    let view = pages::SiteCharts { series, rank, network: this.and_then(|l| l.organisation_name.clone()) };
     let month = storage.site_indicators(&id, today - chrono::Duration::days(29), today, sites::MINIMUM_REVIEWS).await?;
     let from = borne_model::indicators::twelve_months_before(today);
     let year = storage.site_indicators(&id, from, today, sites::MINIMUM_REVIEWS).await?;

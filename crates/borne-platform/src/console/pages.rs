@@ -12,6 +12,8 @@ use super::sites::{SiteLine, TrendPoint};
 pub struct SiteCharts {
     pub series: Series,
     pub rank: Option<(usize, usize)>,
+    /// The name of the site's network.
+    pub network: Option<String>,
 }
 use crate::storage::Site;
 use crate::storage::alerting::Incident;
@@ -262,7 +264,7 @@ pub fn sites(
                         tr {
                             td { @if let Some(rank) = line.rank { (rank) } @else { "—" } }
                             th scope="row" { a href=(format!("/console/sites/{}", line.site_id)) { (line.site_name) } }
-                            td { (line.organisation.as_deref().unwrap_or("—")) }
+                            td { (line.organisation_name.as_deref().unwrap_or("—")) }
                             td { (line.kiosks) }
                             td { (line.last_30_days.reviews) }
                             td { (short_score(&line.last_30_days)) }
@@ -429,7 +431,7 @@ pub fn site(
     view: &SiteCharts,
 ) -> Markup {
     let content = html! {
-        p { @if let Some(org) = &site.organisation { "Réseau : " (org) ". " }
+        p { @if let Some(network) = &view.network { "Réseau : " (network) ". " }
             a href=(format!("/console/bornes?site={}", urlencode(&site.id))) { "Bornes du site" } " · "
             a href=(format!("/console/commentaires?site={}", urlencode(&site.id))) { "Commentaires" } " · "
             a href=(format!("/public/sites/{}", urlencode(&site.id))) { "Page publique des résultats" } " · "
@@ -537,6 +539,9 @@ pub struct CommentFilters {
     pub from: String,
     pub to: String,
     pub text: String,
+    /// « a-traiter », « traite » or empty.
+    pub follow: String,
+    pub theme: String,
     pub page: u32,
     pub more: bool,
     /// Why the filters typed were refused: the page comes back with them and this message.
@@ -552,7 +557,13 @@ pub(crate) fn rating_label(item: Option<i64>) -> &'static str {
     }
 }
 
-pub fn comments(session: &ConsoleSession, sites: &[Site], found: &[Comment], f: &CommentFilters) -> Markup {
+pub fn comments(
+    session: &ConsoleSession,
+    sites: &[Site],
+    themes: &[String],
+    found: &[Comment],
+    f: &CommentFilters,
+) -> Markup {
     let name_of = |id: &str| sites.iter().find(|s| s.id == id).map_or(id.to_string(), |s| s.name.clone());
     let page_link = |page: u32| {
         let mut q = format!("?du={}&au={}&page={page}", urlencode(&f.from), urlencode(&f.to));
@@ -562,8 +573,10 @@ pub fn comments(session: &ConsoleSession, sites: &[Site], found: &[Comment], f: 
         if let Some(r) = f.rating {
             q.push_str(&format!("&note={r}"));
         }
-        if !f.text.is_empty() {
-            q.push_str(&format!("&q={}", urlencode(&f.text)));
+        for (key, value) in [("q", &f.text), ("suivi", &f.follow), ("theme", &f.theme)] {
+            if !value.is_empty() {
+                q.push_str(&format!("&{key}={}", urlencode(value)));
+            }
         }
         format!("/console/commentaires{q}")
     };
@@ -585,6 +598,19 @@ pub fn comments(session: &ConsoleSession, sites: &[Site], found: &[Comment], f: 
             p { label for="du" { "Du" } input #du type="date" name="du" value=(f.from); }
             p { label for="au" { "Au" } input #au type="date" name="au" value=(f.to); }
             p { label for="q" { "Mots" } input #q type="search" name="q" value=(f.text) maxlength="200"; }
+            p { label for="suivi" { "Suivi" }
+                select #suivi name="suivi" {
+                    @for (value, label) in [("", "Tous"), ("a-traiter", "À traiter"), ("traite", "Traités")] {
+                        option value=(value) selected[f.follow == value] { (label) }
+                    }
+                } }
+            @if !themes.is_empty() {
+                p { label for="theme" { "Thème" }
+                    select #theme name="theme" {
+                        option value="" selected[f.theme.is_empty()] { "Tous" }
+                        @for theme in themes { option value=(theme) selected[*theme == f.theme] { (theme) } }
+                    } }
+            }
             button type="submit" { "Chercher" }
         }
         p { "Télécharger cette sélection : "

@@ -15,6 +15,8 @@ pub struct SiteLine {
     pub site_id: String,
     pub site_name: String,
     pub organisation: Option<String>,
+    /// The organisation's name, as the administration gave it (its id without one).
+    pub organisation_name: Option<String>,
     pub kiosks: usize,
     /// The last 30 days, today included.
     pub last_30_days: Indicators,
@@ -53,6 +55,8 @@ pub async fn comparison(
     let take = |map: &HashMap<String, Vec<_>>, id: &str| {
         indicators_of(map.get(id).cloned().unwrap_or_default(), MINIMUM_REVIEWS, Vec::new())
     };
+    let names = super::store::Admin(storage).organisations().await?;
+    let name_of = |id: &String| names.iter().find(|o| &o.id == id).map_or_else(|| id.clone(), |o| o.name.clone());
     let mut lines: Vec<SiteLine> = sites
         .iter()
         .map(|site| {
@@ -66,6 +70,7 @@ pub async fn comparison(
                 site_id: site.id.clone(),
                 site_name: site.name.clone(),
                 organisation: site.organisation.clone(),
+                organisation_name: site.organisation.as_ref().map(name_of),
                 kiosks: kiosks.get(&site.id).copied().unwrap_or(0),
                 last_30_days: take(&month, &site.id),
                 last_12_months,

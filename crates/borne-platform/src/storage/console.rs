@@ -121,6 +121,10 @@ pub struct CommentQuery {
     pub to: NaiveDate,
     pub rating: Option<i64>,
     pub text: String,
+    /// Only those marked handled (`Some(true)`) or not yet (`Some(false)`).
+    pub handled: Option<bool>,
+    /// Only those tagged with this theme (empty: any).
+    pub theme: String,
     pub limit: u32,
     pub offset: u32,
 }

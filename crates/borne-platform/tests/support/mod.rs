@@ -179,9 +179,9 @@ pub fn start_registered(backend: &Backend) -> PlatformProcess {
     PlatformProcess::start(platform_bin(), "127.0.0.1:0", &args)
 }
 
-/// `tests/e2e/pages.mjs` (Playwright, axe-core) in Debian's Chromium: each page answers 200,
-/// passes axe-core and does not show `forbidden`; `cookie` (`name=value`) is a session.
-pub fn pages_in_chromium(forbidden: &str, urls: &[&str], cookie: Option<&str>) {
+/// Runs `tests/e2e/SCRIPT` with `args` in Debian's Chromium (or `$CHROMIUM`), with `env`:
+/// it must succeed and end with « tout est bon »; its standard output is returned.
+pub fn e2e_script(script: &str, args: &[&std::ffi::OsStr], env: &[(&str, &str)]) -> String {
     let chromium = std::env::var("CHROMIUM").unwrap_or_else(|_| "/usr/bin/chromium".into());
     let e2e = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/e2e");
     assert!(
@@ -189,12 +189,24 @@ pub fn pages_in_chromium(forbidden: &str, urls: &[&str], cookie: Option<&str>) {
         "{chromium} and tests/e2e's node modules are needed (bash .ci/run installs them)"
     );
     let mut node = std::process::Command::new("node");
-    node.arg(e2e.join("pages.mjs")).arg(forbidden).args(urls).env("CHROMIUM", &chromium);
-    if let Some(cookie) = cookie {
-        node.env("COOKIE", cookie);
+    node.arg(e2e.join(script)).args(args).env("CHROMIUM", &chromium);
+    for (key, value) in env {
+        node.env(key, value);
     }
     let out = node.output().unwrap();
-    assert!(out.status.success(), "{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert!(out.status.success(), "{script}: {stdout}{}", String::from_utf8_lossy(&out.stderr));
+    assert!(stdout.contains("tout est bon"), "{script}: {stdout}");
+    stdout
+}
+
+/// `tests/e2e/pages.mjs` (Playwright, axe-core) in Debian's Chromium: each page answers 200,
+/// passes axe-core and does not show `forbidden`; `cookie` (`name=value`) is a session.
+pub fn pages_in_chromium(forbidden: &str, urls: &[&str], cookie: Option<&str>) {
+    let mut args: Vec<&std::ffi::OsStr> = vec![forbidden.as_ref()];
+    args.extend(urls.iter().map(std::ffi::OsStr::new));
+    let env: Vec<(&str, &str)> = cookie.map(|c| ("COOKIE", c)).into_iter().collect();
+    e2e_script("pages.mjs", &args, &env);
 }
 
 /// The value of cookie `name` among a response's `Set-Cookie` headers (not a deletion).

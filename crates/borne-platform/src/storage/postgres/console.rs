@@ -136,6 +136,8 @@ impl Accounts for PgStore {
                         AND s.review_created_at = r.created_at AND s.field_code = 'satisfaction'
                         AND s.answer_item_id = $6))
                    AND ($7 = '' OR to_tsvector('french', a.answer_text) @@ plainto_tsquery('french', $7))
+                   AND ($10::boolean IS NULL OR (f.handled_by IS NOT NULL) = $10)
+                   AND ($11 = '' OR strpos(', ' || coalesce(f.tags, '') || ',', ', ' || $11 || ',') > 0)
                  ORDER BY r.created_at DESC, r.id DESC LIMIT $8 OFFSET $9",
             )
             .await
@@ -153,6 +155,8 @@ impl Accounts for PgStore {
                     &search,
                     &(q.limit as i64),
                     &(q.offset as i64),
+                    &q.handled,
+                    &q.theme,
                 ],
             )
             .await

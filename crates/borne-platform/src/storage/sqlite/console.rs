@@ -130,6 +130,8 @@ impl Accounts for SqliteStore {
                    AND (?6 IS NULL OR EXISTS (SELECT 1 FROM answers s WHERE s.review_id = r.id
                         AND s.field_code = 'satisfaction' AND s.answer_item_id = ?6))
                    AND (?7 = '' OR a.rowid IN (SELECT rowid FROM comments_fts WHERE comments_fts MATCH ?7))
+                   AND (?10 IS NULL OR (f.handled_by IS NOT NULL) = ?10)
+                   AND (?11 = '' OR instr(', ' || coalesce(f.tags, '') || ',', ', ' || ?11 || ',') > 0)
                  ORDER BY r.created_at_ms DESC, r.id DESC LIMIT ?8 OFFSET ?9",
             )?;
             stmt.query_map(
@@ -142,7 +144,9 @@ impl Accounts for SqliteStore {
                     q.rating,
                     search,
                     q.limit,
-                    q.offset
+                    q.offset,
+                    q.handled,
+                    q.theme
                 ],
                 |r| {
                     Ok(Comment {
