@@ -354,6 +354,11 @@ fn the_console_administers_a_network_from_an_empty_database(postgres: bool) {
     assert!(home.contains("Préfecture de Lyon"), "{home}");
     // The network is named by its name, not its id.
     assert!(camille.get("/console/sites/lyon").2.contains("Réseau : Préfecture du Rhône."));
+    // A step that is not one: the site's page by week, with what was wrong beside the choice.
+    let (status, _, page) = camille.get("/console/sites/lyon?par=annee");
+    assert_eq!(status, 400);
+    assert!(page.contains("Pas inconnu : « annee »") && page.contains("<h1>Préfecture de Lyon</h1>"), "{page}");
+    assert!(page.contains("<option value=\"semaine\" selected>"), "{page}");
     let sites = camille.get("/console/").2;
     assert!(sites.contains("<td>Préfecture du Rhône</td>"), "{sites}");
     let (_, _, administration) = camille.get("/console/administration");

@@ -540,10 +540,15 @@ async fn site_page(
     let storage = platform.storage();
     let site = site_in_scope(storage, &session.account, &id).await?;
     let today = today();
-    let grain = match q.par.as_deref().filter(|p| !p.is_empty()) {
-        None => charts::Grain::Week,
-        Some(slug) => charts::Grain::parse(slug)
-            .ok_or_else(|| Failure::BadInput(format!("pas inconnu : {slug} (jour, semaine ou mois)")))?,
+    // An unknown step: the page by week, saying so beside the choice (a 400).
+    let (grain, mistake) = match q.par.as_deref().filter(|p| !p.is_empty()) {
+        None => (charts::Grain::Week, None),
+        Some(slug) => match charts::Grain::parse(slug) {
+            Some(grain) => (grain, None),
+            None => {
+                (charts::Grain::Week, Some(format!("Pas inconnu : « {slug} » ; choisissez jour, semaine ou mois.")))
+            }
+        },
     };
     let series = charts::series(storage, &id, today, grain).await?;
     // The rank among the sites of its network (or of the viewer's scope, without a network).
@@ -556,7 +561,9 @@ async fn site_page(
     let scored = lines.iter().filter(|l| l.rank.is_some()).count();
     let this = lines.iter().find(|l| l.site_id == id);
     let rank = this.and_then(|l| l.rank).map(|r| (r, scored));
-    let view = pages::SiteCharts { series, rank, network: this.and_then(|l| l.organisation_name.clone()) };
+    let network = this.and_then(|l| l.organisation_name.clone());
+    let status = if mistake.is_some() { StatusCode::BAD_REQUEST } else { StatusCode::OK };
+    let view = pages::SiteCharts { series, rank, network, mistake };
     let month = storage.site_indicators(&id, today - chrono::Duration::days(29), today, sites::MINIMUM_REVIEWS).await?;
     let from = borne_model::indicators::twelve_months_before(today);
     let year = storage.site_indicators(&id, from, today, sites::MINIMUM_REVIEWS).await?;
@@ -570,7 +577,7 @@ async fn site_page(
         }
         _ => None,
     };
-    Ok(html(pages::site(&session, &site, &month, &year, &trend, jdma.as_ref(), &view)))
+    Ok((status, html(pages::site(&session, &site, &month, &year, &trend, jdma.as_ref(), &view))).into_response())
 }
 
 #[derive(Deserialize, Default)]

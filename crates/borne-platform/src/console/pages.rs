@@ -14,6 +14,8 @@ pub struct SiteCharts {
     pub rank: Option<(usize, usize)>,
     /// The name of the site's network.
     pub network: Option<String>,
+    /// Why the step asked for was refused (the charts are then by week).
+    pub mistake: Option<String>,
 }
 use crate::storage::Site;
 use crate::storage::alerting::Incident;
@@ -448,8 +450,9 @@ pub fn site(
         section aria-labelledby="evolution" {
             h2 #evolution { "Évolution" }
             form.filters method="get" action=(format!("/console/sites/{}", urlencode(&site.id))) {
-                div.fr-select-group {
+                div.fr-select-group.fr-select-group--error[view.mistake.is_some()] {
                     label.fr-label for="par" { "Pas des graphiques" }
+                    @if let Some(mistake) = &view.mistake { p.fr-error-text role="alert" { (mistake) } }
                     select.fr-select #par name="par" {
                         @for (grain, slug, label) in Grain::ALL { option value=(slug) selected[grain == view.series.grain] { (label) } }
                     }
