@@ -85,6 +85,14 @@ fn the_administration_is_done_in_chromium() {
         ],
         &[],
     );
+    // The sites page compares those reasons across the network's sites: 8 answers, half each.
+    let camille = Browser::new(&served.public);
+    assert_eq!(camille.sign_in("camille.martin@rhone.gouv.fr", "le mot de passe de Camille").0, 303);
+    let home = camille.get("/console/").2;
+    assert!(
+        home.contains("<th scope=\"row\">Préfecture de Lyon</th><td>8 (indicatif)</td><td>50,0 %</td><td>50,0 %</td>"),
+        "{home}"
+    );
 }
 
 /// A browser: cookies kept, redirects not followed (their target is asserted).

@@ -302,7 +302,7 @@ fn truncate(text: &str, max: usize) -> String {
 
 /// The follow-up reasons compared across sites: for each question answered somewhere, a table
 /// of each site's shares (12 months).
-pub fn reasons_across(sites: &[(String, Indicators)]) -> Markup {
+pub fn reasons_across(sites: &[(&str, &Indicators)]) -> Markup {
     let mut questions: Vec<(&str, &str)> = Vec::new();
     for (_, indicators) in sites {
         for q in indicators.follow_ups.iter().filter(|q| q.respondents > 0) {

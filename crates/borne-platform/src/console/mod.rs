@@ -416,13 +416,7 @@ async fn sites_page(
     let lines = sites::comparison(storage, &sites, &kiosks, today()).await?;
     let ids: Vec<String> = sites.iter().map(|s| s.id.clone()).collect();
     let incidents = storage.incidents(&ids, 20).await?;
-    let from = borne_model::indicators::twelve_months_before(today());
-    let mut reasons = Vec::new();
-    for site in &sites {
-        reasons
-            .push((site.name.clone(), storage.site_indicators(&site.id, from, today(), sites::MINIMUM_REVIEWS).await?));
-    }
-    Ok(html(pages::sites(&session, &lines, &sites, &incidents, &reasons)))
+    Ok(html(pages::sites(&session, &lines, &sites, &incidents)))
 }
 
 #[derive(Deserialize, Default)]

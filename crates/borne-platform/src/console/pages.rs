@@ -235,13 +235,8 @@ fn incidents(session: &ConsoleSession, list: &[Incident], sites: &[Site]) -> Mar
     }
 }
 
-pub fn sites(
-    session: &ConsoleSession,
-    lines: &[SiteLine],
-    scope: &[Site],
-    recent: &[Incident],
-    reasons: &[(String, Indicators)],
-) -> Markup {
+pub fn sites(session: &ConsoleSession, lines: &[SiteLine], scope: &[Site], recent: &[Incident]) -> Markup {
+    let reasons: Vec<(&str, &Indicators)> = lines.iter().map(|l| (l.site_name.as_str(), &l.last_12_months)).collect();
     let content = html! {
         p { "Note de satisfaction sur 10 calculée comme l'État la calcule (« Très bien » 10, « Moyen » 5, « Pas bien » 0), donnée à partir de 100 avis. Classement sur les 12 derniers mois glissants." }
         @if lines.is_empty() {
@@ -281,7 +276,7 @@ pub fn sites(
         }
         section aria-labelledby="raisons" {
             h2 #raisons { "Les raisons données, comparées entre sites" }
-            (charts::reasons_across(reasons))
+            (charts::reasons_across(&reasons))
         }
         (incidents(session, recent, scope))
     };

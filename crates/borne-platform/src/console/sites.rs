@@ -55,12 +55,18 @@ pub async fn comparison(
     let take = |map: &HashMap<String, Vec<_>>, id: &str| {
         indicators_of(map.get(id).cloned().unwrap_or_default(), MINIMUM_REVIEWS, Vec::new())
     };
+    let ids: Vec<String> = sites.iter().map(|s| s.id.clone()).collect();
+    let mut questions = storage.kiosk_questions_of(&ids).await?;
     let names = super::store::Admin(storage).organisations().await?;
     let name_of = |id: &String| names.iter().find(|o| &o.id == id).map_or_else(|| id.clone(), |o| o.name.clone());
     let mut lines: Vec<SiteLine> = sites
         .iter()
         .map(|site| {
-            let last_12_months = take(&year, &site.id);
+            // The 12 months with the site's own questions answered in them: the reasons.
+            let items = year.get(&site.id).cloned().unwrap_or_default();
+            let mut asked = questions.remove(&site.id).unwrap_or_default();
+            asked.retain(|q| items.iter().any(|i| i.field_code == q.code));
+            let last_12_months = indicators_of(items, MINIMUM_REVIEWS, asked);
             let before = take(&year_before, &site.id);
             let change_30_days = match (last_12_months.satisfaction.score.value(), before.satisfaction.score.value()) {
                 (Some(now), Some(then)) => Some(borne_model::indicators::round_to_tenth(now - then)),

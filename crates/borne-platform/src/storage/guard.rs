@@ -74,6 +74,10 @@ pub trait Guard {
         entries: Vec<CatalogueEntry>,
         day: NaiveDate,
     ) -> impl Future<Output = Result<()>> + Send;
-    /// Every entry of `site`'s catalogue, by code and item.
-    fn catalogue_entries(&self, site: String) -> impl Future<Output = Result<Vec<CatalogueEntry>>> + Send;
+    /// Every entry of the catalogues of `sites`, with its site, by site, code and item (one
+    /// query, whatever the number of sites).
+    fn catalogue_entries(
+        &self,
+        sites: Vec<String>,
+    ) -> impl Future<Output = Result<Vec<(String, CatalogueEntry)>>> + Send;
 }

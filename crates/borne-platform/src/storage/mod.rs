@@ -50,6 +50,7 @@ use console::{Account, AccountChange, Accounts, Comment, CommentQuery, ConsoleSe
 use forwarding::{Claimed, Forwarding, JdmaCounts, JdmaExportFilter, JdmaExportRow, Reconciled, Settle};
 use guard::{Catalogue, CatalogueEntry, Guard};
 use reviews::Reviews;
+use std::collections::HashMap;
 use std::net::IpAddr;
 use std::path::PathBuf;
 use std::time::SystemTime;
@@ -525,9 +526,20 @@ impl Storage {
     /// `site`'s kiosk-only questions as people read them, from its catalogue: each with its
     /// French text (its code when no kiosk sent one) and its items in id order.
     pub async fn kiosk_questions(&self, site: &str) -> Result<Vec<borne_model::review::Question>> {
-        let site = site.to_string();
-        let entries = on_engine!(self, s => s.catalogue_entries(site).await)?;
-        Ok(questions_of(entries))
+        Ok(self.kiosk_questions_of(&[site.to_string()]).await?.remove(site).unwrap_or_default())
+    }
+
+    /// The kiosk-only questions of each of `sites` (those with none are absent), in one read.
+    pub async fn kiosk_questions_of(
+        &self,
+        sites: &[String],
+    ) -> Result<HashMap<String, Vec<borne_model::review::Question>>> {
+        let entries = on_engine!(self, s => s.catalogue_entries(sites.to_vec()).await)?;
+        let mut by_site: HashMap<String, Vec<CatalogueEntry>> = HashMap::new();
+        for (site, entry) in entries {
+            by_site.entry(site).or_default().push(entry);
+        }
+        Ok(by_site.into_iter().map(|(site, entries)| (site, questions_of(entries))).collect())
     }
 }
 

@@ -116,25 +116,28 @@ impl Guard for PgStore {
         Ok(())
     }
 
-    async fn catalogue_entries(&self, site: String) -> Result<Vec<CatalogueEntry>> {
+    async fn catalogue_entries(&self, sites: Vec<String>) -> Result<Vec<(String, CatalogueEntry)>> {
         let client = self.client().await?;
         let rows = client
             .query(
-                "SELECT field_code, answer_item_id, field_label, answer_text, intention, kind FROM site_questions
-                 WHERE site_id = $1 ORDER BY field_code, answer_item_id",
-                &[&site],
+                "SELECT field_code, answer_item_id, field_label, answer_text, intention, kind, site_id FROM site_questions
+                 WHERE site_id = ANY($1) ORDER BY site_id, field_code, answer_item_id",
+                &[&sites],
             )
             .await
             .map_err(classify)?;
         Ok(rows
             .iter()
-            .map(|r| CatalogueEntry {
-                field_code: r.get(0),
-                answer_item_id: r.get(1),
-                field_label: r.get(2),
-                answer_text: r.get::<_, Option<String>>(3).unwrap_or_default(),
-                intention: r.get::<_, Option<String>>(4).unwrap_or_default(),
-                kind: r.get::<_, Option<String>>(5).unwrap_or_default(),
+            .map(|r| {
+                let entry = CatalogueEntry {
+                    field_code: r.get(0),
+                    answer_item_id: r.get(1),
+                    field_label: r.get(2),
+                    answer_text: r.get::<_, Option<String>>(3).unwrap_or_default(),
+                    intention: r.get::<_, Option<String>>(4).unwrap_or_default(),
+                    kind: r.get::<_, Option<String>>(5).unwrap_or_default(),
+                };
+                (r.get(6), entry)
             })
             .collect())
     }

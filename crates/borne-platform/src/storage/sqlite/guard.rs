@@ -120,21 +120,23 @@ impl Guard for SqliteStore {
         .await
     }
 
-    async fn catalogue_entries(&self, site: String) -> Result<Vec<CatalogueEntry>> {
+    async fn catalogue_entries(&self, sites: Vec<String>) -> Result<Vec<(String, CatalogueEntry)>> {
+        let sites = serde_json::to_string(&sites).unwrap_or_else(|_| "[]".into());
         self.with(move |c| {
             let mut stmt = c.prepare_cached(
-                "SELECT field_code, answer_item_id, field_label, answer_text, intention, kind FROM site_questions
-                 WHERE site_id = ?1 ORDER BY field_code, answer_item_id",
+                "SELECT field_code, answer_item_id, field_label, answer_text, intention, kind, site_id FROM site_questions
+                 WHERE site_id IN (SELECT value FROM json_each(?1)) ORDER BY site_id, field_code, answer_item_id",
             )?;
-            stmt.query_map([site], |r| {
-                Ok(CatalogueEntry {
+            stmt.query_map([sites], |r| {
+                let entry = CatalogueEntry {
                     field_code: r.get(0)?,
                     answer_item_id: r.get(1)?,
                     field_label: r.get(2)?,
                     answer_text: r.get::<_, Option<String>>(3)?.unwrap_or_default(),
                     intention: r.get::<_, Option<String>>(4)?.unwrap_or_default(),
                     kind: r.get::<_, Option<String>>(5)?.unwrap_or_default(),
-                })
+                };
+                Ok((r.get(6)?, entry))
             })?
             .collect()
         })
