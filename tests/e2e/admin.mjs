@@ -50,6 +50,7 @@ async function choosePassword(link, password, heading, fields = {}) {
   await page.goto(link);
   check((await page.locator("h1").textContent()).includes(heading), `the link opens « ${heading} »`);
   await checkAxe(page, heading);
+  await narrow(heading);
   for (const [selector, value] of Object.entries(fields)) await page.locator(selector).fill(value);
   await page.locator("#password").fill(password);
   await page.locator("#confirmation").fill(password);
