@@ -325,6 +325,15 @@ fn the_console_administers_a_network_from_an_empty_database(postgres: bool) {
     assert!(status == 200 || status == 201, "{status} {body}");
     let (_, _, fleet) = admin.get("/console/bornes");
     assert!(fleet.contains("data-state=\"online\">en ligne</span></td><th scope=\"row\">lyon-accueil"), "{fleet}");
+    // The charts' figures, by day and by month: the three reviews on the kiosk's day, scored
+    // as the State does ((10 + 5 + 10) / 3), « indicatif » under 100 reviews.
+    let (day, month) =
+        (format!("{}/{}", &yesterday[8..10], &yesterday[5..7]), format!("{}/{}", &yesterday[5..7], &yesterday[..4]));
+    for (step, label) in [("jour", day), ("mois", month)] {
+        let (status, _, page) = admin.get(&format!("/console/sites/lyon?par={step}"));
+        let row = format!("<th scope=\"row\">{label}</th><td>3</td><td>8,3 (indicatif)</td>");
+        assert!(status == 200 && page.contains(&row), "{step}: {row} in {page}");
+    }
 
     // A network manager invited by mail chooses a password through the link, once.
     let (status, location, _) = admin.post(

@@ -98,12 +98,17 @@ fn ranges(today: NaiveDate, grain: Grain) -> Vec<(NaiveDate, NaiveDate, String)>
         .collect()
 }
 
-/// A site's series, read from its per-site counts (one read per bucket).
+/// A site's series, from its daily counts over the whole span (one read), added up per bucket.
 pub async fn series(storage: &Storage, site: &str, today: NaiveDate, grain: Grain) -> Result<Series, StorageError> {
     let questions = storage.kiosk_questions(site).await?;
+    let ranges = ranges(today, grain);
+    let (Some(first), Some(last)) = (ranges.first().map(|r| r.0), ranges.last().map(|r| r.1)) else {
+        return Ok(Series { grain, current: Vec::new(), previous: Vec::new() });
+    };
+    let days = storage.site_days(site, first, last).await?;
     let mut buckets = Vec::new();
-    for (from, to, label) in ranges(today, grain) {
-        let items = storage.site_counts(Some(site), from, to).await?.into_iter().flat_map(|c| c.items);
+    for (from, to, label) in ranges {
+        let items = days.iter().filter(|(day, _)| (from..=to).contains(day)).map(|(_, item)| item.clone());
         buckets.push(Bucket { label, from, to, indicators: indicators_of(items, MINIMUM_REVIEWS, questions.clone()) });
     }
     let current = buckets.split_off(buckets.len() / 2);

@@ -264,6 +264,16 @@ impl Storage {
         Ok(group_counts(rows))
     }
 
+    /// One site's counts day by day over the kiosks' local days `[from, to]`, in one read:
+    /// what a chart of many periods adds up in memory.
+    pub async fn site_days(&self, site: &str, from: NaiveDate, to: NaiveDate) -> Result<Vec<(NaiveDate, ItemCount)>> {
+        let rows = on_engine!(self, s => s.site_days(site.to_string(), from, to).await?);
+        Ok(rows
+            .into_iter()
+            .map(|(day, field_code, answer_item_id, count)| (day, ItemCount { field_code, answer_item_id, count }))
+            .collect())
+    }
+
     /// A site's indicators over the kiosks' local days `[from, to]`, computed as the kiosk's own
     /// dashboard computes them (the State's rules, `minimum` reviews for a score) from the same
     /// kind of counts: the satisfaction, the comments, JDMA's follow-up questions and the site's

@@ -40,6 +40,14 @@ pub trait Reviews {
         from: NaiveDate,
         to: NaiveDate,
     ) -> impl Future<Output = Result<Vec<(String, String, i64, i64)>>> + Send;
+    /// One site's `(day, field code, answer item, count)` rows, day by day, over the kiosks'
+    /// local days `[from, to]` (one read).
+    fn site_days(
+        &self,
+        site: String,
+        from: NaiveDate,
+        to: NaiveDate,
+    ) -> impl Future<Output = Result<Vec<(NaiveDate, String, i64, i64)>>> + Send;
     /// Reviews received since `since`, oldest first, a page at a time; how many in all.
     fn export(&self, since: Option<DateTime<Utc>>, sink: ExportSink<'_>) -> impl Future<Output = Result<u64>> + Send;
 }

@@ -537,6 +537,24 @@ impl Reviews for PgStore {
         Ok(rows.iter().map(|r| (r.get(0), r.get(1), r.get(2), r.get(3))).collect())
     }
 
+    async fn site_days(
+        &self,
+        site: String,
+        from: NaiveDate,
+        to: NaiveDate,
+    ) -> Result<Vec<(NaiveDate, String, i64, i64)>> {
+        let client = self.client().await?;
+        let stmt = client
+            .prepare_cached(
+                "SELECT day, field_code, answer_item_id::bigint, n FROM site_daily
+                 WHERE site_id = $1 AND day BETWEEN $2 AND $3",
+            )
+            .await
+            .map_err(classify)?;
+        let rows = client.query(&stmt, &[&site, &from, &to]).await.map_err(classify)?;
+        Ok(rows.iter().map(|r| (r.get(0), r.get(1), r.get(2), r.get(3))).collect())
+    }
+
     async fn export(
         &self,
         since: Option<DateTime<Utc>>,

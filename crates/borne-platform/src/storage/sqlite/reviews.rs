@@ -365,6 +365,32 @@ impl Reviews for SqliteStore {
         .await
     }
 
+    async fn site_days(
+        &self,
+        site: String,
+        from: NaiveDate,
+        to: NaiveDate,
+    ) -> Result<Vec<(NaiveDate, String, i64, i64)>> {
+        self.with(move |c| {
+            let mut stmt = c.prepare_cached(
+                "SELECT day, field_code, answer_item_id, n FROM site_daily WHERE site_id = ?1 AND day BETWEEN ?2 AND ?3",
+            )?;
+            let rows = stmt.query_map(params![site, from.to_string(), to.to_string()], |r| {
+                Ok((r.get::<_, String>(0)?, r.get(1)?, r.get(2)?, r.get(3)?))
+            })?;
+            let mut days = Vec::new();
+            for row in rows {
+                let (day, code, item, n) = row?;
+                // Days are written by the platform as YYYY-MM-DD; anything else is not a day.
+                if let Ok(day) = NaiveDate::parse_from_str(&day, "%Y-%m-%d") {
+                    days.push((day, code, item, n));
+                }
+            }
+            Ok(days)
+        })
+        .await
+    }
+
     async fn export(
         &self,
         since: Option<DateTime<Utc>>,
