@@ -107,11 +107,9 @@ impl Browser {
         let _ = rustls::crypto::ring::default_provider().install_default();
         Browser {
             runtime: tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap(),
-            client: reqwest::Client::builder()
-                .cookie_store(true)
-                .redirect(reqwest::redirect::Policy::none())
-                .build()
-                .unwrap(),
+            client: support::idle_safe(
+                reqwest::Client::builder().cookie_store(true).redirect(reqwest::redirect::Policy::none()),
+            ),
             base: base.trim_end_matches('/').to_string(),
         }
     }
@@ -164,17 +162,23 @@ fn unescape(html: &str) -> String {
     html.replace("&quot;", "\"").replace("&#39;", "'").replace("&lt;", "<").replace("&gt;", ">").replace("&amp;", "&")
 }
 
-/// Waits (at most 30 s) for a new mail to `to`, after the `seen` first ones.
+/// Waits (at most 30 s) for a new mail to `to` carrying a single-use link, after the `seen`
+/// first ones (a manager may also get a summary meanwhile: the alerts run each minute).
 fn next_mail(maildir: &std::path::Path, to: &str, seen: usize) -> Mail {
     let start = Instant::now();
     loop {
-        let mails = if maildir.join("new").exists() { mailbox(maildir) } else { vec![] };
-        if let Some(mail) = mails.into_iter().skip(seen).find(|m| m.to.contains(to)) {
+        let mails = if maildir.join("new").exists() { links_to(maildir, to) } else { vec![] };
+        if let Some(mail) = mails.into_iter().nth(seen) {
             return mail;
         }
         assert!(start.elapsed() < Duration::from_secs(30), "no mail to {to} within 30 s");
         std::thread::sleep(Duration::from_millis(200));
     }
+}
+
+/// The mails to `to` that carry a single-use link, in order.
+fn links_to(maildir: &std::path::Path, to: &str) -> Vec<Mail> {
+    mailbox(maildir).into_iter().filter(|m| m.to.contains(to) && m.body.contains("/console/lien/")).collect()
 }
 
 /// The console link in a mail's body.
@@ -476,8 +480,12 @@ fn the_console_administers_a_network_from_an_empty_database(postgres: bool) {
     }
     next_mail(maildir, "camille.martin@rhone.gouv.fr", 2);
     std::thread::sleep(Duration::from_secs(2));
-    let to_camille = mailbox(maildir).into_iter().filter(|m| m.to.contains("camille.martin@")).count();
-    assert_eq!(to_camille, 3, "the invitation, two resets, and nothing more this hour");
+    // Links, not messages: SMTP delivers at least once, and a server slow to confirm may get
+    // the same message again; what the cap limits is the links issued.
+    let mut to_camille: Vec<String> = links_to(maildir, "camille.martin@rhone.gouv.fr").iter().map(link_in).collect();
+    to_camille.sort();
+    to_camille.dedup();
+    assert_eq!(to_camille.len(), 3, "the invitation, two resets, and nothing more this hour: {to_camille:#?}");
 
     // Alert rules typed in the console: a share over 100 % refused, a French decimal taken.
     let post_rules = |percent: &str| {

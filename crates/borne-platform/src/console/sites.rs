@@ -48,14 +48,14 @@ pub async fn comparison(
     kiosks: &HashMap<String, usize>,
     today: NaiveDate,
 ) -> Result<Vec<SiteLine>, StorageError> {
-    let month = by_site(storage.site_counts(None, today - Duration::days(29), today).await?);
-    let year = by_site(storage.site_counts(None, twelve_months_before(today), today).await?);
+    let ids: Vec<String> = sites.iter().map(|s| s.id.clone()).collect();
+    let month = by_site(storage.counts_of_sites(&ids, today - Duration::days(29), today).await?);
+    let year = by_site(storage.counts_of_sites(&ids, twelve_months_before(today), today).await?);
     let then = today - Duration::days(30);
-    let year_before = by_site(storage.site_counts(None, twelve_months_before(then), then).await?);
+    let year_before = by_site(storage.counts_of_sites(&ids, twelve_months_before(then), then).await?);
     let take = |map: &HashMap<String, Vec<_>>, id: &str| {
         indicators_of(map.get(id).cloned().unwrap_or_default(), MINIMUM_REVIEWS, Vec::new())
     };
-    let ids: Vec<String> = sites.iter().map(|s| s.id.clone()).collect();
     let mut questions = storage.kiosk_questions_of(&ids).await?;
     let names = super::store::Admin(storage).organisations().await?;
     let name_of = |id: &String| names.iter().find(|o| &o.id == id).map_or_else(|| id.clone(), |o| o.name.clone());

@@ -33,10 +33,11 @@ pub trait Reviews {
     fn revoke_device(&self, device_id: &str) -> impl Future<Output = Result<()>> + Send;
     fn rotate_device(&self, device_id: &str, hash: &str) -> impl Future<Output = Result<()>> + Send;
     fn totals(&self) -> impl Future<Output = Result<Totals>> + Send;
-    /// `(site, field code, answer item, count)` rows over the kiosks' local days `[from, to]`.
+    /// `(site, field code, answer item, count)` rows over the kiosks' local days `[from, to]`,
+    /// of `sites` (every site when `None`).
     fn site_counts(
         &self,
-        site: Option<&str>,
+        sites: Option<Vec<String>>,
         from: NaiveDate,
         to: NaiveDate,
     ) -> impl Future<Output = Result<Vec<(String, String, i64, i64)>>> + Send;

@@ -80,12 +80,19 @@ pub struct Http {
     pub client: reqwest::Client,
 }
 
+/// A client that drops a kept-alive connection after 20 s unused, before the platform closes
+/// it (30 s idle): a test's runtime runs only while it waits for an answer, so a connection the
+/// server closed in between would otherwise be reused and fail (seen on a loaded machine).
+pub fn idle_safe(builder: reqwest::ClientBuilder) -> reqwest::Client {
+    builder.pool_idle_timeout(std::time::Duration::from_secs(20)).build().unwrap()
+}
+
 impl Http {
     pub fn new() -> Http {
         let _ = rustls::crypto::ring::default_provider().install_default();
         Http {
             runtime: tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap(),
-            client: reqwest::Client::new(),
+            client: idle_safe(reqwest::Client::builder()),
         }
     }
 

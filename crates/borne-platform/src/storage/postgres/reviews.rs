@@ -512,7 +512,7 @@ impl Reviews for PgStore {
 
     async fn site_counts(
         &self,
-        site: Option<&str>,
+        sites: Option<Vec<String>>,
         from: NaiveDate,
         to: NaiveDate,
     ) -> Result<Vec<(String, String, i64, i64)>> {
@@ -522,7 +522,7 @@ impl Reviews for PgStore {
         let days: Vec<NaiveDate> =
             ranges.iter().flat_map(|(first, last)| first.iter_days().take_while(move |d| d <= last)).collect();
         let client = self.client().await?;
-        let site_clause = if site.is_some() { "site_id = $3" } else { "$3::text IS NULL" };
+        let site_clause = if sites.is_some() { "site_id = ANY($3)" } else { "$3::text[] IS NULL" };
         let stmt = client
             .prepare_cached(&format!(
                 "SELECT site_id, field_code, answer_item_id::bigint, sum(n)::bigint FROM (
@@ -533,7 +533,7 @@ impl Reviews for PgStore {
             ))
             .await
             .map_err(classify)?;
-        let rows = client.query(&stmt, &[&months, &days, &site]).await.map_err(classify)?;
+        let rows = client.query(&stmt, &[&months, &days, &sites]).await.map_err(classify)?;
         Ok(rows.iter().map(|r| (r.get(0), r.get(1), r.get(2), r.get(3))).collect())
     }
 

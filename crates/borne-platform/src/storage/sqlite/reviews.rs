@@ -328,15 +328,16 @@ impl Reviews for SqliteStore {
 
     async fn site_counts(
         &self,
-        site: Option<&str>,
+        sites: Option<Vec<String>>,
         from: NaiveDate,
         to: NaiveDate,
     ) -> Result<Vec<(String, String, i64, i64)>> {
-        let site = site.map(String::from);
+        let site = sites.map(|s| serde_json::to_string(&s).unwrap_or_else(|_| "[]".into()));
         let (months, days) = split_period(from, to);
         self.with(move |c| {
             let mut rows = Vec::new();
-            let site_clause = if site.is_some() { "site_id = ?3" } else { "?3 IS NULL" };
+            let site_clause =
+                if site.is_some() { "site_id IN (SELECT value FROM json_each(?3))" } else { "?3 IS NULL" };
             let months_sql = format!(
                 "SELECT site_id, field_code, answer_item_id, sum(n) FROM site_monthly
                  WHERE month >= ?1 AND month <= ?2 AND {site_clause} GROUP BY 1, 2, 3"
