@@ -2,7 +2,7 @@
 //! score only from 100 reviews), how the 12-month score moved in 30 days, and a ranking. Read
 //! from the per-site counts, three reads whatever the number of sites.
 
-use crate::storage::{Site, Storage, StorageError, indicators_of};
+use crate::storage::{Site, Storage, StorageError, indicators_of, period_indicators};
 use borne_model::indicators::{Indicators, twelve_months_before};
 use chrono::{Datelike, Duration, NaiveDate};
 use serde::Serialize;
@@ -64,9 +64,8 @@ pub async fn comparison(
         .map(|site| {
             // The 12 months with the site's own questions answered in them: the reasons.
             let items = year.get(&site.id).cloned().unwrap_or_default();
-            let mut asked = questions.remove(&site.id).unwrap_or_default();
-            asked.retain(|q| items.iter().any(|i| i.field_code == q.code));
-            let last_12_months = indicators_of(items, MINIMUM_REVIEWS, asked);
+            let asked = questions.remove(&site.id).unwrap_or_default();
+            let last_12_months = period_indicators(items, MINIMUM_REVIEWS, asked);
             let before = take(&year_before, &site.id);
             let change_30_days = match (last_12_months.satisfaction.score.value(), before.satisfaction.score.value()) {
                 (Some(now), Some(then)) => Some(borne_model::indicators::round_to_tenth(now - then)),

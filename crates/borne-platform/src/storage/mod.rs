@@ -295,10 +295,7 @@ impl Storage {
     ) -> Result<borne_model::indicators::Indicators> {
         let items: Vec<ItemCount> =
             self.site_counts(Some(site), from, to).await?.into_iter().flat_map(|c| c.items).collect();
-        let mut asked = self.kiosk_questions(site).await?;
-        // Only the questions answered in the period.
-        asked.retain(|q| items.iter().any(|i| i.field_code == q.code));
-        Ok(indicators_of(items, minimum, asked))
+        Ok(period_indicators(items, minimum, self.kiosk_questions(site).await?))
     }
 
     /// Reviews received since `since` (all when `None`), oldest first, in pages, each page handed

@@ -292,6 +292,16 @@ pub fn indicators_of(
     indicators(&survey, &by_code, minimum)
 }
 
+/// [`indicators_of`] over a period, with only those of `kiosk_questions` answered in it.
+pub fn period_indicators(
+    items: Vec<ItemCount>,
+    minimum: u64,
+    mut kiosk_questions: Vec<borne_model::review::Question>,
+) -> borne_model::indicators::Indicators {
+    kiosk_questions.retain(|q| items.iter().any(|i| i.field_code == q.code));
+    indicators_of(items, minimum, kiosk_questions)
+}
+
 /// Whole months inside `[from, to]` (first days), and the days outside them: the two parts of
 /// a period read from the monthly and the daily counts.
 pub(crate) fn split_period(from: NaiveDate, to: NaiveDate) -> (Vec<NaiveDate>, Vec<(NaiveDate, NaiveDate)>) {
