@@ -130,6 +130,7 @@ pub fn status_command(app: &App, json: bool, out: &mut dyn Write) -> Result<()> 
     let store = app.open_store(Integrity::Trust)?;
     let summary = store.outbox_summary()?;
     let uplink = store.uplink_status()?;
+    let published = store.published_survey()?;
     let now = chrono::Utc::now();
     let oldest_age_s = summary.oldest_pending_at.map(|t| (now - t).num_seconds().max(0));
     if json {
@@ -141,6 +142,9 @@ pub fn status_command(app: &App, json: bool, out: &mut dyn Write) -> Result<()> 
             "outbox": summary,
             "oldest_pending_age_s": oldest_age_s,
             "uplink": uplink,
+            "config_version": published.running,
+            "config_held_version": published.held.as_ref().map(|(v, _)| v),
+            "config_refused": published.refused.as_ref().map(|(version, message)| serde_json::json!({"version": version, "message": message})),
         });
         writeln!(out, "{}", serde_json::to_string_pretty(&value)?)?;
         return Ok(());
@@ -161,6 +165,7 @@ pub fn status_command(app: &App, json: bool, out: &mut dyn Write) -> Result<()> 
     if let Some(next) = uplink.next_attempt_at {
         writeln!(out, "Prochain essai : {}", local_time(next))?;
     }
+    writeln!(out, "Questionnaire : {}", crate::health::survey_line(&published))?;
     Ok(())
 }
 

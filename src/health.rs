@@ -24,6 +24,24 @@ pub struct Health {
     pub disk_free_bytes: Option<u64>,
     pub uptime_s: Option<u64>,
     pub clock_synced: bool,
+    /// The survey the platform publishes, as the store holds it.
+    pub survey: Result<crate::store::PublishedSurvey, String>,
+}
+
+/// Which survey runs: the file's, or a version the platform published (and what it refused).
+pub fn survey_line(published: &crate::store::PublishedSurvey) -> String {
+    let mut line = match (published.running, &published.held) {
+        (Some(running), Some((held, _))) if running != *held => {
+            format!("version {running} de la plateforme ; version {held} reçue, en service au prochain accueil")
+        }
+        (Some(running), _) => format!("version {running} publiée par la plateforme"),
+        (None, Some((held, _))) => format!("celui du fichier ; version {held} reçue, en service au prochain accueil"),
+        (None, None) => "celui du fichier de configuration".to_string(),
+    };
+    if let Some((version, message)) = &published.refused {
+        line.push_str(&format!(" — ATTENTION : version {version} refusée : {message}"));
+    }
+    line
 }
 
 pub const VERSION: &str = env!("CARGO_PKG_VERSION");
@@ -43,6 +61,7 @@ impl Health {
             disk_free_bytes: crate::sys::disk_free_bytes(&app.data_dir),
             uptime_s: crate::sys::uptime_s(),
             clock_synced: crate::clock::Clock::read(&clock).synced,
+            survey: store.published_survey().map_err(|e| e.to_string()),
         }
     }
 
@@ -78,6 +97,13 @@ impl Health {
         };
         lines.push(("Envoi à la plateforme".into(), upload));
         lines.push(("Tableau de bord".into(), self.dashboard.clone()));
+        lines.push((
+            "Questionnaire".into(),
+            match &self.survey {
+                Ok(published) => survey_line(published),
+                Err(e) => format!("illisible : {e}"),
+            },
+        ));
         let free = self
             .disk_free_bytes
             .map(|b| format!("{} Mo libres", b / 1_000_000))

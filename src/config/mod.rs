@@ -71,6 +71,8 @@ pub struct Config {
     pub comment_retention_days: u32,
     pub min_reviews_for_score: u64,
     pub survey: Survey,
+    /// The `[survey]` keys the site keeps from this file whatever its platform publishes.
+    pub survey_keep_local: Vec<String>,
     pub clock_source: SyncSource,
     pub upload: Option<UploadConfig>,
     pub dashboard: DashboardConfig,
@@ -81,6 +83,17 @@ pub struct Config {
     pub accessibility: AccessibilityConfig,
     /// Updates of the whole system in the field; `None`: off.
     pub update: Option<UpdateConfig>,
+}
+
+impl Config {
+    /// This configuration with a survey its platform published (contract 1.2) laid over the
+    /// file's: the keys the version sets replace the file's, except those the site keeps.
+    /// `Err`: why the version cannot run here (the file's survey stays).
+    pub fn with_published(&self, text: &str) -> Result<Config, String> {
+        let (survey, min_reviews) =
+            borne_model::survey_file::overlay(&self.survey, self.min_reviews_for_score, text, &self.survey_keep_local)?;
+        Ok(Config { survey, min_reviews_for_score: min_reviews, ..self.clone() })
+    }
 }
 
 /// A configuration error, located.
@@ -155,6 +168,7 @@ fn validate(raw: RawConfig, source: ConfigSource) -> Result<Config, Invalid> {
     let screen = kiosk::validate_screen(&raw.kiosk)?;
     let comment_retention_days = validate_retention(raw.storage.comment_retention_days)?;
     let data_dir = validate_data_dir(raw.storage.data_dir)?;
+    let survey_keep_local = borne_model::survey_file::keep_local(&raw.survey)?;
     let (survey, min_reviews_for_score) = survey::validate_survey(raw.survey, languages)?;
     let clock_source = validate_clock(raw.clock.sync_source.as_deref())?;
     let upload = upload::validate_upload(raw.upload)?;
@@ -180,6 +194,7 @@ fn validate(raw: RawConfig, source: ConfigSource) -> Result<Config, Invalid> {
         comment_retention_days,
         min_reviews_for_score,
         survey,
+        survey_keep_local,
         clock_source,
         upload,
         dashboard,

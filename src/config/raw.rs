@@ -1,6 +1,7 @@
 //! The configuration as written: serde shapes with every key optional and unknown keys
 //! refused. Validation turns them into the typed sections.
 
+pub use borne_model::survey_file::{RawItem, RawQuestion, RawSurvey};
 use serde::{Deserialize, Serialize};
 use std::path::PathBuf;
 
@@ -138,34 +139,6 @@ pub struct RawStorage {
 
 #[derive(Debug, Default, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
-pub struct RawSurvey {
-    pub comment: Option<bool>,
-    pub comment_max_chars: Option<usize>,
-    pub min_reviews_for_score: Option<u64>,
-    pub follow_up: Option<Vec<RawQuestion>>,
-}
-
-#[derive(Debug, Default, Deserialize, Serialize)]
-#[serde(deny_unknown_fields)]
-pub struct RawQuestion {
-    pub code: String,
-    pub label: Option<String>,
-    pub kind: Option<String>,
-    pub show_after: Option<Vec<String>>,
-    pub items: Option<Vec<RawItem>>,
-}
-
-#[derive(Debug, Default, Deserialize, Serialize)]
-#[serde(deny_unknown_fields)]
-pub struct RawItem {
-    pub id: i64,
-    pub text: String,
-    pub intention: String,
-    pub exclusive: Option<bool>,
-}
-
-#[derive(Debug, Default, Deserialize, Serialize)]
-#[serde(deny_unknown_fields)]
 pub struct RawClock {
     pub sync_source: Option<String>,
 }
@@ -186,4 +159,5 @@ pub struct RawUpload {
     pub request_timeout_s: Option<u64>,
     pub max_backoff_s: Option<u64>,
     pub heartbeat_interval_s: Option<u64>,
+    pub survey_poll_s: Option<u64>,
 }

@@ -111,6 +111,7 @@ fn full_raw() -> RawConfig {
                     exclusive: Some(false),
                 }]),
             }]),
+            keep_local: Some(vec!["comment".into()]),
         },
         clock: RawClock { sync_source: Some("kernel".into()) },
         upload: RawUpload {
@@ -127,6 +128,7 @@ fn full_raw() -> RawConfig {
             request_timeout_s: Some(1),
             max_backoff_s: Some(1),
             heartbeat_interval_s: Some(1),
+            survey_poll_s: Some(1),
         },
         dashboard: RawDashboard {
             listen: Some("a".into()),

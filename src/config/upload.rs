@@ -20,6 +20,8 @@ pub struct UploadConfig {
     pub request_timeout: Duration,
     pub max_backoff: Duration,
     pub heartbeat_interval: Option<Duration>,
+    /// How often the survey the platform publishes is asked for (contract 1.2); `None`: never.
+    pub survey_poll: Option<Duration>,
 }
 
 /// A secret read from a file: never printed, never logged.
@@ -115,6 +117,10 @@ pub(super) fn validate_upload(raw: RawUpload) -> Result<Option<UploadConfig>, In
         Some(0) => None,
         other => Some(seconds("heartbeat_interval_s", other, 300, 86_400)?),
     };
+    let survey_poll = match raw.survey_poll_s {
+        Some(0) => None,
+        other => Some(seconds("survey_poll_s", other, 300, 86_400)?),
+    };
     Ok(Some(UploadConfig {
         base_url: base_url.trim_end_matches('/').to_string(),
         token_file,
@@ -127,5 +133,6 @@ pub(super) fn validate_upload(raw: RawUpload) -> Result<Option<UploadConfig>, In
         request_timeout: seconds("request_timeout_s", raw.request_timeout_s, 30, 600)?,
         max_backoff: seconds("max_backoff_s", raw.max_backoff_s, 1800, 86_400)?,
         heartbeat_interval,
+        survey_poll,
     }))
 }

@@ -116,6 +116,11 @@ impl Flow {
         &self.screen
     }
 
+    /// Another survey, from the next visit on (the kiosk changes it on its home screen only).
+    pub fn set_survey(&mut self, survey: Survey) {
+        self.survey = survey;
+    }
+
     pub fn language(&self) -> &str {
         &self.language
     }

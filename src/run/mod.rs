@@ -89,6 +89,7 @@ pub fn kiosk(app: &App, out: &mut dyn Write) -> Result<()> {
     let parts = crate::ui::KioskParts {
         store,
         survey: app.config.survey.clone(),
+        file_survey: crate::ui::FileSurvey::of(&app.config),
         screen: app.config.screen.clone(),
         min_reviews_for_score: app.config.min_reviews_for_score,
         clock: Box::new(app.clock()),

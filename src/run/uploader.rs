@@ -29,16 +29,10 @@ pub fn uploader(app: &App) -> Result<crate::uplink::Uploader<crate::uplink::http
     let upload = app.config.upload.as_ref().context("l'envoi n'est pas activé (upload.enabled)")?;
     let transport = crate::uplink::http::HttpTransport::new(upload).map_err(anyhow::Error::msg)?;
     let store = app.open_store(Integrity::Trust)?;
-    let labels = app
-        .config
-        .survey
-        .follow_ups
-        .iter()
-        .filter(|q| borne_model::review::jdma_question(&q.code).is_none())
-        .map(|q| (q.code.clone(), q.label.clone()))
-        .collect();
+    let labels = crate::uplink::labels_of(&app.config.survey);
     Ok(crate::uplink::Uploader::new(store, transport, upload, &app.config.device_id, Box::new(app.clock()))?
-        .with_labels(labels))
+        .with_labels(labels)
+        .with_published_survey(app.config.clone()))
 }
 
 /// Starts the uploader on a thread of its own, with a two-worker runtime: the HTTP connection

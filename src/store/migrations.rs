@@ -120,6 +120,20 @@ pub const MIGRATIONS: &[&str] = &[
     r#"
     ALTER TABLE answers ADD COLUMN parent_item INTEGER;
     "#,
+    // 6: the survey the platform publishes (contract 1.2): the version held (checked, kept for the
+    // next start), the one the screen runs, and the last one refused, with why.
+    r#"
+    CREATE TABLE published_survey (
+        id               INTEGER PRIMARY KEY CHECK (id = 1),
+        version          INTEGER,
+        body             TEXT,
+        fetched_at_ms    INTEGER,
+        running_version  INTEGER,
+        refused_version  INTEGER,
+        refused_message  TEXT
+    );
+    INSERT INTO published_survey (id) VALUES (1);
+    "#,
 ];
 
 /// Brings the schema up to date. Returns the version before and after.

@@ -44,6 +44,8 @@ pub const RECOVERY_PROBE: Duration = Duration::from_secs(5);
 pub const RESULT_REFRESH: Duration = Duration::from_secs(3600);
 /// How often the home screen reads the manager's latest « on l'a fait » action again.
 pub const ACTIONS_REFRESH: Duration = Duration::from_secs(300);
+/// How often an idle home screen looks for a survey version the platform published.
+pub const SURVEY_REFRESH: Duration = Duration::from_secs(30);
 /// The languages written right to left, among those the kiosk offers.
 pub const RTL_LANGUAGES: [&str; 1] = ["ar"];
 /// Reviews kept in memory while the store cannot write, committed when it can again.
@@ -94,7 +96,10 @@ pub type StatusLines = Box<dyn Fn(&Store) -> Vec<(String, String)>>;
 /// What the touchscreen needs from the rest of the kiosk.
 pub struct KioskParts {
     pub store: Store,
+    /// The survey the screen starts with: its file's.
     pub survey: Survey,
+    /// The file's survey, which a version the platform publishes overlays (contract 1.2).
+    pub file_survey: FileSurvey,
     pub screen: ScreenConfig,
     pub min_reviews_for_score: u64,
     pub clock: Box<dyn Clock>,
@@ -111,12 +116,31 @@ pub struct KioskParts {
     pub accessibility: AccessibilityConfig,
 }
 
+/// The survey as the kiosk's file describes it, and the keys the site keeps from it.
+#[derive(Debug, Clone)]
+pub struct FileSurvey {
+    pub survey: Survey,
+    pub min_reviews_for_score: u64,
+    pub keep_local: Vec<String>,
+}
+
+impl FileSurvey {
+    pub fn of(config: &crate::config::Config) -> FileSurvey {
+        FileSurvey {
+            survey: config.survey.clone(),
+            min_reviews_for_score: config.min_reviews_for_score,
+            keep_local: config.survey_keep_local.clone(),
+        }
+    }
+}
+
 impl KioskParts {
     /// The parts for `config` on `store`, with hooks that do nothing (set them after).
     pub fn new(store: Store, config: &crate::config::Config, now: Rc<dyn Fn() -> Instant>) -> KioskParts {
         KioskParts {
             store,
             survey: config.survey.clone(),
+            file_survey: FileSurvey::of(config),
             screen: config.screen.clone(),
             min_reviews_for_score: config.min_reviews_for_score,
             clock: Box::new(crate::clock::SystemClock { source: config.clock_source }),
@@ -156,6 +180,10 @@ struct State {
     /// The latest « on l'a fait » action (day, text), read at `actions_at`.
     action: Option<(String, String)>,
     actions_at: Instant,
+    /// The platform's survey version the screen runs (`None`: the file's), looked for at
+    /// `survey_at`.
+    survey_version: Option<u64>,
+    survey_at: Instant,
     /// The question whose choices the window shows, to rebuild them only when it changes.
     shown_question: Option<(usize, Vec<i64>)>,
     /// The language the window's translations are set to.
@@ -210,6 +238,8 @@ impl Kiosk {
             result: None,
             action: None,
             actions_at: t0,
+            survey_version: None,
+            survey_at: t0,
             shown_question: None,
             shown_language: String::new(),
         };
@@ -223,6 +253,7 @@ impl Kiosk {
         kiosk.connect();
         kiosk.state.borrow_mut().refresh_result(t0);
         kiosk.state.borrow_mut().refresh_action(t0);
+        kiosk.state.borrow_mut().refresh_survey(t0);
         kiosk.render();
         kiosk.arm();
         kiosk
@@ -389,6 +420,10 @@ impl Kiosk {
         let screen = st.shown_screen();
         if w.get_screen() != screen {
             w.set_screen(screen);
+        }
+        let comment_max = st.parts.survey.comment_max_chars.min(i32::MAX as usize) as i32;
+        if w.get_comment_max() != comment_max {
+            w.set_comment_max(comment_max);
         }
         let theme = w.global::<Theme>();
         if theme.get_high_contrast() != st.flow.large_text() {

@@ -236,6 +236,60 @@ impl State {
         if now.duration_since(self.actions_at) >= ACTIONS_REFRESH {
             self.refresh_action(now);
         }
+        if now.duration_since(self.survey_at) >= SURVEY_REFRESH {
+            self.refresh_survey(now);
+        }
+    }
+
+    /// Runs the survey version the platform published, held in the store by the uploader (or
+    /// the file's again when it publishes none), at an idle moment only: the home screen, no
+    /// overlay, no voice. A visit never sees its questions change.
+    pub(super) fn refresh_survey(&mut self, now: Instant) {
+        self.survey_at = now;
+        if !self.home() || self.voice.active {
+            return;
+        }
+        let published = match self.parts.store.published_survey() {
+            Ok(published) => published,
+            Err(e) => {
+                tracing::warn!("published survey not read: {e}");
+                return;
+            }
+        };
+        let wanted = published.held.as_ref().map(|(version, _)| *version);
+        if wanted != self.survey_version {
+            let file = &self.parts.file_survey;
+            let next = match &published.held {
+                Some((version, text)) => {
+                    match borne_model::survey_file::overlay(
+                        &file.survey,
+                        file.min_reviews_for_score,
+                        text,
+                        &file.keep_local,
+                    ) {
+                        Ok(next) => next,
+                        Err(message) => {
+                            tracing::warn!(version, %message, "published survey refused by the screen");
+                            let _ = self.parts.store.refuse_published(*version, &message);
+                            return;
+                        }
+                    }
+                }
+                None => (file.survey.clone(), file.min_reviews_for_score),
+            };
+            tracing::info!(version = ?wanted, "survey changed at an idle moment");
+            self.parts.survey = next.0.clone();
+            self.parts.min_reviews_for_score = next.1;
+            self.flow.set_survey(next.0);
+            self.shown_question = None;
+            self.survey_version = wanted;
+            self.refresh_result(now);
+        }
+        if published.running != self.survey_version
+            && let Err(e) = self.parts.store.set_running_survey(self.survey_version)
+        {
+            tracing::warn!("running survey version not written: {e}");
+        }
     }
 
     /// The latest action the manager wrote on the dashboard (maybe from another process).
@@ -306,9 +360,19 @@ impl State {
         let probe = self.probing().then_some(self.last_probe + RECOVERY_PROBE);
         let result = self.parts.screen.show_result.then(|| self.result_at.map(|at| at + RESULT_REFRESH)).flatten();
         let actions = Some(self.actions_at + ACTIONS_REFRESH);
-        [self.flow.next_deadline(), overlay, probe, self.pin_locked_until, result, actions, self.voice_deadline()]
-            .into_iter()
-            .flatten()
-            .min()
+        let survey = Some(self.survey_at + SURVEY_REFRESH);
+        [
+            self.flow.next_deadline(),
+            overlay,
+            probe,
+            self.pin_locked_until,
+            result,
+            actions,
+            survey,
+            self.voice_deadline(),
+        ]
+        .into_iter()
+        .flatten()
+        .min()
     }
 }

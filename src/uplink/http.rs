@@ -4,7 +4,7 @@
 use super::plan::Outcome;
 use crate::config::UploadConfig;
 use crate::store::OpenBatch;
-use borne_model::wire::{ActionsUpdate, BatchResponse, ErrorBody, Heartbeat};
+use borne_model::wire::{ActionsUpdate, BatchResponse, ErrorBody, Heartbeat, PublishedSurvey};
 use std::time::Duration;
 
 /// Sends batches and heartbeats somewhere.
@@ -17,6 +17,25 @@ pub trait Transport {
         let _ = update;
         async { ActionsOutcome::Unsupported }
     }
+    /// `GET /v1/survey` (contract 1.2), telling the versions the kiosk already has. A transport
+    /// that does not carry it answers `Unsupported`, as a platform of contract 1.1 does.
+    fn get_survey(&self, device_id: &str, known: &[u64]) -> impl std::future::Future<Output = SurveyOutcome> + Send {
+        let _ = (device_id, known);
+        async { SurveyOutcome::Unsupported }
+    }
+}
+
+/// What the platform said of the survey it publishes for this kiosk.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SurveyOutcome {
+    /// One of the versions the kiosk has (304).
+    Unchanged,
+    Published(PublishedSurvey),
+    /// None for this kiosk (204): its file's survey runs.
+    NoneForThisKiosk,
+    /// The platform does not know this addition to the contract (404, 405, 501).
+    Unsupported,
+    Failed(String),
 }
 
 /// How the platform took the list of actions.
@@ -41,7 +60,8 @@ impl HttpTransport {
             .connect_timeout(config.connect_timeout)
             .timeout(config.request_timeout)
             .user_agent(app_version())
-            .pool_idle_timeout(Duration::from_secs(60));
+            // Below the platform's 30 s idle close: a pooled connection is never one it closed.
+            .pool_idle_timeout(Duration::from_secs(20));
         if let Some(ca) = &config.ca_file {
             let pem = std::fs::read(ca).map_err(|e| format!("upload.ca_file {} illisible : {e}", ca.display()))?;
             let certs = reqwest::Certificate::from_pem_bundle(&pem)
@@ -163,9 +183,48 @@ impl Transport for HttpTransport {
             Err(e) => ActionsOutcome::Failed(format!("actions non envoyées : {e}")),
         }
     }
+
+    async fn get_survey(&self, device_id: &str, known: &[u64]) -> SurveyOutcome {
+        self.fetch_survey(device_id, known).await
+    }
 }
 
 impl HttpTransport {
+    async fn fetch_survey(&self, device_id: &str, known: &[u64]) -> SurveyOutcome {
+        let token = match self.config.read_token() {
+            Ok(token) => token,
+            Err(e) => return SurveyOutcome::Failed(e),
+        };
+        let mut request = self
+            .client
+            // A device id is letters, digits and « - _ . » (checked with the configuration).
+            .get(self.url(&format!("/v1/survey?device_id={device_id}")))
+            .bearer_auth(token.expose());
+        if !known.is_empty() {
+            let tags: Vec<String> = known.iter().map(|v| format!("\"{v}\"")).collect();
+            request = request.header(reqwest::header::IF_NONE_MATCH, tags.join(", "));
+        }
+        let response = match request.send().await {
+            Ok(r) => r,
+            Err(e) => return SurveyOutcome::Failed(format!("questionnaire non demandé : {e}")),
+        };
+        let status = response.status().as_u16();
+        let body = match response.bytes().await {
+            Ok(b) => b,
+            Err(_) => return SurveyOutcome::Failed(format!("réponse interrompue de la plateforme (HTTP {status})")),
+        };
+        match status {
+            200 => match serde_json::from_slice::<PublishedSurvey>(&body) {
+                Ok(published) => SurveyOutcome::Published(published),
+                Err(_) => SurveyOutcome::Failed("questionnaire illisible (HTTP 200)".into()),
+            },
+            204 => SurveyOutcome::NoneForThisKiosk,
+            304 => SurveyOutcome::Unchanged,
+            404 | 405 | 501 => SurveyOutcome::Unsupported,
+            _ => SurveyOutcome::Failed(format!("questionnaire refusé (HTTP {status}) : {}", error_message(&body))),
+        }
+    }
+
     /// A JSON body sent with the kiosk's token (heartbeats, actions): the token file's error, or
     /// what the exchange gave.
     async fn send_json(

@@ -21,7 +21,7 @@ use chrono::{DateTime, Utc};
 use flate2::Compression;
 use flate2::write::GzEncoder;
 pub use http::app_version;
-use http::{ActionsOutcome, Transport};
+use http::{ActionsOutcome, SurveyOutcome, Transport};
 use plan::{Action, RetryPolicy, plan};
 use std::io::Write;
 use std::time::Duration;
@@ -64,6 +64,11 @@ pub struct Uploader<T: Transport> {
     /// When the list of actions may next be sent (after a failure, or to a platform that does
     /// not know them).
     actions_after: Option<tokio::time::Instant>,
+    /// The kiosk's file configuration, which a survey the platform publishes overlays; `None`:
+    /// the survey is not asked for.
+    file_config: Option<crate::config::Config>,
+    /// When the survey may next be asked for.
+    survey_after: Option<tokio::time::Instant>,
 }
 
 /// A platform of contract 1.0 is asked again about actions after this long (it may have been
@@ -103,12 +108,27 @@ impl<T: Transport> Uploader<T> {
             failures: status.consecutive_failures,
             status,
             actions_after: None,
+            file_config: None,
+            survey_after: None,
         })
     }
 
     /// The kiosk-only questions' French texts the batches carry from now on.
     pub fn with_labels(mut self, labels: Labels) -> Self {
         self.labels = labels;
+        self
+    }
+
+    /// Asks for the survey the platform publishes (contract 1.2), checked against `config`,
+    /// the kiosk's file configuration. The labels follow the survey held.
+    pub fn with_published_survey(mut self, config: crate::config::Config) -> Self {
+        if let Ok(published) = self.store.published_survey()
+            && let Some((_, text)) = &published.held
+            && let Ok(effective) = config.with_published(text)
+        {
+            self.labels = labels_of(&effective.survey);
+        }
+        self.file_config = Some(config);
         self
     }
 
@@ -253,10 +273,59 @@ impl<T: Transport> Uploader<T> {
         Ok(Some(outcome))
     }
 
+    /// Asks for the survey the platform publishes for this kiosk, when it is time to: a new
+    /// version is checked by the kiosk's own rules against its file, then held in the store
+    /// (the screen runs it at its next idle moment), or refused and reported (the version held
+    /// stays). Returns what the platform said, if it was asked.
+    pub async fn sync_survey(&mut self) -> Result<Option<SurveyOutcome>, StoreError> {
+        let Some(file) = &self.file_config else { return Ok(None) };
+        let Some(every) = file.upload.as_ref().and_then(|u| u.survey_poll) else { return Ok(None) };
+        if self.survey_after.is_some_and(|after| tokio::time::Instant::now() < after) {
+            return Ok(None);
+        }
+        let published = self.store.published_survey()?;
+        let known: Vec<u64> =
+            published.held.iter().map(|(v, _)| *v).chain(published.refused.iter().map(|(v, _)| *v)).collect();
+        let outcome = self.transport.get_survey(&self.source.device_id, &known).await;
+        let mut wait = every;
+        match &outcome {
+            SurveyOutcome::Unchanged => {}
+            SurveyOutcome::Published(new) => match file.with_published(&new.survey) {
+                Ok(effective) => {
+                    self.store.hold_published(Some((new.version, &new.survey)), self.now())?;
+                    self.labels = labels_of(&effective.survey);
+                    tracing::info!(
+                        version = new.version,
+                        "survey version held: the screen runs it at its next idle moment"
+                    );
+                }
+                Err(message) => {
+                    self.store.refuse_published(new.version, &message)?;
+                    tracing::warn!(version = new.version, %message, "survey version refused");
+                }
+            },
+            SurveyOutcome::NoneForThisKiosk => {
+                if published.held.is_some() || published.refused.is_some() {
+                    self.store.hold_published(None, self.now())?;
+                    self.labels = labels_of(&file.survey);
+                    tracing::info!("the platform publishes no survey for this kiosk: its file's runs again");
+                }
+            }
+            SurveyOutcome::Unsupported => {
+                wait = wait.max(ACTIONS_UNSUPPORTED_RETRY);
+                tracing::info!("the platform does not publish surveys (contract 1.1): asking again in a day");
+            }
+            SurveyOutcome::Failed(error) => tracing::warn!(%error, "survey not asked for"),
+        }
+        self.survey_after = Some(tokio::time::Instant::now() + wait);
+        Ok(Some(outcome))
+    }
+
     /// Sends until the outbox is empty, or stops at the first failure (`borne upload --once`);
-    /// the actions' list too, when it changed.
+    /// the actions' list too, when it changed, and asks for the survey.
     pub async fn drain(&mut self) -> Result<DrainReport, StoreError> {
         self.sync_actions().await?;
+        self.sync_survey().await?;
         let mut report = DrainReport::default();
         loop {
             match self.step().await? {
@@ -300,6 +369,9 @@ impl<T: Transport> Uploader<T> {
             if let Err(e) = self.sync_actions().await {
                 tracing::error!(error = %e, "uploader cannot read the actions");
             }
+            if let Err(e) = self.sync_survey().await {
+                tracing::error!(error = %e, "uploader cannot keep the survey");
+            }
             let (wait, watch_token) = match self.step().await {
                 Ok(Step::Progress { .. }) => continue,
                 Ok(Step::Idle) => (IDLE_POLL, false),
@@ -332,6 +404,7 @@ impl<T: Transport> Uploader<T> {
 
     fn heartbeat_body(&self) -> wire::Heartbeat {
         let summary = self.store.outbox_summary().unwrap_or_default();
+        let published = self.store.published_survey().unwrap_or_default();
         let rfc = |t: Option<DateTime<Utc>>| t.map(|t| t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true));
         wire::Heartbeat {
             device_id: self.source.device_id.clone(),
@@ -341,8 +414,27 @@ impl<T: Transport> Uploader<T> {
             last_upload_at: rfc(self.status.last_success_at),
             disk_free_bytes: self.store.path().parent().and_then(crate::sys::disk_free_bytes),
             uptime_s: crate::sys::uptime_s(),
+            config_version: published.running,
+            config_refused: published.refused.map(|(version, message)| wire::ConfigRefused {
+                version,
+                message: message
+                    .chars()
+                    .map(|c| if c.is_control() { ' ' } else { c })
+                    .take(wire::MAX_REFUSAL_CHARS)
+                    .collect(),
+            }),
         }
     }
+}
+
+/// The French texts of the kiosk-only questions of `survey`, sent with their answers.
+pub fn labels_of(survey: &borne_model::review::Survey) -> Labels {
+    survey
+        .follow_ups
+        .iter()
+        .filter(|q| borne_model::review::jdma_question(&q.code).is_none())
+        .map(|q| (q.code.clone(), q.label.clone()))
+        .collect()
 }
 
 /// Builds and persists a new batch from the oldest unbatched pending reviews, after fixing

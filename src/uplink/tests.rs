@@ -73,6 +73,7 @@ fn upload_config(batch_size: usize) -> UploadConfig {
         request_timeout: Duration::from_secs(1),
         max_backoff: Duration::from_secs(1800),
         heartbeat_interval: None,
+        survey_poll: None,
     }
 }
 
@@ -328,4 +329,105 @@ async fn actions_are_sent_when_changed_and_asked_again_later_of_an_older_platfor
     let last = platform.puts.lock().unwrap().last().unwrap().1.clone();
     assert!(last.actions.is_empty());
     assert!(start.elapsed() > Duration::from_secs(7 * 24 * 3600));
+}
+
+/// When the survey was asked for, and the versions the ask named.
+type Ask = (tokio::time::Instant, Vec<u64>);
+
+/// A platform's answers to `GET /v1/survey`, from a script, and the asks it got.
+#[derive(Clone, Default)]
+struct SurveyPlatform {
+    answers: Arc<Mutex<VecDeque<SurveyOutcome>>>,
+    asks: Arc<Mutex<Vec<Ask>>>,
+}
+
+impl Transport for SurveyPlatform {
+    async fn send(&self, batch: &OpenBatch) -> Outcome {
+        accept_all(&batch.review_ids)
+    }
+
+    async fn heartbeat(&self, _: &wire::Heartbeat) -> Result<(), String> {
+        Ok(())
+    }
+
+    async fn get_survey(&self, _: &str, known: &[u64]) -> SurveyOutcome {
+        self.asks.lock().unwrap().push((tokio::time::Instant::now(), known.to_vec()));
+        self.answers.lock().unwrap().pop_front().unwrap_or(SurveyOutcome::Unchanged)
+    }
+}
+
+/// A version the kiosk's rules accept is held (and its questions' texts go with the batches);
+/// one they refuse is reported and the one held stays; « none for you » brings the file's survey
+/// back; asked every `survey_poll_s`, and a day later of a platform of contract 1.1.
+#[tokio::test(start_paused = true)]
+async fn published_surveys_are_checked_held_or_refused_and_asked_at_their_interval() {
+    let platform = SurveyPlatform::default();
+    let mut config = Config::embedded();
+    let upload = UploadConfig { survey_poll: Some(Duration::from_secs(300)), ..upload_config(100) };
+    config.upload = Some(upload.clone());
+    let mut up = Uploader::new(
+        Store::open_in_memory().unwrap(),
+        platform.clone(),
+        &upload,
+        "borne-test",
+        Box::new(SystemClock { source: SyncSource::AssumeSynced }),
+    )
+    .unwrap()
+    .with_labels(labels_of(&config.survey))
+    .with_published_survey(config.clone());
+    let good = "[survey]\n[[survey.follow_up]]\ncode = \"kiosk_attente\"\nlabel = \"Avez-vous attendu ?\"\n\
+                kind = \"radio\"\nitems = [{ id = 1, text = \"Oui\", intention = \"bad\" }]\n";
+    let bad = "[survey]\ncomment_max_chars = 0\n";
+    let answer = |o: SurveyOutcome| platform.answers.lock().unwrap().push_back(o);
+    let published =
+        |version: u64, text: &str| SurveyOutcome::Published(wire::PublishedSurvey { version, survey: text.into() });
+    let start = tokio::time::Instant::now();
+    let poll = Duration::from_secs(300);
+
+    answer(published(7, good));
+    assert!(matches!(up.sync_survey().await.unwrap(), Some(SurveyOutcome::Published(_))));
+    let held = up.store().published_survey().unwrap();
+    assert_eq!(held.held, Some((7, good.to_string())));
+    assert_eq!(up.labels.get("kiosk_attente").map(String::as_str), Some("Avez-vous attendu ?"));
+    assert!(!up.labels.contains_key("kiosk_motif"), "the file's question is replaced: {:?}", up.labels);
+    assert_eq!(up.sync_survey().await.unwrap(), None, "not before the interval");
+
+    tokio::time::advance(poll).await;
+    answer(published(8, bad));
+    up.sync_survey().await.unwrap();
+    let after = up.store().published_survey().unwrap();
+    assert_eq!(after.held, Some((7, good.to_string())), "the version held stays");
+    let (version, why) = after.refused.clone().unwrap();
+    assert_eq!(version, 8);
+    assert!(why.contains("survey.comment_max_chars"), "{why}");
+    up.store.set_running_survey(Some(7)).unwrap();
+    let beat = up.heartbeat_body();
+    assert_eq!(beat.config_version, Some(7));
+    assert_eq!(beat.config_refused.map(|r| r.version), Some(8));
+
+    tokio::time::advance(poll).await;
+    up.sync_survey().await.unwrap();
+    tokio::time::advance(poll).await;
+    answer(SurveyOutcome::NoneForThisKiosk);
+    up.sync_survey().await.unwrap();
+    let cleared = up.store().published_survey().unwrap();
+    assert_eq!((cleared.held, cleared.refused), (None, None));
+    assert_eq!(up.labels, labels_of(&config.survey), "the file's questions again");
+
+    // A platform of contract 1.1: asked again a day later, not at the interval.
+    tokio::time::advance(poll).await;
+    answer(SurveyOutcome::Unsupported);
+    up.sync_survey().await.unwrap();
+    for _ in 0..(24 * 12 - 1) {
+        tokio::time::advance(poll).await;
+        assert_eq!(up.sync_survey().await.unwrap(), None);
+    }
+    tokio::time::advance(poll).await;
+    assert!(up.sync_survey().await.unwrap().is_some(), "a day later");
+
+    let asks = platform.asks.lock().unwrap();
+    let at: Vec<u64> = asks.iter().map(|(t, _)| (*t - start).as_secs()).collect();
+    assert_eq!(at, vec![0, 300, 600, 900, 1200, 1200 + 86_400]);
+    let known: Vec<Vec<u64>> = asks.iter().map(|(_, k)| k.clone()).collect();
+    assert_eq!(known, vec![vec![], vec![7], vec![7, 8], vec![7, 8], vec![], vec![]]);
 }

@@ -9,6 +9,7 @@ mod housekeeping;
 mod jdma;
 mod layering;
 mod panel;
+mod published;
 mod soak;
 mod ui;
 mod upload;

@@ -1087,3 +1087,59 @@ fn borne_speech_writes_a_transcript_and_a_spoken_wav_for_every_screen_and_langua
         }
     }
 }
+
+/// A survey version the platform published (held in the store by the uploader, another
+/// connection) reaches the screen at the next idle moment: a visit in progress keeps the
+/// questions it started with; the next visitor gets the new ones; a withdrawn version brings the
+/// file's back. The store says which version the screen runs.
+#[test]
+fn a_published_survey_reaches_the_screen_at_an_idle_moment_never_during_a_visit() {
+    let r = rig("ui-published");
+    let (mut uploader_side, _) = Store::open(r.dir.path(), Integrity::Trust).unwrap();
+    let text = "[survey]\n[[survey.follow_up]]\ncode = \"kiosk_attente\"\nlabel = \"Avez-vous attendu plus de 20 minutes ?\"\n\
+                kind = \"radio\"\nshow_after = [\"pas_bien\"]\n\
+                items = [{ id = 1, text = \"Oui, trop longtemps\", intention = \"bad\" }, { id = 2, text = \"Non\", intention = \"good\" }]\n";
+    // A visit starts; the version arrives meanwhile.
+    r.tap("Pas bien");
+    uploader_side.hold_published(Some((7, text)), chrono::Utc::now()).unwrap();
+    r.wait(20.0);
+    r.tap("L'attente");
+    r.wait(20.0);
+    assert_eq!(r.find("Oui, trop longtemps").len(), 0, "not during a visit");
+    r.tap("Suivant");
+    r.tap("Envoyer");
+    assert_eq!(r.screen(), Screen::Comment, "nothing typed: « Envoyer » is disabled");
+    r.type_text("ok");
+    r.tap("Envoyer");
+    assert_eq!(r.screen(), Screen::Thanks);
+    assert_eq!(uploader_side.published_survey().unwrap().running, None, "the file's survey still runs");
+    r.wait(4.1);
+    assert_eq!(r.screen(), Screen::Home);
+    r.wait(31.0);
+    assert_eq!(uploader_side.published_survey().unwrap().running, Some(7), "applied at home");
+    r.tap("Pas bien");
+    assert_eq!(r.screen(), Screen::FollowUp);
+    assert_eq!(r.find("Avez-vous attendu plus de 20 minutes ?").len(), 1);
+    assert_eq!(r.find("L'attente").len(), 0, "the file's question is replaced");
+    r.tap("Oui, trop longtemps");
+    r.tap("Suivant");
+    r.type_text("long");
+    r.tap("Envoyer");
+    let stored = r.reviews();
+    assert_eq!(answers_of(&stored[0], "kiosk_motif"), [1], "the first visitor answered the file's question");
+    assert_eq!(answers_of(&stored[1], "kiosk_attente"), [1], "the next one the published question");
+    // « Moyen » asks nothing now: the version replaced every follow-up (taps count again once
+    // the response interval after a review is over).
+    r.wait(6.0);
+    r.tap("Moyen");
+    assert_eq!(r.screen(), Screen::Comment);
+    r.wait(31.0);
+    assert_eq!(r.screen(), Screen::Thanks, "the visitor left");
+    // Withdrawn: the file's survey again, at the next idle moment.
+    uploader_side.hold_published(None, chrono::Utc::now()).unwrap();
+    r.wait(35.0);
+    assert_eq!(r.screen(), Screen::Home);
+    assert_eq!(uploader_side.published_survey().unwrap().running, None);
+    r.tap("Pas bien");
+    assert_eq!(r.find("L'attente").len(), 1);
+}

@@ -12,4 +12,5 @@ pub mod days;
 pub mod indicators;
 pub mod review;
 pub mod spreadsheet;
+pub mod survey_file;
 pub mod wire;

@@ -136,6 +136,31 @@ pub struct Heartbeat {
     pub last_upload_at: Option<String>,
     pub disk_free_bytes: Option<u64>,
     pub uptime_s: Option<u64>,
+    /// Contract 1.2: the published survey version the kiosk's screen runs (absent: its file's).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub config_version: Option<u64>,
+    /// Contract 1.2: the last published version the kiosk refused, and why, while no later
+    /// one runs.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub config_refused: Option<ConfigRefused>,
+}
+
+/// A published survey version a kiosk could not run, and why (its own words, in French).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ConfigRefused {
+    pub version: u64,
+    pub message: String,
+}
+
+/// A refusal's message is at most this many characters on the wire.
+pub const MAX_REFUSAL_CHARS: usize = 500;
+
+/// `GET /v1/survey` (contract 1.2): the survey version published for the asking kiosk, its
+/// text the `[survey]` part of a kiosk's configuration (TOML).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PublishedSurvey {
+    pub version: u64,
+    pub survey: String,
 }
 
 /// The largest number a count or an id may carry on the wire: JDMA's ids are 32-bit, and
@@ -183,6 +208,18 @@ impl Heartbeat {
         }
         if self.uptime_s.is_some_and(|n| n > 100 * 366 * 86_400) {
             return Err("uptime_s is out of range".into());
+        }
+        if self.config_version.is_some_and(|n| n > max) {
+            return Err("config_version is out of range".into());
+        }
+        if let Some(refused) = &self.config_refused
+            && (refused.version > max
+                || refused.message.chars().count() > MAX_REFUSAL_CHARS
+                || refused.message.chars().any(|c| c.is_control() && c != '\n'))
+        {
+            return Err(format!(
+                "config_refused: a version up to 2^63 - 1 and a message of at most {MAX_REFUSAL_CHARS} characters, no control character"
+            ));
         }
         Ok(())
     }

@@ -17,6 +17,7 @@ pub mod local;
 pub mod metrics;
 pub mod notify;
 pub mod public;
+pub mod published;
 pub mod storage;
 pub mod validate;
 
@@ -262,6 +263,7 @@ pub fn router(state: Shared) -> Router {
         .route("/v1/batches", post(post_batch))
         .route("/v1/heartbeats", post(post_heartbeat))
         .route("/v1/actions", axum::routing::put(put_actions))
+        .route("/v1/survey", get(get_survey))
         .route("/metrics", get(metrics_text))
         .route("/public/style.css", get(|| async { public_answer("text/css; charset=utf-8", public::STYLE.clone()) }))
         .route("/public/schema", get(|| async { public_answer(HTML, public::schema_page().into_string()) }))
@@ -676,6 +678,26 @@ async fn put_actions(State(platform): State<Shared>, headers: HeaderMap, body: B
         }
         Err(e) => unavailable(&e),
     }
+}
+
+/// `GET /v1/survey?device_id=` (contract 1.2): the survey published for this kiosk.
+async fn get_survey(
+    State(platform): State<Shared>,
+    headers: HeaderMap,
+    axum::extract::RawQuery(query): axum::extract::RawQuery,
+) -> Response {
+    let allowed = match platform.allowed(&headers).await {
+        Ok(allowed) => allowed,
+        Err(response) => return response,
+    };
+    let device = published::device_of(query.as_deref());
+    if let Err(m) = borne_model::wire::check_token_text("device_id", device) {
+        return error(StatusCode::BAD_REQUEST, "BAD_REQUEST", m);
+    }
+    if !allowed.covers(device) {
+        return error(StatusCode::FORBIDDEN, "FORBIDDEN", "this token may not ask for this device_id");
+    }
+    published::answer(&platform.storage, allowed.site(), &headers).await.unwrap_or_else(|e| unavailable(&e))
 }
 
 /// How long a graceful shutdown waits for requests in flight.

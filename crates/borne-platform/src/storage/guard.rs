@@ -81,3 +81,40 @@ pub trait Guard {
         sites: Vec<String>,
     ) -> impl Future<Output = Result<Vec<(String, CatalogueEntry)>>> + Send;
 }
+
+/// Questions from catalogue entries (ordered by code and item): the question's label is the
+/// first text a kiosk sent, else its code; an item without text is « Réponse N ».
+pub(crate) fn questions_of(entries: Vec<CatalogueEntry>) -> Vec<borne_model::review::Question> {
+    use borne_model::review::{AnswerKind, Intention, Item, Question};
+    let mut questions: Vec<Question> = Vec::new();
+    for e in entries {
+        if questions.last().is_none_or(|q| q.code != e.field_code) {
+            questions.push(Question {
+                code: e.field_code.clone(),
+                label: String::new(),
+                kind: AnswerKind::parse(&e.kind).unwrap_or(AnswerKind::Radio),
+                items: Vec::new(),
+                show_after: Vec::new(),
+            });
+        }
+        let Some(q) = questions.last_mut() else { continue };
+        if q.label.is_empty()
+            && let Some(label) = e.field_label
+        {
+            q.label = label;
+        }
+        let text = if e.answer_text.is_empty() { format!("Réponse {}", e.answer_item_id) } else { e.answer_text };
+        q.items.push(Item {
+            id: e.answer_item_id,
+            text,
+            intention: Intention::parse(&e.intention).unwrap_or(Intention::Neutral),
+            exclusive: false,
+        });
+    }
+    for q in &mut questions {
+        if q.label.is_empty() {
+            q.label = q.code.clone();
+        }
+    }
+    questions
+}

@@ -35,6 +35,7 @@ pub mod model;
 pub mod postgres;
 pub mod reviews;
 pub mod sqlite;
+pub mod surveys;
 
 pub use model::*;
 
@@ -48,12 +49,13 @@ use borne_web::auth::{FailureLog, Failures};
 use chrono::{DateTime, Duration, NaiveDate, Utc};
 use console::{Account, AccountChange, Accounts, Comment, CommentQuery, ConsoleSession, Opened, checked};
 use forwarding::{Claimed, Forwarding, JdmaCounts, JdmaExportFilter, JdmaExportRow, Reconciled, Settle};
-use guard::{Catalogue, CatalogueEntry, Guard};
+use guard::{Catalogue, CatalogueEntry, Guard, questions_of};
 use reviews::Reviews;
 use std::collections::HashMap;
 use std::net::IpAddr;
 use std::path::PathBuf;
 use std::time::SystemTime;
+use surveys::{SurveyScope, SurveyVersion, Surveys};
 
 /// Which database, and how to reach it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -513,6 +515,50 @@ impl Storage {
         on_engine!(self, s => s.replace_actions(device, actions, now).await)
     }
 
+    /// Publishes a survey version (its text checked by the kiosk's rules) to a network or a
+    /// site that exists; returns its number.
+    pub async fn publish_survey(&self, scope: SurveyScope, body: &str, author: &str) -> Result<i64> {
+        self.survey_scope_exists(&scope).await?;
+        let (body, author) = (body.to_string(), author.to_string());
+        on_engine!(self, s => s.publish_survey(scope, body, author, Utc::now()).await)
+    }
+
+    /// Withdraws the scope's current version (the one before it is current again).
+    pub async fn withdraw_survey(&self, scope: SurveyScope, by: &str) -> Result<Option<i64>> {
+        self.survey_scope_exists(&scope).await?;
+        let by = by.to_string();
+        on_engine!(self, s => s.withdraw_survey(scope, by, Utc::now()).await)
+    }
+
+    pub async fn survey_versions(&self, scope: SurveyScope) -> Result<Vec<SurveyVersion>> {
+        on_engine!(self, s => s.survey_versions(scope).await)
+    }
+
+    /// The version a kiosk of `site` runs: its site's current one, else its network's.
+    pub async fn survey_for_site(&self, site: &str) -> Result<Option<(i64, String)>> {
+        let site = site.to_string();
+        on_engine!(self, s => s.survey_for_site(site).await)
+    }
+
+    async fn survey_scope_exists(&self, scope: &SurveyScope) -> Result<()> {
+        let known = match scope {
+            SurveyScope::Organisation(org) => {
+                use admin::Administration;
+                on_engine!(self, s => s.organisations().await)?.iter().any(|o| &o.id == org)
+            }
+            SurveyScope::Site(site) => self.sites().await?.iter().any(|s| &s.id == site),
+        };
+        if known {
+            Ok(())
+        } else {
+            let what = match scope {
+                SurveyScope::Organisation(org) => format!("réseau « {org} » inconnu"),
+                SurveyScope::Site(site) => format!("site « {site} » inconnu"),
+            };
+            Err(StorageError::Refused(what))
+        }
+    }
+
     /// The site's actions, from all its kiosks not revoked (a revoked kiosk's words are no
     /// longer published), newest first.
     pub async fn site_actions(&self, site: &str) -> Result<Vec<Action>> {
@@ -687,43 +733,6 @@ impl FailureLog for LoginFailures<'_> {
         let keys = keys(account, ip);
         on_engine!(self.0, s => s.login_cleared(keys).await)
     }
-}
-
-/// Questions from catalogue entries (ordered by code and item): the question's label is the
-/// first text a kiosk sent, else its code; an item without text is « Réponse N ».
-fn questions_of(entries: Vec<CatalogueEntry>) -> Vec<borne_model::review::Question> {
-    use borne_model::review::{AnswerKind, Intention, Item, Question};
-    let mut questions: Vec<Question> = Vec::new();
-    for e in entries {
-        if questions.last().is_none_or(|q| q.code != e.field_code) {
-            questions.push(Question {
-                code: e.field_code.clone(),
-                label: String::new(),
-                kind: AnswerKind::parse(&e.kind).unwrap_or(AnswerKind::Radio),
-                items: Vec::new(),
-                show_after: Vec::new(),
-            });
-        }
-        let Some(q) = questions.last_mut() else { continue };
-        if q.label.is_empty()
-            && let Some(label) = e.field_label
-        {
-            q.label = label;
-        }
-        let text = if e.answer_text.is_empty() { format!("Réponse {}", e.answer_item_id) } else { e.answer_text };
-        q.items.push(Item {
-            id: e.answer_item_id,
-            text,
-            intention: Intention::parse(&e.intention).unwrap_or(Intention::Neutral),
-            exclusive: false,
-        });
-    }
-    for q in &mut questions {
-        if q.label.is_empty() {
-            q.label = q.code.clone();
-        }
-    }
-    questions
 }
 
 #[cfg(test)]

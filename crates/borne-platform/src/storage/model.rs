@@ -78,6 +78,10 @@ pub struct Device {
     pub last_batch_at: Option<DateTime<Utc>>,
     /// Reviews its batches brought since its last heartbeat: no longer waiting on the kiosk.
     pub reviews_since_heartbeat: i64,
+    /// The published survey version its screen runs (contract 1.2); `None`: its file's.
+    pub config_version: Option<i64>,
+    /// The last published version it refused, and why.
+    pub config_refused: Option<(i64, String)>,
 }
 
 /// What storing a batch produced.

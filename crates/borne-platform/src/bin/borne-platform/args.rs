@@ -130,8 +130,55 @@ pub(crate) enum Command {
         #[command(flatten)]
         db: Database,
     },
+    /// Le questionnaire publié aux bornes d'un réseau ou d'un site (contrat 1.2)
+    Survey {
+        #[command(subcommand)]
+        command: SurveyCommand,
+        #[command(flatten)]
+        db: Database,
+    },
     /// Affiche la configuration d'exemple, commentée
     DefaultConfig,
+}
+
+/// Where a survey version applies: a network's kiosks, or one site's.
+#[derive(Debug, Args)]
+#[group(required = true, multiple = false)]
+pub(crate) struct SurveyTarget {
+    /// Les bornes d'un réseau (organisation)
+    #[arg(long)]
+    pub org: Option<String>,
+    /// Les bornes d'un site (sa version l'emporte sur celle de son réseau)
+    #[arg(long)]
+    pub site: Option<String>,
+}
+
+#[derive(Debug, Subcommand)]
+pub(crate) enum SurveyCommand {
+    /// Publie une version : FICHIER est la partie [survey] d'une configuration de borne
+    /// (« borne config default »), vérifiée avec les règles de la borne ; son numéro est sur la dernière ligne
+    Publish {
+        #[command(flatten)]
+        target: SurveyTarget,
+        /// La partie [survey] (TOML)
+        file: PathBuf,
+        /// Qui publie (par défaut : l'utilisateur du système)
+        #[arg(long)]
+        auteur: Option<String>,
+    },
+    /// Retire la version en service : la précédente revient (sinon celle du réseau, sinon le fichier de chaque borne)
+    Rollback {
+        #[command(flatten)]
+        target: SurveyTarget,
+        /// Qui retire (par défaut : l'utilisateur du système)
+        #[arg(long)]
+        auteur: Option<String>,
+    },
+    /// Les versions, de la plus récente à la plus ancienne
+    List {
+        #[command(flatten)]
+        target: SurveyTarget,
+    },
 }
 
 #[derive(Debug, Subcommand)]

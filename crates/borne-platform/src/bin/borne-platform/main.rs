@@ -1,6 +1,7 @@
 //! `borne-platform`: the gateway Borne kiosks upload to (parsing and wiring only).
 
 mod args;
+mod survey;
 
 use args::*;
 use borne_platform::config::{Config, LogFormat};
@@ -228,6 +229,14 @@ fn run(cli: Cli) -> Result<(), String> {
             runtime()?.block_on(async {
                 let storage = db.open(&config).await?;
                 alerts(&storage, command).await
+            })
+        }
+        Command::Survey { command, db } => {
+            let config = db.config()?;
+            init_logs(&config, false);
+            runtime()?.block_on(async {
+                let storage = db.open(&config).await?;
+                survey::run(&storage, command).await
             })
         }
         Command::Accounts { command, db } => {

@@ -22,6 +22,7 @@ mod forwarding;
 mod guard;
 pub mod link;
 mod reviews;
+mod surveys;
 
 use crate::storage::model::{Result, StorageError};
 use crate::storage::reviews::Reviews;
@@ -51,6 +52,7 @@ pub(crate) const MIGRATIONS: &[(&str, &str)] = &[
     ("0012_account_links.sql", include_str!("migrations/0012_account_links.sql")),
     ("0013_follow_up.sql", include_str!("migrations/0013_follow_up.sql")),
     ("0014_monthly_summaries.sql", include_str!("migrations/0014_monthly_summaries.sql")),
+    ("0015_survey_versions.sql", include_str!("migrations/0015_survey_versions.sql")),
 ];
 
 /// Key of the advisory lock that serialises migrations and partition creation across instances.

@@ -10,6 +10,7 @@ mod console;
 mod forwarding;
 mod guard;
 mod reviews;
+mod surveys;
 
 use crate::storage::model::{Result, StorageError};
 use chrono::{DateTime, Utc};
@@ -35,6 +36,7 @@ pub(crate) const MIGRATIONS: &[(&str, &str)] = &[
     ("0013_account_links.sql", include_str!("migrations/0013_account_links.sql")),
     ("0014_follow_up.sql", include_str!("migrations/0014_follow_up.sql")),
     ("0015_monthly_summaries.sql", include_str!("migrations/0015_monthly_summaries.sql")),
+    ("0016_survey_versions.sql", include_str!("migrations/0016_survey_versions.sql")),
 ];
 
 /// Brings a connection's schema to the latest version, each step in its own transaction; the

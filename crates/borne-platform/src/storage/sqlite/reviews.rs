@@ -142,10 +142,12 @@ impl Reviews for SqliteStore {
         self.with(move |c| {
             c.execute(
                 "INSERT INTO heartbeats (device_id, body, received_at_ms, app_version, pending, oldest_pending_at,
-                    last_upload_at, disk_free_bytes, uptime_s)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)
+                    last_upload_at, disk_free_bytes, uptime_s, config_version, config_refused_version,
+                    config_refused_message)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)
                  ON CONFLICT (device_id) DO UPDATE SET body = ?2, received_at_ms = ?3, app_version = ?4,
-                    pending = ?5, oldest_pending_at = ?6, last_upload_at = ?7, disk_free_bytes = ?8, uptime_s = ?9",
+                    pending = ?5, oldest_pending_at = ?6, last_upload_at = ?7, disk_free_bytes = ?8, uptime_s = ?9,
+                    config_version = ?10, config_refused_version = ?11, config_refused_message = ?12",
                 params![
                     hb.device_id,
                     body,
@@ -155,7 +157,10 @@ impl Reviews for SqliteStore {
                     hb.oldest_pending_at,
                     hb.last_upload_at,
                     hb.disk_free_bytes.map(|n| n as i64),
-                    hb.uptime_s.map(|n| n as i64)
+                    hb.uptime_s.map(|n| n as i64),
+                    hb.config_version.map(|n| n as i64),
+                    hb.config_refused.as_ref().map(|r| r.version as i64),
+                    hb.config_refused.as_ref().map(|r| r.message.clone())
                 ],
             )?;
             // The heartbeat says how many reviews wait on the kiosk now.
@@ -249,7 +254,8 @@ impl Reviews for SqliteStore {
             let mut stmt = c.prepare(
                 "SELECT d.id, d.site_id, d.created_at_ms, d.revoked_at_ms, h.received_at_ms, h.app_version, h.pending,
                         h.oldest_pending_at, h.last_upload_at, h.disk_free_bytes, d.last_batch_at_ms,
-                        d.reviews_since_heartbeat
+                        d.reviews_since_heartbeat, h.config_version, h.config_refused_version,
+                        h.config_refused_message
                  FROM devices d LEFT JOIN heartbeats h ON h.device_id = d.id ORDER BY d.id",
             )?;
             stmt.query_map([], |r| {
@@ -266,6 +272,8 @@ impl Reviews for SqliteStore {
                     disk_free_bytes: r.get(9)?,
                     last_batch_at: r.get::<_, Option<i64>>(10)?.map(from_ms),
                     reviews_since_heartbeat: r.get(11)?,
+                    config_version: r.get(12)?,
+                    config_refused: r.get::<_, Option<i64>>(13)?.zip(r.get::<_, Option<String>>(14)?),
                 })
             })?
             .collect()
