@@ -82,6 +82,10 @@ pub enum Command {
     Screenshots {
         /// Dossier où écrire les images (un sous-dossier par taille d'écran)
         dir: std::path::PathBuf,
+        /// Un questionnaire à publier (la partie [survey], comme « borne-platform survey publish ») :
+        /// les écrans le montrent posé sur cette configuration, comme la borne le posera
+        #[arg(long)]
+        questionnaire: Option<std::path::PathBuf>,
     },
     /// Écrit ce que dit le mode vocal sur chaque écran, dans chaque langue : texte et son (WAV)
     Speech {

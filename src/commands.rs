@@ -55,14 +55,23 @@ pub fn dashboard(app: &App, listen: Option<&str>, out: &mut dyn Write) -> Result
 }
 
 /// `borne screenshots DIR`.
-pub fn screenshots(app: &App, dir: &Path, out: &mut dyn Write) -> Result<()> {
+pub fn screenshots(app: &App, dir: &Path, questionnaire: Option<&Path>, out: &mut dyn Write) -> Result<()> {
+    // A survey to publish, laid over this configuration as the kiosk will lay it.
+    let config = match questionnaire {
+        Some(path) => {
+            let text = std::fs::read_to_string(path)
+                .with_context(|| format!("{} : impossible de lire le questionnaire", path.display()))?;
+            app.config.with_published(&text).map_err(|e| anyhow::anyhow!("{} : {e}", path.display()))?
+        }
+        None => app.config.clone(),
+    };
     // The pictures show the kiosk as installed, not this machine's paths.
-    let shown = App { config: app.config.clone(), data_dir: PathBuf::from("/var/lib/borne") };
+    let shown = App { config: config.clone(), data_dir: PathBuf::from("/var/lib/borne") };
     let status = move || -> crate::ui::StatusLines {
         let app = shown.clone();
         Box::new(move |store| crate::health::admin_status(&app, store))
     };
-    let written = crate::ui::screenshots::write_all(&app.config, &status, dir)?;
+    let written = crate::ui::screenshots::write_all(&config, &status, dir)?;
     writeln!(out, "{} images écrites dans {}", written.len(), dir.display())?;
     Ok(())
 }
@@ -160,7 +169,12 @@ pub fn status_command(app: &App, json: bool, out: &mut dyn Write) -> Result<()> 
         writeln!(out, "Dernière erreur ({}) : {error}", when(uplink.last_error_at))?;
     }
     if uplink.auth_refused {
-        writeln!(out, "ATTENTION : la plateforme refuse le jeton de cette borne ; les avis restent en attente.")?;
+        writeln!(
+            out,
+            "ATTENTION : la plateforme refuse le jeton de cette borne ou son identité (device_id, product_id, \
+             form_id, button_id) ; les avis restent en attente, rien n'est perdu. Corrigez la configuration ou le \
+             jeton : l'envoi reprend seul, avec la bonne identité."
+        )?;
     }
     if let Some(next) = uplink.next_attempt_at {
         writeln!(out, "Prochain essai : {}", local_time(next))?;

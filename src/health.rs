@@ -87,7 +87,10 @@ impl Health {
         }
         let upload = match &self.uplink {
             None => "désactivé".to_string(),
-            Some(Ok(status)) if status.auth_refused => "jeton refusé par la plateforme".to_string(),
+            Some(Ok(status)) if status.auth_refused => match &status.last_error {
+                Some(error) => format!("refusé par la plateforme : {error}"),
+                None => "jeton ou identité refusés par la plateforme".to_string(),
+            },
             Some(Ok(status)) => match (status.last_success_at, &status.last_error) {
                 (_, Some(error)) if status.last_error_at > status.last_success_at => format!("en erreur : {error}"),
                 (Some(at), _) => format!("dernier envoi réussi le {}", local_time(at)),

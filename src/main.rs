@@ -49,7 +49,9 @@ fn dispatch(cli: &Cli, out: &mut dyn Write) -> anyhow::Result<()> {
         },
         Some(Command::Upload { once }) => commands::upload(&app, *once, out),
         Some(Command::Status { json }) => commands::status_command(&app, *json, out),
-        Some(Command::Screenshots { dir }) => commands::screenshots(&app, dir, out),
+        Some(Command::Screenshots { dir, questionnaire }) => {
+            commands::screenshots(&app, dir, questionnaire.as_deref(), out)
+        }
         Some(Command::Speech { dir }) => commands::speech(&app, dir, out),
         Some(Command::Passwd) => commands::passwd(&app, out),
         Some(Command::Dashboard { listen }) => commands::dashboard(&app, listen.as_deref(), out),

@@ -407,3 +407,39 @@ fn uploads_go_over_https_from_a_kiosk_with_its_own_identity() {
     let field = with(FIELD_KIOSK, "https://plateforme.example", "").unwrap();
     assert_eq!(field.hardware.behaviour.pending_alert, Some(std::time::Duration::from_secs(24 * 3600)));
 }
+
+/// The platform's starting point for a survey version is the kiosk's default survey: the same
+/// questions, comment and rule as `borne config default`.
+#[test]
+fn the_platforms_survey_template_is_the_default_survey() {
+    let config = Config::embedded();
+    let (survey, min_reviews) =
+        borne_model::survey_file::check_published(borne_model::survey_file::TEMPLATE, config.survey.languages.clone())
+            .unwrap();
+    assert_eq!(survey, config.survey);
+    assert_eq!(min_reviews, config.min_reviews_for_score);
+    // Laid over the default configuration, it changes nothing.
+    let laid = config.with_published(borne_model::survey_file::TEMPLATE).unwrap();
+    assert_eq!((laid.survey, laid.min_reviews_for_score), (config.survey, config.min_reviews_for_score));
+}
+
+/// A published version replaces the file's keys it sets, keeps those it leaves out, and never
+/// the keys the site keeps (`keep_local`); a version with another section or `keep_local` is refused.
+#[test]
+fn a_published_version_replaces_the_keys_it_sets_except_those_the_site_keeps() {
+    let file = parse(
+        "[survey]\ncomment_max_chars = 300\nmin_reviews_for_score = 50\nkeep_local = [\"comment_max_chars\"]\n",
+        ConfigSource::Embedded,
+    )
+    .unwrap();
+    let laid = file.with_published("[survey]\ncomment = false\ncomment_max_chars = 100\nfollow_up = []\n").unwrap();
+    assert!(!laid.survey.comment_enabled, "set by the version");
+    assert_eq!(laid.survey.comment_max_chars, 300, "kept by the site");
+    assert_eq!(laid.min_reviews_for_score, 50, "left out by the version");
+    assert!(laid.survey.follow_ups.is_empty());
+    assert!(file.with_published("[survey]\nkeep_local = []\n").unwrap_err().contains("keep_local"));
+    assert!(file.with_published("[kiosk]\nadmin_pin = \"1\"\n").unwrap_err().contains("ligne 1"));
+    assert!(file.with_published("[survey]\ncomment_max_chars = 0\n").unwrap_err().contains("survey.comment_max_chars"));
+    let unknown = parse("[survey]\nkeep_local = [\"languages\"]\n", ConfigSource::Embedded).unwrap_err();
+    assert_eq!(unknown.key.as_deref(), Some("survey.keep_local[0]"));
+}

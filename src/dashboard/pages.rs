@@ -308,7 +308,7 @@ pub fn upload(h: &UploadHealth, csrf: &str) -> Markup {
             p class="notice" { "L'envoi à la plateforme est désactivé (upload.enabled = false) : les avis restent sur la borne." }
         }
         @if h.auth_refused {
-            p class="error" role="alert" { "La plateforme refuse le jeton de cette borne : les avis restent en attente. Vérifiez le fichier du jeton." }
+            p class="error" role="alert" { "La plateforme refuse le jeton de cette borne ou son identité (device_id, identifiants JDMA) : les avis restent en attente, rien n'est perdu. La raison est ci-dessous ; une fois la configuration ou le jeton corrigés, l'envoi reprend seul, avec la bonne identité." }
         }
         dl class="facts" {
             dt { "Plateforme" } dd { (h.target) }

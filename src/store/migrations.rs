@@ -134,6 +134,12 @@ pub const MIGRATIONS: &[&str] = &[
     );
     INSERT INTO published_survey (id) VALUES (1);
     "#,
+    // 7: whether the platform's last answer to an open batch refused the kiosk's identity (token,
+    // device_id, JDMA ids): such a batch was never taken, and is made again when the identity
+    // is fixed.
+    r#"
+    ALTER TABLE batches ADD COLUMN identity_refused INTEGER NOT NULL DEFAULT 0;
+    "#,
 ];
 
 /// Brings the schema up to date. Returns the version before and after.

@@ -216,6 +216,9 @@ pub struct OpenBatch {
     pub body_bytes: usize,
     pub review_ids: Vec<Uuid>,
     pub attempts: u32,
+    /// The platform's last answer refused the kiosk's identity (token, device_id, JDMA ids):
+    /// it took nothing of this batch.
+    pub identity_refused: bool,
 }
 
 /// What the uploader last did, readable by `borne status` and the dashboard from any process.

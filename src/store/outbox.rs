@@ -24,14 +24,22 @@ impl Store {
         let row = self
             .conn
             .query_row(
-                "SELECT batch_id, body_gzip, body_bytes, attempts FROM batches WHERE state = 'open'
+                "SELECT batch_id, body_gzip, body_bytes, attempts, identity_refused FROM batches WHERE state = 'open'
                  ORDER BY created_at_ms, rowid LIMIT 1",
                 [],
-                |r| Ok((r.get::<_, String>(0)?, r.get::<_, Vec<u8>>(1)?, r.get::<_, i64>(2)?, r.get::<_, i64>(3)?)),
+                |r| {
+                    Ok((
+                        r.get::<_, String>(0)?,
+                        r.get::<_, Vec<u8>>(1)?,
+                        r.get::<_, i64>(2)?,
+                        r.get::<_, i64>(3)?,
+                        r.get::<_, bool>(4)?,
+                    ))
+                },
             )
             .optional()
             .map_err(|e| self.err(e))?;
-        let Some((id, body_gzip, body_bytes, attempts)) = row else { return Ok(None) };
+        let Some((id, body_gzip, body_bytes, attempts, identity_refused)) = row else { return Ok(None) };
         let batch_id = Uuid::parse_str(&id).map_err(|e| StoreError::Decode(format!("batch id {id}: {e}")))?;
         let mut stmt = self
             .conn
@@ -51,6 +59,7 @@ impl Store {
             body_bytes: body_bytes.max(0) as usize,
             review_ids,
             attempts: attempts.clamp(0, u32::MAX as i64) as u32,
+            identity_refused,
         }))
     }
 
@@ -114,6 +123,17 @@ impl Store {
     pub fn count_attempt(&mut self, batch_id: Uuid) -> Result<()> {
         self.conn
             .execute("UPDATE batches SET attempts = attempts + 1 WHERE batch_id = ?1", [batch_id.to_string()])
+            .map_err(|e| self.err(e))?;
+        Ok(())
+    }
+
+    /// Notes whether the platform's answer to this open batch refused the kiosk's identity.
+    pub fn note_identity_refusal(&mut self, batch_id: Uuid, refused: bool) -> Result<()> {
+        self.conn
+            .execute(
+                "UPDATE batches SET identity_refused = ?2 WHERE batch_id = ?1 AND state = 'open'",
+                rusqlite::params![batch_id.to_string(), refused],
+            )
             .map_err(|e| self.err(e))?;
         Ok(())
     }

@@ -136,9 +136,13 @@ impl Transport for HttpTransport {
                 Err(_) => Outcome::Transient("réponse illisible de la plateforme (HTTP 200)".into()),
             },
             400 => Outcome::BadRequest(error_message(&body)),
-            401 | 403 => Outcome::AuthRefused(format!(
-                "jeton refusé par la plateforme (HTTP {status}) : vérifiez {} ; {}",
+            401 => Outcome::AuthRefused(format!(
+                "jeton refusé par la plateforme (HTTP 401) : il n'est celui d'aucune borne ; vérifiez {} ; {}",
                 self.config.token_file.display(),
+                error_message(&body)
+            )),
+            403 => Outcome::AuthRefused(format!(
+                "jeton refusé par la plateforme pour cette identité (HTTP 403) : {}",
                 error_message(&body)
             )),
             409 => Outcome::Conflict(error_message(&body)),

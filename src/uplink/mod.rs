@@ -38,6 +38,14 @@ pub enum Step {
     Wait { after: Duration, error: String, auth_refused: bool },
 }
 
+/// Why `run` returned.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Ended {
+    Shutdown,
+    /// The configuration file changed while the platform refused the kiosk's identity.
+    ConfigChanged,
+}
+
 /// What `drain` did.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct DrainReport {
@@ -140,10 +148,25 @@ impl<T: Transport> Uploader<T> {
         self.clock.read().now_utc
     }
 
-    /// The oldest open batch, or a new one built from the oldest unbatched pending reviews.
+    /// The oldest open batch, or a new one built from the oldest unbatched pending reviews. An
+    /// open batch made with another identity (device_id, JDMA ids) than the kiosk's now is made
+    /// again under a new key when the platform cannot have taken it: never sent, or refused for
+    /// its identity (a typo fixed in the configuration). Otherwise it is sent as it was: its
+    /// key and bytes never change while the platform may hold it.
     fn next_batch(&mut self) -> Result<Option<OpenBatch>, StoreError> {
         if let Some(open) = self.store.open_batch()? {
-            return Ok(Some(open));
+            let made_with = batch_source(&open.body_gzip);
+            if made_with.as_ref() == Some(&self.source) || !(open.attempts == 0 || open.identity_refused) {
+                return Ok(Some(open));
+            }
+            let was = made_with.map(|s| identity_words(&s)).unwrap_or_else(|| "illisible".into());
+            tracing::warn!(batch_id = %open.batch_id, was = %was, now = %identity_words(&self.source), "batch made again with the kiosk's identity now");
+            self.store.abandon_batch(
+                open.batch_id,
+                &format!("refait avec l'identité corrigée (était : {was})"),
+                self.now(),
+            )?;
+            self.batch_limit = self.max_batch;
         }
         prepare_batch(&mut self.store, &self.source, &self.labels, self.batch_limit, self.clock.as_ref())
     }
@@ -222,6 +245,16 @@ impl<T: Transport> Uploader<T> {
                 Step::Progress { uploaded: 0, rejected: 0 }
             }
             Action::Retry { after, error, auth_refused } => {
+                self.store.note_identity_refusal(batch.batch_id, auth_refused)?;
+                let error = if auth_refused {
+                    format!(
+                        "{error} — identité envoyée : {} ; corrigez-la dans la configuration (ou le jeton s'il est celui \
+                         d'une autre borne) : les avis en attente repartent alors avec la bonne identité, sans redémarrer",
+                        identity_words(&self.source)
+                    )
+                } else {
+                    error
+                };
                 self.failures = self.failures.saturating_add(1);
                 self.status.last_error = Some(error.clone());
                 self.status.last_error_at = Some(now);
@@ -344,19 +377,22 @@ impl<T: Transport> Uploader<T> {
 
     /// Runs until `shutdown` turns true: sends whenever there is something to send, waits as the
     /// contract says after failures, wakes early when `nudge` is notified (a new review) or the
-    /// token file changes after a refusal, and sends a heartbeat every `heartbeat` if set.
+    /// token file changes after a refusal, and sends a heartbeat every `heartbeat` if set. While
+    /// the platform refuses the kiosk's identity, a change of `config_file` ends the run
+    /// (`Ended::ConfigChanged`): the caller starts again with the file as it is now.
     pub async fn run(
         mut self,
         mut shutdown: tokio::sync::watch::Receiver<bool>,
         nudge: std::sync::Arc<tokio::sync::Notify>,
         token_file: std::path::PathBuf,
+        config_file: Option<std::path::PathBuf>,
         heartbeat: Option<Duration>,
-    ) {
+    ) -> Ended {
         const IDLE_POLL: Duration = Duration::from_secs(30);
         let mut next_heartbeat = tokio::time::Instant::now();
         loop {
             if *shutdown.borrow() {
-                return;
+                return Ended::Shutdown;
             }
             if let Some(every) = heartbeat
                 && tokio::time::Instant::now() >= next_heartbeat
@@ -383,6 +419,7 @@ impl<T: Transport> Uploader<T> {
                 }
             };
             let token_before = file_stamp(&token_file);
+            let config_before = config_file.as_deref().and_then(file_stamp);
             let deadline = tokio::time::Instant::now() + wait;
             loop {
                 let slice = deadline.saturating_duration_since(tokio::time::Instant::now()).min(Duration::from_secs(5));
@@ -392,11 +429,17 @@ impl<T: Transport> Uploader<T> {
                 tokio::select! {
                     _ = tokio::time::sleep(slice) => {}
                     _ = nudge.notified(), if !watch_token && self.failures == 0 => break,
-                    _ = shutdown.changed() => return,
+                    _ = shutdown.changed() => return Ended::Shutdown,
                 }
                 if watch_token && file_stamp(&token_file) != token_before {
                     tracing::info!("token file changed: trying again now");
                     break;
+                }
+                if watch_token && config_file.as_deref().and_then(file_stamp) != config_before {
+                    tracing::info!(
+                        "configuration changed while the platform refuses the kiosk: starting again with it"
+                    );
+                    return Ended::ConfigChanged;
                 }
             }
         }
@@ -425,6 +468,24 @@ impl<T: Transport> Uploader<T> {
             }),
         }
     }
+}
+
+/// The identity a batch was made with, read from its body (`None`: unreadable).
+fn batch_source(body_gzip: &[u8]) -> Option<Source> {
+    #[derive(serde::Deserialize)]
+    struct Head {
+        source: Source,
+    }
+    let body = flate2::read::GzDecoder::new(body_gzip);
+    serde_json::from_reader::<_, Head>(std::io::BufReader::new(body)).ok().map(|h| h.source)
+}
+
+/// « device_id « borne-lyon », product_id 3119, form_id 4521, button_id 98765 ».
+fn identity_words(source: &Source) -> String {
+    format!(
+        "device_id « {} », product_id {}, form_id {}, button_id {}",
+        source.device_id, source.product_id, source.form_id, source.button_id
+    )
 }
 
 /// The French texts of the kiosk-only questions of `survey`, sent with their answers.
@@ -471,7 +532,14 @@ fn persist_batch(
         return Err(StoreError::Decode("a review changed while its batch was being built".into()));
     }
     tracing::info!(%batch_id, reviews = members.len(), bytes = body.len(), gzip_bytes = body_gzip.len(), "batch persisted");
-    Ok(OpenBatch { batch_id, body_gzip, body_bytes: body.len(), review_ids: members, attempts: 0 })
+    Ok(OpenBatch {
+        batch_id,
+        body_gzip,
+        body_bytes: body.len(),
+        review_ids: members,
+        attempts: 0,
+        identity_refused: false,
+    })
 }
 
 fn file_stamp(path: &std::path::Path) -> Option<(std::time::SystemTime, u64)> {

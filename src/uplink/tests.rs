@@ -125,7 +125,7 @@ async fn transient_errors_resend_the_same_key_and_bytes_with_growing_jittered_ba
 /// stops it.
 async fn run_for(up: Uploader<Scripted>, virtual_time: Duration) {
     let (_stop, shutdown) = tokio::sync::watch::channel(false);
-    let task = tokio::spawn(up.run(shutdown, Arc::new(tokio::sync::Notify::new()), "/nonexistent".into(), None));
+    let task = tokio::spawn(up.run(shutdown, Arc::new(tokio::sync::Notify::new()), "/nonexistent".into(), None, None));
     tokio::time::sleep(virtual_time).await;
     task.abort();
 }
@@ -430,4 +430,43 @@ async fn published_surveys_are_checked_held_or_refused_and_asked_at_their_interv
     assert_eq!(at, vec![0, 300, 600, 900, 1200, 1200 + 86_400]);
     let known: Vec<Vec<u64>> = asks.iter().map(|(_, k)| k.clone()).collect();
     assert_eq!(known, vec![vec![], vec![7], vec![7, 8], vec![7, 8], vec![], vec![]]);
+}
+
+/// A batch whose identity changed in the configuration is made again under a new key only when
+/// the platform cannot hold it: refused for its identity (or never sent). After an answer that
+/// may have been lost (a timeout), it goes again as it was: same key, same bytes.
+#[tokio::test(start_paused = true)]
+async fn a_batch_is_made_again_with_a_new_identity_only_when_the_platform_cannot_hold_it() {
+    let with = |device: &str, store: Store, transport: Scripted| {
+        Uploader::new(
+            store,
+            transport,
+            &upload_config(200),
+            device,
+            Box::new(SystemClock { source: SyncSource::AssumeSynced }),
+        )
+        .unwrap()
+    };
+    let device_of = |body: &[u8]| batch_source(body).unwrap().device_id;
+    for (first_answer, made_again) in [
+        (Outcome::AuthRefused("jeton refusé (HTTP 403)".into()), true),
+        (Outcome::Transient("la plateforme n'a pas répondu à temps".into()), false),
+    ] {
+        let transport = Scripted::new(vec![first_answer]);
+        let mut typo = with("borne-typo", store_with(10), transport.clone());
+        assert!(matches!(typo.step().await.unwrap(), Step::Wait { .. }));
+        let mut fixed = with("borne-fixed", typo.store, transport.clone());
+        assert!(matches!(fixed.step().await.unwrap(), Step::Progress { uploaded: 10, .. }));
+        let sends = transport.sends.lock().unwrap();
+        assert_eq!(sends.len(), 2);
+        assert_eq!(device_of(&sends[0].2), "borne-typo");
+        if made_again {
+            assert_ne!(sends[1].1, sends[0].1, "a new key");
+            assert_eq!(device_of(&sends[1].2), "borne-fixed", "the identity now");
+        } else {
+            assert_eq!((sends[1].1, &sends[1].2), (sends[0].1, &sends[0].2), "the same key and bytes");
+        }
+        assert_eq!(sends[1].3.len(), 10, "every review, once");
+        assert_eq!(fixed.store().outbox_summary().unwrap().pending, 0);
+    }
 }

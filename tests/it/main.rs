@@ -6,6 +6,7 @@ mod fleet;
 mod foundation;
 mod hardware;
 mod housekeeping;
+mod identity;
 mod jdma;
 mod layering;
 mod panel;

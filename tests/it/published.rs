@@ -110,6 +110,42 @@ fn a_network_survey_reaches_its_kiosks_only_and_a_bad_version_is_refused() {
     assert!(status["config_refused"].is_null());
 }
 
+/// `borne screenshots --questionnaire FILE` draws a version as the kiosk will run it, with the
+/// kiosk's own renderer: the question screen changes, the home screen does not; a version the
+/// kiosk refuses is an error that says why.
+#[test]
+fn a_version_is_previewed_with_the_kiosks_own_renderer() {
+    let dir = Scratch::new("published-preview");
+    let file = dir.path().join("question.toml");
+    std::fs::write(&file, QUESTION).unwrap();
+    let draw = |name: &str, with: Option<&Path>| {
+        let out = dir.path().join(name);
+        let mut cmd = borne(&dir.path().join("data"));
+        cmd.arg("screenshots").arg(&out);
+        if let Some(file) = with {
+            cmd.arg("--questionnaire").arg(file);
+        }
+        run_ok(&mut cmd);
+        out.join("800x480")
+    };
+    let (file_survey, published) = (draw("file", None), draw("published", Some(&file)));
+    let read = |dir: &Path, name: &str| std::fs::read(dir.join(name)).unwrap();
+    assert_eq!(read(&file_survey, "01-accueil.png"), read(&published, "01-accueil.png"));
+    assert_ne!(read(&file_survey, "04-question.png"), read(&published, "04-question.png"));
+    let bad = dir.path().join("bad.toml");
+    std::fs::write(
+        &bad,
+        "[survey]
+comment_max_chars = 0
+",
+    )
+    .unwrap();
+    let refused = run_err(
+        borne(&dir.path().join("data")).arg("screenshots").arg(dir.path().join("bad")).arg("--questionnaire").arg(&bad),
+    );
+    assert!(String::from_utf8_lossy(&refused.stderr).contains("survey.comment_max_chars"), "{refused:?}");
+}
+
 fn set_base_url(config: &Path, url: &str) {
     let text = std::fs::read_to_string(config).unwrap().replace("http://127.0.0.1:9", url);
     std::fs::write(config, text).unwrap();

@@ -396,7 +396,7 @@ pub struct ReviewDraft {
 }
 
 /// The questions a kiosk asks, and the rules a draft must satisfy to become a review.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Survey {
     pub follow_ups: Vec<Question>,
     pub comment_enabled: bool,

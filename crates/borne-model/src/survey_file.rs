@@ -116,6 +116,12 @@ fn validate_question(index: usize, raw: RawQuestion) -> Result<Question, Invalid
         question.show_after = show_after;
         return Ok(question);
     }
+    if raw.label.as_deref().is_some_and(|l| l.chars().count() > 300 || l.chars().any(char::is_control)) {
+        return Err(invalid(
+            at("label"),
+            "300 caractères au plus, sans caractère de contrôle (un retour à la ligne, une tabulation…)",
+        ));
+    }
     let label = raw.label.filter(|l| !l.trim().is_empty()).ok_or_else(|| {
         invalid(
             at("label"),
@@ -148,8 +154,8 @@ fn validate_question(index: usize, raw: RawQuestion) -> Result<Question, Invalid
                 ),
             ));
         }
-        if item.text.trim().is_empty() || item.text.chars().count() > 80 {
-            return Err(invalid(item_at("text"), "un texte de 1 à 80 caractères"));
+        if item.text.trim().is_empty() || item.text.chars().count() > 80 || item.text.chars().any(char::is_control) {
+            return Err(invalid(item_at("text"), "un texte de 1 à 80 caractères, sans caractère de contrôle"));
         }
         let intention = Intention::parse(&item.intention).ok_or_else(|| {
             invalid(
@@ -187,6 +193,32 @@ pub fn default_follow_ups() -> Vec<Question> {
         show_after: vec![Satisfaction::Bad, Satisfaction::Medium],
     }]
 }
+
+/// A version to start from: the kiosk's default `[survey]` part (`borne config default`), which
+/// a test keeps equal to it.
+pub const TEMPLATE: &str = r#"[survey]
+# Proposer un commentaire libre après la note, et sa longueur maximale.
+comment = true
+comment_max_chars = 500
+# En dessous de ce nombre d'avis, la note est « Nombre d'avis insuffisant » (règle de l'État : 100).
+min_reviews_for_score = 100
+
+# Une question de la plateforme se déclare par son code seul (comprehension, contact_tried…) ;
+# une question propre aux bornes donne son texte, son type (radio, checkbox) et ses réponses.
+[[survey.follow_up]]
+code = "kiosk_motif"
+label = "Qu'est-ce qui n'a pas été ?"
+kind = "checkbox"
+show_after = ["pas_bien", "moyen"]
+items = [
+    { id = 1, text = "L'attente", intention = "neutral" },
+    { id = 2, text = "L'accueil", intention = "neutral" },
+    { id = 3, text = "Les informations reçues", intention = "neutral" },
+    { id = 4, text = "L'orientation", intention = "neutral" },
+    { id = 5, text = "Les locaux", intention = "neutral" },
+    { id = 6, text = "Autre chose", intention = "neutral" },
+]
+"#;
 
 /// The keys a platform may publish, in the order they are written.
 pub const PUBLISHED_KEYS: [&str; 4] = ["comment", "comment_max_chars", "min_reviews_for_score", "follow_up"];

@@ -84,9 +84,12 @@ fn console_pages_are_accessible_in_chromium() {
                 ["/console/commentaires?q=attente", "commentaires-recherche", 200],
                 [format!("/console/avis/{review}"), "avis", 200],
                 ["/console/administration", "administration", 200],
+                ["/console/questionnaire", "questionnaire", 200],
+                [format!("/console/questionnaire?reseau={}", SITES[0].org), "questionnaire-reseau", 200],
             ]},
             {"email": "rene@rhone.gouv.fr", "password": PASSWORD, "pages": [
                 ["/console/", "", 200], ["/console/administration", "", 200], [lyon.clone(), "", 200],
+                ["/console/questionnaire", "", 200],
             ]},
             {"email": "sophie@rhone.gouv.fr", "password": PASSWORD, "pages": [
                 ["/console/", "", 200], ["/console/administration", "", 200], ["/console/commentaires", "", 200],

@@ -196,12 +196,13 @@ fn far_dates_are_refused_and_the_instance_goes_on(postgres: bool) {
 fn every_console_and_public_route_survives_arbitrary_query_values(postgres: bool) {
     let s = setup(postgres, "hostilefuzz", "");
     let session = s.login("nadia@interieur.gouv.fr");
-    let routes: [(&str, &[&str]); 13] = [
+    let routes: [(&str, &[&str]); 14] = [
         ("/console/", &[]),
         ("/console/bornes", &["site", "tri", "ordre"]),
         ("/console/bornes.csv", &["site", "tri", "ordre"]),
         ("/console/sites/{v}", &["par"]),
         ("/console/administration", &["fait"]),
+        ("/console/questionnaire", &["reseau", "site", "publie", "retire"]),
         ("/console/lien/{v}", &[]),
         ("/accessibilite", &[]),
         ("/console/sites/{v}/indicateurs.json", &["du", "au"]),
@@ -262,7 +263,9 @@ fn every_console_and_public_route_survives_arbitrary_query_values(postgres: bool
         "drop_minimum",
         "debounce_minutes",
     ];
-    let forms: [(&str, &[&str]); 13] = [
+    let forms: [(&str, &[&str]); 15] = [
+        ("questionnaire", &["reseau", "site", "texte", "action"]),
+        ("questionnaire/retour", &["reseau", "site"]),
         ("administration/organisations", &["id", "name"]),
         ("administration/themes", &["organisation", "themes"]),
         ("administration/sites", &["id", "name", "organisation", "time_zone"]),

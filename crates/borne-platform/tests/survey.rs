@@ -8,7 +8,7 @@ mod support;
 use borne_testkit::Scratch;
 use support::*;
 
-both!(a_network_publishes_a_survey_its_kiosks_and_no_others_get);
+both!(a_network_publishes_a_survey_its_kiosks_and_no_others_get, managers_preview_publish_and_withdraw_in_the_console);
 
 const MOTIF: &str = r#"[survey]
 [[survey.follow_up]]
@@ -161,4 +161,159 @@ fn a_network_publishes_a_survey_its_kiosks_and_no_others_get(postgres: bool) {
     let devices: serde_json::Value = serde_json::from_str(&cli_ok(&backend, &["devices", "list"])).unwrap();
     let lyon_device = devices.as_array().unwrap().iter().find(|d| d["id"] == "borne-lyon").unwrap().clone();
     assert!(lyon_device["config_version"].is_null() && lyon_device["config_refused"].is_null(), "{lyon_device}");
+}
+
+const PASSWORD: &str = "un mot de passe assez long";
+
+/// The console's « Questionnaire »: a network's manager previews a version (nothing published),
+/// is told what the kiosk's rules refuse with the text kept, publishes, sees which version each
+/// kiosk runs, and withdraws it; a site's manager cannot reach the network's; forms need their
+/// token.
+fn managers_preview_publish_and_withdraw_in_the_console(postgres: bool) {
+    let dir = Scratch::new("survey-console");
+    let backend = Backend::new(postgres, dir.path());
+    for (site, org) in [("rhone-lyon", "pref-69"), ("orne-alencon", "pref-61")] {
+        cli_ok(&backend, &["sites", "add", site, "--name", &format!("Accueil {site}"), "--org", org]);
+    }
+    let lyon =
+        cli_ok(&backend, &["devices", "add", "borne-lyon", "--site", "rhone-lyon"]).lines().last().unwrap().to_string();
+    for (email, role) in [
+        ("camille@rhone.gouv.fr", ["--role", "network", "--org", "pref-69"]),
+        ("dom@orne.gouv.fr", ["--role", "site", "--site", "orne-alencon"]),
+    ] {
+        let mut args = vec!["accounts", "add", email, "--name", "Responsable", "--password"];
+        args.extend(role);
+        cli_stdin(&backend, &args, &format!("{PASSWORD}\n"));
+    }
+    let platform = start_registered(&backend);
+    let http = Http::new();
+    let client = idle_safe(reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()));
+    let camille = console_session(&http, &platform.url, "camille@rhone.gouv.fr", PASSWORD);
+    let dom = console_session(&http, &platform.url, "dom@orne.gouv.fr", PASSWORD);
+    let get = |session: &str, path: &str| {
+        http.runtime.block_on(async {
+            let r = client
+                .get(format!("{}{path}", platform.url))
+                .header("Cookie", format!("borne_console={session}"))
+                .send()
+                .await
+                .unwrap();
+            (r.status().as_u16(), r.text().await.unwrap())
+        })
+    };
+    let post = |session: &str, path: &str, form: &[(&str, &str)]| {
+        http.runtime.block_on(async {
+            let r = client
+                .post(format!("{}{path}", platform.url))
+                .header("Cookie", format!("borne_console={session}"))
+                .form(form)
+                .send()
+                .await
+                .unwrap();
+            let location = r.headers().get("location").map(|v| v.to_str().unwrap().to_string());
+            (r.status().as_u16(), location, r.text().await.unwrap())
+        })
+    };
+    let published =
+        || http.send(http.client.get(format!("{}/v1/survey?device_id=borne-lyon", platform.url)).bearer_auth(&lyon)).0;
+
+    let (status, page) = get(&camille, "/console/questionnaire");
+    assert_eq!(status, 200);
+    assert!(page.contains("Réseau pref-69") && page.contains("Site Accueil rhone-lyon"), "{page}");
+    assert!(page.contains("kiosk_motif"), "the default survey to start from: {page}");
+    assert!(page.contains("Aucune version publiée"), "{page}");
+    assert!(!page.contains("orne-alencon"), "another network's site is not offered");
+    let csrf = page.split("name=\"csrf\" value=\"").nth(1).unwrap().split('"').next().unwrap().to_string();
+
+    let (status, _, page) = post(
+        &camille,
+        "/console/questionnaire",
+        &[("csrf", &csrf), ("reseau", "pref-69"), ("texte", MOTIF), ("action", "apercu")],
+    );
+    assert_eq!(status, 200, "{page}");
+    assert!(page.contains("Aperçu : rien n'est publié"), "{page}");
+    assert!(page.contains("Avez-vous attendu plus de 20 minutes ?"), "the question, as asked: {page}");
+    assert!(page.contains("Oui · Non"), "{page}");
+    assert_eq!(published(), 204, "a preview publishes nothing");
+
+    let bad = "[survey]\ncomment_max_chars = 0\n";
+    let (status, _, page) = post(
+        &camille,
+        "/console/questionnaire",
+        &[("csrf", &csrf), ("reseau", "pref-69"), ("texte", bad), ("action", "publier")],
+    );
+    assert_eq!(status, 400);
+    assert!(page.contains("Version non publiée") && page.contains("survey.comment_max_chars"), "{page}");
+    assert!(page.contains("comment_max_chars = 0"), "the text typed is kept: {page}");
+    assert_eq!(published(), 204);
+
+    let (status, _, _) = post(
+        &camille,
+        "/console/questionnaire",
+        &[("csrf", "faux"), ("reseau", "pref-69"), ("texte", MOTIF), ("action", "publier")],
+    );
+    assert_eq!(status, 403, "a form without its token");
+    let (status, _, _) = post(
+        &dom,
+        "/console/questionnaire",
+        &[("csrf", &csrf), ("reseau", "pref-69"), ("texte", MOTIF), ("action", "publier")],
+    );
+    assert_eq!(status, 403, "another session's token");
+    let dom_csrf = {
+        let (_, page) = get(&dom, "/console/questionnaire");
+        page.split("name=\"csrf\" value=\"").nth(1).unwrap().split('"').next().unwrap().to_string()
+    };
+    for scope in [("reseau", "pref-69"), ("site", "rhone-lyon"), ("reseau", "pref-61")] {
+        let (status, _, _) = post(
+            &dom,
+            "/console/questionnaire",
+            &[("csrf", &dom_csrf), scope, ("texte", MOTIF), ("action", "publier")],
+        );
+        assert_eq!(status, 404, "a site's manager and {scope:?}");
+    }
+    assert_eq!(get(&dom, "/console/questionnaire?reseau=pref-69").0, 404);
+    assert_eq!(published(), 204);
+
+    let (status, location, _) = post(
+        &camille,
+        "/console/questionnaire",
+        &[("csrf", &csrf), ("reseau", "pref-69"), ("texte", &MOTIF.replace('\n', "\r\n")), ("action", "publier")],
+    );
+    assert_eq!(status, 303);
+    let location = location.unwrap();
+    let version: i64 = location.split("publie=").nth(1).unwrap().parse().unwrap();
+    assert_eq!(published(), 200);
+    let answer =
+        http.send(http.client.get(format!("{}/v1/survey?device_id=borne-lyon", platform.url)).bearer_auth(&lyon)).2;
+    assert_eq!(
+        serde_json::from_str::<serde_json::Value>(&answer).unwrap()["survey"],
+        MOTIF,
+        "line ends as a kiosk's file has them"
+    );
+
+    // The kiosk says it runs it.
+    let beat = serde_json::json!({"device_id": "borne-lyon", "app_version": "borne/0.1.0", "pending": 0, "config_version": version});
+    let sent = http.send(
+        http.client
+            .post(format!("{}/v1/heartbeats", platform.url))
+            .bearer_auth(&lyon)
+            .header("Content-Type", "application/json")
+            .body(beat.to_string()),
+    );
+    assert_eq!(sent.0, 204);
+    let (status, page) = get(&camille, &location);
+    assert_eq!(status, 200);
+    assert!(page.contains(&format!("Version {version} publiée")), "{page}");
+    assert!(page.contains(&format!("version {version}")) && page.contains("borne-lyon"), "the kiosk runs it: {page}");
+    assert!(page.contains("en service") && page.contains("Responsable (camille@rhone.gouv.fr)"), "the history: {page}");
+    let (_, fleet) = get(&camille, "/console/bornes");
+    assert!(fleet.contains("Questionnaire") && fleet.contains(&format!("version {version}")), "{fleet}");
+
+    let (status, location, _) =
+        post(&camille, "/console/questionnaire/retour", &[("csrf", &csrf), ("reseau", "pref-69")]);
+    assert_eq!(status, 303);
+    assert!(location.unwrap().ends_with(&format!("retire={version}")));
+    assert_eq!(published(), 204, "withdrawn: the kiosks' files again");
+    let (status, _, page) = post(&camille, "/console/questionnaire/retour", &[("csrf", &csrf), ("reseau", "pref-69")]);
+    assert_eq!(status, 400, "nothing left to withdraw: {page}");
 }

@@ -78,6 +78,22 @@ pub struct Row {
     /// Age of the oldest review waiting on the kiosk, in hours.
     pub oldest_pending_hours: Option<i64>,
     pub disk_free_bytes: Option<i64>,
+    /// The published survey version its screen runs (`None`: its file's), and the last one it
+    /// refused, with why.
+    pub config_version: Option<i64>,
+    pub config_refused: Option<(i64, String)>,
+}
+
+impl Row {
+    /// What its screen asks, in words: « version 12 », « son fichier », and a refusal.
+    pub fn survey_label(&self) -> (String, Option<String>) {
+        let running = match self.config_version {
+            Some(v) => format!("version {v}"),
+            None => "son fichier".to_string(),
+        };
+        let refused = self.config_refused.as_ref().map(|(v, why)| format!("version {v} refusée : {why}"));
+        (running, refused)
+    }
 }
 
 /// The rows of `devices` whose site is among `sites` (the viewer's scope), at `now`.
@@ -111,6 +127,8 @@ pub fn rows(devices: Vec<Device>, sites: &[Site], now: DateTime<Utc>, interval: 
                 pending,
                 oldest_pending_hours,
                 disk_free_bytes: d.disk_free_bytes,
+                config_version: d.config_version,
+                config_refused: d.config_refused,
             })
         })
         .collect()
@@ -201,6 +219,8 @@ pub fn csv(rows: &[Row]) -> String {
         "avis en attente",
         "plus ancien en attente (heures)",
         "disque libre (octets)",
+        "questionnaire",
+        "questionnaire refusé",
     ]);
     let opt = |v: Option<i64>| v.map(|v| v.to_string()).unwrap_or_default();
     for r in rows {
@@ -215,6 +235,8 @@ pub fn csv(rows: &[Row]) -> String {
             opt(r.pending),
             opt(r.oldest_pending_hours),
             opt(r.disk_free_bytes),
+            text_cell(&r.survey_label().0),
+            text_cell(&r.survey_label().1.unwrap_or_default()),
         ]);
     }
     String::from_utf8(out.into_inner().unwrap_or_default()).unwrap_or_default()
@@ -261,6 +283,8 @@ mod tests {
             pending,
             oldest_pending_hours: None,
             disk_free_bytes: None,
+            config_version: None,
+            config_refused: None,
         }
     }
 

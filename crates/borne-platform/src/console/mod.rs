@@ -21,6 +21,7 @@ pub mod proconnect;
 mod review;
 pub mod sites;
 mod store;
+mod survey;
 
 use crate::storage::console::{Account, Opened};
 use crate::storage::{Site, Storage, StorageError};
@@ -77,6 +78,8 @@ pub fn router<S>(state: Shared) -> Router<S> {
         .route("/console/administration/resumes", post(admin::digest))
         .route("/console/administration/alertes", post(admin::alert_rules))
         .route("/console/administration/themes", post(admin::themes))
+        .route("/console/questionnaire", get(survey::page).post(survey::publish))
+        .route("/console/questionnaire/retour", post(survey::rollback))
         .route("/console/avis/{id}", get(review::open).post(review::follow_up))
         .route("/console/incidents/{id}", post(admin::incident))
         .route("/console/deconnexion", post(logout))

@@ -44,6 +44,7 @@ pub(crate) enum Section {
     Sites,
     Fleet,
     Comments,
+    Survey,
     Admin,
 }
 
@@ -66,10 +67,11 @@ pub(crate) fn layout(session: &ConsoleSession, section: Option<Section>, title: 
 }
 
 /// The console's menu (on an error page, none of it is current: the page does not know who asks).
-const MENU: [(&str, &str, Section); 4] = [
+const MENU: [(&str, &str, Section); 5] = [
     ("/console/", "Sites", Section::Sites),
     ("/console/bornes", "Bornes", Section::Fleet),
     ("/console/commentaires", "Commentaires", Section::Comments),
+    ("/console/questionnaire", "Questionnaire", Section::Survey),
     ("/console/administration", "Administration", Section::Admin),
 ];
 
@@ -356,6 +358,7 @@ pub fn fleet(
                     }
                 }
                 th scope="col" { "Dernier envoi" }
+                th scope="col" { "Questionnaire" }
             } }
             tbody {
                 @for r in rows {
@@ -369,6 +372,8 @@ pub fn fleet(
                         td { @match r.oldest_pending_hours { Some(h) if h >= 48 => { strong { (h) " h" } } Some(h) => { (h) " h" } None => { "—" } } }
                         td { (bytes(r.disk_free_bytes)) }
                         td { @if let Some(at) = r.last_upload_at { (crate::local::when(at, &r.time_zone)) } @else { "—" } }
+                        @let (running, refused) = r.survey_label();
+                        td { (running) @if let Some(refused) = refused { br; strong { (refused) } } }
                     }
                 }
             }
