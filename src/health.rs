@@ -25,11 +25,11 @@ pub struct Health {
     pub uptime_s: Option<u64>,
     pub clock_synced: bool,
     /// The survey the platform publishes, as the store holds it.
-    pub survey: Result<crate::store::PublishedSurvey, String>,
+    pub survey: Result<crate::store::published::PublishedSurvey, String>,
 }
 
 /// Which survey runs: the file's, or a version the platform published (and what it refused).
-pub fn survey_line(published: &crate::store::PublishedSurvey) -> String {
+pub fn survey_line(published: &crate::store::published::PublishedSurvey) -> String {
     let mut line = match (published.running, &published.held) {
         (Some(running), Some((held, _))) if running != *held => {
             format!("version {running} de la plateforme ; version {held} reçue, en service au prochain accueil")

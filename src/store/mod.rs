@@ -14,12 +14,11 @@ mod actions;
 mod integrity;
 mod migrations;
 mod outbox;
-mod published;
+pub mod published;
 mod retention;
 mod reviews;
 
 pub use migrations::MIGRATIONS;
-pub use published::PublishedSurvey;
 
 use crate::clock::{ClockReading, correct_timestamp};
 use borne_model::indicators::QuestionCounts;

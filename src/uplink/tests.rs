@@ -151,7 +151,9 @@ async fn refused_token_waits_an_hour_and_keeps_everything_pending() {
     assert_eq!(up.store().outbox_summary().unwrap().pending, 5);
     let status = up.store().uplink_status().unwrap();
     assert!(status.auth_refused);
-    assert_eq!(status.last_error.as_deref(), Some("jeton refusé"));
+    // What was refused, with the identity sent and what to fix.
+    let error = status.last_error.unwrap();
+    assert!(error.starts_with("jeton refusé — identité envoyée : device_id « borne-test », product_id 1"), "{error}");
     run_for(up, Duration::from_secs(3 * 3600)).await;
     let sends = transport.sends.lock().unwrap();
     assert_eq!(sends.len(), 3, "refused, refused an hour later, accepted an hour after");

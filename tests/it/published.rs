@@ -1,5 +1,6 @@
-//! The survey a network publishes (contract 1.2) end to end: the real `borne-platform` and
-//! `borne` binaries, three kiosks of two networks, each with its own data directory.
+//! The survey a network publishes (contract 1.2) end to end: the real `borne-platform` binary
+//! (two instances on one database) and `borne` binaries, three kiosks of two networks, each with
+//! its own data directory.
 
 use crate::common::*;
 use crate::upload::{kiosk, kiosk_config_for, receiver_bin, status_json};
@@ -46,8 +47,14 @@ fn a_network_survey_reaches_its_kiosks_only_and_a_bad_version_is_refused() {
         std::fs::create_dir_all(&home).unwrap();
         Kiosk { config: kiosk_config_for(&home, url, &token, 100, device), data: home.join("data") }
     };
+    // A second instance on the same database: a kiosk may reach either.
+    let second = borne_testkit::PlatformProcess::start(
+        &receiver_bin(),
+        "127.0.0.1:0",
+        &[std::ffi::OsStr::new("--db"), db.as_os_str()],
+    );
     let lyon = kiosk_of("borne-lyon", "rhone-lyon", &platform.url);
-    let villefranche = kiosk_of("borne-villefranche", "rhone-villefranche", &platform.url);
+    let villefranche = kiosk_of("borne-villefranche", "rhone-villefranche", &second.url);
     // This one's platform address is wrong for now: it is « offline ».
     let alencon = kiosk_of("borne-alencon", "orne-alencon", "http://127.0.0.1:9");
     let file = dir.path().join("question.toml");

@@ -493,8 +493,8 @@ fn improvement_actions_reach_the_sites_public_page() {
     assert!(!get("/public/sites/caf-61-alencon").body.contains("on l'a fait"));
 }
 
-/// A platform of contract 1.0 does not know `PUT /v1/actions` (404): the kiosk's upload goes on
-/// as before and keeps its list to send later.
+/// A platform of contract 1.0 does not know `PUT /v1/actions` nor `GET /v1/survey` (404): the
+/// kiosk's upload goes on as before, keeps its list to send later and runs its file's survey.
 #[test]
 fn a_platform_without_actions_is_left_alone() {
     let dir = Scratch::new("actions-old-platform");
@@ -529,7 +529,13 @@ fn a_platform_without_actions_is_left_alone() {
     }
     let out = run_ok(kiosk(&config, &data).args(["upload", "--once"]));
     assert!(out.contains("0 avis envoyé(s)"), "{out}");
-    assert_eq!(seen.lock().unwrap().as_slice(), ["PUT /v1/actions HTTP/1.1"], "asked once");
+    assert_eq!(
+        seen.lock().unwrap().as_slice(),
+        ["PUT /v1/actions HTTP/1.1", &format!("GET /v1/survey?device_id={DEVICE} HTTP/1.1")],
+        "each asked once"
+    );
     let (store, _) = borne::store::Store::open(&data, borne::store::Integrity::Trust).unwrap();
     assert!(store.actions_to_send().unwrap().is_some(), "still to send to a platform that takes them");
+    // Nor a survey: the file's runs, and nothing is reported refused.
+    assert_eq!(store.published_survey().unwrap(), borne::store::published::PublishedSurvey::default());
 }

@@ -149,19 +149,15 @@ pub(super) async fn publish(
     Extension(Viewer(session)): Extension<Viewer>,
     Form(fields): Form<HashMap<String, String>>,
 ) -> Result<Response, Failure> {
-    check_csrf(&session.csrf, fields.get("csrf").map(String::as_str))?;
+    let scoped = form_scope(&platform, &session, &fields).await?;
     let account = &session.account;
     let field = |name: &str| fields.get(name).map(String::as_str);
-    let Some(scoped) = scoped(&platform, account, field("reseau"), field("site")).await? else {
-        return Err(Failure::BadInput("Choisissez un réseau ou un site.".into()));
-    };
     // Line breaks are the text's own; any other control character is refused by the check.
     let text = field("texte").unwrap_or("").replace("\r\n", "\n");
     let checked = check_published(&text, vec!["fr".into()]);
     let preview = field("action") == Some("apercu");
     if let (Ok(_), false) = (&checked, preview) {
-        let author = format!("{} ({})", account.name, account.id);
-        let version = platform.storage().publish_survey(scoped.scope.clone(), &text, &author).await?;
+        let version = platform.storage().publish_survey(scoped.scope.clone(), &text, &signature(account)).await?;
         tracing::info!(by = %account.id, version, scope = ?scoped.scope, "survey published");
         return Ok(Redirect::to(&format!("/console/questionnaire?{}&publie={version}", address(&scoped.scope)))
             .into_response());
@@ -183,14 +179,9 @@ pub(super) async fn rollback(
     Extension(Viewer(session)): Extension<Viewer>,
     Form(fields): Form<HashMap<String, String>>,
 ) -> Result<Response, Failure> {
-    check_csrf(&session.csrf, fields.get("csrf").map(String::as_str))?;
+    let scoped = form_scope(&platform, &session, &fields).await?;
     let account = &session.account;
-    let field = |name: &str| fields.get(name).map(String::as_str);
-    let Some(scoped) = scoped(&platform, account, field("reseau"), field("site")).await? else {
-        return Err(Failure::BadInput("Choisissez un réseau ou un site.".into()));
-    };
-    let by = format!("{} ({})", account.name, account.id);
-    match platform.storage().withdraw_survey(scoped.scope.clone(), &by).await? {
+    match platform.storage().withdraw_survey(scoped.scope.clone(), &signature(account)).await? {
         Some(version) => {
             tracing::info!(by = %account.id, version, scope = ?scoped.scope, "survey withdrawn");
             Ok(Redirect::to(&format!("/console/questionnaire?{}&retire={version}", address(&scoped.scope)))
@@ -198,6 +189,24 @@ pub(super) async fn rollback(
         }
         None => Err(Failure::BadInput("Aucune version en service à retirer.".into())),
     }
+}
+
+/// A form's scope, once its token is checked.
+async fn form_scope(
+    platform: &Shared,
+    session: &ConsoleSession,
+    fields: &HashMap<String, String>,
+) -> Result<Scoped, Failure> {
+    check_csrf(&session.csrf, fields.get("csrf").map(String::as_str))?;
+    let field = |name: &str| fields.get(name).map(String::as_str);
+    scoped(platform, &session.account, field("reseau"), field("site"))
+        .await?
+        .ok_or_else(|| Failure::BadInput("Choisissez un réseau ou un site.".into()))
+}
+
+/// Who did it, as the history shows it.
+fn signature(account: &Account) -> String {
+    format!("{} ({})", account.name, account.id)
 }
 
 fn address(scope: &SurveyScope) -> String {
