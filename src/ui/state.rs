@@ -246,7 +246,9 @@ impl State {
     /// overlay, no voice. A visit never sees its questions change.
     pub(super) fn refresh_survey(&mut self, now: Instant) {
         self.survey_at = now;
-        if !self.home() || self.voice.active {
+        // A visitor who chose a language or large text has begun a visit.
+        let untouched = self.flow.language() == flow::DEFAULT_LANGUAGE && !self.flow.large_text();
+        if !self.home() || !untouched || self.voice.active {
             return;
         }
         let published = match self.parts.store.published_survey() {

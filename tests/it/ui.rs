@@ -1135,9 +1135,16 @@ fn a_published_survey_reaches_the_screen_at_an_idle_moment_never_during_a_visit(
     assert_eq!(r.screen(), Screen::Comment);
     r.wait(31.0);
     assert_eq!(r.screen(), Screen::Thanks, "the visitor left");
-    // Withdrawn: the file's survey again, at the next idle moment.
+    // Withdrawn while a visitor is choosing English on the home screen: a visit has begun, so
+    // not yet; once the kiosk is back to French by itself, the file's survey again.
+    r.wait(5.0);
+    assert_eq!(r.screen(), Screen::Home);
+    r.tap("Langue · Language");
+    r.tap("English");
     uploader_side.hold_published(None, chrono::Utc::now()).unwrap();
-    r.wait(35.0);
+    r.wait(25.0);
+    assert_eq!(uploader_side.published_survey().unwrap().running, Some(7), "not while a visitor chose a language");
+    r.wait(40.0);
     assert_eq!(r.screen(), Screen::Home);
     assert_eq!(uploader_side.published_survey().unwrap().running, None);
     r.tap("Pas bien");

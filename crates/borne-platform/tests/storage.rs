@@ -340,3 +340,35 @@ fn connection_failures_say_which_part_failed() {
     assert!(server.contains(&format!("127.0.0.1:{nobody} refuse la connexion")), "{server}");
     assert!(error(format!("postgres://borne:le-bon-mot-de-passe@127.0.0.1:{port}/absente")).contains("n'existe pas"));
 }
+
+/// Two handles on one SQLite file (two instances, or a command beside a running instance)
+/// writing at once, each write reading first: they take turns, none is refused with « database
+/// is locked » (a deferred transaction that reads then writes cannot wait for the other).
+#[test]
+fn two_handles_on_one_sqlite_file_write_in_turn() {
+    let dir = Scratch::new("sqlite-turns");
+    runtime().block_on(async {
+        let target = Target::Sqlite(dir.path().join("turns.db"));
+        let (a, b) = (Storage::open(&target).await.unwrap(), Storage::open(&target).await.unwrap());
+        let site = borne_platform::storage::Site {
+            id: "s".into(),
+            name: "S".into(),
+            organisation: None,
+            product_id: None,
+            form_id: None,
+            button_id: None,
+            time_zone: "Europe/Paris".into(),
+        };
+        a.add_site(&site).await.unwrap();
+        let write = |storage: Storage, side: &'static str| async move {
+            for i in 0..150 {
+                storage.add_device(&format!("borne-{side}-{i}"), "s").await.map_err(|e| format!("{side} {i}: {e}"))?;
+            }
+            Ok::<(), String>(())
+        };
+        let (first, second) = tokio::join!(tokio::spawn(write(a.clone(), "a")), tokio::spawn(write(b, "b")));
+        first.unwrap().unwrap();
+        second.unwrap().unwrap();
+        assert_eq!(a.devices().await.unwrap().len(), 300);
+    });
+}

@@ -110,6 +110,11 @@ impl SqliteStore {
                 }
             }
             conn.pragma_update(None, "synchronous", "FULL")?;
+            // Every transaction takes the write lock when it begins, waiting its turn (the busy
+            // timeout). A deferred one that reads and then writes cannot wait: when another
+            // process (an instance, a command) committed in between, SQLite refuses it at once
+            // with « database is locked ».
+            conn.set_transaction_behavior(rusqlite::TransactionBehavior::Immediate);
             migrate(&mut conn)?;
             Ok(conn)
         })
