@@ -29,9 +29,7 @@ pub fn uploader(app: &App) -> Result<crate::uplink::Uploader<crate::uplink::http
     let upload = app.config.upload.as_ref().context("l'envoi n'est pas activé (upload.enabled)")?;
     let transport = crate::uplink::http::HttpTransport::new(upload).map_err(anyhow::Error::msg)?;
     let store = app.open_store(Integrity::Trust)?;
-    let labels = crate::uplink::labels_of(&app.config.survey);
     Ok(crate::uplink::Uploader::new(store, transport, upload, &app.config.device_id, Box::new(app.clock()))?
-        .with_labels(labels)
         .with_published_survey(app.config.clone()))
 }
 

@@ -121,21 +121,12 @@ impl<T: Transport> Uploader<T> {
         })
     }
 
-    /// The kiosk-only questions' French texts the batches carry from now on.
-    pub fn with_labels(mut self, labels: Labels) -> Self {
-        self.labels = labels;
-        self
-    }
-
     /// Asks for the survey the platform publishes (contract 1.2), checked against `config`,
-    /// the kiosk's file configuration. The labels follow the survey held.
+    /// the kiosk's file configuration. The labels are those of the survey held, else the file's.
     pub fn with_published_survey(mut self, config: crate::config::Config) -> Self {
-        if let Ok(published) = self.store.published_survey()
-            && let Some((_, text)) = &published.held
-            && let Ok(effective) = config.with_published(text)
-        {
-            self.labels = labels_of(&effective.survey);
-        }
+        let held = self.store.published_survey().ok().and_then(|p| p.held);
+        let effective = held.and_then(|(_, text)| config.with_published(&text).ok());
+        self.labels = labels_of(&effective.as_ref().unwrap_or(&config).survey);
         self.file_config = Some(config);
         self
     }
@@ -155,8 +146,13 @@ impl<T: Transport> Uploader<T> {
     /// key and bytes never change while the platform may hold it.
     fn next_batch(&mut self) -> Result<Option<OpenBatch>, StoreError> {
         if let Some(open) = self.store.open_batch()? {
+            // The body is read only for a batch that may be made again (a retried batch keeps
+            // its key and bytes whatever its identity).
+            if !(open.attempts == 0 || open.identity_refused) {
+                return Ok(Some(open));
+            }
             let made_with = batch_source(&open.body_gzip);
-            if made_with.as_ref() == Some(&self.source) || !(open.attempts == 0 || open.identity_refused) {
+            if made_with.as_ref() == Some(&self.source) {
                 return Ok(Some(open));
             }
             let was = made_with.map(|s| identity_words(&s)).unwrap_or_else(|| "illisible".into());

@@ -375,7 +375,6 @@ async fn published_surveys_are_checked_held_or_refused_and_asked_at_their_interv
         Box::new(SystemClock { source: SyncSource::AssumeSynced }),
     )
     .unwrap()
-    .with_labels(labels_of(&config.survey))
     .with_published_survey(config.clone());
     let good = "[survey]\n[[survey.follow_up]]\ncode = \"kiosk_attente\"\nlabel = \"Avez-vous attendu ?\"\n\
                 kind = \"radio\"\nitems = [{ id = 1, text = \"Oui\", intention = \"bad\" }]\n";

@@ -85,15 +85,20 @@ pub struct Row {
 }
 
 impl Row {
-    /// What its screen asks, in words: « version 12 », « son fichier », and a refusal.
+    /// What its screen asks, in words.
     pub fn survey_label(&self) -> (String, Option<String>) {
-        let running = match self.config_version {
-            Some(v) => format!("version {v}"),
-            None => "son fichier".to_string(),
-        };
-        let refused = self.config_refused.as_ref().map(|(v, why)| format!("version {v} refusée : {why}"));
-        (running, refused)
+        survey_words(self.config_version, self.config_refused.as_ref())
     }
+}
+
+/// A kiosk's survey as its heartbeat says it, in words: « version 12 » or « son fichier », and
+/// « version 13 refusée : … ».
+pub fn survey_words(running: Option<i64>, refused: Option<&(i64, String)>) -> (String, Option<String>) {
+    let running = match running {
+        Some(v) => format!("version {v}"),
+        None => "son fichier".to_string(),
+    };
+    (running, refused.map(|(v, why)| format!("version {v} refusée : {why}")))
 }
 
 /// The rows of `devices` whose site is among `sites` (the viewer's scope), at `now`.

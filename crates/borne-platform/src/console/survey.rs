@@ -140,7 +140,8 @@ pub(super) async fn page(
     let text = current
         .or_else(|| shown.inherited.as_ref().map(|(_, body)| body.clone()))
         .unwrap_or_else(|| TEMPLATE.to_string());
-    Ok(html(view(&session, &choices, Some((&scoped, &shown)), Some(Editing { text, notice }))))
+    let preview = check_published(&text, vec!["fr".into()]).ok();
+    Ok(html(view(&session, &choices, Some((&scoped, &shown)), Some(Editing { text, notice, preview }))))
 }
 
 /// `POST /console/questionnaire`: previews (`action=apercu`) or publishes the text typed.
@@ -162,14 +163,13 @@ pub(super) async fn publish(
         return Ok(Redirect::to(&format!("/console/questionnaire?{}&publie={version}", address(&scoped.scope)))
             .into_response());
     }
-    let status = if checked.is_ok() { StatusCode::OK } else { StatusCode::BAD_REQUEST };
-    let notice = match checked {
-        Ok(_) => Notice::Preview,
-        Err(e) => Notice::Mistake(e),
+    let (status, notice, preview) = match checked {
+        Ok(preview) => (StatusCode::OK, Notice::Preview, Some(preview)),
+        Err(e) => (StatusCode::BAD_REQUEST, Notice::Mistake(e), None),
     };
     let choices = choices(&platform, account).await?;
     let shown = shown(&platform, &scoped).await?;
-    let page = view(&session, &choices, Some((&scoped, &shown)), Some(Editing { text, notice: Some(notice) }));
+    let page = view(&session, &choices, Some((&scoped, &shown)), Some(Editing { text, notice: Some(notice), preview }));
     Ok((status, html(page)).into_response())
 }
 
@@ -241,6 +241,8 @@ enum Notice {
 struct Editing {
     text: String,
     notice: Option<Notice>,
+    /// The text as the kiosk's rules read it, when they accept it.
+    preview: Option<(Survey, u64)>,
 }
 
 fn view(
@@ -271,7 +273,6 @@ fn scope_section(session: &ConsoleSession, scoped: &Scoped, shown: &Shown, editi
         SurveyScope::Organisation(org) => ("reseau", org.as_str()),
         SurveyScope::Site(site) => ("site", site.as_str()),
     };
-    let preview = check_published(&editing.text, vec!["fr".into()]).ok();
     html! {
         h2 { (scoped.title) }
         @match &editing.notice {
@@ -287,7 +288,7 @@ fn scope_section(session: &ConsoleSession, scoped: &Scoped, shown: &Shown, editi
                 (None, None) => { "Aucune version publiée : les bornes suivent leur fichier de configuration." }
             }
         }
-        @if let Some((survey, min_reviews)) = &preview {
+        @if let Some((survey, min_reviews)) = &editing.preview {
             section aria-labelledby="apercu-titre" {
                 h3 #apercu-titre { "Ce que les visiteurs verront" }
                 (asked(survey, *min_reviews))
@@ -360,8 +361,9 @@ fn kiosks(devices: &[Device]) -> Markup {
                     tr {
                         th scope="row" { (d.id) }
                         td { (d.site_id.as_deref().unwrap_or("—")) }
-                        td { @match d.config_version { Some(v) => { "version " (v) } None => { "son fichier" } } }
-                        td { @match &d.config_refused { Some((v, why)) => { strong { "version " (v) } " : " (why) } None => { "—" } } }
+                        @let (running, refused) = super::fleet::survey_words(d.config_version, d.config_refused.as_ref());
+                        td { (running) }
+                        td { @match refused { Some(refused) => { strong { (refused) } } None => { "—" } } }
                     }
                 }
             }
