@@ -28,7 +28,11 @@ async function visit(page, path, name, status, photograph) {
     check((await page.locator("h1").count()) === 1, `${path} has one heading`);
     const overflow = await page.evaluate(() => document.documentElement.scrollWidth - document.documentElement.clientWidth);
     check(overflow <= 0, `${path} does not scroll sideways at ${width} px (${overflow} px too wide: ${await widest(page)})`);
-    const marianne = await page.evaluate(() => document.fonts.check("16px Marianne"));
+    // Under load the font may still be loading when the page is shown: wait for it, then check.
+    const marianne = await page.evaluate(async () => {
+      await document.fonts.ready;
+      return document.fonts.check("16px Marianne");
+    });
     check(marianne, `${path} is set in Marianne at ${width} px`);
     await checkAxe(page, `${path} at ${width} px`);
     if (photograph) await page.screenshot({ path: `${shots}/${name}-${width}.png`, fullPage: true });
