@@ -181,4 +181,6 @@ pub enum UpdateAction {
     Run,
     /// Au démarrage : garde la nouvelle version si la borne est prête, sinon revient à l'ancienne
     Confirm,
+    /// Dit quelle version est proposée à la borne et si elle serait installée maintenant, sans rien installer
+    Check,
 }

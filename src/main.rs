@@ -46,6 +46,7 @@ fn dispatch(cli: &Cli, out: &mut dyn Write) -> anyhow::Result<()> {
         Some(Command::Update { action, state_dir }) => match action {
             UpdateAction::Run => borne::update::agent::run(&app, state_dir, out),
             UpdateAction::Confirm => borne::update::agent::confirm(&app, state_dir, out),
+            UpdateAction::Check => borne::update::agent::check(&app, state_dir, out),
         },
         Some(Command::Upload { once }) => commands::upload(&app, *once, out),
         Some(Command::Status { json }) => commands::status_command(&app, *json, out),

@@ -28,7 +28,7 @@ pub use kiosk::{DEFAULT_ADMIN_PIN, SUPPORTED_LANGUAGES, ScreenConfig, Timing};
 pub use panel::{PanelConfig, PanelModel, TouchCalibration, TouchConfig, native_size};
 pub use raw::RawConfig;
 pub use survey::default_follow_ups;
-pub use update::UpdateConfig;
+pub use update::{UpdateConfig, UpdateSource};
 pub use upload::{Secret, UploadConfig};
 
 use crate::clock::SyncSource;
@@ -183,7 +183,7 @@ fn validate(raw: RawConfig, source: ConfigSource) -> Result<Config, Invalid> {
     let panel = panel::validate_panel(raw.panel, &hardware)?;
     let accessibility = accessibility::validate_accessibility(raw.accessibility)?;
     check_pins_apart(&hardware, panel.as_ref(), &accessibility)?;
-    let update = update::validate_update(raw.update)?;
+    let update = update::validate_update(raw.update, upload.is_some())?;
     Ok(Config {
         source,
         device_id: identity.device_id,

@@ -37,6 +37,7 @@ pub struct RawConfig {
 pub struct RawUpdate {
     pub enabled: Option<bool>,
     pub url: Option<String>,
+    pub platform: Option<bool>,
     pub window: Option<String>,
     pub confirm_timeout_s: Option<u64>,
 }

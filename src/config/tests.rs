@@ -193,6 +193,7 @@ fn full_raw() -> RawConfig {
         update: RawUpdate {
             enabled: Some(true),
             url: Some("https://a/".into()),
+            platform: Some(false),
             window: Some("01:00-05:00".into()),
             confirm_timeout_s: Some(60),
         },
@@ -281,7 +282,11 @@ url = \"https://maj.example/borne/stable\"
     )
     .unwrap();
     let update = cfg.update.unwrap();
-    assert_eq!(update.url, "https://maj.example/borne/stable/", "the folder's URL ends with a slash");
+    assert_eq!(
+        update.source,
+        UpdateSource::Folder("https://maj.example/borne/stable/".into()),
+        "the folder's URL ends with a slash"
+    );
     assert_eq!(update.window.0.to_string(), "01:00:00");
     assert_eq!(update.window.1.to_string(), "05:00:00");
     assert_eq!(update.confirm_timeout.as_secs(), 600);
@@ -292,6 +297,8 @@ url = \"https://maj.example/borne/stable\"
         ("[update]\nenabled = true\nurl = \"https://m/\"\nwindow = \"05:00-01:00\"\n", "update.window"),
         ("[update]\nenabled = true\nurl = \"https://m/\"\nwindow = \"01:00-02:00, 03:00-04:00\"\n", "update.window"),
         ("[update]\nenabled = true\nurl = \"https://m/\"\nconfirm_timeout_s = 10\n", "update.confirm_timeout_s"),
+        ("[update]\nenabled = true\nplatform = true\n", "update.platform"),
+        ("[update]\nenabled = true\nplatform = true\nurl = \"https://m/\"\n", "update.platform"),
     ] {
         let err = parse_text(text).unwrap_err();
         assert_eq!(err.key.as_deref(), Some(key), "{text}: {err}");
@@ -361,6 +368,8 @@ fn upload_section_and_secret() {
         token.display()
     );
     let config = parse_text(&text).unwrap();
+    let from_platform = parse_text(&format!("{text}[update]\nenabled = true\nplatform = true\n")).unwrap();
+    assert_eq!(from_platform.update.map(|u| u.source), Some(UpdateSource::Platform));
     let upload = config.upload.unwrap();
     assert_eq!(upload.base_url, "http://127.0.0.1:1");
     let secret = upload.read_token().unwrap();

@@ -6,7 +6,7 @@
 
 use super::{AfterBoot, Manifest, Slot, State, after_boot, should_install};
 use crate::app::App;
-use crate::config::UpdateConfig;
+use crate::config::{UpdateConfig, UpdateSource};
 use anyhow::{Context, Result, bail};
 use sha2::{Digest, Sha256};
 use std::io::Write;
@@ -47,6 +47,23 @@ pub fn save_state(dir: &Path, state: &State) -> Result<()> {
     Ok(())
 }
 
+/// What the kiosk says of its system in a heartbeat (contract 1.2): the running version and
+/// the agent's state. `None` off the Borne image (no release file).
+pub fn system_state(release_file: &Path, dir: &Path) -> Option<borne_model::release::SystemState> {
+    use borne_model::release::{MAX_REJECTED, SystemState, check_version};
+    let version = std::fs::read_to_string(release_file).ok()?.trim().to_string();
+    check_version(&version).ok()?;
+    // The agent writes its state as root; an unreadable one says nothing more.
+    let state = load_state(dir).unwrap_or_default();
+    let mut rejected: Vec<String> = state.rejected.into_iter().filter(|v| check_version(v).is_ok()).collect();
+    rejected.drain(..rejected.len().saturating_sub(MAX_REJECTED));
+    Some(SystemState {
+        version,
+        pending: state.pending.map(|p| p.version).filter(|v| check_version(v).is_ok()),
+        rejected,
+    })
+}
+
 fn running_version() -> Result<String> {
     let text = std::fs::read_to_string(RELEASE_FILE)
         .with_context(|| format!("{RELEASE_FILE} absent : ce système n'est pas une image Borne à deux emplacements"))?;
@@ -74,8 +91,11 @@ pub fn run(app: &App, dir: &Path, out: &mut dyn Write) -> Result<()> {
     let running = running_version()?;
     let mut state = load_state(dir)?;
     let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
-    let client = client()?;
-    let manifest = runtime.block_on(fetch_manifest(&client, config))?;
+    let client = client(app.config.upload.as_ref().and_then(|u| u.ca_file.as_deref()))?;
+    let Some((manifest, base)) = runtime.block_on(offered(&client, app, config))? else {
+        writeln!(out, "la plateforme ne propose aucune version à cette borne (en service : {running})")?;
+        return Ok(());
+    };
     let now = chrono::Local::now().naive_local();
     match should_install(&manifest.version, &running, &state, now, config, &app.config.hardware.behaviour.hours) {
         Ok(()) => {}
@@ -90,7 +110,7 @@ pub fn run(app: &App, dir: &Path, out: &mut dyn Write) -> Result<()> {
         }
     }
     writeln!(out, "installation de la version {} (en service : {running})", manifest.version)?;
-    let bundle = runtime.block_on(download(&client, config, &manifest, dir))?;
+    let bundle = runtime.block_on(download(&client, &manifest.bundle_url(&base), &manifest, dir))?;
     // The version that counts is the one RAUC reads from the signed bundle, not the manifest's.
     if let Err(refusal) = signed_version(&bundle).and_then(|signed| {
         check_signed(&signed, &manifest.version, &state.newest(&running)).map_err(anyhow::Error::msg)
@@ -119,6 +139,39 @@ pub fn run(app: &App, dir: &Path, out: &mut dyn Write) -> Result<()> {
     Ok(())
 }
 
+/// `borne update check`: the version offered to this kiosk now, and whether `run` would install
+/// it now; nothing is downloaded nor installed.
+pub fn check(app: &App, dir: &Path, out: &mut dyn Write) -> Result<()> {
+    let config = update_config(app)?;
+    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
+    let client = client(app.config.upload.as_ref().and_then(|u| u.ca_file.as_deref()))?;
+    let Some((manifest, base)) = runtime.block_on(offered(&client, app, config))? else {
+        writeln!(out, "aucune version proposée à cette borne")?;
+        return Ok(());
+    };
+    writeln!(
+        out,
+        "version proposée : {} ({} octets, {})",
+        manifest.version,
+        manifest.size,
+        manifest.bundle_url(&base)
+    )?;
+    let Ok(running) = running_version() else {
+        writeln!(
+            out,
+            "système en service inconnu ({RELEASE_FILE} absent : pas une image Borne) : rien ne serait installé"
+        )?;
+        return Ok(());
+    };
+    let state = load_state(dir)?;
+    let now = chrono::Local::now().naive_local();
+    match should_install(&manifest.version, &running, &state, now, config, &app.config.hardware.behaviour.hours) {
+        Ok(()) => writeln!(out, "en service : {running} ; elle serait installée maintenant")?,
+        Err(wait) => writeln!(out, "en service : {running} ; elle ne serait pas installée maintenant : {wait}")?,
+    }
+    Ok(())
+}
+
 /// The version inside a bundle, as RAUC reads it after checking the bundle's signature against
 /// the image's keyring (`rauc info` refuses a bundle it cannot verify).
 fn signed_version(bundle: &Path) -> Result<String> {
@@ -139,36 +192,71 @@ pub fn check_signed(signed: &str, announced: &str, newest: &str) -> std::result:
     Ok(())
 }
 
-fn client() -> Result<reqwest::Client> {
+/// System roots, plus the platform's own CA (`upload.ca_file`) when there is one.
+fn client(ca_file: Option<&Path>) -> Result<reqwest::Client> {
     let _ = rustls::crypto::ring::default_provider().install_default();
-    reqwest::Client::builder()
-        .connect_timeout(Duration::from_secs(30))
-        .user_agent(crate::uplink::app_version())
-        .build()
-        .context("client HTTP impossible à créer")
+    let mut builder =
+        reqwest::Client::builder().connect_timeout(Duration::from_secs(30)).user_agent(crate::uplink::app_version());
+    if let Some(ca) = ca_file {
+        let pem = std::fs::read(ca).with_context(|| format!("upload.ca_file {} illisible", ca.display()))?;
+        let certs = reqwest::Certificate::from_pem_bundle(&pem)
+            .with_context(|| format!("upload.ca_file {} : certificat PEM invalide", ca.display()))?;
+        builder = builder.tls_certs_merge(certs);
+    }
+    builder.build().context("client HTTP impossible à créer")
 }
 
-async fn fetch_manifest(client: &reqwest::Client, config: &UpdateConfig) -> Result<Manifest> {
-    let url = format!("{}manifest.json", config.url);
+/// The version offered to this kiosk and where a bundle named without its address is:
+/// `manifest.json` in the configured folder, or what the platform rolls out to this kiosk
+/// (`None`: nothing for it now).
+pub async fn offered(client: &reqwest::Client, app: &App, config: &UpdateConfig) -> Result<Option<(Manifest, String)>> {
+    match &config.source {
+        UpdateSource::Folder(folder) => {
+            let url = format!("{folder}manifest.json");
+            let body = fetch_small(client.get(&url), &url).await?.context("réponse vide")?;
+            Ok(Some((Manifest::parse(&body).map_err(anyhow::Error::msg)?, folder.clone())))
+        }
+        UpdateSource::Platform => {
+            let upload = app.config.upload.as_ref().context("update.platform demande [upload]")?;
+            let token = upload.read_token().map_err(anyhow::Error::msg)?;
+            // A device id is letters, digits and « - _ . » (checked with the configuration).
+            let url = format!("{}/v1/update?device_id={}", upload.base_url, app.config.device_id);
+            let Some(body) = fetch_small(client.get(&url).bearer_auth(token.expose()), &url).await? else {
+                return Ok(None);
+            };
+            let manifest = Manifest::parse(&body).map_err(anyhow::Error::msg)?;
+            Ok(Some((manifest, format!("{}/v1/update/", upload.base_url))))
+        }
+    }
+}
+
+/// A manifest's body (at most 64 KiB); `None` on 204.
+async fn fetch_small(request: reqwest::RequestBuilder, url: &str) -> Result<Option<Vec<u8>>> {
     let response =
-        client.get(&url).timeout(Duration::from_secs(60)).send().await.with_context(|| format!("{url} injoignable"))?;
-    if !response.status().is_success() {
-        bail!("{url} : réponse {}", response.status());
+        request.timeout(Duration::from_secs(60)).send().await.with_context(|| format!("{url} injoignable"))?;
+    let status = response.status();
+    if status == reqwest::StatusCode::NO_CONTENT {
+        return Ok(None);
     }
     let body = response.bytes().await.with_context(|| format!("{url} : lecture interrompue"))?;
+    if status == reqwest::StatusCode::NOT_FOUND && url.contains("/v1/update?") {
+        bail!("{url} : cette plateforme ne propose pas de mises à jour (contrat 1.2 requis) ; réponse 404");
+    }
+    if !status.is_success() {
+        bail!("{url} : réponse {status} {}", String::from_utf8_lossy(&body[..body.len().min(200)]).trim());
+    }
     if body.len() > 64 * 1024 {
         bail!("{url} : manifeste trop grand");
     }
-    Manifest::parse(&body).map_err(anyhow::Error::msg)
+    Ok(Some(body.to_vec()))
 }
 
 /// Downloads the bundle next to the state, checking its size and SHA-256 as it comes.
-async fn download(client: &reqwest::Client, config: &UpdateConfig, manifest: &Manifest, dir: &Path) -> Result<PathBuf> {
+async fn download(client: &reqwest::Client, url: &str, manifest: &Manifest, dir: &Path) -> Result<PathBuf> {
     std::fs::create_dir_all(dir)?;
-    let url = format!("{}{}", config.url, manifest.bundle);
     let part = dir.join("bundle.raucb.part");
     let mut file = std::fs::File::create(&part).with_context(|| format!("{} impossible à écrire", part.display()))?;
-    let mut response = client.get(&url).send().await.with_context(|| format!("{url} injoignable"))?;
+    let mut response = client.get(url).send().await.with_context(|| format!("{url} injoignable"))?;
     if !response.status().is_success() {
         bail!("{url} : réponse {}", response.status());
     }

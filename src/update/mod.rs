@@ -22,45 +22,7 @@ use crate::hours::OpeningHours;
 use chrono::NaiveDateTime;
 use serde::{Deserialize, Serialize};
 
-/// What the update server publishes next to the bundles: `manifest.json`.
-#[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize)]
-#[serde(deny_unknown_fields)]
-pub struct Manifest {
-    /// The version of the system in the bundle (`/etc/borne-release` once installed).
-    pub version: String,
-    /// The bundle's file name, next to the manifest.
-    pub bundle: String,
-    /// SHA-256 of the bundle, hexadecimal: a truncated download is never handed to RAUC.
-    pub sha256: String,
-    /// Size in bytes.
-    pub size: u64,
-}
-
-impl Manifest {
-    /// Parses and checks a manifest; the error says what is wrong, in French.
-    pub fn parse(body: &[u8]) -> Result<Manifest, String> {
-        let manifest: Manifest = serde_json::from_slice(body).map_err(|e| format!("manifest.json illisible : {e}"))?;
-        let version_ok = !manifest.version.is_empty()
-            && manifest.version.len() <= 64
-            && manifest.version.chars().all(|c| c.is_ascii_alphanumeric() || "._+~-".contains(c));
-        if !version_ok {
-            return Err(format!("manifest.json : version « {} » invalide", manifest.version));
-        }
-        let name_ok = manifest.bundle.ends_with(".raucb")
-            && !manifest.bundle.starts_with('.')
-            && manifest.bundle.chars().all(|c| c.is_ascii_alphanumeric() || "._+~-".contains(c));
-        if !name_ok {
-            return Err(format!("manifest.json : nom de paquet « {} » invalide (un fichier .raucb)", manifest.bundle));
-        }
-        if manifest.sha256.len() != 64 || !manifest.sha256.chars().all(|c| c.is_ascii_hexdigit()) {
-            return Err("manifest.json : sha256 invalide (64 chiffres hexadécimaux)".into());
-        }
-        if manifest.size == 0 {
-            return Err("manifest.json : taille nulle".into());
-        }
-        Ok(manifest)
-    }
-}
+pub use borne_model::release::{Manifest, newer};
 
 /// A system slot.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
@@ -208,16 +170,6 @@ pub fn after_boot(state: &State, booted: Slot) -> AfterBoot {
         None => AfterBoot::Ordinary,
         Some(pending) if pending.slot == booted => AfterBoot::Trial(pending.clone()),
         Some(pending) => AfterBoot::FellBack(pending.clone()),
-    }
-}
-
-/// Whether `offered` is newer than `than`, as dpkg orders versions (`1.0-1+essai.2` after
-/// `1.0-1+essai.1`, `1.0~rc1` before `1.0`). A version that cannot be read is never newer.
-pub fn newer(offered: &str, than: &str) -> bool {
-    match (offered.parse::<debversion::Version>(), than.parse::<debversion::Version>()) {
-        (Ok(offered), Ok(than)) => offered > than,
-        (Ok(_), Err(_)) => true,
-        (Err(_), _) => false,
     }
 }
 

@@ -4,7 +4,7 @@ use chrono::{Duration, NaiveDate, NaiveTime};
 
 fn config() -> UpdateConfig {
     UpdateConfig {
-        url: "https://maj.example/borne/".into(),
+        source: crate::config::UpdateSource::Folder("https://maj.example/borne/".into()),
         window: (NaiveTime::from_hms_opt(1, 0, 0).unwrap(), NaiveTime::from_hms_opt(5, 0, 0).unwrap()),
         confirm_timeout: std::time::Duration::from_secs(600),
     }
@@ -187,4 +187,28 @@ fn updates_only_go_forward_past_every_version_confirmed_here() {
     assert!(agent::check_signed("1.3", "1.3", "1.2").is_ok());
     assert!(agent::check_signed("1.1", "9.9", "1.2").unwrap_err().contains("le manifeste annonce 9.9"));
     assert!(agent::check_signed("1.1", "1.1", "1.2").unwrap_err().contains("retour en arrière"));
+}
+
+#[test]
+fn the_heartbeat_says_the_running_system_and_what_the_agent_gave_up() {
+    let dir = std::env::temp_dir().join(format!("borne-system-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let release = dir.join("borne-release");
+    assert_eq!(agent::system_state(&release, &dir), None, "off the image: nothing said");
+    std::fs::write(&release, "0.3.0+7\n").unwrap();
+    let said = agent::system_state(&release, &dir).unwrap();
+    assert_eq!((said.version.as_str(), said.pending, said.rejected.len()), ("0.3.0+7", None, 0));
+    let mut state = State {
+        pending: Some(Pending { version: "0.4.0".into(), slot: Slot::B }),
+        rejected: (0..25).map(|n| format!("0.2.{n}")).collect(),
+        ..State::default()
+    };
+    state.rejected.push("pas une version".into());
+    agent::save_state(&dir, &state).unwrap();
+    let said = agent::system_state(&release, &dir).unwrap();
+    assert_eq!(said.pending.as_deref(), Some("0.4.0"));
+    assert_eq!(said.rejected.len(), borne_model::release::MAX_REJECTED);
+    assert_eq!(said.rejected.last().map(String::as_str), Some("0.2.24"), "the newest are kept");
+    assert!(said.check().is_ok());
+    std::fs::remove_dir_all(&dir).unwrap();
 }

@@ -24,6 +24,7 @@ pub use http::app_version;
 use http::{ActionsOutcome, SurveyOutcome, Transport};
 use plan::{Action, RetryPolicy, plan};
 use std::io::Write;
+use std::path::Path;
 use std::time::Duration;
 use uuid::Uuid;
 
@@ -462,6 +463,10 @@ impl<T: Transport> Uploader<T> {
                     .take(wire::MAX_REFUSAL_CHARS)
                     .collect(),
             }),
+            system: crate::update::agent::system_state(
+                Path::new(crate::update::agent::RELEASE_FILE),
+                Path::new(crate::update::agent::STATE_DIR),
+            ),
         }
     }
 }

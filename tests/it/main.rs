@@ -13,4 +13,5 @@ mod panel;
 mod published;
 mod soak;
 mod ui;
+mod updates;
 mod upload;

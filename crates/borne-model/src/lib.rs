@@ -10,6 +10,7 @@ pub mod backoffice;
 pub mod counts;
 pub mod days;
 pub mod indicators;
+pub mod release;
 pub mod review;
 pub mod spreadsheet;
 pub mod survey_file;

@@ -143,6 +143,9 @@ pub struct Heartbeat {
     /// one runs.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub config_refused: Option<ConfigRefused>,
+    /// Contract 1.2: the system a kiosk of the Borne image runs (its update agent's state).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub system: Option<crate::release::SystemState>,
 }
 
 /// A published survey version a kiosk could not run, and why (its own words, in French).
@@ -220,6 +223,9 @@ impl Heartbeat {
             return Err(format!(
                 "config_refused: a version up to 2^63 - 1 and a message of at most {MAX_REFUSAL_CHARS} characters, no control character"
             ));
+        }
+        if let Some(system) = &self.system {
+            system.check()?;
         }
         Ok(())
     }

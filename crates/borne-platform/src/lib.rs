@@ -18,12 +18,13 @@ pub mod metrics;
 pub mod notify;
 pub mod public;
 pub mod published;
+pub mod rollout;
 pub mod storage;
 pub mod validate;
 
 use axum::Router;
 use axum::body::{Body, Bytes};
-use axum::extract::{DefaultBodyLimit, State};
+use axum::extract::{DefaultBodyLimit, RawQuery, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
@@ -263,7 +264,8 @@ pub fn router(state: Shared) -> Router {
         .route("/v1/batches", post(post_batch))
         .route("/v1/heartbeats", post(post_heartbeat))
         .route("/v1/actions", axum::routing::put(put_actions))
-        .route("/v1/survey", get(get_survey))
+        .route("/v1/survey", get(|State(p), h, RawQuery(q)| published_for(p, h, q, published::What::Survey)))
+        .route("/v1/update", get(|State(p), h, RawQuery(q)| published_for(p, h, q, published::What::Release)))
         .route("/metrics", get(metrics_text))
         .route("/public/style.css", get(|| async { public_answer("text/css; charset=utf-8", public::STYLE.clone()) }))
         .route("/public/schema", get(|| async { public_answer(HTML, public::schema_page().into_string()) }))
@@ -680,12 +682,9 @@ async fn put_actions(State(platform): State<Shared>, headers: HeaderMap, body: B
     }
 }
 
-/// `GET /v1/survey?device_id=` (contract 1.2): the survey published for this kiosk.
-async fn get_survey(
-    State(platform): State<Shared>,
-    headers: HeaderMap,
-    axum::extract::RawQuery(query): axum::extract::RawQuery,
-) -> Response {
+/// `GET /v1/survey?device_id=` and `GET /v1/update?device_id=` (contract 1.2): the survey
+/// version, or the system release, published for this kiosk.
+async fn published_for(platform: Shared, headers: HeaderMap, query: Option<String>, what: published::What) -> Response {
     let allowed = match platform.allowed(&headers).await {
         Ok(allowed) => allowed,
         Err(response) => return response,
@@ -697,7 +696,9 @@ async fn get_survey(
     if !allowed.covers(device) {
         return error(StatusCode::FORBIDDEN, "FORBIDDEN", "this token may not ask for this device_id");
     }
-    published::answer(&platform.storage, allowed.site(), &headers).await.unwrap_or_else(|e| unavailable(&e))
+    published::answer(&platform.storage, what, device, allowed.site(), &headers)
+        .await
+        .unwrap_or_else(|e| unavailable(&e))
 }
 
 /// How long a graceful shutdown waits for requests in flight.
@@ -716,6 +717,9 @@ async fn alerts(state: Shared) {
         let links = state.notifier.as_ref().map(|n| &n.links);
         if evaluate && let Err(e) = notify::tick(storage, &holder, links, chrono::Utc::now()).await {
             tracing::warn!(error = %e, "alert evaluation failed; retried next minute");
+        }
+        if evaluate && let Err(e) = rollout::tick(storage, chrono::Utc::now()).await {
+            tracing::warn!(error = %e, "rollouts not decided; retried next minute");
         }
         if let Some(notifier) = &state.notifier
             && let Err(e) = notify::deliver(storage, &notifier.mailer, chrono::Utc::now()).await

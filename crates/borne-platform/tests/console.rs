@@ -52,6 +52,12 @@ fn console_pages_are_accessible_in_chromium() {
         assert_eq!(status, 200, "{text}");
     }
     let lyon = format!("/console/sites/{}", SITES[0].id);
+    // A release rolled out to Lyon's network, for the « Mises à jour » page.
+    let bundles = Scratch::new("console-bundle");
+    let bundle = bundle(bundles.path(), "borne-0.3.0.raucb", b"systeme 0.3.0");
+    let address = "https://maj.example/borne/borne-0.3.0.raucb";
+    cli_ok(&console.backend, &["release", "add", &bundle, "--version", "0.3.0", "--url", address]);
+    cli_ok(&console.backend, &["rollout", "start", "--org", SITES[0].org, "0.3.0"]);
     let session = console.login("nadia@interieur.gouv.fr", PASSWORD).unwrap();
     let comments = console.get(url, "/console/commentaires", Some(&session)).body;
     let review = comments
@@ -86,10 +92,11 @@ fn console_pages_are_accessible_in_chromium() {
                 ["/console/administration", "administration", 200],
                 ["/console/questionnaire", "questionnaire", 200],
                 [format!("/console/questionnaire?reseau={}", SITES[0].org), "questionnaire-reseau", 200],
+                ["/console/mises-a-jour", "mises-a-jour", 200],
             ]},
             {"email": "rene@rhone.gouv.fr", "password": PASSWORD, "pages": [
                 ["/console/", "", 200], ["/console/administration", "", 200], [lyon.clone(), "", 200],
-                ["/console/questionnaire", "", 200],
+                ["/console/questionnaire", "", 200], ["/console/mises-a-jour", "", 200],
             ]},
             {"email": "sophie@rhone.gouv.fr", "password": PASSWORD, "pages": [
                 ["/console/", "", 200], ["/console/administration", "", 200], ["/console/commentaires", "", 200],

@@ -196,8 +196,9 @@ fn far_dates_are_refused_and_the_instance_goes_on(postgres: bool) {
 fn every_console_and_public_route_survives_arbitrary_query_values(postgres: bool) {
     let s = setup(postgres, "hostilefuzz", "");
     let session = s.login("nadia@interieur.gouv.fr");
-    let routes: [(&str, &[&str]); 14] = [
+    let routes: [(&str, &[&str]); 15] = [
         ("/console/", &[]),
+        ("/console/mises-a-jour", &["fait"]),
         ("/console/bornes", &["site", "tri", "ordre"]),
         ("/console/bornes.csv", &["site", "tri", "ordre"]),
         ("/console/sites/{v}", &["par"]),
@@ -263,8 +264,9 @@ fn every_console_and_public_route_survives_arbitrary_query_values(postgres: bool
         "drop_minimum",
         "debounce_minutes",
     ];
-    let forms: [(&str, &[&str]); 15] = [
+    let forms: [(&str, &[&str]); 16] = [
         ("questionnaire", &["reseau", "site", "texte", "action"]),
+        ("mises-a-jour", &["portee", "version", "anneaux", "delai", "action", "id"]),
         ("questionnaire/retour", &["reseau", "site"]),
         ("administration/organisations", &["id", "name"]),
         ("administration/themes", &["organisation", "themes"]),

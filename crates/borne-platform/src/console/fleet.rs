@@ -82,6 +82,8 @@ pub struct Row {
     /// refused, with why.
     pub config_version: Option<i64>,
     pub config_refused: Option<(i64, String)>,
+    /// The system it runs, on the Borne image.
+    pub system: Option<borne_model::release::SystemState>,
 }
 
 impl Row {
@@ -99,6 +101,18 @@ pub fn survey_words(running: Option<i64>, refused: Option<&(i64, String)>) -> (S
         None => "son fichier".to_string(),
     };
     (running, refused.map(|(v, why)| format!("version {v} refusée : {why}")))
+}
+
+/// The system a kiosk runs, as its heartbeat says it: « 0.3.0 », « 0.3.0 (0.4.0 installée, en
+/// attente de redémarrage) », « inconnue » off the Borne image.
+pub fn system_words(system: Option<&borne_model::release::SystemState>) -> String {
+    match system {
+        Some(s) => match &s.pending {
+            Some(pending) => format!("{} ({pending} installée, en attente de redémarrage)", s.version),
+            None => s.version.clone(),
+        },
+        None => "inconnue".into(),
+    }
 }
 
 /// The rows of `devices` whose site is among `sites` (the viewer's scope), at `now`.
@@ -134,6 +148,7 @@ pub fn rows(devices: Vec<Device>, sites: &[Site], now: DateTime<Utc>, interval: 
                 disk_free_bytes: d.disk_free_bytes,
                 config_version: d.config_version,
                 config_refused: d.config_refused,
+                system: d.system,
             })
         })
         .collect()
@@ -226,6 +241,7 @@ pub fn csv(rows: &[Row]) -> String {
         "disque libre (octets)",
         "questionnaire",
         "questionnaire refusé",
+        "système",
     ]);
     let opt = |v: Option<i64>| v.map(|v| v.to_string()).unwrap_or_default();
     for r in rows {
@@ -242,6 +258,7 @@ pub fn csv(rows: &[Row]) -> String {
             opt(r.disk_free_bytes),
             text_cell(&r.survey_label().0),
             text_cell(&r.survey_label().1.unwrap_or_default()),
+            text_cell(&system_words(r.system.as_ref())),
         ]);
     }
     String::from_utf8(out.into_inner().unwrap_or_default()).unwrap_or_default()
@@ -290,6 +307,7 @@ mod tests {
             disk_free_bytes: None,
             config_version: None,
             config_refused: None,
+            system: None,
         }
     }
 

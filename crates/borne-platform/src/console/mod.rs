@@ -22,6 +22,7 @@ mod review;
 pub mod sites;
 mod store;
 mod survey;
+mod updates;
 
 use crate::storage::console::{Account, Opened};
 use crate::storage::{Site, Storage, StorageError};
@@ -80,6 +81,7 @@ pub fn router<S>(state: Shared) -> Router<S> {
         .route("/console/administration/themes", post(admin::themes))
         .route("/console/questionnaire", get(survey::page).post(survey::publish))
         .route("/console/questionnaire/retour", post(survey::rollback))
+        .route("/console/mises-a-jour", get(updates::page).post(updates::act))
         .route("/console/avis/{id}", get(review::open).post(review::follow_up))
         .route("/console/incidents/{id}", post(admin::incident))
         .route("/console/deconnexion", post(logout))

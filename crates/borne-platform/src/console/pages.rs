@@ -45,6 +45,7 @@ pub(crate) enum Section {
     Fleet,
     Comments,
     Survey,
+    Updates,
     Admin,
 }
 
@@ -67,11 +68,12 @@ pub(crate) fn layout(session: &ConsoleSession, section: Option<Section>, title: 
 }
 
 /// The console's menu (on an error page, none of it is current: the page does not know who asks).
-const MENU: [(&str, &str, Section); 5] = [
+const MENU: [(&str, &str, Section); 6] = [
     ("/console/", "Sites", Section::Sites),
     ("/console/bornes", "Bornes", Section::Fleet),
     ("/console/commentaires", "Commentaires", Section::Comments),
     ("/console/questionnaire", "Questionnaire", Section::Survey),
+    ("/console/mises-a-jour", "Mises à jour", Section::Updates),
     ("/console/administration", "Administration", Section::Admin),
 ];
 
@@ -359,6 +361,7 @@ pub fn fleet(
                 }
                 th scope="col" { "Dernier envoi" }
                 th scope="col" { "Questionnaire" }
+                th scope="col" { "Système" }
             } }
             tbody {
                 @for r in rows {
@@ -374,6 +377,7 @@ pub fn fleet(
                         td { @if let Some(at) = r.last_upload_at { (crate::local::when(at, &r.time_zone)) } @else { "—" } }
                         @let (running, refused) = r.survey_label();
                         td { (running) @if let Some(refused) = refused { br; strong { (refused) } } }
+                        td { (super::fleet::system_words(r.system.as_ref())) }
                     }
                 }
             }

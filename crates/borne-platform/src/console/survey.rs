@@ -33,12 +33,12 @@ pub(super) struct ScopeQuery {
 }
 
 /// A scope the viewer may publish to, with what the page says of it.
-struct Scoped {
-    scope: SurveyScope,
+pub(super) struct Scoped {
+    pub(super) scope: SurveyScope,
     /// « Réseau Préfecture du Rhône », « Site Accueil de Lyon ».
     title: String,
     /// The sites whose kiosks it reaches (one for a site).
-    sites: Vec<Site>,
+    pub(super) sites: Vec<Site>,
     /// For a site: its network's id, whose version applies when the site has none.
     network: Option<String>,
 }
@@ -48,7 +48,7 @@ fn given(value: Option<&str>) -> Option<String> {
 }
 
 /// The scope asked for (or the viewer's own when they have one), if the viewer may publish there.
-async fn scoped(
+pub(super) async fn scoped(
     platform: &Shared,
     account: &Account,
     reseau: Option<&str>,
@@ -205,7 +205,7 @@ async fn form_scope(
 }
 
 /// Who did it, as the history shows it.
-fn signature(account: &Account) -> String {
+pub(super) fn signature(account: &Account) -> String {
     format!("{} ({})", account.name, account.id)
 }
 
@@ -217,7 +217,7 @@ fn address(scope: &SurveyScope) -> String {
 }
 
 /// The scopes the viewer may choose: (address, label).
-async fn choices(platform: &Shared, account: &Account) -> Result<Vec<(String, String)>, Failure> {
+pub(super) async fn choices(platform: &Shared, account: &Account) -> Result<Vec<(String, String)>, Failure> {
     let mut out = Vec::new();
     if account.role != Role::Site {
         for org in Admin(platform.storage()).organisations().await? {

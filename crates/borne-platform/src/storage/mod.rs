@@ -29,11 +29,13 @@ pub mod actions;
 pub mod admin;
 pub mod alerting;
 pub mod console;
+mod fleet;
 pub mod forwarding;
 pub mod guard;
 pub mod model;
 pub mod postgres;
 pub mod reviews;
+pub mod rollouts;
 pub mod sqlite;
 pub mod surveys;
 

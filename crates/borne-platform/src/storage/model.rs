@@ -3,6 +3,7 @@
 //! and how counts become the State's indicators. No SQL here, and nothing of either engine.
 
 use crate::validate::{ParsedBatch, ValidReview, field_label};
+use borne_model::release::SystemState;
 use borne_model::review::{SATISFACTION, VERBATIM};
 use borne_model::wire::{BatchResponse, ErrorBody, ResultStatus, ReviewResult};
 use chrono::{DateTime, Datelike, NaiveDate, NaiveDateTime, Timelike, Utc};
@@ -82,6 +83,17 @@ pub struct Device {
     pub config_version: Option<i64>,
     /// The last published version it refused, and why.
     pub config_refused: Option<(i64, String)>,
+    /// The system it runs, on the Borne image (contract 1.2).
+    pub system: Option<SystemState>,
+}
+
+/// A heartbeat's system as stored: its version, pending version, rejected versions (spaced).
+pub fn system_of(version: Option<String>, pending: Option<String>, rejected: Option<String>) -> Option<SystemState> {
+    Some(SystemState {
+        version: version?,
+        pending,
+        rejected: rejected.unwrap_or_default().split_whitespace().map(String::from).collect(),
+    })
 }
 
 /// What storing a batch produced.

@@ -262,3 +262,16 @@ pub fn console_session(http: &Http, url: &str, email: &str, password: &str) -> S
         cookie_value(&cookies, "borne_console").expect("signed in")
     })
 }
+
+/// A file shaped as a signed RAUC bundle (SquashFS magic, content, a DER signature, its size on
+/// 8 bytes), written into `dir`: what `release add` accepts; only a kiosk checks the signature.
+pub fn bundle(dir: &Path, name: &str, content: &[u8]) -> String {
+    let mut bytes = b"hsqs".to_vec();
+    bytes.extend_from_slice(content);
+    let signature = [0x30, 0x82, 0x00, 0x04, 1, 2, 3, 4];
+    bytes.extend_from_slice(&signature);
+    bytes.extend_from_slice(&(signature.len() as u64).to_be_bytes());
+    let path = dir.join(name);
+    std::fs::write(&path, bytes).unwrap();
+    path.to_string_lossy().into_owned()
+}

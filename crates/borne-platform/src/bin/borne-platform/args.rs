@@ -137,8 +137,86 @@ pub(crate) enum Command {
         #[command(flatten)]
         db: Database,
     },
+    /// Les versions du système que les bornes peuvent installer (paquets RAUC signés)
+    Release {
+        #[command(subcommand)]
+        command: ReleaseCommand,
+        #[command(flatten)]
+        db: Database,
+    },
+    /// Les déploiements d'une version par anneaux (une borne, puis 10 %, puis toutes)
+    Rollout {
+        #[command(subcommand)]
+        command: RolloutCommand,
+        #[command(flatten)]
+        db: Database,
+    },
     /// Affiche la configuration d'exemple, commentée
     DefaultConfig,
+}
+
+#[derive(Debug, Subcommand)]
+pub(crate) enum ReleaseCommand {
+    /// Enregistre une version : FICHIER est le paquet .raucb signé, que les bornes téléchargent à --url
+    Add {
+        /// Le paquet (lu pour son empreinte et sa taille ; il reste sur votre serveur)
+        file: PathBuf,
+        /// La version qu'il porte (celle de /etc/borne-release une fois installé)
+        #[arg(long)]
+        version: String,
+        /// L'adresse où les bornes le téléchargent (http(s)://…/nom.raucb)
+        #[arg(long)]
+        url: String,
+        /// Qui enregistre (par défaut : l'utilisateur du système)
+        #[arg(long)]
+        auteur: Option<String>,
+    },
+    /// Les versions enregistrées
+    List,
+}
+
+#[derive(Debug, Subcommand)]
+pub(crate) enum RolloutCommand {
+    /// Commence un déploiement ; son numéro est sur la dernière ligne
+    Start {
+        #[command(flatten)]
+        target: SurveyTarget,
+        /// La version (enregistrée avec « release add »), plus récente que toute version déjà déployée ici
+        version: String,
+        /// Les anneaux : nombres de bornes ou pourcentages croissants, le dernier 100 %
+        #[arg(long, default_value = borne_platform::rollout::DEFAULT_RINGS)]
+        anneaux: String,
+        /// Le délai, en heures, laissé à chaque anneau pour confirmer (sinon le déploiement s'arrête)
+        #[arg(long, default_value_t = borne_platform::rollout::DEFAULT_WAIT_H)]
+        delai_h: i64,
+        /// Qui déploie (par défaut : l'utilisateur du système)
+        #[arg(long)]
+        auteur: Option<String>,
+    },
+    /// Les déploiements, et chaque borne : son anneau, sa version, où elle en est
+    List {
+        /// Sortie JSON
+        #[arg(long)]
+        json: bool,
+    },
+    /// Arrête un déploiement en cours : plus rien n'est proposé
+    Halt {
+        id: i64,
+        #[arg(long)]
+        auteur: Option<String>,
+    },
+    /// Reprend un déploiement arrêté : le délai de son anneau recommence
+    Resume {
+        id: i64,
+        #[arg(long)]
+        auteur: Option<String>,
+    },
+    /// Abandonne un déploiement pour de bon
+    Stop {
+        id: i64,
+        #[arg(long)]
+        auteur: Option<String>,
+    },
 }
 
 /// Where a survey version applies: a network's kiosks, or one site's.

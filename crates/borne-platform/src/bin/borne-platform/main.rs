@@ -1,6 +1,7 @@
 //! `borne-platform`: the gateway Borne kiosks upload to (parsing and wiring only).
 
 mod args;
+mod rollout;
 mod survey;
 
 use args::*;
@@ -238,6 +239,16 @@ fn run(cli: Cli) -> Result<(), String> {
                 let storage = db.open(&config).await?;
                 survey::run(&storage, command).await
             })
+        }
+        Command::Release { command, db } => {
+            let config = db.config()?;
+            init_logs(&config, false);
+            runtime()?.block_on(async { rollout::release(&db.open(&config).await?, command).await })
+        }
+        Command::Rollout { command, db } => {
+            let config = db.config()?;
+            init_logs(&config, false);
+            runtime()?.block_on(async { rollout::rollout(&db.open(&config).await?, command).await })
         }
         Command::Accounts { command, db } => {
             let config = db.config()?;

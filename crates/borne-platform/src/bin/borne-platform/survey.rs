@@ -5,7 +5,7 @@ use crate::args::{SurveyCommand, SurveyTarget};
 use borne_platform::storage::Storage;
 use borne_platform::storage::surveys::SurveyScope;
 
-fn scope(target: SurveyTarget) -> SurveyScope {
+pub(crate) fn scope(target: SurveyTarget) -> SurveyScope {
     match (target.org, target.site) {
         (Some(org), _) => SurveyScope::Organisation(org),
         (None, Some(site)) => SurveyScope::Site(site),
@@ -14,7 +14,7 @@ fn scope(target: SurveyTarget) -> SurveyScope {
     }
 }
 
-fn author(given: Option<String>) -> String {
+pub(crate) fn author(given: Option<String>) -> String {
     given
         .filter(|a| !a.trim().is_empty())
         .unwrap_or_else(|| format!("ligne de commande ({})", std::env::var("USER").unwrap_or_else(|_| "?".into())))

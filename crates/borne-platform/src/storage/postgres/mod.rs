@@ -22,6 +22,7 @@ mod forwarding;
 mod guard;
 pub mod link;
 mod reviews;
+mod rollouts;
 mod surveys;
 
 use crate::storage::model::{Result, StorageError};
@@ -53,6 +54,7 @@ pub(crate) const MIGRATIONS: &[(&str, &str)] = &[
     ("0013_follow_up.sql", include_str!("migrations/0013_follow_up.sql")),
     ("0014_monthly_summaries.sql", include_str!("migrations/0014_monthly_summaries.sql")),
     ("0015_survey_versions.sql", include_str!("migrations/0015_survey_versions.sql")),
+    ("0016_rollouts.sql", include_str!("migrations/0016_rollouts.sql")),
 ];
 
 /// Key of the advisory lock that serialises migrations and partition creation across instances.

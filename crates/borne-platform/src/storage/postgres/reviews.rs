@@ -275,11 +275,12 @@ impl Reviews for PgStore {
             .prepare_cached(
                 "INSERT INTO heartbeats (device_id, received_at, app_version, pending, oldest_pending_at,
                     last_upload_at, disk_free_bytes, uptime_s, config_version, config_refused_version,
-                    config_refused_message)
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)
+                    config_refused_message, system_version, system_pending, system_rejected)
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)
                  ON CONFLICT (device_id) DO UPDATE SET received_at = $2, app_version = $3, pending = $4,
                     oldest_pending_at = $5, last_upload_at = $6, disk_free_bytes = $7, uptime_s = $8,
-                    config_version = $9, config_refused_version = $10, config_refused_message = $11",
+                    config_version = $9, config_refused_version = $10, config_refused_message = $11,
+                    system_version = $12, system_pending = $13, system_rejected = $14",
             )
             .await
             .map_err(classify)?;
@@ -303,6 +304,9 @@ impl Reviews for PgStore {
                     &hb.config_version.map(|n| n.min(i64::MAX as u64) as i64),
                     &hb.config_refused.as_ref().map(|r| r.version.min(i64::MAX as u64) as i64),
                     &hb.config_refused.as_ref().map(|r| r.message.clone()),
+                    &hb.system.as_ref().map(|s| s.version.clone()),
+                    &hb.system.as_ref().and_then(|s| s.pending.clone()),
+                    &hb.system.as_ref().map(|s| s.rejected.join(" ")),
                 ],
             )
             .await
@@ -430,7 +434,7 @@ impl Reviews for PgStore {
                 "SELECT d.id, d.site_id, d.created_at, d.revoked_at, h.received_at, h.app_version, h.pending,
                         h.oldest_pending_at, h.last_upload_at, h.disk_free_bytes, d.last_batch_at,
                         d.reviews_since_heartbeat, h.config_version, h.config_refused_version,
-                        h.config_refused_message
+                        h.config_refused_message, h.system_version, h.system_pending, h.system_rejected
                  FROM devices d LEFT JOIN heartbeats h ON h.device_id = d.id ORDER BY d.id",
                 &[],
             )
@@ -453,6 +457,7 @@ impl Reviews for PgStore {
                 reviews_since_heartbeat: r.get(11),
                 config_version: r.get(12),
                 config_refused: r.get::<_, Option<i64>>(13).zip(r.get::<_, Option<String>>(14)),
+                system: system_of(r.get(15), r.get(16), r.get(17)),
             })
             .collect())
     }

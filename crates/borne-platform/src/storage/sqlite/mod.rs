@@ -10,6 +10,7 @@ mod console;
 mod forwarding;
 mod guard;
 mod reviews;
+mod rollouts;
 mod surveys;
 
 use crate::storage::model::{Result, StorageError};
@@ -37,6 +38,7 @@ pub(crate) const MIGRATIONS: &[(&str, &str)] = &[
     ("0014_follow_up.sql", include_str!("migrations/0014_follow_up.sql")),
     ("0015_monthly_summaries.sql", include_str!("migrations/0015_monthly_summaries.sql")),
     ("0016_survey_versions.sql", include_str!("migrations/0016_survey_versions.sql")),
+    ("0017_rollouts.sql", include_str!("migrations/0017_rollouts.sql")),
 ];
 
 /// Brings a connection's schema to the latest version, each step in its own transaction; the
@@ -162,6 +164,14 @@ fn refused_or_unavailable(e: rusqlite::Error) -> StorageError {
     match e.sqlite_error_code() {
         Some(rusqlite::ErrorCode::ConstraintViolation) => StorageError::Refused(e.to_string()),
         _ => StorageError::Unavailable(e.to_string()),
+    }
+}
+
+/// A UNIQUE constraint's refusal, worded for the person who asked.
+fn refused_if_exists(e: StorageError, message: &str) -> StorageError {
+    match e {
+        StorageError::Refused(detail) if detail.contains("UNIQUE") => StorageError::Refused(message.to_string()),
+        other => other,
     }
 }
 

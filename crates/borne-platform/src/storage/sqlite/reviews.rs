@@ -1,6 +1,6 @@
 //! The reviews on SQLite: batches, heartbeats, sites and kiosks, counts and export.
 
-use super::{SqliteStore, from_ms, ms};
+use super::{SqliteStore, from_ms, ms, refused_if_exists};
 use crate::storage::model::*;
 use crate::storage::reviews::Reviews;
 use crate::validate::ParsedBatch;
@@ -143,11 +143,12 @@ impl Reviews for SqliteStore {
             c.execute(
                 "INSERT INTO heartbeats (device_id, body, received_at_ms, app_version, pending, oldest_pending_at,
                     last_upload_at, disk_free_bytes, uptime_s, config_version, config_refused_version,
-                    config_refused_message)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)
+                    config_refused_message, system_version, system_pending, system_rejected)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15)
                  ON CONFLICT (device_id) DO UPDATE SET body = ?2, received_at_ms = ?3, app_version = ?4,
                     pending = ?5, oldest_pending_at = ?6, last_upload_at = ?7, disk_free_bytes = ?8, uptime_s = ?9,
-                    config_version = ?10, config_refused_version = ?11, config_refused_message = ?12",
+                    config_version = ?10, config_refused_version = ?11, config_refused_message = ?12,
+                    system_version = ?13, system_pending = ?14, system_rejected = ?15",
                 params![
                     hb.device_id,
                     body,
@@ -160,7 +161,10 @@ impl Reviews for SqliteStore {
                     hb.uptime_s.map(|n| n as i64),
                     hb.config_version.map(|n| n as i64),
                     hb.config_refused.as_ref().map(|r| r.version as i64),
-                    hb.config_refused.as_ref().map(|r| r.message.clone())
+                    hb.config_refused.as_ref().map(|r| r.message.clone()),
+                    hb.system.as_ref().map(|s| s.version.clone()),
+                    hb.system.as_ref().and_then(|s| s.pending.clone()),
+                    hb.system.as_ref().map(|s| s.rejected.join(" "))
                 ],
             )?;
             // The heartbeat says how many reviews wait on the kiosk now.
@@ -255,7 +259,7 @@ impl Reviews for SqliteStore {
                 "SELECT d.id, d.site_id, d.created_at_ms, d.revoked_at_ms, h.received_at_ms, h.app_version, h.pending,
                         h.oldest_pending_at, h.last_upload_at, h.disk_free_bytes, d.last_batch_at_ms,
                         d.reviews_since_heartbeat, h.config_version, h.config_refused_version,
-                        h.config_refused_message
+                        h.config_refused_message, h.system_version, h.system_pending, h.system_rejected
                  FROM devices d LEFT JOIN heartbeats h ON h.device_id = d.id ORDER BY d.id",
             )?;
             stmt.query_map([], |r| {
@@ -274,6 +278,7 @@ impl Reviews for SqliteStore {
                     reviews_since_heartbeat: r.get(11)?,
                     config_version: r.get(12)?,
                     config_refused: r.get::<_, Option<i64>>(13)?.zip(r.get::<_, Option<String>>(14)?),
+                    system: system_of(r.get(15)?, r.get(16)?, r.get(17)?),
                 })
             })?
             .collect()
@@ -518,11 +523,4 @@ fn insert_answers(tx: &rusqlite::Transaction<'_>, row_id: i64, p: &Prepared<'_>,
 
 fn unknown_device(id: &str) -> StorageError {
     StorageError::Refused(format!("borne inconnue : {id}"))
-}
-
-fn refused_if_exists(e: StorageError, message: &str) -> StorageError {
-    match e {
-        StorageError::Refused(detail) if detail.contains("UNIQUE") => StorageError::Refused(message.to_string()),
-        other => other,
-    }
 }
