@@ -346,31 +346,47 @@ pub enum Action {
     Stop,
 }
 
-/// Applies a manager's action; the error says why it cannot be.
-pub async fn act(storage: &Storage, id: i64, action: Action, by: &str, now: DateTime<Utc>) -> Result<(), StorageError> {
+impl Action {
+    /// What the action did, as a person reads it: « arrêté », « repris », « abandonné ».
+    pub fn done_words(self) -> &'static str {
+        match self {
+            Action::Halt => "arrêté",
+            Action::Resume => "repris",
+            Action::Stop => "abandonné",
+        }
+    }
+}
+
+/// The rollout numbered `id`.
+pub async fn find(storage: &Storage, id: i64) -> Result<Rollout, StorageError> {
     let rollouts = storage.rollouts().await?;
-    let Some(rollout) = rollouts.iter().find(|r| r.id == id) else {
-        return Err(StorageError::Refused(format!("déploiement {id} inconnu")));
-    };
-    let (allowed, state, reason) = match action {
-        Action::Halt => (rollout.state == RolloutState::Running, RolloutState::Halted, format!("arrêté par {by}")),
-        Action::Resume => (rollout.state == RolloutState::Halted, RolloutState::Running, format!("repris par {by}")),
-        Action::Stop => (
-            matches!(rollout.state, RolloutState::Running | RolloutState::Halted),
-            RolloutState::Stopped,
-            format!("abandonné par {by}"),
-        ),
+    rollouts.into_iter().find(|r| r.id == id).ok_or_else(|| StorageError::Refused(format!("déploiement {id} inconnu")))
+}
+
+/// Applies a manager's action to `rollout` as it was read; the error says why it cannot be.
+pub async fn act(
+    storage: &Storage,
+    rollout: &Rollout,
+    action: Action,
+    by: &str,
+    now: DateTime<Utc>,
+) -> Result<(), StorageError> {
+    let id = rollout.id;
+    let allowed = match action {
+        Action::Halt => rollout.state == RolloutState::Running,
+        Action::Resume => rollout.state == RolloutState::Halted,
+        Action::Stop => matches!(rollout.state, RolloutState::Running | RolloutState::Halted),
     };
     if !allowed {
         return Err(StorageError::Refused(format!("le déploiement {id} est {}", rollout.state.label())));
     }
-    let step = RolloutStep {
-        from_state: rollout.state,
-        from_ring: rollout.ring,
-        state,
-        ring: rollout.ring,
-        reason: Some(reason),
+    let state = match action {
+        Action::Halt => RolloutState::Halted,
+        Action::Resume => RolloutState::Running,
+        Action::Stop => RolloutState::Stopped,
     };
+    let reason = Some(format!("{} par {by}", action.done_words()));
+    let step = RolloutStep { from_state: rollout.state, from_ring: rollout.ring, state, ring: rollout.ring, reason };
     if storage.step_rollout(id, step, now).await? {
         Ok(())
     } else {

@@ -452,10 +452,10 @@ fn migrations_are_versioned_and_idempotent(postgres: bool) {
         assert!(String::from_utf8_lossy(&refused.stderr).starts_with("erreur : "), "{bad}: {refused:?}");
     }
     assert_eq!(first, second, "a second run changes nothing");
-    let expected = if postgres { "version 15" } else { "version 16" };
+    let expected = if postgres { "version 16" } else { "version 17" };
     assert!(first.contains(expected), "{first}");
     if let Backend::Postgres(cluster, _) = &backend {
-        assert_eq!(cluster.psql("platform", "SELECT count(*) FROM schema_migrations"), "15");
+        assert_eq!(cluster.psql("platform", "SELECT count(*) FROM schema_migrations"), "16");
     } else {
         // Upgraded in place: the old review is kept, and counted (it had no site).
         let stats: serde_json::Value = serde_json::from_str(&cli_ok(&backend, &["stats"])).unwrap();

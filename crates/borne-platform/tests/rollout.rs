@@ -284,7 +284,8 @@ fn a_rollout_goes_ring_by_ring_and_halts_by_itself(postgres: bool) {
     assert!(reason.contains(&format!("anneau 1 : la borne {a} ne donne plus signe de vie depuis 7 h")), "{reason}");
     // The kiosk was only unplugged: a manager resumes, and the second ring installs in 5 h.
     let t3 = t2 + Duration::hours(9);
-    runtime.block_on(rollout::act(&storage, third, rollout::Action::Resume, "Camille", t3)).unwrap();
+    let halted = runtime.block_on(rollout::find(&storage, third)).unwrap();
+    runtime.block_on(rollout::act(&storage, &halted, rollout::Action::Resume, "Camille", t3)).unwrap();
     let (hour, decision) = runtime
         .block_on(run_hours(&storage, t3, 48, |h| {
             let version = |d: &String| if h >= 5 || *d == a { "0.4.0" } else { "0.3.1" };

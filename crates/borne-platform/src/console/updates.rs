@@ -12,7 +12,7 @@ use crate::rollout::{self, Action, DEFAULT_RINGS, DEFAULT_WAIT_H, Request};
 use crate::storage::console::{ConsoleSession, Role};
 use crate::storage::rollouts::{Release, Rollout, RolloutState};
 use crate::storage::surveys::SurveyScope;
-use crate::storage::{Device, Site};
+use crate::storage::{Device, Site, StorageError};
 use axum::extract::{Query, State};
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::{Extension, Form};
@@ -133,14 +133,16 @@ pub(super) async fn act(
     };
     let id: i64 = field("id").parse().map_err(|_| Failure::NotFound)?;
     // Only a rollout on a scope the viewer may start one on: the same check as starting.
-    let rollouts = storage.rollouts().await?;
-    let rollout = rollouts.iter().find(|r| r.id == id).ok_or(Failure::NotFound)?;
+    let rollout = rollout::find(storage, id).await.map_err(|e| match e {
+        StorageError::Refused(_) => Failure::NotFound,
+        other => Failure::from(other),
+    })?;
     let (reseau, site) = match &rollout.scope {
         SurveyScope::Organisation(org) => (Some(org.as_str()), None),
         SurveyScope::Site(site) => (None, Some(site.as_str())),
     };
     scoped(&platform, account, reseau, site).await?;
-    rollout::act(storage, id, action, &by, now).await?;
+    rollout::act(storage, &rollout, action, &by, now).await?;
     tracing::info!(by = %account.id, id, ?action, "rollout changed by hand");
     Ok(Redirect::to(&format!("/console/mises-a-jour?fait={done}")).into_response())
 }

@@ -73,8 +73,9 @@ pub(crate) async fn rollout(storage: &Storage, command: RolloutCommand) -> Resul
         RolloutCommand::Resume { id, auteur } => (id, Action::Resume, auteur),
         RolloutCommand::Stop { id, auteur } => (id, Action::Stop, auteur),
     };
-    rollout::act(storage, id, action, &author(by), now).await.map_err(|e| e.to_string())?;
-    println!("déploiement {id} : {}", ["arrêté", "repris", "abandonné"][action as usize]);
+    let found = rollout::find(storage, id).await.map_err(|e| e.to_string())?;
+    rollout::act(storage, &found, action, &author(by), now).await.map_err(|e| e.to_string())?;
+    println!("déploiement {id} : {}", action.done_words());
     Ok(())
 }
 
