@@ -50,6 +50,8 @@ fn a_network_publishes_a_survey_its_kiosks_and_no_others_get(postgres: bool) {
     let refused = cli(&backend, &["survey", "publish", "--org", "pref-00", &file("motif.toml", MOTIF)]);
     assert!(String::from_utf8_lossy(&refused.stderr).contains("réseau « pref-00 » inconnu"), "{refused:?}");
     assert!(!cli(&backend, &["survey", "publish", &file("motif.toml", MOTIF)]).status.success(), "a scope is required");
+    let refused = cli(&backend, &["survey", "rollback", "--site", "inconnu"]);
+    assert!(String::from_utf8_lossy(&refused.stderr).contains("site « inconnu » inconnu"), "{refused:?}");
 
     let published =
         cli_ok(&backend, &["survey", "publish", "--org", "pref-69", &file("motif.toml", MOTIF), "--auteur", "Camille"]);

@@ -520,16 +520,29 @@ impl Storage {
     /// Publishes a survey version (its text checked by the kiosk's rules) to a network or a
     /// site that exists; returns its number.
     pub async fn publish_survey(&self, scope: SurveyScope, body: &str, author: &str) -> Result<i64> {
-        self.survey_scope_exists(&scope).await?;
         let (body, author) = (body.to_string(), author.to_string());
-        on_engine!(self, s => s.publish_survey(scope, body, author, Utc::now()).await)
+        let published = on_engine!(self, s => s.publish_survey(scope.clone(), body, author, Utc::now()).await);
+        // An unknown scope is the foreign key's refusal, said in the person's words.
+        match published {
+            Err(StorageError::Refused(_)) => Err(self
+                .unknown_scope(&scope)
+                .await?
+                .unwrap_or_else(|| StorageError::Refused("version refusée par la base de données".into()))),
+            other => other,
+        }
     }
 
     /// Withdraws the scope's current version (the one before it is current again).
     pub async fn withdraw_survey(&self, scope: SurveyScope, by: &str) -> Result<Option<i64>> {
-        self.survey_scope_exists(&scope).await?;
         let by = by.to_string();
-        on_engine!(self, s => s.withdraw_survey(scope, by, Utc::now()).await)
+        let withdrawn = on_engine!(self, s => s.withdraw_survey(scope.clone(), by, Utc::now()).await)?;
+        // Nothing withdrawn: an unknown scope is said as such.
+        if withdrawn.is_none()
+            && let Some(unknown) = self.unknown_scope(&scope).await?
+        {
+            return Err(unknown);
+        }
+        Ok(withdrawn)
     }
 
     pub async fn survey_versions(&self, scope: SurveyScope) -> Result<Vec<SurveyVersion>> {
@@ -542,23 +555,20 @@ impl Storage {
         on_engine!(self, s => s.survey_for_site(site).await)
     }
 
-    async fn survey_scope_exists(&self, scope: &SurveyScope) -> Result<()> {
-        let known = match scope {
+    /// The refusal for a scope that does not exist (`None`: it does). Read only on a failure's
+    /// path: the network's or the site's list.
+    async fn unknown_scope(&self, scope: &SurveyScope) -> Result<Option<StorageError>> {
+        let unknown = match scope {
             SurveyScope::Organisation(org) => {
                 use admin::Administration;
-                on_engine!(self, s => s.organisations().await)?.iter().any(|o| &o.id == org)
+                let known = on_engine!(self, s => s.organisations().await)?.iter().any(|o| &o.id == org);
+                (!known).then(|| format!("réseau « {org} » inconnu"))
             }
-            SurveyScope::Site(site) => self.sites().await?.iter().any(|s| &s.id == site),
+            SurveyScope::Site(site) => {
+                (!self.sites().await?.iter().any(|s| &s.id == site)).then(|| format!("site « {site} » inconnu"))
+            }
         };
-        if known {
-            Ok(())
-        } else {
-            let what = match scope {
-                SurveyScope::Organisation(org) => format!("réseau « {org} » inconnu"),
-                SurveyScope::Site(site) => format!("site « {site} » inconnu"),
-            };
-            Err(StorageError::Refused(what))
-        }
+        Ok(unknown.map(StorageError::Refused))
     }
 
     /// The site's actions, from all its kiosks not revoked (a revoked kiosk's words are no
