@@ -41,6 +41,12 @@ pub fn watchdog_interval() -> Option<std::time::Duration> {
     (usec > 0).then(|| std::time::Duration::from_micros(usec / 2))
 }
 
+/// The `app_version` the kiosk reports to the platform (contract v1: `borne/VERSION`), and its
+/// HTTP clients' user agent.
+pub fn app_version() -> String {
+    format!("borne/{}", env!("CARGO_PKG_VERSION"))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -196,7 +196,7 @@ pub fn check_signed(signed: &str, announced: &str, newest: &str) -> std::result:
 fn client(ca_file: Option<&Path>) -> Result<reqwest::Client> {
     let _ = rustls::crypto::ring::default_provider().install_default();
     let mut builder =
-        reqwest::Client::builder().connect_timeout(Duration::from_secs(30)).user_agent(crate::uplink::app_version());
+        reqwest::Client::builder().connect_timeout(Duration::from_secs(30)).user_agent(crate::sys::app_version());
     if let Some(ca) = ca_file {
         let pem = std::fs::read(ca).with_context(|| format!("upload.ca_file {} illisible", ca.display()))?;
         let certs = reqwest::Certificate::from_pem_bundle(&pem)

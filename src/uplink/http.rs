@@ -249,10 +249,7 @@ impl HttpTransport {
     }
 }
 
-/// The `app_version` the kiosk reports to the platform (contract v1: `borne/VERSION`).
-pub fn app_version() -> String {
-    format!("borne/{}", env!("CARGO_PKG_VERSION"))
-}
+pub use crate::sys::app_version;
 
 #[cfg(test)]
 mod tests {

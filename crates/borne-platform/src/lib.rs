@@ -718,7 +718,7 @@ async fn alerts(state: Shared) {
         if evaluate && let Err(e) = notify::tick(storage, &holder, links, chrono::Utc::now()).await {
             tracing::warn!(error = %e, "alert evaluation failed; retried next minute");
         }
-        if evaluate && let Err(e) = rollout::tick(storage, chrono::Utc::now()).await {
+        if evaluate && let Err(e) = rollout::tick(storage, links, chrono::Utc::now()).await {
             tracing::warn!(error = %e, "rollouts not decided; retried next minute");
         }
         if let Some(notifier) = &state.notifier

@@ -175,7 +175,39 @@ async fn window<'a>(
 /// Who hears of a site: its network's managers and its own (national administrators read the
 /// console; they are not mailed for every kiosk of the country).
 fn concerned<'a>(subscribers: &'a [Subscriber], site: &Site) -> impl Iterator<Item = &'a Subscriber> {
-    subscribers.iter().filter(move |s| s.role != crate::storage::console::Role::National && s.sees(site))
+    subscribers.iter().filter(move |s| is_concerned(s, site))
+}
+
+/// A network's or a site's manager whose scope holds `site` (the national administration gets
+/// summaries, not each site's alerts).
+fn is_concerned(subscriber: &Subscriber, site: &Site) -> bool {
+    subscriber.role != crate::storage::console::Role::National && subscriber.sees(site)
+}
+
+/// A mail to each manager with alerts on whose scope holds one of `sites` (once each), with the
+/// console's address of `page` and the unsubscribe footer.
+pub fn mails_about(
+    subscribers: &[Subscriber],
+    sites: &[&Site],
+    links: &Links,
+    subject: &str,
+    text: &str,
+    page: &str,
+) -> Vec<NewMail> {
+    subscribers
+        .iter()
+        .filter(|s| s.alerts && sites.iter().any(|site| is_concerned(s, site)))
+        .map(|s| NewMail {
+            recipient: s.email.clone(),
+            subject: subject.to_string(),
+            body: format!(
+                "Bonjour,\n\n{text}\n\nDans la console : {}\n{}",
+                links.console(page),
+                footer(links, &s.unsubscribe_token)
+            ),
+            unsubscribe_url: Some(links.unsubscribe(&s.unsubscribe_token)),
+        })
+        .collect()
 }
 
 fn local_date(at: DateTime<Utc>) -> NaiveDate {

@@ -12,6 +12,8 @@
 //!
 //! Pure decisions on an injected clock (`decide`), and the few reads and writes around them.
 
+use crate::notify::{Links, mails_about};
+use crate::storage::alerting::NewMail;
 use crate::storage::rollouts::{NewRollout, Release, Rollout, RolloutState, RolloutStep};
 use crate::storage::surveys::SurveyScope;
 use crate::storage::{Device, Site, Storage, StorageError};
@@ -200,8 +202,14 @@ fn describe(id: &str, device: Option<&Device>, now: DateTime<Utc>) -> String {
     }
 }
 
-/// Decides and applies each running rollout's step; returns what changed.
-pub async fn tick(storage: &Storage, now: DateTime<Utc>) -> Result<Vec<(i64, Decision)>, StorageError> {
+/// Decides and applies each running rollout's step; returns what changed. A rollout that halts
+/// by itself mails the managers of its kiosks who take alerts (when mails are configured:
+/// `links`), with the step, once.
+pub async fn tick(
+    storage: &Storage,
+    links: Option<&Links>,
+    now: DateTime<Utc>,
+) -> Result<Vec<(i64, Decision)>, StorageError> {
     let rollouts = storage.rollouts().await?;
     if !rollouts.iter().any(|r| r.state == RolloutState::Running) {
         return Ok(Vec::new());
@@ -217,8 +225,12 @@ pub async fn tick(storage: &Storage, now: DateTime<Utc>) -> Result<Vec<(i64, Dec
             Decision::Done => (RolloutState::Done, rollout.ring, None),
             Decision::Halt(reason) => (RolloutState::Halted, rollout.ring, Some(reason.clone())),
         };
+        let mails = match (&decision, links) {
+            (Decision::Halt(reason), Some(links)) => halt_mails(storage, rollout, reason, links).await?,
+            _ => Vec::new(),
+        };
         let step = RolloutStep { from_state: RolloutState::Running, from_ring: rollout.ring, state, ring, reason };
-        if storage.step_rollout(rollout.id, step, now).await? {
+        if storage.step_rollout(rollout.id, step, mails, now).await? {
             match &decision {
                 Decision::Halt(reason) => tracing::warn!(rollout = rollout.id, %reason, "rollout halted"),
                 other => tracing::info!(rollout = rollout.id, ?other, "rollout step"),
@@ -227,6 +239,31 @@ pub async fn tick(storage: &Storage, now: DateTime<Utc>) -> Result<Vec<(i64, Dec
         }
     }
     Ok(changed)
+}
+
+async fn halt_mails(
+    storage: &Storage,
+    rollout: &Rollout,
+    reason: &str,
+    links: &Links,
+) -> Result<Vec<NewMail>, StorageError> {
+    let sites = storage.sites().await?;
+    let in_scope: Vec<&Site> = sites
+        .iter()
+        .filter(|s| match &rollout.scope {
+            SurveyScope::Site(site) => &s.id == site,
+            SurveyScope::Organisation(org) => s.organisation.as_ref() == Some(org),
+        })
+        .collect();
+    let subject = format!("[Borne] Déploiement {} arrêté : version {}", rollout.id, rollout.version);
+    let text = format!(
+        "Le déploiement {} de la version {} pour {} s'est arrêté de lui-même : {reason}.\n\nPlus aucune borne ne se voit \
+         proposer cette version ; celles qui l'ont installée la gardent. Reprenez-le une fois la cause levée, ou abandonnez-le.",
+        rollout.id,
+        rollout.version,
+        scope_words(&rollout.scope)
+    );
+    Ok(mails_about(&storage.subscribers().await?, &in_scope, links, &subject, &text, "mises-a-jour"))
 }
 
 /// A rollout a manager asks for.
@@ -387,7 +424,7 @@ pub async fn act(
     };
     let reason = Some(format!("{} par {by}", action.done_words()));
     let step = RolloutStep { from_state: rollout.state, from_ring: rollout.ring, state, ring: rollout.ring, reason };
-    if storage.step_rollout(id, step, now).await? {
+    if storage.step_rollout(id, step, Vec::new(), now).await? {
         Ok(())
     } else {
         Err(StorageError::Refused(format!("le déploiement {id} vient de changer : rechargez et recommencez")))

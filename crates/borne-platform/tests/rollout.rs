@@ -73,7 +73,8 @@ async fn run_hours(
                 storage.store_heartbeat(&heartbeat(&device, system), now).await.unwrap();
             }
         }
-        if let Some((_, decision)) = rollout::tick(storage, now).await.unwrap().into_iter().next() {
+        let links = borne_platform::notify::Links { public_url: "https://borne.example".into() };
+        if let Some((_, decision)) = rollout::tick(storage, Some(&links), now).await.unwrap().into_iter().next() {
             return Some((hour, decision));
         }
     }
@@ -95,6 +96,12 @@ fn a_rollout_goes_ring_by_ring_and_halts_by_itself(postgres: bool) {
     ] {
         let token = cli_ok(&backend, &["devices", "add", device, "--site", site]).lines().last().unwrap().to_string();
         tokens.insert(device.to_string(), token);
+    }
+
+    // Managers who take alerts: the network's hears of a halt, another network's does not.
+    for (email, org) in [("camille@rhone.gouv.fr", "pref-69"), ("lea@orne.gouv.fr", "pref-61")] {
+        let args = ["accounts", "add", email, "--name", "Responsable", "--password", "--role", "network", "--org", org];
+        cli_stdin(&backend, &args, &format!("{PASSWORD}\n"));
     }
 
     // Releases: a file that is no signed bundle, or an address that is no bundle's, is refused.
@@ -206,6 +213,15 @@ fn a_rollout_goes_ring_by_ring_and_halts_by_itself(postgres: bool) {
     for n in [1, 2, 3] {
         assert_eq!(offered_ring(n), None, "a halted rollout offers nothing (ring {n})");
     }
+    let mail = runtime.block_on(storage.claim_mail(t0 + Duration::days(30))).unwrap().expect("the halt is mailed");
+    assert_eq!(mail.recipient, "camille@rhone.gouv.fr");
+    assert_eq!(mail.subject, format!("[Borne] Déploiement {first} arrêté : version 0.3.0"));
+    assert!(
+        mail.body.contains(&reason) && mail.body.contains("https://borne.example/console/mises-a-jour"),
+        "{}",
+        mail.body
+    );
+    assert!(runtime.block_on(storage.claim_mail(t0 + Duration::days(30))).unwrap().is_none(), "one mail, to her only");
     let list = cli_ok(&backend, &["rollout", "list"]);
     assert!(
         list.contains(&format!("déploiement {first} : version 0.3.0 pour le réseau « pref-69 », arrêté (anneau 2"))
@@ -217,7 +233,7 @@ fn a_rollout_goes_ring_by_ring_and_halts_by_itself(postgres: bool) {
     // A manager resumes it: the kiosk still gives it up, so it halts again at once; then stops it.
     cli_ok(&backend, &["rollout", "resume", &first.to_string(), "--auteur", "Camille"]);
     assert_eq!(offered_ring(2).as_deref(), Some("0.3.0"));
-    let again = runtime.block_on(rollout::tick(&storage, ring2_from + Duration::hours(30))).unwrap();
+    let again = runtime.block_on(rollout::tick(&storage, None, ring2_from + Duration::hours(30))).unwrap();
     assert!(matches!(&again[..], [(id, Decision::Halt(_))] if *id == first), "{again:?}");
     cli_ok(&backend, &["rollout", "stop", &first.to_string()]);
     let refused = cli(&backend, &["rollout", "halt", &first.to_string()]);
@@ -337,40 +353,17 @@ fn managers_start_halt_and_watch_rollouts_in_the_console(postgres: bool) {
     }
     let platform = start_registered(&backend);
     let http = Http::new();
-    let client = idle_safe(reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()));
-    let session = |email: &str| console_session(&http, &platform.url, email, PASSWORD);
+    let signed = |email: &str| Signed::new(&http, &platform.url, email, PASSWORD);
     let (camille, lea, sam) =
-        (session("camille@rhone.gouv.fr"), session("lea@orne.gouv.fr"), session("sam@rhone.gouv.fr"));
-    let get = |session: &str, path: &str| {
-        http.runtime.block_on(async {
-            let r = client
-                .get(format!("{}{path}", platform.url))
-                .header("Cookie", format!("borne_console={session}"))
-                .send()
-                .await
-                .unwrap();
-            (r.status().as_u16(), r.text().await.unwrap())
-        })
-    };
-    let csrf_of = |session: &str| {
-        let page = get(session, "/console/mises-a-jour").1;
-        page.split("name=\"csrf\" value=\"").nth(1).unwrap().split('"').next().unwrap().to_string()
-    };
-    let post = |session: &str, form: &[(&str, &str)]| {
-        let csrf = csrf_of(session);
+        (signed("camille@rhone.gouv.fr"), signed("lea@orne.gouv.fr"), signed("sam@rhone.gouv.fr"));
+    let get = |who: &Signed, path: &str| who.get(path);
+    // Each form with the page's CSRF token.
+    let post = |who: &Signed, form: &[(&str, &str)]| {
+        let page = who.get("/console/mises-a-jour").1;
+        let csrf = page.split("name=\"csrf\" value=\"").nth(1).unwrap().split('"').next().unwrap().to_string();
         let mut form = form.to_vec();
         form.push(("csrf", &csrf));
-        http.runtime.block_on(async {
-            let r = client
-                .post(format!("{}/console/mises-a-jour", platform.url))
-                .header("Cookie", format!("borne_console={session}"))
-                .form(&form)
-                .send()
-                .await
-                .unwrap();
-            let location = r.headers().get("location").map(|v| v.to_str().unwrap().to_string());
-            (r.status().as_u16(), location, r.text().await.unwrap())
-        })
+        who.post("/console/mises-a-jour", &form)
     };
 
     let (status, page) = get(&camille, "/console/mises-a-jour");
@@ -380,9 +373,9 @@ fn managers_start_halt_and_watch_rollouts_in_the_console(postgres: bool) {
     assert!(!page.contains("orne-alencon"), "another network is not offered: {page}");
 
     // Mistakes are said; nothing starts.
-    let start = |session: &str, portee: &str, anneaux: &str, delai: &str| {
+    let start = |who: &Signed, portee: &str, anneaux: &str, delai: &str| {
         post(
-            session,
+            who,
             &[("action", "demarrer"), ("portee", portee), ("version", "0.3.0"), ("anneaux", anneaux), ("delai", delai)],
         )
     };

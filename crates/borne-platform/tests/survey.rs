@@ -189,33 +189,10 @@ fn managers_preview_publish_and_withdraw_in_the_console(postgres: bool) {
     }
     let platform = start_registered(&backend);
     let http = Http::new();
-    let client = idle_safe(reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()));
-    let camille = console_session(&http, &platform.url, "camille@rhone.gouv.fr", PASSWORD);
-    let dom = console_session(&http, &platform.url, "dom@orne.gouv.fr", PASSWORD);
-    let get = |session: &str, path: &str| {
-        http.runtime.block_on(async {
-            let r = client
-                .get(format!("{}{path}", platform.url))
-                .header("Cookie", format!("borne_console={session}"))
-                .send()
-                .await
-                .unwrap();
-            (r.status().as_u16(), r.text().await.unwrap())
-        })
-    };
-    let post = |session: &str, path: &str, form: &[(&str, &str)]| {
-        http.runtime.block_on(async {
-            let r = client
-                .post(format!("{}{path}", platform.url))
-                .header("Cookie", format!("borne_console={session}"))
-                .form(form)
-                .send()
-                .await
-                .unwrap();
-            let location = r.headers().get("location").map(|v| v.to_str().unwrap().to_string());
-            (r.status().as_u16(), location, r.text().await.unwrap())
-        })
-    };
+    let camille = Signed::new(&http, &platform.url, "camille@rhone.gouv.fr", PASSWORD);
+    let dom = Signed::new(&http, &platform.url, "dom@orne.gouv.fr", PASSWORD);
+    let get = |who: &Signed, path: &str| who.get(path);
+    let post = |who: &Signed, path: &str, form: &[(&str, &str)]| who.post(path, form);
     let published =
         || http.send(http.client.get(format!("{}/v1/survey?device_id=borne-lyon", platform.url)).bearer_auth(&lyon)).0;
 

@@ -120,9 +120,10 @@ async fn data(platform: &Shared, account: &Account) -> Result<AdminData, Failure
     })
 }
 
+/// `?fait=…`: what a form just did, for the page's notice.
 #[derive(serde::Deserialize, Default)]
 pub(super) struct Done {
-    fait: Option<String>,
+    pub(super) fait: Option<String>,
 }
 
 /// `GET /console/administration`.

@@ -5,6 +5,7 @@
 //! network or one of its sites, halt it, resume it or stop it. A site's manager sees, and does
 //! not act: an update touches the kiosks of a whole network.
 
+use super::admin::Done;
 use super::core::{Failure, Shared, Viewer, check_csrf, html, sites_in_scope};
 use super::pages::{Section, layout};
 use super::survey::{choices, scoped, signature};
@@ -18,11 +19,6 @@ use axum::response::{IntoResponse, Redirect, Response};
 use axum::{Extension, Form};
 use maud::{Markup, html};
 use std::collections::HashMap;
-
-#[derive(Debug, Default, serde::Deserialize)]
-pub(super) struct Done {
-    fait: Option<String>,
-}
 
 /// `GET /console/mises-a-jour`.
 pub(super) async fn page(

@@ -2,6 +2,7 @@
 //! method dispatches to the engine's `Rollouts`.
 
 use super::Storage;
+use super::alerting::NewMail;
 use super::model::Result;
 use super::rollouts::{NewRollout, Release, Rollout, RolloutStep, Rollouts};
 use chrono::{DateTime, Utc};
@@ -27,9 +28,15 @@ impl Storage {
         on_engine!(self, s => s.rollouts().await)
     }
 
-    /// Applies a step if the rollout is still where the step expects it.
-    pub async fn step_rollout(&self, id: i64, step: RolloutStep, now: DateTime<Utc>) -> Result<bool> {
-        on_engine!(self, s => s.step_rollout(id, step, now).await)
+    /// Applies a step, with the mails it sends, if the rollout is still where the step expects it.
+    pub async fn step_rollout(
+        &self,
+        id: i64,
+        step: RolloutStep,
+        mails: Vec<NewMail>,
+        now: DateTime<Utc>,
+    ) -> Result<bool> {
+        on_engine!(self, s => s.step_rollout(id, step, mails, now).await)
     }
 
     /// The release offered now to `device` of `site`, if any.

@@ -3,6 +3,7 @@
 //! when it began. The decisions (ring sizes, when a ring is confirmed, when a rollout halts) are
 //! `crate::rollout`'s; the engines only keep the facts.
 
+use super::alerting::NewMail;
 use super::model::Result;
 use super::surveys::SurveyScope;
 use chrono::{DateTime, Utc};
@@ -116,9 +117,15 @@ pub trait Rollouts {
     fn start_rollout(&self, rollout: NewRollout, now: DateTime<Utc>) -> impl Future<Output = Result<i64>> + Send;
     /// Every rollout with its kiosks, newest first.
     fn rollouts(&self) -> impl Future<Output = Result<Vec<Rollout>>> + Send;
-    /// Applies a step; `false` when the rollout was no longer where the step expected it.
-    fn step_rollout(&self, id: i64, step: RolloutStep, now: DateTime<Utc>)
-    -> impl Future<Output = Result<bool>> + Send;
+    /// Applies a step and queues `mails` with it, in one transaction; `false` (and no mail)
+    /// when the rollout was no longer where the step expected it.
+    fn step_rollout(
+        &self,
+        id: i64,
+        step: RolloutStep,
+        mails: Vec<NewMail>,
+        now: DateTime<Utc>,
+    ) -> impl Future<Output = Result<bool>> + Send;
     /// The release offered now to `device` of `site`: the newest rollout covering the site that
     /// is done, or running with the kiosk in a ring already reached.
     fn offered_release(&self, device: String, site: String) -> impl Future<Output = Result<Option<Release>>> + Send;

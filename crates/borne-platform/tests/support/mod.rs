@@ -263,6 +263,53 @@ pub fn console_session(http: &Http, url: &str, email: &str, password: &str) -> S
     })
 }
 
+/// A manager's browser on the console: their session's cookie on every request, redirects not
+/// followed (a form's 303 is what is checked).
+pub struct Signed<'a> {
+    pub http: &'a Http,
+    pub url: String,
+    pub session: String,
+    client: reqwest::Client,
+}
+
+impl<'a> Signed<'a> {
+    pub fn new(http: &'a Http, url: &str, email: &str, password: &str) -> Signed<'a> {
+        let session = console_session(http, url, email, password);
+        let client = idle_safe(reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()));
+        Signed { http, url: url.to_string(), session, client }
+    }
+
+    /// (status, body).
+    pub fn get(&self, path: &str) -> (u16, String) {
+        self.http.runtime.block_on(async {
+            let r = self
+                .client
+                .get(format!("{}{path}", self.url))
+                .header("Cookie", format!("borne_console={}", self.session))
+                .send()
+                .await
+                .unwrap();
+            (r.status().as_u16(), r.text().await.unwrap())
+        })
+    }
+
+    /// (status, Location, body).
+    pub fn post(&self, path: &str, form: &[(&str, &str)]) -> (u16, Option<String>, String) {
+        self.http.runtime.block_on(async {
+            let r = self
+                .client
+                .post(format!("{}{path}", self.url))
+                .header("Cookie", format!("borne_console={}", self.session))
+                .form(form)
+                .send()
+                .await
+                .unwrap();
+            let location = r.headers().get("location").map(|v| v.to_str().unwrap().to_string());
+            (r.status().as_u16(), location, r.text().await.unwrap())
+        })
+    }
+}
+
 /// A file shaped as a signed RAUC bundle (SquashFS magic, content, a DER signature, its size on
 /// 8 bytes), written into `dir`: what `release add` accepts; only a kiosk checks the signature.
 pub fn bundle(dir: &Path, name: &str, content: &[u8]) -> String {

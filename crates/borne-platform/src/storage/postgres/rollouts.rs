@@ -1,6 +1,7 @@
 //! Rollouts on PostgreSQL.
 
 use super::{PgStore, classify};
+use crate::storage::alerting::NewMail;
 use crate::storage::model::{Result, StorageError};
 use crate::storage::rollouts::*;
 use crate::storage::surveys::SurveyScope;
@@ -126,10 +127,11 @@ impl Rollouts for PgStore {
             .collect())
     }
 
-    async fn step_rollout(&self, id: i64, step: RolloutStep, now: DateTime<Utc>) -> Result<bool> {
-        let client = self.client().await?;
+    async fn step_rollout(&self, id: i64, step: RolloutStep, mails: Vec<NewMail>, now: DateTime<Utc>) -> Result<bool> {
+        let mut client = self.client().await?;
         let running = step.state == RolloutState::Running;
-        let changed = client
+        let tx = client.transaction().await.map_err(classify)?;
+        let changed = tx
             .execute(
                 "UPDATE rollouts SET state = $4, ring = $5, reason = $6,
                     ring_started_at = CASE WHEN $7 THEN $8 ELSE ring_started_at END,
@@ -148,6 +150,18 @@ impl Rollouts for PgStore {
             )
             .await
             .map_err(classify)?;
+        if changed == 1 {
+            for mail in &mails {
+                tx.execute(
+                    "INSERT INTO mail_outbox (recipient, subject, body, unsubscribe_url, created_at, next_attempt_at)
+                     VALUES ($1, $2, $3, $4, $5, $5)",
+                    &[&mail.recipient, &mail.subject, &mail.body, &mail.unsubscribe_url, &now],
+                )
+                .await
+                .map_err(classify)?;
+            }
+        }
+        tx.commit().await.map_err(classify)?;
         Ok(changed == 1)
     }
 

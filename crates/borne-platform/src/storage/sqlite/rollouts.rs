@@ -1,6 +1,7 @@
 //! Rollouts on SQLite.
 
 use super::{SqliteStore, from_ms, ms, refused_if_exists};
+use crate::storage::alerting::NewMail;
 use crate::storage::model::Result;
 use crate::storage::rollouts::*;
 use crate::storage::surveys::SurveyScope;
@@ -116,10 +117,11 @@ impl Rollouts for SqliteStore {
         .await
     }
 
-    async fn step_rollout(&self, id: i64, step: RolloutStep, now: DateTime<Utc>) -> Result<bool> {
+    async fn step_rollout(&self, id: i64, step: RolloutStep, mails: Vec<NewMail>, now: DateTime<Utc>) -> Result<bool> {
         self.with(move |c| {
             let running = step.state == RolloutState::Running;
-            let changed = c.execute(
+            let tx = c.transaction()?;
+            let changed = tx.execute(
                 "UPDATE rollouts SET state = ?4, ring = ?5, reason = ?6,
                     ring_started_at_ms = CASE WHEN ?7 THEN ?8 ELSE ring_started_at_ms END,
                     ended_at_ms = CASE WHEN ?7 THEN NULL ELSE ?8 END
@@ -135,6 +137,16 @@ impl Rollouts for SqliteStore {
                     ms(now)
                 ],
             )?;
+            if changed == 1 {
+                for mail in &mails {
+                    tx.execute(
+                        "INSERT INTO mail_outbox (recipient, subject, body, unsubscribe_url, created_at_ms, next_attempt_at_ms)
+                         VALUES (?1, ?2, ?3, ?4, ?5, ?5)",
+                        params![mail.recipient, mail.subject, mail.body, mail.unsubscribe_url, ms(now)],
+                    )?;
+                }
+            }
+            tx.commit()?;
             Ok(changed == 1)
         })
         .await
