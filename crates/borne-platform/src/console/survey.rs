@@ -8,9 +8,10 @@
 //! and its sites; a site's manager for the site. A scope outside one's own is answered as one
 //! that does not exist.
 
-use super::core::{Failure, Shared, Viewer, check_csrf, html, site_in_scope, sites_in_scope};
+use super::core::{Failure, Shared, Viewer, check_csrf, html, sites_in_scope};
 use super::pages::{Section, layout};
 use super::store::Admin;
+use crate::storage::admin::Organisation;
 use crate::storage::console::{Account, ConsoleSession, Role};
 use crate::storage::surveys::{SurveyScope, SurveyVersion};
 use crate::storage::{Device, Site};
@@ -47,14 +48,32 @@ fn given(value: Option<&str>) -> Option<String> {
     value.map(str::trim).filter(|v| !v.is_empty()).map(str::to_string)
 }
 
+/// What the viewer may publish to, read once per request: the networks (for a network's
+/// manager or the national administration) and the sites of their scope.
+pub(super) struct Perimeter {
+    organisations: Vec<Organisation>,
+    sites: Vec<Site>,
+}
+
+impl Perimeter {
+    pub(super) fn sites(&self) -> &[Site] {
+        &self.sites
+    }
+}
+
+pub(super) async fn perimeter(platform: &Shared, account: &Account) -> Result<Perimeter, Failure> {
+    let storage = platform.storage();
+    let organisations = if account.role == Role::Site { Vec::new() } else { Admin(storage).organisations().await? };
+    Ok(Perimeter { organisations, sites: sites_in_scope(storage, account).await? })
+}
+
 /// The scope asked for (or the viewer's own when they have one), if the viewer may publish there.
-pub(super) async fn scoped(
-    platform: &Shared,
+pub(super) fn scoped(
+    perimeter: &Perimeter,
     account: &Account,
     reseau: Option<&str>,
     site: Option<&str>,
 ) -> Result<Option<Scoped>, Failure> {
-    let storage = platform.storage();
     let (reseau, site) = match (given(reseau), given(site)) {
         (None, None) => match account.role {
             Role::Network => (account.organisation.clone(), None),
@@ -64,26 +83,21 @@ pub(super) async fn scoped(
         other => other,
     };
     if let Some(id) = site {
-        let site = site_in_scope(storage, account, &id).await?;
+        let site = perimeter.sites.iter().find(|s| s.id == id).ok_or(Failure::NotFound)?;
         return Ok(Some(Scoped {
             scope: SurveyScope::Site(site.id.clone()),
             title: format!("Site {}", site.name),
             network: site.organisation.clone(),
-            sites: vec![site],
+            sites: vec![site.clone()],
         }));
     }
     let Some(org) = reseau else { return Ok(None) };
     let mine = account.role == Role::National
         || (account.role == Role::Network && account.organisation.as_deref() == Some(org.as_str()));
-    let organisations = Admin(storage).organisations().await?;
-    let Some(named) = organisations.into_iter().find(|o| o.id == org).filter(|_| mine) else {
+    let Some(named) = perimeter.organisations.iter().find(|o| o.id == org).filter(|_| mine) else {
         return Err(Failure::NotFound);
     };
-    let sites = sites_in_scope(storage, account)
-        .await?
-        .into_iter()
-        .filter(|s| s.organisation.as_deref() == Some(org.as_str()))
-        .collect();
+    let sites = perimeter.sites.iter().filter(|s| s.organisation.as_deref() == Some(org.as_str())).cloned().collect();
     Ok(Some(Scoped {
         scope: SurveyScope::Organisation(org),
         title: format!("Réseau {}", named.name),
@@ -124,8 +138,9 @@ pub(super) async fn page(
     Query(q): Query<ScopeQuery>,
 ) -> Result<Response, Failure> {
     let account = &session.account;
-    let choices = choices(&platform, account).await?;
-    let Some(scoped) = scoped(&platform, account, q.reseau.as_deref(), q.site.as_deref()).await? else {
+    let perimeter = perimeter(&platform, account).await?;
+    let choices = choices(&perimeter, account);
+    let Some(scoped) = scoped(&perimeter, account, q.reseau.as_deref(), q.site.as_deref())? else {
         return Ok(html(view(&session, &choices, None, None)));
     };
     let shown = shown(&platform, &scoped).await?;
@@ -150,7 +165,8 @@ pub(super) async fn publish(
     Extension(Viewer(session)): Extension<Viewer>,
     Form(fields): Form<HashMap<String, String>>,
 ) -> Result<Response, Failure> {
-    let scoped = form_scope(&platform, &session, &fields).await?;
+    let perimeter = perimeter(&platform, &session.account).await?;
+    let scoped = form_scope(&perimeter, &session, &fields)?;
     let account = &session.account;
     let field = |name: &str| fields.get(name).map(String::as_str);
     // Line breaks are the text's own; any other control character is refused by the check.
@@ -167,7 +183,7 @@ pub(super) async fn publish(
         Ok(preview) => (StatusCode::OK, Notice::Preview, Some(preview)),
         Err(e) => (StatusCode::BAD_REQUEST, Notice::Mistake(e), None),
     };
-    let choices = choices(&platform, account).await?;
+    let choices = choices(&perimeter, account);
     let shown = shown(&platform, &scoped).await?;
     let page = view(&session, &choices, Some((&scoped, &shown)), Some(Editing { text, notice: Some(notice), preview }));
     Ok((status, html(page)).into_response())
@@ -179,7 +195,7 @@ pub(super) async fn rollback(
     Extension(Viewer(session)): Extension<Viewer>,
     Form(fields): Form<HashMap<String, String>>,
 ) -> Result<Response, Failure> {
-    let scoped = form_scope(&platform, &session, &fields).await?;
+    let scoped = form_scope(&perimeter(&platform, &session.account).await?, &session, &fields)?;
     let account = &session.account;
     match platform.storage().withdraw_survey(scoped.scope.clone(), &signature(account)).await? {
         Some(version) => {
@@ -192,15 +208,14 @@ pub(super) async fn rollback(
 }
 
 /// A form's scope, once its token is checked.
-async fn form_scope(
-    platform: &Shared,
+fn form_scope(
+    perimeter: &Perimeter,
     session: &ConsoleSession,
     fields: &HashMap<String, String>,
 ) -> Result<Scoped, Failure> {
     check_csrf(&session.csrf, fields.get("csrf").map(String::as_str))?;
     let field = |name: &str| fields.get(name).map(String::as_str);
-    scoped(platform, &session.account, field("reseau"), field("site"))
-        .await?
+    scoped(perimeter, &session.account, field("reseau"), field("site"))?
         .ok_or_else(|| Failure::BadInput("Choisissez un réseau ou un site.".into()))
 }
 
@@ -217,19 +232,14 @@ fn address(scope: &SurveyScope) -> String {
 }
 
 /// The scopes the viewer may choose: (address, label).
-pub(super) async fn choices(platform: &Shared, account: &Account) -> Result<Vec<(String, String)>, Failure> {
-    let mut out = Vec::new();
-    if account.role != Role::Site {
-        for org in Admin(platform.storage()).organisations().await? {
-            if account.role == Role::National || account.organisation.as_deref() == Some(org.id.as_str()) {
-                out.push((format!("reseau={}", org.id), format!("Réseau {}", org.name)));
-            }
-        }
-    }
-    for site in sites_in_scope(platform.storage(), account).await? {
-        out.push((format!("site={}", site.id), format!("Site {}", site.name)));
-    }
-    Ok(out)
+pub(super) fn choices(perimeter: &Perimeter, account: &Account) -> Vec<(String, String)> {
+    let networks = perimeter
+        .organisations
+        .iter()
+        .filter(|o| account.role == Role::National || account.organisation.as_deref() == Some(o.id.as_str()))
+        .map(|o| (format!("reseau={}", o.id), format!("Réseau {}", o.name)));
+    let sites = perimeter.sites.iter().map(|s| (format!("site={}", s.id), format!("Site {}", s.name)));
+    networks.chain(sites).collect()
 }
 
 enum Notice {

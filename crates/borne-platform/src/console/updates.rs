@@ -6,9 +6,9 @@
 //! not act: an update touches the kiosks of a whole network.
 
 use super::admin::Done;
-use super::core::{Failure, Shared, Viewer, check_csrf, html, sites_in_scope};
+use super::core::{Failure, Shared, Viewer, check_csrf, html};
 use super::pages::{Section, layout};
-use super::survey::{choices, scoped, signature};
+use super::survey::{choices, perimeter, scoped, signature};
 use crate::rollout::{self, Action, DEFAULT_RINGS, DEFAULT_WAIT_H, Request};
 use crate::storage::console::{ConsoleSession, Role};
 use crate::storage::rollouts::{Release, Rollout, RolloutState};
@@ -28,7 +28,8 @@ pub(super) async fn page(
 ) -> Result<Response, Failure> {
     let storage = platform.storage();
     let account = &session.account;
-    let sites = sites_in_scope(storage, account).await?;
+    let perimeter = perimeter(&platform, account).await?;
+    let sites = perimeter.sites();
     let devices = storage.devices().await?;
     let mine: Vec<&Device> =
         devices.iter().filter(|d| d.site_id.as_deref().is_some_and(|s| sites.iter().any(|x| x.id == s))).collect();
@@ -46,12 +47,8 @@ pub(super) async fn page(
         })
         .collect();
     let acts = account.role != Role::Site;
-    let (releases, choices) = if acts {
-        let choices = choices(&platform, account).await?;
-        (storage.releases().await?, choices)
-    } else {
-        (Vec::new(), Vec::new())
-    };
+    let (releases, choices) =
+        if acts { (storage.releases().await?, choices(&perimeter, account)) } else { (Vec::new(), Vec::new()) };
     let by_id: HashMap<&str, &Device> = devices.iter().map(|d| (d.id.as_str(), d)).collect();
     let notice = done.fait.as_deref().and_then(|f| match f {
         "demarre" => Some("Déploiement commencé : son premier anneau se voit proposer la version à sa prochaine demande (toutes les 30 minutes), et l'installe la nuit."),
@@ -74,7 +71,7 @@ pub(super) async fn page(
             p { "Aucun déploiement ne touche vos bornes." }
         }
         @for r in &rollouts {
-            (rollout_section(&session, r, &by_id, &sites, acts))
+            (rollout_section(&session, r, &by_id, sites, acts))
         }
         @if acts { (releases_table(&releases)) }
     };
@@ -104,8 +101,7 @@ pub(super) async fn act(
             Some(("site", site)) => (None, Some(site)),
             _ => return Err(Failure::BadInput("Choisissez un réseau ou un site.".into())),
         };
-        let scoped = scoped(&platform, account, reseau, site)
-            .await?
+        let scoped = scoped(&perimeter(&platform, account).await?, account, reseau, site)?
             .ok_or_else(|| Failure::BadInput("Choisissez un réseau ou un site.".into()))?;
         let wait_h = field("delai")
             .parse()
@@ -137,7 +133,7 @@ pub(super) async fn act(
         SurveyScope::Organisation(org) => (Some(org.as_str()), None),
         SurveyScope::Site(site) => (None, Some(site.as_str())),
     };
-    scoped(&platform, account, reseau, site).await?;
+    scoped(&perimeter(&platform, account).await?, account, reseau, site)?;
     rollout::act(storage, &rollout, action, &by, now).await?;
     tracing::info!(by = %account.id, id, ?action, "rollout changed by hand");
     Ok(Redirect::to(&format!("/console/mises-a-jour?fait={done}")).into_response())
