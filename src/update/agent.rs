@@ -213,7 +213,7 @@ pub async fn offered(client: &reqwest::Client, app: &App, config: &UpdateConfig)
     match &config.source {
         UpdateSource::Folder(folder) => {
             let url = format!("{folder}manifest.json");
-            let body = fetch_small(client.get(&url), &url).await?.context("réponse vide")?;
+            let body = fetch_small(client.get(&url), &url, None).await?.context("réponse vide")?;
             Ok(Some((Manifest::parse(&body).map_err(anyhow::Error::msg)?, folder.clone())))
         }
         UpdateSource::Platform => {
@@ -221,7 +221,9 @@ pub async fn offered(client: &reqwest::Client, app: &App, config: &UpdateConfig)
             let token = upload.read_token().map_err(anyhow::Error::msg)?;
             // A device id is letters, digits and « - _ . » (checked with the configuration).
             let url = format!("{}/v1/update?device_id={}", upload.base_url, app.config.device_id);
-            let Some(body) = fetch_small(client.get(&url).bearer_auth(token.expose()), &url).await? else {
+            let Some(body) =
+                fetch_small(client.get(&url).bearer_auth(token.expose()), &url, Some(OLD_PLATFORM)).await?
+            else {
                 return Ok(None);
             };
             let manifest = Manifest::parse(&body).map_err(anyhow::Error::msg)?;
@@ -230,25 +232,35 @@ pub async fn offered(client: &reqwest::Client, app: &App, config: &UpdateConfig)
     }
 }
 
-/// A manifest's body (at most 64 KiB); `None` on 204.
-async fn fetch_small(request: reqwest::RequestBuilder, url: &str) -> Result<Option<Vec<u8>>> {
-    let response =
+/// A platform of contract 1.1 answers 404 to `GET /v1/update`.
+const OLD_PLATFORM: &str = "cette plateforme ne propose pas de mises à jour (contrat 1.2 requis)";
+
+/// The most a manifest may weigh.
+const MANIFEST_MAX_BYTES: usize = 64 * 1024;
+
+/// A manifest's body, read as it comes and given up past [`MANIFEST_MAX_BYTES`]; `None` on 204.
+/// `on_404`: what a 404 means to the caller (`None`: an error like any other status).
+async fn fetch_small(request: reqwest::RequestBuilder, url: &str, on_404: Option<&str>) -> Result<Option<Vec<u8>>> {
+    let mut response =
         request.timeout(Duration::from_secs(60)).send().await.with_context(|| format!("{url} injoignable"))?;
     let status = response.status();
     if status == reqwest::StatusCode::NO_CONTENT {
         return Ok(None);
     }
-    let body = response.bytes().await.with_context(|| format!("{url} : lecture interrompue"))?;
-    if status == reqwest::StatusCode::NOT_FOUND && url.contains("/v1/update?") {
-        bail!("{url} : cette plateforme ne propose pas de mises à jour (contrat 1.2 requis) ; réponse 404");
+    if let (reqwest::StatusCode::NOT_FOUND, Some(meaning)) = (status, on_404) {
+        bail!("{url} : {meaning} ; réponse 404");
+    }
+    let mut body = Vec::new();
+    while let Some(chunk) = response.chunk().await.with_context(|| format!("{url} : lecture interrompue"))? {
+        body.extend_from_slice(&chunk);
+        if body.len() > MANIFEST_MAX_BYTES {
+            bail!("{url} : manifeste trop grand (plus de {MANIFEST_MAX_BYTES} octets)");
+        }
     }
     if !status.is_success() {
         bail!("{url} : réponse {status} {}", String::from_utf8_lossy(&body[..body.len().min(200)]).trim());
     }
-    if body.len() > 64 * 1024 {
-        bail!("{url} : manifeste trop grand");
-    }
-    Ok(Some(body.to_vec()))
+    Ok(Some(body))
 }
 
 /// Downloads the bundle next to the state, checking its size and SHA-256 as it comes.

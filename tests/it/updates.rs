@@ -56,8 +56,17 @@ fn a_kiosk_is_offered_its_networks_rollout_by_its_platform_in_its_turn() {
     cli(&["rollout", "halt", &id]);
     assert!(check(&lyon).contains("aucune version proposée à cette borne"));
 
-    // A kiosk whose platform cannot be reached says so, and fails.
+    // A platform of contract 1.1 (here, an address under which no route exists) is said as such.
     let (config, data, state) = &lyon;
+    let text = std::fs::read_to_string(config).unwrap().replace(&platform.url, &format!("{}/ancienne", platform.url));
+    std::fs::write(config, text).unwrap();
+    let out = kiosk(config, data).args(["update", "--state-dir"]).arg(state).arg("check").output().unwrap();
+    let said = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success() && said.contains("ne propose pas de mises à jour (contrat 1.2 requis)"), "{out:?}");
+    let text = std::fs::read_to_string(config).unwrap().replace(&format!("{}/ancienne", platform.url), &platform.url);
+    std::fs::write(config, text).unwrap();
+
+    // A kiosk whose platform cannot be reached says so, and fails.
     let text = std::fs::read_to_string(config).unwrap().replace(&platform.url, "http://127.0.0.1:9");
     std::fs::write(config, text).unwrap();
     let out = kiosk(config, data).args(["update", "--state-dir"]).arg(state).arg("check").output().unwrap();
